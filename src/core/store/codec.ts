@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto'
+import { promisify } from 'node:util'
+import * as zlib from 'node:zlib'
+
+const zstdCompressAsync = promisify(zlib.zstdCompress)
+const zstdDecompressAsync = promisify(zlib.zstdDecompress)
+
+const ZSTD_LEVEL = 3
+/** Below this size a blob is compressed on the calling thread; above it, on the thread pool. */
+const INLINE_LIMIT = 64 * 1024
+/** Compression is kept only when it saves at least this fraction. */
+const MIN_SAVING = 0.05
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+export interface EncodedBlob {
+  bytes: Uint8Array
+  zstd: boolean
+}
+
+const COMPRESS_OPTIONS: zlib.ZstdOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } }
+
+/** zstd when it pays, the raw bytes when it does not (random data, tiny files). */
+export async function encodeBlob(raw: Uint8Array): Promise<EncodedBlob> {
+  if (raw.length < 64) return { bytes: raw, zstd: false }
+  const compressed = raw.length <= INLINE_LIMIT ? zlib.zstdCompressSync(raw, COMPRESS_OPTIONS) : await zstdCompressAsync(raw, COMPRESS_OPTIONS)
+  return compressed.length <= raw.length * (1 - MIN_SAVING) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false }
+}
+
+export async function decodeBlob(stored: Uint8Array, zstd: boolean, rawSize: number): Promise<Buffer> {
+  if (!zstd) return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength)
+  const options = { maxOutputLength: Math.max(rawSize, 1) }
+  return rawSize <= INLINE_LIMIT ? zlib.zstdDecompressSync(stored, options) : await zstdDecompressAsync(stored, options)
+}
+
+export function zstdJson(value: unknown): Buffer {
+  return zlib.zstdCompressSync(Buffer.from(JSON.stringify(value)), COMPRESS_OPTIONS)
+}
+
+export function unzstdJson(stored: Uint8Array): unknown {
+  return JSON.parse(zlib.zstdDecompressSync(stored).toString('utf8'))
+}

@@ -1,0 +1,112 @@
+import { IntegrityError } from '../errors.js'
+import { sha256Hex, unzstdJson, zstdJson } from './codec.js'
+
+export const MANIFEST_SCHEMA = 'artifact-action/manifest@1'
+
+export type EntryType = 'file' | 'dir' | 'symlink'
+
+/** One path of the tree. `path` is relative to its root, '/'-separated; '' is the root itself. */
+export interface ManifestEntry {
+  root: number
+  path: string
+  type: EntryType
+  mode: number
+  /** Files: byte count, and the sha256 of each piece in order (one for a small file, CDC chunks for a large one). */
+  size?: number
+  blobs?: string[]
+  /** Symlinks: the link text, unresolved. */
+  target?: string
+}
+
+/** Where a blob's bytes live: object name, offset and length of the stored bytes, raw size, zstd or raw. */
+export type BlobLocation = [object: string, offset: number, length: number, size: number, zstd: 0 | 1]
+
+export interface Manifest {
+  schema: typeof MANIFEST_SCHEMA
+  /** Each saved path as the `path` input resolved it: relative to the workspace, `~/…`, or absolute. */
+  roots: string[]
+  entries: ManifestEntry[]
+  blobs: Record<string, BlobLocation>
+}
+
+/**
+ * The tree digest: sha256 over the schema, roots and entries, which depend only on the tree's
+ * content. Where the bytes happen to be stored (`blobs`) is left out, so identical trees have
+ * identical digests whichever objects hold them.
+ */
+export function treeDigest(manifest: Pick<Manifest, 'schema' | 'roots' | 'entries'>): string {
+  const entries = manifest.entries.map(canonicalEntry)
+  return sha256Hex(JSON.stringify({ schema: manifest.schema, roots: manifest.roots, entries }))
+}
+
+function canonicalEntry(entry: ManifestEntry): ManifestEntry {
+  const { root, path, type, mode, size, blobs, target } = entry
+  return type === 'file' ? { root, path, type, mode, size, blobs } : type === 'symlink' ? { root, path, type, mode, target } : { root, path, type, mode }
+}
+
+/** Refuses paths that could leave their root: absolute, `..`, `.`, empty segments, NUL. */
+export function assertSafeRelativePath(path: string): void {
+  if (path === '') return
+  if (path.startsWith('/') || path.includes('\0') || path.split('/').some(part => part === '' || part === '.' || part === '..')) {
+    throw new IntegrityError(`manifest path ${JSON.stringify(path)} is unsafe (absolute, or contains '..'); refusing to restore`)
+  }
+}
+
+/**
+ * Checks a manifest before anything is written: schema, safe paths, no path below a symlink of the
+ * same tree, every blob located and sizes consistent.
+ */
+export function validateManifest(manifest: Manifest): void {
+  if (manifest.schema !== MANIFEST_SCHEMA) throw new IntegrityError(`unknown manifest schema ${JSON.stringify(manifest.schema)}`)
+  const symlinks = new Set<string>()
+  for (const entry of manifest.entries) {
+    if (!Number.isInteger(entry.root) || entry.root < 0 || entry.root >= manifest.roots.length) throw new IntegrityError(`manifest entry ${JSON.stringify(entry.path)} names no root`)
+    assertSafeRelativePath(entry.path)
+    if (entry.type === 'symlink') symlinks.add(`${entry.root}:${entry.path}`)
+  }
+  for (const entry of manifest.entries) {
+    const parts = entry.path.split('/')
+    for (let i = 1; i < parts.length; i++) {
+      if (symlinks.has(`${entry.root}:${parts.slice(0, i).join('/')}`)) throw new IntegrityError(`manifest path ${JSON.stringify(entry.path)} lies below a symlink; refusing to restore`)
+    }
+    if (entry.type === 'file') {
+      let total = 0
+      for (const digest of entry.blobs ?? []) {
+        const location = manifest.blobs[digest]
+        if (!location) throw new IntegrityError(`manifest has no location for a piece of ${JSON.stringify(entry.path)}`)
+        total += location[3]
+      }
+      if (total !== entry.size) throw new IntegrityError(`manifest sizes of ${JSON.stringify(entry.path)} do not add up`)
+    }
+  }
+}
+
+export function encodeManifest(manifest: Manifest): Buffer {
+  return zstdJson(manifest)
+}
+
+/** Decodes a stored manifest and checks it against the digest it was stored under. */
+export function decodeManifest(stored: Uint8Array, expectedDigest: string): Manifest {
+  let manifest: Manifest
+  try {
+    manifest = unzstdJson(stored) as Manifest
+  } catch {
+    throw new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`)
+  }
+  if (treeDigest(manifest) !== expectedDigest) throw new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} does not match its digest`)
+  validateManifest(manifest)
+  return manifest
+}
+
+export function treeSize(manifest: Manifest): number {
+  return manifest.entries.reduce((sum, entry) => sum + (entry.size ?? 0), 0)
+}
+
+/** Object names of the content store: sha256 hex, fanned out by the first two characters. */
+export function objectKey(name: string): string {
+  return `objects/${name.slice(0, 2)}/${name}`
+}
+
+export function manifestKey(digest: string): string {
+  return `manifests/${digest}`
+}

@@ -1,0 +1,268 @@
+import { closeSync, constants, fchmodSync, lstatSync, mkdirSync, openSync, rmdirSync, unlinkSync, writeSync } from 'node:fs'
+import { chmod, open, rm, symlink } from 'node:fs/promises'
+import * as path from 'node:path'
+import { IntegrityError } from '../errors.js'
+import { TaskPool } from '../task-pool.js'
+import { decodeBlob, sha256Hex } from './codec.js'
+import { objectKey, validateManifest, type Manifest, type ManifestEntry } from './manifest.js'
+import type { ObjectStore } from './object-store.js'
+import type { TransferProgress } from './snapshot.js'
+
+export interface MaterializeOptions {
+  store: ObjectStore
+  manifest: Manifest
+  /** Absolute destination of each manifest root, by index. */
+  destinations: string[]
+  onProgress?: (progress: TransferProgress) => void
+  downloads?: number
+  bytesInFlight?: number
+}
+
+export interface MaterializeStats {
+  files: number
+  treeBytes: number
+  bytesDownloaded: number
+  objectsDownloaded: number
+}
+
+/** Where one blob is needed: a file, at a byte position. */
+interface BlobTarget {
+  file: string
+  position: number
+  whole: boolean
+  mode: number
+}
+
+/** A byte range of one object that holds one or more needed blobs. */
+interface FetchRun {
+  object: string
+  start: number
+  end: number
+  blobs: Array<{ digest: string; offset: number; length: number; size: number; zstd: boolean }>
+}
+
+const MERGE_GAP = 1024 * 1024
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW
+
+/**
+ * Writes a manifest's tree to disk. Every blob is checked against its sha256 before it is written;
+ * paths that would leave their root or pass through a symlink are refused before anything is
+ * written. On any failure, the files this call created are removed again.
+ */
+export async function materializeTree(options: MaterializeOptions): Promise<MaterializeStats> {
+  const { manifest, store, destinations } = options
+  validateManifest(manifest)
+  if (destinations.length !== manifest.roots.length) throw new Error('one destination per manifest root is required')
+  const stats: MaterializeStats = { files: 0, treeBytes: 0, bytesDownloaded: 0, objectsDownloaded: 0 }
+  const created = new Set<string>()
+  const createdDirs: string[] = []
+  const checkedDirs = new Set<string>()
+  const umask = process.umask()
+
+  const destinationOf = (entry: ManifestEntry): string => (entry.path === '' ? destinations[entry.root] : path.join(destinations[entry.root], ...entry.path.split('/')))
+
+  /** Makes sure every directory between the root and `target` is a real directory, creating missing ones. */
+  const ensureParents = (entry: ManifestEntry): void => {
+    const root = destinations[entry.root]
+    if (entry.path === '') {
+      mkdirSync(path.dirname(root), { recursive: true })
+      return
+    }
+    const parts = entry.path.split('/').slice(0, -1)
+    let current = root
+    for (let i = -1; i < parts.length; i++) {
+      current = i < 0 ? root : path.join(current, parts[i])
+      if (checkedDirs.has(current)) continue
+      const stats = lstatOrUndefined(current)
+      if (stats?.isSymbolicLink()) throw new IntegrityError(`restoring ${entry.path} would write through the symlink ${current}; refused`)
+      if (stats && !stats.isDirectory()) throw new IntegrityError(`restoring ${entry.path} needs ${current} to be a directory`)
+      if (!stats) {
+        mkdirSync(current, { recursive: i < 0 })
+        createdDirs.push(current)
+      }
+      checkedDirs.add(current)
+    }
+  }
+
+  try {
+    const targets = new Map<string, BlobTarget[]>()
+    const fileEntries = manifest.entries.filter(entry => entry.type === 'file')
+    for (const entry of manifest.entries) {
+      if (entry.type !== 'dir') continue
+      ensureParents(entry)
+      const destination = destinationOf(entry)
+      if (checkedDirs.has(destination)) continue
+      const existing = lstatOrUndefined(destination)
+      if (existing?.isSymbolicLink() || (existing && !existing.isDirectory())) unlinkSync(destination)
+      if (!existing?.isDirectory()) {
+        mkdirSync(destination)
+        createdDirs.push(destination)
+      }
+      checkedDirs.add(destination)
+    }
+    for (const entry of fileEntries) {
+      ensureParents(entry)
+      const file = destinationOf(entry)
+      replaceNonFile(file)
+      stats.files++
+      stats.treeBytes += entry.size!
+      const blobs = entry.blobs ?? []
+      if (blobs.length !== 1) {
+        // Empty files and chunked files are created at their full size now; chunks land later.
+        writeWhole(file, Buffer.alloc(0), entry.mode, umask)
+        created.add(file)
+        if (entry.size! > 0) await truncateTo(file, entry.size!)
+      }
+      let position = 0
+      for (const digest of blobs) {
+        const list = targets.get(digest) ?? []
+        list.push({ file, position, whole: blobs.length === 1, mode: entry.mode })
+        targets.set(digest, list)
+        position += manifest.blobs[digest][3]
+      }
+    }
+
+    const runs = planFetches(manifest, targets)
+    const bytesTotal = stats.treeBytes
+    let bytesDone = 0
+    let lastReport = 0
+    const pool = new TaskPool(options.downloads ?? 8, options.bytesInFlight ?? 128 * 1024 * 1024)
+    for (const run of runs) {
+      await pool.submit(run.end - run.start, async () => {
+        const bytes = await store.get(objectKey(run.object), { start: run.start, end: run.end - 1 })
+        if (!bytes) throw new IntegrityError(`object ${run.object.slice(0, 12)} is missing from the store`)
+        if (bytes.length !== run.end - run.start) throw new IntegrityError(`object ${run.object.slice(0, 12)} is shorter than the manifest says`)
+        stats.bytesDownloaded += bytes.length
+        stats.objectsDownloaded++
+        for (const blob of run.blobs) {
+          const stored = bytes.subarray(blob.offset - run.start, blob.offset - run.start + blob.length)
+          let raw: Buffer
+          try {
+            raw = await decodeBlob(stored, blob.zstd, blob.size)
+          } catch {
+            throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not decode`)
+          }
+          if (raw.length !== blob.size || sha256Hex(raw) !== blob.digest) throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not match its sha256`)
+          for (const target of targets.get(blob.digest)!) {
+            if (target.whole) {
+              writeWhole(target.file, raw, target.mode, umask)
+              created.add(target.file)
+            } else {
+              await writeAt(target.file, raw, target.position)
+            }
+            bytesDone += raw.length
+          }
+        }
+        if (options.onProgress && Date.now() - lastReport >= 1000) {
+          lastReport = Date.now()
+          options.onProgress({ bytesDone, bytesTotal, bytesTransferred: stats.bytesDownloaded })
+        }
+      })
+    }
+    await pool.drain()
+    options.onProgress?.({ bytesDone, bytesTotal, bytesTransferred: stats.bytesDownloaded })
+
+    for (const entry of fileEntries) if ((entry.blobs ?? []).length !== 1) await chmod(destinationOf(entry), entry.mode)
+    for (const entry of manifest.entries) {
+      if (entry.type !== 'symlink') continue
+      ensureParents(entry)
+      const link = destinationOf(entry)
+      const existing = lstatOrUndefined(link)
+      if (existing?.isDirectory()) await rm(link, { recursive: true })
+      else if (existing) unlinkSync(link)
+      await symlink(entry.target!, link)
+      created.add(link)
+    }
+    for (const entry of [...manifest.entries].reverse()) if (entry.type === 'dir') await chmod(destinationOf(entry), entry.mode)
+    return stats
+  } catch (error) {
+    for (const file of created) rmQuietly(file)
+    for (const dir of createdDirs.reverse()) rmdirQuietly(dir)
+    throw error
+  }
+}
+
+/** Groups the needed blobs by object and merges nearby ones into ranged reads. */
+function planFetches(manifest: Manifest, targets: Map<string, BlobTarget[]>): FetchRun[] {
+  const byObject = new Map<string, FetchRun['blobs']>()
+  for (const digest of targets.keys()) {
+    const [object, offset, length, size, zstd] = manifest.blobs[digest]
+    const list = byObject.get(object) ?? []
+    list.push({ digest, offset, length, size, zstd: zstd === 1 })
+    byObject.set(object, list)
+  }
+  const runs: FetchRun[] = []
+  for (const [object, blobs] of byObject) {
+    blobs.sort((a, b) => a.offset - b.offset)
+    let run: FetchRun | undefined
+    for (const blob of blobs) {
+      if (run && blob.offset - run.end <= MERGE_GAP) {
+        run.end = Math.max(run.end, blob.offset + blob.length)
+        run.blobs.push(blob)
+      } else {
+        run = { object, start: blob.offset, end: blob.offset + blob.length, blobs: [blob] }
+        runs.push(run)
+      }
+    }
+  }
+  return runs
+}
+
+function lstatOrUndefined(target: string) {
+  return lstatSync(target, { throwIfNoEntry: false })
+}
+
+/** A file is written in place of whatever non-directory was there; a symlink is never followed. */
+function replaceNonFile(file: string): void {
+  const existing = lstatOrUndefined(file)
+  if (existing && !existing.isFile()) {
+    if (existing.isDirectory()) throw new IntegrityError(`cannot restore the file ${file}: a directory is in the way`)
+    unlinkSync(file)
+  }
+}
+
+function writeWhole(file: string, data: Uint8Array, mode: number, umask: number): void {
+  const fd = openSync(file, WRITE_FLAGS, mode)
+  try {
+    let written = 0
+    while (written < data.length) written += writeSync(fd, data, written, data.length - written)
+    if ((mode & umask) !== 0) fchmodSync(fd, mode)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+async function truncateTo(file: string, size: number): Promise<void> {
+  const handle = await open(file, constants.O_WRONLY | constants.O_NOFOLLOW)
+  try {
+    await handle.truncate(size)
+  } finally {
+    await handle.close()
+  }
+}
+
+async function writeAt(file: string, data: Uint8Array, position: number): Promise<void> {
+  const handle = await open(file, constants.O_WRONLY | constants.O_NOFOLLOW)
+  try {
+    let written = 0
+    while (written < data.length) written += (await handle.write(data, written, data.length - written, position + written)).bytesWritten
+  } finally {
+    await handle.close()
+  }
+}
+
+function rmQuietly(file: string): void {
+  try {
+    unlinkSync(file)
+  } catch {
+    // already gone
+  }
+}
+
+function rmdirQuietly(dir: string): void {
+  try {
+    rmdirSync(dir)
+  } catch {
+    // not empty or already gone
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Runs background tasks with a bound on how many run at once and on the bytes they hold.
+ * `submit` waits until there is room, so a producer never runs far ahead of its uploads.
+ * The first failure is kept and rethrown by `submit` and `drain`.
+ */
+export class TaskPool {
+  private running = 0
+  private bytesHeld = 0
+  private failure: unknown
+  private readonly waiters: Array<() => void> = []
+  private readonly inFlight = new Set<Promise<void>>()
+
+  constructor(
+    private readonly concurrency: number,
+    private readonly byteBudget = Number.POSITIVE_INFINITY
+  ) {}
+
+  async submit(bytes: number, task: () => Promise<void>): Promise<void> {
+    while (this.running >= this.concurrency || (this.running > 0 && this.bytesHeld + bytes > this.byteBudget)) {
+      this.rethrow()
+      await new Promise<void>(resolve => this.waiters.push(resolve))
+    }
+    this.rethrow()
+    this.running++
+    this.bytesHeld += bytes
+    const done = task()
+      .catch(error => {
+        this.failure ??= error
+      })
+      .finally(() => {
+        this.running--
+        this.bytesHeld -= bytes
+        this.inFlight.delete(done)
+        this.waiters.splice(0).forEach(wake => wake())
+      })
+    this.inFlight.add(done)
+  }
+
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight)
+    this.rethrow()
+  }
+
+  private rethrow(): void {
+    if (this.failure !== undefined) throw this.failure
+  }
+}
+
+/** Maps with at most `concurrency` calls at once and yields the results in input order. */
+export async function* mapOrdered<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
+  const pending: Array<Promise<R>> = []
+  let next = 0
+  const fill = (): void => {
+    while (next < items.length && pending.length < concurrency) {
+      const promise = fn(items[next++])
+      promise.catch(() => undefined)
+      pending.push(promise)
+    }
+  }
+  fill()
+  while (pending.length > 0) {
+    const result = await pending.shift()!
+    fill()
+    yield result
+  }
+}
