@@ -1,0 +1,110 @@
+import { IntegrityError } from '../errors.js'
+import { decodeManifest, manifestKey, type Manifest } from '../store/manifest.js'
+import { materializeTree, type MaterializeStats } from '../store/materialize.js'
+import type { ObjectStore } from '../store/object-store.js'
+import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
+import { accessKey, ENTRY_SCHEMA, entryVersion, findEntry, refKey, validateKey, writeEntry, type EntryMatch } from './entry-refs.js'
+import { resolveSaveRoots, restoreDestinations } from './tree-paths.js'
+
+export interface EntryRequest {
+  store: ObjectStore
+  key: string
+  restoreKeys?: string[]
+  /** The `path` patterns; relative ones are relative to the workspace. */
+  paths: string[]
+  workspace: string
+  /** Scopes readable by this job, its own first (see scope.ts). */
+  readScopes: string[]
+  onProgress?: (progress: TransferProgress) => void
+}
+
+export interface RestoreRequest extends EntryRequest {
+  lookupOnly?: boolean
+}
+
+export type RestoreResult =
+  | { status: 'miss' }
+  | { status: 'found'; match: EntryMatch; exact: boolean; stats?: MaterializeStats }
+
+export interface SaveRequest extends EntryRequest {
+  /** Tree digests already known to this job (from its restore), used to skip uploads. */
+  baseTrees?: string[]
+}
+
+export type SaveResult =
+  | { status: 'no-files' }
+  | { status: 'exists'; tree?: string; stats?: SnapshotStats }
+  | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string }
+
+export async function loadManifest(store: ObjectStore, digest: string): Promise<Manifest> {
+  const bytes = await store.get(manifestKey(digest))
+  if (!bytes) throw new IntegrityError(`manifest ${digest.slice(0, 12)} is missing from the store`)
+  return decodeManifest(bytes, digest)
+}
+
+/** Finds and restores an entry. A missing or corrupt object fails with IntegrityError and leaves no partial tree. */
+export async function restoreEntry(request: RestoreRequest): Promise<RestoreResult> {
+  validateKey(request.key)
+  for (const restoreKey of request.restoreKeys ?? []) validateKey(restoreKey, 'restore-keys')
+  const version = entryVersion(request.paths)
+  const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] })
+  if (!match) return { status: 'miss' }
+  if (request.lookupOnly) return { status: 'found', match, exact: match.exact }
+  const manifest = await loadManifest(request.store, match.record.tree)
+  const destinations = restoreDestinations(manifest.roots, request.paths, request.workspace)
+  const stats = await materializeTree({ store: request.store, manifest, destinations, onProgress: request.onProgress })
+  await recordUse(request.store, match.refKey)
+  return { status: 'found', match, exact: match.exact, stats }
+}
+
+/** Records when an entry was last restored, in a tiny object of its own, for pruning by age. */
+async function recordUse(store: ObjectStore, entryRefKey: string): Promise<void> {
+  try {
+    await store.put(accessKey(entryRefKey), Buffer.from(JSON.stringify({ used: new Date().toISOString() })), { contentType: 'application/json' })
+  } catch {
+    // Last-use records only steer pruning; a failed one must not fail a restore.
+  }
+}
+
+/** Saves the paths under the key in the first (own) scope, unless the key is already there. */
+export async function saveEntry(request: SaveRequest): Promise<SaveResult> {
+  validateKey(request.key)
+  const scope = request.readScopes[0]
+  const version = entryVersion(request.paths)
+  const roots = await resolveSaveRoots(request.paths, request.workspace)
+  if (roots.length === 0) return { status: 'no-files' }
+  if (await request.store.head(refKey(scope, version, request.key))) return { status: 'exists' }
+
+  const bases = await loadBases(request, version)
+  const snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress })
+  const written = await writeEntry(request.store, {
+    schema: ENTRY_SCHEMA,
+    key: request.key,
+    scope,
+    version,
+    tree: snapshot.digest,
+    files: snapshot.stats.files,
+    size: snapshot.stats.treeBytes,
+    created: new Date().toISOString()
+  })
+  if (written === 'exists') return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats }
+  return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope }
+}
+
+/** Manifests whose blobs a save may reuse: those this job restored, else the entry a restore would pick. */
+async function loadBases(request: SaveRequest, version: string): Promise<Manifest[]> {
+  const digests = [...(request.baseTrees ?? [])]
+  if (digests.length === 0) {
+    const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] }).catch(() => undefined)
+    if (match) digests.push(match.record.tree)
+  }
+  const manifests: Manifest[] = []
+  for (const digest of digests) {
+    try {
+      manifests.push(await loadManifest(request.store, digest))
+    } catch {
+      // A base only saves uploads; without it everything is checked against the store instead.
+    }
+  }
+  return manifests
+}
