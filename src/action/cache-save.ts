@@ -1,0 +1,73 @@
+import * as core from '@actions/core'
+import { saveEntry } from '../core/cache/checkpoint-cache.js'
+import { readScopes } from '../core/cache/scope.js'
+import { errorMessage, isNamedError } from '../core/errors.js'
+import { formatBytes, progressPrinter } from '../core/report-format.js'
+import { openStore } from '../core/store/open-store.js'
+import { describeStore } from '../core/store/store-config.js'
+import { Outputs, State } from './cache-restore.js'
+import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
+import { assertKnownInputs, CACHE_INPUTS, Inputs, listInput, readStoreInputs, requiredInput } from './inputs.js'
+import { writeSummaryTable } from './job-summary.js'
+
+/**
+ * Saves a cache entry. With `fromState`, it is the post step of the root action: the key comes from
+ * the main step, nothing is saved after an exact hit, and the restored tree serves as the base.
+ * A store problem is a warning: a cache never breaks a build.
+ */
+export async function runSave(options: { fromState: boolean }): Promise<void> {
+  try {
+    assertKnownInputs(CACHE_INPUTS)
+    const key = (options.fromState && core.getState(State.PrimaryKey)) || requiredInput(Inputs.Key, 'give the cache key to save under')
+    const paths = listInput(Inputs.Path)
+    if (paths.length === 0) requiredInput(Inputs.Path, 'list the files or directories to cache, one per line')
+    const config = readStoreInputs()
+    if (options.fromState && core.getState(State.MatchedKey) === key) {
+      core.info(`Cache hit occurred on the primary key ${key}, not saving cache.`)
+      return
+    }
+    const matchedTree = options.fromState ? core.getState(State.MatchedTree) : ''
+    const started = Date.now()
+    try {
+      const result = await saveEntry({
+        store: openStore(config),
+        key,
+        restoreKeys: listInput(Inputs.RestoreKeys),
+        paths,
+        workspace: workspaceFromEnv(),
+        readScopes: readScopes(refContextFromEnv()),
+        baseTrees: matchedTree ? [matchedTree] : [],
+        onProgress: progressPrinter('Uploaded', core.info)
+      })
+      if (result.status === 'no-files') {
+        core.warning(`Path Validation Error: Path(s) specified in the action for caching do(es) not exist, hence no cache is being saved. (path: ${paths.join(', ')})`)
+        return
+      }
+      if (result.status === 'exists') {
+        core.info(`Cache entry ${key} already exists in this scope; another job saved it first. Not saving.`)
+        return
+      }
+      const { stats } = result
+      core.setOutput(Outputs.TreeDigest, result.tree)
+      core.setOutput(Outputs.BytesUploaded, String(stats.bytesUploaded))
+      core.setOutput(Outputs.BytesDeduplicated, String(stats.bytesDeduplicated))
+      const seconds = (Date.now() - started) / 1000
+      core.info(`Cache saved with key: ${key} (scope ${result.scope}, tree ${result.tree.slice(0, 12)}); uploaded ${formatBytes(stats.bytesUploaded)} of ${formatBytes(stats.treeBytes)}`)
+      await writeSummaryTable('Cache save', [
+        ['key', key],
+        ['scope', result.scope],
+        ['tree digest', result.tree],
+        ['files', String(stats.files)],
+        ['tree size', formatBytes(stats.treeBytes)],
+        ['uploaded', `${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects`],
+        ['deduplicated', formatBytes(stats.bytesDeduplicated)],
+        ['seconds', seconds.toFixed(1)]
+      ])
+    } catch (error) {
+      if (isNamedError(error, 'InputError')) throw error
+      core.warning(`Failed to save to ${describeStore(config)}: ${errorMessage(error)}`)
+    }
+  } catch (error) {
+    core.setFailed(errorMessage(error))
+  }
+}

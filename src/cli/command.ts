@@ -1,0 +1,57 @@
+import { parseArgs, type ParseArgsOptionDescriptor } from 'node:util'
+import { InputError } from '../core/errors.js'
+
+/** Exit codes of the CLI. */
+export const Exit = {
+  Ok: 0,
+  Failure: 1,
+  Usage: 2,
+  Miss: 3
+} as const
+
+export type Options = Record<string, ParseArgsOptionDescriptor & { description?: string }>
+export type Values = Record<string, string | boolean | string[] | undefined>
+
+export interface Command {
+  name: string
+  summary: string
+  usage: string
+  options: Options
+  run(values: Values, positionals: string[]): Promise<number>
+}
+
+export function parseCommandArgs(command: Command, args: string[]): { values: Values; positionals: string[] } {
+  try {
+    const options = Object.fromEntries(Object.entries(command.options).map(([name, { description: _description, ...option }]) => [name, option]))
+    const { values, positionals } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
+    return { values: values as Values, positionals }
+  } catch (error) {
+    throw new InputError(`${command.name}: ${(error as Error).message.split('\n')[0]}; see 'artifact-action ${command.name} --help'`)
+  }
+}
+
+export function helpText(command: Command): string {
+  const lines = [`usage: artifact-action ${command.usage}`, '', command.summary, '', 'options:']
+  for (const [name, option] of Object.entries(command.options)) {
+    const description = option.description ?? ''
+    lines.push(`  --${name}${option.type === 'string' ? ' <value>' : ''}${option.short ? `, -${option.short}` : ''}`.padEnd(34) + description)
+  }
+  lines.push('  --help, -h'.padEnd(34) + 'show this help')
+  return lines.join('\n')
+}
+
+export function stringValue(values: Values, name: string): string | undefined {
+  const value = values[name]
+  return typeof value === 'string' ? value : undefined
+}
+
+export function listValue(values: Values, name: string): string[] {
+  const value = values[name]
+  return Array.isArray(value) ? value : typeof value === 'string' ? [value] : []
+}
+
+export function requireValue(values: Values, name: string, hint: string): string {
+  const value = stringValue(values, name)
+  if (!value) throw new InputError(`--${name}: required; ${hint}`)
+  return value
+}

@@ -1,0 +1,113 @@
+import { loadManifest, restoreEntry, saveEntry } from '../../core/cache/checkpoint-cache.js'
+import { listEntries } from '../../core/cache/entry-listing.js'
+import { formatBytes, progressPrinter } from '../../core/report-format.js'
+import { Exit, listValue, requireValue, stringValue, type Command, type Options } from '../command.js'
+import { scopeOptions, scopesFrom, storeFrom, storeOptions } from '../store-options.js'
+
+const print = (line: string): void => void process.stdout.write(`${line}\n`)
+const progress = (line: string): void => void process.stderr.write(`${line}\n`)
+
+const entryOptions = {
+  key: { type: 'string', short: 'k', description: 'cache key (at most 512 characters, no commas)' },
+  path: { type: 'string', short: 'p', multiple: true, description: 'file, directory or glob to cache; repeat for more' },
+  'restore-key': { type: 'string', multiple: true, description: 'key prefix to fall back to, newest first; repeat for more' },
+  workspace: { type: 'string', description: 'folder that relative paths are relative to (default: current directory)' },
+  ...storeOptions,
+  ...scopeOptions
+} satisfies Options
+
+function pathsOf(values: Record<string, unknown>, positionals: string[]): string[] {
+  return [...listValue(values as never, 'path'), ...positionals]
+}
+
+export const saveCommand: Command = {
+  name: 'save',
+  summary: 'Save paths to the store under a key. Uploads only what the store lacks. Exit 0 when saved or already present.',
+  usage: 'save --key KEY [--path P]... [P...]',
+  options: entryOptions,
+  async run(values, positionals) {
+    const key = requireValue(values, 'key', 'give the key to save under')
+    const result = await saveEntry({
+      store: storeFrom(values),
+      key,
+      restoreKeys: listValue(values, 'restore-key'),
+      paths: pathsOf(values, positionals),
+      workspace: stringValue(values, 'workspace') ?? process.cwd(),
+      readScopes: scopesFrom(values),
+      onProgress: progressPrinter('uploaded', progress)
+    })
+    if (result.status === 'no-files') {
+      progress(`nothing to save: no file matches ${pathsOf(values, positionals).join(', ')}`)
+      return Exit.Miss
+    }
+    if (result.status === 'exists') {
+      print(`${key}: already in the store; nothing saved`)
+      return Exit.Ok
+    }
+    const { stats } = result
+    print(`saved ${key} in scope ${result.scope}: tree ${result.tree}`)
+    print(`${stats.files} files, ${formatBytes(stats.treeBytes)}; uploaded ${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects, ${formatBytes(stats.bytesDeduplicated)} already stored`)
+    return Exit.Ok
+  }
+}
+
+export const restoreCommand: Command = {
+  name: 'restore',
+  summary: 'Restore the entry for a key (or the newest restore-key match). Every byte is verified. Exit 0 when restored, 3 on a miss.',
+  usage: 'restore --key KEY [--path P]... [P...]',
+  options: { ...entryOptions, 'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' } },
+  async run(values, positionals) {
+    const key = requireValue(values, 'key', 'give the key to restore')
+    const result = await restoreEntry({
+      store: storeFrom(values),
+      key,
+      restoreKeys: listValue(values, 'restore-key'),
+      paths: pathsOf(values, positionals),
+      workspace: stringValue(values, 'workspace') ?? process.cwd(),
+      readScopes: scopesFrom(values),
+      lookupOnly: values['lookup-only'] === true,
+      onProgress: progressPrinter('downloaded', progress)
+    })
+    if (result.status === 'miss') {
+      progress(`cache miss: no entry for ${[key, ...listValue(values, 'restore-key')].join(', ')}`)
+      return Exit.Miss
+    }
+    const { record } = result.match
+    const how = result.exact ? 'exact match' : 'prefix match'
+    if (!result.stats) print(`found ${record.key} (${how}, scope ${record.scope}, tree ${record.tree})`)
+    else print(`restored ${record.key} (${how}, scope ${record.scope}): ${result.stats.files} files, ${formatBytes(result.stats.treeBytes)}, downloaded ${formatBytes(result.stats.bytesDownloaded)}`)
+    return Exit.Ok
+  }
+}
+
+export const lsCommand: Command = {
+  name: 'ls',
+  summary: 'List cache entries with size, age and scope, newest first.',
+  usage: 'ls [--scope SCOPE] [--json]',
+  options: { ...storeOptions, scope: { type: 'string', description: 'only this scope, e.g. branch/main or pr/12' }, json: { type: 'boolean', description: 'print JSON' }, manifest: { type: 'string', description: 'print the manifest of this tree digest' } },
+  async run(values) {
+    const store = storeFrom(values)
+    const digest = stringValue(values, 'manifest')
+    if (digest) {
+      print(JSON.stringify(await loadManifest(store, digest), null, 2))
+      return Exit.Ok
+    }
+    const scope = stringValue(values, 'scope')
+    const entries = (await listEntries(store)).filter(entry => !scope || entry.scope === scope)
+    if (values.json === true) {
+      print(JSON.stringify(entries, null, 2))
+      return Exit.Ok
+    }
+    const now = Date.now()
+    print(['SCOPE', 'KEY', 'SIZE', 'FILES', 'AGE', 'LAST USED', 'TREE'].join('\t'))
+    for (const entry of entries) print([entry.scope, entry.key, formatBytes(entry.size), String(entry.files), age(now - Date.parse(entry.created)), entry.lastUsed ? age(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'))
+    return Exit.Ok
+  }
+}
+
+function age(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60000))
+  if (minutes < 60) return `${minutes}m`
+  const hours = Math.round(minutes / 60)
+  return hours < 48 ? `${hours}h` : `${Math.round(hours / 24)}d`
+}

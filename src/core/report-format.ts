@@ -1,0 +1,22 @@
+import type { TransferProgress } from './store/snapshot.js'
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000
+    unit++
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
+}
+
+/** A progress callback that prints one line per report with the transfer rate since the start. */
+export function progressPrinter(verb: string, print: (line: string) => void): (progress: TransferProgress) => void {
+  const started = Date.now()
+  return progress => {
+    const seconds = Math.max((Date.now() - started) / 1000, 0.001)
+    const percent = progress.bytesTotal > 0 ? Math.floor((progress.bytesDone / progress.bytesTotal) * 100) : 100
+    print(`${verb} ${formatBytes(progress.bytesTransferred)}; ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} (${percent}%) processed at ${formatBytes(progress.bytesDone / seconds)}/s`)
+  }
+}

@@ -1,0 +1,3 @@
+import { runRestore } from '../action/cache-restore.js'
+
+await runRestore({ saveState: true })

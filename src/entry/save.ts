@@ -1,0 +1,3 @@
+import { runSave } from '../action/cache-save.js'
+
+await runSave({ fromState: true })
