@@ -1,0 +1,63 @@
+import { IntegrityError } from '../../src/core/errors.js'
+import { decodeManifest, encodeManifest, MANIFEST_SCHEMA, treeDigest, validateManifest, type Manifest } from '../../src/core/store/manifest.js'
+
+function manifest(overrides: Partial<Manifest> = {}): Manifest {
+  return {
+    schema: MANIFEST_SCHEMA,
+    roots: ['build'],
+    entries: [
+      { root: 0, path: '', type: 'dir', mode: 0o755 },
+      { root: 0, path: 'a.txt', type: 'file', mode: 0o644, size: 5, blobs: ['d1'] },
+      { root: 0, path: 'link', type: 'symlink', mode: 0o777, target: 'a.txt' }
+    ],
+    blobs: { d1: ['pack1', 0, 5, 5, 0] },
+    ...overrides
+  }
+}
+
+describe('manifest', () => {
+  it('has a tree digest that ignores where the bytes are stored', () => {
+    const a = manifest()
+    const b = manifest({ blobs: { d1: ['another-pack', 4096, 3, 5, 1] } })
+    expect(treeDigest(a)).toBe(treeDigest(b))
+    expect(treeDigest(a)).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('changes its digest when content, mode or a path changes', () => {
+    const base = treeDigest(manifest())
+    const changedMode = manifest()
+    changedMode.entries[1].mode = 0o755
+    const changedPath = manifest()
+    changedPath.entries[1].path = 'b.txt'
+    const changedContent = manifest({ blobs: { d2: ['pack1', 0, 5, 5, 0] } })
+    changedContent.entries[1].blobs = ['d2']
+    for (const other of [changedMode, changedPath, changedContent]) expect(treeDigest(other)).not.toBe(base)
+  })
+
+  it('round-trips through its stored form and rejects a tampered copy', () => {
+    const original = manifest()
+    const digest = treeDigest(original)
+    expect(decodeManifest(encodeManifest(original), digest)).toEqual(original)
+    const tampered = manifest()
+    tampered.entries[1].mode = 0o4755
+    expect(() => decodeManifest(encodeManifest(tampered), digest)).toThrow(IntegrityError)
+  })
+
+  it.each([['../escape'], ['/etc/passwd'], ['a/../../b'], ['a//b'], ['./a']])('refuses the unsafe path %s', unsafe => {
+    const bad = manifest()
+    bad.entries[1].path = unsafe
+    expect(() => validateManifest(bad)).toThrow(/unsafe/)
+  })
+
+  it('refuses a path below a symlink of the same tree', () => {
+    const bad = manifest()
+    bad.entries.push({ root: 0, path: 'link/passwd', type: 'file', mode: 0o644, size: 5, blobs: ['d1'] })
+    expect(() => validateManifest(bad)).toThrow(/below a symlink/)
+  })
+
+  it('refuses sizes that do not add up', () => {
+    const bad = manifest()
+    bad.entries[1].size = 6
+    expect(() => validateManifest(bad)).toThrow(/do not add up/)
+  })
+})
