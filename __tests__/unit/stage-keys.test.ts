@@ -72,7 +72,7 @@ describe('computePlan', () => {
     expect(build.inputs.files).toEqual({
       'include/.clang-format': sha256('hidden but inside a named directory\n'),
       'include/helper.h': sha256('int helper(void);\n'),
-      'src/lib/helper.c': sha256('int helper(void) { return 0; }\n'),
+      'src/util/helper.c': sha256('int helper(void) { return 0; }\n'),
       'src/main.c': sha256('int main(void) { return helper(); }\n')
     })
     expect(Object.keys(build.inputs.files)).toEqual(Object.keys(build.inputs.files).sort())
@@ -90,12 +90,12 @@ describe('computePlan', () => {
   it('changes the key of the stage whose input changed and of every later stage, not earlier ones', async () => {
     const dir = copyProject()
     const before = await planOf(dir)
-    writeFileSync(path.join(dir, 'src', 'lib', 'helper.c'), 'int helper(void) { return 1; }\n')
+    writeFileSync(path.join(dir, 'src', 'util', 'helper.c'), 'int helper(void) { return 1; }\n')
     const after = await planOf(dir)
     expect(after.stages.map((stage, index) => stage.key === before.stages[index].key)).toEqual([true, false, false])
     expect(diffPlans(before, after)).toEqual([
       `first stage whose key changed: build (stages[1]), ${before.stages[1].key.slice(0, 12)} → ${after.stages[1].key.slice(0, 12)}`,
-      '  file src/lib/helper.c changed',
+      '  file src/util/helper.c changed',
       '1 later stage change key too, since each key includes its parent\'s'
     ])
   })
@@ -145,7 +145,7 @@ describe('computePlan', () => {
     expect((await keysAfter(text => text.replace('working-directory: src/', 'working-directory: .')))[1]).not.toBe(baseKeys[1])
     // Not keyed: whether a stage is checkpointed, and how a glob is spelled when it matches the same files.
     expect(await keysAfter(text => text.replace('checkpoint: true', 'checkpoint: false'))).toEqual(baseKeys)
-    expect(await keysAfter(text => text.replace('"src/**/*.c"', '"src/{main.c,lib/*.c}"'))).toEqual(baseKeys)
+    expect(await keysAfter(text => text.replace('"src/**/*.c"', '"src/{main.c,util/*.c}"'))).toEqual(baseKeys)
 
     const previous = process.env.SIGNING_KEY
     try {
