@@ -1,8 +1,9 @@
 import { errorMessage, isNamedError } from '../core/errors.js'
 import { Exit, helpText, parseCommandArgs, type Command } from './command.js'
 import { lsCommand, restoreCommand, saveCommand } from './commands/cache-commands.js'
+import { planCommand, runCommand } from './commands/pipeline-commands.js'
 
-export const commands: Command[] = [saveCommand, restoreCommand, lsCommand]
+export const commands: Command[] = [saveCommand, restoreCommand, lsCommand, runCommand, planCommand]
 
 function usage(): string {
   const width = Math.max(...commands.map(command => command.name.length)) + 2

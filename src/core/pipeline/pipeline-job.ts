@@ -1,0 +1,67 @@
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import * as path from 'node:path'
+import { sha256Hex } from '../store/codec.js'
+import { objectKey } from '../store/manifest.js'
+import type { ObjectStore } from '../store/object-store.js'
+import type { Pipeline, PipelineStage } from './definition.js'
+import { runPipeline, type PipelineLog, type PipelineResult, type RunnableStage } from './runner.js'
+import { fetchSources } from './sources.js'
+import { computePlan, type Plan } from './stage-keys.js'
+
+export interface PipelineJobOptions {
+  pipeline: Pipeline
+  store: ObjectStore
+  readScopes: string[]
+  needFinalTree: boolean
+  log: PipelineLog
+  /** Local folder where verified sources are kept by digest. */
+  sourcesDir: string
+  env?: NodeJS.ProcessEnv
+}
+
+/** Computes the plan, then restores, runs and checkpoints the pipeline. */
+export async function runPipelineJob(options: PipelineJobOptions): Promise<{ plan: Plan; result: PipelineResult }> {
+  const { pipeline } = options
+  const plan = await computePlan(pipeline)
+  const stages: RunnableStage[] = pipeline.stages.map((stage, index) => ({
+    id: stage.id,
+    key: plan.stages[index].key,
+    run: stage.run,
+    workingDirectory: stage.workingDirectory,
+    env: stage.env,
+    secretEnv: stage.secretEnv,
+    paths: stage.paths,
+    checkpoint: stage.checkpoint,
+    prepare: stage.sources.length > 0 ? () => placeSources(stage, options) : undefined
+  }))
+  const result = await runPipeline({ stages, rootDir: pipeline.rootDir, store: options.store, readScopes: options.readScopes, needFinalTree: options.needFinalTree, log: options.log, env: options.env })
+  return { plan, result }
+}
+
+/**
+ * Sources are content-addressed like everything else: a digest the local folder lacks is taken from
+ * the store's objects when present (and checked), and a newly downloaded one is added to the store,
+ * so each source is downloaded once for every runner that shares the store.
+ */
+async function placeSources(stage: PipelineStage, options: PipelineJobOptions): Promise<void> {
+  const digestDir = path.join(options.sourcesDir, 'sha256')
+  await mkdir(digestDir, { recursive: true })
+  for (const source of stage.sources) {
+    const local = path.join(digestDir, source.sha256)
+    if (await stat(local).catch(() => undefined)) continue
+    const stored = await options.store.get(objectKey(source.sha256)).catch(() => undefined)
+    if (stored && sha256Hex(stored) === source.sha256) {
+      const temporary = `${local}.from-store`
+      await writeFile(temporary, stored)
+      await rename(temporary, local)
+    }
+  }
+  const fetched = await fetchSources(stage, { cacheDir: options.sourcesDir, workDir: path.resolve(options.pipeline.rootDir, stage.workingDirectory) })
+  for (const source of fetched.filter(item => item.downloaded)) {
+    try {
+      await options.store.put(objectKey(source.sha256), await readFile(path.join(digestDir, source.sha256)), { ifNoneMatch: true })
+    } catch (error) {
+      options.log.warning(`source ${source.path} was not added to the store: ${(error as Error).message}`)
+    }
+  }
+}
