@@ -1,8 +1,10 @@
-import * as glob from '@actions/glob'
+import { glob, lstat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import * as path from 'node:path'
 import { InputError, IntegrityError } from '../errors.js'
 import { outermostRoots, resolveRootSpec, rootSpecFor, type TreeRoot } from '../store/tree-walk.js'
+
+const GLOB_CHARS = /[*?[\]{}]/
 
 /** The `path` input's lines: one pattern each, blank lines and surrounding space dropped. */
 export function parsePathPatterns(text: string | string[]): string[] {
@@ -10,22 +12,26 @@ export function parsePathPatterns(text: string | string[]): string[] {
   return lines.map(line => line.trim()).filter(line => line.length > 0)
 }
 
-function anchorPattern(pattern: string, workspace: string): string {
-  const negated = pattern.startsWith('!')
-  const body = negated ? pattern.slice(1) : pattern
-  const anchored = body.startsWith('~') || path.isAbsolute(body) ? body : path.join(workspace, body)
-  return (negated ? '!' : '') + anchored
-}
-
-/** The paths that the patterns match now, as roots of a tree to save. */
+/**
+ * The paths that the patterns match now, as roots of a tree to save. Patterns are those of
+ * actions/cache: relative to the workspace, `~/…` or absolute, globs allowed, `!` excludes.
+ */
 export async function resolveSaveRoots(patterns: string[], workspace: string): Promise<TreeRoot[]> {
   if (patterns.length === 0) throw new InputError('path: no paths given; list the files or directories to cache, one per line')
-  const globber = await glob.create(patterns.map(pattern => anchorPattern(pattern, workspace)).join('\n'), { implicitDescendants: false, followSymbolicLinks: false })
-  const matches = (await globber.glob()).sort()
-  return outermostRoots(matches.map(absolute => ({ spec: rootSpecFor(absolute, workspace), absolute })))
+  const home = homedir()
+  const excludes = patterns.filter(pattern => pattern.startsWith('!')).map(pattern => resolveRootSpec(pattern.slice(1), workspace, home))
+  const matches = new Set<string>()
+  for (const pattern of patterns.filter(candidate => !candidate.startsWith('!'))) {
+    const anchored = resolveRootSpec(pattern, workspace, home)
+    if (!GLOB_CHARS.test(pattern)) {
+      if (await lstat(anchored).catch(() => undefined)) matches.add(anchored)
+      continue
+    }
+    for await (const match of glob(anchored)) matches.add(path.resolve(match))
+  }
+  const kept = [...matches].filter(match => !excludes.some(exclude => path.matchesGlob(match, exclude))).sort()
+  return outermostRoots(kept.map(absolute => ({ spec: rootSpecFor(absolute, workspace, home), absolute })))
 }
-
-const GLOB_CHARS = /[*?[\]{}]/
 
 /**
  * Where each root of a stored tree lands. A relative root must stay inside the workspace; a root

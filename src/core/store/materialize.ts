@@ -125,7 +125,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     const runs = planFetches(manifest, targets)
     const bytesTotal = stats.treeBytes
     let bytesDone = 0
-    let lastReport = 0
+    let lastReport = Date.now()
     const pool = new TaskPool(options.downloads ?? 8, options.bytesInFlight ?? 128 * 1024 * 1024)
     for (const run of runs) {
       await pool.submit(run.end - run.start, async () => {

@@ -1,0 +1,3 @@
+import { runPipelineAction } from '../action/pipeline-run.js'
+
+await runPipelineAction()
