@@ -1,0 +1,228 @@
+import { spawn } from 'node:child_process'
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import * as path from 'node:path'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
+import { loadManifest, restoreEntry, saveEntry, type SaveResult } from '../../src/core/cache/checkpoint-cache.js'
+import { entryVersion, ENTRY_SCHEMA, refKey, writeEntry } from '../../src/core/cache/entry-refs.js'
+import { IntegrityError } from '../../src/core/errors.js'
+import { encodeManifest, MANIFEST_SCHEMA, manifestKey, objectKey, treeDigest, type Manifest } from '../../src/core/store/manifest.js'
+import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
+import { createTestBucket, s3TestClient } from '../helpers/s3.js'
+import { describeTree, listFiles, makeBuildTree, seededBytes, tempDir } from '../helpers/trees.js'
+
+const MAIN = ['branch/main']
+
+async function freshStore(name: string): Promise<{ store: S3Store; config: S3StoreConfig }> {
+  const config = await createTestBucket(name)
+  return { store: new S3Store(config), config }
+}
+
+function saved(result: SaveResult): Extract<SaveResult, { status: 'saved' }> {
+  if (result.status !== 'saved') throw new Error(`expected a save, got ${result.status}`)
+  return result
+}
+
+describe('checkpoint cache on RGW', () => {
+  it('round-trips a tree byte for byte, with modes, empty directories and symlinks', async () => {
+    const { store } = await freshStore('roundtrip')
+    const workspace = await tempDir('ws')
+    await makeBuildTree(path.join(workspace, 'build'))
+    const result = saved(await saveEntry({ store, key: 'build-1', paths: ['build'], workspace, readScopes: MAIN }))
+    expect(result.stats.files).toBeGreaterThan(300)
+
+    const target = await tempDir('restore')
+    const restored = await restoreEntry({ store, key: 'build-1', paths: ['build'], workspace: target, readScopes: MAIN })
+    expect(restored).toMatchObject({ status: 'found', exact: true })
+    expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(workspace, 'build')))
+  })
+
+  it('uploads nothing for an unchanged tree, and a small fraction after a 1% change', async () => {
+    const { store } = await freshStore('dedup')
+    const workspace = await tempDir('ws')
+    await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 1000, largeBytes: 4 * 1024 * 1024 })
+    const first = saved(await saveEntry({ store, key: 'build-a', paths: ['build'], workspace, readScopes: MAIN }))
+    expect(first.stats.bytesUploaded).toBeGreaterThan(0)
+
+    const unchanged = saved(await saveEntry({ store, key: 'build-b', restoreKeys: ['build-'], paths: ['build'], workspace, readScopes: MAIN }))
+    expect(unchanged.stats.bytesUploaded).toBe(0)
+    expect(unchanged.tree).toBe(first.tree)
+
+    // 1% of the small files change, and the large log grows.
+    for (let i = 0; i < 1000; i += 100) await appendFile(path.join(workspace, 'build', `pkg${i % 10}`, `mod${i % 7}`, `file${i}.js`), '// changed\n')
+    await appendFile(path.join(workspace, 'build', 'large-text.log'), 'appended line\n'.repeat(1000))
+    const changed = saved(await saveEntry({ store, key: 'build-c', restoreKeys: ['build-'], paths: ['build'], workspace, readScopes: MAIN }))
+    expect(changed.tree).not.toBe(first.tree)
+    expect(changed.stats.bytesUploaded).toBeGreaterThan(0)
+    expect(changed.stats.bytesUploaded / changed.stats.treeBytes).toBeLessThan(0.1)
+
+    const target = await tempDir('restore')
+    await restoreEntry({ store, key: 'build-c', paths: ['build'], workspace: target, readScopes: MAIN })
+    expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(workspace, 'build')))
+  })
+
+  it('matches restore-keys newest first, and an exact key before any prefix', async () => {
+    const { store } = await freshStore('restore-keys')
+    const workspace = await tempDir('ws')
+    for (const version of ['old', 'new']) {
+      await rm(path.join(workspace, 'out'), { recursive: true, force: true })
+      await mkdir(path.join(workspace, 'out'))
+      await writeFile(path.join(workspace, 'out', 'version.txt'), version)
+      saved(await saveEntry({ store, key: `deps-${version}`, paths: ['out'], workspace, readScopes: MAIN }))
+    }
+    const target = await tempDir('restore')
+    const prefix = await restoreEntry({ store, key: 'deps-missing', restoreKeys: ['nothing-', 'deps-'], paths: ['out'], workspace: target, readScopes: MAIN })
+    expect(prefix).toMatchObject({ status: 'found', exact: false, match: { record: { key: 'deps-new' } } })
+    expect(await readFile(path.join(target, 'out', 'version.txt'), 'utf8')).toBe('new')
+
+    const exact = await restoreEntry({ store, key: 'deps-old', restoreKeys: ['deps-'], paths: ['out'], workspace: target, readScopes: MAIN, lookupOnly: true })
+    expect(exact).toMatchObject({ status: 'found', exact: true, match: { record: { key: 'deps-old' } } })
+    expect(await restoreEntry({ store, key: 'other', paths: ['out'], workspace: target, readScopes: MAIN })).toEqual({ status: 'miss' })
+  })
+
+  it('finds a prefix match among more than 1,000 keys', async () => {
+    const { store } = await freshStore('many-keys')
+    const version = entryVersion(['out'])
+    const record = { schema: ENTRY_SCHEMA as typeof ENTRY_SCHEMA, scope: 'branch/main', version, tree: 'f'.repeat(64), files: 0, size: 0 }
+    const keys = Array.from({ length: 1050 }, (_, i) => `k-${String(i).padStart(5, '0')}`)
+    const created = (i: number): string => new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString()
+    for (let i = 0; i < keys.length - 1; i += 50) {
+      await Promise.all(keys.slice(i, Math.min(i + 50, keys.length - 1)).map((key, j) => writeEntry(store, { ...record, key, created: created(i + j) })))
+    }
+    // The newest is written alone, a second later, so that its LastModified is the latest.
+    await new Promise(resolve => setTimeout(resolve, 1100))
+    await writeEntry(store, { ...record, key: keys.at(-1)!, created: created(keys.length) })
+    const newest = await restoreEntry({ store, key: 'k-', paths: ['out'], workspace: await tempDir('x'), readScopes: MAIN, lookupOnly: true })
+    expect(newest).toMatchObject({ status: 'found', match: { record: { key: keys.at(-1) } } })
+  })
+
+  it('keeps scopes apart: a PR cannot overwrite main, yet restores from it', async () => {
+    const { store } = await freshStore('scopes')
+    const workspace = await tempDir('ws')
+    await mkdir(path.join(workspace, 'out'))
+    await writeFile(path.join(workspace, 'out', 'who.txt'), 'main')
+    saved(await saveEntry({ store, key: 'k', paths: ['out'], workspace, readScopes: ['branch/main'] }))
+
+    const prScopes = ['pr/7', 'branch/main']
+    const target = await tempDir('pr')
+    const fromMain = await restoreEntry({ store, key: 'k', paths: ['out'], workspace: target, readScopes: prScopes })
+    expect(fromMain).toMatchObject({ status: 'found', exact: true, match: { record: { scope: 'branch/main' } } })
+
+    await writeFile(path.join(workspace, 'out', 'who.txt'), 'pr')
+    const prSave = saved(await saveEntry({ store, key: 'k', paths: ['out'], workspace, readScopes: prScopes }))
+    expect(prSave.scope).toBe('pr/7')
+
+    const mainTarget = await tempDir('main')
+    await restoreEntry({ store, key: 'k', paths: ['out'], workspace: mainTarget, readScopes: ['branch/main'] })
+    expect(await readFile(path.join(mainTarget, 'out', 'who.txt'), 'utf8')).toBe('main')
+    const prTarget = await tempDir('pr2')
+    await restoreEntry({ store, key: 'k', paths: ['out'], workspace: prTarget, readScopes: prScopes })
+    expect(await readFile(path.join(prTarget, 'out', 'who.txt'), 'utf8')).toBe('pr')
+  })
+
+  it('leaves no entry when a save is killed mid-upload, and the previous entry still restores', async () => {
+    const { store, config } = await freshStore('killed')
+    const workspace = await tempDir('ws')
+    await mkdir(path.join(workspace, 'out'))
+    await writeFile(path.join(workspace, 'out', 'small.txt'), 'first')
+    saved(await saveEntry({ store, key: 'run-1', paths: ['out'], workspace, readScopes: MAIN }))
+    await writeFile(path.join(workspace, 'out', 'big.bin'), seededBytes(160 * 1024 * 1024, 9))
+
+    const child = spawn(process.execPath, [path.resolve('dist/cli/index.js'), 'save', '--key', 'run-2', '--store', `s3://${config.bucket}`, '--endpoint', config.endpoint!, '--ref', 'refs/heads/main', '--workspace', workspace, 'out'], {
+      env: { ...process.env, AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId, AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey },
+      stdio: 'ignore'
+    })
+    const exited = new Promise(resolve => child.on('exit', resolve))
+    const deadline = Date.now() + 60_000
+    let objects = 0
+    while (objects < 5 && Date.now() < deadline) {
+      objects = 0
+      for await (const _ of store.list('objects/')) objects++
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    child.kill('SIGKILL')
+    await exited
+    expect(objects).toBeGreaterThanOrEqual(5)
+
+    expect(await store.head(refKey('branch/main', entryVersion(['out']), 'run-2'))).toBeUndefined()
+    const target = await tempDir('restore')
+    expect(await restoreEntry({ store, key: 'run-2', paths: ['out'], workspace: target, readScopes: MAIN })).toEqual({ status: 'miss' })
+    const previous = await restoreEntry({ store, key: 'run-2', restoreKeys: ['run-'], paths: ['out'], workspace: target, readScopes: MAIN })
+    expect(previous).toMatchObject({ status: 'found', match: { record: { key: 'run-1' } } })
+    expect(listFiles(path.join(target, 'out')).map(file => path.basename(file))).toEqual(['small.txt'])
+  })
+
+  it('treats a corrupted object as an error, leaving no partial tree', async () => {
+    const { store, config } = await freshStore('corrupt')
+    const workspace = await tempDir('ws')
+    await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 50, largeBytes: 1024 * 1024 })
+    const result = saved(await saveEntry({ store, key: 'k', paths: ['build'], workspace, readScopes: MAIN }))
+    const manifest = await loadManifest(store, result.tree)
+    const victim = Object.values(manifest.blobs).find(location => location[3] > 600 * 1024)!
+    const original = (await store.get(objectKey(victim[0])))!
+    const corrupted = Buffer.from(original)
+    corrupted[Math.floor(corrupted.length / 2)] ^= 0xff
+    const client = s3TestClient()
+    await client.send(new PutObjectCommand({ Bucket: config.bucket, Key: objectKey(victim[0]), Body: corrupted }))
+    client.destroy()
+
+    const target = await tempDir('restore')
+    await expect(restoreEntry({ store, key: 'k', paths: ['build'], workspace: target, readScopes: MAIN })).rejects.toThrow(IntegrityError)
+    expect(listFiles(target)).toEqual([])
+  })
+
+  it('refuses a manifest with ../ paths and writes nothing outside the target', async () => {
+    const { store } = await freshStore('traversal')
+    const content = Buffer.from('owned')
+    const digest = (await import('node:crypto')).createHash('sha256').update(content).digest('hex')
+    await store.put(objectKey(digest), content)
+    const manifest: Manifest = {
+      schema: MANIFEST_SCHEMA,
+      roots: ['out'],
+      entries: [
+        { root: 0, path: '', type: 'dir', mode: 0o755 },
+        { root: 0, path: '../../escaped.txt', type: 'file', mode: 0o644, size: content.length, blobs: [digest] }
+      ],
+      blobs: { [digest]: [digest, 0, content.length, content.length, 0] }
+    }
+    const tree = treeDigest(manifest)
+    await store.put(manifestKey(tree), encodeManifest(manifest))
+    await writeEntry(store, { schema: ENTRY_SCHEMA, key: 'evil', scope: 'branch/main', version: entryVersion(['out']), tree, files: 1, size: content.length, created: new Date().toISOString() })
+
+    const parent = await tempDir('parent')
+    const target = path.join(parent, 'a', 'workspace')
+    await mkdir(target, { recursive: true })
+    await expect(restoreEntry({ store, key: 'evil', paths: ['out'], workspace: target, readScopes: MAIN })).rejects.toThrow(/unsafe/)
+    expect(listFiles(parent)).toEqual([])
+  })
+
+  it('ends eight concurrent saves of one key with one entry that restores intact', async () => {
+    const { store } = await freshStore('concurrent')
+    const workspaces: string[] = []
+    for (let i = 0; i < 8; i++) {
+      const workspace = await tempDir(`ws${i}`)
+      await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 100, largeBytes: 1024 * 1024 })
+      await writeFile(path.join(workspace, 'build', 'job.txt'), `job ${i}`)
+      workspaces.push(workspace)
+    }
+    const results = await Promise.all(workspaces.map(workspace => saveEntry({ store, key: 'same-key', paths: ['build'], workspace, readScopes: MAIN })))
+    expect(results.filter(result => result.status === 'saved')).toHaveLength(1)
+    expect(results.filter(result => result.status === 'exists')).toHaveLength(7)
+
+    const winner = workspaces[results.findIndex(result => result.status === 'saved')]
+    const target = await tempDir('restore')
+    await restoreEntry({ store, key: 'same-key', paths: ['build'], workspace: target, readScopes: MAIN })
+    expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(winner, 'build')))
+  })
+
+  it('saves and restores a path outside the workspace only when it is requested', async () => {
+    const { store } = await freshStore('outside')
+    const workspace = await tempDir('ws')
+    const outside = await tempDir('outside')
+    await writeFile(path.join(outside, 'dep.txt'), 'dependency')
+    saved(await saveEntry({ store, key: 'abs', paths: [outside], workspace, readScopes: MAIN }))
+    await rm(outside, { recursive: true })
+    await restoreEntry({ store, key: 'abs', paths: [outside], workspace: await tempDir('other'), readScopes: MAIN })
+    expect(await readFile(path.join(outside, 'dep.txt'), 'utf8')).toBe('dependency')
+    await rm(outside, { recursive: true })
+  })
+})
