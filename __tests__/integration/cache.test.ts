@@ -214,6 +214,23 @@ describe('checkpoint cache on RGW', () => {
     expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(winner, 'build')))
   })
 
+  it('stores again the blobs of a base whose objects a prune removed meanwhile', async () => {
+    const { store } = await freshStore('vanished')
+    const workspace = await tempDir('ws')
+    await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 100, largeBytes: 1024 * 1024 })
+    const first = saved(await saveEntry({ store, key: 'tree-1', paths: ['build'], workspace, readScopes: MAIN }))
+    const manifest = await loadManifest(store, first.tree)
+    const objects = [...new Set(Object.values(manifest.blobs).map(location => location[0]))]
+    await store.delete(objects.slice(0, 2).map(objectKey))
+
+    const second = saved(await saveEntry({ store, key: 'tree-2', restoreKeys: ['tree-'], paths: ['build'], workspace, readScopes: MAIN }))
+    expect(second.tree).toBe(first.tree)
+    expect(second.stats.bytesUploaded).toBeGreaterThan(0)
+    const target = await tempDir('restore')
+    await restoreEntry({ store, key: 'tree-2', paths: ['build'], workspace: target, readScopes: MAIN })
+    expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(workspace, 'build')))
+  })
+
   it('saves and restores a path outside the workspace only when it is requested', async () => {
     const { store } = await freshStore('outside')
     const workspace = await tempDir('ws')

@@ -1,5 +1,6 @@
-import { IntegrityError } from '../errors.js'
-import { decodeManifest, manifestKey, type Manifest } from '../store/manifest.js'
+import { IntegrityError, StoreError } from '../errors.js'
+import { decodeManifest, encodeManifest, manifestKey, objectKey, type Manifest } from '../store/manifest.js'
+import { TaskPool } from '../task-pool.js'
 import { materializeTree, type MaterializeStats } from '../store/materialize.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
@@ -76,7 +77,16 @@ export async function saveEntry(request: SaveRequest): Promise<SaveResult> {
   if (await request.store.head(refKey(scope, version, request.key))) return { status: 'exists' }
 
   const bases = await loadBases(request, version)
-  const snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress })
+  let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress })
+  // A prune may have collected objects of a base since it was read: store those blobs again.
+  const vanished = await missingObjects(request.store, snapshot.reusedObjects)
+  if (vanished.size > 0) {
+    const liveBases = bases.map(base => ({ ...base, blobs: Object.fromEntries(Object.entries(base.blobs).filter(([, location]) => !vanished.has(location[0]))) }))
+    snapshot = await snapshotTree({ store: request.store, roots, bases: liveBases, onProgress: request.onProgress })
+    if ((await missingObjects(request.store, snapshot.reusedObjects)).size > 0) throw new StoreError('objects vanished from the store while saving (a concurrent prune?); nothing was saved, try again')
+    // The first manifest under this digest named the vanished objects; this one is checked.
+    await request.store.put(manifestKey(snapshot.digest), encodeManifest(snapshot.manifest))
+  }
   const written = await writeEntry(request.store, {
     schema: ENTRY_SCHEMA,
     key: request.key,
@@ -89,6 +99,18 @@ export async function saveEntry(request: SaveRequest): Promise<SaveResult> {
   })
   if (written === 'exists') return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats }
   return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope }
+}
+
+async function missingObjects(store: ObjectStore, objects: Set<string>): Promise<Set<string>> {
+  const missing = new Set<string>()
+  const pool = new TaskPool(16)
+  for (const object of objects) {
+    await pool.submit(0, async () => {
+      if (!(await store.head(objectKey(object)))) missing.add(object)
+    })
+  }
+  await pool.drain()
+  return missing
 }
 
 /** Manifests whose blobs a save may reuse: those this job restored, else the entry a restore would pick. */

@@ -53,6 +53,8 @@ export interface Snapshot {
   digest: string
   manifest: Manifest
   stats: SnapshotStats
+  /** Objects referenced only because a base manifest named them; this save neither wrote nor checked them. */
+  reusedObjects: Set<string>
 }
 
 /**
@@ -68,6 +70,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   for (const base of options.bases ?? []) for (const [digest, location] of Object.entries(base.blobs)) known.set(digest, location)
 
   const used = new Map<string, BlobLocation>()
+  const reusedObjects = new Set<string>()
   const stats: SnapshotStats = { files: 0, treeBytes: 0, bytesUploaded: 0, objectsUploaded: 0, bytesDeduplicated: 0 }
   const uploads = new TaskPool(tuning.uploads, tuning.bytesInFlight)
   const progress = progressReporter(entries, stats, options.onProgress)
@@ -93,6 +96,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const reuse = (digest: string, size: number): boolean => {
     const location = used.get(digest) ?? known.get(digest)
     if (!location) return false
+    if (!used.has(digest)) reusedObjects.add(location[0])
     used.set(digest, location)
     stats.bytesDeduplicated += size
     return true
@@ -143,7 +147,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const digest = treeDigest(manifest)
   const encoded = encodeManifest(manifest)
   if ((await store.put(manifestKey(digest), encoded, { ifNoneMatch: true })) === 'created') stats.bytesUploaded += encoded.length
-  return { digest, manifest, stats }
+  return { digest, manifest, stats, reusedObjects }
 }
 
 /** Packs small blobs into objects of about `packSize` bytes, named by the sha256 of their bytes. */
