@@ -2,7 +2,6 @@ import { bundleFromJSON, bundleToJSON, isBundleWithDsseEnvelope, toDSSEBundle, t
 import { dsse } from '@sigstore/core'
 import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify'
 import { sign as signBytes } from 'node:crypto'
-import { attest, verify as verifyKeyless } from 'sigstore'
 import { InputError, IntegrityError } from '../errors.js'
 import { keyIdOf, loadPublicKey, type SigningKey } from './signing-keys.js'
 
@@ -22,6 +21,8 @@ export function signStatementWithKey(statement: object, key: SigningKey): Serial
  */
 export async function signStatementKeyless(statement: object, options: { identityToken?: string }): Promise<SerializedBundle> {
   if (!options.identityToken) throw new InputError("signing: keyless signing needs an OIDC token; grant the job 'permissions: id-token: write', or give signing-key for offline signing")
+  // Loaded on demand: the keyless stack (Fulcio, Rekor, TUF clients) is large and only needed here.
+  const { attest } = await import('sigstore')
   return attest(Buffer.from(JSON.stringify(statement)), IN_TOTO_PAYLOAD_TYPE, { identityToken: options.identityToken })
 }
 
@@ -52,7 +53,8 @@ export function verifyBundleWithKey(bundleJson: unknown, publicKeyPem: string): 
 export async function verifyBundleKeyless(bundleJson: unknown, policy: { certificateIdentityURI?: string; certificateIssuer?: string }): Promise<unknown> {
   const bundle = parseBundle(bundleJson)
   try {
-    await verifyKeyless(bundleJson as SerializedBundle, policy)
+    const { verify } = await import('sigstore')
+    await verify(bundleJson as SerializedBundle, policy)
   } catch (error) {
     throw new IntegrityError(`provenance signature is invalid (${(error as Error).message})`)
   }
