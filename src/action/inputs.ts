@@ -53,8 +53,8 @@ export function listInput(name: string): string[] {
 }
 
 /** The store inputs; explicit credentials are masked before anything is logged. */
-export function readStoreInputs(storeInput = Inputs.Store, env: NodeJS.ProcessEnv = process.env): StoreConfig {
-  const url = core.getInput(storeInput) || env.ARTIFACT_ACTION_STORE || ''
+export function readStoreInputs(storeInput: string = Inputs.Store, env: NodeJS.ProcessEnv = process.env): StoreConfig {
+  const url = core.getInput(storeInput) || (storeInput === Inputs.Store ? env.ARTIFACT_ACTION_STORE : '') || ''
   const accessKeyId = core.getInput(Inputs.AccessKeyId)
   const secretAccessKey = core.getInput(Inputs.SecretAccessKey)
   const sessionToken = core.getInput(Inputs.SessionToken)

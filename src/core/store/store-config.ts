@@ -41,12 +41,13 @@ export function describeStore(config: StoreConfig): string {
   return config.kind === 'fs' ? config.dir : `s3://${config.bucket}/${config.prefix ?? ''}${config.endpoint ? ` at ${config.endpoint}` : ''}`
 }
 
-/** True when two configurations address the same objects. */
-export function sameStore(a: StoreConfig, b: StoreConfig): boolean {
-  if (a.kind === 'fs' && b.kind === 'fs') return path.resolve(a.dir) === path.resolve(b.dir)
+/** True when two configurations can address the same objects: same place, and one prefix inside the other. */
+export function storesOverlap(a: StoreConfig, b: StoreConfig): boolean {
+  const inside = (x: string, y: string): boolean => x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`) || x === '' || y === ''
+  if (a.kind === 'fs' && b.kind === 'fs') return inside(path.resolve(a.dir), path.resolve(b.dir))
   if (a.kind === 's3' && b.kind === 's3') {
     const prefix = (p?: string) => (p ?? '').replace(/^\/+|\/+$/g, '')
-    return a.bucket === b.bucket && prefix(a.prefix) === prefix(b.prefix) && (a.endpoint ?? '') === (b.endpoint ?? '')
+    return a.bucket === b.bucket && (a.endpoint ?? '') === (b.endpoint ?? '') && inside(prefix(a.prefix), prefix(b.prefix))
   }
   return false
 }

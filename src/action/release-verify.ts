@@ -1,0 +1,33 @@
+import * as core from '@actions/core'
+import { errorMessage, InputError } from '../core/errors.js'
+import { verifyPublishedRelease } from '../core/release/release-job.js'
+import { openStore } from '../core/store/open-store.js'
+import { assertKnownInputs, readStoreInputs, requiredInput, STORE_INPUTS } from './inputs.js'
+import { versionFromRef } from './release-publish.js'
+import { writeSummaryTable } from './job-summary.js'
+
+const VERIFY_INPUTS = ['project', 'version', 'release-store', 'public-key', 'certificate-identity', 'certificate-oidc-issuer', ...STORE_INPUTS]
+
+/** The verify/ sub-action: any mismatch fails the step with the reason. */
+export async function runVerifyAction(): Promise<void> {
+  try {
+    assertKnownInputs(VERIFY_INPUTS)
+    const project = requiredInput('project', 'give the project name')
+    const version = versionFromRef(process.env.GITHUB_REF, 'version')
+    if (!core.getInput('release-store')) throw new InputError('release-store: required; give the release store to verify from')
+    const verified = await verifyPublishedRelease({
+      store: openStore(readStoreInputs('release-store')),
+      project,
+      version,
+      publicKeyPem: core.getInput('public-key') || undefined,
+      keyless: { certificateIdentityURI: core.getInput('certificate-identity') || undefined, certificateIssuer: core.getInput('certificate-oidc-issuer') || undefined }
+    })
+    for (const line of verified.checked) core.info(`ok: ${line}`)
+    if (verified.keySource === 'store') core.warning('verified against the public key published in the release store; pin it with the public-key input')
+    core.setOutput('verified', 'true')
+    await writeSummaryTable(`Verified ${project} ${version}`, verified.checked.map(line => ['ok', line]))
+  } catch (error) {
+    core.setOutput('verified', 'false')
+    core.setFailed(errorMessage(error))
+  }
+}

@@ -1,0 +1,124 @@
+import { execFileSync } from 'node:child_process'
+import { readFile, writeFile } from 'node:fs/promises'
+import { InputError } from '../../core/errors.js'
+import { buildContextFromEnv, buildProvenanceStatement } from '../../core/release/provenance.js'
+import { publishRelease } from '../../core/release/publish-release.js'
+import { assertSeparateStores, keySigner, resolvePackages, verifyPublishedRelease } from '../../core/release/release-job.js'
+import { generateSigningKey, loadSigningKey } from '../../core/signing/signing-keys.js'
+import { formatBytes } from '../../core/report-format.js'
+import { openStore } from '../../core/store/open-store.js'
+import { describeStore } from '../../core/store/store-config.js'
+import { Exit, requireValue, stringValue, type Command } from '../command.js'
+import { storeConfigFrom, storeOptions } from '../store-options.js'
+
+const print = (line: string): void => void process.stdout.write(`${line}\n`)
+
+const releaseStoreOptions = {
+  'release-store': { type: 'string', description: 's3://bucket/prefix or a directory for releases (never the cache)' },
+  project: { type: 'string', description: 'project name: the top folder of its releases' },
+  version: { type: 'string', description: 'version name, e.g. v1.2.3 (default: the tag in $GITHUB_REF)' }
+} as const
+
+function gitValue(args: string[]): string | undefined {
+  try {
+    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined
+  } catch {
+    return undefined
+  }
+}
+
+function versionFrom(values: Record<string, unknown>): string {
+  const version = stringValue(values as never, 'version') ?? (process.env.GITHUB_REF?.startsWith('refs/tags/') ? process.env.GITHUB_REF.slice('refs/tags/'.length) : undefined)
+  if (!version) throw new InputError('--version: required when not building a tag; give the version to release, e.g. v1.2.3')
+  return version
+}
+
+export const releaseCommand: Command = {
+  name: 'release',
+  summary: 'Publish packages and signed provenance to the release store: immutable, release.json written last. Exit 0 when published or already identical.',
+  usage: 'release --project P --version V --release-store URL --signing-key-file KEY.pem PACKAGE-GLOB...',
+  options: {
+    ...releaseStoreOptions,
+    ...storeOptions,
+    'signing-key-file': { type: 'string', description: 'PEM private key for offline signing (or $ARTIFACT_ACTION_SIGNING_KEY)' },
+    plan: { type: 'string', description: "the pipeline's plan JSON, carried in the provenance" },
+    repository: { type: 'string', description: 'source repository (default: $GITHUB_REPOSITORY or the git remote)' },
+    commit: { type: 'string', description: 'source commit (default: $GITHUB_SHA or git HEAD)' }
+  },
+  async run(values, positionals) {
+    const project = requireValue(values, 'project', 'give the project name')
+    const version = versionFrom(values)
+    const releaseConfig = storeConfigFrom(values, 'release-store')
+    if (!stringValue(values, 'release-store')) throw new InputError('--release-store: required; give s3://bucket/prefix or a directory that is not the cache')
+    assertSeparateStores(releaseConfig, storeConfigFrom(values))
+    const keyFile = stringValue(values, 'signing-key-file')
+    const pem = keyFile ? await readFile(keyFile, 'utf8').catch(() => '') : (process.env.ARTIFACT_ACTION_SIGNING_KEY ?? '')
+    const key = loadSigningKey(pem, keyFile ? '--signing-key-file' : 'signing-key')
+    const planFile = stringValue(values, 'plan')
+    const plan = planFile ? JSON.parse(await readFile(planFile, 'utf8')) : undefined
+    const context = buildContextFromEnv(process.env)
+    context.repository = stringValue(values, 'repository') ?? (context.repository || gitValue(['config', '--get', 'remote.origin.url']) || 'local')
+    context.commit = stringValue(values, 'commit') ?? (context.commit || gitValue(['rev-parse', 'HEAD']) || 'unknown')
+    context.ref ||= `refs/tags/${version}`
+    const result = await publishRelease({
+      store: openStore(releaseConfig),
+      project,
+      version,
+      repository: context.repository,
+      commit: context.commit,
+      packages: await resolvePackages(positionals, process.cwd()),
+      statementFor: subjects => buildProvenanceStatement({ subjects, context, plan }),
+      signer: keySigner(key)
+    })
+    print(`${result.status === 'published' ? 'published' : 'already published with identical bytes:'} ${project} ${version} in ${describeStore(releaseConfig)}`)
+    for (const file of result.record.files) print(`  ${file.sha256}  ${file.name} (${formatBytes(file.size)})`)
+    return Exit.Ok
+  }
+}
+
+export const verifyCommand: Command = {
+  name: 'verify',
+  summary: 'Verify a release: signature, SHA256SUMS, every package byte, and a complete release.json. Exit 0 when all hold, 1 with the reason otherwise.',
+  usage: 'verify --project P --version V --release-store URL [--public-key KEY.pub]',
+  options: {
+    ...releaseStoreOptions,
+    ...storeOptions,
+    'public-key': { type: 'string', description: 'PEM public key to require (default: the key published beside the release)' },
+    'certificate-identity': { type: 'string', description: 'keyless: the workflow identity URI to require' },
+    'certificate-oidc-issuer': { type: 'string', description: 'keyless: the OIDC issuer to require' }
+  },
+  async run(values) {
+    const project = requireValue(values, 'project', 'give the project name')
+    const version = versionFrom(values)
+    if (!stringValue(values, 'release-store')) throw new InputError('--release-store: required; give the release store to verify from')
+    const keyFile = stringValue(values, 'public-key')
+    const verified = await verifyPublishedRelease({
+      store: openStore(storeConfigFrom(values, 'release-store')),
+      project,
+      version,
+      publicKeyPem: keyFile ? await readFile(keyFile, 'utf8') : undefined,
+      keyless: { certificateIdentityURI: stringValue(values, 'certificate-identity'), certificateIssuer: stringValue(values, 'certificate-oidc-issuer') }
+    })
+    for (const line of verified.checked) print(`ok: ${line}`)
+    if (verified.keySource === 'store') print('note: checked against the public key published in the release store; pin it with --public-key')
+    print(`verified ${project} ${version} (${verified.record.repository}@${verified.record.commit.slice(0, 12)})`)
+    return Exit.Ok
+  }
+}
+
+export const keygenCommand: Command = {
+  name: 'keygen',
+  summary: 'Write a new signing key pair (ECDSA P-256 by default) for offline release signing.',
+  usage: 'keygen --out NAME [--type ecdsa-p256|ed25519]',
+  options: { out: { type: 'string', description: 'writes NAME.key (private, mode 600) and NAME.pub' }, type: { type: 'string', description: 'ecdsa-p256 (default) or ed25519' } },
+  async run(values) {
+    const out = requireValue(values, 'out', 'give the file name to write, e.g. --out release-signing')
+    const type = stringValue(values, 'type') ?? 'ecdsa-p256'
+    if (type !== 'ecdsa-p256' && type !== 'ed25519') throw new InputError(`--type: "${type}" is not ecdsa-p256 or ed25519`)
+    const { key, privateKeyPem } = generateSigningKey(type)
+    await writeFile(`${out}.key`, privateKeyPem, { mode: 0o600, flag: 'wx' })
+    await writeFile(`${out}.pub`, key.publicKeyPem, { flag: 'wx' })
+    print(`wrote ${out}.key and ${out}.pub (key id ${key.keyId})`)
+    return Exit.Ok
+  }
+}

@@ -1,0 +1,3 @@
+import { runReleaseAction } from '../action/release-publish.js'
+
+await runReleaseAction()

@@ -1,0 +1,3 @@
+import { runVerifyAction } from '../action/release-verify.js'
+
+await runVerifyAction()
