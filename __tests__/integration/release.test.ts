@@ -1,0 +1,172 @@
+import { execFileSync } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import * as path from 'node:path'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
+import { buildContextFromEnv, buildProvenanceStatement } from '../../src/core/release/provenance.js'
+import { hashFile, publishRelease, type PublishRequest } from '../../src/core/release/publish-release.js'
+import { assertSeparateStores, keySigner, resolvePackages, verifyPublishedRelease } from '../../src/core/release/release-job.js'
+import { releaseLayout } from '../../src/core/release/release-layout.js'
+import { readIndex } from '../../src/core/release/release-index.js'
+import { generateSigningKey } from '../../src/core/signing/signing-keys.js'
+import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
+import { runStep } from '../helpers/action-runner.js'
+import { createTestBucket, s3TestClient } from '../helpers/s3.js'
+import { seededBytes, tempDir } from '../helpers/trees.js'
+
+const context = buildContextFromEnv({ GITHUB_REPOSITORY: 'acme/app', GITHUB_SHA: 'a'.repeat(40), GITHUB_REF: 'refs/tags/v1.0.0', GITHUB_RUN_ID: '1' })
+
+async function packagesIn(dir: string, contents: Record<string, Buffer | string>): Promise<Array<{ name: string; path: string }>> {
+  await mkdir(dir, { recursive: true })
+  for (const [name, content] of Object.entries(contents)) await writeFile(path.join(dir, name), content)
+  return resolvePackages(['*'], dir)
+}
+
+describe('releases on RGW', () => {
+  let config: S3StoreConfig
+  let store: S3Store
+  const { key } = generateSigningKey()
+  const request = (packages: PublishRequest['packages'], version = 'v1.0.0'): PublishRequest => ({
+    store,
+    project: 'app',
+    version,
+    repository: 'acme/app',
+    commit: 'a'.repeat(40),
+    packages,
+    statementFor: subjects => buildProvenanceStatement({ subjects, context, plan: { schema: 'artifact-action/plan@1', stages: [] } }),
+    signer: keySigner(key)
+  })
+  const verify = () => verifyPublishedRelease({ store, project: 'app', version: 'v1.0.0', publicKeyPem: key.publicKeyPem })
+  /** Overwrites an object behind the store's back, as an attacker with bucket access could. */
+  const tamper = async (objectKey: string, change: (bytes: Buffer) => Buffer): Promise<() => Promise<void>> => {
+    const original = (await store.get(objectKey))!
+    const client = s3TestClient()
+    const put = (body: Buffer) => client.send(new PutObjectCommand({ Bucket: config.bucket, Key: `rel/${objectKey}`, Body: body }))
+    await put(change(Buffer.from(original)))
+    return async () => {
+      await put(original)
+      client.destroy()
+    }
+  }
+
+  beforeAll(async () => {
+    config = await createTestBucket('release', 'rel')
+    store = new S3Store(config)
+  })
+
+  it('publishes, and verify passes; the bucket is a repository that sha256sum -c can check', async () => {
+    const dir = await tempDir('pkgs')
+    const packages = await packagesIn(dir, { 'app-1.0.0.tar.gz': seededBytes(300_000, 1), 'app-1.0.0.sbom.json': '{"sbom":true}\n' })
+    const result = await publishRelease(request(packages))
+    expect(result.status).toBe('published')
+    expect(result.created.at(-1)).toBe(releaseLayout.record('app', 'v1.0.0'))
+    const verified = await verify()
+    expect(verified.checked).toHaveLength(5)
+    expect(verified.statement.subject.map(subject => subject.name).sort()).toEqual(['app-1.0.0.sbom.json', 'app-1.0.0.tar.gz'])
+
+    // A consumer with only a download tool and sha256sum.
+    const download = await tempDir('consumer')
+    for (const name of ['app-1.0.0.tar.gz', 'app-1.0.0.sbom.json']) await writeFile(path.join(download, name), (await store.get(releaseLayout.package('app', 'v1.0.0', name)))!)
+    await writeFile(path.join(download, 'SHA256SUMS'), (await store.get(releaseLayout.sums('app', 'v1.0.0')))!)
+    expect(execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: download, encoding: 'utf8' })).toMatch(/app-1.0.0.tar.gz: OK/)
+    expect((await readIndex(store, 'app'))?.versions.map(entry => entry.version)).toEqual(['v1.0.0'])
+  })
+
+  it.each([
+    ['a byte of a package', () => releaseLayout.package('app', 'v1.0.0', 'app-1.0.0.tar.gz'), (bytes: Buffer) => ((bytes[1000] ^= 1), bytes), /package app-1.0.0.tar.gz does not match/],
+    ['a line of SHA256SUMS', () => releaseLayout.sums('app', 'v1.0.0'), (bytes: Buffer) => Buffer.from(bytes.toString().replace(/^./, c => (c === '0' ? '1' : '0'))), /SHA256SUMS does not match/],
+    ['a byte of the provenance', () => releaseLayout.provenance('app', 'v1.0.0'), (bytes: Buffer) => Buffer.from(bytes.toString().replace('"payloadType"', '"payloadtype"')), /provenance.sigstore.json does not match/]
+  ])('fails verify after changing %s', async (_what, keyOf, change, reason) => {
+    const restore = await tamper(keyOf(), change)
+    try {
+      await expect(verify()).rejects.toThrow(reason)
+    } finally {
+      await restore()
+    }
+    await expect(verify()).resolves.toBeDefined()
+  })
+
+  it('fails verify when provenance and release.json are both rewritten but the signature is not', async () => {
+    const provenanceKey = releaseLayout.provenance('app', 'v1.0.0')
+    const bundle = JSON.parse((await store.get(provenanceKey))!.toString())
+    const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString())
+    statement.subject[0].digest.sha256 = 'f'.repeat(64)
+    bundle.dsseEnvelope.payload = Buffer.from(JSON.stringify(statement)).toString('base64')
+    const forged = Buffer.from(JSON.stringify(bundle))
+    const recordKey = releaseLayout.record('app', 'v1.0.0')
+    const record = JSON.parse((await store.get(recordKey))!.toString())
+    record.provenance.sha256 = (await import('node:crypto')).createHash('sha256').update(forged).digest('hex')
+    const restoreProvenance = await tamper(provenanceKey, () => forged)
+    const restoreRecord = await tamper(recordKey, () => Buffer.from(JSON.stringify(record)))
+    try {
+      await expect(verify()).rejects.toThrow(/signature is invalid/)
+    } finally {
+      await restoreProvenance()
+      await restoreRecord()
+    }
+  })
+
+  it('succeeds on an identical re-run, and refuses different bytes leaving the first release intact', async () => {
+    const dir = await tempDir('pkgs-again')
+    const same = await packagesIn(dir, { 'app-1.0.0.tar.gz': seededBytes(300_000, 1), 'app-1.0.0.sbom.json': '{"sbom":true}\n' })
+    expect((await publishRelease(request(same))).status).toBe('unchanged')
+
+    const changedDir = await tempDir('pkgs-changed')
+    const changed = await packagesIn(changedDir, { 'app-1.0.0.tar.gz': seededBytes(300_000, 2), 'app-1.0.0.sbom.json': '{"sbom":true}\n' })
+    await expect(publishRelease(request(changed))).rejects.toThrow(/^version: app v1.0.0 is already released with different bytes \(app-1.0.0.tar.gz\); bump the version/)
+    const verified = await verify()
+    expect(verified.record.files.find(file => file.name === 'app-1.0.0.tar.gz')?.sha256).toBe(await hashFile(same.find(item => item.name === 'app-1.0.0.tar.gz')!.path))
+  })
+
+  it('shows no partial release when signing fails midway', async () => {
+    const dir = await tempDir('pkgs-partial')
+    const packages = await packagesIn(dir, { 'app-2.0.0.tar.gz': 'two' })
+    const failing = { ...request(packages, 'v2.0.0'), signer: { ...keySigner(key), sign: async () => Promise.reject(new Error('signing service down')) } }
+    await expect(publishRelease(failing)).rejects.toThrow('signing service down')
+    expect(await store.head(releaseLayout.record('app', 'v2.0.0'))).toBeUndefined()
+    await expect(verifyPublishedRelease({ store, project: 'app', version: 'v2.0.0', publicKeyPem: key.publicKeyPem })).rejects.toThrow(/no release.json/)
+    // Finishing the same release later works: what was uploaded is identical.
+    expect((await publishRelease(request(packages, 'v2.0.0'))).status).toBe('published')
+    expect((await readIndex(store, 'app'))?.versions.map(entry => entry.version)).toEqual(['v1.0.0', 'v2.0.0'])
+  })
+
+  it('keeps every version in the index when releases race', async () => {
+    const versions = ['v3.0.0', 'v3.0.1', 'v3.0.2', 'v3.0.3']
+    const dir = await tempDir('race')
+    const packages = await packagesIn(dir, { 'app.tgz': 'race' })
+    await Promise.all(versions.map(version => publishRelease(request(packages, version))))
+    expect((await readIndex(store, 'app'))?.versions.map(entry => entry.version).sort()).toEqual(['v1.0.0', 'v2.0.0', ...versions].sort())
+    const index = JSON.parse((await store.get(releaseLayout.index('app')))!.toString())
+    expect(index.versions).toHaveLength(6)
+  })
+
+  it('refuses bad input with messages that name it', async () => {
+    const dir = await tempDir('bad')
+    const packages = await packagesIn(dir, { 'a.tgz': 'a' })
+    await expect(publishRelease(request(packages, 'not a version'))).rejects.toThrow(/^version: "not a version" is not a valid version name/)
+    await expect(resolvePackages(['*.nothing'], dir)).rejects.toThrow(/^packages: no file matches \*\.nothing/)
+    expect(() => assertSeparateStores({ kind: 's3', bucket: 'b', prefix: 'cache' }, { kind: 's3', bucket: 'b', prefix: 'cache/' })).toThrow(/^release-store: .* overlaps the cache store/)
+    expect(() => assertSeparateStores({ kind: 's3', bucket: 'b', prefix: 'releases' }, { kind: 's3', bucket: 'b', prefix: 'cache' })).not.toThrow()
+  })
+
+  it('runs the bundled release and verify actions as the runner does', async () => {
+    const workspace = await tempDir('ws')
+    await packagesIn(path.join(workspace, 'dist'), { 'tool-1.2.3.tgz': seededBytes(10_000, 5) })
+    const connection = { endpoint: config.endpoint!, 'aws-access-key-id': config.credentials!.accessKeyId, 'aws-secret-access-key': config.credentials!.secretAccessKey }
+    const { privateKeyPem, key: actionKey } = generateSigningKey()
+    const env = { GITHUB_WORKSPACE: workspace, GITHUB_REF: 'refs/tags/v1.2.3', GITHUB_REPOSITORY: 'acme/tool', GITHUB_SHA: 'b'.repeat(40) }
+    const released = await runStep('release', { project: 'tool', packages: 'dist/*.tgz', 'release-store': `s3://${config.bucket}/rel`, 'signing-key': privateKeyPem, 'github-release': 'false', ...connection }, env)
+    expect(released.exitCode).toBe(0)
+    expect(released.outputs).toMatchObject({ version: 'v1.2.3', status: 'published' })
+    expect(released.stdout).not.toContain('BEGIN PRIVATE KEY\n')
+
+    const verified = await runStep('verify', { project: 'tool', 'release-store': `s3://${config.bucket}/rel`, 'public-key': actionKey.publicKeyPem, ...connection }, env)
+    expect(verified.exitCode).toBe(0)
+    expect(verified.outputs.verified).toBe('true')
+
+    const noKey = await runStep('release', { project: 'tool', packages: 'dist/*.tgz', 'release-store': `s3://${config.bucket}/rel`, signing: 'key', ...connection }, env)
+    expect(noKey.exitCode).toBe(1)
+    expect(noKey.stdout).toMatch(/::error::signing-key: empty; offline signing needs a private key/)
+    const sameAsCache = await runStep('release', { project: 'tool', packages: 'dist/*.tgz', 'release-store': `s3://${config.bucket}/ci`, store: `s3://${config.bucket}/ci`, 'signing-key': privateKeyPem, ...connection }, env)
+    expect(sameAsCache.stdout).toMatch(/::error::release-store: .* overlaps the cache store/)
+  })
+})
