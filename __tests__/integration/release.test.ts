@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
-import { PutObjectCommand } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, GetObjectRetentionCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { buildContextFromEnv, buildProvenanceStatement } from '../../src/core/release/provenance.js'
 import { hashFile, publishRelease, type PublishRequest } from '../../src/core/release/publish-release.js'
 import { assertSeparateStores, keySigner, resolvePackages, verifyPublishedRelease } from '../../src/core/release/release-job.js'
@@ -10,7 +10,7 @@ import { readIndex } from '../../src/core/release/release-index.js'
 import { generateSigningKey } from '../../src/core/signing/signing-keys.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { runStep } from '../helpers/action-runner.js'
-import { createTestBucket, s3TestClient } from '../helpers/s3.js'
+import { createTestBucket, s3TestClient, s3TestConfig, uniqueBucketName } from '../helpers/s3.js'
 import { seededBytes, tempDir } from '../helpers/trees.js'
 
 const context = buildContextFromEnv({ GITHUB_REPOSITORY: 'acme/app', GITHUB_SHA: 'a'.repeat(40), GITHUB_REF: 'refs/tags/v1.0.0', GITHUB_RUN_ID: '1' })
@@ -146,6 +146,21 @@ describe('releases on RGW', () => {
     await expect(resolvePackages(['*.nothing'], dir)).rejects.toThrow(/^packages: no file matches \*\.nothing/)
     expect(() => assertSeparateStores({ kind: 's3', bucket: 'b', prefix: 'cache' }, { kind: 's3', bucket: 'b', prefix: 'cache/' })).toThrow(/^release-store: .* overlaps the cache store/)
     expect(() => assertSeparateStores({ kind: 's3', bucket: 'b', prefix: 'releases' }, { kind: 's3', bucket: 'b', prefix: 'cache' })).not.toThrow()
+  })
+
+  it('puts release objects under Object Lock retention when the bucket has Object Lock', async () => {
+    const bucket = uniqueBucketName('locked')
+    const client = s3TestClient()
+    await client.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }))
+    const lockedStore = new S3Store({ ...s3TestConfig(), bucket })
+    const dir = await tempDir('locked')
+    const packages = await packagesIn(dir, { 'kept.tgz': 'kept forever' })
+    const result = await publishRelease({ ...request(packages, 'v9.0.0'), store: lockedStore, retentionDays: 2 })
+    expect(result.record.retention?.mode).toBe('GOVERNANCE')
+    const retention = await client.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: releaseLayout.package('app', 'v9.0.0', 'kept.tgz') }))
+    expect(retention.Retention?.Mode).toBe('GOVERNANCE')
+    expect(retention.Retention!.RetainUntilDate!.getTime()).toBeGreaterThan(Date.now() + 86_400_000)
+    client.destroy()
   })
 
   it('runs the bundled release and verify actions as the runner does', async () => {

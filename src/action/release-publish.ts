@@ -24,7 +24,8 @@ export const ReleaseInputs = {
   Signing: 'signing',
   SigningKey: 'signing-key',
   GitHubRelease: 'github-release',
-  GitHubToken: 'github-token'
+  GitHubToken: 'github-token',
+  RetentionDays: 'retention-days'
 } as const
 
 const RELEASE_INPUTS = [...Object.values(ReleaseInputs), ...STORE_INPUTS]
@@ -43,6 +44,14 @@ function signerFromInputs(): StatementSigner {
   const pem = core.getInput(ReleaseInputs.SigningKey)
   if (pem) core.setSecret(pem)
   return keySigner(loadSigningKey(pem, ReleaseInputs.SigningKey))
+}
+
+function retentionDaysInput(): number | undefined {
+  const text = core.getInput(ReleaseInputs.RetentionDays)
+  if (!text) return undefined
+  const days = Number(text)
+  if (!Number.isInteger(days) || days < 1) throw new InputError(`${ReleaseInputs.RetentionDays}: "${text}" is not a whole number of days; give e.g. 3650`)
+  return days
 }
 
 /** The release/ sub-action: publish packages and signed provenance, then optionally a GitHub Release. */
@@ -72,7 +81,8 @@ export async function runReleaseAction(): Promise<void> {
       commit: context.commit,
       packages,
       statementFor: subjects => buildProvenanceStatement({ subjects, context, plan, secrets }),
-      signer
+      signer,
+      retentionDays: retentionDaysInput()
     })
     const base = `${describeStore(releaseConfig).split(' at ')[0].replace(/\/$/, '')}/${releaseLayout.version(project, version)}`
     core.setOutput('version', version)

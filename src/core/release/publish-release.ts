@@ -25,6 +25,8 @@ export interface PublishRequest {
   /** The provenance statement for these subjects (see provenance.ts). */
   statementFor(subjects: ReleaseFile[]): object
   signer: StatementSigner
+  /** Retention for buckets with Object Lock but no default rule (governance mode); 3650 days if unset. */
+  retentionDays?: number
 }
 
 export interface PublishResult {
@@ -54,9 +56,11 @@ export async function publishRelease(request: PublishRequest): Promise<PublishRe
     return { status: 'unchanged', record: existing, created: [] }
   }
 
+  const lock = await store.objectLock?.()
+  const retainUntil = lock?.enabled && !lock.defaultRetention ? new Date(Date.now() + (request.retentionDays ?? 3650) * 86_400_000) : undefined
   const created: string[] = []
   const createOnce = async (key: string, body: Uint8Array | { path: string; size: number }, sha256: string): Promise<void> => {
-    if ((await store.put(key, body, { ifNoneMatch: true })) === 'created') {
+    if ((await store.put(key, body, { ifNoneMatch: true, retainUntil })) === 'created') {
       created.push(key)
       return
     }
@@ -94,10 +98,11 @@ export async function publishRelease(request: PublishRequest): Promise<PublishRe
     files,
     sha256sums: { path: 'SHA256SUMS', sha256: sha256Hex(sums) },
     provenance: { path: 'provenance.sigstore.json', sha256: sha256Hex(provenance), predicateType: 'https://slsa.dev/provenance/v1' },
-    signing: { method: signer.method, keyId: signer.keyId, publicKey: signer.keyId ? `keys/${signer.keyId}.pem` : undefined }
+    signing: { method: signer.method, keyId: signer.keyId, publicKey: signer.keyId ? `keys/${signer.keyId}.pem` : undefined },
+    ...(lock?.enabled ? { retention: retainUntil ? { mode: 'GOVERNANCE', until: retainUntil.toISOString() } : { mode: 'bucket default' } } : {})
   }
   const recordKey = releaseLayout.record(project, version)
-  if ((await store.put(recordKey, Buffer.from(`${JSON.stringify(record, null, 2)}\n`), { ifNoneMatch: true, contentType: 'application/json' })) === 'exists') {
+  if ((await store.put(recordKey, Buffer.from(`${JSON.stringify(record, null, 2)}\n`), { ifNoneMatch: true, contentType: 'application/json', retainUntil })) === 'exists') {
     // A concurrent run of the same release got there first.
     const winner = (await readRecord(store, project, version))!
     assertSameFiles(winner, files, project, version)

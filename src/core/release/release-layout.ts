@@ -52,6 +52,8 @@ export interface ReleaseRecord {
   sha256sums: { path: string; sha256: string }
   provenance: { path: string; sha256: string; predicateType: string }
   signing: { method: 'key' | 'keyless'; keyId?: string; publicKey?: string }
+  /** Present when the bucket has Object Lock. */
+  retention?: { mode: string; until?: string }
 }
 
 export interface ReleaseIndex {

@@ -14,6 +14,14 @@ export interface PutOptions {
   /** Create only: the write fails with 'exists' when the key is already there (If-None-Match: *). */
   ifNoneMatch?: boolean
   contentType?: string
+  /** Object Lock retention (governance mode) until this time, on stores that support it. */
+  retainUntil?: Date
+}
+
+export interface ObjectLockStatus {
+  enabled: boolean
+  /** The bucket retains every new object by a default rule, without per-object settings. */
+  defaultRetention: boolean
 }
 
 export interface ByteRange {
@@ -41,4 +49,6 @@ export interface ObjectStore {
   delete(keys: string[]): Promise<void>
   /** Fails with a StoreError when the store cannot be used (missing bucket, bad credentials, unreachable). */
   check(): Promise<void>
+  /** Whether the store can hold objects under Object Lock (S3); absent where it cannot. */
+  objectLock?(): Promise<ObjectLockStatus>
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { Agent as HttpAgent } from 'node:http'
@@ -8,12 +9,14 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  GetObjectLockConfigurationCommand,
   PutObjectCommand,
+  type PutObjectCommandInput,
   S3Client,
   type S3ClientConfig
 } from '@aws-sdk/client-s3'
 import { StoreError } from '../errors.js'
-import type { ByteRange, ObjectInfo, ObjectStore, PutBody, PutOptions } from './object-store.js'
+import type { ByteRange, ObjectInfo, ObjectLockStatus, ObjectStore, PutBody, PutOptions } from './object-store.js'
 
 export interface S3StoreConfig {
   bucket: string
@@ -193,7 +196,8 @@ export class S3Store implements ObjectStore {
       Bucket: this.bucket,
       Key: this.objectKey(key),
       ContentType: options.contentType,
-      IfNoneMatch: options.ifNoneMatch ? '*' : undefined
+      IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
+      ...(options.retainUntil ? { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: options.retainUntil, ContentMD5: await md5Base64(body) } : {})
     }
     try {
       if (isFileBody(body)) {
@@ -210,7 +214,18 @@ export class S3Store implements ObjectStore {
   }
 
   /** Streams a file, retrying with a fresh stream: the SDK's own retry would resend a consumed one. */
-  private async putFile(input: { Bucket: string; Key: string; ContentType?: string; IfNoneMatch?: string }, body: { path: string; size: number }): Promise<void> {
+  async objectLock(): Promise<ObjectLockStatus> {
+    try {
+      const result = await this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }))
+      const config = result.ObjectLockConfiguration
+      return { enabled: config?.ObjectLockEnabled === 'Enabled', defaultRetention: Boolean(config?.Rule?.DefaultRetention) }
+    } catch (error) {
+      if (statusOf(error) === 404 || nameOf(error) === 'ObjectLockConfigurationNotFoundError') return { enabled: false, defaultRetention: false }
+      throw this.storeError(error, 'object lock of', '')
+    }
+  }
+
+  private async putFile(input: Omit<PutObjectCommandInput, 'Body'>, body: { path: string; size: number }): Promise<void> {
     const actual = await stat(body.path).catch(error => {
       throw new StoreError(`put ${input.Key}: cannot read ${body.path}: ${(error as Error).message}`)
     })
@@ -345,4 +360,12 @@ export class S3Store implements ObjectStore {
     const message = (error as SdkError | undefined)?.message
     return new StoreError(`${what}: ${name}${status ? ` (HTTP ${status})` : ''}${message && message !== name ? `: ${message}` : ''}`)
   }
+}
+
+/** Content-MD5, which S3 requires on writes that set Object Lock retention. */
+async function md5Base64(body: PutBody): Promise<string> {
+  const hash = createHash('md5')
+  if (isFileBody(body)) for await (const chunk of createReadStream(body.path)) hash.update(chunk as Buffer)
+  else hash.update(body)
+  return hash.digest('base64')
 }
