@@ -7630,7 +7630,7 @@ __webpack_unused_export__ = GetObjectLegalHoldCommand;
 __webpack_unused_export__ = GetObjectLegalHoldOutput$;
 __webpack_unused_export__ = GetObjectLegalHoldRequest$;
 __webpack_unused_export__ = GetObjectLockConfiguration$;
-__webpack_unused_export__ = GetObjectLockConfigurationCommand;
+exports.mU1 = GetObjectLockConfigurationCommand;
 __webpack_unused_export__ = GetObjectLockConfigurationOutput$;
 __webpack_unused_export__ = GetObjectLockConfigurationRequest$;
 __webpack_unused_export__ = GetObjectOutput$;
@@ -64588,7 +64588,7 @@ function getIDToken(aud) {
 class errors_InputError extends Error {
     name = 'InputError';
 }
-class StoreError extends Error {
+class errors_StoreError extends Error {
     failure;
     name = 'StoreError';
     constructor(message, failure = 'other') {
@@ -65231,6 +65231,7 @@ async function snapshot_snapshotTree(options) {
         for (const [digest, location] of Object.entries(base.blobs))
             known.set(digest, location);
     const used = new Map();
+    const reusedObjects = new Set();
     const stats = { files: 0, treeBytes: 0, bytesUploaded: 0, objectsUploaded: 0, bytesDeduplicated: 0 };
     const uploads = new TaskPool(tuning.uploads, tuning.bytesInFlight);
     const progress = progressReporter(entries, stats, options.onProgress);
@@ -65256,6 +65257,8 @@ async function snapshot_snapshotTree(options) {
         const location = used.get(digest) ?? known.get(digest);
         if (!location)
             return false;
+        if (!used.has(digest))
+            reusedObjects.add(location[0]);
         used.set(digest, location);
         stats.bytesDeduplicated += size;
         return true;
@@ -65310,7 +65313,7 @@ async function snapshot_snapshotTree(options) {
     const encoded = encodeManifest(manifest);
     if ((await store.put(manifestKey(digest), encoded, { ifNoneMatch: true })) === 'created')
         stats.bytesUploaded += encoded.length;
-    return { digest, manifest, stats };
+    return { digest, manifest, stats, reusedObjects };
 }
 /** Packs small blobs into objects of about `packSize` bytes, named by the sha256 of their bytes. */
 class PackWriter {
@@ -65523,6 +65526,7 @@ function restoreDestinations(roots, patterns, workspace) {
 
 
 
+
 async function loadManifest(store, digest) {
     const bytes = await store.get(manifest_manifestKey(digest));
     if (!bytes)
@@ -65566,7 +65570,17 @@ async function saveEntry(request) {
     if (await request.store.head(refKey(scope, version, request.key)))
         return { status: 'exists' };
     const bases = await loadBases(request, version);
-    const snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress });
+    let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress });
+    // A prune may have collected objects of a base since it was read: store those blobs again.
+    const vanished = await missingObjects(request.store, snapshot.reusedObjects);
+    if (vanished.size > 0) {
+        const liveBases = bases.map(base => ({ ...base, blobs: Object.fromEntries(Object.entries(base.blobs).filter(([, location]) => !vanished.has(location[0]))) }));
+        snapshot = await snapshotTree({ store: request.store, roots, bases: liveBases, onProgress: request.onProgress });
+        if ((await missingObjects(request.store, snapshot.reusedObjects)).size > 0)
+            throw new StoreError('objects vanished from the store while saving (a concurrent prune?); nothing was saved, try again');
+        // The first manifest under this digest named the vanished objects; this one is checked.
+        await request.store.put(manifestKey(snapshot.digest), encodeManifest(snapshot.manifest));
+    }
     const written = await writeEntry(request.store, {
         schema: ENTRY_SCHEMA,
         key: request.key,
@@ -65580,6 +65594,18 @@ async function saveEntry(request) {
     if (written === 'exists')
         return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats };
     return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope };
+}
+async function missingObjects(store, objects) {
+    const missing = new Set();
+    const pool = new TaskPool(16);
+    for (const object of objects) {
+        await pool.submit(0, async () => {
+            if (!(await store.head(objectKey(object))))
+                missing.add(object);
+        });
+    }
+    await pool.drain();
+    return missing;
 }
 /** Manifests whose blobs a save may reuse: those this job restored, else the entry a restore would pick. */
 async function loadBases(request, version) {
@@ -65702,7 +65728,7 @@ class FsStore {
                 await (0,promises_.copyFile)(body.path, temp, external_node_fs_.constants.COPYFILE_EXCL);
                 const { size } = await (0,promises_.stat)(temp);
                 if (size !== body.size)
-                    throw new StoreError(`put ${key} in ${this.root}: ${body.path} has ${size} bytes, expected ${body.size}`);
+                    throw new errors_StoreError(`put ${key} in ${this.root}: ${body.path} has ${size} bytes, expected ${body.size}`);
             }
             else {
                 await (0,promises_.writeFile)(temp, body, { flag: 'wx' });
@@ -65748,7 +65774,7 @@ class FsStore {
                 return await handle.readFile();
             // As HTTP does: the end is clipped to the object; a start past it is an error.
             if (range.start < 0 || range.end < range.start || range.start >= info.size) {
-                throw new StoreError(`get ${key} in ${this.root}: range ${range.start}-${range.end} is outside the object's ${info.size} bytes`);
+                throw new errors_StoreError(`get ${key} in ${this.root}: range ${range.start}-${range.end} is outside the object's ${info.size} bytes`);
             }
             const buffer = Buffer.alloc(Math.min(range.end, info.size - 1) - range.start + 1);
             let filled = 0;
@@ -65872,20 +65898,20 @@ class FsStore {
         const relative = key.replace(/^\/+/, '');
         const segments = relative.split('/');
         if (segments.some(segment => segment === '' || segment === '.' || segment === '..')) {
-            throw new StoreError(`key "${key}" in ${this.root}: empty, "." and ".." path segments are not allowed`);
+            throw new errors_StoreError(`key "${key}" in ${this.root}: empty, "." and ".." path segments are not allowed`);
         }
         return external_node_path_.join(this.root, ...segments);
     }
     storeError(error, operation, key) {
-        if (error instanceof StoreError)
+        if (error instanceof errors_StoreError)
             return error;
         const code = errorCode(error);
         const what = `${operation}${key ? ` ${key}` : ''} in ${this.root}`;
         const message = error instanceof Error ? error.message : String(error);
         if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-            return new StoreError(`${what}: permission denied (${message}); make the directory writable or choose another store`, 'denied');
+            return new errors_StoreError(`${what}: permission denied (${message}); make the directory writable or choose another store`, 'denied');
         }
-        return new StoreError(`${what}: ${message}`);
+        return new errors_StoreError(`${what}: ${message}`);
     }
 }
 
@@ -65896,6 +65922,7 @@ var external_node_https_ = __nccwpck_require__(4708);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(3711);
 ;// CONCATENATED MODULE: ./lib/core/store/s3-store.js
+
 
 
 
@@ -66055,7 +66082,8 @@ class S3Store {
             Bucket: this.bucket,
             Key: this.objectKey(key),
             ContentType: options.contentType,
-            IfNoneMatch: options.ifNoneMatch ? '*' : undefined
+            IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
+            ...(options.retainUntil ? { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: options.retainUntil, ContentMD5: await md5Base64(body) } : {})
         };
         try {
             if (s3_store_isFileBody(body)) {
@@ -66074,12 +66102,24 @@ class S3Store {
         }
     }
     /** Streams a file, retrying with a fresh stream: the SDK's own retry would resend a consumed one. */
+    async objectLock() {
+        try {
+            const result = await this.client.send(new dist_cjs/* GetObjectLockConfigurationCommand */.mU1({ Bucket: this.bucket }));
+            const config = result.ObjectLockConfiguration;
+            return { enabled: config?.ObjectLockEnabled === 'Enabled', defaultRetention: Boolean(config?.Rule?.DefaultRetention) };
+        }
+        catch (error) {
+            if (statusOf(error) === 404 || nameOf(error) === 'ObjectLockConfigurationNotFoundError')
+                return { enabled: false, defaultRetention: false };
+            throw this.storeError(error, 'object lock of', '');
+        }
+    }
     async putFile(input, body) {
         const actual = await (0,promises_.stat)(body.path).catch(error => {
-            throw new StoreError(`put ${input.Key}: cannot read ${body.path}: ${error.message}`);
+            throw new errors_StoreError(`put ${input.Key}: cannot read ${body.path}: ${error.message}`);
         });
         if (actual.size !== body.size)
-            throw new StoreError(`put ${input.Key}: ${body.path} has ${actual.size} bytes, expected ${body.size}`);
+            throw new errors_StoreError(`put ${input.Key}: ${body.path} has ${actual.size} bytes, expected ${body.size}`);
         for (let attempt = 1;; attempt++) {
             const stream = (0,external_node_fs_.createReadStream)(body.path);
             try {
@@ -66156,7 +66196,7 @@ class S3Store {
             }
             continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
             if (page.IsTruncated && !continuationToken)
-                throw new StoreError(`list ${prefix} at ${this.location}: a truncated page came without a continuation token`);
+                throw new errors_StoreError(`list ${prefix} at ${this.location}: a truncated page came without a continuation token`);
         } while (continuationToken);
     }
     async delete(keys) {
@@ -66172,7 +66212,7 @@ class S3Store {
             const failures = result.Errors ?? [];
             if (failures.length > 0) {
                 const shown = failures.slice(0, 3).map(f => `${f.Key}: ${f.Code ?? 'error'}${f.Message ? ` (${f.Message})` : ''}`);
-                throw new StoreError(`delete at ${this.location}: ${failures.length} of ${batch.length} objects were not deleted: ${shown.join('; ')}${failures.length > 3 ? '; …' : ''}`, failures.some(f => f.Code === 'AccessDenied') ? 'denied' : 'other');
+                throw new errors_StoreError(`delete at ${this.location}: ${failures.length} of ${batch.length} objects were not deleted: ${shown.join('; ')}${failures.length > 3 ? '; …' : ''}`, failures.some(f => f.Code === 'AccessDenied') ? 'denied' : 'other');
             }
         }
     }
@@ -66195,18 +66235,28 @@ class S3Store {
         const status = statusOf(error);
         const what = `${operation}${key ? ` ${key}` : ''} at ${this.location}`;
         if (name === 'NoSuchBucket' || (operation === 'check' && status === 404)) {
-            return new StoreError(`${what}: bucket "${this.bucket}" does not exist; create it or fix the \`bucket\` input`, 'no-bucket');
+            return new errors_StoreError(`${what}: bucket "${this.bucket}" does not exist; create it or fix the \`bucket\` input`, 'no-bucket');
         }
         if (status === 403 || DENIED_ERROR_NAMES.has(name)) {
-            return new StoreError(`${what}: access denied (${name}); check the credentials (access key id, secret access key, session token) and that they may use bucket "${this.bucket}"`, 'denied');
+            return new errors_StoreError(`${what}: access denied (${name}); check the credentials (access key id, secret access key, session token) and that they may use bucket "${this.bucket}"`, 'denied');
         }
         const code = networkCode(error);
         if (code) {
-            return new StoreError(`${what}: cannot reach the S3 endpoint ${this.endpointLabel} (${code === 'timeout' ? 'no answer in time' : code}); check the endpoint and the network`, 'unreachable');
+            return new errors_StoreError(`${what}: cannot reach the S3 endpoint ${this.endpointLabel} (${code === 'timeout' ? 'no answer in time' : code}); check the endpoint and the network`, 'unreachable');
         }
         const message = error?.message;
-        return new StoreError(`${what}: ${name}${status ? ` (HTTP ${status})` : ''}${message && message !== name ? `: ${message}` : ''}`);
+        return new errors_StoreError(`${what}: ${name}${status ? ` (HTTP ${status})` : ''}${message && message !== name ? `: ${message}` : ''}`);
     }
+}
+/** Content-MD5, which S3 requires on writes that set Object Lock retention. */
+async function md5Base64(body) {
+    const hash = (0,external_node_crypto_.createHash)('md5');
+    if (s3_store_isFileBody(body))
+        for await (const chunk of (0,external_node_fs_.createReadStream)(body.path))
+            hash.update(chunk);
+    else
+        hash.update(body);
+    return hash.digest('base64');
 }
 
 ;// CONCATENATED MODULE: ./lib/core/store/open-store.js
@@ -66249,13 +66299,14 @@ function parseStoreUrl(url, input, s3Options = {}) {
 function describeStore(config) {
     return config.kind === 'fs' ? config.dir : `s3://${config.bucket}/${config.prefix ?? ''}${config.endpoint ? ` at ${config.endpoint}` : ''}`;
 }
-/** True when two configurations address the same objects. */
-function sameStore(a, b) {
+/** True when two configurations can address the same objects: same place, and one prefix inside the other. */
+function storesOverlap(a, b) {
+    const inside = (x, y) => x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`) || x === '' || y === '';
     if (a.kind === 'fs' && b.kind === 'fs')
-        return path.resolve(a.dir) === path.resolve(b.dir);
+        return inside(path.resolve(a.dir), path.resolve(b.dir));
     if (a.kind === 's3' && b.kind === 's3') {
         const prefix = (p) => (p ?? '').replace(/^\/+|\/+$/g, '');
-        return a.bucket === b.bucket && prefix(a.prefix) === prefix(b.prefix) && (a.endpoint ?? '') === (b.endpoint ?? '');
+        return a.bucket === b.bucket && (a.endpoint ?? '') === (b.endpoint ?? '') && inside(prefix(a.prefix), prefix(b.prefix));
     }
     return false;
 }
@@ -66336,7 +66387,7 @@ function listInput(name) {
 }
 /** The store inputs; explicit credentials are masked before anything is logged. */
 function readStoreInputs(storeInput = Inputs.Store, env = process.env) {
-    const url = getInput(storeInput) || env.ARTIFACT_ACTION_STORE || '';
+    const url = getInput(storeInput) || (storeInput === Inputs.Store ? env.ARTIFACT_ACTION_STORE : '') || '';
     const accessKeyId = getInput(Inputs.AccessKeyId);
     const secretAccessKey = getInput(Inputs.SecretAccessKey);
     const sessionToken = getInput(Inputs.SessionToken);

@@ -7630,7 +7630,7 @@ __webpack_unused_export__ = GetObjectLegalHoldCommand;
 __webpack_unused_export__ = GetObjectLegalHoldOutput$;
 __webpack_unused_export__ = GetObjectLegalHoldRequest$;
 __webpack_unused_export__ = GetObjectLockConfiguration$;
-__webpack_unused_export__ = GetObjectLockConfigurationCommand;
+exports.mU1 = GetObjectLockConfigurationCommand;
 __webpack_unused_export__ = GetObjectLockConfigurationOutput$;
 __webpack_unused_export__ = GetObjectLockConfigurationRequest$;
 __webpack_unused_export__ = GetObjectOutput$;
@@ -64732,6 +64732,73 @@ function manifestKey(digest) {
     return `manifests/${digest}`;
 }
 
+;// CONCATENATED MODULE: ./lib/core/task-pool.js
+/**
+ * Runs background tasks with a bound on how many run at once and on the bytes they hold.
+ * `submit` waits until there is room, so a producer never runs far ahead of its uploads.
+ * The first failure is kept and rethrown by `submit` and `drain`.
+ */
+class task_pool_TaskPool {
+    concurrency;
+    byteBudget;
+    running = 0;
+    bytesHeld = 0;
+    failure;
+    waiters = [];
+    inFlight = new Set();
+    constructor(concurrency, byteBudget = Number.POSITIVE_INFINITY) {
+        this.concurrency = concurrency;
+        this.byteBudget = byteBudget;
+    }
+    async submit(bytes, task) {
+        while (this.running >= this.concurrency || (this.running > 0 && this.bytesHeld + bytes > this.byteBudget)) {
+            this.rethrow();
+            await new Promise(resolve => this.waiters.push(resolve));
+        }
+        this.rethrow();
+        this.running++;
+        this.bytesHeld += bytes;
+        const done = task()
+            .catch(error => {
+            this.failure ??= error;
+        })
+            .finally(() => {
+            this.running--;
+            this.bytesHeld -= bytes;
+            this.inFlight.delete(done);
+            this.waiters.splice(0).forEach(wake => wake());
+        });
+        this.inFlight.add(done);
+    }
+    async drain() {
+        while (this.inFlight.size > 0)
+            await Promise.all(this.inFlight);
+        this.rethrow();
+    }
+    rethrow() {
+        if (this.failure !== undefined)
+            throw this.failure;
+    }
+}
+/** Maps with at most `concurrency` calls at once and yields the results in input order. */
+async function* mapOrdered(items, concurrency, fn) {
+    const pending = [];
+    let next = 0;
+    const fill = () => {
+        while (next < items.length && pending.length < concurrency) {
+            const promise = fn(items[next++]);
+            promise.catch(() => undefined);
+            pending.push(promise);
+        }
+    };
+    fill();
+    while (pending.length > 0) {
+        const result = await pending.shift();
+        fill();
+        yield result;
+    }
+}
+
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:fs/promises"
@@ -64991,73 +65058,6 @@ function rmdirQuietly(dir) {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/core/task-pool.js
-/**
- * Runs background tasks with a bound on how many run at once and on the bytes they hold.
- * `submit` waits until there is room, so a producer never runs far ahead of its uploads.
- * The first failure is kept and rethrown by `submit` and `drain`.
- */
-class task_pool_TaskPool {
-    concurrency;
-    byteBudget;
-    running = 0;
-    bytesHeld = 0;
-    failure;
-    waiters = [];
-    inFlight = new Set();
-    constructor(concurrency, byteBudget = Number.POSITIVE_INFINITY) {
-        this.concurrency = concurrency;
-        this.byteBudget = byteBudget;
-    }
-    async submit(bytes, task) {
-        while (this.running >= this.concurrency || (this.running > 0 && this.bytesHeld + bytes > this.byteBudget)) {
-            this.rethrow();
-            await new Promise(resolve => this.waiters.push(resolve));
-        }
-        this.rethrow();
-        this.running++;
-        this.bytesHeld += bytes;
-        const done = task()
-            .catch(error => {
-            this.failure ??= error;
-        })
-            .finally(() => {
-            this.running--;
-            this.bytesHeld -= bytes;
-            this.inFlight.delete(done);
-            this.waiters.splice(0).forEach(wake => wake());
-        });
-        this.inFlight.add(done);
-    }
-    async drain() {
-        while (this.inFlight.size > 0)
-            await Promise.all(this.inFlight);
-        this.rethrow();
-    }
-    rethrow() {
-        if (this.failure !== undefined)
-            throw this.failure;
-    }
-}
-/** Maps with at most `concurrency` calls at once and yields the results in input order. */
-async function* mapOrdered(items, concurrency, fn) {
-    const pending = [];
-    let next = 0;
-    const fill = () => {
-        while (next < items.length && pending.length < concurrency) {
-            const promise = fn(items[next++]);
-            promise.catch(() => undefined);
-            pending.push(promise);
-        }
-    };
-    fill();
-    while (pending.length > 0) {
-        const result = await pending.shift();
-        fill();
-        yield result;
-    }
-}
-
 ;// CONCATENATED MODULE: ./lib/core/store/chunker.js
 
 
@@ -65229,6 +65229,7 @@ async function snapshotTree(options) {
         for (const [digest, location] of Object.entries(base.blobs))
             known.set(digest, location);
     const used = new Map();
+    const reusedObjects = new Set();
     const stats = { files: 0, treeBytes: 0, bytesUploaded: 0, objectsUploaded: 0, bytesDeduplicated: 0 };
     const uploads = new task_pool_TaskPool(tuning.uploads, tuning.bytesInFlight);
     const progress = progressReporter(entries, stats, options.onProgress);
@@ -65254,6 +65255,8 @@ async function snapshotTree(options) {
         const location = used.get(digest) ?? known.get(digest);
         if (!location)
             return false;
+        if (!used.has(digest))
+            reusedObjects.add(location[0]);
         used.set(digest, location);
         stats.bytesDeduplicated += size;
         return true;
@@ -65308,7 +65311,7 @@ async function snapshotTree(options) {
     const encoded = encodeManifest(manifest);
     if ((await store.put(manifestKey(digest), encoded, { ifNoneMatch: true })) === 'created')
         stats.bytesUploaded += encoded.length;
-    return { digest, manifest, stats };
+    return { digest, manifest, stats, reusedObjects };
 }
 /** Packs small blobs into objects of about `packSize` bytes, named by the sha256 of their bytes. */
 class PackWriter {
@@ -65521,6 +65524,7 @@ function tree_paths_restoreDestinations(roots, patterns, workspace) {
 
 
 
+
 async function loadManifest(store, digest) {
     const bytes = await store.get(manifestKey(digest));
     if (!bytes)
@@ -65564,7 +65568,17 @@ async function saveEntry(request) {
     if (await request.store.head(refKey(scope, version, request.key)))
         return { status: 'exists' };
     const bases = await loadBases(request, version);
-    const snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress });
+    let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress });
+    // A prune may have collected objects of a base since it was read: store those blobs again.
+    const vanished = await missingObjects(request.store, snapshot.reusedObjects);
+    if (vanished.size > 0) {
+        const liveBases = bases.map(base => ({ ...base, blobs: Object.fromEntries(Object.entries(base.blobs).filter(([, location]) => !vanished.has(location[0]))) }));
+        snapshot = await snapshotTree({ store: request.store, roots, bases: liveBases, onProgress: request.onProgress });
+        if ((await missingObjects(request.store, snapshot.reusedObjects)).size > 0)
+            throw new StoreError('objects vanished from the store while saving (a concurrent prune?); nothing was saved, try again');
+        // The first manifest under this digest named the vanished objects; this one is checked.
+        await request.store.put(manifestKey(snapshot.digest), encodeManifest(snapshot.manifest));
+    }
     const written = await writeEntry(request.store, {
         schema: ENTRY_SCHEMA,
         key: request.key,
@@ -65578,6 +65592,18 @@ async function saveEntry(request) {
     if (written === 'exists')
         return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats };
     return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope };
+}
+async function missingObjects(store, objects) {
+    const missing = new Set();
+    const pool = new task_pool_TaskPool(16);
+    for (const object of objects) {
+        await pool.submit(0, async () => {
+            if (!(await store.head(manifest_objectKey(object))))
+                missing.add(object);
+        });
+    }
+    await pool.drain();
+    return missing;
 }
 /** Manifests whose blobs a save may reuse: those this job restored, else the entry a restore would pick. */
 async function loadBases(request, version) {
@@ -65900,6 +65926,7 @@ var dist_cjs = __nccwpck_require__(3711);
 
 
 
+
 const MAX_ATTEMPTS = 3;
 /** Per connection attempt: with MAX_ATTEMPTS, an endpoint that takes no connection fails in about 10 s. */
 const CONNECTION_TIMEOUT_MS = 3_000;
@@ -66053,7 +66080,8 @@ class S3Store {
             Bucket: this.bucket,
             Key: this.objectKey(key),
             ContentType: options.contentType,
-            IfNoneMatch: options.ifNoneMatch ? '*' : undefined
+            IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
+            ...(options.retainUntil ? { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: options.retainUntil, ContentMD5: await md5Base64(body) } : {})
         };
         try {
             if (s3_store_isFileBody(body)) {
@@ -66072,6 +66100,18 @@ class S3Store {
         }
     }
     /** Streams a file, retrying with a fresh stream: the SDK's own retry would resend a consumed one. */
+    async objectLock() {
+        try {
+            const result = await this.client.send(new dist_cjs/* GetObjectLockConfigurationCommand */.mU1({ Bucket: this.bucket }));
+            const config = result.ObjectLockConfiguration;
+            return { enabled: config?.ObjectLockEnabled === 'Enabled', defaultRetention: Boolean(config?.Rule?.DefaultRetention) };
+        }
+        catch (error) {
+            if (statusOf(error) === 404 || nameOf(error) === 'ObjectLockConfigurationNotFoundError')
+                return { enabled: false, defaultRetention: false };
+            throw this.storeError(error, 'object lock of', '');
+        }
+    }
     async putFile(input, body) {
         const actual = await (0,promises_.stat)(body.path).catch(error => {
             throw new StoreError(`put ${input.Key}: cannot read ${body.path}: ${error.message}`);
@@ -66206,6 +66246,16 @@ class S3Store {
         return new StoreError(`${what}: ${name}${status ? ` (HTTP ${status})` : ''}${message && message !== name ? `: ${message}` : ''}`);
     }
 }
+/** Content-MD5, which S3 requires on writes that set Object Lock retention. */
+async function md5Base64(body) {
+    const hash = (0,external_node_crypto_.createHash)('md5');
+    if (s3_store_isFileBody(body))
+        for await (const chunk of (0,external_node_fs_.createReadStream)(body.path))
+            hash.update(chunk);
+    else
+        hash.update(body);
+    return hash.digest('base64');
+}
 
 ;// CONCATENATED MODULE: ./lib/core/store/open-store.js
 
@@ -66247,13 +66297,14 @@ function parseStoreUrl(url, input, s3Options = {}) {
 function store_config_describeStore(config) {
     return config.kind === 'fs' ? config.dir : `s3://${config.bucket}/${config.prefix ?? ''}${config.endpoint ? ` at ${config.endpoint}` : ''}`;
 }
-/** True when two configurations address the same objects. */
-function sameStore(a, b) {
+/** True when two configurations can address the same objects: same place, and one prefix inside the other. */
+function storesOverlap(a, b) {
+    const inside = (x, y) => x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`) || x === '' || y === '';
     if (a.kind === 'fs' && b.kind === 'fs')
-        return path.resolve(a.dir) === path.resolve(b.dir);
+        return inside(path.resolve(a.dir), path.resolve(b.dir));
     if (a.kind === 's3' && b.kind === 's3') {
         const prefix = (p) => (p ?? '').replace(/^\/+|\/+$/g, '');
-        return a.bucket === b.bucket && prefix(a.prefix) === prefix(b.prefix) && (a.endpoint ?? '') === (b.endpoint ?? '');
+        return a.bucket === b.bucket && (a.endpoint ?? '') === (b.endpoint ?? '') && inside(prefix(a.prefix), prefix(b.prefix));
     }
     return false;
 }
@@ -66334,7 +66385,7 @@ function inputs_listInput(name) {
 }
 /** The store inputs; explicit credentials are masked before anything is logged. */
 function inputs_readStoreInputs(storeInput = inputs_Inputs.Store, env = process.env) {
-    const url = getInput(storeInput) || env.ARTIFACT_ACTION_STORE || '';
+    const url = getInput(storeInput) || (storeInput === inputs_Inputs.Store ? env.ARTIFACT_ACTION_STORE : '') || '';
     const accessKeyId = getInput(inputs_Inputs.AccessKeyId);
     const secretAccessKey = getInput(inputs_Inputs.SecretAccessKey);
     const sessionToken = getInput(inputs_Inputs.SessionToken);
