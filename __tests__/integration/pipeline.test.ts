@@ -6,7 +6,8 @@ import * as path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { parsePipeline } from '../../src/core/pipeline/definition.js'
 import { runPipelineJob } from '../../src/core/pipeline/pipeline-job.js'
-import type { PipelineLog, StageReport } from '../../src/core/pipeline/runner.js'
+import type { PipelineLog, PipelineResult, StageReport } from '../../src/core/pipeline/runner.js'
+import type { Plan } from '../../src/core/pipeline/stage-keys.js'
 import { S3Store } from '../../src/core/store/s3-store.js'
 import { createTestBucket } from '../helpers/s3.js'
 import { tempDir } from '../helpers/trees.js'
@@ -43,7 +44,14 @@ async function checkout(): Promise<string> {
   return root
 }
 
-async function run(root: string, store: S3Store, definition = FOUR_STAGES, options: { needFinalTree?: boolean; readScopes?: string[] } = {}) {
+interface RunOutcome {
+  plan?: Plan
+  result?: PipelineResult
+  error?: Error & { reports?: StageReport[] }
+  ran: string[]
+}
+
+async function run(root: string, store: S3Store, definition = FOUR_STAGES, options: { needFinalTree?: boolean; readScopes?: string[] } = {}): Promise<RunOutcome> {
   const runLog = path.join(root, '..', `${path.basename(root)}.runs`)
   await writeFile(runLog, '')
   const pipeline = parsePipeline(definition, 'pipeline.yml', root)

@@ -4,25 +4,13 @@ import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { chunkBuffer, chunkFile, type ChunkParams } from '../../src/core/store/chunker.js'
 import { sha256Hex } from '../../src/core/store/codec.js'
+import { seededBytes } from '../helpers/trees.js'
 
 const params: ChunkParams = { minSize: 2 * 1024, avgSize: 8 * 1024, maxSize: 32 * 1024 }
 
-function seeded(size: number, seed: number): Buffer {
-  // xorshift: deterministic pseudo-random bytes
-  const out = Buffer.alloc(size)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
-
 describe('FastCDC chunker', () => {
   it('covers the input exactly, with every chunk within the size bounds', () => {
-    const data = seeded(1024 * 1024, 7)
+    const data = seededBytes(1024 * 1024, 7)
     const chunks = chunkBuffer(data, params)
     expect(Buffer.concat(chunks).equals(data)).toBe(true)
     for (const chunk of chunks.slice(0, -1)) {
@@ -35,7 +23,7 @@ describe('FastCDC chunker', () => {
   })
 
   it('keeps the chunks after an insertion: only those near it change', () => {
-    const data = seeded(2 * 1024 * 1024, 11)
+    const data = seededBytes(2 * 1024 * 1024, 11)
     const edited = Buffer.concat([data.subarray(0, 1_000_000), Buffer.from('inserted bytes'), data.subarray(1_000_000)])
     const before = new Set(chunkBuffer(data, params).map(sha256Hex))
     const after = chunkBuffer(edited, params).map(sha256Hex)
@@ -46,7 +34,7 @@ describe('FastCDC chunker', () => {
 
   it('cuts a file the same way as the same bytes in memory', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'chunker-'))
-    const data = Buffer.concat([seeded(300 * 1024, 3), Buffer.alloc(100 * 1024), randomBytes(50 * 1024)])
+    const data = Buffer.concat([seededBytes(300 * 1024, 3), Buffer.alloc(100 * 1024), randomBytes(50 * 1024)])
     await writeFile(path.join(dir, 'f'), data)
     const fromFile: string[] = []
     for await (const chunk of chunkFile(path.join(dir, 'f'), params)) fromFile.push(sha256Hex(chunk))

@@ -1,7 +1,7 @@
-import { loadManifest, restoreEntry, saveEntry } from '../../core/cache/checkpoint-cache.js'
+import { loadManifest, restoreEntry, saveEntry, type EntryRequest } from '../../core/cache/checkpoint-cache.js'
 import { listEntries } from '../../core/cache/entry-listing.js'
 import { formatBytes, progressPrinter } from '../../core/report-format.js'
-import { Exit, listValue, requireValue, stringValue, type Command, type Options } from '../command.js'
+import { Exit, listValue, requireValue, stringValue, type Command, type Options, type Values } from '../command.js'
 import { scopeOptions, scopesFrom, storeFrom, storeOptions } from '../store-options.js'
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`)
@@ -16,8 +16,21 @@ const entryOptions = {
   ...scopeOptions
 } satisfies Options
 
-function pathsOf(values: Record<string, unknown>, positionals: string[]): string[] {
-  return [...listValue(values as never, 'path'), ...positionals]
+function pathsOf(values: Values, positionals: string[]): string[] {
+  return [...listValue(values, 'path'), ...positionals]
+}
+
+/** The request both save and restore make from the same flags. */
+function entryRequest(values: Values, positionals: string[], verb: 'give the key to save under' | 'give the key to restore', progressVerb: string): EntryRequest {
+  return {
+    store: storeFrom(values),
+    key: requireValue(values, 'key', verb),
+    restoreKeys: listValue(values, 'restore-key'),
+    paths: pathsOf(values, positionals),
+    workspace: stringValue(values, 'workspace') ?? process.cwd(),
+    readScopes: scopesFrom(values),
+    onProgress: progressPrinter(progressVerb, progress)
+  }
 }
 
 export const saveCommand: Command = {
@@ -26,16 +39,9 @@ export const saveCommand: Command = {
   usage: 'save --key KEY [--path P]... [P...]',
   options: entryOptions,
   async run(values, positionals) {
-    const key = requireValue(values, 'key', 'give the key to save under')
-    const result = await saveEntry({
-      store: storeFrom(values),
-      key,
-      restoreKeys: listValue(values, 'restore-key'),
-      paths: pathsOf(values, positionals),
-      workspace: stringValue(values, 'workspace') ?? process.cwd(),
-      readScopes: scopesFrom(values),
-      onProgress: progressPrinter('uploaded', progress)
-    })
+    const request = entryRequest(values, positionals, 'give the key to save under', 'uploaded')
+    const { key } = request
+    const result = await saveEntry(request)
     if (result.status === 'no-files') {
       progress(`nothing to save: no file matches ${pathsOf(values, positionals).join(', ')}`)
       return Exit.Miss
@@ -57,17 +63,9 @@ export const restoreCommand: Command = {
   usage: 'restore --key KEY [--path P]... [P...]',
   options: { ...entryOptions, 'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' } },
   async run(values, positionals) {
-    const key = requireValue(values, 'key', 'give the key to restore')
-    const result = await restoreEntry({
-      store: storeFrom(values),
-      key,
-      restoreKeys: listValue(values, 'restore-key'),
-      paths: pathsOf(values, positionals),
-      workspace: stringValue(values, 'workspace') ?? process.cwd(),
-      readScopes: scopesFrom(values),
-      lookupOnly: values['lookup-only'] === true,
-      onProgress: progressPrinter('downloaded', progress)
-    })
+    const request = entryRequest(values, positionals, 'give the key to restore', 'downloaded')
+    const { key } = request
+    const result = await restoreEntry({ ...request, lookupOnly: values['lookup-only'] === true })
     if (result.status === 'miss') {
       progress(`cache miss: no entry for ${[key, ...listValue(values, 'restore-key')].join(', ')}`)
       return Exit.Miss

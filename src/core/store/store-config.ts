@@ -1,19 +1,10 @@
 import { homedir } from 'node:os'
 import * as path from 'node:path'
 import { InputError } from '../errors.js'
+import type { S3StoreConfig } from './s3-store.js'
 
 /** Which backend holds a store, and where. Credentials, when given, come from the caller. */
-export type StoreConfig =
-  | { kind: 'fs'; dir: string }
-  | {
-      kind: 's3'
-      bucket: string
-      prefix?: string
-      region?: string
-      endpoint?: string
-      forcePathStyle?: boolean
-      credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
-    }
+export type StoreConfig = { kind: 'fs'; dir: string } | ({ kind: 's3' } & S3StoreConfig)
 
 /** The embedded default: a directory in the user's cache folder. */
 export function defaultLocalStoreDir(env: NodeJS.ProcessEnv = process.env): string {
