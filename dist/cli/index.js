@@ -50041,22 +50041,27 @@ const entryOptions = {
 function pathsOf(values, positionals) {
     return [...listValue(values, 'path'), ...positionals];
 }
+/** The request both save and restore make from the same flags. */
+function entryRequest(values, positionals, verb, progressVerb) {
+    return {
+        store: storeFrom(values),
+        key: requireValue(values, 'key', verb),
+        restoreKeys: listValue(values, 'restore-key'),
+        paths: pathsOf(values, positionals),
+        workspace: stringValue(values, 'workspace') ?? process.cwd(),
+        readScopes: scopesFrom(values),
+        onProgress: progressPrinter(progressVerb, progress)
+    };
+}
 const saveCommand = {
     name: 'save',
     summary: 'Save paths to the store under a key. Uploads only what the store lacks. Exit 0 when saved or already present.',
     usage: 'save --key KEY [--path P]... [P...]',
     options: entryOptions,
     async run(values, positionals) {
-        const key = requireValue(values, 'key', 'give the key to save under');
-        const result = await saveEntry({
-            store: storeFrom(values),
-            key,
-            restoreKeys: listValue(values, 'restore-key'),
-            paths: pathsOf(values, positionals),
-            workspace: stringValue(values, 'workspace') ?? process.cwd(),
-            readScopes: scopesFrom(values),
-            onProgress: progressPrinter('uploaded', progress)
-        });
+        const request = entryRequest(values, positionals, 'give the key to save under', 'uploaded');
+        const { key } = request;
+        const result = await saveEntry(request);
         if (result.status === 'no-files') {
             progress(`nothing to save: no file matches ${pathsOf(values, positionals).join(', ')}`);
             return Exit.Miss;
@@ -50077,17 +50082,9 @@ const restoreCommand = {
     usage: 'restore --key KEY [--path P]... [P...]',
     options: { ...entryOptions, 'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' } },
     async run(values, positionals) {
-        const key = requireValue(values, 'key', 'give the key to restore');
-        const result = await restoreEntry({
-            store: storeFrom(values),
-            key,
-            restoreKeys: listValue(values, 'restore-key'),
-            paths: pathsOf(values, positionals),
-            workspace: stringValue(values, 'workspace') ?? process.cwd(),
-            readScopes: scopesFrom(values),
-            lookupOnly: values['lookup-only'] === true,
-            onProgress: progressPrinter('downloaded', progress)
-        });
+        const request = entryRequest(values, positionals, 'give the key to restore', 'downloaded');
+        const { key } = request;
+        const result = await restoreEntry({ ...request, lookupOnly: values['lookup-only'] === true });
         if (result.status === 'miss') {
             progress(`cache miss: no entry for ${[key, ...listValue(values, 'restore-key')].join(', ')}`);
             return Exit.Miss;
