@@ -7,7 +7,7 @@ import { hashFile, publishRelease, type PublishRequest } from '../../src/core/re
 import { assertSeparateStores, keySigner, resolvePackages, verifyPublishedRelease } from '../../src/core/release/release-job.js'
 import { releaseLayout } from '../../src/core/release/release-layout.js'
 import { readIndex } from '../../src/core/release/release-index.js'
-import { generateSigningKey } from '../../src/core/signing/signing-keys.js'
+import { generateSigningKey } from '../../src/core/signing/keys.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { runStep } from '../helpers/action-runner.js'
 import { createTestBucket, s3TestClient, s3TestConfig, uniqueBucketName } from '../helpers/s3.js'

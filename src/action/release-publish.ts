@@ -7,7 +7,7 @@ import { publishRelease, type StatementSigner } from '../core/release/publish-re
 import { assertSeparateStores, keylessSigner, keySigner, resolvePackages } from '../core/release/release-job.js'
 import { releaseLayout } from '../core/release/release-layout.js'
 import { formatBytes } from '../core/report-format.js'
-import { loadSigningKey } from '../core/signing/signing-keys.js'
+import { loadSigningKey } from '../core/signing/keys.js'
 import { openStore } from '../core/store/open-store.js'
 import { describeStore } from '../core/store/store-config.js'
 import { publishGitHubRelease, releaseNotes } from '../github/github-release.js'

@@ -1,7 +1,8 @@
 import { assertBundleLatest, BUNDLE_V03_MEDIA_TYPE, bundleFromJSON, isBundleWithDsseEnvelope, isBundleWithPublicKey, type BundleWithDsseEnvelope, type SerializedBundle } from '@sigstore/bundle'
 import { InputError, IntegrityError } from '../errors.js'
 import { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding } from './dsse.js'
-import { keyIdOf, loadPublicKey, signBytes, verifyBytes, type SigningKey } from './keys.js'
+import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify'
+import { keyIdOf, loadPublicKey, signBytes, type SigningKey } from './keys.js'
 
 export { IN_TOTO_PAYLOAD_TYPE } from './dsse.js'
 
@@ -53,7 +54,13 @@ export function verifyBundleWithKey(bundleJson: unknown, publicKeyPem: string, i
   const envelope = bundle.content.dsseEnvelope
   const [signature] = envelope.signatures
   if (signature.keyid && signature.keyid !== keyId) throw new IntegrityError(`provenance signature names key ${shortId(signature.keyid)}, not the given public key ${shortId(keyId)}`)
-  if (!verifyBytes(publicKey, preAuthEncoding(envelope.payloadType, envelope.payload), signature.sig)) throw new IntegrityError(`provenance signature is invalid: it does not match the payload under key ${shortId(keyId)} (the payload or signature was altered)`)
+  // The signature itself is checked by Sigstore's verifier, with this key as the only trust material.
+  const trust: TrustMaterial = { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: () => ({ publicKey, validFor: () => true }) }
+  try {
+    new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundle))
+  } catch {
+    throw new IntegrityError(`provenance signature is invalid: it does not match the payload under key ${shortId(keyId)} (the payload or signature was altered)`)
+  }
   return statementOf(bundle)
 }
 

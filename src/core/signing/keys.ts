@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { InputError } from '../errors.js'
 
 export type SigningKeyType = 'ecdsa-p256' | 'ed25519'
@@ -79,15 +79,6 @@ export function signBytes(key: SigningKey, data: Uint8Array): Buffer {
   return sign(key.type === 'ed25519' ? null : 'sha256', data, key.privateKey)
 }
 
-export function verifyBytes(publicKey: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
-  const type = keyTypeOf(publicKey)
-  if (!type) return false
-  try {
-    return verify(type === 'ed25519' ? null : 'sha256', data, publicKey, signature)
-  } catch {
-    return false
-  }
-}
 
 function withPublicKey(type: SigningKeyType, privateKey: KeyObject): SigningKey {
   const publicKey = createPublicKey(privateKey)
