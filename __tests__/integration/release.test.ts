@@ -180,7 +180,7 @@ describe('releases on RGW', () => {
 
     const noKey = await runStep('release', { project: 'tool', packages: 'dist/*.tgz', 'release-store': `s3://${config.bucket}/rel`, signing: 'key', ...connection }, env)
     expect(noKey.exitCode).toBe(1)
-    expect(noKey.stdout).toMatch(/::error::signing-key: empty; offline signing needs a private key/)
+    expect(noKey.stdout).toMatch(/::error::signing-key: empty; offline signing needs a PEM private key/)
     const sameAsCache = await runStep('release', { project: 'tool', packages: 'dist/*.tgz', 'release-store': `s3://${config.bucket}/ci`, store: `s3://${config.bucket}/ci`, 'signing-key': privateKeyPem, ...connection }, env)
     expect(sameAsCache.stdout).toMatch(/::error::release-store: .* overlaps the cache store/)
   })

@@ -48153,7 +48153,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 444:
+/***/ 1578:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48182,7 +48182,7 @@ class StoreError extends Error {
         this.failure = failure;
     }
 }
-class IntegrityError extends Error {
+class errors_IntegrityError extends Error {
     name = 'IntegrityError';
 }
 function isNamedError(error, name) {
@@ -48299,7 +48299,7 @@ function assertSafeRelativePath(path) {
     if (path === '')
         return;
     if (path.startsWith('/') || path.includes('\0') || path.split('/').some(part => part === '' || part === '.' || part === '..')) {
-        throw new IntegrityError(`manifest path ${JSON.stringify(path)} is unsafe (absolute, or contains '..'); refusing to restore`);
+        throw new errors_IntegrityError(`manifest path ${JSON.stringify(path)} is unsafe (absolute, or contains '..'); refusing to restore`);
     }
 }
 /**
@@ -48308,11 +48308,11 @@ function assertSafeRelativePath(path) {
  */
 function validateManifest(manifest) {
     if (manifest.schema !== MANIFEST_SCHEMA)
-        throw new IntegrityError(`unknown manifest schema ${JSON.stringify(manifest.schema)}`);
+        throw new errors_IntegrityError(`unknown manifest schema ${JSON.stringify(manifest.schema)}`);
     const symlinks = new Set();
     for (const entry of manifest.entries) {
         if (!Number.isInteger(entry.root) || entry.root < 0 || entry.root >= manifest.roots.length)
-            throw new IntegrityError(`manifest entry ${JSON.stringify(entry.path)} names no root`);
+            throw new errors_IntegrityError(`manifest entry ${JSON.stringify(entry.path)} names no root`);
         assertSafeRelativePath(entry.path);
         if (entry.type === 'symlink')
             symlinks.add(`${entry.root}:${entry.path}`);
@@ -48321,18 +48321,18 @@ function validateManifest(manifest) {
         const parts = entry.path.split('/');
         for (let i = 1; i < parts.length; i++) {
             if (symlinks.has(`${entry.root}:${parts.slice(0, i).join('/')}`))
-                throw new IntegrityError(`manifest path ${JSON.stringify(entry.path)} lies below a symlink; refusing to restore`);
+                throw new errors_IntegrityError(`manifest path ${JSON.stringify(entry.path)} lies below a symlink; refusing to restore`);
         }
         if (entry.type === 'file') {
             let total = 0;
             for (const digest of entry.blobs ?? []) {
                 const location = manifest.blobs[digest];
                 if (!location)
-                    throw new IntegrityError(`manifest has no location for a piece of ${JSON.stringify(entry.path)}`);
+                    throw new errors_IntegrityError(`manifest has no location for a piece of ${JSON.stringify(entry.path)}`);
                 total += location[3];
             }
             if (total !== entry.size)
-                throw new IntegrityError(`manifest sizes of ${JSON.stringify(entry.path)} do not add up`);
+                throw new errors_IntegrityError(`manifest sizes of ${JSON.stringify(entry.path)} do not add up`);
         }
     }
 }
@@ -48346,10 +48346,10 @@ function decodeManifest(stored, expectedDigest) {
         manifest = unzstdJson(stored);
     }
     catch {
-        throw new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`);
+        throw new errors_IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`);
     }
     if (treeDigest(manifest) !== expectedDigest)
-        throw new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} does not match its digest`);
+        throw new errors_IntegrityError(`manifest ${expectedDigest.slice(0, 12)} does not match its digest`);
     validateManifest(manifest);
     return manifest;
 }
@@ -48478,9 +48478,9 @@ async function materializeTree(options) {
                 continue;
             const stats = lstatOrUndefined(current);
             if (stats?.isSymbolicLink())
-                throw new IntegrityError(`restoring ${entry.path} would write through the symlink ${current}; refused`);
+                throw new errors_IntegrityError(`restoring ${entry.path} would write through the symlink ${current}; refused`);
             if (stats && !stats.isDirectory())
-                throw new IntegrityError(`restoring ${entry.path} needs ${current} to be a directory`);
+                throw new errors_IntegrityError(`restoring ${entry.path} needs ${current} to be a directory`);
             if (!stats) {
                 (0,external_node_fs_.mkdirSync)(current, { recursive: i < 0 });
                 createdDirs.push(current);
@@ -48538,9 +48538,9 @@ async function materializeTree(options) {
             await pool.submit(run.end - run.start, async () => {
                 const bytes = await store.get(objectKey(run.object), { start: run.start, end: run.end - 1 });
                 if (!bytes)
-                    throw new IntegrityError(`object ${run.object.slice(0, 12)} is missing from the store`);
+                    throw new errors_IntegrityError(`object ${run.object.slice(0, 12)} is missing from the store`);
                 if (bytes.length !== run.end - run.start)
-                    throw new IntegrityError(`object ${run.object.slice(0, 12)} is shorter than the manifest says`);
+                    throw new errors_IntegrityError(`object ${run.object.slice(0, 12)} is shorter than the manifest says`);
                 stats.bytesDownloaded += bytes.length;
                 stats.objectsDownloaded++;
                 for (const blob of run.blobs) {
@@ -48550,10 +48550,10 @@ async function materializeTree(options) {
                         raw = await decodeBlob(stored, blob.zstd, blob.size);
                     }
                     catch {
-                        throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not decode`);
+                        throw new errors_IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not decode`);
                     }
                     if (raw.length !== blob.size || sha256Hex(raw) !== blob.digest)
-                        throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not match its sha256`);
+                        throw new errors_IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not match its sha256`);
                     for (const target of targets.get(blob.digest)) {
                         if (target.whole) {
                             writeWhole(target.file, raw, target.mode, umask);
@@ -48636,7 +48636,7 @@ function replaceNonFile(file) {
     const existing = lstatOrUndefined(file);
     if (existing && !existing.isFile()) {
         if (existing.isDirectory())
-            throw new IntegrityError(`cannot restore the file ${file}: a directory is in the way`);
+            throw new errors_IntegrityError(`cannot restore the file ${file}: a directory is in the way`);
         (0,external_node_fs_.unlinkSync)(file);
     }
 }
@@ -49145,7 +49145,7 @@ function restoreDestinations(roots, patterns, workspace) {
             return destination;
         if (!isRelativeSpec && allowedOutside.some(allowed => destination === allowed || destination.startsWith(allowed + external_node_path_.sep)))
             return destination;
-        throw new IntegrityError(`manifest root ${JSON.stringify(spec)} lies outside the workspace and the requested paths; refusing to restore`);
+        throw new errors_IntegrityError(`manifest root ${JSON.stringify(spec)} lies outside the workspace and the requested paths; refusing to restore`);
     });
 }
 
@@ -49160,7 +49160,7 @@ function restoreDestinations(roots, patterns, workspace) {
 async function loadManifest(store, digest) {
     const bytes = await store.get(manifestKey(digest));
     if (!bytes)
-        throw new IntegrityError(`manifest ${digest.slice(0, 12)} is missing from the store`);
+        throw new errors_IntegrityError(`manifest ${digest.slice(0, 12)} is missing from the store`);
     return decodeManifest(bytes, digest);
 }
 /** Finds and restores an entry. A missing or corrupt object fails with IntegrityError and leaves no partial tree. */
@@ -51144,18 +51144,19 @@ const planCommand = {
 const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 const GITHUB_WORKFLOW_BUILD_TYPE = 'https://actions.github.io/buildtypes/workflow/v1';
-/** Reads the standard GITHUB_* variables from a given environment. */
+/** Reads the standard GITHUB_* variables from a given environment (not process.env, so it stays testable). */
 function buildContextFromEnv(env) {
-    const workflowRef = env.GITHUB_WORKFLOW_REF ?? '';
-    const workflowPath = workflowRef.includes('@') ? workflowRef.slice(0, workflowRef.lastIndexOf('@')).split('/').slice(2).join('/') : undefined;
+    const repository = env.GITHUB_REPOSITORY ?? '';
+    const workflowRef = env.GITHUB_WORKFLOW_REF || undefined;
     return {
-        serverUrl: env.GITHUB_SERVER_URL ?? 'https://github.com',
-        repository: env.GITHUB_REPOSITORY ?? '',
+        serverUrl: (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, ''),
+        repository,
         repositoryId: env.GITHUB_REPOSITORY_ID,
         repositoryOwnerId: env.GITHUB_REPOSITORY_OWNER_ID,
         ref: env.GITHUB_REF ?? '',
         commit: env.GITHUB_SHA ?? '',
-        workflowPath,
+        workflowPath: workflowRef ? splitWorkflowRef(workflowRef, repository).path : undefined,
+        workflowRef,
         eventName: env.GITHUB_EVENT_NAME,
         runId: env.GITHUB_RUN_ID,
         runAttempt: env.GITHUB_RUN_ATTEMPT,
@@ -51163,13 +51164,23 @@ function buildContextFromEnv(env) {
     };
 }
 /**
+ * owner/repo/.github/workflows/x.yml@refs/tags/a@1 → path and ref, splitting at the first @ after
+ * the repository as actions/attest does (tags may contain @).
+ */
+function splitWorkflowRef(workflowRef, repository) {
+    const rest = repository && workflowRef.startsWith(`${repository}/`) ? workflowRef.slice(repository.length + 1) : workflowRef.split('/').slice(2).join('/');
+    const at = rest.indexOf('@');
+    return at < 0 ? { path: rest, ref: '' } : { path: rest.slice(0, at), ref: rest.slice(at + 1) };
+}
+/**
  * An in-toto Statement v1 with a SLSA provenance v1 predicate, shaped like GitHub's own build
- * provenance (actions/attest-build-provenance), plus the pipeline's plan: every stage key and the
- * inputs that made it. Secret values are removed before anything is returned.
+ * provenance (actions/attest-build-provenance), plus the pipeline's plan under
+ * internalParameters.artifactAction.plan. Secrets are redacted before anything is returned.
  */
 function buildProvenanceStatement(options) {
     const { context } = options;
     const repositoryUrl = `${context.serverUrl}/${context.repository}`;
+    const workflow = context.workflowRef ? splitWorkflowRef(context.workflowRef, context.repository) : { path: context.workflowPath ?? '', ref: context.ref };
     const statement = {
         _type: STATEMENT_TYPE,
         subject: options.subjects.map(file => ({ name: file.name, digest: { sha256: file.sha256 } })),
@@ -51177,9 +51188,7 @@ function buildProvenanceStatement(options) {
         predicate: {
             buildDefinition: {
                 buildType: GITHUB_WORKFLOW_BUILD_TYPE,
-                externalParameters: {
-                    workflow: { ref: context.ref, repository: repositoryUrl, path: context.workflowPath ?? '' }
-                },
+                externalParameters: { workflow: { ref: workflow.ref || context.ref, repository: repositoryUrl, path: workflow.path } },
                 internalParameters: {
                     github: {
                         event_name: context.eventName ?? '',
@@ -51192,22 +51201,84 @@ function buildProvenanceStatement(options) {
                 resolvedDependencies: [{ uri: `git+${repositoryUrl}@${context.ref}`, digest: { gitCommit: context.commit } }]
             },
             runDetails: {
-                builder: { id: `${context.serverUrl}/actions/runner/${context.runnerEnvironment === 'self-hosted' ? 'self-hosted' : 'github-hosted'}` },
+                builder: { id: builderId(context, workflow) },
                 metadata: { invocationId: `${repositoryUrl}/actions/runs/${context.runId ?? '0'}/attempts/${context.runAttempt ?? '1'}` }
             }
         }
     };
     return redactSecrets(statement, options.secrets ?? []);
 }
-const TOKEN_PATTERNS = [/\bgh[pousr]_[A-Za-z0-9]{20,}\b/g, /\bgithub_pat_[A-Za-z0-9_]{20,}\b/g, /\bAKIA[0-9A-Z]{16}\b/g];
-/** Replaces every given secret value, and anything shaped like a GitHub token or AWS key id, with ***. */
+/**
+ * GitHub uses the (job) workflow's URL at its ref. Outside a workflow (a local CLI run) there is
+ * none, so the runner kind stands in, as in GitHub's first provenance format.
+ */
+function builderId(context, workflow) {
+    if (context.workflowRef)
+        return `${context.serverUrl}/${context.workflowRef}`;
+    if (workflow.path)
+        return `${context.serverUrl}/${context.repository}/${workflow.path}@${workflow.ref || context.ref}`;
+    return `${context.serverUrl}/actions/runner/${context.runnerEnvironment === 'self-hosted' ? 'self-hosted' : 'github-hosted'}`;
+}
+const REDACTED = '***';
+/** Shapes of credentials that must never be published, whatever secrets the caller knew about. */
+const CREDENTIAL_PATTERNS = [
+    // GitHub tokens: personal (ghp_), OAuth (gho_), user-to-server (ghu_), server/Actions (ghs_), refresh (ghr_), fine-grained PATs.
+    /(?<![A-Za-z0-9])gh[pousr]_[A-Za-z0-9_]{20,}/g,
+    /(?<![A-Za-z0-9])github_pat_[A-Za-z0-9_]{20,}/g,
+    // AWS access key ids (long-term and temporary).
+    /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g,
+    // Private keys in PEM form, also with literal \n escapes.
+    /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g,
+    // Passwords in URLs: scheme://user:password@host.
+    /(?<=:\/\/[^/\s:@]+:)[^@\s/]+(?=@)/g
+];
+/** Environment-variable names that hold credentials, e.g. AWS_SECRET_ACCESS_KEY, NPM_TOKEN, DB_PASSWORD. */
+const SECRET_ENV_NAME = /^[A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIALS?)[A-Z0-9_]*$/;
+/** The same names in assignments inside strings: `AWS_SECRET_ACCESS_KEY=... make`. */
+const SECRET_ENV_ASSIGNMENT = /\b([A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIALS?)[A-Z0-9_]*)=("[^"]*"|'[^']*'|[^\s"';&|]+)/g;
+/**
+ * Returns a copy of `value` in which every given secret value, anything shaped like a GitHub token,
+ * AWS access key id, PEM private key or URL password, and the value of every env-like entry named
+ * like a credential (AWS_SECRET_ACCESS_KEY, *_TOKEN, ...) is replaced with ***. Object keys are
+ * redacted too. Secret values shorter than 4 characters are ignored: replacing them would mangle
+ * the statement without hiding anything.
+ */
 function redactSecrets(value, secrets) {
-    let text = JSON.stringify(value);
-    for (const secret of secrets.filter(candidate => candidate.length >= 4))
-        text = text.split(JSON.stringify(secret).slice(1, -1)).join('***');
-    for (const pattern of TOKEN_PATTERNS)
-        text = text.replace(pattern, '***');
-    return JSON.parse(text);
+    const needles = secretNeedles(secrets);
+    const redactString = (text) => {
+        let result = text;
+        for (const needle of needles)
+            result = result.split(needle).join(REDACTED);
+        for (const pattern of CREDENTIAL_PATTERNS)
+            result = result.replace(pattern, REDACTED);
+        return result.replace(SECRET_ENV_ASSIGNMENT, `$1=${REDACTED}`);
+    };
+    const walk = (node) => {
+        if (typeof node === 'string')
+            return redactString(node);
+        if (Array.isArray(node))
+            return node.map(walk);
+        if (node !== null && typeof node === 'object') {
+            const copy = {};
+            for (const [key, inner] of Object.entries(node))
+                copy[redactString(key)] = SECRET_ENV_NAME.test(key) && (typeof inner === 'string' || typeof inner === 'number') ? REDACTED : walk(inner);
+            return copy;
+        }
+        return node;
+    };
+    return walk(value);
+}
+/** Each secret as given, trimmed, with newlines as literal \n (as pasted into secrets), and line by line; longest first. */
+function secretNeedles(secrets) {
+    const needles = new Set();
+    for (const secret of secrets) {
+        const escaped = secret.replace(/\r?\n/g, '\\n');
+        for (const candidate of [secret, secret.trim(), escaped, secret.trim().replace(/\r?\n/g, '\\n'), ...secret.split(/\r?\n/).map(line => line.trim())]) {
+            if (candidate.length >= 4)
+                needles.add(candidate);
+        }
+    }
+    return [...needles].sort((a, b) => b.length - a.length);
 }
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
@@ -51441,54 +51512,75 @@ async function publish_release_hashFile(path) {
 var bundle_dist = __nccwpck_require__(1040);
 // EXTERNAL MODULE: ./node_modules/@sigstore/core/dist/index.js
 var core_dist = __nccwpck_require__(3917);
+;// CONCATENATED MODULE: ./lib/core/signing/dsse.js
+
+/** DSSE (Dead Simple Signing Envelope): what a signature covers. https://github.com/secure-systems-lab/dsse */
+/** The payload type of an in-toto statement. */
+const dsse_IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+/** The pre-authentication encoding, the bytes that are signed: `DSSEv1 <len(type)> <type> <len(body)> <body>`. */
+const preAuthEncoding = (payloadType, payload) => core_dist.dsse.preAuthEncoding(payloadType, Buffer.from(payload));
+
 // EXTERNAL MODULE: ./node_modules/@sigstore/verify/dist/index.js
 var verify_dist = __nccwpck_require__(4187);
-;// CONCATENATED MODULE: ./lib/core/signing/signing-keys.js
+;// CONCATENATED MODULE: ./lib/core/signing/keys.js
 
 
-const GENERATE_HINT = "generate one with: openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt (or 'artifact-action keygen')";
+const GENERATE_HINT = 'generate one with `openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt` (or `artifact-action keygen`)';
 /**
- * Loads a PEM private key (PKCS#8, or SEC1 "EC PRIVATE KEY"), also when pasted into a secret with
- * literal \n escapes. ECDSA P-256 and Ed25519 are accepted. Messages never include key material.
+ * Loads a PEM private key: PKCS#8 ("PRIVATE KEY") or SEC1 ("EC PRIVATE KEY"), ECDSA P-256 or Ed25519.
+ * Tolerates how keys get pasted into secrets: literal \n escapes, indentation, CRLF, surrounding
+ * quotes, a leading "EC PARAMETERS" block. Errors are InputError, one line, naming `input`, and
+ * never contain key material.
  */
 function loadSigningKey(pem, input = 'signing-key') {
-    const text = pem.includes('\\n') && !pem.includes('\n') ? pem.replace(/\\n/g, '\n') : pem;
-    if (!text.trim())
-        throw new errors_InputError(`${input}: empty; offline signing needs a private key (PEM); ${GENERATE_HINT}`);
+    if (!pem?.trim())
+        throw new errors_InputError(`${input}: empty; offline signing needs a PEM private key; ${GENERATE_HINT}`);
+    const blocks = pemBlocks(pem);
+    const block = blocks.find(candidate => candidate.label.endsWith('PRIVATE KEY'));
+    if (!block) {
+        const found = blocks.some(candidate => candidate.label.endsWith('PUBLIC KEY')) ? 'a public key, not the private key' : blocks.length ? `a PEM ${blocks[0].label}, not a private key` : 'not a PEM private key';
+        throw new errors_InputError(`${input}: ${found}; give the private key (PKCS#8 or EC PEM); ${GENERATE_HINT}`);
+    }
+    if (block.label === 'ENCRYPTED PRIVATE KEY' || block.encrypted)
+        throw new errors_InputError(`${input}: the private key is encrypted; give it unencrypted (\`openssl pkcs8 -topk8 -nocrypt\`) and keep it in a secret`);
+    if (block.label === 'OPENSSH PRIVATE KEY')
+        throw new errors_InputError(`${input}: OpenSSH key format is not supported; give a PKCS#8 or EC PEM key; ${GENERATE_HINT}`);
     let privateKey;
     try {
-        privateKey = (0,external_node_crypto_.createPrivateKey)({ key: text.trim(), format: 'pem' });
+        privateKey = (0,external_node_crypto_.createPrivateKey)({ key: block.pem, format: 'pem' });
     }
     catch {
-        throw new errors_InputError(`${input}: not a readable PEM private key (an unencrypted PKCS#8 or EC key is needed); ${GENERATE_HINT}`);
+        throw new errors_InputError(`${input}: the ${block.label} block is not a readable key (damaged or truncated); ${GENERATE_HINT}`);
     }
     const type = keyTypeOf(privateKey);
     if (!type)
-        throw new errors_InputError(`${input}: key type ${describeKey(privateKey)} is not supported; use ECDSA P-256 (default) or Ed25519; ${GENERATE_HINT}`);
+        throw new errors_InputError(`${input}: ${describeKey(privateKey)} keys are not supported; use ECDSA P-256 (default) or Ed25519; ${GENERATE_HINT}`);
     return withPublicKey(type, privateKey);
 }
+/** Reads a public key PEM (SPKI); the error names the input. */
+function loadPublicKey(pem, input = 'public-key') {
+    const block = pemBlocks(pem ?? '').find(candidate => candidate.label === 'PUBLIC KEY');
+    if (!block)
+        throw new errors_InputError(`${input}: not a PEM public key ("BEGIN PUBLIC KEY"); give the .pub file written with the signing key`);
+    let publicKey;
+    try {
+        publicKey = (0,external_node_crypto_.createPublicKey)({ key: block.pem, format: 'pem' });
+    }
+    catch {
+        throw new errors_InputError(`${input}: the PUBLIC KEY block is not a readable key (damaged or truncated)`);
+    }
+    if (!keyTypeOf(publicKey))
+        throw new errors_InputError(`${input}: ${describeKey(publicKey)} keys are not supported; use an ECDSA P-256 or Ed25519 public key`);
+    return publicKey;
+}
+/** A new key pair, for tests and `artifact-action keygen`; the private key as unencrypted PKCS#8 PEM. */
 function generateSigningKey(type = 'ecdsa-p256') {
     const { privateKey } = type === 'ed25519' ? (0,external_node_crypto_.generateKeyPairSync)('ed25519') : (0,external_node_crypto_.generateKeyPairSync)('ec', { namedCurve: 'prime256v1' });
     return { key: withPublicKey(type, privateKey), privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
+/** Hex sha256 of the public key's SPKI DER. */
 function keyIdOf(publicKey) {
     return (0,external_node_crypto_.createHash)('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
-}
-/** Reads a public key PEM; the error names the input. */
-function loadPublicKey(pem, input = 'public-key') {
-    try {
-        const key = (0,external_node_crypto_.createPublicKey)({ key: pem.trim(), format: 'pem' });
-        if (!keyTypeOf(key))
-            throw new Error('type');
-        return key;
-    }
-    catch {
-        throw new errors_InputError(`${input}: not an ECDSA P-256 or Ed25519 public key in PEM form`);
-    }
-}
-function withPublicKey(type, privateKey) {
-    const publicKey = (0,external_node_crypto_.createPublicKey)(privateKey);
-    return { type, privateKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), keyId: keyIdOf(publicKey) };
 }
 function keyTypeOf(key) {
     if (key.asymmetricKeyType === 'ed25519')
@@ -51497,94 +51589,172 @@ function keyTypeOf(key) {
         return 'ecdsa-p256';
     return undefined;
 }
+/** ECDSA P-256: ecdsa-with-SHA256, DER-encoded (as cosign). Ed25519: pure Ed25519 over the bytes. */
+function signBytes(key, data) {
+    return (0,external_node_crypto_.sign)(key.type === 'ed25519' ? null : 'sha256', data, key.privateKey);
+}
+function withPublicKey(type, privateKey) {
+    const publicKey = (0,external_node_crypto_.createPublicKey)(privateKey);
+    return { type, privateKey, publicKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), keyId: keyIdOf(publicKey) };
+}
 function describeKey(key) {
-    return key.asymmetricKeyType === 'ec' ? `ec/${key.asymmetricKeyDetails?.namedCurve}` : String(key.asymmetricKeyType);
+    if (key.asymmetricKeyType === 'ec')
+        return `ECDSA ${key.asymmetricKeyDetails?.namedCurve ?? 'unknown-curve'}`;
+    return (key.asymmetricKeyType ?? 'unknown').toUpperCase();
+}
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+/** Finds PEM blocks in pasted text and rebuilds each with 64-column base64 lines. */
+function pemBlocks(text) {
+    const unescaped = text.replace(/\\r/g, '').replace(/\\n/g, '\n');
+    const blocks = [];
+    for (const [, label, content] of unescaped.matchAll(PEM_BLOCK)) {
+        const encrypted = /Proc-Type:\s*4,ENCRYPTED/.test(content);
+        const base64 = content.replace(/^\s*[A-Za-z-]+:.*$/gm, '').replace(/\s+/g, '');
+        const lines = base64.match(/.{1,64}/g) ?? [];
+        blocks.push({ label, encrypted, pem: [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`, ''].join('\n') });
+    }
+    return blocks;
 }
 
-;// CONCATENATED MODULE: ./lib/core/signing/provenance-bundle.js
+;// CONCATENATED MODULE: ./lib/core/signing/bundle.js
 
 
 
 
 
 
-const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
-/** Signs a statement offline: a DSSE envelope in a Sigstore bundle (v0.3) whose key hint is the key id. */
+/** The OIDC issuer of GitHub Actions' id tokens, required of keyless signers unless told otherwise. */
+const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
+/**
+ * Signs a statement offline: a DSSE envelope in a Sigstore bundle v0.3 whose public-key hint (and
+ * signature keyid) is the key id. No transparency log or timestamp: trust comes from the key alone.
+ */
 function signStatementWithKey(statement, key) {
-    const payload = Buffer.from(JSON.stringify(statement));
-    const pae = core_dist.dsse.preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, payload);
-    const signature = (0,external_node_crypto_.sign)(key.type === 'ed25519' ? null : 'sha256', pae, key.privateKey);
-    return (0,bundle_dist.bundleToJSON)((0,bundle_dist.toDSSEBundle)({ artifact: payload, artifactType: IN_TOTO_PAYLOAD_TYPE, signature, keyHint: key.keyId }));
+    const payload = Buffer.from(JSON.stringify(statement), 'utf8');
+    const signature = signBytes(key, preAuthEncoding(dsse_IN_TOTO_PAYLOAD_TYPE, payload));
+    const bundle = {
+        mediaType: bundle_dist.BUNDLE_V03_MEDIA_TYPE,
+        verificationMaterial: { publicKey: { hint: key.keyId }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
+        dsseEnvelope: { payload: payload.toString('base64'), payloadType: dsse_IN_TOTO_PAYLOAD_TYPE, signatures: [{ sig: signature.toString('base64'), keyid: key.keyId }] }
+    };
+    (0,bundle_dist.assertBundleLatest)((0,bundle_dist.bundleFromJSON)(bundle));
+    return bundle;
 }
 /**
- * Signs keylessly, as actions/attest does: a short-lived Fulcio certificate for the workflow's OIDC
- * identity, and a Rekor transparency-log entry.
+ * Checks a key-signed bundle offline against a public key and returns the statement it signs.
+ * Bundle problems throw IntegrityError with the reason; an unreadable public key is an InputError.
  */
-async function provenance_bundle_signStatementKeyless(statement, options) {
-    if (!options.identityToken)
-        throw new InputError("signing: keyless signing needs an OIDC token; grant the job 'permissions: id-token: write', or give signing-key for offline signing");
-    // Loaded on demand: the keyless stack (Fulcio, Rekor, TUF clients) is large and only needed here.
-    const { attest } = await __nccwpck_require__.e(/* import() */ 267).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4267, 19));
-    return attest(Buffer.from(JSON.stringify(statement)), IN_TOTO_PAYLOAD_TYPE, { identityToken: options.identityToken });
-}
-/** Checks a key-signed bundle offline against a public key and returns the statement it signs. */
-function verifyBundleWithKey(bundleJson, publicKeyPem) {
-    const publicKey = loadPublicKey(publicKeyPem);
-    const bundle = parseBundle(bundleJson);
-    const trust = {
-        certificateAuthorities: [],
-        timestampAuthorities: [],
-        tlogs: [],
-        ctlogs: [],
-        publicKey: hint => {
-            if (hint !== keyIdOf(publicKey))
-                throw new IntegrityError(`provenance is signed by key ${hint.slice(0, 12)}, not by the given public key`);
-            return { publicKey, validFor: () => true };
-        }
-    };
+function verifyBundleWithKey(bundleJson, publicKeyPem, input = 'public-key') {
+    const publicKey = loadPublicKey(publicKeyPem, input);
+    const bundle = parseDsseBundle(bundleJson);
+    if (!(0,bundle_dist.isBundleWithPublicKey)(bundle))
+        throw new errors_IntegrityError(`provenance is signed keylessly (${bundle.verificationMaterial.content.$case}), not with a key; verify it keylessly`);
+    const keyId = keyIdOf(publicKey);
+    const { hint } = bundle.verificationMaterial.content.publicKey;
+    if (hint !== keyId)
+        throw new errors_IntegrityError(`provenance is signed by key ${shortId(hint)}, not by the given public key ${shortId(keyId)}`);
+    const envelope = bundle.content.dsseEnvelope;
+    const [signature] = envelope.signatures;
+    if (signature.keyid && signature.keyid !== keyId)
+        throw new errors_IntegrityError(`provenance signature names key ${shortId(signature.keyid)}, not the given public key ${shortId(keyId)}`);
+    // The signature itself is checked by Sigstore's verifier, with this key as the only trust material.
+    const trust = { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: () => ({ publicKey, validFor: () => true }) };
     try {
         new verify_dist.Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify((0,verify_dist.toSignedEntity)(bundle));
     }
-    catch (error) {
-        if (error instanceof IntegrityError)
-            throw error;
-        throw new IntegrityError(`provenance signature is invalid (${error.message})`);
+    catch {
+        throw new errors_IntegrityError(`provenance signature is invalid: it does not match the payload under key ${shortId(keyId)} (the payload or signature was altered)`);
     }
     return statementOf(bundle);
 }
-/** Checks a keyless bundle through Sigstore's public-good trust root (needs the network). */
-async function verifyBundleKeyless(bundleJson, policy) {
-    const bundle = parseBundle(bundleJson);
-    try {
-        const { verify } = await __nccwpck_require__.e(/* import() */ 267).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4267, 19));
-        await verify(bundleJson, policy);
-    }
-    catch (error) {
-        throw new IntegrityError(`provenance signature is invalid (${error.message})`);
-    }
-    return statementOf(bundle);
-}
-function parseBundle(bundleJson) {
+/**
+ * Signs keylessly, as actions/attest does on the public-good Sigstore instance: a short-lived
+ * Fulcio certificate for the workflow's OIDC identity (token audience "sigstore") and a Rekor
+ * entry. Needs the network.
+ */
+async function bundle_signStatementKeyless(statement, options) {
+    const token = options.identityToken?.trim();
+    if (!token)
+        throw new InputError("signing: keyless signing needs the job's OIDC token; add `permissions: id-token: write` to the job, or give signing-key for offline signing");
+    if (token.split('.').length !== 3)
+        throw new InputError('signing: the OIDC identity token is not a JWT; request it with audience "sigstore" (core.getIDToken("sigstore"))');
+    // Loaded on demand: the keyless stack (Fulcio, Rekor, TUF clients) is large and only needed here.
+    const { attest } = await __nccwpck_require__.e(/* import() */ 267).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4267, 19));
     let bundle;
     try {
-        bundle = (0,bundle_dist.bundleFromJSON)(bundleJson);
+        bundle = await attest(Buffer.from(JSON.stringify(statement), 'utf8'), IN_TOTO_PAYLOAD_TYPE, { identityToken: token });
     }
     catch (error) {
-        throw new IntegrityError(`provenance is not a valid Sigstore bundle (${error.message})`);
+        throw new Error(`keyless signing through Sigstore (Fulcio, Rekor) failed: ${withoutToken(error, token)}`);
     }
-    if (!(0,bundle_dist.isBundleWithDsseEnvelope)(bundle))
-        throw new IntegrityError('provenance bundle holds no DSSE envelope');
-    if (bundle.content.dsseEnvelope.payloadType !== IN_TOTO_PAYLOAD_TYPE)
-        throw new IntegrityError(`provenance payload type is ${bundle.content.dsseEnvelope.payloadType}, not ${IN_TOTO_PAYLOAD_TYPE}`);
+    if (bundle.mediaType !== BUNDLE_V03_MEDIA_TYPE)
+        throw new IntegrityError(`Sigstore returned a bundle of type ${bundle.mediaType}, not ${BUNDLE_V03_MEDIA_TYPE}`);
     return bundle;
 }
-function statementOf(bundle) {
+/**
+ * Checks a keyless bundle against Sigstore's public-good trust root (fetched through TUF, so it needs
+ * the network) and the signer policy, then returns the statement it signs.
+ */
+async function verifyBundleKeyless(bundleJson, policy = {}) {
+    const bundle = parseDsseBundle(bundleJson);
+    if ((0,bundle_dist.isBundleWithPublicKey)(bundle))
+        throw new errors_IntegrityError('provenance is signed with a key, not keylessly; verify it with the public key');
+    const { verify } = await __nccwpck_require__.e(/* import() */ 267).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4267, 19));
     try {
-        return JSON.parse(bundle.content.dsseEnvelope.payload.toString('utf8'));
+        await verify(jsonOf(bundleJson), { certificateIdentityURI: policy.certificateIdentityURI, certificateIssuer: policy.certificateIssuer ?? GITHUB_ACTIONS_ISSUER });
+    }
+    catch (error) {
+        throw new errors_IntegrityError(`provenance signature is invalid: ${error.message}`);
+    }
+    return statementOf(bundle);
+}
+/** Parses a bundle (object or JSON text) and requires a DSSE envelope carrying an in-toto statement. */
+function parseDsseBundle(bundleJson) {
+    const json = jsonOf(bundleJson);
+    if (typeof json !== 'object' || json === null || Array.isArray(json))
+        throw new errors_IntegrityError('provenance is not a Sigstore bundle (not a JSON object)');
+    let bundle;
+    try {
+        bundle = (0,bundle_dist.bundleFromJSON)(json);
+    }
+    catch (error) {
+        const fields = error.fields;
+        throw new errors_IntegrityError(`provenance is not a valid Sigstore bundle (${fields?.length ? `bad ${fields.join(', ')}` : error.message})`);
+    }
+    if (!(0,bundle_dist.isBundleWithDsseEnvelope)(bundle))
+        throw new errors_IntegrityError('provenance bundle holds a message signature, not a DSSE envelope');
+    const { payloadType } = bundle.content.dsseEnvelope;
+    if (payloadType !== dsse_IN_TOTO_PAYLOAD_TYPE)
+        throw new errors_IntegrityError(`provenance payload type is ${JSON.stringify(payloadType)}, not ${dsse_IN_TOTO_PAYLOAD_TYPE}`);
+    return bundle;
+}
+function jsonOf(bundleJson) {
+    if (typeof bundleJson !== 'string')
+        return bundleJson;
+    try {
+        return JSON.parse(bundleJson);
     }
     catch {
-        throw new IntegrityError('provenance payload is not JSON');
+        throw new errors_IntegrityError('provenance is not JSON');
     }
+}
+function statementOf(bundle) {
+    let statement;
+    try {
+        statement = JSON.parse(bundle.content.dsseEnvelope.payload.toString('utf8'));
+    }
+    catch {
+        throw new errors_IntegrityError('provenance payload is not JSON');
+    }
+    if (typeof statement !== 'object' || statement === null || Array.isArray(statement))
+        throw new errors_IntegrityError('provenance payload is not an in-toto statement (not a JSON object)');
+    return statement;
+}
+function shortId(keyId) {
+    return keyId ? keyId.slice(0, 12) : '(none)';
+}
+function withoutToken(error, token) {
+    return (error instanceof Error ? error.message : String(error)).split(token).join('***');
 }
 
 ;// CONCATENATED MODULE: ./lib/core/release/verify-release.js
@@ -51604,28 +51774,28 @@ async function verifyRelease(request) {
     const checked = [];
     const recordBytes = await store.get(releaseLayout.record(project, version));
     if (!recordBytes)
-        throw new IntegrityError(`${project} ${version}: no release.json; the release does not exist or was never completed`);
+        throw new errors_IntegrityError(`${project} ${version}: no release.json; the release does not exist or was never completed`);
     const record = parseRecord(recordBytes, project, version);
     checked.push('release.json is complete');
     const sumsBytes = await store.get(releaseLayout.sums(project, version));
     if (!sumsBytes)
-        throw new IntegrityError('SHA256SUMS is missing');
+        throw new errors_IntegrityError('SHA256SUMS is missing');
     if (sha256Hex(sumsBytes) !== record.sha256sums.sha256)
-        throw new IntegrityError('SHA256SUMS does not match the digest in release.json');
+        throw new errors_IntegrityError('SHA256SUMS does not match the digest in release.json');
     let sums;
     try {
         sums = parseSha256Sums(sumsBytes.toString('utf8'));
     }
     catch (error) {
-        throw new IntegrityError(error.message);
+        throw new errors_IntegrityError(error.message);
     }
     if (!sameSet(sums.map(line => `${line.name} ${line.sha256}`), record.files.map(file => `${file.name} ${file.sha256}`)))
-        throw new IntegrityError('SHA256SUMS does not list exactly the files of release.json');
+        throw new errors_IntegrityError('SHA256SUMS does not list exactly the files of release.json');
     checked.push('SHA256SUMS matches release.json');
     for (const file of record.files) {
         const stream = await store.getStream(releaseLayout.package(project, version, file.name));
         if (!stream)
-            throw new IntegrityError(`package ${file.name} is missing`);
+            throw new errors_IntegrityError(`package ${file.name} is missing`);
         const hash = (0,external_node_crypto_.createHash)('sha256');
         let size = 0;
         for await (const chunk of stream) {
@@ -51633,28 +51803,28 @@ async function verifyRelease(request) {
             size += chunk.length;
         }
         if (size !== file.size || hash.digest('hex') !== file.sha256)
-            throw new IntegrityError(`package ${file.name} does not match its sha256 in release.json and SHA256SUMS`);
+            throw new errors_IntegrityError(`package ${file.name} does not match its sha256 in release.json and SHA256SUMS`);
     }
     checked.push(`${record.files.length} package(s) match their sha256`);
     const provenanceBytes = await store.get(releaseLayout.provenance(project, version));
     if (!provenanceBytes)
-        throw new IntegrityError('provenance.sigstore.json is missing');
+        throw new errors_IntegrityError('provenance.sigstore.json is missing');
     if (sha256Hex(provenanceBytes) !== record.provenance.sha256)
-        throw new IntegrityError('provenance.sigstore.json does not match the digest in release.json');
+        throw new errors_IntegrityError('provenance.sigstore.json does not match the digest in release.json');
     let bundle;
     try {
         bundle = JSON.parse(provenanceBytes.toString('utf8'));
     }
     catch {
-        throw new IntegrityError('provenance.sigstore.json is not JSON');
+        throw new errors_IntegrityError('provenance.sigstore.json is not JSON');
     }
     const statement = await request.verifyBundle(bundle);
     checked.push('provenance signature is valid');
     const subjects = statement.subject.map(subject => `${subject.name} ${subject.digest.sha256}`);
     if (!sameSet(subjects, record.files.map(file => `${file.name} ${file.sha256}`)))
-        throw new IntegrityError('provenance subjects do not match the packages');
+        throw new errors_IntegrityError('provenance subjects do not match the packages');
     if (statement.predicateType !== record.provenance.predicateType)
-        throw new IntegrityError(`provenance predicate type is ${statement.predicateType}, not ${record.provenance.predicateType}`);
+        throw new errors_IntegrityError(`provenance predicate type is ${statement.predicateType}, not ${record.provenance.predicateType}`);
     checked.push('provenance subjects are exactly the packages');
     return { record, statement, checked };
 }
@@ -51664,7 +51834,7 @@ function parseRecord(bytes, project, version) {
         record = JSON.parse(bytes.toString('utf8'));
     }
     catch {
-        throw new IntegrityError('release.json is not JSON');
+        throw new errors_IntegrityError('release.json is not JSON');
     }
     const hex = /^[0-9a-f]{64}$/;
     const complete = record.schema === RELEASE_SCHEMA &&
@@ -51679,7 +51849,7 @@ function parseRecord(bytes, project, version) {
         hex.test(record.provenance?.sha256 ?? '') &&
         (record.signing?.method === 'key' || record.signing?.method === 'keyless');
     if (!complete)
-        throw new IntegrityError('release.json is incomplete or names another release');
+        throw new errors_IntegrityError('release.json is incomplete or names another release');
     return record;
 }
 function sameSet(a, b) {
@@ -51734,7 +51904,7 @@ async function verifyPublishedRelease(options) {
     if (record?.signing.method === 'key' && !publicKeyPem) {
         const published = record.signing.keyId ? await options.store.get(releaseLayout.key(options.project, record.signing.keyId)) : undefined;
         if (!published)
-            throw new IntegrityError(`the public key ${record.signing.keyId?.slice(0, 12)} is not in the release store; pass the public key to verify with`);
+            throw new errors_IntegrityError(`the public key ${record.signing.keyId?.slice(0, 12)} is not in the release store; pass the public key to verify with`);
         publicKeyPem = published.toString('utf8');
         keySource = 'store';
     }
@@ -51921,7 +52091,7 @@ async function main(argv) {
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(444);
+/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1578);
 
 process.exit(await (0,_cli_main_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2)));
 

@@ -11259,13 +11259,13 @@ const resolveCredentialSource = (credentialSource, profileName, logger) => {
     const sourceProvidersMap = {
         EcsContainer: async (options) => {
             const { fromHttp } = __nccwpck_require__(98605);
-            const { fromContainerMetadata } = __nccwpck_require__(18185);
+            const { fromContainerMetadata } = __nccwpck_require__(40566);
             logger?.debug("@aws-sdk/credential-provider-ini - credential_source is EcsContainer");
             return async () => chain(fromHttp(options ?? {}), fromContainerMetadata(options))().then(setNamedProvider);
         },
         Ec2InstanceMetadata: async (options) => {
             logger?.debug("@aws-sdk/credential-provider-ini - credential_source is Ec2InstanceMetadata");
-            const { fromInstanceMetadata } = __nccwpck_require__(18185);
+            const { fromInstanceMetadata } = __nccwpck_require__(40566);
             return async () => fromInstanceMetadata(options)().then(setNamedProvider);
         },
         Environment: async (options) => {
@@ -11794,7 +11794,7 @@ const { chain, CredentialsProviderError, ENV_PROFILE } = __nccwpck_require__(472
 
 const ENV_IMDS_DISABLED = "AWS_EC2_METADATA_DISABLED";
 const remoteProvider = async (init) => {
-    const { ENV_CMDS_FULL_URI, ENV_CMDS_RELATIVE_URI, fromContainerMetadata, fromInstanceMetadata } = __nccwpck_require__(18185);
+    const { ENV_CMDS_FULL_URI, ENV_CMDS_RELATIVE_URI, fromContainerMetadata, fromInstanceMetadata } = __nccwpck_require__(40566);
     if (process.env[ENV_CMDS_RELATIVE_URI] || process.env[ENV_CMDS_FULL_URI]) {
         init.logger?.debug("@aws-sdk/credential-provider-node - remoteProvider::fromHttp/fromContainerMetadata");
         const { fromHttp } = __nccwpck_require__(98605);
@@ -37281,7 +37281,7 @@ exports.toEndpointV1 = toEndpointV1;
 
 /***/ }),
 
-/***/ 18185:
+/***/ 40566:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 const { ProviderError, CredentialsProviderError, loadConfig } = __nccwpck_require__(47291);
@@ -68018,7 +68018,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 40566:
+/***/ 70849:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -70998,7 +70998,7 @@ class StoreError extends Error {
         this.failure = failure;
     }
 }
-class errors_IntegrityError extends (/* unused pure expression or super */ null && (Error)) {
+class errors_IntegrityError extends Error {
     name = 'IntegrityError';
 }
 function isNamedError(error, name) {
@@ -71012,18 +71012,19 @@ function errorMessage(error) {
 const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 const GITHUB_WORKFLOW_BUILD_TYPE = 'https://actions.github.io/buildtypes/workflow/v1';
-/** Reads the standard GITHUB_* variables from a given environment. */
+/** Reads the standard GITHUB_* variables from a given environment (not process.env, so it stays testable). */
 function buildContextFromEnv(env) {
-    const workflowRef = env.GITHUB_WORKFLOW_REF ?? '';
-    const workflowPath = workflowRef.includes('@') ? workflowRef.slice(0, workflowRef.lastIndexOf('@')).split('/').slice(2).join('/') : undefined;
+    const repository = env.GITHUB_REPOSITORY ?? '';
+    const workflowRef = env.GITHUB_WORKFLOW_REF || undefined;
     return {
-        serverUrl: env.GITHUB_SERVER_URL ?? 'https://github.com',
-        repository: env.GITHUB_REPOSITORY ?? '',
+        serverUrl: (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, ''),
+        repository,
         repositoryId: env.GITHUB_REPOSITORY_ID,
         repositoryOwnerId: env.GITHUB_REPOSITORY_OWNER_ID,
         ref: env.GITHUB_REF ?? '',
         commit: env.GITHUB_SHA ?? '',
-        workflowPath,
+        workflowPath: workflowRef ? splitWorkflowRef(workflowRef, repository).path : undefined,
+        workflowRef,
         eventName: env.GITHUB_EVENT_NAME,
         runId: env.GITHUB_RUN_ID,
         runAttempt: env.GITHUB_RUN_ATTEMPT,
@@ -71031,13 +71032,23 @@ function buildContextFromEnv(env) {
     };
 }
 /**
+ * owner/repo/.github/workflows/x.yml@refs/tags/a@1 → path and ref, splitting at the first @ after
+ * the repository as actions/attest does (tags may contain @).
+ */
+function splitWorkflowRef(workflowRef, repository) {
+    const rest = repository && workflowRef.startsWith(`${repository}/`) ? workflowRef.slice(repository.length + 1) : workflowRef.split('/').slice(2).join('/');
+    const at = rest.indexOf('@');
+    return at < 0 ? { path: rest, ref: '' } : { path: rest.slice(0, at), ref: rest.slice(at + 1) };
+}
+/**
  * An in-toto Statement v1 with a SLSA provenance v1 predicate, shaped like GitHub's own build
- * provenance (actions/attest-build-provenance), plus the pipeline's plan: every stage key and the
- * inputs that made it. Secret values are removed before anything is returned.
+ * provenance (actions/attest-build-provenance), plus the pipeline's plan under
+ * internalParameters.artifactAction.plan. Secrets are redacted before anything is returned.
  */
 function buildProvenanceStatement(options) {
     const { context } = options;
     const repositoryUrl = `${context.serverUrl}/${context.repository}`;
+    const workflow = context.workflowRef ? splitWorkflowRef(context.workflowRef, context.repository) : { path: context.workflowPath ?? '', ref: context.ref };
     const statement = {
         _type: STATEMENT_TYPE,
         subject: options.subjects.map(file => ({ name: file.name, digest: { sha256: file.sha256 } })),
@@ -71045,9 +71056,7 @@ function buildProvenanceStatement(options) {
         predicate: {
             buildDefinition: {
                 buildType: GITHUB_WORKFLOW_BUILD_TYPE,
-                externalParameters: {
-                    workflow: { ref: context.ref, repository: repositoryUrl, path: context.workflowPath ?? '' }
-                },
+                externalParameters: { workflow: { ref: workflow.ref || context.ref, repository: repositoryUrl, path: workflow.path } },
                 internalParameters: {
                     github: {
                         event_name: context.eventName ?? '',
@@ -71060,22 +71069,84 @@ function buildProvenanceStatement(options) {
                 resolvedDependencies: [{ uri: `git+${repositoryUrl}@${context.ref}`, digest: { gitCommit: context.commit } }]
             },
             runDetails: {
-                builder: { id: `${context.serverUrl}/actions/runner/${context.runnerEnvironment === 'self-hosted' ? 'self-hosted' : 'github-hosted'}` },
+                builder: { id: builderId(context, workflow) },
                 metadata: { invocationId: `${repositoryUrl}/actions/runs/${context.runId ?? '0'}/attempts/${context.runAttempt ?? '1'}` }
             }
         }
     };
     return redactSecrets(statement, options.secrets ?? []);
 }
-const TOKEN_PATTERNS = [/\bgh[pousr]_[A-Za-z0-9]{20,}\b/g, /\bgithub_pat_[A-Za-z0-9_]{20,}\b/g, /\bAKIA[0-9A-Z]{16}\b/g];
-/** Replaces every given secret value, and anything shaped like a GitHub token or AWS key id, with ***. */
+/**
+ * GitHub uses the (job) workflow's URL at its ref. Outside a workflow (a local CLI run) there is
+ * none, so the runner kind stands in, as in GitHub's first provenance format.
+ */
+function builderId(context, workflow) {
+    if (context.workflowRef)
+        return `${context.serverUrl}/${context.workflowRef}`;
+    if (workflow.path)
+        return `${context.serverUrl}/${context.repository}/${workflow.path}@${workflow.ref || context.ref}`;
+    return `${context.serverUrl}/actions/runner/${context.runnerEnvironment === 'self-hosted' ? 'self-hosted' : 'github-hosted'}`;
+}
+const REDACTED = '***';
+/** Shapes of credentials that must never be published, whatever secrets the caller knew about. */
+const CREDENTIAL_PATTERNS = [
+    // GitHub tokens: personal (ghp_), OAuth (gho_), user-to-server (ghu_), server/Actions (ghs_), refresh (ghr_), fine-grained PATs.
+    /(?<![A-Za-z0-9])gh[pousr]_[A-Za-z0-9_]{20,}/g,
+    /(?<![A-Za-z0-9])github_pat_[A-Za-z0-9_]{20,}/g,
+    // AWS access key ids (long-term and temporary).
+    /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g,
+    // Private keys in PEM form, also with literal \n escapes.
+    /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g,
+    // Passwords in URLs: scheme://user:password@host.
+    /(?<=:\/\/[^/\s:@]+:)[^@\s/]+(?=@)/g
+];
+/** Environment-variable names that hold credentials, e.g. AWS_SECRET_ACCESS_KEY, NPM_TOKEN, DB_PASSWORD. */
+const SECRET_ENV_NAME = /^[A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIALS?)[A-Z0-9_]*$/;
+/** The same names in assignments inside strings: `AWS_SECRET_ACCESS_KEY=... make`. */
+const SECRET_ENV_ASSIGNMENT = /\b([A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIALS?)[A-Z0-9_]*)=("[^"]*"|'[^']*'|[^\s"';&|]+)/g;
+/**
+ * Returns a copy of `value` in which every given secret value, anything shaped like a GitHub token,
+ * AWS access key id, PEM private key or URL password, and the value of every env-like entry named
+ * like a credential (AWS_SECRET_ACCESS_KEY, *_TOKEN, ...) is replaced with ***. Object keys are
+ * redacted too. Secret values shorter than 4 characters are ignored: replacing them would mangle
+ * the statement without hiding anything.
+ */
 function redactSecrets(value, secrets) {
-    let text = JSON.stringify(value);
-    for (const secret of secrets.filter(candidate => candidate.length >= 4))
-        text = text.split(JSON.stringify(secret).slice(1, -1)).join('***');
-    for (const pattern of TOKEN_PATTERNS)
-        text = text.replace(pattern, '***');
-    return JSON.parse(text);
+    const needles = secretNeedles(secrets);
+    const redactString = (text) => {
+        let result = text;
+        for (const needle of needles)
+            result = result.split(needle).join(REDACTED);
+        for (const pattern of CREDENTIAL_PATTERNS)
+            result = result.replace(pattern, REDACTED);
+        return result.replace(SECRET_ENV_ASSIGNMENT, `$1=${REDACTED}`);
+    };
+    const walk = (node) => {
+        if (typeof node === 'string')
+            return redactString(node);
+        if (Array.isArray(node))
+            return node.map(walk);
+        if (node !== null && typeof node === 'object') {
+            const copy = {};
+            for (const [key, inner] of Object.entries(node))
+                copy[redactString(key)] = SECRET_ENV_NAME.test(key) && (typeof inner === 'string' || typeof inner === 'number') ? REDACTED : walk(inner);
+            return copy;
+        }
+        return node;
+    };
+    return walk(value);
+}
+/** Each secret as given, trimmed, with newlines as literal \n (as pasted into secrets), and line by line; longest first. */
+function secretNeedles(secrets) {
+    const needles = new Set();
+    for (const secret of secrets) {
+        const escaped = secret.replace(/\r?\n/g, '\\n');
+        for (const candidate of [secret, secret.trim(), escaped, secret.trim().replace(/\r?\n/g, '\\n'), ...secret.split(/\r?\n/).map(line => line.trim())]) {
+            if (candidate.length >= 4)
+                needles.add(candidate);
+        }
+    }
+    return [...needles].sort((a, b) => b.length - a.length);
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -71352,54 +71423,75 @@ async function hashFile(path) {
 var dist = __nccwpck_require__(61040);
 // EXTERNAL MODULE: ./node_modules/@sigstore/core/dist/index.js
 var core_dist = __nccwpck_require__(83917);
+;// CONCATENATED MODULE: ./lib/core/signing/dsse.js
+
+/** DSSE (Dead Simple Signing Envelope): what a signature covers. https://github.com/secure-systems-lab/dsse */
+/** The payload type of an in-toto statement. */
+const dsse_IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+/** The pre-authentication encoding, the bytes that are signed: `DSSEv1 <len(type)> <type> <len(body)> <body>`. */
+const preAuthEncoding = (payloadType, payload) => core_dist.dsse.preAuthEncoding(payloadType, Buffer.from(payload));
+
 // EXTERNAL MODULE: ./node_modules/@sigstore/verify/dist/index.js
 var verify_dist = __nccwpck_require__(54187);
-;// CONCATENATED MODULE: ./lib/core/signing/signing-keys.js
+;// CONCATENATED MODULE: ./lib/core/signing/keys.js
 
 
-const GENERATE_HINT = "generate one with: openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt (or 'artifact-action keygen')";
+const GENERATE_HINT = 'generate one with `openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt` (or `artifact-action keygen`)';
 /**
- * Loads a PEM private key (PKCS#8, or SEC1 "EC PRIVATE KEY"), also when pasted into a secret with
- * literal \n escapes. ECDSA P-256 and Ed25519 are accepted. Messages never include key material.
+ * Loads a PEM private key: PKCS#8 ("PRIVATE KEY") or SEC1 ("EC PRIVATE KEY"), ECDSA P-256 or Ed25519.
+ * Tolerates how keys get pasted into secrets: literal \n escapes, indentation, CRLF, surrounding
+ * quotes, a leading "EC PARAMETERS" block. Errors are InputError, one line, naming `input`, and
+ * never contain key material.
  */
 function loadSigningKey(pem, input = 'signing-key') {
-    const text = pem.includes('\\n') && !pem.includes('\n') ? pem.replace(/\\n/g, '\n') : pem;
-    if (!text.trim())
-        throw new errors_InputError(`${input}: empty; offline signing needs a private key (PEM); ${GENERATE_HINT}`);
+    if (!pem?.trim())
+        throw new errors_InputError(`${input}: empty; offline signing needs a PEM private key; ${GENERATE_HINT}`);
+    const blocks = pemBlocks(pem);
+    const block = blocks.find(candidate => candidate.label.endsWith('PRIVATE KEY'));
+    if (!block) {
+        const found = blocks.some(candidate => candidate.label.endsWith('PUBLIC KEY')) ? 'a public key, not the private key' : blocks.length ? `a PEM ${blocks[0].label}, not a private key` : 'not a PEM private key';
+        throw new errors_InputError(`${input}: ${found}; give the private key (PKCS#8 or EC PEM); ${GENERATE_HINT}`);
+    }
+    if (block.label === 'ENCRYPTED PRIVATE KEY' || block.encrypted)
+        throw new errors_InputError(`${input}: the private key is encrypted; give it unencrypted (\`openssl pkcs8 -topk8 -nocrypt\`) and keep it in a secret`);
+    if (block.label === 'OPENSSH PRIVATE KEY')
+        throw new errors_InputError(`${input}: OpenSSH key format is not supported; give a PKCS#8 or EC PEM key; ${GENERATE_HINT}`);
     let privateKey;
     try {
-        privateKey = (0,external_node_crypto_.createPrivateKey)({ key: text.trim(), format: 'pem' });
+        privateKey = (0,external_node_crypto_.createPrivateKey)({ key: block.pem, format: 'pem' });
     }
     catch {
-        throw new errors_InputError(`${input}: not a readable PEM private key (an unencrypted PKCS#8 or EC key is needed); ${GENERATE_HINT}`);
+        throw new errors_InputError(`${input}: the ${block.label} block is not a readable key (damaged or truncated); ${GENERATE_HINT}`);
     }
     const type = keyTypeOf(privateKey);
     if (!type)
-        throw new errors_InputError(`${input}: key type ${describeKey(privateKey)} is not supported; use ECDSA P-256 (default) or Ed25519; ${GENERATE_HINT}`);
+        throw new errors_InputError(`${input}: ${describeKey(privateKey)} keys are not supported; use ECDSA P-256 (default) or Ed25519; ${GENERATE_HINT}`);
     return withPublicKey(type, privateKey);
 }
+/** Reads a public key PEM (SPKI); the error names the input. */
+function keys_loadPublicKey(pem, input = 'public-key') {
+    const block = pemBlocks(pem ?? '').find(candidate => candidate.label === 'PUBLIC KEY');
+    if (!block)
+        throw new InputError(`${input}: not a PEM public key ("BEGIN PUBLIC KEY"); give the .pub file written with the signing key`);
+    let publicKey;
+    try {
+        publicKey = createPublicKey({ key: block.pem, format: 'pem' });
+    }
+    catch {
+        throw new InputError(`${input}: the PUBLIC KEY block is not a readable key (damaged or truncated)`);
+    }
+    if (!keyTypeOf(publicKey))
+        throw new InputError(`${input}: ${describeKey(publicKey)} keys are not supported; use an ECDSA P-256 or Ed25519 public key`);
+    return publicKey;
+}
+/** A new key pair, for tests and `artifact-action keygen`; the private key as unencrypted PKCS#8 PEM. */
 function generateSigningKey(type = 'ecdsa-p256') {
     const { privateKey } = type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     return { key: withPublicKey(type, privateKey), privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
-function signing_keys_keyIdOf(publicKey) {
+/** Hex sha256 of the public key's SPKI DER. */
+function keys_keyIdOf(publicKey) {
     return (0,external_node_crypto_.createHash)('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
-}
-/** Reads a public key PEM; the error names the input. */
-function signing_keys_loadPublicKey(pem, input = 'public-key') {
-    try {
-        const key = createPublicKey({ key: pem.trim(), format: 'pem' });
-        if (!keyTypeOf(key))
-            throw new Error('type');
-        return key;
-    }
-    catch {
-        throw new InputError(`${input}: not an ECDSA P-256 or Ed25519 public key in PEM form`);
-    }
-}
-function withPublicKey(type, privateKey) {
-    const publicKey = (0,external_node_crypto_.createPublicKey)(privateKey);
-    return { type, privateKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), keyId: signing_keys_keyIdOf(publicKey) };
 }
 function keyTypeOf(key) {
     if (key.asymmetricKeyType === 'ed25519')
@@ -71408,94 +71500,172 @@ function keyTypeOf(key) {
         return 'ecdsa-p256';
     return undefined;
 }
+/** ECDSA P-256: ecdsa-with-SHA256, DER-encoded (as cosign). Ed25519: pure Ed25519 over the bytes. */
+function signBytes(key, data) {
+    return (0,external_node_crypto_.sign)(key.type === 'ed25519' ? null : 'sha256', data, key.privateKey);
+}
+function withPublicKey(type, privateKey) {
+    const publicKey = (0,external_node_crypto_.createPublicKey)(privateKey);
+    return { type, privateKey, publicKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), keyId: keys_keyIdOf(publicKey) };
+}
 function describeKey(key) {
-    return key.asymmetricKeyType === 'ec' ? `ec/${key.asymmetricKeyDetails?.namedCurve}` : String(key.asymmetricKeyType);
+    if (key.asymmetricKeyType === 'ec')
+        return `ECDSA ${key.asymmetricKeyDetails?.namedCurve ?? 'unknown-curve'}`;
+    return (key.asymmetricKeyType ?? 'unknown').toUpperCase();
+}
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+/** Finds PEM blocks in pasted text and rebuilds each with 64-column base64 lines. */
+function pemBlocks(text) {
+    const unescaped = text.replace(/\\r/g, '').replace(/\\n/g, '\n');
+    const blocks = [];
+    for (const [, label, content] of unescaped.matchAll(PEM_BLOCK)) {
+        const encrypted = /Proc-Type:\s*4,ENCRYPTED/.test(content);
+        const base64 = content.replace(/^\s*[A-Za-z-]+:.*$/gm, '').replace(/\s+/g, '');
+        const lines = base64.match(/.{1,64}/g) ?? [];
+        blocks.push({ label, encrypted, pem: [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`, ''].join('\n') });
+    }
+    return blocks;
 }
 
-;// CONCATENATED MODULE: ./lib/core/signing/provenance-bundle.js
+;// CONCATENATED MODULE: ./lib/core/signing/bundle.js
 
 
 
 
 
 
-const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
-/** Signs a statement offline: a DSSE envelope in a Sigstore bundle (v0.3) whose key hint is the key id. */
+/** The OIDC issuer of GitHub Actions' id tokens, required of keyless signers unless told otherwise. */
+const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
+/**
+ * Signs a statement offline: a DSSE envelope in a Sigstore bundle v0.3 whose public-key hint (and
+ * signature keyid) is the key id. No transparency log or timestamp: trust comes from the key alone.
+ */
 function signStatementWithKey(statement, key) {
-    const payload = Buffer.from(JSON.stringify(statement));
-    const pae = core_dist.dsse.preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, payload);
-    const signature = (0,external_node_crypto_.sign)(key.type === 'ed25519' ? null : 'sha256', pae, key.privateKey);
-    return (0,dist.bundleToJSON)((0,dist.toDSSEBundle)({ artifact: payload, artifactType: IN_TOTO_PAYLOAD_TYPE, signature, keyHint: key.keyId }));
+    const payload = Buffer.from(JSON.stringify(statement), 'utf8');
+    const signature = signBytes(key, preAuthEncoding(dsse_IN_TOTO_PAYLOAD_TYPE, payload));
+    const bundle = {
+        mediaType: dist.BUNDLE_V03_MEDIA_TYPE,
+        verificationMaterial: { publicKey: { hint: key.keyId }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
+        dsseEnvelope: { payload: payload.toString('base64'), payloadType: dsse_IN_TOTO_PAYLOAD_TYPE, signatures: [{ sig: signature.toString('base64'), keyid: key.keyId }] }
+    };
+    (0,dist.assertBundleLatest)((0,dist.bundleFromJSON)(bundle));
+    return bundle;
 }
 /**
- * Signs keylessly, as actions/attest does: a short-lived Fulcio certificate for the workflow's OIDC
- * identity, and a Rekor transparency-log entry.
+ * Checks a key-signed bundle offline against a public key and returns the statement it signs.
+ * Bundle problems throw IntegrityError with the reason; an unreadable public key is an InputError.
  */
-async function signStatementKeyless(statement, options) {
-    if (!options.identityToken)
-        throw new errors_InputError("signing: keyless signing needs an OIDC token; grant the job 'permissions: id-token: write', or give signing-key for offline signing");
-    // Loaded on demand: the keyless stack (Fulcio, Rekor, TUF clients) is large and only needed here.
-    const { attest } = await __nccwpck_require__.e(/* import() */ 267).then(__nccwpck_require__.t.bind(__nccwpck_require__, 94267, 19));
-    return attest(Buffer.from(JSON.stringify(statement)), IN_TOTO_PAYLOAD_TYPE, { identityToken: options.identityToken });
-}
-/** Checks a key-signed bundle offline against a public key and returns the statement it signs. */
-function provenance_bundle_verifyBundleWithKey(bundleJson, publicKeyPem) {
-    const publicKey = loadPublicKey(publicKeyPem);
-    const bundle = parseBundle(bundleJson);
-    const trust = {
-        certificateAuthorities: [],
-        timestampAuthorities: [],
-        tlogs: [],
-        ctlogs: [],
-        publicKey: hint => {
-            if (hint !== keyIdOf(publicKey))
-                throw new IntegrityError(`provenance is signed by key ${hint.slice(0, 12)}, not by the given public key`);
-            return { publicKey, validFor: () => true };
-        }
-    };
+function bundle_verifyBundleWithKey(bundleJson, publicKeyPem, input = 'public-key') {
+    const publicKey = loadPublicKey(publicKeyPem, input);
+    const bundle = parseDsseBundle(bundleJson);
+    if (!isBundleWithPublicKey(bundle))
+        throw new IntegrityError(`provenance is signed keylessly (${bundle.verificationMaterial.content.$case}), not with a key; verify it keylessly`);
+    const keyId = keyIdOf(publicKey);
+    const { hint } = bundle.verificationMaterial.content.publicKey;
+    if (hint !== keyId)
+        throw new IntegrityError(`provenance is signed by key ${shortId(hint)}, not by the given public key ${shortId(keyId)}`);
+    const envelope = bundle.content.dsseEnvelope;
+    const [signature] = envelope.signatures;
+    if (signature.keyid && signature.keyid !== keyId)
+        throw new IntegrityError(`provenance signature names key ${shortId(signature.keyid)}, not the given public key ${shortId(keyId)}`);
+    // The signature itself is checked by Sigstore's verifier, with this key as the only trust material.
+    const trust = { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: () => ({ publicKey, validFor: () => true }) };
     try {
         new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundle));
     }
-    catch (error) {
-        if (error instanceof IntegrityError)
-            throw error;
-        throw new IntegrityError(`provenance signature is invalid (${error.message})`);
+    catch {
+        throw new IntegrityError(`provenance signature is invalid: it does not match the payload under key ${shortId(keyId)} (the payload or signature was altered)`);
     }
     return statementOf(bundle);
 }
-/** Checks a keyless bundle through Sigstore's public-good trust root (needs the network). */
-async function provenance_bundle_verifyBundleKeyless(bundleJson, policy) {
-    const bundle = parseBundle(bundleJson);
-    try {
-        const { verify } = await __nccwpck_require__.e(/* import() */ 267).then(__nccwpck_require__.t.bind(__nccwpck_require__, 94267, 19));
-        await verify(bundleJson, policy);
-    }
-    catch (error) {
-        throw new IntegrityError(`provenance signature is invalid (${error.message})`);
-    }
-    return statementOf(bundle);
-}
-function parseBundle(bundleJson) {
+/**
+ * Signs keylessly, as actions/attest does on the public-good Sigstore instance: a short-lived
+ * Fulcio certificate for the workflow's OIDC identity (token audience "sigstore") and a Rekor
+ * entry. Needs the network.
+ */
+async function signStatementKeyless(statement, options) {
+    const token = options.identityToken?.trim();
+    if (!token)
+        throw new errors_InputError("signing: keyless signing needs the job's OIDC token; add `permissions: id-token: write` to the job, or give signing-key for offline signing");
+    if (token.split('.').length !== 3)
+        throw new errors_InputError('signing: the OIDC identity token is not a JWT; request it with audience "sigstore" (core.getIDToken("sigstore"))');
+    // Loaded on demand: the keyless stack (Fulcio, Rekor, TUF clients) is large and only needed here.
+    const { attest } = await __nccwpck_require__.e(/* import() */ 267).then(__nccwpck_require__.t.bind(__nccwpck_require__, 94267, 19));
     let bundle;
     try {
-        bundle = bundleFromJSON(bundleJson);
+        bundle = await attest(Buffer.from(JSON.stringify(statement), 'utf8'), dsse_IN_TOTO_PAYLOAD_TYPE, { identityToken: token });
     }
     catch (error) {
-        throw new IntegrityError(`provenance is not a valid Sigstore bundle (${error.message})`);
+        throw new Error(`keyless signing through Sigstore (Fulcio, Rekor) failed: ${withoutToken(error, token)}`);
     }
-    if (!isBundleWithDsseEnvelope(bundle))
-        throw new IntegrityError('provenance bundle holds no DSSE envelope');
-    if (bundle.content.dsseEnvelope.payloadType !== IN_TOTO_PAYLOAD_TYPE)
-        throw new IntegrityError(`provenance payload type is ${bundle.content.dsseEnvelope.payloadType}, not ${IN_TOTO_PAYLOAD_TYPE}`);
+    if (bundle.mediaType !== dist.BUNDLE_V03_MEDIA_TYPE)
+        throw new errors_IntegrityError(`Sigstore returned a bundle of type ${bundle.mediaType}, not ${dist.BUNDLE_V03_MEDIA_TYPE}`);
     return bundle;
 }
-function statementOf(bundle) {
+/**
+ * Checks a keyless bundle against Sigstore's public-good trust root (fetched through TUF, so it needs
+ * the network) and the signer policy, then returns the statement it signs.
+ */
+async function bundle_verifyBundleKeyless(bundleJson, policy = {}) {
+    const bundle = parseDsseBundle(bundleJson);
+    if (isBundleWithPublicKey(bundle))
+        throw new IntegrityError('provenance is signed with a key, not keylessly; verify it with the public key');
+    const { verify } = await __nccwpck_require__.e(/* import() */ 267).then(__nccwpck_require__.t.bind(__nccwpck_require__, 94267, 19));
     try {
-        return JSON.parse(bundle.content.dsseEnvelope.payload.toString('utf8'));
+        await verify(jsonOf(bundleJson), { certificateIdentityURI: policy.certificateIdentityURI, certificateIssuer: policy.certificateIssuer ?? GITHUB_ACTIONS_ISSUER });
+    }
+    catch (error) {
+        throw new IntegrityError(`provenance signature is invalid: ${error.message}`);
+    }
+    return statementOf(bundle);
+}
+/** Parses a bundle (object or JSON text) and requires a DSSE envelope carrying an in-toto statement. */
+function parseDsseBundle(bundleJson) {
+    const json = jsonOf(bundleJson);
+    if (typeof json !== 'object' || json === null || Array.isArray(json))
+        throw new IntegrityError('provenance is not a Sigstore bundle (not a JSON object)');
+    let bundle;
+    try {
+        bundle = bundleFromJSON(json);
+    }
+    catch (error) {
+        const fields = error.fields;
+        throw new IntegrityError(`provenance is not a valid Sigstore bundle (${fields?.length ? `bad ${fields.join(', ')}` : error.message})`);
+    }
+    if (!isBundleWithDsseEnvelope(bundle))
+        throw new IntegrityError('provenance bundle holds a message signature, not a DSSE envelope');
+    const { payloadType } = bundle.content.dsseEnvelope;
+    if (payloadType !== IN_TOTO_PAYLOAD_TYPE)
+        throw new IntegrityError(`provenance payload type is ${JSON.stringify(payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}`);
+    return bundle;
+}
+function jsonOf(bundleJson) {
+    if (typeof bundleJson !== 'string')
+        return bundleJson;
+    try {
+        return JSON.parse(bundleJson);
+    }
+    catch {
+        throw new IntegrityError('provenance is not JSON');
+    }
+}
+function statementOf(bundle) {
+    let statement;
+    try {
+        statement = JSON.parse(bundle.content.dsseEnvelope.payload.toString('utf8'));
     }
     catch {
         throw new IntegrityError('provenance payload is not JSON');
     }
+    if (typeof statement !== 'object' || statement === null || Array.isArray(statement))
+        throw new IntegrityError('provenance payload is not an in-toto statement (not a JSON object)');
+    return statement;
+}
+function shortId(keyId) {
+    return keyId ? keyId.slice(0, 12) : '(none)';
+}
+function withoutToken(error, token) {
+    return (error instanceof Error ? error.message : String(error)).split(token).join('***');
 }
 
 // EXTERNAL MODULE: external "node:os"
@@ -77632,7 +77802,7 @@ async function runReleaseAction() {
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _action_release_publish_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(40566);
+/* harmony import */ var _action_release_publish_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(70849);
 
 await (0,_action_release_publish_js__WEBPACK_IMPORTED_MODULE_0__/* .runReleaseAction */ .PR)();
 

@@ -68018,7 +68018,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 92795:
+/***/ 63710:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -71008,56 +71008,77 @@ var external_node_path_ = __nccwpck_require__(76760);
 var dist = __nccwpck_require__(61040);
 // EXTERNAL MODULE: ./node_modules/@sigstore/core/dist/index.js
 var core_dist = __nccwpck_require__(83917);
+;// CONCATENATED MODULE: ./lib/core/signing/dsse.js
+
+/** DSSE (Dead Simple Signing Envelope): what a signature covers. https://github.com/secure-systems-lab/dsse */
+/** The payload type of an in-toto statement. */
+const dsse_IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+/** The pre-authentication encoding, the bytes that are signed: `DSSEv1 <len(type)> <type> <len(body)> <body>`. */
+const dsse_preAuthEncoding = (payloadType, payload) => dsse.preAuthEncoding(payloadType, Buffer.from(payload));
+
 // EXTERNAL MODULE: ./node_modules/@sigstore/verify/dist/index.js
 var verify_dist = __nccwpck_require__(54187);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
-;// CONCATENATED MODULE: ./lib/core/signing/signing-keys.js
+;// CONCATENATED MODULE: ./lib/core/signing/keys.js
 
 
-const GENERATE_HINT = "generate one with: openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt (or 'artifact-action keygen')";
+const GENERATE_HINT = 'generate one with `openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt` (or `artifact-action keygen`)';
 /**
- * Loads a PEM private key (PKCS#8, or SEC1 "EC PRIVATE KEY"), also when pasted into a secret with
- * literal \n escapes. ECDSA P-256 and Ed25519 are accepted. Messages never include key material.
+ * Loads a PEM private key: PKCS#8 ("PRIVATE KEY") or SEC1 ("EC PRIVATE KEY"), ECDSA P-256 or Ed25519.
+ * Tolerates how keys get pasted into secrets: literal \n escapes, indentation, CRLF, surrounding
+ * quotes, a leading "EC PARAMETERS" block. Errors are InputError, one line, naming `input`, and
+ * never contain key material.
  */
-function signing_keys_loadSigningKey(pem, input = 'signing-key') {
-    const text = pem.includes('\\n') && !pem.includes('\n') ? pem.replace(/\\n/g, '\n') : pem;
-    if (!text.trim())
-        throw new InputError(`${input}: empty; offline signing needs a private key (PEM); ${GENERATE_HINT}`);
+function keys_loadSigningKey(pem, input = 'signing-key') {
+    if (!pem?.trim())
+        throw new InputError(`${input}: empty; offline signing needs a PEM private key; ${GENERATE_HINT}`);
+    const blocks = pemBlocks(pem);
+    const block = blocks.find(candidate => candidate.label.endsWith('PRIVATE KEY'));
+    if (!block) {
+        const found = blocks.some(candidate => candidate.label.endsWith('PUBLIC KEY')) ? 'a public key, not the private key' : blocks.length ? `a PEM ${blocks[0].label}, not a private key` : 'not a PEM private key';
+        throw new InputError(`${input}: ${found}; give the private key (PKCS#8 or EC PEM); ${GENERATE_HINT}`);
+    }
+    if (block.label === 'ENCRYPTED PRIVATE KEY' || block.encrypted)
+        throw new InputError(`${input}: the private key is encrypted; give it unencrypted (\`openssl pkcs8 -topk8 -nocrypt\`) and keep it in a secret`);
+    if (block.label === 'OPENSSH PRIVATE KEY')
+        throw new InputError(`${input}: OpenSSH key format is not supported; give a PKCS#8 or EC PEM key; ${GENERATE_HINT}`);
     let privateKey;
     try {
-        privateKey = createPrivateKey({ key: text.trim(), format: 'pem' });
+        privateKey = createPrivateKey({ key: block.pem, format: 'pem' });
     }
     catch {
-        throw new InputError(`${input}: not a readable PEM private key (an unencrypted PKCS#8 or EC key is needed); ${GENERATE_HINT}`);
+        throw new InputError(`${input}: the ${block.label} block is not a readable key (damaged or truncated); ${GENERATE_HINT}`);
     }
     const type = keyTypeOf(privateKey);
     if (!type)
-        throw new InputError(`${input}: key type ${describeKey(privateKey)} is not supported; use ECDSA P-256 (default) or Ed25519; ${GENERATE_HINT}`);
+        throw new InputError(`${input}: ${describeKey(privateKey)} keys are not supported; use ECDSA P-256 (default) or Ed25519; ${GENERATE_HINT}`);
     return withPublicKey(type, privateKey);
 }
+/** Reads a public key PEM (SPKI); the error names the input. */
+function loadPublicKey(pem, input = 'public-key') {
+    const block = pemBlocks(pem ?? '').find(candidate => candidate.label === 'PUBLIC KEY');
+    if (!block)
+        throw new errors_InputError(`${input}: not a PEM public key ("BEGIN PUBLIC KEY"); give the .pub file written with the signing key`);
+    let publicKey;
+    try {
+        publicKey = (0,external_node_crypto_.createPublicKey)({ key: block.pem, format: 'pem' });
+    }
+    catch {
+        throw new errors_InputError(`${input}: the PUBLIC KEY block is not a readable key (damaged or truncated)`);
+    }
+    if (!keyTypeOf(publicKey))
+        throw new errors_InputError(`${input}: ${describeKey(publicKey)} keys are not supported; use an ECDSA P-256 or Ed25519 public key`);
+    return publicKey;
+}
+/** A new key pair, for tests and `artifact-action keygen`; the private key as unencrypted PKCS#8 PEM. */
 function generateSigningKey(type = 'ecdsa-p256') {
     const { privateKey } = type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     return { key: withPublicKey(type, privateKey), privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
+/** Hex sha256 of the public key's SPKI DER. */
 function keyIdOf(publicKey) {
     return (0,external_node_crypto_.createHash)('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
-}
-/** Reads a public key PEM; the error names the input. */
-function loadPublicKey(pem, input = 'public-key') {
-    try {
-        const key = (0,external_node_crypto_.createPublicKey)({ key: pem.trim(), format: 'pem' });
-        if (!keyTypeOf(key))
-            throw new Error('type');
-        return key;
-    }
-    catch {
-        throw new errors_InputError(`${input}: not an ECDSA P-256 or Ed25519 public key in PEM form`);
-    }
-}
-function withPublicKey(type, privateKey) {
-    const publicKey = createPublicKey(privateKey);
-    return { type, privateKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), keyId: keyIdOf(publicKey) };
 }
 function keyTypeOf(key) {
     if (key.asymmetricKeyType === 'ed25519')
@@ -71066,94 +71087,172 @@ function keyTypeOf(key) {
         return 'ecdsa-p256';
     return undefined;
 }
+/** ECDSA P-256: ecdsa-with-SHA256, DER-encoded (as cosign). Ed25519: pure Ed25519 over the bytes. */
+function keys_signBytes(key, data) {
+    return sign(key.type === 'ed25519' ? null : 'sha256', data, key.privateKey);
+}
+function withPublicKey(type, privateKey) {
+    const publicKey = createPublicKey(privateKey);
+    return { type, privateKey, publicKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), keyId: keyIdOf(publicKey) };
+}
 function describeKey(key) {
-    return key.asymmetricKeyType === 'ec' ? `ec/${key.asymmetricKeyDetails?.namedCurve}` : String(key.asymmetricKeyType);
+    if (key.asymmetricKeyType === 'ec')
+        return `ECDSA ${key.asymmetricKeyDetails?.namedCurve ?? 'unknown-curve'}`;
+    return (key.asymmetricKeyType ?? 'unknown').toUpperCase();
+}
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+/** Finds PEM blocks in pasted text and rebuilds each with 64-column base64 lines. */
+function pemBlocks(text) {
+    const unescaped = text.replace(/\\r/g, '').replace(/\\n/g, '\n');
+    const blocks = [];
+    for (const [, label, content] of unescaped.matchAll(PEM_BLOCK)) {
+        const encrypted = /Proc-Type:\s*4,ENCRYPTED/.test(content);
+        const base64 = content.replace(/^\s*[A-Za-z-]+:.*$/gm, '').replace(/\s+/g, '');
+        const lines = base64.match(/.{1,64}/g) ?? [];
+        blocks.push({ label, encrypted, pem: [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`, ''].join('\n') });
+    }
+    return blocks;
 }
 
-;// CONCATENATED MODULE: ./lib/core/signing/provenance-bundle.js
+;// CONCATENATED MODULE: ./lib/core/signing/bundle.js
 
 
 
 
 
 
-const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
-/** Signs a statement offline: a DSSE envelope in a Sigstore bundle (v0.3) whose key hint is the key id. */
-function provenance_bundle_signStatementWithKey(statement, key) {
-    const payload = Buffer.from(JSON.stringify(statement));
-    const pae = dsse.preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, payload);
-    const signature = signBytes(key.type === 'ed25519' ? null : 'sha256', pae, key.privateKey);
-    return bundleToJSON(toDSSEBundle({ artifact: payload, artifactType: IN_TOTO_PAYLOAD_TYPE, signature, keyHint: key.keyId }));
+/** The OIDC issuer of GitHub Actions' id tokens, required of keyless signers unless told otherwise. */
+const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
+/**
+ * Signs a statement offline: a DSSE envelope in a Sigstore bundle v0.3 whose public-key hint (and
+ * signature keyid) is the key id. No transparency log or timestamp: trust comes from the key alone.
+ */
+function bundle_signStatementWithKey(statement, key) {
+    const payload = Buffer.from(JSON.stringify(statement), 'utf8');
+    const signature = signBytes(key, preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, payload));
+    const bundle = {
+        mediaType: BUNDLE_V03_MEDIA_TYPE,
+        verificationMaterial: { publicKey: { hint: key.keyId }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
+        dsseEnvelope: { payload: payload.toString('base64'), payloadType: IN_TOTO_PAYLOAD_TYPE, signatures: [{ sig: signature.toString('base64'), keyid: key.keyId }] }
+    };
+    assertBundleLatest(bundleFromJSON(bundle));
+    return bundle;
 }
 /**
- * Signs keylessly, as actions/attest does: a short-lived Fulcio certificate for the workflow's OIDC
- * identity, and a Rekor transparency-log entry.
+ * Checks a key-signed bundle offline against a public key and returns the statement it signs.
+ * Bundle problems throw IntegrityError with the reason; an unreadable public key is an InputError.
  */
-async function provenance_bundle_signStatementKeyless(statement, options) {
-    if (!options.identityToken)
-        throw new InputError("signing: keyless signing needs an OIDC token; grant the job 'permissions: id-token: write', or give signing-key for offline signing");
-    // Loaded on demand: the keyless stack (Fulcio, Rekor, TUF clients) is large and only needed here.
-    const { attest } = await __nccwpck_require__.e(/* import() */ 267).then(__nccwpck_require__.t.bind(__nccwpck_require__, 94267, 19));
-    return attest(Buffer.from(JSON.stringify(statement)), IN_TOTO_PAYLOAD_TYPE, { identityToken: options.identityToken });
-}
-/** Checks a key-signed bundle offline against a public key and returns the statement it signs. */
-function verifyBundleWithKey(bundleJson, publicKeyPem) {
-    const publicKey = loadPublicKey(publicKeyPem);
-    const bundle = parseBundle(bundleJson);
-    const trust = {
-        certificateAuthorities: [],
-        timestampAuthorities: [],
-        tlogs: [],
-        ctlogs: [],
-        publicKey: hint => {
-            if (hint !== keyIdOf(publicKey))
-                throw new errors_IntegrityError(`provenance is signed by key ${hint.slice(0, 12)}, not by the given public key`);
-            return { publicKey, validFor: () => true };
-        }
-    };
+function verifyBundleWithKey(bundleJson, publicKeyPem, input = 'public-key') {
+    const publicKey = loadPublicKey(publicKeyPem, input);
+    const bundle = parseDsseBundle(bundleJson);
+    if (!(0,dist.isBundleWithPublicKey)(bundle))
+        throw new errors_IntegrityError(`provenance is signed keylessly (${bundle.verificationMaterial.content.$case}), not with a key; verify it keylessly`);
+    const keyId = keyIdOf(publicKey);
+    const { hint } = bundle.verificationMaterial.content.publicKey;
+    if (hint !== keyId)
+        throw new errors_IntegrityError(`provenance is signed by key ${shortId(hint)}, not by the given public key ${shortId(keyId)}`);
+    const envelope = bundle.content.dsseEnvelope;
+    const [signature] = envelope.signatures;
+    if (signature.keyid && signature.keyid !== keyId)
+        throw new errors_IntegrityError(`provenance signature names key ${shortId(signature.keyid)}, not the given public key ${shortId(keyId)}`);
+    // The signature itself is checked by Sigstore's verifier, with this key as the only trust material.
+    const trust = { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: () => ({ publicKey, validFor: () => true }) };
     try {
         new verify_dist.Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify((0,verify_dist.toSignedEntity)(bundle));
     }
-    catch (error) {
-        if (error instanceof errors_IntegrityError)
-            throw error;
-        throw new errors_IntegrityError(`provenance signature is invalid (${error.message})`);
+    catch {
+        throw new errors_IntegrityError(`provenance signature is invalid: it does not match the payload under key ${shortId(keyId)} (the payload or signature was altered)`);
     }
     return statementOf(bundle);
 }
-/** Checks a keyless bundle through Sigstore's public-good trust root (needs the network). */
-async function verifyBundleKeyless(bundleJson, policy) {
-    const bundle = parseBundle(bundleJson);
-    try {
-        const { verify } = await __nccwpck_require__.e(/* import() */ 267).then(__nccwpck_require__.t.bind(__nccwpck_require__, 94267, 19));
-        await verify(bundleJson, policy);
-    }
-    catch (error) {
-        throw new errors_IntegrityError(`provenance signature is invalid (${error.message})`);
-    }
-    return statementOf(bundle);
-}
-function parseBundle(bundleJson) {
+/**
+ * Signs keylessly, as actions/attest does on the public-good Sigstore instance: a short-lived
+ * Fulcio certificate for the workflow's OIDC identity (token audience "sigstore") and a Rekor
+ * entry. Needs the network.
+ */
+async function bundle_signStatementKeyless(statement, options) {
+    const token = options.identityToken?.trim();
+    if (!token)
+        throw new InputError("signing: keyless signing needs the job's OIDC token; add `permissions: id-token: write` to the job, or give signing-key for offline signing");
+    if (token.split('.').length !== 3)
+        throw new InputError('signing: the OIDC identity token is not a JWT; request it with audience "sigstore" (core.getIDToken("sigstore"))');
+    // Loaded on demand: the keyless stack (Fulcio, Rekor, TUF clients) is large and only needed here.
+    const { attest } = await __nccwpck_require__.e(/* import() */ 267).then(__nccwpck_require__.t.bind(__nccwpck_require__, 94267, 19));
     let bundle;
     try {
-        bundle = (0,dist.bundleFromJSON)(bundleJson);
+        bundle = await attest(Buffer.from(JSON.stringify(statement), 'utf8'), IN_TOTO_PAYLOAD_TYPE, { identityToken: token });
     }
     catch (error) {
-        throw new errors_IntegrityError(`provenance is not a valid Sigstore bundle (${error.message})`);
+        throw new Error(`keyless signing through Sigstore (Fulcio, Rekor) failed: ${withoutToken(error, token)}`);
     }
-    if (!(0,dist.isBundleWithDsseEnvelope)(bundle))
-        throw new errors_IntegrityError('provenance bundle holds no DSSE envelope');
-    if (bundle.content.dsseEnvelope.payloadType !== IN_TOTO_PAYLOAD_TYPE)
-        throw new errors_IntegrityError(`provenance payload type is ${bundle.content.dsseEnvelope.payloadType}, not ${IN_TOTO_PAYLOAD_TYPE}`);
+    if (bundle.mediaType !== BUNDLE_V03_MEDIA_TYPE)
+        throw new IntegrityError(`Sigstore returned a bundle of type ${bundle.mediaType}, not ${BUNDLE_V03_MEDIA_TYPE}`);
     return bundle;
 }
-function statementOf(bundle) {
+/**
+ * Checks a keyless bundle against Sigstore's public-good trust root (fetched through TUF, so it needs
+ * the network) and the signer policy, then returns the statement it signs.
+ */
+async function verifyBundleKeyless(bundleJson, policy = {}) {
+    const bundle = parseDsseBundle(bundleJson);
+    if ((0,dist.isBundleWithPublicKey)(bundle))
+        throw new errors_IntegrityError('provenance is signed with a key, not keylessly; verify it with the public key');
+    const { verify } = await __nccwpck_require__.e(/* import() */ 267).then(__nccwpck_require__.t.bind(__nccwpck_require__, 94267, 19));
     try {
-        return JSON.parse(bundle.content.dsseEnvelope.payload.toString('utf8'));
+        await verify(jsonOf(bundleJson), { certificateIdentityURI: policy.certificateIdentityURI, certificateIssuer: policy.certificateIssuer ?? GITHUB_ACTIONS_ISSUER });
+    }
+    catch (error) {
+        throw new errors_IntegrityError(`provenance signature is invalid: ${error.message}`);
+    }
+    return statementOf(bundle);
+}
+/** Parses a bundle (object or JSON text) and requires a DSSE envelope carrying an in-toto statement. */
+function parseDsseBundle(bundleJson) {
+    const json = jsonOf(bundleJson);
+    if (typeof json !== 'object' || json === null || Array.isArray(json))
+        throw new errors_IntegrityError('provenance is not a Sigstore bundle (not a JSON object)');
+    let bundle;
+    try {
+        bundle = (0,dist.bundleFromJSON)(json);
+    }
+    catch (error) {
+        const fields = error.fields;
+        throw new errors_IntegrityError(`provenance is not a valid Sigstore bundle (${fields?.length ? `bad ${fields.join(', ')}` : error.message})`);
+    }
+    if (!(0,dist.isBundleWithDsseEnvelope)(bundle))
+        throw new errors_IntegrityError('provenance bundle holds a message signature, not a DSSE envelope');
+    const { payloadType } = bundle.content.dsseEnvelope;
+    if (payloadType !== dsse_IN_TOTO_PAYLOAD_TYPE)
+        throw new errors_IntegrityError(`provenance payload type is ${JSON.stringify(payloadType)}, not ${dsse_IN_TOTO_PAYLOAD_TYPE}`);
+    return bundle;
+}
+function jsonOf(bundleJson) {
+    if (typeof bundleJson !== 'string')
+        return bundleJson;
+    try {
+        return JSON.parse(bundleJson);
+    }
+    catch {
+        throw new errors_IntegrityError('provenance is not JSON');
+    }
+}
+function statementOf(bundle) {
+    let statement;
+    try {
+        statement = JSON.parse(bundle.content.dsseEnvelope.payload.toString('utf8'));
     }
     catch {
         throw new errors_IntegrityError('provenance payload is not JSON');
     }
+    if (typeof statement !== 'object' || statement === null || Array.isArray(statement))
+        throw new errors_IntegrityError('provenance payload is not an in-toto statement (not a JSON object)');
+    return statement;
+}
+function shortId(keyId) {
+    return keyId ? keyId.slice(0, 12) : '(none)';
+}
+function withoutToken(error, token) {
+    return (error instanceof Error ? error.message : String(error)).split(token).join('***');
 }
 
 // EXTERNAL MODULE: external "node:os"
@@ -72691,7 +72790,7 @@ async function runVerifyAction() {
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _action_release_verify_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(92795);
+/* harmony import */ var _action_release_verify_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(63710);
 
 await (0,_action_release_verify_js__WEBPACK_IMPORTED_MODULE_0__/* .runVerifyAction */ .l)();
 
