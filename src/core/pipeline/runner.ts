@@ -92,12 +92,15 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
 
   // Newest checkpoint first: the final stage, then earlier checkpointed stages.
   let startAt = 0
+  /** The last tree restored or saved: the base the next checkpoint deduplicates against. */
+  let lastTree: string | undefined
   for (let index = last; index >= 0; index--) {
     if (index !== last && !stages[index].checkpoint) continue
     const started = Date.now()
     const lookupOnly = index === last && !options.needFinalTree
     const found = await tryRestore(() => entryFor(index, lookupOnly), log)
     if (!found) continue
+    lastTree = found.tree
     reports[index] = { id: stages[index].id, key: stages[index].key, outcome: lookupOnly ? 'cached' : 'restored', seconds: (Date.now() - started) / 1000, bytes: found.bytes }
     log.info(`${lookupOnly ? 'found' : 'restored'} the checkpoint of stage ${stages[index].id} (${stages[index].key.slice(0, 12)})`)
     if (index === last) return { status: 'up-to-date', stages: reports }
@@ -123,8 +126,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     report.outcome = 'ran'
     if (stage.checkpoint || index === last) {
       try {
-        const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes })
+        const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes, baseTrees: lastTree ? [lastTree] : [] })
         report.bytes = saved.status === 'saved' ? saved.stats.bytesUploaded : 0
+        if (saved.status === 'saved') lastTree = saved.tree
         log.info(saved.status === 'saved' ? `checkpointed stage ${stage.id}: uploaded ${saved.stats.bytesUploaded} bytes` : `checkpoint of stage ${stage.id} already stored`)
       } catch (error) {
         log.warning(`could not checkpoint stage ${stage.id}: ${(error as Error).message}`)
@@ -135,10 +139,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   return { status: 'built', stages: reports }
 }
 
-async function tryRestore(restore: () => ReturnType<typeof restoreEntry>, log: PipelineLog): Promise<{ bytes: number } | undefined> {
+async function tryRestore(restore: () => ReturnType<typeof restoreEntry>, log: PipelineLog): Promise<{ bytes: number; tree: string } | undefined> {
   try {
     const result = await restore()
-    return result.status === 'found' && result.exact ? { bytes: result.stats?.bytesDownloaded ?? 0 } : undefined
+    return result.status === 'found' && result.exact ? { bytes: result.stats?.bytesDownloaded ?? 0, tree: result.match.record.tree } : undefined
   } catch (error) {
     if ((error as Error).name === 'InputError') throw error
     log.warning(`a checkpoint could not be restored and will be rebuilt: ${(error as Error).message}`)
