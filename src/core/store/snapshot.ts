@@ -53,7 +53,7 @@ export interface Snapshot {
   digest: string
   manifest: Manifest
   stats: SnapshotStats
-  /** Objects referenced only because a base manifest named them; this save neither wrote nor checked them. */
+  /** Objects this save did not write: named by a base manifest, or found already stored. A concurrent prune may have collected them. */
   reusedObjects: Set<string>
 }
 
@@ -83,7 +83,11 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
         location[2] = existing.size
         location[4] = existing.size < location[3] ? 1 : 0
       }
-      if (existing) return
+      if (existing) {
+        // Stored before this save, perhaps garbage a prune is about to collect: checked again after the manifest.
+        reusedObjects.add(name)
+        return
+      }
       if ((await store.put(objectKey(name), bytes, { ifNoneMatch: true })) === 'created') {
         stats.bytesUploaded += bytes.length
         stats.objectsUploaded++
