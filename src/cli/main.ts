@@ -2,9 +2,10 @@ import { errorMessage, isNamedError } from '../core/errors.js'
 import { Exit, helpText, parseCommandArgs, type Command } from './command.js'
 import { lsCommand, restoreCommand, saveCommand } from './commands/cache-commands.js'
 import { planCommand, runCommand } from './commands/pipeline-commands.js'
+import { pruneCommand } from './commands/prune-command.js'
 import { keygenCommand, releaseCommand, verifyCommand } from './commands/release-commands.js'
 
-export const commands: Command[] = [saveCommand, restoreCommand, lsCommand, runCommand, planCommand, releaseCommand, verifyCommand, keygenCommand]
+export const commands: Command[] = [saveCommand, restoreCommand, lsCommand, pruneCommand, runCommand, planCommand, releaseCommand, verifyCommand, keygenCommand]
 
 function usage(): string {
   const width = Math.max(...commands.map(command => command.name.length)) + 2

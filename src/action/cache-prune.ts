@@ -1,0 +1,88 @@
+import * as core from '@actions/core'
+import { formatDuration, parseDuration, parseEntryCount, parseScope, parseSize, pruneStore, type PruneOptions, type PruneReport } from '../core/cache/prune.js'
+import { errorMessage } from '../core/errors.js'
+import { formatBytes } from '../core/report-format.js'
+import { openStore } from '../core/store/open-store.js'
+import { assertKnownInputs, booleanInput, readStoreInputs, STORE_INPUTS } from './inputs.js'
+import { writeSummaryGrid, writeSummaryTable } from './job-summary.js'
+
+export const PruneInputs = {
+  MaxAge: 'max-age',
+  MaxSize: 'max-size',
+  MaxEntriesPerScope: 'max-entries-per-scope',
+  DeleteScopes: 'delete-scopes',
+  GracePeriod: 'grace-period',
+  DryRun: 'dry-run'
+} as const
+
+export const PruneOutputs = {
+  EntriesRemoved: 'entries-removed',
+  EntriesKept: 'entries-kept',
+  BytesFreed: 'bytes-freed'
+} as const
+
+const PRUNE_INPUTS = [...Object.values(PruneInputs), ...STORE_INPUTS]
+/** The job summary lists at most this many entries; the totals cover all. */
+const SUMMARY_ROWS = 200
+
+/** The rules the inputs give; an empty input leaves its rule out. */
+function pruneRulesFromInputs(): Omit<PruneOptions, 'store'> {
+  const text = (name: string): string | undefined => core.getInput(name).trim() || undefined
+  const maxAge = text(PruneInputs.MaxAge)
+  const maxSize = text(PruneInputs.MaxSize)
+  const maxEntries = text(PruneInputs.MaxEntriesPerScope)
+  const grace = text(PruneInputs.GracePeriod)
+  return {
+    maxAgeMs: maxAge === undefined ? undefined : parseDuration(maxAge, PruneInputs.MaxAge),
+    maxBytes: maxSize === undefined ? undefined : parseSize(maxSize, PruneInputs.MaxSize),
+    maxEntriesPerScope: maxEntries === undefined ? undefined : parseEntryCount(maxEntries, PruneInputs.MaxEntriesPerScope),
+    deleteScopes: core
+      .getMultilineInput(PruneInputs.DeleteScopes)
+      .filter(line => line.trim() !== '')
+      .map(line => parseScope(line, PruneInputs.DeleteScopes)),
+    graceMs: grace === undefined ? undefined : parseDuration(grace, PruneInputs.GracePeriod),
+    dryRun: booleanInput(PruneInputs.DryRun)
+  }
+}
+
+async function writePruneSummary(report: PruneReport): Promise<void> {
+  const would = report.dryRun ? ' (dry run: nothing deleted)' : ''
+  await writeSummaryTable(`Cache prune${would}`, [
+    ['store', report.store],
+    ['entries removed', String(report.removed.length)],
+    ['entries kept', String(report.kept.length)],
+    ['manifests removed', String(report.manifestsRemoved)],
+    ['objects removed', String(report.objectsRemoved)],
+    [report.dryRun ? 'bytes that would be freed' : 'bytes freed', formatBytes(report.bytesFreed)],
+    ['bytes the kept entries reference', formatBytes(report.liveBytes)],
+    [`unreferenced keys kept (younger than ${formatDuration(report.graceMs)})`, String(report.keptByGrace)],
+    ...report.warnings.map((warning): [string, string] => ['warning', warning])
+  ])
+  // Empty cells render as unclosed <td> in the summary, so a missing value is '-'.
+  const rows = [...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '-', entry] as const), ...report.kept.map(entry => ['kept', '-', entry] as const)]
+  const shown = rows.slice(0, SUMMARY_ROWS).map(([outcome, reason, entry]) => [outcome, reason, entry.scope, entry.key, formatBytes(entry.bytes), entry.lastUsed])
+  if (rows.length > SUMMARY_ROWS) shown.push([`… ${rows.length - SUMMARY_ROWS} more`, '-', '-', '-', '-', '-'])
+  if (shown.length > 0) await writeSummaryGrid('Cache entries', ['outcome', 'reason', 'scope', 'key', 'size', 'last used'], shown)
+}
+
+/**
+ * The prune/ sub-action, for a scheduled workflow or a closed pull request. Unlike a save, a prune
+ * that cannot run fails the step: a refusal means the store needs a look.
+ */
+export async function runPruneAction(): Promise<void> {
+  try {
+    assertKnownInputs(PRUNE_INPUTS)
+    const rules = pruneRulesFromInputs()
+    const store = openStore(readStoreInputs())
+    const report = await pruneStore({ store, ...rules, log: core.info })
+    for (const entry of report.removed) core.info(`${report.dryRun ? 'would remove' : 'removed'} ${entry.scope} ${entry.key} (${entry.reason}, ${formatBytes(entry.bytes)}, last used ${entry.lastUsed})`)
+    for (const warning of report.warnings) core.warning(warning)
+    core.info(`${report.dryRun ? 'Dry run: would remove' : 'Removed'} ${report.removed.length} entries, kept ${report.kept.length}; ${report.manifestsRemoved} manifests and ${report.objectsRemoved} objects, ${formatBytes(report.bytesFreed)}`)
+    core.setOutput(PruneOutputs.EntriesRemoved, String(report.removed.length))
+    core.setOutput(PruneOutputs.EntriesKept, String(report.kept.length))
+    core.setOutput(PruneOutputs.BytesFreed, String(report.bytesFreed))
+    await writePruneSummary(report)
+  } catch (error) {
+    core.setFailed(errorMessage(error))
+  }
+}

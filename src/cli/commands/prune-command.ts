@@ -1,0 +1,81 @@
+import { formatDuration, parseDuration, parseEntryCount, parseScope, parseSize, pruneStore, type PruneOptions, type PruneReport } from '../../core/cache/prune.js'
+import { formatBytes } from '../../core/report-format.js'
+import { Exit, listValue, stringValue, type Command, type Values } from '../command.js'
+import { storeFrom, storeOptions } from '../store-options.js'
+
+const print = (line: string): void => void process.stdout.write(`${line}\n`)
+const progress = (line: string): void => void process.stderr.write(`${line}\n`)
+
+/** The rules and grace period the flags give; each bad value names its flag and the format. */
+function pruneRulesFrom(values: Values): Omit<PruneOptions, 'store'> {
+  const text = (name: string): string | undefined => stringValue(values, name)
+  const maxAge = text('max-age')
+  const maxSize = text('max-size')
+  const maxEntries = text('max-entries-per-scope')
+  const grace = text('grace')
+  return {
+    maxAgeMs: maxAge === undefined ? undefined : parseDuration(maxAge, '--max-age'),
+    maxBytes: maxSize === undefined ? undefined : parseSize(maxSize, '--max-size'),
+    maxEntriesPerScope: maxEntries === undefined ? undefined : parseEntryCount(maxEntries, '--max-entries-per-scope'),
+    deleteScopes: listValue(values, 'delete-scope').map(scope => parseScope(scope, '--delete-scope')),
+    graceMs: grace === undefined ? undefined : parseDuration(grace, '--grace'),
+    dryRun: values['dry-run'] === true
+  }
+}
+
+/** How long ago, in the largest unit that keeps it short. */
+function ago(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60000))
+  if (minutes < 60) return `${minutes}m`
+  const hours = Math.round(minutes / 60)
+  return hours < 48 ? `${hours}h` : `${Math.round(hours / 24)}d`
+}
+
+const count = (n: number, singular: string, plural = `${singular}s`): string => `${n} ${n === 1 ? singular : plural}`
+
+/** The totals line of a prune: entries kept and removed, keys deleted, bytes freed. */
+function pruneTotals(report: PruneReport): string {
+  const verb = report.dryRun ? 'would remove' : 'removed'
+  return [
+    `${verb} ${report.removed.length} of ${count(report.removed.length + report.kept.length, 'entry', 'entries')}`,
+    `${count(report.manifestsRemoved, 'manifest')} and ${count(report.objectsRemoved, 'object')}`,
+    `${report.dryRun ? 'would free' : 'freed'} ${formatBytes(report.bytesFreed)}`,
+    `kept ${count(report.kept.length, 'entry', 'entries')} referencing ${formatBytes(report.liveBytes)}`,
+    `kept ${count(report.keptByGrace, 'unreferenced key')} younger than the ${formatDuration(report.graceMs)} grace period`
+  ].join('; ')
+}
+
+function printTable(report: PruneReport): void {
+  const now = Date.now()
+  const rows = [...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '', entry] as const), ...report.kept.map(entry => ['kept', '', entry] as const)]
+  print(['OUTCOME', 'REASON', 'SCOPE', 'KEY', 'SIZE', 'LAST USED'].join('\t'))
+  for (const [outcome, reason, entry] of rows) print([outcome, reason || '-', entry.scope, entry.key, formatBytes(entry.bytes), ago(now - Date.parse(entry.lastUsed))].join('\t'))
+}
+
+export const pruneCommand: Command = {
+  name: 'prune',
+  summary: 'Evict cache entries by age, size budget, count per scope or scope, then delete the manifests and objects no entry references. Refuses release stores and incomplete listings.',
+  usage: 'prune [--max-age 7d] [--max-size 10GB] [--max-entries-per-scope N] [--delete-scope pr/12]... [--grace 1h] [--dry-run] [--json]',
+  options: {
+    'max-age': { type: 'string', description: 'evict entries unused for longer than this: 30s, 90m, 12h, 7d, 2w' },
+    'max-size': { type: 'string', description: 'evict least recently used entries until the rest fit: 500MB, 10GB, 2GiB' },
+    'max-entries-per-scope': { type: 'string', description: 'keep at most N entries per scope, the most recently used' },
+    'delete-scope': { type: 'string', multiple: true, description: 'evict every entry of a scope, e.g. pr/12; repeat for more' },
+    grace: { type: 'string', description: 'keep unreferenced data younger than this: a save may still name it (default 1h)' },
+    'dry-run': { type: 'boolean', description: 'print what would be removed and the bytes freed; delete nothing' },
+    json: { type: 'boolean', description: 'print the report as JSON' },
+    ...storeOptions
+  },
+  async run(values) {
+    const rules = pruneRulesFrom(values)
+    const report = await pruneStore({ store: storeFrom(values), ...rules, log: progress })
+    for (const warning of report.warnings) progress(`warning: ${warning}`)
+    if (values.json === true) print(JSON.stringify(report, null, 2))
+    else {
+      printTable(report)
+      print(pruneTotals(report))
+      if (report.dryRun) print('dry run: nothing was deleted')
+    }
+    return Exit.Ok
+  }
+}

@@ -1,0 +1,3 @@
+import { runPruneAction } from '../action/cache-prune.js'
+
+await runPruneAction()
