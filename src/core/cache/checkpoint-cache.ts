@@ -1,6 +1,7 @@
 import { IntegrityError, StoreError } from '../errors.js'
 import { decodeManifest, encodeManifest, manifestKey, objectKey, type Manifest } from '../store/manifest.js'
 import { TaskPool } from '../task-pool.js'
+import { waitForPruneLeases } from './prune-lease.js'
 import { materializeTree, type MaterializeStats } from '../store/materialize.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
@@ -78,7 +79,9 @@ export async function saveEntry(request: SaveRequest): Promise<SaveResult> {
 
   const bases = await loadBases(request, version)
   let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress })
-  // A prune may have collected objects of a base since it was read: store those blobs again.
+  // A prune may have collected objects of a base since it was read: wait out a prune's deletions
+  // in progress, then store again the blobs whose objects are gone.
+  await waitForPruneLeases(request.store)
   const vanished = await missingObjects(request.store, snapshot.reusedObjects)
   if (vanished.size > 0) {
     const liveBases = bases.map(base => ({ ...base, blobs: Object.fromEntries(Object.entries(base.blobs).filter(([, location]) => !vanished.has(location[0]))) }))

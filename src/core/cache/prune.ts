@@ -2,6 +2,7 @@ import { errorMessage, InputError, isNamedError } from '../errors.js'
 import { releaseLayout } from '../release/release-layout.js'
 import { manifestKey, objectKey } from '../store/manifest.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
+import { holdPruneLease } from './prune-lease.js'
 import { TaskPool } from '../task-pool.js'
 import { loadManifest } from './checkpoint-cache.js'
 import { accessKey, ENTRY_SCHEMA, parseEntryKey, type EntryRecord } from './entry-refs.js'
@@ -202,7 +203,7 @@ const DELETE_BATCH = 1000
 const READ_CONCURRENCY = 16
 const MANIFEST_KEY = /^manifests\/[0-9a-f]{64}$/
 const OBJECT_KEY = /^objects\/([0-9a-f]{2})\/([0-9a-f]{64})$/
-const CACHE_FOLDERS = new Set(['refs', 'access', 'manifests', 'objects'])
+const CACHE_FOLDERS = new Set(['refs', 'access', 'manifests', 'objects', 'leases'])
 
 /** Everything one listing of the store found, by kind. */
 interface StoreScan {
@@ -533,11 +534,17 @@ export async function pruneStore(options: PruneOptions): Promise<PruneReport> {
     await deleteKeys(accessKeys)
     // Manifests first: an interrupted prune then leaves only unreferenced objects.
     for (let start = 0; start < sweep.length; start += DELETE_BATCH) {
-      const orphan = (await live.refresh()).find(entry => entry.manifestMissing)
-      if (orphan) throw new PruneRefusedError(`${orphan.refKey}, written while pruning, names manifest ${orphan.tree.slice(0, 12)}, which is missing`)
-      const batch = sweep.slice(start, start + DELETE_BATCH).filter(key => !live.keys.has(key))
-      await deleteKeys(batch)
-      for (const key of batch) swept.add(key)
+      // The lease makes a save that writes its manifest after this listing wait for the deletions.
+      const releaseLease = await holdPruneLease(store)
+      try {
+        const orphan = (await live.refresh()).find(entry => entry.manifestMissing)
+        if (orphan) throw new PruneRefusedError(`${orphan.refKey}, written while pruning, names manifest ${orphan.tree.slice(0, 12)}, which is missing`)
+        const batch = sweep.slice(start, start + DELETE_BATCH).filter(key => !live.keys.has(key))
+        await deleteKeys(batch)
+        for (const key of batch) swept.add(key)
+      } finally {
+        await releaseLease()
+      }
     }
     if (swept.size > 0) await removeEntriesThatLostKeys(store, live, manifests, swept, deleteKeys, warnings)
   } catch (error) {
@@ -567,6 +574,8 @@ async function removeEntriesThatLostKeys(store: ObjectStore, live: LiveSet, mani
   })
   if (missing.size === 0) return
   const broken = [...named].filter(([, keys]) => keys.some(key => missing.has(key))).map(([refKey]) => refKey)
+  // A manifest without an entry yet belongs to a save still running: it checks and stores again after our lease.
+  if (broken.length === 0) return
   await deleteKeys(broken)
   const removed = `${broken.length} ${broken.length === 1 ? 'entry' : 'entries'}`
   warnings.push(`a save that finished during this prune names keys it deleted (${[...broken, ...missing][0]}); removed ${removed} that could no longer restore, and the next prune removes any saved later`)
