@@ -48153,7 +48153,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 1578:
+/***/ 1814:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48428,6 +48428,39 @@ async function* mapOrdered(items, concurrency, fn) {
         const result = await pending.shift();
         fill();
         yield result;
+    }
+}
+
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./lib/core/cache/prune-lease.js
+
+
+/**
+ * A prune holds a lease while it lists and deletes one batch; a save that has written its manifest
+ * waits for the leases it sees before checking that its objects still exist. Either the prune's
+ * listing saw the save's manifest (and spared its objects), or the save's check runs after the
+ * batch's deletions (and stores the lost blobs again): no entry can name a deleted object.
+ */
+const LEASE_PREFIX = 'leases/';
+/** A lease older than this is left behind by a prune that died; it is ignored. */
+const LEASE_TTL_MS = 5 * 60 * 1000;
+async function holdPruneLease(store) {
+    const key = `${LEASE_PREFIX}prune-${(0,external_node_crypto_.randomUUID)()}`;
+    await store.put(key, Buffer.from(JSON.stringify({ holder: 'prune', since: new Date().toISOString() })), { contentType: 'application/json' });
+    return () => store.delete([key]);
+}
+/** Waits until no live prune lease remains, or `maxWaitMs` passed; returns how long it waited. */
+async function waitForPruneLeases(store, options = {}) {
+    const started = Date.now();
+    for (;;) {
+        let live = false;
+        for await (const lease of store.list(LEASE_PREFIX))
+            if (Date.now() - lease.lastModified.getTime() < LEASE_TTL_MS)
+                live = true;
+        if (!live || Date.now() - started >= (options.maxWaitMs ?? LEASE_TTL_MS))
+            return Date.now() - started;
+        await (0,promises_namespaceObject.setTimeout)(options.pollMs ?? 200);
     }
 }
 
@@ -48873,8 +48906,11 @@ async function snapshotTree(options) {
                 location[2] = existing.size;
                 location[4] = existing.size < location[3] ? 1 : 0;
             }
-            if (existing)
+            if (existing) {
+                // Stored before this save, perhaps garbage a prune is about to collect: checked again after the manifest.
+                reusedObjects.add(name);
                 return;
+            }
             if ((await store.put(objectKey(name), bytes, { ifNoneMatch: true })) === 'created') {
                 stats.bytesUploaded += bytes.length;
                 stats.objectsUploaded++;
@@ -49157,6 +49193,7 @@ function restoreDestinations(roots, patterns, workspace) {
 
 
 
+
 async function loadManifest(store, digest) {
     const bytes = await store.get(manifestKey(digest));
     if (!bytes)
@@ -49201,7 +49238,9 @@ async function saveEntry(request) {
         return { status: 'exists' };
     const bases = await loadBases(request, version);
     let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress });
-    // A prune may have collected objects of a base since it was read: store those blobs again.
+    // A prune may have collected objects of a base since it was read: wait out a prune's deletions
+    // in progress, then store again the blobs whose objects are gone.
+    await waitForPruneLeases(request.store);
     const vanished = await missingObjects(request.store, snapshot.reusedObjects);
     if (vanished.size > 0) {
         const liveBases = bases.map(base => ({ ...base, blobs: Object.fromEntries(Object.entries(base.blobs).filter(([, location]) => !vanished.has(location[0]))) }));
@@ -50565,6 +50604,8 @@ async function runPipeline(options) {
     });
     // Newest checkpoint first: the final stage, then earlier checkpointed stages.
     let startAt = 0;
+    /** The last tree restored or saved: the base the next checkpoint deduplicates against. */
+    let lastTree;
     for (let index = last; index >= 0; index--) {
         if (index !== last && !stages[index].checkpoint)
             continue;
@@ -50573,6 +50614,7 @@ async function runPipeline(options) {
         const found = await tryRestore(() => entryFor(index, lookupOnly), log);
         if (!found)
             continue;
+        lastTree = found.tree;
         reports[index] = { id: stages[index].id, key: stages[index].key, outcome: lookupOnly ? 'cached' : 'restored', seconds: (Date.now() - started) / 1000, bytes: found.bytes };
         log.info(`${lookupOnly ? 'found' : 'restored'} the checkpoint of stage ${stages[index].id} (${stages[index].key.slice(0, 12)})`);
         if (index === last)
@@ -50599,8 +50641,10 @@ async function runPipeline(options) {
         report.outcome = 'ran';
         if (stage.checkpoint || index === last) {
             try {
-                const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes });
+                const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes, baseTrees: lastTree ? [lastTree] : [] });
                 report.bytes = saved.status === 'saved' ? saved.stats.bytesUploaded : 0;
+                if (saved.status === 'saved')
+                    lastTree = saved.tree;
                 log.info(saved.status === 'saved' ? `checkpointed stage ${stage.id}: uploaded ${saved.stats.bytesUploaded} bytes` : `checkpoint of stage ${stage.id} already stored`);
             }
             catch (error) {
@@ -50614,7 +50658,7 @@ async function runPipeline(options) {
 async function tryRestore(restore, log) {
     try {
         const result = await restore();
-        return result.status === 'found' && result.exact ? { bytes: result.stats?.bytesDownloaded ?? 0 } : undefined;
+        return result.status === 'found' && result.exact ? { bytes: result.stats?.bytesDownloaded ?? 0, tree: result.match.record.tree } : undefined;
     }
     catch (error) {
         if (error.name === 'InputError')
@@ -51140,6 +51184,657 @@ const planCommand = {
     }
 };
 
+;// CONCATENATED MODULE: ./lib/core/release/release-layout.js
+
+/**
+ * Where a release lives in the release store. A client with only HTTPS (or `aws s3 cp`) and
+ * `sha256sum` can use these paths directly.
+ */
+const RELEASE_SCHEMA = 'artifact-action/release@1';
+const INDEX_SCHEMA = 'artifact-action/release-index@1';
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+function validateProjectName(project, input = 'project') {
+    if (!NAME.test(project))
+        throw new errors_InputError(`${input}: "${project}" is not a valid project name; use letters, digits, '.', '_', '+' or '-', starting with a letter or digit`);
+}
+function validateVersion(version, input = 'version') {
+    if (!NAME.test(version) || version.includes('..'))
+        throw new errors_InputError(`${input}: "${version}" is not a valid version name; use a tag-like name such as v1.2.3 (letters, digits, '.', '_', '+', '-')`);
+}
+function validatePackageName(name) {
+    if (!NAME.test(name) || name.includes('..'))
+        throw new errors_InputError(`packages: "${name}" is not a valid package file name; rename it (letters, digits, '.', '_', '+', '-')`);
+}
+const releaseLayout = {
+    marker: 'release-store.json',
+    index: (project) => `${project}/index.json`,
+    indexSlot: (project, sequence) => `${project}/index.d/${String(sequence).padStart(10, '0')}.json`,
+    indexSlots: (project) => `${project}/index.d/`,
+    key: (project, keyId) => `${project}/keys/${keyId}.pem`,
+    version: (project, version) => `${project}/releases/${version}/`,
+    package: (project, version, file) => `${project}/releases/${version}/packages/${file}`,
+    sums: (project, version) => `${project}/releases/${version}/SHA256SUMS`,
+    provenance: (project, version) => `${project}/releases/${version}/provenance.sigstore.json`,
+    record: (project, version) => `${project}/releases/${version}/release.json`
+};
+/** SHA256SUMS in the format `sha256sum -c` reads: digest, two spaces, file name. */
+function formatSha256Sums(files) {
+    return files.map(file => `${file.sha256}  ${file.name}\n`).join('');
+}
+function parseSha256Sums(text) {
+    return text
+        .split('\n')
+        .filter(line => line.length > 0)
+        .map(line => {
+        const match = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+        if (!match)
+            throw new Error(`SHA256SUMS line is malformed: ${JSON.stringify(line.slice(0, 80))}`);
+        return { sha256: match[1], name: match[2] };
+    });
+}
+
+;// CONCATENATED MODULE: ./lib/core/cache/prune.js
+
+
+
+
+
+
+
+
+/**
+ * Pruning a cache store: evicts entries by rules (scope deleted, unused for too long, too many in a
+ * scope, over a size budget, least recently used first), then collects by mark and sweep the
+ * manifests and objects that no remaining entry references.
+ *
+ * Mark: the manifests and objects of the kept entries; every manifest younger than the grace
+ * period, and the objects it names (a save writes its manifest before its entry). Sweep: unmarked
+ * manifests and objects older than the grace period (a save uploads objects before its manifest).
+ * Before each batch of deletions, refs and manifests are listed again and whatever appeared or
+ * changed since is marked too. Release stores are never pruned.
+ */
+/** Written at the root of a release store by the release code; a store holding it is never pruned. */
+const RELEASE_STORE_MARKER = releaseLayout.marker;
+const DEFAULT_GRACE_MS = 60 * 60 * 1000;
+/** The prune stops before deleting anything when its view of the store looks incomplete or wrong. */
+class PruneRefusedError extends Error {
+    name = 'PruneRefusedError';
+}
+// ---------------------------------------------------------------- rules: parsing
+const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+/** "7d", "12h", "90m", "30s", "2w" (one number, one unit) to milliseconds. */
+function parseDuration(text, input) {
+    const match = /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(text.trim());
+    if (!match)
+        throw new errors_InputError(`${input}: "${text}" is not a duration; give a number and a unit s, m, h, d or w, e.g. 7d or 12h`);
+    return Math.round(Number(match[1]) * DURATION_UNITS[match[2]]);
+}
+/** The largest whole unit that expresses the duration, e.g. 7d, 90m; for reports. */
+function formatDuration(ms) {
+    if (ms === 0)
+        return '0s';
+    const units = Object.entries(DURATION_UNITS).reverse();
+    for (const [unit, size] of units)
+        if (ms >= size && ms % size === 0)
+            return `${ms / size}${unit}`;
+    return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+const SIZE_UNITS = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+/** "10GB", "500 MB", "1.5GiB", "1000" (bytes) to bytes. KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024. */
+function parseSize(text, input) {
+    const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+    const unit = match ? SIZE_UNITS[match[2].toLowerCase() || 'b'] : undefined;
+    if (!match || unit === undefined)
+        throw new errors_InputError(`${input}: "${text}" is not a size; give a number and a unit B, KB, MB, GB, TB (or KiB, MiB, GiB, TiB), e.g. 10GB`);
+    return Math.floor(Number(match[1]) * unit);
+}
+function parseEntryCount(text, input) {
+    const count = Number(text.trim());
+    if (!/^\d+$/.test(text.trim()) || count < 1)
+        throw new errors_InputError(`${input}: "${text}" is not a whole number of entries of at least 1, e.g. 5`);
+    return count;
+}
+/** A scope as cache entries name it (pr/12, branch/main), or a git ref that maps to one (refs/pull/12/merge). */
+function parseScope(text, input) {
+    const scope = text.trim();
+    if (scope.startsWith('refs/'))
+        return scopeOfRef(scope);
+    if (!/^[^\s/]+\/\S+$/.test(scope) && scope !== 'local')
+        throw new errors_InputError(`${input}: "${text}" is not a scope; give one such as pr/12, branch/feature-x or tag/v1.0 (or a ref such as refs/pull/12/merge)`);
+    return scope;
+}
+/** Least recently used first; ties broken by creation, then id, so a plan is deterministic. */
+function leastRecentlyUsedFirst(a, b) {
+    return a.lastUsed - b.lastUsed || a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+/**
+ * Which entries go, and why: broken entries, deleted scopes, entries unused for longer than the
+ * maximum age, the least recently used beyond the per-scope count, then the least recently used
+ * until the bytes the rest reference fit the budget. A key shared by several entries counts once,
+ * and frees its bytes only when the last entry naming it goes.
+ */
+function planEvictions(entries, sizes, rules, now) {
+    const evicted = new Map();
+    const deleteScopes = new Set(rules.deleteScopes ?? []);
+    const remaining = () => entries.filter(entry => !evicted.has(entry.id));
+    for (const entry of entries) {
+        if (entry.broken)
+            evicted.set(entry.id, 'broken');
+        else if (deleteScopes.has(entry.scope))
+            evicted.set(entry.id, 'deleted-scope');
+        else if (rules.maxAgeMs !== undefined && now - entry.lastUsed > rules.maxAgeMs)
+            evicted.set(entry.id, 'max-age');
+    }
+    if (rules.maxEntriesPerScope !== undefined) {
+        const byScope = new Map();
+        for (const entry of remaining())
+            byScope.set(entry.scope, [...(byScope.get(entry.scope) ?? []), entry]);
+        for (const scoped of byScope.values()) {
+            const newestFirst = scoped.sort(leastRecentlyUsedFirst).reverse();
+            for (const entry of newestFirst.slice(rules.maxEntriesPerScope))
+                evicted.set(entry.id, 'max-entries-per-scope');
+        }
+    }
+    const references = new Map();
+    let liveBytes = 0;
+    for (const entry of remaining()) {
+        for (const key of new Set(entry.keys)) {
+            const count = references.get(key) ?? 0;
+            if (count === 0)
+                liveBytes += sizes.get(key) ?? 0;
+            references.set(key, count + 1);
+        }
+    }
+    if (rules.maxBytes !== undefined) {
+        for (const entry of remaining().sort(leastRecentlyUsedFirst)) {
+            if (liveBytes <= rules.maxBytes)
+                break;
+            evicted.set(entry.id, 'max-size');
+            for (const key of new Set(entry.keys)) {
+                const count = references.get(key) - 1;
+                references.set(key, count);
+                if (count === 0)
+                    liveBytes -= sizes.get(key) ?? 0;
+            }
+        }
+    }
+    return { evicted, liveBytes };
+}
+const LIST_SKEW_MS = 5 * 60 * 1000;
+const prune_DELETE_BATCH = 1000;
+const READ_CONCURRENCY = 16;
+const MANIFEST_KEY = /^manifests\/[0-9a-f]{64}$/;
+const OBJECT_KEY = /^objects\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
+const CACHE_FOLDERS = new Set(['refs', 'access', 'manifests', 'objects', 'leases']);
+function isObjectKey(key) {
+    const match = OBJECT_KEY.exec(key);
+    return match !== null && match[2].startsWith(match[1]);
+}
+/** A release store, or a release file in a store: releases are never pruned. */
+function releaseKey(key) {
+    if (key === RELEASE_STORE_MARKER)
+        return true;
+    const parts = key.split('/');
+    if (CACHE_FOLDERS.has(parts[0]))
+        return false;
+    return (parts.length === 2 && parts[1] === 'index.json') || (parts.length === 4 && parts[1] === 'releases' && parts[3] === 'release.json');
+}
+/** Lists a prefix and refuses a listing that is not in strictly increasing key order (a broken pagination). */
+async function* orderedListing(store, prefix) {
+    let previous;
+    for await (const object of store.list(prefix)) {
+        const key = Buffer.from(object.key);
+        if (previous && Buffer.compare(previous, key) >= 0)
+            throw new PruneRefusedError(`the listing of ${prefix || 'the store'} returned ${object.key} out of order; it looks incomplete`);
+        previous = key;
+        yield object;
+    }
+}
+async function scanStore(store) {
+    const scan = { startedAt: Date.now(), refs: new Map(), access: new Map(), manifests: new Map(), objects: new Map(), otherKeys: 0 };
+    for await (const object of orderedListing(store, '')) {
+        const { key } = object;
+        if (releaseKey(key))
+            throw new errors_InputError(`store: ${store.location} holds releases (${key}); releases are never pruned — point prune at the cache store`);
+        if (key.startsWith('refs/')) {
+            if (!parseEntryKey(key))
+                throw new PruneRefusedError(`${key} is not a cache entry this version understands`);
+            scan.refs.set(key, object);
+        }
+        else if (key.startsWith('access/') && parseEntryKey(key))
+            scan.access.set(key, object);
+        else if (MANIFEST_KEY.test(key))
+            scan.manifests.set(key, object);
+        else if (isObjectKey(key))
+            scan.objects.set(key, object);
+        else
+            scan.otherKeys++;
+    }
+    if (scan.refs.size + scan.manifests.size + scan.objects.size === 0 && scan.otherKeys > 0) {
+        throw new errors_InputError(`store: ${store.location} has ${scan.otherKeys} keys but no cache entries, manifests or objects; it does not look like a cache store`);
+    }
+    return scan;
+}
+/** Reads a ref; undefined when it has gone since it was listed. Anything unreadable refuses the prune. */
+async function readRef(store, key) {
+    const bytes = await store.get(key);
+    if (!bytes)
+        return undefined;
+    let record;
+    try {
+        record = JSON.parse(bytes.toString('utf8'));
+    }
+    catch {
+        throw new PruneRefusedError(`${key} is not JSON`);
+    }
+    if (record?.schema !== ENTRY_SCHEMA || typeof record.tree !== 'string' || !/^[0-9a-f]{64}$/.test(record.tree))
+        throw new PruneRefusedError(`${key} is not a cache entry this version understands (schema ${JSON.stringify(record?.schema)})`);
+    return record;
+}
+/** The object keys a manifest names; undefined when the manifest is missing. An unreadable manifest refuses the prune. */
+async function manifestObjects(store, digest) {
+    try {
+        const manifest = await loadManifest(store, digest);
+        return [...new Set(Object.values(manifest.blobs).map(location => objectKey(location[0])))];
+    }
+    catch (error) {
+        if (isNamedError(error, 'IntegrityError') && !(await store.head(manifestKey(digest))))
+            return undefined;
+        if (isNamedError(error, 'IntegrityError'))
+            throw new PruneRefusedError(`manifest ${digest.slice(0, 12)} is unreadable: ${errorMessage(error)}`);
+        throw error;
+    }
+}
+/** Loads manifests once each, however many entries or re-listings name them. */
+class ManifestReader {
+    store;
+    loaded = new Map();
+    constructor(store) {
+        this.store = store;
+    }
+    objects(digest, version = '') {
+        const id = `${digest}@${version}`;
+        if (!this.loaded.has(id))
+            this.loaded.set(id, manifestObjects(this.store, digest));
+        return this.loaded.get(id);
+    }
+}
+async function inParallel(items, task) {
+    const pool = new TaskPool(READ_CONCURRENCY);
+    for (const item of items)
+        await pool.submit(0, () => task(item));
+    await pool.drain();
+}
+async function loadEntries(store, scan, manifests, deleteScopes) {
+    const entries = [];
+    await inParallel(scan.refs.values(), async (ref) => {
+        const record = await readRef(store, ref.key);
+        if (!record)
+            return; // deleted since the listing: no longer an entry
+        const names = parseEntryKey(ref.key);
+        const objects = await manifests.objects(record.tree);
+        if (!objects && !deleteScopes.has(names.scope)) {
+            throw new PruneRefusedError(`entry ${names.scope} ${JSON.stringify(names.key)} (${ref.key}) names manifest ${record.tree.slice(0, 12)}, which is missing; delete that ref if the entry is broken`);
+        }
+        const access = scan.access.get(accessKey(ref.key));
+        entries.push({
+            record: { ...record, scope: names.scope, version: names.version, key: names.key },
+            refKey: ref.key,
+            ref,
+            lastUsed: (access ?? ref).lastModified.getTime(),
+            keys: [manifestKey(record.tree), ...(objects ?? [])],
+            manifestMissing: !objects,
+            broken: false
+        });
+    });
+    return entries.sort((a, b) => (a.refKey < b.refKey ? -1 : 1));
+}
+/**
+ * Keys that entries reference but the listing did not show: HEAD each. A missing object means the
+ * entry is broken. A key present and older than the listing means the listing skipped it, so the
+ * listing cannot be trusted. Younger ones were written by a save while the listing ran.
+ */
+async function checkUnlistedKeys(store, scan, entries, sizes) {
+    const unlisted = new Set(entries.flatMap(entry => entry.keys.filter(key => !sizes.has(key))));
+    const missing = new Set();
+    await inParallel(unlisted, async (key) => {
+        const info = await store.head(key);
+        if (!info)
+            return void missing.add(key);
+        if (info.lastModified.getTime() < scan.startedAt - LIST_SKEW_MS)
+            throw new PruneRefusedError(`the listing did not show ${key}, which exists; the listing looks incomplete`);
+        sizes.set(key, info.size);
+    });
+    for (const entry of entries)
+        entry.broken = !entry.manifestMissing && entry.keys.some(key => missing.has(key));
+}
+/**
+ * The keys a prune must not delete: those of kept entries, of manifests younger than the grace
+ * period, and of any entry or manifest that appears or changes while it runs. `refresh` re-lists
+ * refs and manifests so that a save finishing during the prune is seen before each deletion.
+ */
+class LiveSet {
+    store;
+    manifests;
+    keys = new Set();
+    /** Entries that appeared since the first listing. */
+    appeared = [];
+    seenRefs = new Map();
+    seenManifests = new Map();
+    constructor(store, manifests) {
+        this.store = store;
+        this.manifests = manifests;
+    }
+    remember(scan) {
+        for (const [key, info] of scan.refs)
+            this.seenRefs.set(key, info.lastModified.getTime());
+        for (const [key, info] of scan.manifests)
+            this.seenManifests.set(key, info.lastModified.getTime());
+    }
+    /** Marks a manifest and the objects it names; false when the manifest is missing. */
+    async markManifest(key, version = '') {
+        const objects = await this.manifests.objects(key.slice('manifests/'.length), version);
+        if (!objects)
+            return false;
+        this.keys.add(key);
+        for (const object of objects)
+            this.keys.add(object);
+        return true;
+    }
+    /** Re-lists refs and manifests and marks what appeared or changed since; returns the entries that appeared. */
+    async refresh() {
+        const newRefs = [];
+        for await (const ref of orderedListing(this.store, 'refs/')) {
+            if (!parseEntryKey(ref.key))
+                throw new PruneRefusedError(`${ref.key} is not a cache entry this version understands`);
+            if (this.seenRefs.get(ref.key) !== ref.lastModified.getTime())
+                newRefs.push(ref);
+        }
+        const newManifests = [];
+        for await (const manifest of orderedListing(this.store, 'manifests/')) {
+            if (MANIFEST_KEY.test(manifest.key) && this.seenManifests.get(manifest.key) !== manifest.lastModified.getTime())
+                newManifests.push(manifest);
+        }
+        const entries = [];
+        await inParallel(newRefs, async (ref) => {
+            const version = String(ref.lastModified.getTime());
+            const record = await readRef(this.store, ref.key);
+            if (record)
+                entries.push({ refKey: ref.key, tree: record.tree, version, manifestMissing: !(await this.markManifest(manifestKey(record.tree), version)) });
+            this.seenRefs.set(ref.key, ref.lastModified.getTime());
+        });
+        await inParallel(newManifests, async (manifest) => {
+            await this.markManifest(manifest.key, String(manifest.lastModified.getTime()));
+            this.seenManifests.set(manifest.key, manifest.lastModified.getTime());
+        });
+        this.appeared.push(...entries);
+        return entries;
+    }
+}
+function describeEntry(entry, sizes, reason) {
+    return {
+        scope: entry.record.scope,
+        version: entry.record.version,
+        key: entry.record.key,
+        tree: entry.record.tree,
+        refKey: entry.refKey,
+        bytes: entry.keys.reduce((sum, key) => sum + (sizes.get(key) ?? 0), 0),
+        created: entry.record.created,
+        lastUsed: new Date(entry.lastUsed).toISOString(),
+        ...(reason ? { reason } : {})
+    };
+}
+/**
+ * Prunes a cache store. Nothing is deleted until the whole store has been listed and every entry's
+ * manifest read; any failure before that refuses the prune. Deletion goes refs first (so no restore
+ * finds an evicted entry), then last-use records, then manifests and objects in batches, each
+ * batch after a fresh listing of refs and manifests.
+ */
+async function pruneStore(options) {
+    const { store } = options;
+    const log = options.log ?? (() => undefined);
+    const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    const deleteScopes = new Set(options.deleteScopes ?? []);
+    const manifests = new ManifestReader(store);
+    let scan;
+    let entries;
+    const sizes = new Map();
+    try {
+        scan = await scanStore(store);
+        log(`listed ${scan.refs.size} entries, ${scan.manifests.size} manifests, ${scan.objects.size} objects in ${store.location}`);
+        for (const info of [...scan.manifests.values(), ...scan.objects.values()])
+            sizes.set(info.key, info.size);
+        entries = await loadEntries(store, scan, manifests, deleteScopes);
+        await checkUnlistedKeys(store, scan, entries, sizes);
+    }
+    catch (error) {
+        throw refusal(error, store, 0);
+    }
+    const now = Date.now();
+    const candidates = entries.map(entry => ({ id: entry.refKey, scope: entry.record.scope, lastUsed: entry.lastUsed, created: Date.parse(entry.record.created) || entry.ref.lastModified.getTime(), keys: entry.keys, broken: entry.broken }));
+    const plan = planEvictions(candidates, sizes, options, now);
+    const removed = entries.filter(entry => plan.evicted.has(entry.refKey));
+    const kept = entries.filter(entry => !plan.evicted.has(entry.refKey));
+    const warnings = [];
+    for (const scope of deleteScopes)
+        if (!entries.some(entry => entry.record.scope === scope))
+            warnings.push(`scope ${scope} has no entries`);
+    for (const entry of removed)
+        if (entry.manifestMissing)
+            warnings.push(`entry ${entry.record.scope} ${JSON.stringify(entry.record.key)} names a missing manifest; removed with its scope`);
+    for (const entry of removed)
+        if (entry.broken)
+            warnings.push(`entry ${entry.record.scope} ${JSON.stringify(entry.record.key)} names objects missing from the store; removed as broken`);
+    // Mark: kept entries, and manifests within the grace period (a save may be about to name them).
+    const live = new LiveSet(store, manifests);
+    live.remember(scan);
+    const referenced = new Set(kept.flatMap(entry => entry.keys));
+    try {
+        for (const key of referenced)
+            live.keys.add(key);
+        const young = [...scan.manifests.values()].filter(info => now - info.lastModified.getTime() < graceMs && !live.keys.has(info.key));
+        await inParallel(young, async (info) => void (await live.markManifest(info.key)));
+    }
+    catch (error) {
+        throw refusal(error, store, 0);
+    }
+    // Sweep candidates: unmarked manifests and objects older than the grace period.
+    let keptByGrace = 0;
+    const sweep = [];
+    for (const info of [...scan.manifests.values(), ...scan.objects.values()]) {
+        if (referenced.has(info.key))
+            continue;
+        if (live.keys.has(info.key) || now - info.lastModified.getTime() < graceMs)
+            keptByGrace++;
+        else
+            sweep.push(info.key);
+    }
+    const remainingRefs = new Set(kept.map(entry => entry.refKey));
+    const refKeys = removed.map(entry => entry.refKey);
+    const accessKeys = [...scan.access.keys()].filter(key => !remainingRefs.has(`refs/${key.slice('access/'.length)}`));
+    const sizeOf = (key) => sizes.get(key) ?? scan.refs.get(key)?.size ?? scan.access.get(key)?.size ?? 0;
+    const report = {
+        store: store.location,
+        dryRun: options.dryRun === true,
+        graceMs,
+        kept: kept.map(entry => describeEntry(entry, sizes)).sort((a, b) => (a.lastUsed < b.lastUsed ? 1 : -1)),
+        removed: removed.map(entry => describeEntry(entry, sizes, plan.evicted.get(entry.refKey))).sort((a, b) => (a.lastUsed < b.lastUsed ? -1 : 1)),
+        liveBytes: plan.liveBytes,
+        manifestsRemoved: 0,
+        objectsRemoved: 0,
+        keptByGrace,
+        bytesFreed: 0,
+        warnings
+    };
+    const account = (keys) => {
+        for (const key of keys) {
+            report.bytesFreed += sizeOf(key);
+            if (key.startsWith('manifests/'))
+                report.manifestsRemoved++;
+            else if (key.startsWith('objects/'))
+                report.objectsRemoved++;
+        }
+    };
+    if (report.dryRun) {
+        account([...refKeys, ...accessKeys, ...sweep]);
+        return report;
+    }
+    let deleted = 0;
+    const deleteKeys = async (keys) => {
+        if (keys.length === 0)
+            return;
+        await store.delete(keys);
+        deleted += keys.length;
+        account(keys);
+    };
+    const swept = new Set();
+    try {
+        await deleteKeys(refKeys);
+        await deleteKeys(accessKeys);
+        // Manifests first: an interrupted prune then leaves only unreferenced objects.
+        for (let start = 0; start < sweep.length; start += prune_DELETE_BATCH) {
+            // The lease makes a save that writes its manifest after this listing wait for the deletions.
+            const releaseLease = await holdPruneLease(store);
+            try {
+                const orphan = (await live.refresh()).find(entry => entry.manifestMissing);
+                if (orphan)
+                    throw new PruneRefusedError(`${orphan.refKey}, written while pruning, names manifest ${orphan.tree.slice(0, 12)}, which is missing`);
+                const batch = sweep.slice(start, start + prune_DELETE_BATCH).filter(key => !live.keys.has(key));
+                await deleteKeys(batch);
+                for (const key of batch)
+                    swept.add(key);
+            }
+            finally {
+                await releaseLease();
+            }
+        }
+        if (swept.size > 0)
+            await removeEntriesThatLostKeys(store, live, manifests, swept, deleteKeys, warnings);
+    }
+    catch (error) {
+        throw refusal(error, store, deleted);
+    }
+    log(`removed ${removed.length} entries, ${report.manifestsRemoved} manifests, ${report.objectsRemoved} objects`);
+    return report;
+}
+/**
+ * A save whose manifest appears between the last listing and the deletion that follows can name
+ * keys that deletion removed. Its own check stores them again when it runs after the deletion;
+ * when it ran before, the save writes an entry that cannot restore. A listing after the
+ * deletions finds such entries: those whose keys are still missing are removed (their key can be
+ * saved again) and reported. One written after that listing is removed by the next prune as broken.
+ */
+async function removeEntriesThatLostKeys(store, live, manifests, swept, deleteKeys, warnings) {
+    await live.refresh();
+    const named = new Map();
+    for (const entry of live.appeared) {
+        const objects = entry.manifestMissing ? [] : ((await manifests.objects(entry.tree, entry.version)) ?? []);
+        named.set(entry.refKey, [manifestKey(entry.tree), ...objects].filter(key => swept.has(key)));
+    }
+    const missing = new Set();
+    await inParallel(new Set([...swept].filter(key => live.keys.has(key)).concat(...named.values())), async (key) => {
+        if (!(await store.head(key)))
+            missing.add(key);
+    });
+    if (missing.size === 0)
+        return;
+    const broken = [...named].filter(([, keys]) => keys.some(key => missing.has(key))).map(([refKey]) => refKey);
+    // A manifest without an entry yet belongs to a save still running: it checks and stores again after our lease.
+    if (broken.length === 0)
+        return;
+    await deleteKeys(broken);
+    const removed = `${broken.length} ${broken.length === 1 ? 'entry' : 'entries'}`;
+    warnings.push(`a save that finished during this prune names keys it deleted (${[...broken, ...missing][0]}); removed ${removed} that could no longer restore, and the next prune removes any saved later`);
+}
+/** One line: why the prune stopped, and what it had deleted by then. */
+function refusal(error, store, deleted) {
+    if (isNamedError(error, 'InputError'))
+        return error;
+    const done = deleted === 0 ? 'nothing was deleted' : `${deleted} keys were deleted before it stopped`;
+    return new PruneRefusedError(`refusing to prune ${store.location}: ${errorMessage(error)}; ${done}`);
+}
+
+;// CONCATENATED MODULE: ./lib/cli/commands/prune-command.js
+
+
+
+
+const prune_command_print = (line) => void process.stdout.write(`${line}\n`);
+const prune_command_progress = (line) => void process.stderr.write(`${line}\n`);
+/** The rules and grace period the flags give; each bad value names its flag and the format. */
+function pruneRulesFrom(values) {
+    const text = (name) => stringValue(values, name);
+    const maxAge = text('max-age');
+    const maxSize = text('max-size');
+    const maxEntries = text('max-entries-per-scope');
+    const grace = text('grace');
+    return {
+        maxAgeMs: maxAge === undefined ? undefined : parseDuration(maxAge, '--max-age'),
+        maxBytes: maxSize === undefined ? undefined : parseSize(maxSize, '--max-size'),
+        maxEntriesPerScope: maxEntries === undefined ? undefined : parseEntryCount(maxEntries, '--max-entries-per-scope'),
+        deleteScopes: listValue(values, 'delete-scope').map(scope => parseScope(scope, '--delete-scope')),
+        graceMs: grace === undefined ? undefined : parseDuration(grace, '--grace'),
+        dryRun: values['dry-run'] === true
+    };
+}
+/** How long ago, in the largest unit that keeps it short. */
+function ago(ms) {
+    const minutes = Math.max(0, Math.round(ms / 60000));
+    if (minutes < 60)
+        return `${minutes}m`;
+    const hours = Math.round(minutes / 60);
+    return hours < 48 ? `${hours}h` : `${Math.round(hours / 24)}d`;
+}
+const count = (n, singular, plural = `${singular}s`) => `${n} ${n === 1 ? singular : plural}`;
+/** The totals line of a prune: entries kept and removed, keys deleted, bytes freed. */
+function pruneTotals(report) {
+    const verb = report.dryRun ? 'would remove' : 'removed';
+    return [
+        `${verb} ${report.removed.length} of ${count(report.removed.length + report.kept.length, 'entry', 'entries')}`,
+        `${count(report.manifestsRemoved, 'manifest')} and ${count(report.objectsRemoved, 'object')}`,
+        `${report.dryRun ? 'would free' : 'freed'} ${formatBytes(report.bytesFreed)}`,
+        `kept ${count(report.kept.length, 'entry', 'entries')} referencing ${formatBytes(report.liveBytes)}`,
+        `kept ${count(report.keptByGrace, 'unreferenced key')} younger than the ${formatDuration(report.graceMs)} grace period`
+    ].join('; ');
+}
+function printTable(report) {
+    const now = Date.now();
+    const rows = [...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '', entry]), ...report.kept.map(entry => ['kept', '', entry])];
+    prune_command_print(['OUTCOME', 'REASON', 'SCOPE', 'KEY', 'SIZE', 'LAST USED'].join('\t'));
+    for (const [outcome, reason, entry] of rows)
+        prune_command_print([outcome, reason || '-', entry.scope, entry.key, formatBytes(entry.bytes), ago(now - Date.parse(entry.lastUsed))].join('\t'));
+}
+const pruneCommand = {
+    name: 'prune',
+    summary: 'Evict cache entries by age, size budget, count per scope or scope, then delete the manifests and objects no entry references. Refuses release stores and incomplete listings.',
+    usage: 'prune [--max-age 7d] [--max-size 10GB] [--max-entries-per-scope N] [--delete-scope pr/12]... [--grace 1h] [--dry-run] [--json]',
+    options: {
+        'max-age': { type: 'string', description: 'evict entries unused for longer than this: 30s, 90m, 12h, 7d, 2w' },
+        'max-size': { type: 'string', description: 'evict least recently used entries until the rest fit: 500MB, 10GB, 2GiB' },
+        'max-entries-per-scope': { type: 'string', description: 'keep at most N entries per scope, the most recently used' },
+        'delete-scope': { type: 'string', multiple: true, description: 'evict every entry of a scope, e.g. pr/12; repeat for more' },
+        grace: { type: 'string', description: 'keep unreferenced data younger than this: a save may still name it (default 1h)' },
+        'dry-run': { type: 'boolean', description: 'print what would be removed and the bytes freed; delete nothing' },
+        json: { type: 'boolean', description: 'print the report as JSON' },
+        ...storeOptions
+    },
+    async run(values) {
+        const rules = pruneRulesFrom(values);
+        const report = await pruneStore({ store: storeFrom(values), ...rules, log: prune_command_progress });
+        for (const warning of report.warnings)
+            prune_command_progress(`warning: ${warning}`);
+        if (values.json === true)
+            prune_command_print(JSON.stringify(report, null, 2));
+        else {
+            printTable(report);
+            prune_command_print(pruneTotals(report));
+            if (report.dryRun)
+                prune_command_print('dry run: nothing was deleted');
+        }
+        return Exit.Ok;
+    }
+};
+
 ;// CONCATENATED MODULE: ./lib/core/release/provenance.js
 const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
@@ -51281,57 +51976,6 @@ function secretNeedles(secrets) {
     return [...needles].sort((a, b) => b.length - a.length);
 }
 
-;// CONCATENATED MODULE: external "node:timers/promises"
-const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
-;// CONCATENATED MODULE: ./lib/core/release/release-layout.js
-
-/**
- * Where a release lives in the release store. A client with only HTTPS (or `aws s3 cp`) and
- * `sha256sum` can use these paths directly.
- */
-const RELEASE_SCHEMA = 'artifact-action/release@1';
-const INDEX_SCHEMA = 'artifact-action/release-index@1';
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-function validateProjectName(project, input = 'project') {
-    if (!NAME.test(project))
-        throw new errors_InputError(`${input}: "${project}" is not a valid project name; use letters, digits, '.', '_', '+' or '-', starting with a letter or digit`);
-}
-function validateVersion(version, input = 'version') {
-    if (!NAME.test(version) || version.includes('..'))
-        throw new errors_InputError(`${input}: "${version}" is not a valid version name; use a tag-like name such as v1.2.3 (letters, digits, '.', '_', '+', '-')`);
-}
-function validatePackageName(name) {
-    if (!NAME.test(name) || name.includes('..'))
-        throw new errors_InputError(`packages: "${name}" is not a valid package file name; rename it (letters, digits, '.', '_', '+', '-')`);
-}
-const releaseLayout = {
-    marker: 'release-store.json',
-    index: (project) => `${project}/index.json`,
-    indexSlot: (project, sequence) => `${project}/index.d/${String(sequence).padStart(10, '0')}.json`,
-    indexSlots: (project) => `${project}/index.d/`,
-    key: (project, keyId) => `${project}/keys/${keyId}.pem`,
-    version: (project, version) => `${project}/releases/${version}/`,
-    package: (project, version, file) => `${project}/releases/${version}/packages/${file}`,
-    sums: (project, version) => `${project}/releases/${version}/SHA256SUMS`,
-    provenance: (project, version) => `${project}/releases/${version}/provenance.sigstore.json`,
-    record: (project, version) => `${project}/releases/${version}/release.json`
-};
-/** SHA256SUMS in the format `sha256sum -c` reads: digest, two spaces, file name. */
-function formatSha256Sums(files) {
-    return files.map(file => `${file.sha256}  ${file.name}\n`).join('');
-}
-function parseSha256Sums(text) {
-    return text
-        .split('\n')
-        .filter(line => line.length > 0)
-        .map(line => {
-        const match = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
-        if (!match)
-            throw new Error(`SHA256SUMS line is malformed: ${JSON.stringify(line.slice(0, 80))}`);
-        return { sha256: match[1], name: match[2] };
-    });
-}
-
 ;// CONCATENATED MODULE: ./lib/core/release/release-index.js
 
 
@@ -51355,7 +51999,7 @@ async function addToIndex(store, project, entry) {
             await publishIndexCopy(store, project, next);
             return next;
         }
-        await (0,external_node_timers_promises_namespaceObject.setTimeout)(50 + Math.random() * 200 * (attempt + 1));
+        await (0,promises_namespaceObject.setTimeout)(50 + Math.random() * 200 * (attempt + 1));
     }
     throw new StoreError(`${releaseLayout.index(project)}: ${ATTEMPTS} concurrent updates in a row; re-run the release`);
 }
@@ -52053,7 +52697,8 @@ const keygenCommand = {
 
 
 
-const commands = [saveCommand, restoreCommand, lsCommand, runCommand, planCommand, releaseCommand, verifyCommand, keygenCommand];
+
+const commands = [saveCommand, restoreCommand, lsCommand, pruneCommand, runCommand, planCommand, releaseCommand, verifyCommand, keygenCommand];
 function usage() {
     const width = Math.max(...commands.map(command => command.name.length)) + 2;
     return ['usage: artifact-action <command> [options]', '', 'commands:', ...commands.map(command => `  ${command.name.padEnd(width)}${command.summary.split('. ')[0]}`), '', "Run 'artifact-action <command> --help' for a command's options.", 'Exit codes: 0 done, 1 failed, 2 bad input, 3 cache miss.'].join('\n');
@@ -52091,7 +52736,7 @@ async function main(argv) {
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1578);
+/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1814);
 
 process.exit(await (0,_cli_main_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2)));
 

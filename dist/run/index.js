@@ -70203,7 +70203,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 1114:
+/***/ 7656:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -73767,6 +73767,39 @@ async function* mapOrdered(items, concurrency, fn) {
     }
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./lib/core/cache/prune-lease.js
+
+
+/**
+ * A prune holds a lease while it lists and deletes one batch; a save that has written its manifest
+ * waits for the leases it sees before checking that its objects still exist. Either the prune's
+ * listing saw the save's manifest (and spared its objects), or the save's check runs after the
+ * batch's deletions (and stores the lost blobs again): no entry can name a deleted object.
+ */
+const LEASE_PREFIX = 'leases/';
+/** A lease older than this is left behind by a prune that died; it is ignored. */
+const LEASE_TTL_MS = 5 * 60 * 1000;
+async function holdPruneLease(store) {
+    const key = `${LEASE_PREFIX}prune-${randomUUID()}`;
+    await store.put(key, Buffer.from(JSON.stringify({ holder: 'prune', since: new Date().toISOString() })), { contentType: 'application/json' });
+    return () => store.delete([key]);
+}
+/** Waits until no live prune lease remains, or `maxWaitMs` passed; returns how long it waited. */
+async function waitForPruneLeases(store, options = {}) {
+    const started = Date.now();
+    for (;;) {
+        let live = false;
+        for await (const lease of store.list(LEASE_PREFIX))
+            if (Date.now() - lease.lastModified.getTime() < LEASE_TTL_MS)
+                live = true;
+        if (!live || Date.now() - started >= (options.maxWaitMs ?? LEASE_TTL_MS))
+            return Date.now() - started;
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(options.pollMs ?? 200);
+    }
+}
+
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./lib/core/store/materialize.js
@@ -74205,8 +74238,11 @@ async function snapshotTree(options) {
                 location[2] = existing.size;
                 location[4] = existing.size < location[3] ? 1 : 0;
             }
-            if (existing)
+            if (existing) {
+                // Stored before this save, perhaps garbage a prune is about to collect: checked again after the manifest.
+                reusedObjects.add(name);
                 return;
+            }
             if ((await store.put(objectKey(name), bytes, { ifNoneMatch: true })) === 'created') {
                 stats.bytesUploaded += bytes.length;
                 stats.objectsUploaded++;
@@ -74489,6 +74525,7 @@ function restoreDestinations(roots, patterns, workspace) {
 
 
 
+
 async function loadManifest(store, digest) {
     const bytes = await store.get(manifestKey(digest));
     if (!bytes)
@@ -74533,7 +74570,9 @@ async function saveEntry(request) {
         return { status: 'exists' };
     const bases = await loadBases(request, version);
     let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress });
-    // A prune may have collected objects of a base since it was read: store those blobs again.
+    // A prune may have collected objects of a base since it was read: wait out a prune's deletions
+    // in progress, then store again the blobs whose objects are gone.
+    await waitForPruneLeases(request.store);
     const vanished = await missingObjects(request.store, snapshot.reusedObjects);
     if (vanished.size > 0) {
         const liveBases = bases.map(base => ({ ...base, blobs: Object.fromEntries(Object.entries(base.blobs).filter(([, location]) => !vanished.has(location[0]))) }));
@@ -74672,6 +74711,8 @@ async function runPipeline(options) {
     });
     // Newest checkpoint first: the final stage, then earlier checkpointed stages.
     let startAt = 0;
+    /** The last tree restored or saved: the base the next checkpoint deduplicates against. */
+    let lastTree;
     for (let index = last; index >= 0; index--) {
         if (index !== last && !stages[index].checkpoint)
             continue;
@@ -74680,6 +74721,7 @@ async function runPipeline(options) {
         const found = await tryRestore(() => entryFor(index, lookupOnly), log);
         if (!found)
             continue;
+        lastTree = found.tree;
         reports[index] = { id: stages[index].id, key: stages[index].key, outcome: lookupOnly ? 'cached' : 'restored', seconds: (Date.now() - started) / 1000, bytes: found.bytes };
         log.info(`${lookupOnly ? 'found' : 'restored'} the checkpoint of stage ${stages[index].id} (${stages[index].key.slice(0, 12)})`);
         if (index === last)
@@ -74706,8 +74748,10 @@ async function runPipeline(options) {
         report.outcome = 'ran';
         if (stage.checkpoint || index === last) {
             try {
-                const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes });
+                const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes, baseTrees: lastTree ? [lastTree] : [] });
                 report.bytes = saved.status === 'saved' ? saved.stats.bytesUploaded : 0;
+                if (saved.status === 'saved')
+                    lastTree = saved.tree;
                 log.info(saved.status === 'saved' ? `checkpointed stage ${stage.id}: uploaded ${saved.stats.bytesUploaded} bytes` : `checkpoint of stage ${stage.id} already stored`);
             }
             catch (error) {
@@ -74721,7 +74765,7 @@ async function runPipeline(options) {
 async function tryRestore(restore, log) {
     try {
         const result = await restore();
-        return result.status === 'found' && result.exact ? { bytes: result.stats?.bytesDownloaded ?? 0 } : undefined;
+        return result.status === 'found' && result.exact ? { bytes: result.stats?.bytesDownloaded ?? 0, tree: result.match.record.tree } : undefined;
     }
     catch (error) {
         if (error.name === 'InputError')
@@ -76030,7 +76074,7 @@ async function writeTimeline(stages) {
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _action_pipeline_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1114);
+/* harmony import */ var _action_pipeline_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7656);
 
 await (0,_action_pipeline_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runPipelineAction */ .a)();
 

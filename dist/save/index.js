@@ -61622,7 +61622,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 8755:
+/***/ 7941:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -64799,6 +64799,39 @@ async function* mapOrdered(items, concurrency, fn) {
     }
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./lib/core/cache/prune-lease.js
+
+
+/**
+ * A prune holds a lease while it lists and deletes one batch; a save that has written its manifest
+ * waits for the leases it sees before checking that its objects still exist. Either the prune's
+ * listing saw the save's manifest (and spared its objects), or the save's check runs after the
+ * batch's deletions (and stores the lost blobs again): no entry can name a deleted object.
+ */
+const LEASE_PREFIX = 'leases/';
+/** A lease older than this is left behind by a prune that died; it is ignored. */
+const LEASE_TTL_MS = 5 * 60 * 1000;
+async function holdPruneLease(store) {
+    const key = `${LEASE_PREFIX}prune-${randomUUID()}`;
+    await store.put(key, Buffer.from(JSON.stringify({ holder: 'prune', since: new Date().toISOString() })), { contentType: 'application/json' });
+    return () => store.delete([key]);
+}
+/** Waits until no live prune lease remains, or `maxWaitMs` passed; returns how long it waited. */
+async function waitForPruneLeases(store, options = {}) {
+    const started = Date.now();
+    for (;;) {
+        let live = false;
+        for await (const lease of store.list(LEASE_PREFIX))
+            if (Date.now() - lease.lastModified.getTime() < LEASE_TTL_MS)
+                live = true;
+        if (!live || Date.now() - started >= (options.maxWaitMs ?? LEASE_TTL_MS))
+            return Date.now() - started;
+        await (0,promises_namespaceObject.setTimeout)(options.pollMs ?? 200);
+    }
+}
+
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:fs/promises"
@@ -65241,8 +65274,11 @@ async function snapshotTree(options) {
                 location[2] = existing.size;
                 location[4] = existing.size < location[3] ? 1 : 0;
             }
-            if (existing)
+            if (existing) {
+                // Stored before this save, perhaps garbage a prune is about to collect: checked again after the manifest.
+                reusedObjects.add(name);
                 return;
+            }
             if ((await store.put(manifest_objectKey(name), bytes, { ifNoneMatch: true })) === 'created') {
                 stats.bytesUploaded += bytes.length;
                 stats.objectsUploaded++;
@@ -65525,6 +65561,7 @@ function tree_paths_restoreDestinations(roots, patterns, workspace) {
 
 
 
+
 async function loadManifest(store, digest) {
     const bytes = await store.get(manifestKey(digest));
     if (!bytes)
@@ -65569,7 +65606,9 @@ async function saveEntry(request) {
         return { status: 'exists' };
     const bases = await loadBases(request, version);
     let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress });
-    // A prune may have collected objects of a base since it was read: store those blobs again.
+    // A prune may have collected objects of a base since it was read: wait out a prune's deletions
+    // in progress, then store again the blobs whose objects are gone.
+    await waitForPruneLeases(request.store);
     const vanished = await missingObjects(request.store, snapshot.reusedObjects);
     if (vanished.size > 0) {
         const liveBases = bases.map(base => ({ ...base, blobs: Object.fromEntries(Object.entries(base.blobs).filter(([, location]) => !vanished.has(location[0]))) }));
@@ -66619,7 +66658,7 @@ async function runSave(options) {
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _action_cache_save_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8755);
+/* harmony import */ var _action_cache_save_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7941);
 
 await (0,_action_cache_save_js__WEBPACK_IMPORTED_MODULE_0__/* .runSave */ .n)({ fromState: true });
 
