@@ -15,16 +15,17 @@ export const DEFAULT_CHUNK_PARAMS: ChunkParams = { minSize: 512 * 1024, avgSize:
 
 /** 256 pseudo-random 32-bit values, fixed forever: changing them changes every chunk boundary. */
 const GEAR = (() => {
-  const table = new Uint32Array(256)
+  // Int32: the rolling hash stays a small integer for V8 (uint32 values above 2^31 become doubles).
+  const table = new Int32Array(256)
   for (let i = 0; i < 256; i++) {
-    table[i] = createHash('sha256').update(`artifact-action gear ${i}`).digest().readUInt32BE(0)
+    table[i] = createHash('sha256').update(`artifact-action gear ${i}`).digest().readInt32BE(0)
   }
   return table
 })()
 
 /** The top `bits` bits of a 32-bit word: they depend on the last 32 bytes seen. */
 function topBitsMask(bits: number): number {
-  return (0xffffffff << (32 - bits)) >>> 0
+  return (0xffffffff << (32 - bits)) | 0
 }
 
 function masksFor(avgSize: number): { strict: number; loose: number } {
@@ -42,35 +43,44 @@ export function findCut(data: Uint8Array, start: number, end: number, params: Ch
   let hash = 0
   let i = params.minSize
   for (; i < normal; i++) {
-    hash = ((hash << 1) + GEAR[data[start + i]]) >>> 0
+    hash = ((hash << 1) + GEAR[data[start + i]]) | 0
     if ((hash & strict) === 0) return i + 1
   }
   for (; i < limit; i++) {
-    hash = ((hash << 1) + GEAR[data[start + i]]) >>> 0
+    hash = ((hash << 1) + GEAR[data[start + i]]) | 0
     if ((hash & loose) === 0) return i + 1
   }
   return limit
 }
 
-/** Splits a file into content-defined chunks as it reads it, holding at most two maximum chunks in memory. */
+/**
+ * Splits a file into content-defined chunks as it reads it. The window holds at most two maximum
+ * chunks; it is compacted only once more than a maximum chunk of it has been consumed.
+ */
 export async function* chunkFile(path: string, params: ChunkParams = DEFAULT_CHUNK_PARAMS): AsyncGenerator<Buffer> {
   const handle = await open(path, 'r')
   try {
-    let buffer = Buffer.allocUnsafe(params.maxSize * 2)
-    let filled = 0
+    const buffer = Buffer.allocUnsafe(params.maxSize * 2)
+    let start = 0
+    let end = 0
     let eof = false
     for (;;) {
-      while (!eof && filled < params.maxSize) {
-        const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null)
-        if (bytesRead === 0) eof = true
-        filled += bytesRead
+      if (!eof && end - start < params.maxSize) {
+        if (start >= params.maxSize) {
+          buffer.copy(buffer, 0, start, end)
+          end -= start
+          start = 0
+        }
+        while (!eof && end < buffer.length) {
+          const { bytesRead } = await handle.read(buffer, end, buffer.length - end, null)
+          if (bytesRead === 0) eof = true
+          end += bytesRead
+        }
       }
-      if (filled === 0) return
-      const cut = findCut(buffer, 0, filled, params)
-      yield Buffer.from(buffer.subarray(0, cut))
-      buffer.copy(buffer, 0, cut, filled)
-      filled -= cut
-      if (eof && filled === 0) return
+      if (end === start) return
+      const cut = findCut(buffer, start, end, params)
+      yield Buffer.from(buffer.subarray(start, start + cut))
+      start += cut
     }
   } finally {
     await handle.close()
