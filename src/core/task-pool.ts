@@ -45,22 +45,3 @@ export class TaskPool {
     if (this.failure !== undefined) throw this.failure
   }
 }
-
-/** Maps with at most `concurrency` calls at once and yields the results in input order. */
-export async function* mapOrdered<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
-  const pending: Array<Promise<R>> = []
-  let next = 0
-  const fill = (): void => {
-    while (next < items.length && pending.length < concurrency) {
-      const promise = fn(items[next++])
-      promise.catch(() => undefined)
-      pending.push(promise)
-    }
-  }
-  fill()
-  while (pending.length > 0) {
-    const result = await pending.shift()!
-    fill()
-    yield result
-  }
-}

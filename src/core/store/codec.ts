@@ -10,6 +10,8 @@ const ZSTD_LEVEL = 3
 const INLINE_LIMIT = 64 * 1024
 /** Compression is kept only when it saves at least this fraction. */
 const MIN_SAVING = 0.05
+/** Smaller blobs are stored raw: a zstd context per tiny file costs more time than it saves bytes. */
+const MIN_COMPRESSED_SIZE = 1024
 
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex')
@@ -24,7 +26,7 @@ const COMPRESS_OPTIONS: zlib.ZstdOptions = { params: { [zlib.constants.ZSTD_c_co
 
 /** zstd when it pays, the raw bytes when it does not (random data, tiny files). */
 export async function encodeBlob(raw: Uint8Array): Promise<EncodedBlob> {
-  if (raw.length < 64) return { bytes: raw, zstd: false }
+  if (raw.length < MIN_COMPRESSED_SIZE) return { bytes: raw, zstd: false }
   const compressed = raw.length <= INLINE_LIMIT ? zlib.zstdCompressSync(raw, COMPRESS_OPTIONS) : await zstdCompressAsync(raw, COMPRESS_OPTIONS)
   return compressed.length <= raw.length * (1 - MIN_SAVING) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false }
 }

@@ -42,7 +42,8 @@ interface FetchRun {
 }
 
 const MERGE_GAP = 1024 * 1024
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW
+// O_NONBLOCK: a FIFO in the way fails (ENXIO) instead of blocking; it has no effect on regular files.
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK
 
 /**
  * Writes a manifest's tree to disk. Every blob is checked against its sha256 before it is written;
@@ -103,7 +104,6 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     for (const entry of fileEntries) {
       ensureParents(entry)
       const file = destinationOf(entry)
-      replaceNonFile(file)
       stats.files++
       stats.treeBytes += entry.size!
       const blobs = entry.blobs ?? []
@@ -212,17 +212,24 @@ function lstatOrUndefined(target: string) {
   return lstatSync(target, { throwIfNoEntry: false })
 }
 
-/** A file is written in place of whatever non-directory was there; a symlink is never followed. */
-function replaceNonFile(file: string): void {
-  const existing = lstatOrUndefined(file)
-  if (existing && !existing.isFile()) {
-    if (existing.isDirectory()) throw new IntegrityError(`cannot restore the file ${file}: a directory is in the way`)
+/**
+ * Opens a file for writing in place of whatever non-directory is there. O_NOFOLLOW makes a symlink
+ * in the way fail (ELOOP) instead of being followed; it is then replaced.
+ */
+function openReplacing(file: string, mode: number): number {
+  try {
+    return openSync(file, WRITE_FLAGS, mode)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EISDIR') throw new IntegrityError(`cannot restore the file ${file}: a directory is in the way`)
+    if (code !== 'ELOOP' && code !== 'ETXTBSY' && code !== 'ENXIO') throw error
     unlinkSync(file)
+    return openSync(file, WRITE_FLAGS, mode)
   }
 }
 
 function writeWhole(file: string, data: Uint8Array, mode: number, umask: number): void {
-  const fd = openSync(file, WRITE_FLAGS, mode)
+  const fd = openReplacing(file, mode)
   try {
     let written = 0
     while (written < data.length) written += writeSync(fd, data, written, data.length - written)
