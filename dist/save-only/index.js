@@ -64621,13 +64621,15 @@ const ZSTD_LEVEL = 3;
 const INLINE_LIMIT = 64 * 1024;
 /** Compression is kept only when it saves at least this fraction. */
 const MIN_SAVING = 0.05;
+/** Smaller blobs are stored raw: a zstd context per tiny file costs more time than it saves bytes. */
+const MIN_COMPRESSED_SIZE = 1024;
 function codec_sha256Hex(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
 const COMPRESS_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } };
 /** zstd when it pays, the raw bytes when it does not (random data, tiny files). */
 async function encodeBlob(raw) {
-    if (raw.length < 64)
+    if (raw.length < MIN_COMPRESSED_SIZE)
         return { bytes: raw, zstd: false };
     const compressed = raw.length <= INLINE_LIMIT ? external_node_zlib_.zstdCompressSync(raw, COMPRESS_OPTIONS) : await zstdCompressAsync(raw, COMPRESS_OPTIONS);
     return compressed.length <= raw.length * (1 - MIN_SAVING) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false };
@@ -64780,24 +64782,6 @@ class task_pool_TaskPool {
             throw this.failure;
     }
 }
-/** Maps with at most `concurrency` calls at once and yields the results in input order. */
-async function* mapOrdered(items, concurrency, fn) {
-    const pending = [];
-    let next = 0;
-    const fill = () => {
-        while (next < items.length && pending.length < concurrency) {
-            const promise = fn(items[next++]);
-            promise.catch(() => undefined);
-            pending.push(promise);
-        }
-    };
-    fill();
-    while (pending.length > 0) {
-        const result = await pending.shift();
-        fill();
-        yield result;
-    }
-}
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
@@ -64847,7 +64831,8 @@ var external_node_path_ = __nccwpck_require__(6760);
 
 
 const MERGE_GAP = (/* unused pure expression or super */ null && (1024 * 1024));
-const WRITE_FLAGS = external_node_fs_.constants.O_WRONLY | external_node_fs_.constants.O_CREAT | external_node_fs_.constants.O_TRUNC | external_node_fs_.constants.O_NOFOLLOW;
+// O_NONBLOCK: a FIFO in the way fails (ENXIO) instead of blocking; it has no effect on regular files.
+const WRITE_FLAGS = external_node_fs_.constants.O_WRONLY | external_node_fs_.constants.O_CREAT | external_node_fs_.constants.O_TRUNC | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK;
 /**
  * Writes a manifest's tree to disk. Every blob is checked against its sha256 before it is written;
  * paths that would leave their root or pass through a symlink are refused before anything is
@@ -64911,7 +64896,6 @@ async function materialize_materializeTree(options) {
         for (const entry of fileEntries) {
             ensureParents(entry);
             const file = destinationOf(entry);
-            replaceNonFile(file);
             stats.files++;
             stats.treeBytes += entry.size;
             const blobs = entry.blobs ?? [];
@@ -65032,17 +65016,26 @@ function planFetches(manifest, targets) {
 function lstatOrUndefined(target) {
     return lstatSync(target, { throwIfNoEntry: false });
 }
-/** A file is written in place of whatever non-directory was there; a symlink is never followed. */
-function replaceNonFile(file) {
-    const existing = lstatOrUndefined(file);
-    if (existing && !existing.isFile()) {
-        if (existing.isDirectory())
+/**
+ * Opens a file for writing in place of whatever non-directory is there. O_NOFOLLOW makes a symlink
+ * in the way fail (ELOOP) instead of being followed; it is then replaced.
+ */
+function openReplacing(file, mode) {
+    try {
+        return openSync(file, WRITE_FLAGS, mode);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code === 'EISDIR')
             throw new IntegrityError(`cannot restore the file ${file}: a directory is in the way`);
+        if (code !== 'ELOOP' && code !== 'ETXTBSY' && code !== 'ENXIO')
+            throw error;
         unlinkSync(file);
+        return openSync(file, WRITE_FLAGS, mode);
     }
 }
 function writeWhole(file, data, mode, umask) {
-    const fd = openSync(file, WRITE_FLAGS, mode);
+    const fd = openReplacing(file, mode);
     try {
         let written = 0;
         while (written < data.length)
@@ -65097,15 +65090,16 @@ function rmdirQuietly(dir) {
 const DEFAULT_CHUNK_PARAMS = { minSize: 512 * 1024, avgSize: 2 * 1024 * 1024, maxSize: 8 * 1024 * 1024 };
 /** 256 pseudo-random 32-bit values, fixed forever: changing them changes every chunk boundary. */
 const GEAR = (() => {
-    const table = new Uint32Array(256);
+    // Int32: the rolling hash stays a small integer for V8 (uint32 values above 2^31 become doubles).
+    const table = new Int32Array(256);
     for (let i = 0; i < 256; i++) {
-        table[i] = (0,external_node_crypto_.createHash)('sha256').update(`artifact-action gear ${i}`).digest().readUInt32BE(0);
+        table[i] = (0,external_node_crypto_.createHash)('sha256').update(`artifact-action gear ${i}`).digest().readInt32BE(0);
     }
     return table;
 })();
 /** The top `bits` bits of a 32-bit word: they depend on the last 32 bytes seen. */
 function topBitsMask(bits) {
-    return (0xffffffff << (32 - bits)) >>> 0;
+    return (0xffffffff << (32 - bits)) | 0;
 }
 function masksFor(avgSize) {
     const bits = Math.round(Math.log2(avgSize));
@@ -65122,39 +65116,47 @@ function findCut(data, start, end, params) {
     let hash = 0;
     let i = params.minSize;
     for (; i < normal; i++) {
-        hash = ((hash << 1) + GEAR[data[start + i]]) >>> 0;
+        hash = ((hash << 1) + GEAR[data[start + i]]) | 0;
         if ((hash & strict) === 0)
             return i + 1;
     }
     for (; i < limit; i++) {
-        hash = ((hash << 1) + GEAR[data[start + i]]) >>> 0;
+        hash = ((hash << 1) + GEAR[data[start + i]]) | 0;
         if ((hash & loose) === 0)
             return i + 1;
     }
     return limit;
 }
-/** Splits a file into content-defined chunks as it reads it, holding at most two maximum chunks in memory. */
+/**
+ * Splits a file into content-defined chunks as it reads it. The window holds at most two maximum
+ * chunks; it is compacted only once more than a maximum chunk of it has been consumed.
+ */
 async function* chunkFile(path, params = DEFAULT_CHUNK_PARAMS) {
     const handle = await (0,promises_.open)(path, 'r');
     try {
-        let buffer = Buffer.allocUnsafe(params.maxSize * 2);
-        let filled = 0;
+        const buffer = Buffer.allocUnsafe(params.maxSize * 2);
+        let start = 0;
+        let end = 0;
         let eof = false;
         for (;;) {
-            while (!eof && filled < params.maxSize) {
-                const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null);
-                if (bytesRead === 0)
-                    eof = true;
-                filled += bytesRead;
+            if (!eof && end - start < params.maxSize) {
+                if (start >= params.maxSize) {
+                    buffer.copy(buffer, 0, start, end);
+                    end -= start;
+                    start = 0;
+                }
+                while (!eof && end < buffer.length) {
+                    const { bytesRead } = await handle.read(buffer, end, buffer.length - end, null);
+                    if (bytesRead === 0)
+                        eof = true;
+                    end += bytesRead;
+                }
             }
-            if (filled === 0)
+            if (end === start)
                 return;
-            const cut = findCut(buffer, 0, filled, params);
-            yield Buffer.from(buffer.subarray(0, cut));
-            buffer.copy(buffer, 0, cut, filled);
-            filled -= cut;
-            if (eof && filled === 0)
-                return;
+            const cut = findCut(buffer, start, end, params);
+            yield Buffer.from(buffer.subarray(start, start + cut));
+            start += cut;
         }
     }
     finally {
@@ -65245,8 +65247,7 @@ const DEFAULT_TUNING = {
     packSize: 16 * 1024 * 1024,
     chunk: DEFAULT_CHUNK_PARAMS,
     uploads: 8,
-    bytesInFlight: 96 * 1024 * 1024,
-    reads: 32
+    bytesInFlight: 96 * 1024 * 1024
 };
 /**
  * Stores a tree: walks it, hashes every file as it is read, reuses blobs the bases or the store
@@ -65298,17 +65299,13 @@ async function snapshotTree(options) {
         return true;
     };
     const files = entries.filter(entry => entry.type === 'file');
-    const small = files.filter(entry => entry.size < tuning.smallFileLimit);
-    const smallContents = mapOrdered(small, tuning.reads, entry => (0,promises_.readFile)(entry.source));
-    let smallIndex = 0;
     for (const entry of files) {
         stats.files++;
         stats.treeBytes += entry.size;
         if (entry.size < tuning.smallFileLimit) {
-            // Small files are read ahead in parallel and taken here in tree order, so packs are deterministic.
-            const next = await smallContents.next();
-            const content = next.value;
-            if (small[smallIndex++] !== entry || content.length !== entry.size)
+            // A synchronous read is several times cheaper than the promise API for small, cached files.
+            const content = (0,external_node_fs_.readFileSync)(entry.source);
+            if (content.length !== entry.size)
                 throw new Error(`${entry.source} changed while it was being saved`);
             const digest = codec_sha256Hex(content);
             entry.blobs = [digest];

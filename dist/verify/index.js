@@ -71316,13 +71316,15 @@ const ZSTD_LEVEL = 3;
 const INLINE_LIMIT = (/* unused pure expression or super */ null && (64 * 1024));
 /** Compression is kept only when it saves at least this fraction. */
 const MIN_SAVING = 0.05;
+/** Smaller blobs are stored raw: a zstd context per tiny file costs more time than it saves bytes. */
+const MIN_COMPRESSED_SIZE = 1024;
 function codec_sha256Hex(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
 const COMPRESS_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } };
 /** zstd when it pays, the raw bytes when it does not (random data, tiny files). */
 async function encodeBlob(raw) {
-    if (raw.length < 64)
+    if (raw.length < MIN_COMPRESSED_SIZE)
         return { bytes: raw, zstd: false };
     const compressed = raw.length <= INLINE_LIMIT ? zlib.zstdCompressSync(raw, COMPRESS_OPTIONS) : await zstdCompressAsync(raw, COMPRESS_OPTIONS);
     return compressed.length <= raw.length * (1 - MIN_SAVING) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false };
