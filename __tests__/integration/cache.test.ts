@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { loadManifest, restoreEntry, saveEntry, type SaveResult } from '../../src/core/cache/checkpoint-cache.js'
@@ -58,6 +58,26 @@ describe('checkpoint cache on RGW', () => {
     const target = await tempDir('restore')
     await restoreEntry({ store, key: 'build-c', paths: ['build'], workspace: target, readScopes: MAIN })
     expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(workspace, 'build')))
+  })
+
+  it('restores mtimes, so a save after a restore reads only the files that changed', async () => {
+    const { store } = await freshStore('mtimes')
+    const workspace = await tempDir('ws')
+    await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 200, largeBytes: 2 * 1024 * 1024 })
+    const first = saved(await saveEntry({ store, key: 'm-1', paths: ['build'], workspace, readScopes: MAIN }))
+    const runner = await tempDir('runner')
+    await restoreEntry({ store, key: 'm-1', paths: ['build'], workspace: runner, readScopes: MAIN })
+    const original = await stat(path.join(workspace, 'build', 'large-random.bin'))
+    const restored = await stat(path.join(runner, 'build', 'large-random.bin'))
+    expect(Math.floor(restored.mtimeMs)).toBe(Math.floor(original.mtimeMs))
+
+    await appendFile(path.join(runner, 'build', 'pkg3', 'mod3', 'file3.js'), '// changed\n')
+    const second = saved(await saveEntry({ store, key: 'm-2', paths: ['build'], workspace: runner, readScopes: MAIN, baseTrees: [first.tree] }))
+    expect(second.stats.filesUnchanged).toBe(second.stats.files - 1)
+    expect(second.tree).not.toBe(first.tree)
+    const check = await tempDir('check')
+    await restoreEntry({ store, key: 'm-2', paths: ['build'], workspace: check, readScopes: MAIN })
+    expect(await describeTree(path.join(check, 'build'))).toEqual(await describeTree(path.join(runner, 'build')))
   })
 
   it('matches restore-keys newest first, and an exact key before any prefix', async () => {

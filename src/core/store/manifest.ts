@@ -16,6 +16,11 @@ export interface ManifestEntry {
   blobs?: string[]
   /** Symlinks: the link text, unresolved. */
   target?: string
+  /**
+   * Files: modification time in whole milliseconds. Not part of the tree digest; a restore sets it,
+   * and a later save skips reading files whose size and mtime still match.
+   */
+  mtime?: number
 }
 
 /** Where a blob's bytes live: object name, offset and length of the stored bytes, raw size, zstd or raw. */

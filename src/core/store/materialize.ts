@@ -1,5 +1,5 @@
-import { closeSync, constants, fchmodSync, lstatSync, mkdirSync, openSync, rmdirSync, unlinkSync, writeSync } from 'node:fs'
-import { chmod, open, rm, symlink } from 'node:fs/promises'
+import { closeSync, constants, fchmodSync, futimesSync, lstatSync, mkdirSync, openSync, rmdirSync, unlinkSync, writeSync } from 'node:fs'
+import { chmod, open, rm, symlink, utimes } from 'node:fs/promises'
 import * as path from 'node:path'
 import { IntegrityError } from '../errors.js'
 import { TaskPool } from '../task-pool.js'
@@ -31,6 +31,7 @@ interface BlobTarget {
   position: number
   whole: boolean
   mode: number
+  mtime?: number
 }
 
 /** A byte range of one object that holds one or more needed blobs. */
@@ -116,7 +117,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       let position = 0
       for (const digest of blobs) {
         const list = targets.get(digest) ?? []
-        list.push({ file, position, whole: blobs.length === 1, mode: entry.mode })
+        list.push({ file, position, whole: blobs.length === 1, mode: entry.mode, mtime: entry.mtime })
         targets.set(digest, list)
         position += manifest.blobs[digest][3]
       }
@@ -145,7 +146,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
           if (raw.length !== blob.size || sha256Hex(raw) !== blob.digest) throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not match its sha256`)
           for (const target of targets.get(blob.digest)!) {
             if (target.whole) {
-              writeWhole(target.file, raw, target.mode, umask)
+              writeWhole(target.file, raw, target.mode, umask, target.mtime)
               created.add(target.file)
             } else {
               await writeAt(target.file, raw, target.position)
@@ -162,7 +163,11 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     await pool.drain()
     options.onProgress?.({ bytesDone, bytesTotal, bytesTransferred: stats.bytesDownloaded })
 
-    for (const entry of fileEntries) if ((entry.blobs ?? []).length !== 1) await chmod(destinationOf(entry), entry.mode)
+    for (const entry of fileEntries) {
+      if ((entry.blobs ?? []).length === 1) continue
+      await chmod(destinationOf(entry), entry.mode)
+      if (entry.mtime !== undefined) await utimes(destinationOf(entry), entry.mtime / 1000, entry.mtime / 1000)
+    }
     for (const entry of manifest.entries) {
       if (entry.type !== 'symlink') continue
       ensureParents(entry)
@@ -228,12 +233,13 @@ function openReplacing(file: string, mode: number): number {
   }
 }
 
-function writeWhole(file: string, data: Uint8Array, mode: number, umask: number): void {
+function writeWhole(file: string, data: Uint8Array, mode: number, umask: number, mtime?: number): void {
   const fd = openReplacing(file, mode)
   try {
     let written = 0
     while (written < data.length) written += writeSync(fd, data, written, data.length - written)
     if ((mode & umask) !== 0) fchmodSync(fd, mode)
+    if (mtime !== undefined) futimesSync(fd, mtime / 1000, mtime / 1000)
   } finally {
     closeSync(fd)
   }

@@ -41,6 +41,8 @@ export interface TransferProgress {
 
 export interface SnapshotStats {
   files: number
+  /** Files taken from a base by size and mtime, without reading them. */
+  filesUnchanged: number
   treeBytes: number
   bytesUploaded: number
   objectsUploaded: number
@@ -67,9 +69,14 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const known = new Map<string, BlobLocation>()
   for (const base of options.bases ?? []) for (const [digest, location] of Object.entries(base.blobs)) known.set(digest, location)
 
+  // Files a base recorded with the same root, path, size and mtime are taken as unchanged, unread.
+  const unchanged = new Map<string, ManifestEntry>()
+  for (const base of options.bases ?? []) {
+    for (const entry of base.entries) if (entry.type === 'file' && entry.mtime !== undefined) unchanged.set(`${base.roots[entry.root]}\0${entry.path}`, entry)
+  }
   const used = new Map<string, BlobLocation>()
   const reusedObjects = new Set<string>()
-  const stats: SnapshotStats = { files: 0, treeBytes: 0, bytesUploaded: 0, objectsUploaded: 0, bytesDeduplicated: 0 }
+  const stats: SnapshotStats = { files: 0, filesUnchanged: 0, treeBytes: 0, bytesUploaded: 0, objectsUploaded: 0, bytesDeduplicated: 0 }
   const uploads = new TaskPool(tuning.uploads, tuning.bytesInFlight)
   const progress = progressReporter(entries, stats, options.onProgress)
 
@@ -108,6 +115,14 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   for (const entry of files) {
     stats.files++
     stats.treeBytes += entry.size!
+    const previous = unchanged.get(`${options.roots[entry.root].spec}\0${entry.path}`)
+    if (previous && previous.size === entry.size && previous.mtime === entry.mtime && (previous.blobs ?? []).every(digest => used.has(digest) || known.has(digest))) {
+      entry.blobs = previous.blobs
+      stats.filesUnchanged++
+      for (const digest of entry.blobs ?? []) reuse(digest, (used.get(digest) ?? known.get(digest))![3])
+      progress.scanned(entry.size!)
+      continue
+    }
     if (entry.size! < tuning.smallFileLimit) {
       // A synchronous read is several times cheaper than the promise API for small, cached files.
       const content = readFileSync(entry.source)
