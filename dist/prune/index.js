@@ -64960,7 +64960,7 @@ async function materialize_materializeTree(options) {
             let position = 0;
             for (const digest of blobs) {
                 const list = targets.get(digest) ?? [];
-                list.push({ file, position, whole: blobs.length === 1, mode: entry.mode });
+                list.push({ file, position, whole: blobs.length === 1, mode: entry.mode, mtime: entry.mtime });
                 targets.set(digest, list);
                 position += manifest.blobs[digest][3];
             }
@@ -64992,7 +64992,7 @@ async function materialize_materializeTree(options) {
                         throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not match its sha256`);
                     for (const target of targets.get(blob.digest)) {
                         if (target.whole) {
-                            writeWhole(target.file, raw, target.mode, umask);
+                            writeWhole(target.file, raw, target.mode, umask, target.mtime);
                             created.add(target.file);
                         }
                         else {
@@ -65009,9 +65009,13 @@ async function materialize_materializeTree(options) {
         }
         await pool.drain();
         options.onProgress?.({ bytesDone, bytesTotal, bytesTransferred: stats.bytesDownloaded });
-        for (const entry of fileEntries)
-            if ((entry.blobs ?? []).length !== 1)
-                await chmod(destinationOf(entry), entry.mode);
+        for (const entry of fileEntries) {
+            if ((entry.blobs ?? []).length === 1)
+                continue;
+            await chmod(destinationOf(entry), entry.mode);
+            if (entry.mtime !== undefined)
+                await utimes(destinationOf(entry), entry.mtime / 1000, entry.mtime / 1000);
+        }
         for (const entry of manifest.entries) {
             if (entry.type !== 'symlink')
                 continue;
@@ -65085,7 +65089,7 @@ function openReplacing(file, mode) {
         return openSync(file, WRITE_FLAGS, mode);
     }
 }
-function writeWhole(file, data, mode, umask) {
+function writeWhole(file, data, mode, umask, mtime) {
     const fd = openReplacing(file, mode);
     try {
         let written = 0;
@@ -65093,6 +65097,8 @@ function writeWhole(file, data, mode, umask) {
             written += writeSync(fd, data, written, data.length - written);
         if ((mode & umask) !== 0)
             fchmodSync(fd, mode);
+        if (mtime !== undefined)
+            futimesSync(fd, mtime / 1000, mtime / 1000);
     }
     finally {
         closeSync(fd);
@@ -65274,7 +65280,7 @@ async function walk(root, source, relative, into) {
         into.push({ root, path: relative, type: 'symlink', mode, target: await readlink(source), source });
     }
     else if (stats.isFile()) {
-        into.push({ root, path: relative, type: 'file', mode, size: stats.size, source });
+        into.push({ root, path: relative, type: 'file', mode, size: stats.size, mtime: Math.floor(stats.mtimeMs), source });
     }
     else if (stats.isDirectory()) {
         into.push({ root, path: relative, type: 'dir', mode, source });
@@ -65313,9 +65319,16 @@ async function snapshot_snapshotTree(options) {
     for (const base of options.bases ?? [])
         for (const [digest, location] of Object.entries(base.blobs))
             known.set(digest, location);
+    // Files a base recorded with the same root, path, size and mtime are taken as unchanged, unread.
+    const unchanged = new Map();
+    for (const base of options.bases ?? []) {
+        for (const entry of base.entries)
+            if (entry.type === 'file' && entry.mtime !== undefined)
+                unchanged.set(`${base.roots[entry.root]}\0${entry.path}`, entry);
+    }
     const used = new Map();
     const reusedObjects = new Set();
-    const stats = { files: 0, treeBytes: 0, bytesUploaded: 0, objectsUploaded: 0, bytesDeduplicated: 0 };
+    const stats = { files: 0, filesUnchanged: 0, treeBytes: 0, bytesUploaded: 0, objectsUploaded: 0, bytesDeduplicated: 0 };
     const uploads = new TaskPool(tuning.uploads, tuning.bytesInFlight);
     const progress = progressReporter(entries, stats, options.onProgress);
     /** Uploads an object unless the store has it; `location`, when given, is corrected to the stored copy. */
@@ -65353,6 +65366,15 @@ async function snapshot_snapshotTree(options) {
     for (const entry of files) {
         stats.files++;
         stats.treeBytes += entry.size;
+        const previous = unchanged.get(`${options.roots[entry.root].spec}\0${entry.path}`);
+        if (previous && previous.size === entry.size && previous.mtime === entry.mtime && (previous.blobs ?? []).every(digest => used.has(digest) || known.has(digest))) {
+            entry.blobs = previous.blobs;
+            stats.filesUnchanged++;
+            for (const digest of entry.blobs ?? [])
+                reuse(digest, (used.get(digest) ?? known.get(digest))[3]);
+            progress.scanned(entry.size);
+            continue;
+        }
         if (entry.size < tuning.smallFileLimit) {
             // A synchronous read is several times cheaper than the promise API for small, cached files.
             const content = readFileSync(entry.source);

@@ -72369,7 +72369,7 @@ async function walk(root, source, relative, into) {
         into.push({ root, path: relative, type: 'symlink', mode, target: await readlink(source), source });
     }
     else if (stats.isFile()) {
-        into.push({ root, path: relative, type: 'file', mode, size: stats.size, source });
+        into.push({ root, path: relative, type: 'file', mode, size: stats.size, mtime: Math.floor(stats.mtimeMs), source });
     }
     else if (stats.isDirectory()) {
         into.push({ root, path: relative, type: 'dir', mode, source });
