@@ -12,14 +12,15 @@
  *   BENCH_TREES    mixed,tiny (default both)
  *   BENCH_SERVERS  rgw,null (default both)
  *   BENCH_VERIFY   first (default: check restored trees in round 1), all, none
- *   BENCH_PROFILE  1: write V8 CPU profiles of our workers to bench/out/profiles
+ *   BENCH_PROFILE  1: write V8 CPU profiles of our workers to <out>/profiles (see profile-summary.ts)
+ *   BENCH_OUT_DIR  where the report goes (default bench/out)
  *   S3_TEST_ENDPOINT (with keys, S3_TEST_DIR): use that radosgw instead of starting one
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { compileWorkers } from './compile.js'
+import { compileWorkers, type CompiledWorkers } from './compile.js'
 import { createBucket, deleteBucket, deleteObjects } from './buckets.js'
 import type { BaselineJob, OursJob } from './jobs.js'
 import { checkTargets, renderMarkdown, summarize, type Report, type Sample, type Scenario } from './report.js'
@@ -29,7 +30,7 @@ import { summarizeTree } from './tree-digest.js'
 import { ensureTree, TREE_NAMES, type BenchTree, type TreeName } from './trees.js'
 import { runWorker, type Method } from './workers.js'
 
-const OUT_DIR = path.join(import.meta.dirname, 'out')
+const OUT_DIR = path.resolve(process.env.BENCH_OUT_DIR ?? path.join(import.meta.dirname, 'out'))
 
 interface Settings {
   benchDir: string
@@ -121,7 +122,7 @@ function jobFor(method: Method, step: Step, tree: BenchTree, target: S3Target, r
  * One tree on one server in one round: both methods run the four steps in turn, each into a fresh
  * bucket of its own, which is deleted (and its space collected) at the end.
  */
-async function runSession(settings: Settings, compiled: (worker: string) => string, server: BenchServer, tree: BenchTree, round: number, samples: Sample[]): Promise<void> {
+async function runSession(settings: Settings, compiled: CompiledWorkers, server: BenchServer, tree: BenchTree, round: number, samples: Sample[]): Promise<void> {
   const methods: Method[] = round % 2 === 1 ? ['baseline', 'ours'] : ['ours', 'baseline']
   const admin = s3Client(server.target)
   const targets = new Map<Method, S3Target>()
@@ -176,6 +177,7 @@ async function main(): Promise<void> {
   const settings = readSettings()
   const tools = { tar: toolVersion('tar'), zstd: toolVersion('zstd') }
   const loadBefore = os.loadavg()[0]
+  if (loadBefore > 0.5 * os.availableParallelism()) log(`warning: load average ${loadBefore.toFixed(2)}: other work on this machine will skew the numbers`)
   mkdirSync(OUT_DIR, { recursive: true })
   if (settings.profile) emptyFolder(path.join(OUT_DIR, 'profiles'))
   const trees = settings.trees.map(name => ensureTree(settings.benchDir, name, settings.scale, log))
@@ -183,10 +185,12 @@ async function main(): Promise<void> {
   const compiled = compileWorkers(log)
   const servers: BenchServer[] = []
   const descriptions: Record<string, string> = {}
-  const stopAll = async (): Promise<void> => {
+  const cleanUp = async (): Promise<void> => {
     for (const server of servers.splice(0)) await server.stop()
+    rmSync(settings.restoreDir, { recursive: true, force: true })
+    compiled.remove()
   }
-  process.once('SIGINT', () => void stopAll().finally(() => process.exit(130)))
+  process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)))
   const samples: Sample[] = []
   try {
     for (const name of settings.servers) {
@@ -210,8 +214,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await stopAll()
-    rmSync(settings.restoreDir, { recursive: true, force: true })
+    await cleanUp()
   }
 
   const summaries = summarize(samples)

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import * as path from 'node:path'
+import type { CompiledWorkers } from './compile.js'
 import type { BaselineJob, OursJob } from './jobs.js'
 import { RESULT_PREFIX, type WorkerResult } from './measure.js'
 
@@ -9,8 +10,7 @@ const REPO = path.resolve(import.meta.dirname, '..')
 const WORKER_TIMEOUT_MS = 20 * 60 * 1000
 
 export interface WorkerOptions {
-  /** The compiled worker for a worker source path (see compile.ts). */
-  compiled: (worker: string) => string
+  compiled: CompiledWorkers
   /** Write a V8 CPU profile of the worker here (`--cpu-prof`), named after `profileName`. */
   profileDir?: string
   profileName?: string
@@ -18,7 +18,7 @@ export interface WorkerOptions {
 
 /** Runs one operation in a fresh Node process and returns what it measured. */
 export async function runWorker(method: Method, job: OursJob | BaselineJob, options: WorkerOptions): Promise<WorkerResult> {
-  const script = options.compiled(method === 'ours' ? 'bench/ours-worker.ts' : 'bench/baseline-worker.ts')
+  const script = options.compiled.path(method === 'ours' ? 'bench/ours-worker.ts' : 'bench/baseline-worker.ts')
   const profile = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir, '--cpu-prof-name', `${options.profileName ?? method}.cpuprofile`] : []
   const args = [...profile, script, JSON.stringify(job)]
   const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
