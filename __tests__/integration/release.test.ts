@@ -3,7 +3,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { CreateBucketCommand, GetObjectRetentionCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { buildContextFromEnv, buildProvenanceStatement } from '../../src/core/release/provenance.js'
-import { hashFile, publishRelease, type PublishRequest } from '../../src/core/release/publish-release.js'
+import { publishRelease, type PublishRequest } from '../../src/core/release/publish-release.js'
+import { sha256OfFile } from '../../src/core/store/codec.js'
 import { assertSeparateStores, keySigner, resolvePackages, verifyPublishedRelease } from '../../src/core/release/release-job.js'
 import { releaseLayout } from '../../src/core/release/release-layout.js'
 import { readIndex } from '../../src/core/release/release-index.js'
@@ -114,7 +115,7 @@ describe('releases on RGW', () => {
     const changed = await packagesIn(changedDir, { 'app-1.0.0.tar.gz': seededBytes(300_000, 2), 'app-1.0.0.sbom.json': '{"sbom":true}\n' })
     await expect(publishRelease(request(changed))).rejects.toThrow(/^version: app v1.0.0 is already released with different bytes \(app-1.0.0.tar.gz\); bump the version/)
     const verified = await verify()
-    expect(verified.record.files.find(file => file.name === 'app-1.0.0.tar.gz')?.sha256).toBe(await hashFile(same.find(item => item.name === 'app-1.0.0.tar.gz')!.path))
+    expect(verified.record.files.find(file => file.name === 'app-1.0.0.tar.gz')?.sha256).toBe(await sha256OfFile(same.find(item => item.name === 'app-1.0.0.tar.gz')!.path))
   })
 
   it('shows no partial release when signing fails midway', async () => {

@@ -7,7 +7,7 @@ import { loadPipeline, parsePipeline, type Pipeline } from '../core/pipeline/def
 import { runPipelineJob } from '../core/pipeline/pipeline-job.js'
 import type { PipelineLog, StageReport } from '../core/pipeline/runner.js'
 import { formatPlan } from '../core/pipeline/stage-keys.js'
-import { formatBytes } from '../core/report-format.js'
+import { TIMELINE_HEADER, timelineRows } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { InputError } from '../core/errors.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
@@ -72,9 +72,5 @@ export async function runPipelineAction(): Promise<void> {
 }
 
 async function writeTimeline(stages: StageReport[]): Promise<void> {
-  await writeSummaryGrid(
-    'Pipeline',
-    ['stage', 'key', 'result', 'seconds', 'bytes'],
-    stages.map(stage => [stage.id, stage.key.slice(0, 12), stage.outcome, stage.seconds.toFixed(1), formatBytes(stage.bytes)])
-  )
+  await writeSummaryGrid('Pipeline', TIMELINE_HEADER, timelineRows(stages))
 }

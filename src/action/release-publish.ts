@@ -5,7 +5,7 @@ import { errorMessage, InputError } from '../core/errors.js'
 import { buildContextFromEnv, buildProvenanceStatement } from '../core/release/provenance.js'
 import { publishRelease, type StatementSigner } from '../core/release/publish-release.js'
 import { assertSeparateStores, keylessSigner, keySigner, resolvePackages } from '../core/release/release-job.js'
-import { releaseLayout } from '../core/release/release-layout.js'
+import { releaseLayout, versionOfTagRef } from '../core/release/release-layout.js'
 import { formatBytes } from '../core/report-format.js'
 import { loadSigningKey } from '../core/signing/keys.js'
 import { openStore } from '../core/store/open-store.js'
@@ -33,7 +33,8 @@ const RELEASE_INPUTS = [...Object.values(ReleaseInputs), ...STORE_INPUTS]
 export function versionFromRef(ref: string | undefined, input: string): string {
   const explicit = core.getInput(input)
   if (explicit) return explicit
-  if (ref?.startsWith('refs/tags/')) return ref.slice('refs/tags/'.length)
+  const tagged = versionOfTagRef(ref)
+  if (tagged) return tagged
   throw new InputError(`${input}: required when the workflow does not run on a tag; give the version, e.g. v1.2.3`)
 }
 

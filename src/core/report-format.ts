@@ -1,3 +1,4 @@
+import type { StageReport } from './pipeline/runner.js'
 import type { TransferProgress } from './store/snapshot.js'
 
 export function formatBytes(bytes: number): string {
@@ -19,4 +20,11 @@ export function progressPrinter(verb: string, print: (line: string) => void): (p
     const percent = progress.bytesTotal > 0 ? Math.floor((progress.bytesDone / progress.bytesTotal) * 100) : 100
     print(`${verb} ${formatBytes(progress.bytesTransferred)}; ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} (${percent}%) processed at ${formatBytes(progress.bytesDone / seconds)}/s`)
   }
+}
+
+export const TIMELINE_HEADER = ['stage', 'key', 'result', 'seconds', 'bytes']
+
+/** A pipeline run's timeline, a row per stage: id, short key, outcome, seconds, bytes moved. */
+export function timelineRows(stages: StageReport[]): string[][] {
+  return stages.map(stage => [stage.id, stage.key.slice(0, 12), stage.outcome, stage.seconds.toFixed(1), formatBytes(stage.bytes)])
 }

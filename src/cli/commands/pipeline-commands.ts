@@ -3,9 +3,9 @@ import * as path from 'node:path'
 import { InputError } from '../../core/errors.js'
 import { loadPipeline } from '../../core/pipeline/definition.js'
 import { runPipelineJob } from '../../core/pipeline/pipeline-job.js'
-import type { PipelineLog, StageReport } from '../../core/pipeline/runner.js'
+import type { PipelineLog } from '../../core/pipeline/runner.js'
 import { computePlan, diffPlans, formatPlan, type Plan } from '../../core/pipeline/stage-keys.js'
-import { formatBytes } from '../../core/report-format.js'
+import { TIMELINE_HEADER, timelineRows } from '../../core/report-format.js'
 import { defaultLocalStoreDir } from '../../core/store/store-config.js'
 import { Exit, stringValue, type Command } from '../command.js'
 import { scopeOptions, scopesFrom, storeFrom, storeOptions } from '../store-options.js'
@@ -26,10 +26,6 @@ const cliLog: PipelineLog = {
     printErr(`== ${title}`)
     return body()
   }
-}
-
-export function timelineRows(stages: StageReport[]): string[][] {
-  return stages.map(stage => [stage.id, stage.key.slice(0, 12), stage.outcome, stage.seconds.toFixed(1), formatBytes(stage.bytes)])
 }
 
 export const runCommand: Command = {
@@ -55,7 +51,7 @@ export const runCommand: Command = {
     })
     const planOut = stringValue(values, 'plan-out')
     if (planOut) await writeFile(planOut, formatPlan(plan))
-    print(['STAGE', 'KEY', 'RESULT', 'SECONDS', 'BYTES'].join('\t'))
+    print(TIMELINE_HEADER.map(name => name.toUpperCase()).join('\t'))
     for (const row of timelineRows(result.stages)) print(row.join('\t'))
     print(result.status === 'up-to-date' ? 'up to date: the final checkpoint exists, no stage ran' : 'built')
     return Exit.Ok

@@ -5,6 +5,7 @@ import { buildContextFromEnv, buildProvenanceStatement } from '../../core/releas
 import { publishRelease } from '../../core/release/publish-release.js'
 import { assertSeparateStores, keySigner, resolvePackages, verifyPublishedRelease } from '../../core/release/release-job.js'
 import { generateSigningKey, loadSigningKey } from '../../core/signing/keys.js'
+import { versionOfTagRef } from '../../core/release/release-layout.js'
 import { formatBytes } from '../../core/report-format.js'
 import { openStore } from '../../core/store/open-store.js'
 import { describeStore } from '../../core/store/store-config.js'
@@ -28,7 +29,7 @@ function gitValue(args: string[]): string | undefined {
 }
 
 function versionFrom(values: Record<string, unknown>): string {
-  const version = stringValue(values as never, 'version') ?? (process.env.GITHUB_REF?.startsWith('refs/tags/') ? process.env.GITHUB_REF.slice('refs/tags/'.length) : undefined)
+  const version = stringValue(values as never, 'version') ?? versionOfTagRef(process.env.GITHUB_REF)
   if (!version) throw new InputError('--version: required when not building a tag; give the version to release, e.g. v1.2.3')
   return version
 }

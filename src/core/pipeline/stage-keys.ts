@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { glob, readdir, stat } from 'node:fs/promises'
 import * as path from 'node:path'
 import { definitionError, type DefinitionProblem, type InputPattern, type Pipeline, type PipelineStage } from './definition.js'
+import { sha256OfFile } from '../store/codec.js'
 
 /*
  * Stage key recipe (STAGE_KEY_RECIPE), for stage n:
@@ -150,7 +150,7 @@ async function hashStageInputs(rootDir: string, stage: PipelineStage, problems: 
     for (const file of files) matched.add(file)
   }
   const sorted = [...matched].sort(compareStrings)
-  const digests = await mapLimit(sorted, 8, file => hashFile(path.join(rootDir, file)))
+  const digests = await mapLimit(sorted, 8, file => sha256OfFile(path.join(rootDir, file)))
   const files: Record<string, string> = {}
   sorted.forEach((file, index) => (files[file] = digests[index]))
   return files
@@ -192,12 +192,6 @@ async function filesBeneath(rootDir: string, relativeDir: string, pattern: Input
     }
   }
   return files
-}
-
-async function hashFile(file: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
-  return hash.digest('hex')
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {

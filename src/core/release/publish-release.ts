@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { InputError } from '../errors.js'
-import { sha256Hex } from '../store/codec.js'
+import { sha256Hex, sha256OfFile } from '../store/codec.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { addToIndex } from './release-index.js'
 import { formatSha256Sums, RELEASE_SCHEMA, releaseLayout, validatePackageName, validateProjectName, validateVersion, type ReleaseFile, type ReleaseRecord } from './release-layout.js'
@@ -143,14 +141,8 @@ async function describePackages(packages: PublishRequest['packages']): Promise<R
     validatePackageName(item.name)
     if (names.has(item.name)) throw new InputError(`packages: two packages are named ${item.name}; package file names must be unique`)
     names.add(item.name)
-    files.push({ name: item.name, size: (await stat(item.path)).size, sha256: await hashFile(item.path) })
+    files.push({ name: item.name, size: (await stat(item.path)).size, sha256: await sha256OfFile(item.path) })
   }
   return files.sort((a, b) => (a.name < b.name ? -1 : 1))
-}
-
-export async function hashFile(path: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path)) hash.update(chunk)
-  return hash.digest('hex')
 }
 

@@ -21,6 +21,11 @@ export function validatePackageName(name: string): void {
   if (!NAME.test(name) || name.includes('..')) throw new InputError(`packages: "${name}" is not a valid package file name; rename it (letters, digits, '.', '_', '+', '-')`)
 }
 
+/** The version a tag ref names (refs/tags/v1.2.3 → v1.2.3); undefined for any other ref. */
+export function versionOfTagRef(ref: string | undefined): string | undefined {
+  return ref?.startsWith('refs/tags/') ? ref.slice('refs/tags/'.length) : undefined
+}
+
 export const releaseLayout = {
   marker: 'release-store.json',
   index: (project: string) => `${project}/index.json`,

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
 import { IntegrityError } from '../errors.js'
-import { sha256Hex } from '../store/codec.js'
+import { sha256Hex, sha256OfStream } from '../store/codec.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { parseSha256Sums, RELEASE_SCHEMA, releaseLayout, validateProjectName, validateVersion, type ReleaseRecord } from './release-layout.js'
 
@@ -50,13 +49,8 @@ export async function verifyRelease(request: { store: ObjectStore; project: stri
   for (const file of record.files) {
     const stream = await store.getStream(releaseLayout.package(project, version, file.name))
     if (!stream) throw new IntegrityError(`package ${file.name} is missing`)
-    const hash = createHash('sha256')
-    let size = 0
-    for await (const chunk of stream) {
-      hash.update(chunk as Buffer)
-      size += (chunk as Buffer).length
-    }
-    if (size !== file.size || hash.digest('hex') !== file.sha256) throw new IntegrityError(`package ${file.name} does not match its sha256 in release.json and SHA256SUMS`)
+    const { sha256, size } = await sha256OfStream(stream)
+    if (size !== file.size || sha256 !== file.sha256) throw new IntegrityError(`package ${file.name} does not match its sha256 in release.json and SHA256SUMS`)
   }
   checked.push(`${record.files.length} package(s) match their sha256`)
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
 import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
 
@@ -12,6 +13,21 @@ const INLINE_LIMIT = 64 * 1024
 const MIN_SAVING = 0.05
 /** Smaller blobs are stored raw: a zstd context per tiny file costs more time than it saves bytes. */
 const MIN_COMPRESSED_SIZE = 1024
+
+/** sha256 and byte count of a stream (a file's or a downloaded object's bytes). */
+export async function sha256OfStream(stream: AsyncIterable<Uint8Array>): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256')
+  let size = 0
+  for await (const chunk of stream) {
+    hash.update(chunk)
+    size += chunk.length
+  }
+  return { sha256: hash.digest('hex'), size }
+}
+
+export async function sha256OfFile(path: string): Promise<string> {
+  return (await sha256OfStream(createReadStream(path))).sha256
+}
 
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex')
