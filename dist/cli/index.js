@@ -48240,9 +48240,12 @@ function requireValue(values, name, hint) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./lib/core/store/codec.js
+
 
 
 
@@ -48255,6 +48258,19 @@ const INLINE_LIMIT = 64 * 1024;
 const MIN_SAVING = 0.05;
 /** Smaller blobs are stored raw: a zstd context per tiny file costs more time than it saves bytes. */
 const MIN_COMPRESSED_SIZE = 1024;
+/** sha256 and byte count of a stream (a file's or a downloaded object's bytes). */
+async function sha256OfStream(stream) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    for await (const chunk of stream) {
+        hash.update(chunk);
+        size += chunk.length;
+    }
+    return { sha256: hash.digest('hex'), size };
+}
+async function sha256OfFile(path) {
+    return (await sha256OfStream((0,external_node_fs_.createReadStream)(path))).sha256;
+}
 function sha256Hex(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
@@ -48448,8 +48464,6 @@ async function waitForPruneLeases(store, options = {}) {
     }
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
@@ -49352,6 +49366,11 @@ function progressPrinter(verb, print) {
         const percent = progress.bytesTotal > 0 ? Math.floor((progress.bytesDone / progress.bytesTotal) * 100) : 100;
         print(`${verb} ${formatBytes(progress.bytesTransferred)}; ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} (${percent}%) processed at ${formatBytes(progress.bytesDone / seconds)}/s`);
     };
+}
+const TIMELINE_HEADER = ['stage', 'key', 'result', 'seconds', 'bytes'];
+/** A pipeline run's timeline, a row per stage: id, short key, outcome, seconds, bytes moved. */
+function timelineRows(stages) {
+    return stages.map(stage => [stage.id, stage.key.slice(0, 12), stage.outcome, stage.seconds.toFixed(1), formatBytes(stage.bytes)]);
 }
 
 ;// CONCATENATED MODULE: ./lib/core/cache/scope.js
@@ -50900,7 +50919,7 @@ async function hashStageInputs(rootDir, stage, problems) {
             matched.add(file);
     }
     const sorted = [...matched].sort(compareStrings);
-    const digests = await mapLimit(sorted, 8, file => hashFile(external_node_path_.join(rootDir, file)));
+    const digests = await mapLimit(sorted, 8, file => sha256OfFile(external_node_path_.join(rootDir, file)));
     const files = {};
     sorted.forEach((file, index) => (files[file] = digests[index]));
     return files;
@@ -50948,12 +50967,6 @@ async function filesBeneath(rootDir, relativeDir, pattern, stage, problems) {
         }
     }
     return files;
-}
-async function hashFile(file) {
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_.createReadStream)(file))
-        hash.update(chunk);
-    return hash.digest('hex');
 }
 async function mapLimit(items, limit, map) {
     const results = new Array(items.length);
@@ -51149,9 +51162,6 @@ const cliLog = {
         return body();
     }
 };
-function timelineRows(stages) {
-    return stages.map(stage => [stage.id, stage.key.slice(0, 12), stage.outcome, stage.seconds.toFixed(1), formatBytes(stage.bytes)]);
-}
 const runCommand = {
     name: 'run',
     summary: 'Run a pipeline: restore the newest checkpoint, run the stages after it, checkpoint each one that succeeds. Exit 0 when built or up to date.',
@@ -51176,7 +51186,7 @@ const runCommand = {
         const planOut = stringValue(values, 'plan-out');
         if (planOut)
             await (0,promises_.writeFile)(planOut, formatPlan(plan));
-        pipeline_commands_print(['STAGE', 'KEY', 'RESULT', 'SECONDS', 'BYTES'].join('\t'));
+        pipeline_commands_print(TIMELINE_HEADER.map(name => name.toUpperCase()).join('\t'));
         for (const row of timelineRows(result.stages))
             pipeline_commands_print(row.join('\t'));
         pipeline_commands_print(result.status === 'up-to-date' ? 'up to date: the final checkpoint exists, no stage ran' : 'built');
@@ -51223,6 +51233,10 @@ function validateVersion(version, input = 'version') {
 function validatePackageName(name) {
     if (!NAME.test(name) || name.includes('..'))
         throw new errors_InputError(`packages: "${name}" is not a valid package file name; rename it (letters, digits, '.', '_', '+', '-')`);
+}
+/** The version a tag ref names (refs/tags/v1.2.3 → v1.2.3); undefined for any other ref. */
+function versionOfTagRef(ref) {
+    return ref?.startsWith('refs/tags/') ? ref.slice('refs/tags/'.length) : undefined;
 }
 const releaseLayout = {
     marker: 'release-store.json',
@@ -52056,8 +52070,6 @@ function json(value) {
 
 
 
-
-
 /**
  * Publishes a release. Every object is created with If-None-Match: *, so nothing is ever
  * overwritten; release.json is written last, so a release is visible only once complete. Re-running
@@ -52160,15 +52172,9 @@ async function describePackages(packages) {
         if (names.has(item.name))
             throw new errors_InputError(`packages: two packages are named ${item.name}; package file names must be unique`);
         names.add(item.name);
-        files.push({ name: item.name, size: (await (0,promises_.stat)(item.path)).size, sha256: await publish_release_hashFile(item.path) });
+        files.push({ name: item.name, size: (await (0,promises_.stat)(item.path)).size, sha256: await sha256OfFile(item.path) });
     }
     return files.sort((a, b) => (a.name < b.name ? -1 : 1));
-}
-async function publish_release_hashFile(path) {
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_.createReadStream)(path))
-        hash.update(chunk);
-    return hash.digest('hex');
 }
 
 // EXTERNAL MODULE: ./node_modules/@sigstore/bundle/dist/index.js
@@ -52424,7 +52430,6 @@ function withoutToken(error, token) {
 
 
 
-
 /**
  * Verifies a published release end to end: release.json is complete, SHA256SUMS and every package
  * match it byte for byte, the provenance is the one it names, its signature holds, and its subjects
@@ -52459,13 +52464,8 @@ async function verifyRelease(request) {
         const stream = await store.getStream(releaseLayout.package(project, version, file.name));
         if (!stream)
             throw new errors_IntegrityError(`package ${file.name} is missing`);
-        const hash = (0,external_node_crypto_.createHash)('sha256');
-        let size = 0;
-        for await (const chunk of stream) {
-            hash.update(chunk);
-            size += chunk.length;
-        }
-        if (size !== file.size || hash.digest('hex') !== file.sha256)
+        const { sha256, size } = await sha256OfStream(stream);
+        if (size !== file.size || sha256 !== file.sha256)
             throw new errors_IntegrityError(`package ${file.name} does not match its sha256 in release.json and SHA256SUMS`);
     }
     checked.push(`${record.files.length} package(s) match their sha256`);
@@ -52596,6 +52596,7 @@ async function verifyPublishedRelease(options) {
 
 
 
+
 const release_commands_print = (line) => void process.stdout.write(`${line}\n`);
 const releaseStoreOptions = {
     'release-store': { type: 'string', description: 's3://bucket/prefix or a directory for releases (never the cache)' },
@@ -52611,7 +52612,7 @@ function gitValue(args) {
     }
 }
 function versionFrom(values) {
-    const version = stringValue(values, 'version') ?? (process.env.GITHUB_REF?.startsWith('refs/tags/') ? process.env.GITHUB_REF.slice('refs/tags/'.length) : undefined);
+    const version = stringValue(values, 'version') ?? versionOfTagRef(process.env.GITHUB_REF);
     if (!version)
         throw new errors_InputError('--version: required when not building a tag; give the version to release, e.g. v1.2.3');
     return version;

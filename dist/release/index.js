@@ -71161,6 +71161,7 @@ var external_node_zlib_ = __nccwpck_require__(38522);
 
 
 
+
 const zstdCompressAsync = (0,external_node_util_.promisify)(external_node_zlib_.zstdCompress);
 const zstdDecompressAsync = (0,external_node_util_.promisify)(external_node_zlib_.zstdDecompress);
 const ZSTD_LEVEL = 3;
@@ -71170,6 +71171,19 @@ const INLINE_LIMIT = (/* unused pure expression or super */ null && (64 * 1024))
 const MIN_SAVING = 0.05;
 /** Smaller blobs are stored raw: a zstd context per tiny file costs more time than it saves bytes. */
 const MIN_COMPRESSED_SIZE = 1024;
+/** sha256 and byte count of a stream (a file's or a downloaded object's bytes). */
+async function codec_sha256OfStream(stream) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    for await (const chunk of stream) {
+        hash.update(chunk);
+        size += chunk.length;
+    }
+    return { sha256: hash.digest('hex'), size };
+}
+async function sha256OfFile(path) {
+    return (await codec_sha256OfStream((0,external_node_fs_.createReadStream)(path))).sha256;
+}
 function codec_sha256Hex(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
@@ -71216,6 +71230,10 @@ function release_layout_validateVersion(version, input = 'version') {
 function validatePackageName(name) {
     if (!NAME.test(name) || name.includes('..'))
         throw new errors_InputError(`packages: "${name}" is not a valid package file name; rename it (letters, digits, '.', '_', '+', '-')`);
+}
+/** The version a tag ref names (refs/tags/v1.2.3 → v1.2.3); undefined for any other ref. */
+function versionOfTagRef(ref) {
+    return ref?.startsWith('refs/tags/') ? ref.slice('refs/tags/'.length) : undefined;
 }
 const release_layout_releaseLayout = {
     marker: 'release-store.json',
@@ -71301,8 +71319,6 @@ function json(value) {
 }
 
 ;// CONCATENATED MODULE: ./lib/core/release/publish-release.js
-
-
 
 
 
@@ -71410,15 +71426,9 @@ async function describePackages(packages) {
         if (names.has(item.name))
             throw new errors_InputError(`packages: two packages are named ${item.name}; package file names must be unique`);
         names.add(item.name);
-        files.push({ name: item.name, size: (await (0,promises_.stat)(item.path)).size, sha256: await hashFile(item.path) });
+        files.push({ name: item.name, size: (await (0,promises_.stat)(item.path)).size, sha256: await sha256OfFile(item.path) });
     }
     return files.sort((a, b) => (a.name < b.name ? -1 : 1));
-}
-async function hashFile(path) {
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_.createReadStream)(path))
-        hash.update(chunk);
-    return hash.digest('hex');
 }
 
 // EXTERNAL MODULE: ./node_modules/@sigstore/bundle/dist/index.js
@@ -71718,7 +71728,6 @@ function storesOverlap(a, b) {
 
 
 
-
 /**
  * Verifies a published release end to end: release.json is complete, SHA256SUMS and every package
  * match it byte for byte, the provenance is the one it names, its signature holds, and its subjects
@@ -71753,13 +71762,8 @@ async function verify_release_verifyRelease(request) {
         const stream = await store.getStream(releaseLayout.package(project, version, file.name));
         if (!stream)
             throw new IntegrityError(`package ${file.name} is missing`);
-        const hash = createHash('sha256');
-        let size = 0;
-        for await (const chunk of stream) {
-            hash.update(chunk);
-            size += chunk.length;
-        }
-        if (size !== file.size || hash.digest('hex') !== file.sha256)
+        const { sha256, size } = await sha256OfStream(stream);
+        if (size !== file.size || sha256 !== file.sha256)
             throw new IntegrityError(`package ${file.name} does not match its sha256 in release.json and SHA256SUMS`);
     }
     checked.push(`${record.files.length} package(s) match their sha256`);
@@ -71896,6 +71900,11 @@ function progressPrinter(verb, print) {
         const percent = progress.bytesTotal > 0 ? Math.floor((progress.bytesDone / progress.bytesTotal) * 100) : 100;
         print(`${verb} ${formatBytes(progress.bytesTransferred)}; ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} (${percent}%) processed at ${formatBytes(progress.bytesDone / seconds)}/s`);
     };
+}
+const TIMELINE_HEADER = (/* unused pure expression or super */ null && (['stage', 'key', 'result', 'seconds', 'bytes']));
+/** A pipeline run's timeline, a row per stage: id, short key, outcome, seconds, bytes moved. */
+function timelineRows(stages) {
+    return stages.map(stage => [stage.id, stage.key.slice(0, 12), stage.outcome, stage.seconds.toFixed(1), formatBytes(stage.bytes)]);
 }
 
 ;// CONCATENATED MODULE: ./lib/core/store/fs-store.js
@@ -77716,8 +77725,9 @@ function versionFromRef(ref, input) {
     const explicit = getInput(input);
     if (explicit)
         return explicit;
-    if (ref?.startsWith('refs/tags/'))
-        return ref.slice('refs/tags/'.length);
+    const tagged = versionOfTagRef(ref);
+    if (tagged)
+        return tagged;
     throw new errors_InputError(`${input}: required when the workflow does not run on a tag; give the version, e.g. v1.2.3`);
 }
 function signerFromInputs() {

@@ -64608,11 +64608,14 @@ function errorMessage(error) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./lib/core/store/codec.js
+
 
 
 
@@ -64625,6 +64628,19 @@ const INLINE_LIMIT = 64 * 1024;
 const MIN_SAVING = 0.05;
 /** Smaller blobs are stored raw: a zstd context per tiny file costs more time than it saves bytes. */
 const MIN_COMPRESSED_SIZE = 1024;
+/** sha256 and byte count of a stream (a file's or a downloaded object's bytes). */
+async function sha256OfStream(stream) {
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of stream) {
+        hash.update(chunk);
+        size += chunk.length;
+    }
+    return { sha256: hash.digest('hex'), size };
+}
+async function sha256OfFile(path) {
+    return (await sha256OfStream(createReadStream(path))).sha256;
+}
 function codec_sha256Hex(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
@@ -64769,8 +64785,6 @@ async function prune_lease_waitForPruneLeases(store, options = {}) {
     }
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
@@ -65734,6 +65748,11 @@ function progressPrinter(verb, print) {
         const percent = progress.bytesTotal > 0 ? Math.floor((progress.bytesDone / progress.bytesTotal) * 100) : 100;
         print(`${verb} ${formatBytes(progress.bytesTransferred)}; ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} (${percent}%) processed at ${formatBytes(progress.bytesDone / seconds)}/s`);
     };
+}
+const TIMELINE_HEADER = (/* unused pure expression or super */ null && (['stage', 'key', 'result', 'seconds', 'bytes']));
+/** A pipeline run's timeline, a row per stage: id, short key, outcome, seconds, bytes moved. */
+function timelineRows(stages) {
+    return stages.map(stage => [stage.id, stage.key.slice(0, 12), stage.outcome, stage.seconds.toFixed(1), formatBytes(stage.bytes)]);
 }
 
 ;// CONCATENATED MODULE: ./lib/core/store/fs-store.js

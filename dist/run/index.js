@@ -73574,11 +73574,14 @@ function isHttpUrl(value) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./lib/core/store/codec.js
+
 
 
 
@@ -73591,6 +73594,19 @@ const INLINE_LIMIT = 64 * 1024;
 const MIN_SAVING = 0.05;
 /** Smaller blobs are stored raw: a zstd context per tiny file costs more time than it saves bytes. */
 const MIN_COMPRESSED_SIZE = 1024;
+/** sha256 and byte count of a stream (a file's or a downloaded object's bytes). */
+async function sha256OfStream(stream) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    for await (const chunk of stream) {
+        hash.update(chunk);
+        size += chunk.length;
+    }
+    return { sha256: hash.digest('hex'), size };
+}
+async function sha256OfFile(path) {
+    return (await sha256OfStream((0,external_node_fs_.createReadStream)(path))).sha256;
+}
 function sha256Hex(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
@@ -73784,8 +73800,6 @@ async function waitForPruneLeases(store, options = {}) {
     }
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./lib/core/store/materialize.js
 
 
@@ -75007,7 +75021,7 @@ async function hashStageInputs(rootDir, stage, problems) {
             matched.add(file);
     }
     const sorted = [...matched].sort(compareStrings);
-    const digests = await mapLimit(sorted, 8, file => hashFile(external_node_path_.join(rootDir, file)));
+    const digests = await mapLimit(sorted, 8, file => sha256OfFile(external_node_path_.join(rootDir, file)));
     const files = {};
     sorted.forEach((file, index) => (files[file] = digests[index]));
     return files;
@@ -75055,12 +75069,6 @@ async function filesBeneath(rootDir, relativeDir, pattern, stage, problems) {
         }
     }
     return files;
-}
-async function hashFile(file) {
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_.createReadStream)(file))
-        hash.update(chunk);
-    return hash.digest('hex');
 }
 async function mapLimit(items, limit, map) {
     const results = new Array(items.length);
@@ -75248,6 +75256,11 @@ function progressPrinter(verb, print) {
         const percent = progress.bytesTotal > 0 ? Math.floor((progress.bytesDone / progress.bytesTotal) * 100) : 100;
         print(`${verb} ${formatBytes(progress.bytesTransferred)}; ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} (${percent}%) processed at ${formatBytes(progress.bytesDone / seconds)}/s`);
     };
+}
+const TIMELINE_HEADER = ['stage', 'key', 'result', 'seconds', 'bytes'];
+/** A pipeline run's timeline, a row per stage: id, short key, outcome, seconds, bytes moved. */
+function timelineRows(stages) {
+    return stages.map(stage => [stage.id, stage.key.slice(0, 12), stage.outcome, stage.seconds.toFixed(1), formatBytes(stage.bytes)]);
 }
 
 ;// CONCATENATED MODULE: ./lib/core/store/fs-store.js
@@ -76083,7 +76096,7 @@ async function runPipelineAction() {
     }
 }
 async function writeTimeline(stages) {
-    await writeSummaryGrid('Pipeline', ['stage', 'key', 'result', 'seconds', 'bytes'], stages.map(stage => [stage.id, stage.key.slice(0, 12), stage.outcome, stage.seconds.toFixed(1), formatBytes(stage.bytes)]));
+    await writeSummaryGrid('Pipeline', TIMELINE_HEADER, timelineRows(stages));
 }
 
 

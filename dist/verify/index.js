@@ -71309,6 +71309,7 @@ var external_node_zlib_ = __nccwpck_require__(38522);
 
 
 
+
 const zstdCompressAsync = (0,external_node_util_.promisify)(external_node_zlib_.zstdCompress);
 const zstdDecompressAsync = (0,external_node_util_.promisify)(external_node_zlib_.zstdDecompress);
 const ZSTD_LEVEL = 3;
@@ -71318,6 +71319,19 @@ const INLINE_LIMIT = (/* unused pure expression or super */ null && (64 * 1024))
 const MIN_SAVING = 0.05;
 /** Smaller blobs are stored raw: a zstd context per tiny file costs more time than it saves bytes. */
 const MIN_COMPRESSED_SIZE = 1024;
+/** sha256 and byte count of a stream (a file's or a downloaded object's bytes). */
+async function sha256OfStream(stream) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    let size = 0;
+    for await (const chunk of stream) {
+        hash.update(chunk);
+        size += chunk.length;
+    }
+    return { sha256: hash.digest('hex'), size };
+}
+async function codec_sha256OfFile(path) {
+    return (await sha256OfStream(createReadStream(path))).sha256;
+}
 function codec_sha256Hex(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
@@ -71364,6 +71378,10 @@ function release_layout_validateVersion(version, input = 'version') {
 function release_layout_validatePackageName(name) {
     if (!NAME.test(name) || name.includes('..'))
         throw new InputError(`packages: "${name}" is not a valid package file name; rename it (letters, digits, '.', '_', '+', '-')`);
+}
+/** The version a tag ref names (refs/tags/v1.2.3 → v1.2.3); undefined for any other ref. */
+function versionOfTagRef(ref) {
+    return ref?.startsWith('refs/tags/') ? ref.slice('refs/tags/'.length) : undefined;
 }
 const release_layout_releaseLayout = {
     marker: 'release-store.json',
@@ -71449,8 +71467,6 @@ function json(value) {
 }
 
 ;// CONCATENATED MODULE: ./lib/core/release/publish-release.js
-
-
 
 
 
@@ -71558,19 +71574,12 @@ async function describePackages(packages) {
         if (names.has(item.name))
             throw new InputError(`packages: two packages are named ${item.name}; package file names must be unique`);
         names.add(item.name);
-        files.push({ name: item.name, size: (await stat(item.path)).size, sha256: await hashFile(item.path) });
+        files.push({ name: item.name, size: (await stat(item.path)).size, sha256: await sha256OfFile(item.path) });
     }
     return files.sort((a, b) => (a.name < b.name ? -1 : 1));
 }
-async function hashFile(path) {
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(path))
-        hash.update(chunk);
-    return hash.digest('hex');
-}
 
 ;// CONCATENATED MODULE: ./lib/core/release/verify-release.js
-
 
 
 
@@ -71608,13 +71617,8 @@ async function verifyRelease(request) {
         const stream = await store.getStream(release_layout_releaseLayout.package(project, version, file.name));
         if (!stream)
             throw new errors_IntegrityError(`package ${file.name} is missing`);
-        const hash = (0,external_node_crypto_.createHash)('sha256');
-        let size = 0;
-        for await (const chunk of stream) {
-            hash.update(chunk);
-            size += chunk.length;
-        }
-        if (size !== file.size || hash.digest('hex') !== file.sha256)
+        const { sha256, size } = await sha256OfStream(stream);
+        if (size !== file.size || sha256 !== file.sha256)
             throw new errors_IntegrityError(`package ${file.name} does not match its sha256 in release.json and SHA256SUMS`);
     }
     checked.push(`${record.files.length} package(s) match their sha256`);
@@ -72667,8 +72671,9 @@ function versionFromRef(ref, input) {
     const explicit = getInput(input);
     if (explicit)
         return explicit;
-    if (ref?.startsWith('refs/tags/'))
-        return ref.slice('refs/tags/'.length);
+    const tagged = versionOfTagRef(ref);
+    if (tagged)
+        return tagged;
     throw new errors_InputError(`${input}: required when the workflow does not run on a tag; give the version, e.g. v1.2.3`);
 }
 function signerFromInputs() {
