@@ -13,6 +13,9 @@ const INLINE_LIMIT = 64 * 1024
 const MIN_SAVING = 0.05
 /** Smaller blobs are stored raw: a zstd context per tiny file costs more time than it saves bytes. */
 const MIN_COMPRESSED_SIZE = 1024
+/** Blobs from this size are probed with a sample of PROBE_SIZE bytes before being compressed whole. */
+const PROBE_FROM = 256 * 1024
+const PROBE_SIZE = 64 * 1024
 
 /** sha256 and byte count of a stream (a file's or a downloaded object's bytes). */
 export async function sha256OfStream(stream: AsyncIterable<Uint8Array>): Promise<{ sha256: string; size: number }> {
@@ -39,18 +42,44 @@ export interface EncodedBlob {
 }
 
 const COMPRESS_OPTIONS: zlib.ZstdOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } }
+const PROBE_OPTIONS: zlib.ZstdOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } }
+
+/** zstd on libuv's thread pool in one step (the default 16 KiB output steps cost a callback each). */
+export async function compress(raw: Uint8Array): Promise<Buffer> {
+  return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: Math.max(64, raw.length + (raw.length >> 7) + 1024) })
+}
+
+export async function decompress(stored: Uint8Array, rawSize: number): Promise<Buffer> {
+  const options = { chunkSize: Math.max(64, rawSize), maxOutputLength: Math.max(rawSize, 1) }
+  return rawSize <= INLINE_LIMIT ? zlib.zstdDecompressSync(stored, options) : zstdDecompressAsync(stored, options)
+}
+
+/** Whether compressing `raw` would save at least MIN_SAVING. */
+export function pays(compressed: Uint8Array, raw: Uint8Array): boolean {
+  return compressed.length <= raw.length * (1 - MIN_SAVING)
+}
+
+/**
+ * True when a sample from the middle of a large blob does not compress: random or already
+ * compressed data is then stored raw without spending a whole compression on it.
+ */
+function looksIncompressible(raw: Uint8Array): boolean {
+  if (raw.length < PROBE_FROM) return false
+  const start = (raw.length >> 1) - (PROBE_SIZE >> 1)
+  const sample = raw.subarray(start, start + PROBE_SIZE)
+  return !pays(zlib.zstdCompressSync(sample, PROBE_OPTIONS), sample)
+}
 
 /** zstd when it pays, the raw bytes when it does not (random data, tiny files). */
 export async function encodeBlob(raw: Uint8Array): Promise<EncodedBlob> {
-  if (raw.length < MIN_COMPRESSED_SIZE) return { bytes: raw, zstd: false }
-  const compressed = raw.length <= INLINE_LIMIT ? zlib.zstdCompressSync(raw, COMPRESS_OPTIONS) : await zstdCompressAsync(raw, COMPRESS_OPTIONS)
-  return compressed.length <= raw.length * (1 - MIN_SAVING) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false }
+  if (raw.length < MIN_COMPRESSED_SIZE || looksIncompressible(raw)) return { bytes: raw, zstd: false }
+  const compressed = raw.length <= INLINE_LIMIT ? zlib.zstdCompressSync(raw, COMPRESS_OPTIONS) : await compress(raw)
+  return pays(compressed, raw) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false }
 }
 
 export async function decodeBlob(stored: Uint8Array, zstd: boolean, rawSize: number): Promise<Buffer> {
   if (!zstd) return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength)
-  const options = { maxOutputLength: Math.max(rawSize, 1) }
-  return rawSize <= INLINE_LIMIT ? zlib.zstdDecompressSync(stored, options) : await zstdDecompressAsync(stored, options)
+  return decompress(stored, rawSize)
 }
 
 export function zstdJson(value: unknown): Buffer {

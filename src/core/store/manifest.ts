@@ -1,7 +1,9 @@
 import { IntegrityError } from '../errors.js'
 import { sha256Hex, unzstdJson, zstdJson } from './codec.js'
 
-export const MANIFEST_SCHEMA = 'artifact-action/manifest@1'
+export const MANIFEST_SCHEMA = 'artifact-action/manifest@2'
+/** Manifests a restore still reads: @1 has no shared frames (codec 2). */
+const READABLE_SCHEMAS: readonly string[] = ['artifact-action/manifest@1', MANIFEST_SCHEMA]
 
 export type EntryType = 'file' | 'dir' | 'symlink'
 
@@ -23,11 +25,20 @@ export interface ManifestEntry {
   mtime?: number
 }
 
-/** Where a blob's bytes live: object name, offset and length of the stored bytes, raw size, zstd or raw. */
-export type BlobLocation = [object: string, offset: number, length: number, size: number, zstd: 0 | 1]
+/** How a blob is stored: raw, as a zstd frame of its own, or inside a zstd frame shared with other small blobs. */
+export const Codec = { raw: 0, zstd: 1, sharedFrame: 2 } as const
+
+/**
+ * Where a blob's bytes live: object name, offset and length of the stored bytes, raw size, codec.
+ * For a shared frame the stored range is the frame's, and `within` and `frameSize` place the blob
+ * in the decompressed frame.
+ */
+export type BlobLocation =
+  | [object: string, offset: number, length: number, size: number, codec: 0 | 1]
+  | [object: string, offset: number, length: number, size: number, codec: 2, within: number, frameSize: number]
 
 export interface Manifest {
-  schema: typeof MANIFEST_SCHEMA
+  schema: string
   /** Each saved path as the `path` input resolved it: relative to the workspace, `~/…`, or absolute. */
   roots: string[]
   entries: ManifestEntry[]
@@ -62,7 +73,8 @@ export function assertSafeRelativePath(path: string): void {
  * same tree, every blob located and sizes consistent.
  */
 export function validateManifest(manifest: Manifest): void {
-  if (manifest.schema !== MANIFEST_SCHEMA) throw new IntegrityError(`unknown manifest schema ${JSON.stringify(manifest.schema)}`)
+  if (!READABLE_SCHEMAS.includes(manifest.schema)) throw new IntegrityError(`unknown manifest schema ${JSON.stringify(manifest.schema)}; a newer artifact-action wrote it`)
+  const sharedFrames = manifest.schema === MANIFEST_SCHEMA
   const symlinks = new Set<string>()
   for (const entry of manifest.entries) {
     if (!Number.isInteger(entry.root) || entry.root < 0 || entry.root >= manifest.roots.length) throw new IntegrityError(`manifest entry ${JSON.stringify(entry.path)} names no root`)
@@ -79,11 +91,22 @@ export function validateManifest(manifest: Manifest): void {
       for (const digest of entry.blobs ?? []) {
         const location = manifest.blobs[digest]
         if (!location) throw new IntegrityError(`manifest has no location for a piece of ${JSON.stringify(entry.path)}`)
+        if (!validLocation(location, sharedFrames)) throw new IntegrityError(`manifest location of a piece of ${JSON.stringify(entry.path)} is malformed`)
         total += location[3]
       }
       if (total !== entry.size) throw new IntegrityError(`manifest sizes of ${JSON.stringify(entry.path)} do not add up`)
     }
   }
+}
+
+function validLocation(location: BlobLocation, sharedFrames: boolean): boolean {
+  const [, offset, length, size, codec] = location
+  if (!(offset >= 0 && length >= 0 && size >= 0)) return false
+  if (codec === Codec.raw) return length === size
+  if (codec === Codec.zstd) return true
+  if (codec !== Codec.sharedFrame || !sharedFrames) return false
+  const [, , , , , within, frameSize] = location
+  return within >= 0 && within + size <= frameSize
 }
 
 export function encodeManifest(manifest: Manifest): Buffer {

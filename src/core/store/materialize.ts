@@ -3,8 +3,8 @@ import { chmod, open, rm, symlink, utimes } from 'node:fs/promises'
 import * as path from 'node:path'
 import { IntegrityError } from '../errors.js'
 import { TaskPool } from '../task-pool.js'
-import { decodeBlob, sha256Hex } from './codec.js'
-import { objectKey, validateManifest, type Manifest, type ManifestEntry } from './manifest.js'
+import { decodeBlob, decompress, sha256Hex } from './codec.js'
+import { Codec, objectKey, validateManifest, type Manifest, type ManifestEntry } from './manifest.js'
 import type { ObjectStore } from './object-store.js'
 import type { TransferProgress } from './snapshot.js'
 
@@ -39,7 +39,18 @@ interface FetchRun {
   object: string
   start: number
   end: number
-  blobs: Array<{ digest: string; offset: number; length: number; size: number; zstd: boolean }>
+  blobs: FetchBlob[]
+}
+
+interface FetchBlob {
+  digest: string
+  offset: number
+  length: number
+  size: number
+  codec: 0 | 1 | 2
+  /** Shared frames: the blob's place in the decompressed frame, and the frame's raw size. */
+  within: number
+  frameSize: number
 }
 
 const MERGE_GAP = 1024 * 1024
@@ -135,11 +146,12 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
         if (bytes.length !== run.end - run.start) throw new IntegrityError(`object ${run.object.slice(0, 12)} is shorter than the manifest says`)
         stats.bytesDownloaded += bytes.length
         stats.objectsDownloaded++
-        for (const blob of run.blobs) {
-          const stored = bytes.subarray(blob.offset - run.start, blob.offset - run.start + blob.length)
+        // Every blob of the run starts decoding at once: frames decompress in parallel on libuv's pool.
+        const decoded = decodeRun(bytes, run)
+        for (const [index, blob] of run.blobs.entries()) {
           let raw: Buffer
           try {
-            raw = await decodeBlob(stored, blob.zstd, blob.size)
+            raw = await decoded[index]
           } catch {
             throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not decode`)
           }
@@ -189,11 +201,13 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
 
 /** Groups the needed blobs by object and merges nearby ones into ranged reads. */
 function planFetches(manifest: Manifest, targets: Map<string, BlobTarget[]>): FetchRun[] {
-  const byObject = new Map<string, FetchRun['blobs']>()
+  const byObject = new Map<string, FetchBlob[]>()
   for (const digest of targets.keys()) {
-    const [object, offset, length, size, zstd] = manifest.blobs[digest]
+    const location = manifest.blobs[digest]
+    const [object, offset, length, size, codec] = location
+    const [within, frameSize] = location[4] === Codec.sharedFrame ? [location[5], location[6]] : [0, size]
     const list = byObject.get(object) ?? []
-    list.push({ digest, offset, length, size, zstd: zstd === 1 })
+    list.push({ digest, offset, length, size, codec, within, frameSize })
     byObject.set(object, list)
   }
   const runs: FetchRun[] = []
@@ -211,6 +225,27 @@ function planFetches(manifest: Manifest, targets: Map<string, BlobTarget[]>): Fe
     }
   }
   return runs
+}
+
+/** The raw bytes of each blob of a fetched run, in order; a shared frame is decompressed once. */
+function decodeRun(bytes: Uint8Array, run: FetchRun): Array<Promise<Buffer>> {
+  const frames = new Map<number, Promise<Buffer>>()
+  return run.blobs.map(blob => {
+    const stored = bytes.subarray(blob.offset - run.start, blob.offset - run.start + blob.length)
+    let raw: Promise<Buffer>
+    if (blob.codec === Codec.sharedFrame) {
+      let frame = frames.get(blob.offset)
+      if (!frame) {
+        frame = decompress(stored, blob.frameSize)
+        frames.set(blob.offset, frame)
+      }
+      raw = frame.then(frame => frame.subarray(blob.within, blob.within + blob.size))
+    } else {
+      raw = decodeBlob(stored, blob.codec === Codec.zstd, blob.size)
+    }
+    raw.catch(() => {}) // awaited in order by the caller; this keeps a later failure from going unhandled
+    return raw
+  })
 }
 
 function lstatOrUndefined(target: string) {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { closeSync, openSync, readSync } from 'node:fs'
 import { TaskPool } from '../task-pool.js'
 import { chunkFile, DEFAULT_CHUNK_PARAMS, type ChunkParams } from './chunker.js'
-import { encodeBlob, sha256Hex } from './codec.js'
-import { encodeManifest, manifestKey, MANIFEST_SCHEMA, objectKey, treeDigest, type BlobLocation, type Manifest, type ManifestEntry } from './manifest.js'
+import { compress, encodeBlob, pays, sha256Hex } from './codec.js'
+import { Codec, encodeManifest, manifestKey, MANIFEST_SCHEMA, objectKey, treeDigest, type BlobLocation, type Manifest, type ManifestEntry } from './manifest.js'
 import type { ObjectStore } from './object-store.js'
 import { walkRoots, type TreeRoot } from './tree-walk.js'
 
@@ -19,6 +19,9 @@ export interface SnapshotOptions {
 export interface SnapshotTuning {
   /** Files smaller than this are packed; larger ones are split by CDC into objects of their own. */
   smallFileLimit: number
+  /** Small files are compressed together in frames of about this many raw bytes. */
+  frameSize: number
+  /** Raw bytes of small files per pack. */
   packSize: number
   chunk: ChunkParams
   uploads: number
@@ -27,6 +30,7 @@ export interface SnapshotTuning {
 
 const DEFAULT_TUNING: SnapshotTuning = {
   smallFileLimit: 512 * 1024,
+  frameSize: 1024 * 1024,
   packSize: 16 * 1024 * 1024,
   chunk: DEFAULT_CHUNK_PARAMS,
   uploads: 8,
@@ -80,28 +84,35 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const uploads = new TaskPool(tuning.uploads, tuning.bytesInFlight)
   const progress = progressReporter(entries, stats, options.onProgress)
 
-  /** Uploads an object unless the store has it; `location`, when given, is corrected to the stored copy. */
-  const uploadObject = async (name: string, bytes: Uint8Array, location?: BlobLocation): Promise<void> => {
-    await uploads.submit(bytes.length, async () => {
-      const existing = await store.head(objectKey(name))
-      if (existing && location) {
-        location[2] = existing.size
-        location[4] = existing.size < location[3] ? 1 : 0
-      }
-      if (existing) {
-        // Stored before this save, perhaps garbage a prune is about to collect: checked again after the manifest.
-        reusedObjects.add(name)
-        return
-      }
-      if ((await store.put(objectKey(name), bytes, { ifNoneMatch: true })) === 'created') {
-        stats.bytesUploaded += bytes.length
-        stats.objectsUploaded++
-        progress.tick()
-      }
-    })
+  /**
+   * Stores an object unless the store has it. `produce` makes its bytes only when they are needed;
+   * `location`, when given, is corrected to the stored copy.
+   */
+  const storeObject = async (name: string, produce: () => Promise<Uint8Array>, location?: BlobLocation): Promise<void> => {
+    const existing = await store.head(objectKey(name))
+    if (existing && location) {
+      location[2] = existing.size
+      location[4] = existing.size < location[3] ? Codec.zstd : Codec.raw
+    }
+    if (existing) {
+      // Stored before this save, perhaps garbage a prune is about to collect: checked again after the manifest.
+      reusedObjects.add(name)
+      return
+    }
+    const bytes = await produce()
+    if ((await store.put(objectKey(name), bytes, { ifNoneMatch: true })) === 'created') {
+      stats.bytesUploaded += bytes.length
+      stats.objectsUploaded++
+      progress.tick()
+    }
   }
 
-  const pack = new PackWriter(tuning.packSize, (name, bytes) => uploadObject(name, bytes))
+  const pack = new PackWriter(tuning, (rawSize, seal) =>
+    uploads.submit(rawSize, async () => {
+      const { name, bytes } = await seal()
+      await storeObject(name, async () => bytes)
+    })
+  )
   const reuse = (digest: string, size: number): boolean => {
     const location = used.get(digest) ?? known.get(digest)
     if (!location) return false
@@ -124,12 +135,12 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
       continue
     }
     if (entry.size! < tuning.smallFileLimit) {
-      // A synchronous read is several times cheaper than the promise API for small, cached files.
-      const content = readFileSync(entry.source)
-      if (content.length !== entry.size) throw new Error(`${entry.source} changed while it was being saved`)
+      // Read straight into the pack's open frame: synchronous reads are several times cheaper than
+      // the promise API for small, cached files, and nothing is copied.
+      const content = pack.readInto(entry.source, entry.size!)
       const digest = sha256Hex(content)
       entry.blobs = [digest]
-      if (!reuse(digest, content.length)) used.set(digest, await pack.add(digest, content))
+      if (!reuse(digest, content.length)) used.set(digest, await pack.add(content.length))
     } else {
       entry.blobs = []
       let size = 0
@@ -138,10 +149,21 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
         entry.blobs.push(digest)
         size += chunk.length
         if (reuse(digest, chunk.length)) continue
-        const encoded = await encodeBlob(chunk)
-        const location: BlobLocation = [digest, 0, encoded.bytes.length, chunk.length, encoded.zstd ? 1 : 0]
+        const location: BlobLocation = [digest, 0, chunk.length, chunk.length, Codec.raw]
         used.set(digest, location)
-        await uploadObject(digest, encoded.bytes, location)
+        // Compression runs inside the upload task, on libuv's pool, while the next chunk is read.
+        await uploads.submit(chunk.length, () =>
+          storeObject(
+            digest,
+            async () => {
+              const encoded = await encodeBlob(chunk)
+              location[2] = encoded.bytes.length
+              location[4] = encoded.zstd ? Codec.zstd : Codec.raw
+              return encoded.bytes
+            },
+            location
+          )
+        )
       }
       if (size !== entry.size) throw new Error(`${entry.source} changed while it was being saved`)
     }
@@ -163,40 +185,115 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   return { digest, manifest, stats, reusedObjects }
 }
 
-/** Packs small blobs into objects of about `packSize` bytes, named by the sha256 of their bytes. */
+/** A frame being filled: raw bytes of small blobs, and the locations to fill in once it is stored. */
+interface OpenFrame {
+  buffer: Buffer
+  size: number
+  blobs: FramedBlob[]
+}
+
+interface FramedBlob {
+  location: BlobLocation
+  within: number
+}
+
+/** A frame handed to compression. */
+interface SealedFrame {
+  raw: Buffer
+  compressed: Promise<Buffer>
+  blobs: FramedBlob[]
+}
+
+/**
+ * Packs small blobs. Blobs are read into frames of about `frameSize` raw bytes; each full frame is
+ * compressed as one zstd frame on libuv's pool while the next one fills (or kept raw when that
+ * does not pay). About `packSize` raw bytes of frames make a pack, named by the sha256 of its
+ * stored bytes. A blob's location is complete once its pack is sealed.
+ */
 class PackWriter {
-  private parts: Uint8Array[] = []
-  private locations = new Map<string, BlobLocation>()
-  private size = 0
-  private hash = createHash('sha256')
+  private frame: OpenFrame
+  private frames: SealedFrame[] = []
+  private packRaw = 0
 
   constructor(
-    private readonly packSize: number,
-    private readonly upload: (name: string, bytes: Uint8Array) => Promise<void>
-  ) {}
+    private readonly tuning: Pick<SnapshotTuning, 'frameSize' | 'packSize' | 'smallFileLimit'>,
+    private readonly submit: (rawSize: number, seal: () => Promise<{ name: string; bytes: Uint8Array }>) => Promise<void>
+  ) {
+    this.frame = this.newFrame()
+  }
 
-  /** Returns the blob's location; the pack's name is filled in when the pack is sealed. */
-  async add(digest: string, raw: Uint8Array): Promise<BlobLocation> {
-    const encoded = await encodeBlob(raw)
-    const location: BlobLocation = ['', this.size, encoded.bytes.length, raw.length, encoded.zstd ? 1 : 0]
-    this.parts.push(encoded.bytes)
-    this.hash.update(encoded.bytes)
-    this.size += encoded.bytes.length
-    this.locations.set(digest, location)
-    if (this.size >= this.packSize) await this.flush()
+  /** Reads a small file into the open frame, past its blobs; `add` keeps it there. */
+  readInto(file: string, size: number): Buffer {
+    const { buffer, size: start } = this.frame
+    const fd = openSync(file, 'r')
+    let length = 0
+    try {
+      // One byte more than expected, to notice a file that grew.
+      for (let read = -1; read !== 0 && length <= size; length += read) read = readSync(fd, buffer, start + length, size + 1 - length, null)
+    } finally {
+      closeSync(fd)
+    }
+    if (length !== size) throw new Error(`${file} changed while it was being saved`)
+    return buffer.subarray(start, start + size)
+  }
+
+  /** Keeps the blob `readInto` just read; returns its location, completed when its pack is sealed. */
+  async add(size: number): Promise<BlobLocation> {
+    const frame = this.frame
+    const location: BlobLocation = ['', 0, 0, size, Codec.sharedFrame, frame.size, 0]
+    frame.blobs.push({ location, within: frame.size })
+    frame.size += size
+    if (frame.size >= this.tuning.frameSize) await this.sealFrame()
     return location
   }
 
   async flush(): Promise<void> {
-    if (this.parts.length === 0) return
-    const name = this.hash.digest('hex')
-    for (const location of this.locations.values()) location[0] = name
-    const bytes = Buffer.concat(this.parts, this.size)
-    this.parts = []
-    this.locations = new Map()
-    this.size = 0
-    this.hash = createHash('sha256')
-    await this.upload(name, bytes)
+    await this.sealFrame()
+    await this.sealPack()
+  }
+
+  private newFrame(): OpenFrame {
+    return { buffer: Buffer.allocUnsafeSlow(this.tuning.frameSize + this.tuning.smallFileLimit + 1), size: 0, blobs: [] }
+  }
+
+  private async sealFrame(): Promise<void> {
+    const frame = this.frame
+    if (frame.blobs.length === 0) return
+    this.frame = this.newFrame()
+    const raw = frame.buffer.subarray(0, frame.size)
+    const compressed = compress(raw)
+    compressed.catch(() => {}) // awaited when the pack is sealed; this keeps an early failure from going unhandled
+    this.frames.push({ raw, compressed, blobs: frame.blobs })
+    this.packRaw += frame.size
+    if (this.packRaw >= this.tuning.packSize) await this.sealPack()
+  }
+
+  /** Hands the pack's frames to the upload pool; they are laid out once their compression ends. */
+  private async sealPack(): Promise<void> {
+    const frames = this.frames
+    if (frames.length === 0) return
+    const rawSize = this.packRaw
+    this.frames = []
+    this.packRaw = 0
+    await this.submit(rawSize, async () => {
+      const parts: Uint8Array[] = []
+      let offset = 0
+      for (const frame of frames) {
+        const compressed = await frame.compressed
+        const stored = pays(compressed, frame.raw) ? compressed : frame.raw
+        for (const { location, within } of frame.blobs) {
+          const size = location[3]
+          const value: BlobLocation = stored === frame.raw ? ['', offset + within, size, size, Codec.raw] : ['', offset, stored.length, size, Codec.sharedFrame, within, frame.raw.length]
+          location.splice(0, location.length, ...value)
+        }
+        parts.push(stored)
+        offset += stored.length
+      }
+      const bytes = Buffer.concat(parts, offset)
+      const name = createHash('sha256').update(bytes).digest('hex')
+      for (const frame of frames) for (const { location } of frame.blobs) location[0] = name
+      return { name, bytes }
+    })
   }
 }
 
