@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process'
-import { appendFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { appendFile, lstat, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { loadManifest, restoreEntry, saveEntry, type SaveResult } from '../../src/core/cache/checkpoint-cache.js'
 import { entryVersion, ENTRY_SCHEMA, refKey, writeEntry } from '../../src/core/cache/entry-refs.js'
 import { IntegrityError } from '../../src/core/errors.js'
-import { encodeManifest, MANIFEST_SCHEMA, manifestKey, objectKey, treeDigest, type Manifest } from '../../src/core/store/manifest.js'
+import { Codec, encodeManifest, MANIFEST_SCHEMA, manifestKey, objectKey, treeDigest, type Manifest } from '../../src/core/store/manifest.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { createTestBucket, s3TestClient } from '../helpers/s3.js'
 import { describeTree, listFiles, makeBuildTree, seededBytes, tempDir } from '../helpers/trees.js'
@@ -188,6 +188,74 @@ describe('checkpoint cache on RGW', () => {
     const target = await tempDir('restore')
     await expect(restoreEntry({ store, key: 'k', paths: ['build'], workspace: target, readScopes: MAIN })).rejects.toThrow(IntegrityError)
     expect(listFiles(target)).toEqual([])
+  })
+
+  it('compresses small files together in shared frames, and refuses a corrupted frame', async () => {
+    const { store, config } = await freshStore('frames')
+    const workspace = await tempDir('ws')
+    await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 2000, largeBytes: 0 })
+    const result = saved(await saveEntry({ store, key: 'k', paths: ['build'], workspace, readScopes: MAIN }))
+    const manifest = await loadManifest(store, result.tree)
+    const framed = Object.values(manifest.blobs).filter(location => location[4] === Codec.sharedFrame)
+    expect(framed.length).toBeGreaterThan(1900)
+    // Many blobs share each frame, and a frame is smaller than the files in it.
+    const frames = new Set(framed.map(location => `${location[0]}:${location[1]}`))
+    expect(frames.size).toBeLessThan(framed.length / 20)
+    expect(result.stats.bytesUploaded).toBeLessThan(result.stats.treeBytes / 3)
+
+    const target = await tempDir('restore')
+    await restoreEntry({ store, key: 'k', paths: ['build'], workspace: target, readScopes: MAIN })
+    expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(workspace, 'build')))
+
+    const [object, offset, length] = framed[0]
+    const corrupted = Buffer.from((await store.get(objectKey(object)))!)
+    corrupted[offset + Math.floor(length / 2)] ^= 0xff
+    const client = s3TestClient()
+    await client.send(new PutObjectCommand({ Bucket: config.bucket, Key: objectKey(object), Body: corrupted }))
+    client.destroy()
+    const second = await tempDir('restore')
+    await expect(restoreEntry({ store, key: 'k', paths: ['build'], workspace: second, readScopes: MAIN })).rejects.toThrow(IntegrityError)
+    expect(listFiles(second)).toEqual([])
+  })
+
+  it('stores random data raw, without a compressed copy that would not pay', async () => {
+    const { store } = await freshStore('random')
+    const workspace = await tempDir('ws')
+    await mkdir(path.join(workspace, 'out'))
+    await writeFile(path.join(workspace, 'out', 'random.bin'), seededBytes(3 * 1024 * 1024, 7))
+    for (let i = 0; i < 50; i++) await writeFile(path.join(workspace, 'out', `small${i}.bin`), seededBytes(4096, 100 + i))
+    const result = saved(await saveEntry({ store, key: 'k', paths: ['out'], workspace, readScopes: MAIN }))
+    const manifest = await loadManifest(store, result.tree)
+    for (const location of Object.values(manifest.blobs)) {
+      expect(location[4]).toBe(Codec.raw)
+      expect(location[2]).toBe(location[3])
+    }
+    const target = await tempDir('restore')
+    await restoreEntry({ store, key: 'k', paths: ['out'], workspace: target, readScopes: MAIN })
+    expect(await describeTree(path.join(target, 'out'))).toEqual(await describeTree(path.join(workspace, 'out')))
+  })
+
+  it('replaces a symlink where a file goes without following it, and refuses a directory in the way', async () => {
+    const { store } = await freshStore('in-the-way')
+    const workspace = await tempDir('ws')
+    await mkdir(path.join(workspace, 'out'))
+    await writeFile(path.join(workspace, 'out', 'a.txt'), 'restored a\n')
+    await writeFile(path.join(workspace, 'out', 'b.txt'), 'restored b\n')
+    saved(await saveEntry({ store, key: 'k', paths: ['out'], workspace, readScopes: MAIN }))
+
+    const outside = path.join(await tempDir('outside'), 'victim.txt')
+    await writeFile(outside, 'untouched\n')
+    const target = await tempDir('restore')
+    await mkdir(path.join(target, 'out'))
+    await symlink(outside, path.join(target, 'out', 'a.txt'))
+    await restoreEntry({ store, key: 'k', paths: ['out'], workspace: target, readScopes: MAIN })
+    expect((await lstat(path.join(target, 'out', 'a.txt'))).isFile()).toBe(true)
+    expect(await readFile(path.join(target, 'out', 'a.txt'), 'utf8')).toBe('restored a\n')
+    expect(await readFile(outside, 'utf8')).toBe('untouched\n')
+
+    const blocked = await tempDir('restore')
+    await mkdir(path.join(blocked, 'out', 'b.txt'), { recursive: true })
+    await expect(restoreEntry({ store, key: 'k', paths: ['out'], workspace: blocked, readScopes: MAIN })).rejects.toThrow(/b\.txt: a directory is in the way/)
   })
 
   it('refuses a manifest with ../ paths and writes nothing outside the target', async () => {

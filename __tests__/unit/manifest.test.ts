@@ -60,4 +60,19 @@ describe('manifest', () => {
     bad.entries[1].size = 6
     expect(() => validateManifest(bad)).toThrow(/do not add up/)
   })
+
+  it('reads @1 manifests, which have no shared frames, and refuses an unknown schema', () => {
+    const old = manifest({ schema: 'artifact-action/manifest@1' })
+    expect(decodeManifest(encodeManifest(old), treeDigest(old))).toEqual(old)
+    const framed = manifest({ schema: 'artifact-action/manifest@1', blobs: { d1: ['pack1', 0, 40, 5, 2, 0, 5] } })
+    expect(() => validateManifest(framed)).toThrow(/malformed/)
+    expect(() => validateManifest(manifest({ schema: 'artifact-action/manifest@9' }))).toThrow(/unknown manifest schema.*newer artifact-action/)
+  })
+
+  it('places a blob inside its shared frame, and refuses one that lies outside it', () => {
+    expect(() => validateManifest(manifest({ blobs: { d1: ['pack1', 0, 40, 5, 2, 95, 100] } }))).not.toThrow()
+    expect(() => validateManifest(manifest({ blobs: { d1: ['pack1', 0, 40, 5, 2, 96, 100] } }))).toThrow(/malformed/)
+    expect(() => validateManifest(manifest({ blobs: { d1: ['pack1', 0, 4, 5, 0] } }))).toThrow(/malformed/)
+    expect(() => validateManifest(manifest({ blobs: { d1: ['pack1', -1, 5, 5, 0] } }))).toThrow(/malformed/)
+  })
 })

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, webcrypto } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
@@ -34,6 +34,15 @@ export async function sha256OfFile(path: string): Promise<string> {
 
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex')
+}
+
+/** From this size, hashing runs on libuv's pool (WebCrypto's digest) while the main thread goes on. */
+const OFF_THREAD_HASH_FROM = 128 * 1024
+
+/** sha256 hex of a buffer; a large one is hashed off the main thread. */
+export async function sha256HexAsync(data: Uint8Array): Promise<string> {
+  if (data.length < OFF_THREAD_HASH_FROM) return sha256Hex(data)
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex')
 }
 
 export interface EncodedBlob {

@@ -68,23 +68,29 @@ export function assertSafeRelativePath(path: string): void {
   }
 }
 
+/** Manifests already checked, so a decoded manifest is not checked again by the restore that writes it. */
+const validated = new WeakSet<Manifest>()
+
 /**
  * Checks a manifest before anything is written: schema, safe paths, no path below a symlink of the
  * same tree, every blob located and sizes consistent.
  */
 export function validateManifest(manifest: Manifest): void {
+  if (validated.has(manifest)) return
   if (!READABLE_SCHEMAS.includes(manifest.schema)) throw new IntegrityError(`unknown manifest schema ${JSON.stringify(manifest.schema)}; a newer artifact-action wrote it`)
   const sharedFrames = manifest.schema === MANIFEST_SCHEMA
-  const symlinks = new Set<string>()
+  const symlinks = manifest.roots.map(() => new Set<string>())
   for (const entry of manifest.entries) {
     if (!Number.isInteger(entry.root) || entry.root < 0 || entry.root >= manifest.roots.length) throw new IntegrityError(`manifest entry ${JSON.stringify(entry.path)} names no root`)
     assertSafeRelativePath(entry.path)
-    if (entry.type === 'symlink') symlinks.add(`${entry.root}:${entry.path}`)
+    if (entry.type === 'symlink') symlinks[entry.root].add(entry.path)
   }
   for (const entry of manifest.entries) {
-    const parts = entry.path.split('/')
-    for (let i = 1; i < parts.length; i++) {
-      if (symlinks.has(`${entry.root}:${parts.slice(0, i).join('/')}`)) throw new IntegrityError(`manifest path ${JSON.stringify(entry.path)} lies below a symlink; refusing to restore`)
+    const links = symlinks[entry.root]
+    if (links.size > 0) {
+      for (let slash = entry.path.indexOf('/'); slash >= 0; slash = entry.path.indexOf('/', slash + 1)) {
+        if (links.has(entry.path.slice(0, slash))) throw new IntegrityError(`manifest path ${JSON.stringify(entry.path)} lies below a symlink; refusing to restore`)
+      }
     }
     if (entry.type === 'file') {
       let total = 0
@@ -97,6 +103,7 @@ export function validateManifest(manifest: Manifest): void {
       if (total !== entry.size) throw new IntegrityError(`manifest sizes of ${JSON.stringify(entry.path)} do not add up`)
     }
   }
+  validated.add(manifest)
 }
 
 function validLocation(location: BlobLocation, sharedFrames: boolean): boolean {

@@ -1,11 +1,13 @@
-import { closeSync, constants, fchmodSync, futimesSync, lstatSync, mkdirSync, openSync, rmdirSync, unlinkSync, writeSync } from 'node:fs'
-import { chmod, open, rm, symlink, utimes } from 'node:fs/promises'
+import { chmodSync, closeSync, constants, fchmodSync, futimesSync, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, symlinkSync, unlinkSync, write, writeSync } from 'node:fs'
+import { chmod, open, utimes } from 'node:fs/promises'
 import * as path from 'node:path'
+import { promisify } from 'node:util'
 import { IntegrityError } from '../errors.js'
 import { TaskPool } from '../task-pool.js'
-import { decodeBlob, decompress, sha256Hex } from './codec.js'
+import { decodeBlob, decompress, sha256HexAsync } from './codec.js'
 import { Codec, objectKey, validateManifest, type Manifest, type ManifestEntry } from './manifest.js'
 import type { ObjectStore } from './object-store.js'
+import { FileWriteError, FileWriters, type SmallFile } from './file-writers.js'
 import type { TransferProgress } from './snapshot.js'
 
 export interface MaterializeOptions {
@@ -54,6 +56,9 @@ interface FetchBlob {
 }
 
 const MERGE_GAP = 1024 * 1024
+/** Small files are handed to the writer threads this many, or this many bytes, at a time. */
+const WRITE_BATCH_FILES = 256
+const WRITE_BATCH_BYTES = 1024 * 1024
 // O_NONBLOCK: a FIFO in the way fails (ENXIO) instead of blocking; it has no effect on regular files.
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK
 
@@ -71,8 +76,16 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
   const createdDirs: string[] = []
   const checkedDirs = new Set<string>()
   const umask = process.umask()
+  const pool = new TaskPool(options.downloads ?? 8, options.bytesInFlight ?? 64 * 1024 * 1024)
+  const writers = new FileWriters(WRITE_FLAGS)
 
-  const destinationOf = (entry: ManifestEntry): string => (entry.path === '' ? destinations[entry.root] : path.join(destinations[entry.root], ...entry.path.split('/')))
+  // Manifest paths are checked safe (no '..', '.' or empty segments), so joining is concatenation.
+  const destinationOf = (entry: ManifestEntry): string => {
+    const root = destinations[entry.root]
+    if (entry.path === '') return root
+    const relative = path.sep === '/' ? entry.path : entry.path.split('/').join(path.sep)
+    return root.endsWith(path.sep) ? root + relative : root + path.sep + relative
+  }
 
   /** Makes sure every directory between the root and `target` is a real directory, creating missing ones. */
   const ensureParents = (entry: ManifestEntry): void => {
@@ -81,6 +94,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       mkdirSync(path.dirname(root), { recursive: true })
       return
     }
+    const destination = destinationOf(entry)
+    if (checkedDirs.has(destination.slice(0, destination.lastIndexOf(path.sep)))) return
     const parts = entry.path.split('/').slice(0, -1)
     let current = root
     for (let i = -1; i < parts.length; i++) {
@@ -121,7 +136,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       const blobs = entry.blobs ?? []
       if (blobs.length !== 1) {
         // Empty files and chunked files are created at their full size now; chunks land later.
-        writeWhole(file, Buffer.alloc(0), entry.mode, umask)
+        await writeWhole(file, Buffer.alloc(0), entry.mode, umask)
         created.add(file)
         if (entry.size! > 0) await truncateTo(file, entry.size!)
       }
@@ -138,9 +153,9 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     const bytesTotal = stats.treeBytes
     let bytesDone = 0
     let lastReport = Date.now()
-    const pool = new TaskPool(options.downloads ?? 8, options.bytesInFlight ?? 128 * 1024 * 1024)
     for (const run of runs) {
-      await pool.submit(run.end - run.start, async () => {
+      // Counted by raw size: a run's decoded frames are what it holds longest.
+      await pool.submit(Math.max(run.end - run.start, runRawSize(run)), async () => {
         const bytes = await store.get(objectKey(run.object), { start: run.start, end: run.end - 1 })
         if (!bytes) throw new IntegrityError(`object ${run.object.slice(0, 12)} is missing from the store`)
         if (bytes.length !== run.end - run.start) throw new IntegrityError(`object ${run.object.slice(0, 12)} is shorter than the manifest says`)
@@ -148,6 +163,21 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
         stats.objectsDownloaded++
         // Every blob of the run starts decoding at once: frames decompress in parallel on libuv's pool.
         const decoded = decodeRun(bytes, run)
+        // Small files go to the writer threads in batches, while later blobs of the run are checked.
+        const written: Array<Promise<void>> = []
+        let batch: SmallFile[] = []
+        let batchBytes = 0
+        const sendBatch = (): void => {
+          if (batch.length === 0) return
+          const done = writers.write(batch).catch(error => {
+            if (error instanceof FileWriteError && error.code === 'EISDIR') throw new IntegrityError(`cannot restore the file ${error.file}: a directory is in the way`)
+            throw error
+          })
+          done.catch(() => {}) // awaited below; this keeps an earlier failure from leaving it unhandled
+          written.push(done)
+          batch = []
+          batchBytes = 0
+        }
         for (const [index, blob] of run.blobs.entries()) {
           let raw: Buffer
           try {
@@ -155,10 +185,15 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
           } catch {
             throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not decode`)
           }
-          if (raw.length !== blob.size || sha256Hex(raw) !== blob.digest) throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not match its sha256`)
+          if (raw.length !== blob.size || (await sha256HexAsync(raw)) !== blob.digest) throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not match its sha256`)
           for (const target of targets.get(blob.digest)!) {
-            if (target.whole) {
-              writeWhole(target.file, raw, target.mode, umask, target.mtime)
+            if (target.whole && raw.length < OFF_THREAD_WRITE_FROM) {
+              batch.push({ file: target.file, data: raw, mode: target.mode, mtime: target.mtime })
+              batchBytes += raw.length
+              created.add(target.file)
+              if (batch.length >= WRITE_BATCH_FILES || batchBytes >= WRITE_BATCH_BYTES) sendBatch()
+            } else if (target.whole) {
+              await writeWhole(target.file, raw, target.mode, umask, target.mtime)
               created.add(target.file)
             } else {
               await writeAt(target.file, raw, target.position)
@@ -166,6 +201,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
             bytesDone += raw.length
           }
         }
+        sendBatch()
+        await Promise.all(written)
         if (options.onProgress && Date.now() - lastReport >= 1000) {
           lastReport = Date.now()
           options.onProgress({ bytesDone, bytesTotal, bytesTransferred: stats.bytesDownloaded })
@@ -185,17 +222,21 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       ensureParents(entry)
       const link = destinationOf(entry)
       const existing = lstatOrUndefined(link)
-      if (existing?.isDirectory()) await rm(link, { recursive: true })
+      if (existing?.isDirectory()) rmSync(link, { recursive: true })
       else if (existing) unlinkSync(link)
-      await symlink(entry.target!, link)
+      symlinkSync(entry.target!, link)
       created.add(link)
     }
-    for (const entry of [...manifest.entries].reverse()) if (entry.type === 'dir') await chmod(destinationOf(entry), entry.mode)
+    for (const entry of [...manifest.entries].reverse()) if (entry.type === 'dir') chmodSync(destinationOf(entry), entry.mode)
     return stats
   } catch (error) {
+    // Writes still in flight finish first, so nothing lands after the clean-up.
+    await pool.drain().catch(() => {})
     for (const file of created) rmQuietly(file)
     for (const dir of createdDirs.reverse()) rmdirQuietly(dir)
     throw error
+  } finally {
+    await writers.close()
   }
 }
 
@@ -225,6 +266,14 @@ function planFetches(manifest: Manifest, targets: Map<string, BlobTarget[]>): Fe
     }
   }
   return runs
+}
+
+function runRawSize(run: FetchRun): number {
+  const frames = new Map<number, number>()
+  for (const blob of run.blobs) frames.set(blob.offset, blob.codec === Codec.sharedFrame ? blob.frameSize : blob.size)
+  let total = 0
+  for (const size of frames.values()) total += size
+  return total
 }
 
 /** The raw bytes of each blob of a fetched run, in order; a shared frame is decompressed once. */
@@ -268,10 +317,17 @@ function openReplacing(file: string, mode: number): number {
   }
 }
 
-function writeWhole(file: string, data: Uint8Array, mode: number, umask: number, mtime?: number): void {
+const writeAsync = promisify(write)
+/** Larger files are written on libuv's pool; smaller ones synchronously, which costs less per file. */
+const OFF_THREAD_WRITE_FROM = 128 * 1024
+
+async function writeWhole(file: string, data: Uint8Array, mode: number, umask: number, mtime?: number): Promise<void> {
   const fd = openReplacing(file, mode)
   try {
     let written = 0
+    if (data.length >= OFF_THREAD_WRITE_FROM) {
+      while (written < data.length) written += (await writeAsync(fd, data, written, data.length - written, null)).bytesWritten
+    }
     while (written < data.length) written += writeSync(fd, data, written, data.length - written)
     if ((mode & umask) !== 0) fchmodSync(fd, mode)
     if (mtime !== undefined) futimesSync(fd, mtime / 1000, mtime / 1000)

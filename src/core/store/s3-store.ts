@@ -16,6 +16,7 @@ import {
   type S3ClientConfig
 } from '@aws-sdk/client-s3'
 import { StoreError } from '../errors.js'
+import { sha256HexAsync } from './codec.js'
 import type { ByteRange, ObjectInfo, ObjectLockStatus, ObjectStore, PutBody, PutOptions } from './object-store.js'
 
 export interface S3StoreConfig {
@@ -203,7 +204,17 @@ export class S3Store implements ObjectStore {
       if (isFileBody(body)) {
         await this.putFile(input, body)
       } else {
-        await this.client.send(new PutObjectCommand({ ...input, Body: body, ContentLength: body.byteLength }))
+        const command = new PutObjectCommand({ ...input, Body: body, ContentLength: body.byteLength })
+        // The signature covers the body's sha256; hashed off the main thread, the signer uses it as given.
+        const payloadHash = await sha256HexAsync(body)
+        command.middlewareStack.add(
+          next => async args => {
+            ;(args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = payloadHash
+            return next(args)
+          },
+          { step: 'build', name: 'precomputedPayloadHash' }
+        )
+        await this.client.send(command)
       }
       return 'created'
     } catch (error) {

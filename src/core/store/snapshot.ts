@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { TaskPool } from '../task-pool.js'
 import { chunkFile, DEFAULT_CHUNK_PARAMS, type ChunkParams } from './chunker.js'
-import { compress, encodeBlob, pays, sha256Hex } from './codec.js'
+import { compress, encodeBlob, pays, sha256Hex, sha256HexAsync } from './codec.js'
 import { Codec, encodeManifest, manifestKey, MANIFEST_SCHEMA, objectKey, treeDigest, type BlobLocation, type Manifest, type ManifestEntry } from './manifest.js'
 import type { ObjectStore } from './object-store.js'
 import { walkRoots, type TreeRoot } from './tree-walk.js'
@@ -145,7 +145,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
       entry.blobs = []
       let size = 0
       for await (const chunk of chunkFile(entry.source, tuning.chunk)) {
-        const digest = sha256Hex(chunk)
+        const digest = await sha256HexAsync(chunk)
         entry.blobs.push(digest)
         size += chunk.length
         if (reuse(digest, chunk.length)) continue
