@@ -1,3 +1,4 @@
+import { zstdCompressSync, zstdDecompressSync } from 'node:zlib'
 import { IntegrityError } from '../../src/core/errors.js'
 import { decodeManifest, encodeManifest, MANIFEST_SCHEMA, treeDigest, validateManifest, type Manifest } from '../../src/core/store/manifest.js'
 
@@ -74,5 +75,27 @@ describe('manifest', () => {
     expect(() => validateManifest(manifest({ blobs: { d1: ['pack1', 0, 40, 5, 2, 96, 100] } }))).toThrow(/malformed/)
     expect(() => validateManifest(manifest({ blobs: { d1: ['pack1', 0, 4, 5, 0] } }))).toThrow(/malformed/)
     expect(() => validateManifest(manifest({ blobs: { d1: ['pack1', -1, 5, 5, 0] } }))).toThrow(/malformed/)
+  })
+
+  it('stores each digest once, and refuses a stored manifest whose indexes point nowhere', () => {
+    const digest = 'ab'.repeat(32)
+    const shared = manifest({
+      entries: [
+        { root: 0, path: '', type: 'dir', mode: 0o755 },
+        { root: 0, path: 'a.txt', type: 'file', mode: 0o644, size: 5, blobs: [digest] },
+        { root: 0, path: 'b.txt', type: 'file', mode: 0o644, size: 5, blobs: [digest] }
+      ],
+      blobs: { [digest]: ['pack1', 0, 40, 5, 2, 0, 5] }
+    })
+    const encoded = encodeManifest(shared)
+    const stored = JSON.parse(zstdDecompressSync(encoded).toString('utf8'))
+    expect(stored.digests).toEqual([digest])
+    expect(stored.entries[2].blobs).toEqual([0])
+    expect(JSON.stringify(stored).split(digest).length - 1).toBe(1)
+    expect(decodeManifest(encoded, treeDigest(shared))).toEqual(shared)
+
+    stored.entries[2].blobs = [1]
+    const broken = zstdCompressSync(Buffer.from(JSON.stringify(stored)))
+    expect(() => decodeManifest(broken, treeDigest(shared))).toThrow(/unreadable/)
   })
 })

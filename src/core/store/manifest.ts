@@ -116,15 +116,77 @@ function validLocation(location: BlobLocation, sharedFrames: boolean): boolean {
   return within >= 0 && within + size <= frameSize
 }
 
+/**
+ * How an @2 manifest is stored: each digest once, in `digests`; entries name their blobs by index
+ * into it, and locations name their object by index into `objects`. A third smaller than the
+ * in-memory shape for a tree of small files, whose digests are most of its bytes.
+ */
+interface StoredManifest {
+  schema: string
+  roots: string[]
+  entries: Array<Omit<ManifestEntry, 'blobs'> & { blobs?: number[] }>
+  objects: string[]
+  digests: string[]
+  locations: Array<[object: number, ...rest: number[]]>
+}
+
 export function encodeManifest(manifest: Manifest): Buffer {
-  return zstdJson(manifest)
+  if (manifest.schema !== MANIFEST_SCHEMA) return zstdJson(manifest)
+  const digests = Object.keys(manifest.blobs).sort()
+  const digestIndex = new Map(digests.map((digest, index) => [digest, index]))
+  const objects: string[] = []
+  const objectIndex = new Map<string, number>()
+  const locations = digests.map(digest => {
+    const [object, ...rest] = manifest.blobs[digest]
+    let index = objectIndex.get(object)
+    if (index === undefined) {
+      index = objects.push(object) - 1
+      objectIndex.set(object, index)
+    }
+    return [index, ...rest] as StoredManifest['locations'][number]
+  })
+  const entries = manifest.entries.map((entry): StoredManifest['entries'][number] => {
+    if (!entry.blobs) return entry as Omit<ManifestEntry, 'blobs'>
+    const blobs = entry.blobs.map(digest => {
+      const index = digestIndex.get(digest)
+      if (index === undefined) throw new Error(`manifest has no location for a piece of ${JSON.stringify(entry.path)}`)
+      return index
+    })
+    return { ...entry, blobs }
+  })
+  const stored: StoredManifest = { schema: manifest.schema, roots: manifest.roots, entries, objects, digests, locations }
+  return zstdJson(stored)
+}
+
+/** The in-memory shape of a stored manifest; anything malformed throws. */
+function expandManifest(stored: StoredManifest): Manifest {
+  if (stored.schema !== MANIFEST_SCHEMA) return stored as unknown as Manifest
+  const { objects, digests, locations } = stored
+  if (!Array.isArray(objects) || !Array.isArray(digests) || !Array.isArray(locations) || locations.length !== digests.length) throw new Error('malformed')
+  const blobs: Record<string, BlobLocation> = {}
+  for (const [index, digest] of digests.entries()) {
+    const [object, ...rest] = locations[index]
+    if (typeof objects[object] !== 'string') throw new Error('malformed')
+    blobs[digest] = [objects[object], ...rest] as BlobLocation
+  }
+  const entries = stored.entries.map(entry => {
+    if (!entry.blobs) return entry as ManifestEntry
+    return {
+      ...entry,
+      blobs: entry.blobs.map(index => {
+        if (typeof digests[index] !== 'string') throw new Error('malformed')
+        return digests[index]
+      })
+    }
+  })
+  return { schema: stored.schema, roots: stored.roots, entries, blobs }
 }
 
 /** Decodes a stored manifest and checks it against the digest it was stored under. */
 export function decodeManifest(stored: Uint8Array, expectedDigest: string): Manifest {
   let manifest: Manifest
   try {
-    manifest = unzstdJson(stored) as Manifest
+    manifest = expandManifest(unzstdJson(stored) as StoredManifest)
   } catch {
     throw new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`)
   }
