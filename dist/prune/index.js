@@ -61622,7 +61622,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 7259:
+/***/ 6201:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -63085,7 +63085,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod: io_util_chmod, copyFile, lstat: io_util_lstat, mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm: io_util_rm, rmdir, stat, symlink: io_util_symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod: io_util_chmod, copyFile, lstat: io_util_lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -63099,7 +63099,7 @@ const IS_WINDOWS = process.platform === 'win32';
  * This implementation restores the Node 20 behavior by adding a trailing
  * backslash to all junction results on Windows.
  */
-function io_util_readlink(fsPath) {
+function readlink(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
         const result = yield fs.promises.readlink(fsPath);
         // On Windows, restore Node 20 behavior: add trailing backslash to all results
@@ -63201,7 +63201,7 @@ function tryGetExecutablePath(filePath, extensions) {
                     try {
                         const directory = external_path_namespaceObject.dirname(filePath);
                         const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
-                        for (const actualName of yield io_util_readdir(directory)) {
+                        for (const actualName of yield readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
                                 filePath = external_path_namespaceObject.join(directory, actualName);
                                 break;
@@ -64681,6 +64681,9 @@ const INLINE_LIMIT = (/* unused pure expression or super */ null && (64 * 1024))
 const MIN_SAVING = 0.05;
 /** Smaller blobs are stored raw: a zstd context per tiny file costs more time than it saves bytes. */
 const MIN_COMPRESSED_SIZE = 1024;
+/** Blobs from this size are probed with a sample of PROBE_SIZE bytes before being compressed whole. */
+const PROBE_FROM = (/* unused pure expression or super */ null && (256 * 1024));
+const PROBE_SIZE = (/* unused pure expression or super */ null && (64 * 1024));
 /** sha256 and byte count of a stream (a file's or a downloaded object's bytes). */
 async function sha256OfStream(stream) {
     const hash = createHash('sha256');
@@ -64697,19 +64700,50 @@ async function sha256OfFile(path) {
 function codec_sha256Hex(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
+/** From this size, hashing runs on libuv's pool (WebCrypto's digest) while the main thread goes on. */
+const OFF_THREAD_HASH_FROM = 128 * 1024;
+/** sha256 hex of a buffer; a large one is hashed off the main thread. */
+async function codec_sha256HexAsync(data) {
+    if (data.length < OFF_THREAD_HASH_FROM)
+        return codec_sha256Hex(data);
+    return Buffer.from(await external_node_crypto_.webcrypto.subtle.digest('SHA-256', data)).toString('hex');
+}
 const COMPRESS_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } };
+const PROBE_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: 1 } };
+/** zstd on libuv's thread pool in one step (the default 16 KiB output steps cost a callback each). */
+async function codec_compress(raw) {
+    return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: Math.max(64, raw.length + (raw.length >> 7) + 1024) });
+}
+async function codec_decompress(stored, rawSize) {
+    const options = { chunkSize: Math.max(64, rawSize), maxOutputLength: Math.max(rawSize, 1) };
+    return rawSize <= INLINE_LIMIT ? zlib.zstdDecompressSync(stored, options) : zstdDecompressAsync(stored, options);
+}
+/** Whether compressing `raw` would save at least MIN_SAVING. */
+function codec_pays(compressed, raw) {
+    return compressed.length <= raw.length * (1 - MIN_SAVING);
+}
+/**
+ * True when a sample from the middle of a large blob does not compress: random or already
+ * compressed data is then stored raw without spending a whole compression on it.
+ */
+function looksIncompressible(raw) {
+    if (raw.length < PROBE_FROM)
+        return false;
+    const start = (raw.length >> 1) - (PROBE_SIZE >> 1);
+    const sample = raw.subarray(start, start + PROBE_SIZE);
+    return !codec_pays(zlib.zstdCompressSync(sample, PROBE_OPTIONS), sample);
+}
 /** zstd when it pays, the raw bytes when it does not (random data, tiny files). */
 async function codec_encodeBlob(raw) {
-    if (raw.length < MIN_COMPRESSED_SIZE)
+    if (raw.length < MIN_COMPRESSED_SIZE || looksIncompressible(raw))
         return { bytes: raw, zstd: false };
-    const compressed = raw.length <= INLINE_LIMIT ? zlib.zstdCompressSync(raw, COMPRESS_OPTIONS) : await zstdCompressAsync(raw, COMPRESS_OPTIONS);
-    return compressed.length <= raw.length * (1 - MIN_SAVING) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false };
+    const compressed = raw.length <= INLINE_LIMIT ? zlib.zstdCompressSync(raw, COMPRESS_OPTIONS) : await codec_compress(raw);
+    return codec_pays(compressed, raw) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false };
 }
 async function codec_decodeBlob(stored, zstd, rawSize) {
     if (!zstd)
         return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
-    const options = { maxOutputLength: Math.max(rawSize, 1) };
-    return rawSize <= INLINE_LIMIT ? zlib.zstdDecompressSync(stored, options) : await zstdDecompressAsync(stored, options);
+    return codec_decompress(stored, rawSize);
 }
 function codec_zstdJson(value) {
     return zlib.zstdCompressSync(Buffer.from(JSON.stringify(value)), COMPRESS_OPTIONS);
@@ -64721,7 +64755,11 @@ function unzstdJson(stored) {
 ;// CONCATENATED MODULE: ./lib/core/store/manifest.js
 
 
-const manifest_MANIFEST_SCHEMA = 'artifact-action/manifest@1';
+const manifest_MANIFEST_SCHEMA = 'artifact-action/manifest@2';
+/** Manifests a restore still reads: @1 has no shared frames (codec 2). */
+const READABLE_SCHEMAS = ['artifact-action/manifest@1', manifest_MANIFEST_SCHEMA];
+/** How a blob is stored: raw, as a zstd frame of its own, or inside a zstd frame shared with other small blobs. */
+const manifest_Codec = { raw: 0, zstd: 1, sharedFrame: 2 };
 /**
  * The tree digest: sha256 over the schema, roots and entries, which depend only on the tree's
  * content. Where the bytes happen to be stored (`blobs`) is left out, so identical trees have
@@ -64743,26 +64781,33 @@ function assertSafeRelativePath(path) {
         throw new errors_IntegrityError(`manifest path ${JSON.stringify(path)} is unsafe (absolute, or contains '..'); refusing to restore`);
     }
 }
+/** Manifests already checked, so a decoded manifest is not checked again by the restore that writes it. */
+const validated = new WeakSet();
 /**
  * Checks a manifest before anything is written: schema, safe paths, no path below a symlink of the
  * same tree, every blob located and sizes consistent.
  */
 function manifest_validateManifest(manifest) {
-    if (manifest.schema !== manifest_MANIFEST_SCHEMA)
-        throw new errors_IntegrityError(`unknown manifest schema ${JSON.stringify(manifest.schema)}`);
-    const symlinks = new Set();
+    if (validated.has(manifest))
+        return;
+    if (!READABLE_SCHEMAS.includes(manifest.schema))
+        throw new errors_IntegrityError(`unknown manifest schema ${JSON.stringify(manifest.schema)}; a newer artifact-action wrote it`);
+    const sharedFrames = manifest.schema === manifest_MANIFEST_SCHEMA;
+    const symlinks = manifest.roots.map(() => new Set());
     for (const entry of manifest.entries) {
         if (!Number.isInteger(entry.root) || entry.root < 0 || entry.root >= manifest.roots.length)
             throw new errors_IntegrityError(`manifest entry ${JSON.stringify(entry.path)} names no root`);
         assertSafeRelativePath(entry.path);
         if (entry.type === 'symlink')
-            symlinks.add(`${entry.root}:${entry.path}`);
+            symlinks[entry.root].add(entry.path);
     }
     for (const entry of manifest.entries) {
-        const parts = entry.path.split('/');
-        for (let i = 1; i < parts.length; i++) {
-            if (symlinks.has(`${entry.root}:${parts.slice(0, i).join('/')}`))
-                throw new errors_IntegrityError(`manifest path ${JSON.stringify(entry.path)} lies below a symlink; refusing to restore`);
+        const links = symlinks[entry.root];
+        if (links.size > 0) {
+            for (let slash = entry.path.indexOf('/'); slash >= 0; slash = entry.path.indexOf('/', slash + 1)) {
+                if (links.has(entry.path.slice(0, slash)))
+                    throw new errors_IntegrityError(`manifest path ${JSON.stringify(entry.path)} lies below a symlink; refusing to restore`);
+            }
         }
         if (entry.type === 'file') {
             let total = 0;
@@ -64770,21 +64815,92 @@ function manifest_validateManifest(manifest) {
                 const location = manifest.blobs[digest];
                 if (!location)
                     throw new errors_IntegrityError(`manifest has no location for a piece of ${JSON.stringify(entry.path)}`);
+                if (!validLocation(location, sharedFrames))
+                    throw new errors_IntegrityError(`manifest location of a piece of ${JSON.stringify(entry.path)} is malformed`);
                 total += location[3];
             }
             if (total !== entry.size)
                 throw new errors_IntegrityError(`manifest sizes of ${JSON.stringify(entry.path)} do not add up`);
         }
     }
+    validated.add(manifest);
+}
+function validLocation(location, sharedFrames) {
+    const [, offset, length, size, codec] = location;
+    if (!(offset >= 0 && length >= 0 && size >= 0))
+        return false;
+    if (codec === manifest_Codec.raw)
+        return length === size;
+    if (codec === manifest_Codec.zstd)
+        return true;
+    if (codec !== manifest_Codec.sharedFrame || !sharedFrames)
+        return false;
+    const [, , , , , within, frameSize] = location;
+    return within >= 0 && within + size <= frameSize;
 }
 function manifest_encodeManifest(manifest) {
-    return zstdJson(manifest);
+    if (manifest.schema !== manifest_MANIFEST_SCHEMA)
+        return zstdJson(manifest);
+    const digests = Object.keys(manifest.blobs).sort();
+    const digestIndex = new Map(digests.map((digest, index) => [digest, index]));
+    const objects = [];
+    const objectIndex = new Map();
+    const locations = digests.map(digest => {
+        const [object, ...rest] = manifest.blobs[digest];
+        let index = objectIndex.get(object);
+        if (index === undefined) {
+            index = objects.push(object) - 1;
+            objectIndex.set(object, index);
+        }
+        return [index, ...rest];
+    });
+    const entries = manifest.entries.map((entry) => {
+        if (!entry.blobs)
+            return entry;
+        const blobs = entry.blobs.map(digest => {
+            const index = digestIndex.get(digest);
+            if (index === undefined)
+                throw new Error(`manifest has no location for a piece of ${JSON.stringify(entry.path)}`);
+            return index;
+        });
+        return { ...entry, blobs };
+    });
+    const stored = { schema: manifest.schema, roots: manifest.roots, entries, objects, digests, locations };
+    return zstdJson(stored);
+}
+/** The in-memory shape of a stored manifest; anything malformed throws. */
+function expandManifest(stored) {
+    if (stored.schema !== manifest_MANIFEST_SCHEMA)
+        return stored;
+    const { objects, digests, locations } = stored;
+    if (!Array.isArray(objects) || !Array.isArray(digests) || !Array.isArray(locations) || locations.length !== digests.length)
+        throw new Error('malformed');
+    const blobs = {};
+    for (const [index, digest] of digests.entries()) {
+        const [object, ...rest] = locations[index];
+        if (typeof objects[object] !== 'string')
+            throw new Error('malformed');
+        blobs[digest] = [objects[object], ...rest];
+    }
+    const entries = stored.entries.map(entry => {
+        if (!entry.blobs)
+            return entry;
+        return {
+            ...entry,
+            blobs: entry.blobs.map(index => {
+                if (typeof digests[index] !== 'string')
+                    throw new Error('malformed');
+                return digests[index];
+            })
+        };
+    });
+    return { schema: stored.schema, roots: stored.roots, entries, blobs };
 }
 /** Decodes a stored manifest and checks it against the digest it was stored under. */
 function decodeManifest(stored, expectedDigest) {
     let manifest;
     try {
-        manifest = unzstdJson(stored);
+        manifest = expandManifest(unzstdJson(stored));
     }
     catch {
         throw new errors_IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`);
@@ -64891,6 +65007,119 @@ class task_pool_TaskPool {
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./lib/core/store/file-writers.js
+
+
+/**
+ * The writers' code, plain CommonJS so it runs the same from `lib/`, from a test and from an ncc
+ * bundle. Each file is opened with O_NOFOLLOW (a symlink in the way is replaced, never followed),
+ * written, given its mode when the umask would have narrowed it, and its mtime.
+ */
+const WRITER_SOURCE = (/* unused pure expression or super */ null && (`
+const { parentPort, workerData } = require('node:worker_threads')
+const fs = require('node:fs')
+const { flags, umask } = workerData
+function open(file, mode) {
+  try {
+    return fs.openSync(file, flags, mode)
+  } catch (error) {
+    if (error.code !== 'ELOOP' && error.code !== 'ETXTBSY' && error.code !== 'ENXIO') throw error
+    fs.unlinkSync(file)
+    return fs.openSync(file, flags, mode)
+  }
+}
+parentPort.on('message', ({ id, files }) => {
+  let current = ''
+  try {
+    for (const { file, data, mode, mtime } of files) {
+      current = file
+      const fd = open(file, mode)
+      try {
+        let written = 0
+        while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written)
+        if ((mode & umask) !== 0) fs.fchmodSync(fd, mode)
+        if (mtime !== undefined) fs.futimesSync(fd, mtime / 1000, mtime / 1000)
+      } finally {
+        fs.closeSync(fd)
+      }
+    }
+    parentPort.postMessage({ id })
+  } catch (error) {
+    parentPort.postMessage({ id, error: { code: error.code, message: error.message, file: current } })
+  }
+})
+`));
+class file_writers_FileWriteError extends Error {
+    file;
+    code;
+    constructor(file, code, message) {
+        super(message);
+        this.file = file;
+        this.code = code;
+    }
+}
+/**
+ * Creates many small files on worker threads: per file, the open, write, utime and close system
+ * calls cost more than everything else a restore does, and threads let them use every core.
+ */
+class file_writers_FileWriters {
+    openFlags;
+    threads;
+    workers = [];
+    pending = new Map();
+    nextId = 0;
+    nextWorker = 0;
+    constructor(openFlags, threads = Math.min(2, availableParallelism())) {
+        this.openFlags = openFlags;
+        this.threads = threads;
+    }
+    /** Writes a batch of files on one thread; resolves when all are written. Threads start on first use. */
+    async write(files) {
+        if (files.length === 0)
+            return;
+        if (this.workers.length === 0)
+            this.start();
+        const id = this.nextId++;
+        const worker = this.workers[this.nextWorker++ % this.workers.length];
+        await new Promise((resolve, reject) => {
+            this.pending.set(id, { resolve, reject });
+            worker.postMessage({ id, files });
+        });
+    }
+    async close() {
+        await Promise.all(this.workers.map(worker => worker.terminate()));
+        this.workers = [];
+    }
+    start() {
+        const workerData = { flags: this.openFlags, umask: process.umask() };
+        this.workers = Array.from({ length: Math.max(1, this.threads) }, () => {
+            const worker = new Worker(WRITER_SOURCE, { eval: true, workerData });
+            worker.on('message', (reply) => this.settle(reply));
+            worker.on('error', error => this.failAll(error));
+            return worker;
+        });
+    }
+    settle(reply) {
+        const waiter = this.pending.get(reply.id);
+        if (!waiter)
+            return;
+        this.pending.delete(reply.id);
+        if (reply.error)
+            waiter.reject(new file_writers_FileWriteError(reply.error.file, reply.error.code, reply.error.message));
+        else
+            waiter.resolve();
+    }
+    failAll(error) {
+        for (const waiter of this.pending.values())
+            waiter.reject(error);
+        this.pending.clear();
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/core/store/materialize.js
 
 
@@ -64899,7 +65128,12 @@ var external_node_path_ = __nccwpck_require__(6760);
 
 
 
+
+
 const MERGE_GAP = (/* unused pure expression or super */ null && (1024 * 1024));
+/** Small files are handed to the writer threads this many, or this many bytes, at a time. */
+const WRITE_BATCH_FILES = 256;
+const WRITE_BATCH_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
 // O_NONBLOCK: a FIFO in the way fails (ENXIO) instead of blocking; it has no effect on regular files.
 const WRITE_FLAGS = external_node_fs_.constants.O_WRONLY | external_node_fs_.constants.O_CREAT | external_node_fs_.constants.O_TRUNC | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK;
 /**
@@ -64917,7 +65151,16 @@ async function materialize_materializeTree(options) {
     const createdDirs = [];
     const checkedDirs = new Set();
     const umask = process.umask();
-    const destinationOf = (entry) => (entry.path === '' ? destinations[entry.root] : path.join(destinations[entry.root], ...entry.path.split('/')));
+    const pool = new TaskPool(options.downloads ?? 8, options.bytesInFlight ?? 64 * 1024 * 1024);
+    const writers = new FileWriters(WRITE_FLAGS);
+    // Manifest paths are checked safe (no '..', '.' or empty segments), so joining is concatenation.
+    const destinationOf = (entry) => {
+        const root = destinations[entry.root];
+        if (entry.path === '')
+            return root;
+        const relative = path.sep === '/' ? entry.path : entry.path.split('/').join(path.sep);
+        return root.endsWith(path.sep) ? root + relative : root + path.sep + relative;
+    };
     /** Makes sure every directory between the root and `target` is a real directory, creating missing ones. */
     const ensureParents = (entry) => {
         const root = destinations[entry.root];
@@ -64925,6 +65168,9 @@ async function materialize_materializeTree(options) {
             mkdirSync(path.dirname(root), { recursive: true });
             return;
         }
+        const destination = destinationOf(entry);
+        if (checkedDirs.has(destination.slice(0, destination.lastIndexOf(path.sep))))
+            return;
         const parts = entry.path.split('/').slice(0, -1);
         let current = root;
         for (let i = -1; i < parts.length; i++) {
@@ -64970,7 +65216,7 @@ async function materialize_materializeTree(options) {
             const blobs = entry.blobs ?? [];
             if (blobs.length !== 1) {
                 // Empty files and chunked files are created at their full size now; chunks land later.
-                writeWhole(file, Buffer.alloc(0), entry.mode, umask);
+                await writeWhole(file, Buffer.alloc(0), entry.mode, umask);
                 created.add(file);
                 if (entry.size > 0)
                     await truncateTo(file, entry.size);
@@ -64987,9 +65233,9 @@ async function materialize_materializeTree(options) {
         const bytesTotal = stats.treeBytes;
         let bytesDone = 0;
         let lastReport = Date.now();
-        const pool = new TaskPool(options.downloads ?? 8, options.bytesInFlight ?? 128 * 1024 * 1024);
         for (const run of runs) {
-            await pool.submit(run.end - run.start, async () => {
+            // Counted by raw size: a run's decoded frames are what it holds longest.
+            await pool.submit(Math.max(run.end - run.start, runRawSize(run)), async () => {
                 const bytes = await store.get(objectKey(run.object), { start: run.start, end: run.end - 1 });
                 if (!bytes)
                     throw new IntegrityError(`object ${run.object.slice(0, 12)} is missing from the store`);
@@ -64997,20 +65243,45 @@ async function materialize_materializeTree(options) {
                     throw new IntegrityError(`object ${run.object.slice(0, 12)} is shorter than the manifest says`);
                 stats.bytesDownloaded += bytes.length;
                 stats.objectsDownloaded++;
-                for (const blob of run.blobs) {
-                    const stored = bytes.subarray(blob.offset - run.start, blob.offset - run.start + blob.length);
+                // Every blob of the run starts decoding at once: frames decompress in parallel on libuv's pool.
+                const decoded = decodeRun(bytes, run);
+                // Small files go to the writer threads in batches, while later blobs of the run are checked.
+                const written = [];
+                let batch = [];
+                let batchBytes = 0;
+                const sendBatch = () => {
+                    if (batch.length === 0)
+                        return;
+                    const done = writers.write(batch).catch(error => {
+                        if (error instanceof FileWriteError && error.code === 'EISDIR')
+                            throw new IntegrityError(`cannot restore the file ${error.file}: a directory is in the way`);
+                        throw error;
+                    });
+                    done.catch(() => { }); // awaited below; this keeps an earlier failure from leaving it unhandled
+                    written.push(done);
+                    batch = [];
+                    batchBytes = 0;
+                };
+                for (const [index, blob] of run.blobs.entries()) {
                     let raw;
                     try {
-                        raw = await decodeBlob(stored, blob.zstd, blob.size);
+                        raw = await decoded[index];
                     }
                     catch {
                         throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not decode`);
                     }
-                    if (raw.length !== blob.size || sha256Hex(raw) !== blob.digest)
+                    if (raw.length !== blob.size || (await sha256HexAsync(raw)) !== blob.digest)
                         throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not match its sha256`);
                     for (const target of targets.get(blob.digest)) {
-                        if (target.whole) {
-                            writeWhole(target.file, raw, target.mode, umask, target.mtime);
+                        if (target.whole && raw.length < OFF_THREAD_WRITE_FROM) {
+                            batch.push({ file: target.file, data: raw, mode: target.mode, mtime: target.mtime });
+                            batchBytes += raw.length;
+                            created.add(target.file);
+                            if (batch.length >= WRITE_BATCH_FILES || batchBytes >= WRITE_BATCH_BYTES)
+                                sendBatch();
+                        }
+                        else if (target.whole) {
+                            await writeWhole(target.file, raw, target.mode, umask, target.mtime);
                             created.add(target.file);
                         }
                         else {
@@ -65019,6 +65290,8 @@ async function materialize_materializeTree(options) {
                         bytesDone += raw.length;
                     }
                 }
+                sendBatch();
+                await Promise.all(written);
                 if (options.onProgress && Date.now() - lastReport >= 1000) {
                     lastReport = Date.now();
                     options.onProgress({ bytesDone, bytesTotal, bytesTransferred: stats.bytesDownloaded });
@@ -65041,32 +65314,39 @@ async function materialize_materializeTree(options) {
             const link = destinationOf(entry);
             const existing = lstatOrUndefined(link);
             if (existing?.isDirectory())
-                await rm(link, { recursive: true });
+                rmSync(link, { recursive: true });
             else if (existing)
                 unlinkSync(link);
-            await symlink(entry.target, link);
+            symlinkSync(entry.target, link);
             created.add(link);
         }
         for (const entry of [...manifest.entries].reverse())
             if (entry.type === 'dir')
-                await chmod(destinationOf(entry), entry.mode);
+                chmodSync(destinationOf(entry), entry.mode);
         return stats;
     }
     catch (error) {
+        // Writes still in flight finish first, so nothing lands after the clean-up.
+        await pool.drain().catch(() => { });
         for (const file of created)
             rmQuietly(file);
         for (const dir of createdDirs.reverse())
             rmdirQuietly(dir);
         throw error;
     }
+    finally {
+        await writers.close();
+    }
 }
 /** Groups the needed blobs by object and merges nearby ones into ranged reads. */
 function planFetches(manifest, targets) {
     const byObject = new Map();
     for (const digest of targets.keys()) {
-        const [object, offset, length, size, zstd] = manifest.blobs[digest];
+        const location = manifest.blobs[digest];
+        const [object, offset, length, size, codec] = location;
+        const [within, frameSize] = location[4] === Codec.sharedFrame ? [location[5], location[6]] : [0, size];
         const list = byObject.get(object) ?? [];
-        list.push({ digest, offset, length, size, zstd: zstd === 1 });
+        list.push({ digest, offset, length, size, codec, within, frameSize });
         byObject.set(object, list);
     }
     const runs = [];
@@ -65085,6 +65365,36 @@ function planFetches(manifest, targets) {
         }
     }
     return runs;
+}
+function runRawSize(run) {
+    const frames = new Map();
+    for (const blob of run.blobs)
+        frames.set(blob.offset, blob.codec === Codec.sharedFrame ? blob.frameSize : blob.size);
+    let total = 0;
+    for (const size of frames.values())
+        total += size;
+    return total;
+}
+/** The raw bytes of each blob of a fetched run, in order; a shared frame is decompressed once. */
+function decodeRun(bytes, run) {
+    const frames = new Map();
+    return run.blobs.map(blob => {
+        const stored = bytes.subarray(blob.offset - run.start, blob.offset - run.start + blob.length);
+        let raw;
+        if (blob.codec === Codec.sharedFrame) {
+            let frame = frames.get(blob.offset);
+            if (!frame) {
+                frame = decompress(stored, blob.frameSize);
+                frames.set(blob.offset, frame);
+            }
+            raw = frame.then(frame => frame.subarray(blob.within, blob.within + blob.size));
+        }
+        else {
+            raw = decodeBlob(stored, blob.codec === Codec.zstd, blob.size);
+        }
+        raw.catch(() => { }); // awaited in order by the caller; this keeps a later failure from going unhandled
+        return raw;
+    });
 }
 function lstatOrUndefined(target) {
     return lstatSync(target, { throwIfNoEntry: false });
@@ -65107,10 +65417,17 @@ function openReplacing(file, mode) {
         return openSync(file, WRITE_FLAGS, mode);
     }
 }
-function writeWhole(file, data, mode, umask, mtime) {
+const writeAsync = (0,external_node_util_.promisify)(external_node_fs_.write);
+/** Larger files are written on libuv's pool; smaller ones synchronously, which costs less per file. */
+const OFF_THREAD_WRITE_FROM = (/* unused pure expression or super */ null && (128 * 1024));
+async function writeWhole(file, data, mode, umask, mtime) {
     const fd = openReplacing(file, mode);
     try {
         let written = 0;
+        if (data.length >= OFF_THREAD_WRITE_FROM) {
+            while (written < data.length)
+                written += (await writeAsync(fd, data, written, data.length - written, null)).bytesWritten;
+        }
         while (written < data.length)
             written += writeSync(fd, data, written, data.length - written);
         if ((mode & umask) !== 0)
@@ -65250,8 +65567,6 @@ function chunkBuffer(data, params = DEFAULT_CHUNK_PARAMS) {
     return chunks;
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./lib/core/store/tree-walk.js
 
 
@@ -65284,27 +65599,30 @@ function tree_walk_outermostRoots(roots) {
     }
     return roots.filter(root => kept.includes(root));
 }
-/** Every entry under the roots, without following symlinks, in (root, path) order. */
+/**
+ * Every entry under the roots, without following symlinks, in (root, path) order. Synchronous:
+ * a walk is a long run of tiny metadata calls, each several times cheaper without a promise.
+ */
 async function tree_walk_walkRoots(roots) {
     const entries = [];
     for (const [index, root] of roots.entries())
-        await walk(index, root.absolute, '', entries);
+        walk(index, root.absolute, '', entries);
     return entries;
 }
-async function walk(root, source, relative, into) {
-    const stats = await lstat(source);
+function walk(root, source, relative, into) {
+    const stats = lstatSync(source);
     const mode = stats.mode & 0o7777;
     if (stats.isSymbolicLink()) {
-        into.push({ root, path: relative, type: 'symlink', mode, target: await readlink(source), source });
+        into.push({ root, path: relative, type: 'symlink', mode, target: readlinkSync(source), source });
     }
     else if (stats.isFile()) {
         into.push({ root, path: relative, type: 'file', mode, size: stats.size, mtime: Math.floor(stats.mtimeMs), source });
     }
     else if (stats.isDirectory()) {
         into.push({ root, path: relative, type: 'dir', mode, source });
-        const names = (await readdir(source)).sort();
+        const names = readdirSync(source).sort();
         for (const name of names)
-            await walk(root, path.join(source, name), relative === '' ? name : `${relative}/${name}`, into);
+            walk(root, path.join(source, name), relative === '' ? name : `${relative}/${name}`, into);
     }
     // Sockets, FIFOs and devices are not part of a build tree and are skipped.
 }
@@ -65319,6 +65637,7 @@ async function walk(root, source, relative, into) {
 
 const DEFAULT_TUNING = {
     smallFileLimit: 512 * 1024,
+    frameSize: 1024 * 1024,
     packSize: 16 * 1024 * 1024,
     chunk: DEFAULT_CHUNK_PARAMS,
     uploads: 8,
@@ -65349,27 +65668,32 @@ async function snapshot_snapshotTree(options) {
     const stats = { files: 0, filesUnchanged: 0, treeBytes: 0, bytesUploaded: 0, objectsUploaded: 0, bytesDeduplicated: 0 };
     const uploads = new TaskPool(tuning.uploads, tuning.bytesInFlight);
     const progress = progressReporter(entries, stats, options.onProgress);
-    /** Uploads an object unless the store has it; `location`, when given, is corrected to the stored copy. */
-    const uploadObject = async (name, bytes, location) => {
-        await uploads.submit(bytes.length, async () => {
-            const existing = await store.head(objectKey(name));
-            if (existing && location) {
-                location[2] = existing.size;
-                location[4] = existing.size < location[3] ? 1 : 0;
-            }
-            if (existing) {
-                // Stored before this save, perhaps garbage a prune is about to collect: checked again after the manifest.
-                reusedObjects.add(name);
-                return;
-            }
-            if ((await store.put(objectKey(name), bytes, { ifNoneMatch: true })) === 'created') {
-                stats.bytesUploaded += bytes.length;
-                stats.objectsUploaded++;
-                progress.tick();
-            }
-        });
+    /**
+     * Stores an object unless the store has it. `produce` makes its bytes only when they are needed;
+     * `location`, when given, is corrected to the stored copy.
+     */
+    const storeObject = async (name, produce, location) => {
+        const existing = await store.head(objectKey(name));
+        if (existing && location) {
+            location[2] = existing.size;
+            location[4] = existing.size < location[3] ? Codec.zstd : Codec.raw;
+        }
+        if (existing) {
+            // Stored before this save, perhaps garbage a prune is about to collect: checked again after the manifest.
+            reusedObjects.add(name);
+            return;
+        }
+        const bytes = await produce();
+        if ((await store.put(objectKey(name), bytes, { ifNoneMatch: true })) === 'created') {
+            stats.bytesUploaded += bytes.length;
+            stats.objectsUploaded++;
+            progress.tick();
+        }
     };
-    const pack = new PackWriter(tuning.packSize, (name, bytes) => uploadObject(name, bytes));
+    const pack = new PackWriter(tuning, (rawSize, seal) => uploads.submit(rawSize, async () => {
+        const { name, bytes } = await seal();
+        await storeObject(name, async () => bytes);
+    }));
     const reuse = (digest, size) => {
         const location = used.get(digest) ?? known.get(digest);
         if (!location)
@@ -65394,28 +65718,32 @@ async function snapshot_snapshotTree(options) {
             continue;
         }
         if (entry.size < tuning.smallFileLimit) {
-            // A synchronous read is several times cheaper than the promise API for small, cached files.
-            const content = readFileSync(entry.source);
-            if (content.length !== entry.size)
-                throw new Error(`${entry.source} changed while it was being saved`);
+            // Read straight into the pack's open frame: synchronous reads are several times cheaper than
+            // the promise API for small, cached files, and nothing is copied.
+            const content = pack.readInto(entry.source, entry.size);
             const digest = sha256Hex(content);
             entry.blobs = [digest];
             if (!reuse(digest, content.length))
-                used.set(digest, await pack.add(digest, content));
+                used.set(digest, await pack.add(content.length));
         }
         else {
             entry.blobs = [];
             let size = 0;
             for await (const chunk of chunkFile(entry.source, tuning.chunk)) {
-                const digest = sha256Hex(chunk);
+                const digest = await sha256HexAsync(chunk);
                 entry.blobs.push(digest);
                 size += chunk.length;
                 if (reuse(digest, chunk.length))
                     continue;
-                const encoded = await encodeBlob(chunk);
-                const location = [digest, 0, encoded.bytes.length, chunk.length, encoded.zstd ? 1 : 0];
+                const location = [digest, 0, chunk.length, chunk.length, Codec.raw];
                 used.set(digest, location);
-                await uploadObject(digest, encoded.bytes, location);
+                // Compression runs inside the upload task, on libuv's pool, while the next chunk is read.
+                await uploads.submit(chunk.length, () => storeObject(digest, async () => {
+                    const encoded = await encodeBlob(chunk);
+                    location[2] = encoded.bytes.length;
+                    location[4] = encoded.zstd ? Codec.zstd : Codec.raw;
+                    return encoded.bytes;
+                }, location));
             }
             if (size !== entry.size)
                 throw new Error(`${entry.source} changed while it was being saved`);
@@ -65437,42 +65765,99 @@ async function snapshot_snapshotTree(options) {
         stats.bytesUploaded += encoded.length;
     return { digest, manifest, stats, reusedObjects };
 }
-/** Packs small blobs into objects of about `packSize` bytes, named by the sha256 of their bytes. */
+/**
+ * Packs small blobs. Blobs are read into frames of about `frameSize` raw bytes; each full frame is
+ * compressed as one zstd frame on libuv's pool while the next one fills (or kept raw when that
+ * does not pay). About `packSize` raw bytes of frames make a pack, named by the sha256 of its
+ * stored bytes. A blob's location is complete once its pack is sealed.
+ */
 class PackWriter {
-    packSize;
-    upload;
-    parts = [];
-    locations = new Map();
-    size = 0;
-    hash = createHash('sha256');
-    constructor(packSize, upload) {
-        this.packSize = packSize;
-        this.upload = upload;
+    tuning;
+    submit;
+    frame;
+    frames = [];
+    packRaw = 0;
+    constructor(tuning, submit) {
+        this.tuning = tuning;
+        this.submit = submit;
+        this.frame = this.newFrame();
     }
-    /** Returns the blob's location; the pack's name is filled in when the pack is sealed. */
-    async add(digest, raw) {
-        const encoded = await encodeBlob(raw);
-        const location = ['', this.size, encoded.bytes.length, raw.length, encoded.zstd ? 1 : 0];
-        this.parts.push(encoded.bytes);
-        this.hash.update(encoded.bytes);
-        this.size += encoded.bytes.length;
-        this.locations.set(digest, location);
-        if (this.size >= this.packSize)
-            await this.flush();
+    /** Reads a small file into the open frame, past its blobs; `add` keeps it there. */
+    readInto(file, size) {
+        const { buffer, size: start } = this.frame;
+        const fd = openSync(file, 'r');
+        let length = 0;
+        try {
+            // One byte more than expected, to notice a file that grew.
+            for (let read = -1; read !== 0 && length <= size; length += read)
+                read = readSync(fd, buffer, start + length, size + 1 - length, null);
+        }
+        finally {
+            closeSync(fd);
+        }
+        if (length !== size)
+            throw new Error(`${file} changed while it was being saved`);
+        return buffer.subarray(start, start + size);
+    }
+    /** Keeps the blob `readInto` just read; returns its location, completed when its pack is sealed. */
+    async add(size) {
+        const frame = this.frame;
+        const location = ['', 0, 0, size, Codec.sharedFrame, frame.size, 0];
+        frame.blobs.push({ location, within: frame.size });
+        frame.size += size;
+        if (frame.size >= this.tuning.frameSize)
+            await this.sealFrame();
         return location;
     }
     async flush() {
-        if (this.parts.length === 0)
+        await this.sealFrame();
+        await this.sealPack();
+    }
+    newFrame() {
+        return { buffer: Buffer.allocUnsafeSlow(this.tuning.frameSize + this.tuning.smallFileLimit + 1), size: 0, blobs: [] };
+    }
+    async sealFrame() {
+        const frame = this.frame;
+        if (frame.blobs.length === 0)
             return;
-        const name = this.hash.digest('hex');
-        for (const location of this.locations.values())
-            location[0] = name;
-        const bytes = Buffer.concat(this.parts, this.size);
-        this.parts = [];
-        this.locations = new Map();
-        this.size = 0;
-        this.hash = createHash('sha256');
-        await this.upload(name, bytes);
+        this.frame = this.newFrame();
+        const raw = frame.buffer.subarray(0, frame.size);
+        const compressed = compress(raw);
+        compressed.catch(() => { }); // awaited when the pack is sealed; this keeps an early failure from going unhandled
+        this.frames.push({ raw, compressed, blobs: frame.blobs });
+        this.packRaw += frame.size;
+        if (this.packRaw >= this.tuning.packSize)
+            await this.sealPack();
+    }
+    /** Hands the pack's frames to the upload pool; they are laid out once their compression ends. */
+    async sealPack() {
+        const frames = this.frames;
+        if (frames.length === 0)
+            return;
+        const rawSize = this.packRaw;
+        this.frames = [];
+        this.packRaw = 0;
+        await this.submit(rawSize, async () => {
+            const parts = [];
+            let offset = 0;
+            for (const frame of frames) {
+                const compressed = await frame.compressed;
+                const stored = pays(compressed, frame.raw) ? compressed : frame.raw;
+                for (const { location, within } of frame.blobs) {
+                    const size = location[3];
+                    const value = stored === frame.raw ? ['', offset + within, size, size, Codec.raw] : ['', offset, stored.length, size, Codec.sharedFrame, within, frame.raw.length];
+                    location.splice(0, location.length, ...value);
+                }
+                parts.push(stored);
+                offset += stored.length;
+            }
+            const bytes = Buffer.concat(parts, offset);
+            const name = createHash('sha256').update(bytes).digest('hex');
+            for (const frame of frames)
+                for (const { location } of frame.blobs)
+                    location[0] = name;
+            return { name, bytes };
+        });
     }
 }
 function progressReporter(entries, stats, report) {
@@ -66580,6 +66965,7 @@ var dist_cjs = __nccwpck_require__(3711);
 
 
 
+
 const MAX_ATTEMPTS = 3;
 /** Per connection attempt: with MAX_ATTEMPTS, an endpoint that takes no connection fails in about 10 s. */
 const CONNECTION_TIMEOUT_MS = 3_000;
@@ -66741,7 +67127,15 @@ class S3Store {
                 await this.putFile(input, body);
             }
             else {
-                await this.client.send(new dist_cjs/* PutObjectCommand */.wKZ({ ...input, Body: body, ContentLength: body.byteLength }));
+                const command = new dist_cjs/* PutObjectCommand */.wKZ({ ...input, Body: body, ContentLength: body.byteLength });
+                // The signature covers the body's sha256; hashed off the main thread, the signer uses it as given.
+                const payloadHash = await codec_sha256HexAsync(body);
+                command.middlewareStack.add(next => async (args) => {
+                    ;
+                    args.request.headers['x-amz-content-sha256'] = payloadHash;
+                    return next(args);
+                }, { step: 'build', name: 'precomputedPayloadHash' });
+                await this.client.send(command);
             }
             return 'created';
         }
@@ -67161,7 +67555,7 @@ async function runPruneAction() {
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _action_cache_prune_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7259);
+/* harmony import */ var _action_cache_prune_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6201);
 
 await (0,_action_cache_prune_js__WEBPACK_IMPORTED_MODULE_0__/* .runPruneAction */ .qw)();
 

@@ -69479,7 +69479,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat: io_util_lstat, mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_.promises;
+const { chmod, copyFile, lstat: io_util_lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -69493,7 +69493,7 @@ const IS_WINDOWS = process.platform === 'win32';
  * This implementation restores the Node 20 behavior by adding a trailing
  * backslash to all junction results on Windows.
  */
-function io_util_readlink(fsPath) {
+function readlink(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
         const result = yield fs.promises.readlink(fsPath);
         // On Windows, restore Node 20 behavior: add trailing backslash to all results
@@ -69595,7 +69595,7 @@ function tryGetExecutablePath(filePath, extensions) {
                     try {
                         const directory = external_path_.dirname(filePath);
                         const upperName = external_path_.basename(filePath).toUpperCase();
-                        for (const actualName of yield io_util_readdir(directory)) {
+                        for (const actualName of yield readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
                                 filePath = external_path_.join(directory, actualName);
                                 break;
@@ -71319,6 +71319,9 @@ const INLINE_LIMIT = (/* unused pure expression or super */ null && (64 * 1024))
 const MIN_SAVING = 0.05;
 /** Smaller blobs are stored raw: a zstd context per tiny file costs more time than it saves bytes. */
 const MIN_COMPRESSED_SIZE = 1024;
+/** Blobs from this size are probed with a sample of PROBE_SIZE bytes before being compressed whole. */
+const PROBE_FROM = (/* unused pure expression or super */ null && (256 * 1024));
+const PROBE_SIZE = (/* unused pure expression or super */ null && (64 * 1024));
 /** sha256 and byte count of a stream (a file's or a downloaded object's bytes). */
 async function sha256OfStream(stream) {
     const hash = (0,external_node_crypto_.createHash)('sha256');
@@ -71335,19 +71338,50 @@ async function codec_sha256OfFile(path) {
 function codec_sha256Hex(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
+/** From this size, hashing runs on libuv's pool (WebCrypto's digest) while the main thread goes on. */
+const OFF_THREAD_HASH_FROM = 128 * 1024;
+/** sha256 hex of a buffer; a large one is hashed off the main thread. */
+async function sha256HexAsync(data) {
+    if (data.length < OFF_THREAD_HASH_FROM)
+        return codec_sha256Hex(data);
+    return Buffer.from(await external_node_crypto_.webcrypto.subtle.digest('SHA-256', data)).toString('hex');
+}
 const COMPRESS_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } };
+const PROBE_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: 1 } };
+/** zstd on libuv's thread pool in one step (the default 16 KiB output steps cost a callback each). */
+async function compress(raw) {
+    return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: Math.max(64, raw.length + (raw.length >> 7) + 1024) });
+}
+async function decompress(stored, rawSize) {
+    const options = { chunkSize: Math.max(64, rawSize), maxOutputLength: Math.max(rawSize, 1) };
+    return rawSize <= INLINE_LIMIT ? zlib.zstdDecompressSync(stored, options) : zstdDecompressAsync(stored, options);
+}
+/** Whether compressing `raw` would save at least MIN_SAVING. */
+function pays(compressed, raw) {
+    return compressed.length <= raw.length * (1 - MIN_SAVING);
+}
+/**
+ * True when a sample from the middle of a large blob does not compress: random or already
+ * compressed data is then stored raw without spending a whole compression on it.
+ */
+function looksIncompressible(raw) {
+    if (raw.length < PROBE_FROM)
+        return false;
+    const start = (raw.length >> 1) - (PROBE_SIZE >> 1);
+    const sample = raw.subarray(start, start + PROBE_SIZE);
+    return !pays(zlib.zstdCompressSync(sample, PROBE_OPTIONS), sample);
+}
 /** zstd when it pays, the raw bytes when it does not (random data, tiny files). */
 async function encodeBlob(raw) {
-    if (raw.length < MIN_COMPRESSED_SIZE)
+    if (raw.length < MIN_COMPRESSED_SIZE || looksIncompressible(raw))
         return { bytes: raw, zstd: false };
-    const compressed = raw.length <= INLINE_LIMIT ? zlib.zstdCompressSync(raw, COMPRESS_OPTIONS) : await zstdCompressAsync(raw, COMPRESS_OPTIONS);
-    return compressed.length <= raw.length * (1 - MIN_SAVING) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false };
+    const compressed = raw.length <= INLINE_LIMIT ? zlib.zstdCompressSync(raw, COMPRESS_OPTIONS) : await compress(raw);
+    return pays(compressed, raw) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false };
 }
 async function decodeBlob(stored, zstd, rawSize) {
     if (!zstd)
         return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
-    const options = { maxOutputLength: Math.max(rawSize, 1) };
-    return rawSize <= INLINE_LIMIT ? zlib.zstdDecompressSync(stored, options) : await zstdDecompressAsync(stored, options);
+    return decompress(stored, rawSize);
 }
 function zstdJson(value) {
     return zlib.zstdCompressSync(Buffer.from(JSON.stringify(value)), COMPRESS_OPTIONS);
@@ -71987,6 +72021,7 @@ var dist_cjs = __nccwpck_require__(53711);
 
 
 
+
 const MAX_ATTEMPTS = 3;
 /** Per connection attempt: with MAX_ATTEMPTS, an endpoint that takes no connection fails in about 10 s. */
 const CONNECTION_TIMEOUT_MS = 3_000;
@@ -72148,7 +72183,15 @@ class S3Store {
                 await this.putFile(input, body);
             }
             else {
-                await this.client.send(new dist_cjs/* PutObjectCommand */.wKZ({ ...input, Body: body, ContentLength: body.byteLength }));
+                const command = new dist_cjs/* PutObjectCommand */.wKZ({ ...input, Body: body, ContentLength: body.byteLength });
+                // The signature covers the body's sha256; hashed off the main thread, the signer uses it as given.
+                const payloadHash = await sha256HexAsync(body);
+                command.middlewareStack.add(next => async (args) => {
+                    ;
+                    args.request.headers['x-amz-content-sha256'] = payloadHash;
+                    return next(args);
+                }, { step: 'build', name: 'precomputedPayloadHash' });
+                await this.client.send(command);
             }
             return 'created';
         }
@@ -72359,27 +72402,30 @@ function tree_walk_outermostRoots(roots) {
     }
     return roots.filter(root => kept.includes(root));
 }
-/** Every entry under the roots, without following symlinks, in (root, path) order. */
+/**
+ * Every entry under the roots, without following symlinks, in (root, path) order. Synchronous:
+ * a walk is a long run of tiny metadata calls, each several times cheaper without a promise.
+ */
 async function walkRoots(roots) {
     const entries = [];
     for (const [index, root] of roots.entries())
-        await walk(index, root.absolute, '', entries);
+        walk(index, root.absolute, '', entries);
     return entries;
 }
-async function walk(root, source, relative, into) {
-    const stats = await lstat(source);
+function walk(root, source, relative, into) {
+    const stats = lstatSync(source);
     const mode = stats.mode & 0o7777;
     if (stats.isSymbolicLink()) {
-        into.push({ root, path: relative, type: 'symlink', mode, target: await readlink(source), source });
+        into.push({ root, path: relative, type: 'symlink', mode, target: readlinkSync(source), source });
     }
     else if (stats.isFile()) {
         into.push({ root, path: relative, type: 'file', mode, size: stats.size, mtime: Math.floor(stats.mtimeMs), source });
     }
     else if (stats.isDirectory()) {
         into.push({ root, path: relative, type: 'dir', mode, source });
-        const names = (await readdir(source)).sort();
+        const names = readdirSync(source).sort();
         for (const name of names)
-            await walk(root, path.join(source, name), relative === '' ? name : `${relative}/${name}`, into);
+            walk(root, path.join(source, name), relative === '' ? name : `${relative}/${name}`, into);
     }
     // Sockets, FIFOs and devices are not part of a build tree and are skipped.
 }
