@@ -16,6 +16,8 @@ export interface PutOptions {
   contentType?: string
   /** Object Lock retention (governance mode) until this time, on stores that support it. */
   retainUntil?: Date
+  /** The body's sha256 (hex) when the caller knows it already, so it is not hashed again. */
+  sha256?: string
 }
 
 export interface ObjectLockStatus {

@@ -34,7 +34,7 @@ const DEFAULT_TUNING: SnapshotTuning = {
   packSize: 16 * 1024 * 1024,
   chunk: DEFAULT_CHUNK_PARAMS,
   uploads: 8,
-  bytesInFlight: 96 * 1024 * 1024
+  bytesInFlight: 48 * 1024 * 1024
 }
 
 export interface TransferProgress {
@@ -100,7 +100,9 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
       return
     }
     const bytes = await produce()
-    if ((await store.put(objectKey(name), bytes, { ifNoneMatch: true })) === 'created') {
+    // Packs are named by the sha256 of their bytes, and so is a chunk stored raw: the upload need not hash them again.
+    const sha256 = !location || location[4] === Codec.raw ? name : undefined
+    if ((await store.put(objectKey(name), bytes, { ifNoneMatch: true, sha256 })) === 'created') {
       stats.bytesUploaded += bytes.length
       stats.objectsUploaded++
       progress.tick()
@@ -137,7 +139,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     if (entry.size! < tuning.smallFileLimit) {
       // Read straight into the pack's open frame: synchronous reads are several times cheaper than
       // the promise API for small, cached files, and nothing is copied.
-      const content = pack.readInto(entry.source, entry.size!)
+      const content = await pack.readInto(entry.source, entry.size!)
       const digest = sha256Hex(content)
       entry.blobs = [digest]
       if (!reuse(digest, content.length)) used.set(digest, await pack.add(content.length))
@@ -222,8 +224,9 @@ class PackWriter {
     this.frame = this.newFrame()
   }
 
-  /** Reads a small file into the open frame, past its blobs; `add` keeps it there. */
-  readInto(file: string, size: number): Buffer {
+  /** Reads a small file into the open frame, past its blobs (sealing the frame first if it is full); `add` keeps it there. */
+  async readInto(file: string, size: number): Promise<Buffer> {
+    if (this.frame.size + size + 1 > this.frame.buffer.length) await this.sealFrame()
     const { buffer, size: start } = this.frame
     const fd = openSync(file, 'r')
     let length = 0
@@ -253,7 +256,7 @@ class PackWriter {
   }
 
   private newFrame(): OpenFrame {
-    return { buffer: Buffer.allocUnsafeSlow(this.tuning.frameSize + this.tuning.smallFileLimit + 1), size: 0, blobs: [] }
+    return { buffer: Buffer.allocUnsafeSlow(Math.max(this.tuning.frameSize, this.tuning.smallFileLimit) + 1), size: 0, blobs: [] }
   }
 
   private async sealFrame(): Promise<void> {
