@@ -64788,12 +64788,31 @@ function validLocation(location, sharedFrames) {
 function manifest_encodeManifest(manifest) {
     if (manifest.schema !== manifest_MANIFEST_SCHEMA)
         return zstdJson(manifest);
-    const digests = Object.keys(manifest.blobs).sort();
-    const digestIndex = new Map(digests.map((digest, index) => [digest, index]));
+    const digests = [];
+    const digestIndex = new Map();
+    const indexOf = (digest) => {
+        let index = digestIndex.get(digest);
+        if (index === undefined) {
+            index = digests.push(digest) - 1;
+            digestIndex.set(digest, index);
+        }
+        return index;
+    };
+    const entries = manifest.entries.map((entry) => (entry.blobs ? { ...entry, blobs: entry.blobs.map(indexOf) } : entry));
+    for (const digest of Object.keys(manifest.blobs).sort())
+        indexOf(digest);
     const objects = [];
     const objectIndex = new Map();
+    let previous;
     const locations = digests.map(digest => {
-        const [object, ...rest] = manifest.blobs[digest];
+        const location = manifest.blobs[digest];
+        if (!location)
+            throw new Error(`manifest has no location for blob ${digest}`);
+        const next = previous && followsInFrame(previous, location);
+        previous = location;
+        if (next)
+            return [location[3]];
+        const [object, ...rest] = location;
         let index = objectIndex.get(object);
         if (index === undefined) {
             index = objects.push(object) - 1;
@@ -64801,20 +64820,20 @@ function manifest_encodeManifest(manifest) {
         }
         return [index, ...rest];
     });
-    const entries = manifest.entries.map((entry) => {
-        if (!entry.blobs)
-            return entry;
-        const blobs = entry.blobs.map(digest => {
-            const index = digestIndex.get(digest);
-            if (index === undefined)
-                throw new Error(`manifest has no location for a piece of ${JSON.stringify(entry.path)}`);
-            return index;
-        });
-        return { ...entry, blobs };
-    });
     const stored = { schema: manifest.schema, roots: manifest.roots, entries, objects, digests, locations };
     return zstdJson(stored);
 }
+/** Whether `location` is the blob right after `previous` in the same shared frame. */
+function followsInFrame(previous, location) {
+    return (previous[4] === manifest_Codec.sharedFrame &&
+        location[4] === manifest_Codec.sharedFrame &&
+        location[0] === previous[0] &&
+        location[1] === previous[1] &&
+        location[2] === previous[2] &&
+        location[6] === previous[6] &&
+        location[5] === previous[5] + previous[3]);
+}
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** The in-memory shape of a stored manifest; anything malformed throws. */
 function expandManifest(stored) {
     if (stored.schema !== manifest_MANIFEST_SCHEMA)
@@ -64823,11 +64842,26 @@ function expandManifest(stored) {
     if (!Array.isArray(objects) || !Array.isArray(digests) || !Array.isArray(locations) || locations.length !== digests.length)
         throw new Error('malformed');
     const blobs = {};
+    let previous;
     for (const [index, digest] of digests.entries()) {
-        const [object, ...rest] = locations[index];
-        if (typeof objects[object] !== 'string')
+        if (!SHA256_HEX.test(digest))
             throw new Error('malformed');
-        blobs[digest] = [objects[object], ...rest];
+        const stored = locations[index];
+        let location;
+        if (stored.length === 1) {
+            if (previous?.[4] !== manifest_Codec.sharedFrame)
+                throw new Error('malformed');
+            const [object, offset, length, size, , within, frameSize] = previous;
+            location = [object, offset, length, stored[0], manifest_Codec.sharedFrame, within + size, frameSize];
+        }
+        else {
+            const [object, ...rest] = stored;
+            if (typeof objects[object] !== 'string')
+                throw new Error('malformed');
+            location = [objects[object], ...rest];
+        }
+        blobs[digest] = location;
+        previous = location;
     }
     const entries = stored.entries.map(entry => {
         if (!entry.blobs)
@@ -64843,7 +64877,6 @@ function expandManifest(stored) {
     });
     return { schema: stored.schema, roots: stored.roots, entries, blobs };
 }
-/** Decodes a stored manifest and checks it against the digest it was stored under. */
 function decodeManifest(stored, expectedDigest) {
     let manifest;
     try {
@@ -65588,7 +65621,7 @@ const DEFAULT_TUNING = {
     packSize: 16 * 1024 * 1024,
     chunk: DEFAULT_CHUNK_PARAMS,
     uploads: 8,
-    bytesInFlight: 96 * 1024 * 1024
+    bytesInFlight: 48 * 1024 * 1024
 };
 /**
  * Stores a tree: walks it, hashes every file as it is read, reuses blobs the bases or the store
@@ -65631,7 +65664,9 @@ async function snapshot_snapshotTree(options) {
             return;
         }
         const bytes = await produce();
-        if ((await store.put(objectKey(name), bytes, { ifNoneMatch: true })) === 'created') {
+        // Packs are named by the sha256 of their bytes, and so is a chunk stored raw: the upload need not hash them again.
+        const sha256 = !location || location[4] === Codec.raw ? name : undefined;
+        if ((await store.put(objectKey(name), bytes, { ifNoneMatch: true, sha256 })) === 'created') {
             stats.bytesUploaded += bytes.length;
             stats.objectsUploaded++;
             progress.tick();
@@ -65667,7 +65702,7 @@ async function snapshot_snapshotTree(options) {
         if (entry.size < tuning.smallFileLimit) {
             // Read straight into the pack's open frame: synchronous reads are several times cheaper than
             // the promise API for small, cached files, and nothing is copied.
-            const content = pack.readInto(entry.source, entry.size);
+            const content = await pack.readInto(entry.source, entry.size);
             const digest = sha256Hex(content);
             entry.blobs = [digest];
             if (!reuse(digest, content.length))
@@ -65729,8 +65764,10 @@ class PackWriter {
         this.submit = submit;
         this.frame = this.newFrame();
     }
-    /** Reads a small file into the open frame, past its blobs; `add` keeps it there. */
-    readInto(file, size) {
+    /** Reads a small file into the open frame, past its blobs (sealing the frame first if it is full); `add` keeps it there. */
+    async readInto(file, size) {
+        if (this.frame.size + size + 1 > this.frame.buffer.length)
+            await this.sealFrame();
         const { buffer, size: start } = this.frame;
         const fd = openSync(file, 'r');
         let length = 0;
@@ -65761,7 +65798,7 @@ class PackWriter {
         await this.sealPack();
     }
     newFrame() {
-        return { buffer: Buffer.allocUnsafeSlow(this.tuning.frameSize + this.tuning.smallFileLimit + 1), size: 0, blobs: [] };
+        return { buffer: Buffer.allocUnsafeSlow(Math.max(this.tuning.frameSize, this.tuning.smallFileLimit) + 1), size: 0, blobs: [] };
     }
     async sealFrame() {
         const frame = this.frame;
@@ -66554,8 +66591,8 @@ class S3Store {
             }
             else {
                 const command = new dist_cjs/* PutObjectCommand */.wKZ({ ...input, Body: body, ContentLength: body.byteLength });
-                // The signature covers the body's sha256; hashed off the main thread, the signer uses it as given.
-                const payloadHash = await codec_sha256HexAsync(body);
+                // The signature covers the body's sha256: the caller's, or hashed off the main thread; the signer uses it as given.
+                const payloadHash = options.sha256 ?? (await codec_sha256HexAsync(body));
                 command.middlewareStack.add(next => async (args) => {
                     ;
                     args.request.headers['x-amz-content-sha256'] = payloadHash;

@@ -72184,8 +72184,8 @@ class S3Store {
             }
             else {
                 const command = new dist_cjs/* PutObjectCommand */.wKZ({ ...input, Body: body, ContentLength: body.byteLength });
-                // The signature covers the body's sha256; hashed off the main thread, the signer uses it as given.
-                const payloadHash = await sha256HexAsync(body);
+                // The signature covers the body's sha256: the caller's, or hashed off the main thread; the signer uses it as given.
+                const payloadHash = options.sha256 ?? (await sha256HexAsync(body));
                 command.middlewareStack.add(next => async (args) => {
                     ;
                     args.request.headers['x-amz-content-sha256'] = payloadHash;
