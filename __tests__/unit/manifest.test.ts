@@ -77,6 +77,8 @@ describe('manifest', () => {
     expect(() => validateManifest(manifest({ blobs: { [D1]: ['pack1', 0, 40, 5, 2, 96, 100] } }))).toThrow(/malformed/)
     expect(() => validateManifest(manifest({ blobs: { [D1]: ['pack1', 0, 4, 5, 0] } }))).toThrow(/malformed/)
     expect(() => validateManifest(manifest({ blobs: { [D1]: ['pack1', -1, 5, 5, 0] } }))).toThrow(/malformed/)
+    // A frame too large to decompress safely, whatever the blob inside it.
+    expect(() => validateManifest(manifest({ blobs: { [D1]: ['pack1', 0, 40, 5, 2, 0, 2 ** 40] } }))).toThrow(/malformed/)
   })
 
   it('stores each digest once, and refuses a stored manifest whose indexes point nowhere', () => {

@@ -73,6 +73,7 @@ export class FileWriters {
   private readonly pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
   private nextId = 0
   private nextWorker = 0
+  private failure: Error | undefined
 
   constructor(
     private readonly openFlags: number,
@@ -82,6 +83,7 @@ export class FileWriters {
   /** Writes a batch of files on one thread; resolves when all are written. Threads start on first use. */
   async write(files: SmallFile[]): Promise<void> {
     if (files.length === 0) return
+    if (this.failure) throw this.failure
     if (this.workers.length === 0) this.start()
     const id = this.nextId++
     const worker = this.workers[this.nextWorker++ % this.workers.length]
@@ -92,8 +94,10 @@ export class FileWriters {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map(worker => worker.terminate()))
+    const workers = this.workers
     this.workers = []
+    for (const worker of workers) worker.removeAllListeners('exit')
+    await Promise.all(workers.map(worker => worker.terminate()))
   }
 
   private start(): void {
@@ -101,7 +105,8 @@ export class FileWriters {
     this.workers = Array.from({ length: Math.max(1, this.threads) }, () => {
       const worker = new Worker(WRITER_SOURCE, { eval: true, workerData })
       worker.on('message', (reply: Reply) => this.settle(reply))
-      worker.on('error', error => this.failAll(error))
+      worker.on('error', error => this.fail(error))
+      worker.on('exit', code => this.fail(new Error(`a file writer thread stopped (exit code ${code})`)))
       return worker
     })
   }
@@ -114,7 +119,9 @@ export class FileWriters {
     else waiter.resolve()
   }
 
-  private failAll(error: Error): void {
+  /** A thread that failed or stopped fails every pending batch and every later one. */
+  private fail(error: Error): void {
+    this.failure ??= error
     for (const waiter of this.pending.values()) waiter.reject(error)
     this.pending.clear()
   }

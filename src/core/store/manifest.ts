@@ -106,14 +106,17 @@ export function validateManifest(manifest: Manifest): void {
   validated.add(manifest)
 }
 
+/** No blob or frame is larger; a restore allocates a blob's or frame's raw size before decompressing it. */
+const MAX_DECODED_SIZE = 256 * 1024 * 1024
+
 function validLocation(location: BlobLocation, sharedFrames: boolean): boolean {
   const [, offset, length, size, codec] = location
-  if (!(offset >= 0 && length >= 0 && size >= 0)) return false
+  if (!(offset >= 0 && length >= 0 && size >= 0 && size <= MAX_DECODED_SIZE)) return false
   if (codec === Codec.raw) return length === size
   if (codec === Codec.zstd) return true
   if (codec !== Codec.sharedFrame || !sharedFrames) return false
   const [, , , , , within, frameSize] = location
-  return within >= 0 && within + size <= frameSize
+  return within >= 0 && within + size <= frameSize && frameSize <= MAX_DECODED_SIZE
 }
 
 /**
