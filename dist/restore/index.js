@@ -64772,9 +64772,11 @@ function validateManifest(manifest) {
     }
     validated.add(manifest);
 }
+/** No blob or frame is larger; a restore allocates a blob's or frame's raw size before decompressing it. */
+const MAX_DECODED_SIZE = 256 * 1024 * 1024;
 function validLocation(location, sharedFrames) {
     const [, offset, length, size, codec] = location;
-    if (!(offset >= 0 && length >= 0 && size >= 0))
+    if (!(offset >= 0 && length >= 0 && size >= 0 && size <= MAX_DECODED_SIZE))
         return false;
     if (codec === manifest_Codec.raw)
         return length === size;
@@ -64783,7 +64785,7 @@ function validLocation(location, sharedFrames) {
     if (codec !== manifest_Codec.sharedFrame || !sharedFrames)
         return false;
     const [, , , , , within, frameSize] = location;
-    return within >= 0 && within + size <= frameSize;
+    return within >= 0 && within + size <= frameSize && frameSize <= MAX_DECODED_SIZE;
 }
 function manifest_encodeManifest(manifest) {
     if (manifest.schema !== manifest_MANIFEST_SCHEMA)
@@ -65053,6 +65055,7 @@ class FileWriters {
     pending = new Map();
     nextId = 0;
     nextWorker = 0;
+    failure;
     constructor(openFlags, threads = Math.min(2, (0,external_node_os_.availableParallelism)())) {
         this.openFlags = openFlags;
         this.threads = threads;
@@ -65061,6 +65064,8 @@ class FileWriters {
     async write(files) {
         if (files.length === 0)
             return;
+        if (this.failure)
+            throw this.failure;
         if (this.workers.length === 0)
             this.start();
         const id = this.nextId++;
@@ -65071,15 +65076,19 @@ class FileWriters {
         });
     }
     async close() {
-        await Promise.all(this.workers.map(worker => worker.terminate()));
+        const workers = this.workers;
         this.workers = [];
+        for (const worker of workers)
+            worker.removeAllListeners('exit');
+        await Promise.all(workers.map(worker => worker.terminate()));
     }
     start() {
         const workerData = { flags: this.openFlags, umask: process.umask() };
         this.workers = Array.from({ length: Math.max(1, this.threads) }, () => {
             const worker = new external_node_worker_threads_.Worker(WRITER_SOURCE, { eval: true, workerData });
             worker.on('message', (reply) => this.settle(reply));
-            worker.on('error', error => this.failAll(error));
+            worker.on('error', error => this.fail(error));
+            worker.on('exit', code => this.fail(new Error(`a file writer thread stopped (exit code ${code})`)));
             return worker;
         });
     }
@@ -65093,7 +65102,9 @@ class FileWriters {
         else
             waiter.resolve();
     }
-    failAll(error) {
+    /** A thread that failed or stopped fails every pending batch and every later one. */
+    fail(error) {
+        this.failure ??= error;
         for (const waiter of this.pending.values())
             waiter.reject(error);
         this.pending.clear();
