@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import { chunkBuffer, chunkFile, type ChunkParams } from '../../src/core/store/chunker.js'
+import { chunkBuffer, chunkFile, CutFinder, readChunks, type ChunkParams } from '../../src/core/store/chunker.js'
 import { sha256Hex } from '../../src/core/store/codec.js'
 import { seededBytes } from '../helpers/trees.js'
 
@@ -44,5 +44,28 @@ describe('FastCDC chunker', () => {
   it('cuts long runs of identical bytes at the maximum size', () => {
     const chunks = chunkBuffer(Buffer.alloc(100 * 1024), params)
     expect(chunks.slice(0, -1).every(chunk => chunk.length === params.maxSize)).toBe(true)
+  })
+
+  it('finds the same cuts on its own thread, and notices a file that changed since', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'chunker-'))
+    const data = Buffer.concat([seededBytes(500 * 1024, 5), randomBytes(70 * 1024)])
+    const file = path.join(dir, 'f')
+    await writeFile(file, data)
+    const finder = new CutFinder(params)
+    try {
+      const cuts = await finder.cuts(file)
+      expect(cuts).toEqual(chunkBuffer(data, params).map(chunk => chunk.length))
+      const chunks: Buffer[] = []
+      for await (const chunk of readChunks(file, cuts)) chunks.push(chunk)
+      expect(Buffer.concat(chunks).equals(data)).toBe(true)
+
+      await writeFile(file, Buffer.concat([data, Buffer.from('grown')]))
+      await expect(async () => {
+        for await (const _ of readChunks(file, cuts)) void _
+      }).rejects.toThrow(/changed while it was being saved/)
+      await expect(finder.cuts(path.join(dir, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' })
+    } finally {
+      await finder.close()
+    }
   })
 })

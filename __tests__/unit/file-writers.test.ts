@@ -1,7 +1,8 @@
 import { constants, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import { FileWriteError, FileWriters } from '../../src/core/store/file-writers.js'
+import { FileWriters } from '../../src/core/store/file-writers.js'
+import { ThreadJobError } from '../../src/core/thread-jobs.js'
 
 const FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK
 
@@ -42,7 +43,7 @@ describe('file writer threads', () => {
       { file: path.join(dir, 'ok.txt'), data: Buffer.from('ok'), mode: 0o644 },
       { file: path.join(dir, 'taken'), data: Buffer.from('x'), mode: 0o644 }
     ])
-    await expect(failure).rejects.toBeInstanceOf(FileWriteError)
+    await expect(failure).rejects.toBeInstanceOf(ThreadJobError)
     await expect(failure).rejects.toMatchObject({ code: 'EISDIR', file: path.join(dir, 'taken') })
   })
 })

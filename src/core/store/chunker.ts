@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto'
+import * as fs from 'node:fs'
 import { open } from 'node:fs/promises'
+import { ThreadJobs } from '../thread-jobs.js'
 
 /**
  * FastCDC content-defined chunking (Xia et al., 2016) with normalized chunking. A cut depends only
@@ -35,53 +37,124 @@ function masksFor(avgSize: number): { strict: number; loose: number } {
 
 /** Length of the first chunk of `data`, which holds at least one chunk's worth or the end of the input. */
 export function findCut(data: Uint8Array, start: number, end: number, params: ChunkParams): number {
-  const remaining = end - start
-  if (remaining <= params.minSize) return remaining
   const { strict, loose } = masksFor(params.avgSize)
-  const limit = Math.min(remaining, params.maxSize)
-  const normal = Math.min(limit, params.avgSize)
+  return findCutWith(data, start, end, params.minSize, params.avgSize, params.maxSize, GEAR, strict, loose)
+}
+
+// The two functions below use nothing from outside them, so that a thread can run them from their source text.
+
+/** findCut with its parameters spelled out. */
+export function findCutWith(data: Uint8Array, start: number, end: number, minSize: number, avgSize: number, maxSize: number, gear: Int32Array, strict: number, loose: number): number {
+  const remaining = end - start
+  if (remaining <= minSize) return remaining
+  const limit = Math.min(remaining, maxSize)
+  const normal = Math.min(limit, avgSize)
   let hash = 0
-  let i = params.minSize
+  let i = minSize
   for (; i < normal; i++) {
-    hash = ((hash << 1) + GEAR[data[start + i]]) | 0
+    hash = ((hash << 1) + gear[data[start + i]]) | 0
     if ((hash & strict) === 0) return i + 1
   }
   for (; i < limit; i++) {
-    hash = ((hash << 1) + GEAR[data[start + i]]) | 0
+    hash = ((hash << 1) + gear[data[start + i]]) | 0
     if ((hash & loose) === 0) return i + 1
   }
   return limit
 }
 
+interface SyncReader {
+  openSync(path: string, flags: string): number
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: null): number
+  closeSync(fd: number): void
+}
+
 /**
- * Splits a file into content-defined chunks as it reads it. The window holds at most two maximum
- * chunks; it is compacted only once more than a maximum chunk of it has been consumed.
+ * The chunk lengths of a file, read in a window of two maximum chunks that is compacted only once
+ * more than a maximum chunk of it has been consumed.
  */
-export async function* chunkFile(path: string, params: ChunkParams = DEFAULT_CHUNK_PARAMS): AsyncGenerator<Buffer> {
-  const handle = await open(path, 'r')
+export function scanFileCuts(fs: SyncReader, file: string, buffer: Uint8Array, minSize: number, avgSize: number, maxSize: number, gear: Int32Array, strict: number, loose: number, cut: typeof findCutWith): number[] {
+  const cuts: number[] = []
+  const fd = fs.openSync(file, 'r')
   try {
-    const buffer = Buffer.allocUnsafe(params.maxSize * 2)
     let start = 0
     let end = 0
     let eof = false
     for (;;) {
-      if (!eof && end - start < params.maxSize) {
-        if (start >= params.maxSize) {
-          buffer.copy(buffer, 0, start, end)
+      if (!eof && end - start < maxSize) {
+        if (start >= maxSize) {
+          buffer.copyWithin(0, start, end)
           end -= start
           start = 0
         }
         while (!eof && end < buffer.length) {
-          const { bytesRead } = await handle.read(buffer, end, buffer.length - end, null)
+          const bytesRead = fs.readSync(fd, buffer, end, buffer.length - end, null)
           if (bytesRead === 0) eof = true
           end += bytesRead
         }
       }
-      if (end === start) return
-      const cut = findCut(buffer, start, end, params)
-      yield Buffer.from(buffer.subarray(start, start + cut))
-      start += cut
+      if (end === start) return cuts
+      const length = cut(buffer, start, end, minSize, avgSize, maxSize, gear, strict, loose)
+      cuts.push(length)
+      start += length
     }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+const CUT_FINDER_SOURCE = `
+const fs = require('node:fs')
+const findCutWith = (${findCutWith.toString()})
+const scanFileCuts = (${scanFileCuts.toString()})
+const { minSize, avgSize, maxSize, gear, strict, loose } = workerData
+const buffer = Buffer.allocUnsafe(maxSize * 2)
+serve(file => scanFileCuts(fs, file, buffer, minSize, avgSize, maxSize, gear, strict, loose, findCutWith))
+`
+
+/**
+ * Finds the chunk boundaries of large files on a thread of its own, ahead of the save that reads
+ * and stores the chunks: chunking is the one per-byte step of a save that only JavaScript does.
+ */
+export class CutFinder {
+  private readonly jobs: ThreadJobs<string, number[]>
+
+  constructor(params: ChunkParams = DEFAULT_CHUNK_PARAMS) {
+    const { strict, loose } = masksFor(params.avgSize)
+    this.jobs = new ThreadJobs('chunking', CUT_FINDER_SOURCE, { ...params, gear: GEAR, strict, loose }, 1)
+  }
+
+  /** The chunk lengths of `file`, in order; they add up to the bytes it had when it was scanned. */
+  cuts(file: string): Promise<number[]> {
+    return this.jobs.run(file)
+  }
+
+  async close(): Promise<void> {
+    await this.jobs.close()
+  }
+}
+
+/** The chunks of a file, read after its cuts are found (on this thread). */
+export async function* chunkFile(path: string, params: ChunkParams = DEFAULT_CHUNK_PARAMS): AsyncGenerator<Buffer> {
+  const { strict, loose } = masksFor(params.avgSize)
+  const cuts = scanFileCuts(fs, path, Buffer.allocUnsafe(params.maxSize * 2), params.minSize, params.avgSize, params.maxSize, GEAR, strict, loose, findCutWith)
+  yield* readChunks(path, cuts)
+}
+
+/** Reads a file's chunks by their lengths; a file that is longer or shorter than they add up to fails. */
+export async function* readChunks(path: string, cuts: number[]): AsyncGenerator<Buffer> {
+  const handle = await open(path, 'r')
+  try {
+    for (const length of cuts) {
+      const chunk = Buffer.allocUnsafe(length)
+      let read = 0
+      while (read < length) {
+        const { bytesRead } = await handle.read(chunk, read, length - read, null)
+        if (bytesRead === 0) throw new Error(`${path} changed while it was being saved`)
+        read += bytesRead
+      }
+      yield chunk
+    }
+    if ((await handle.read(Buffer.alloc(1), 0, 1, null)).bytesRead !== 0) throw new Error(`${path} changed while it was being saved`)
   } finally {
     await handle.close()
   }

@@ -7,7 +7,8 @@ import { TaskPool } from '../task-pool.js'
 import { decodeBlob, decompress, sha256HexAsync } from './codec.js'
 import { Codec, objectKey, validateManifest, type Manifest, type ManifestEntry } from './manifest.js'
 import type { ObjectStore } from './object-store.js'
-import { FileWriteError, FileWriters, type SmallFile } from './file-writers.js'
+import { ThreadJobError } from '../thread-jobs.js'
+import { FileWriters, type SmallFile } from './file-writers.js'
 import type { TransferProgress } from './snapshot.js'
 
 export interface MaterializeOptions {
@@ -170,7 +171,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
         const sendBatch = (): void => {
           if (batch.length === 0) return
           const done = writers.write(batch).catch(error => {
-            if (error instanceof FileWriteError && error.code === 'EISDIR') throw new IntegrityError(`cannot restore the file ${error.file}: a directory is in the way`)
+            if (error instanceof ThreadJobError && error.code === 'EISDIR') throw new IntegrityError(`cannot restore the file ${error.file}: a directory is in the way`)
             throw error
           })
           done.catch(() => {}) // awaited below; this keeps an earlier failure from leaving it unhandled

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { TaskPool } from '../task-pool.js'
-import { chunkFile, DEFAULT_CHUNK_PARAMS, type ChunkParams } from './chunker.js'
+import { CutFinder, DEFAULT_CHUNK_PARAMS, readChunks, type ChunkParams } from './chunker.js'
 import { compress, encodeBlob, pays, sha256Hex, sha256HexAsync } from './codec.js'
 import { Codec, encodeManifest, manifestKey, MANIFEST_SCHEMA, objectKey, treeDigest, type BlobLocation, type Manifest, type ManifestEntry } from './manifest.js'
 import type { ObjectStore } from './object-store.js'
-import { walkRoots, type TreeRoot } from './tree-walk.js'
+import { walkRoots, type TreeRoot, type WalkedEntry } from './tree-walk.js'
 
 export interface SnapshotOptions {
   store: ObjectStore
@@ -125,11 +125,25 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   }
 
   const files = entries.filter(entry => entry.type === 'file')
+  const previousOf = (entry: WalkedEntry): ManifestEntry | undefined => {
+    const previous = unchanged.get(`${options.roots[entry.root].spec}\0${entry.path}`)
+    return previous && previous.size === entry.size && previous.mtime === entry.mtime ? previous : undefined
+  }
+  // The chunking thread finds the cuts of every large file that may have changed, ahead of the loop.
+  const cutFinder = new CutFinder(tuning.chunk)
+  const cutsAhead = new Map<WalkedEntry, Promise<number[]>>()
+  for (const entry of files) {
+    if (entry.size! < tuning.smallFileLimit || previousOf(entry)?.blobs?.every(digest => known.has(digest))) continue
+    const cuts = cutFinder.cuts(entry.source)
+    cuts.catch(() => {}) // awaited in the loop; this keeps a failure after an earlier error from going unhandled
+    cutsAhead.set(entry, cuts)
+  }
+  try {
   for (const entry of files) {
     stats.files++
     stats.treeBytes += entry.size!
-    const previous = unchanged.get(`${options.roots[entry.root].spec}\0${entry.path}`)
-    if (previous && previous.size === entry.size && previous.mtime === entry.mtime && (previous.blobs ?? []).every(digest => used.has(digest) || known.has(digest))) {
+    const previous = previousOf(entry)
+    if (previous && (previous.blobs ?? []).every(digest => used.has(digest) || known.has(digest))) {
       entry.blobs = previous.blobs
       stats.filesUnchanged++
       for (const digest of entry.blobs ?? []) reuse(digest, (used.get(digest) ?? known.get(digest))![3])
@@ -146,7 +160,8 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     } else {
       entry.blobs = []
       let size = 0
-      for await (const chunk of chunkFile(entry.source, tuning.chunk)) {
+      const cuts = await (cutsAhead.get(entry) ?? cutFinder.cuts(entry.source))
+      for await (const chunk of readChunks(entry.source, cuts)) {
         const digest = await sha256HexAsync(chunk)
         entry.blobs.push(digest)
         size += chunk.length
@@ -173,6 +188,9 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   }
   await pack.flush()
   await uploads.drain()
+  } finally {
+    await cutFinder.close()
+  }
   progress.done()
 
   const manifest: Manifest = {
