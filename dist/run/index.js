@@ -70203,7 +70203,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 3014:
+/***/ 9236:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -73951,10 +73951,104 @@ async function waitForPruneLeases(store, options = {}) {
     }
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:worker_threads"
 var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./lib/core/thread-jobs.js
+
+/** A job's failure as the thread reported it. */
+class ThreadJobError extends Error {
+    code;
+    file;
+    constructor(message, code, file) {
+        super(message);
+        this.code = code;
+        this.file = file;
+    }
+}
+/**
+ * Jobs for a few worker threads running `source`: CommonJS text started with `eval: true`, so it
+ * runs the same from lib/, from jest and from an ncc bundle. The source handles
+ * `{ id, job }` messages with `reply(id, handler)` (defined for it) and answers each with
+ * `{ id, result }` or `{ id, error }`. Threads start on the first job; jobs go round-robin.
+ */
+class ThreadJobs {
+    name;
+    source;
+    workerData;
+    threads;
+    workers = [];
+    pending = new Map();
+    nextId = 0;
+    nextWorker = 0;
+    failure;
+    constructor(name, source, workerData, threads) {
+        this.name = name;
+        this.source = source;
+        this.workerData = workerData;
+        this.threads = threads;
+    }
+    async run(job, transfer = []) {
+        if (this.failure)
+            throw this.failure;
+        if (this.workers.length === 0)
+            this.start();
+        const id = this.nextId++;
+        const worker = this.workers[this.nextWorker++ % this.workers.length];
+        return new Promise((resolve, reject) => {
+            this.pending.set(id, { resolve, reject });
+            worker.postMessage({ id, job }, transfer);
+        });
+    }
+    async close() {
+        const workers = this.workers;
+        this.workers = [];
+        for (const worker of workers)
+            worker.removeAllListeners('exit');
+        await Promise.all(workers.map(worker => worker.terminate()));
+    }
+    start() {
+        const source = `${REPLY_HELPER}\n${this.source}`;
+        this.workers = Array.from({ length: Math.max(1, this.threads) }, () => {
+            const worker = new external_node_worker_threads_.Worker(source, { eval: true, workerData: this.workerData });
+            worker.on('message', (reply) => this.settle(reply));
+            worker.on('error', error => this.fail(error));
+            worker.on('exit', code => this.fail(new Error(`a ${this.name} thread stopped (exit code ${code})`)));
+            return worker;
+        });
+    }
+    settle(reply) {
+        const waiter = this.pending.get(reply.id);
+        if (!waiter)
+            return;
+        this.pending.delete(reply.id);
+        if (reply.error)
+            waiter.reject(new ThreadJobError(reply.error.message, reply.error.code, reply.error.file));
+        else
+            waiter.resolve(reply.result);
+    }
+    /** A thread that failed or stopped fails every pending job and every later one. */
+    fail(error) {
+        this.failure ??= error;
+        for (const waiter of this.pending.values())
+            waiter.reject(error);
+        this.pending.clear();
+    }
+}
+const REPLY_HELPER = `
+const { parentPort, workerData } = require('node:worker_threads')
+function serve(handler) {
+  parentPort.on('message', ({ id, job }) => {
+    try {
+      parentPort.postMessage({ id, result: handler(job) })
+    } catch (error) {
+      parentPort.postMessage({ id, error: { code: error.code, message: error.message, file: error.file } })
+    }
+  })
+}
+`;
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./lib/core/store/file-writers.js
 
 
@@ -73964,7 +74058,6 @@ var external_node_worker_threads_ = __nccwpck_require__(5919);
  * written, given its mode when the umask would have narrowed it, and its mtime.
  */
 const WRITER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads')
 const fs = require('node:fs')
 const { flags, umask } = workerData
 function open(file, mode) {
@@ -73976,7 +74069,7 @@ function open(file, mode) {
     return fs.openSync(file, flags, mode)
   }
 }
-parentPort.on('message', ({ id, files }) => {
+serve(files => {
   let current = ''
   try {
     for (const { file, data, mode, mtime } of files) {
@@ -73991,89 +74084,33 @@ parentPort.on('message', ({ id, files }) => {
         fs.closeSync(fd)
       }
     }
-    parentPort.postMessage({ id })
   } catch (error) {
-    parentPort.postMessage({ id, error: { code: error.code, message: error.message, file: current } })
+    error.file = current
+    throw error
   }
 })
 `;
-class FileWriteError extends Error {
-    file;
-    code;
-    constructor(file, code, message) {
-        super(message);
-        this.file = file;
-        this.code = code;
-    }
-}
 /**
  * Creates many small files on worker threads: per file, the open, write, utime and close system
  * calls cost more than everything else a restore does, and threads let them use every core.
  */
 class FileWriters {
-    openFlags;
-    threads;
-    workers = [];
-    pending = new Map();
-    nextId = 0;
-    nextWorker = 0;
-    failure;
+    jobs;
     constructor(openFlags, threads = Math.min(2, (0,external_node_os_.availableParallelism)())) {
-        this.openFlags = openFlags;
-        this.threads = threads;
+        this.jobs = new ThreadJobs('file writer', WRITER_SOURCE, { flags: openFlags, umask: process.umask() }, threads);
     }
-    /** Writes a batch of files on one thread; resolves when all are written. Threads start on first use. */
+    /** Writes a batch of files on one thread; resolves when all are written. */
     async write(files) {
-        if (files.length === 0)
-            return;
-        if (this.failure)
-            throw this.failure;
-        if (this.workers.length === 0)
-            this.start();
-        const id = this.nextId++;
-        const worker = this.workers[this.nextWorker++ % this.workers.length];
-        await new Promise((resolve, reject) => {
-            this.pending.set(id, { resolve, reject });
-            worker.postMessage({ id, files });
-        });
+        if (files.length > 0)
+            await this.jobs.run(files);
     }
     async close() {
-        const workers = this.workers;
-        this.workers = [];
-        for (const worker of workers)
-            worker.removeAllListeners('exit');
-        await Promise.all(workers.map(worker => worker.terminate()));
-    }
-    start() {
-        const workerData = { flags: this.openFlags, umask: process.umask() };
-        this.workers = Array.from({ length: Math.max(1, this.threads) }, () => {
-            const worker = new external_node_worker_threads_.Worker(WRITER_SOURCE, { eval: true, workerData });
-            worker.on('message', (reply) => this.settle(reply));
-            worker.on('error', error => this.fail(error));
-            worker.on('exit', code => this.fail(new Error(`a file writer thread stopped (exit code ${code})`)));
-            return worker;
-        });
-    }
-    settle(reply) {
-        const waiter = this.pending.get(reply.id);
-        if (!waiter)
-            return;
-        this.pending.delete(reply.id);
-        if (reply.error)
-            waiter.reject(new FileWriteError(reply.error.file, reply.error.code, reply.error.message));
-        else
-            waiter.resolve();
-    }
-    /** A thread that failed or stopped fails every pending batch and every later one. */
-    fail(error) {
-        this.failure ??= error;
-        for (const waiter of this.pending.values())
-            waiter.reject(error);
-        this.pending.clear();
+        await this.jobs.close();
     }
 }
 
 ;// CONCATENATED MODULE: ./lib/core/store/materialize.js
+
 
 
 
@@ -74206,7 +74243,7 @@ async function materializeTree(options) {
                     if (batch.length === 0)
                         return;
                     const done = writers.write(batch).catch(error => {
-                        if (error instanceof FileWriteError && error.code === 'EISDIR')
+                        if (error instanceof ThreadJobError && error.code === 'EISDIR')
                             throw new IntegrityError(`cannot restore the file ${error.file}: a directory is in the way`);
                         throw error;
                     });
@@ -74432,6 +74469,8 @@ function rmdirQuietly(dir) {
 ;// CONCATENATED MODULE: ./lib/core/store/chunker.js
 
 
+
+
 const DEFAULT_CHUNK_PARAMS = { minSize: 512 * 1024, avgSize: 2 * 1024 * 1024, maxSize: 8 * 1024 * 1024 };
 /** 256 pseudo-random 32-bit values, fixed forever: changing them changes every chunk boundary. */
 const GEAR = (() => {
@@ -74452,57 +74491,116 @@ function masksFor(avgSize) {
 }
 /** Length of the first chunk of `data`, which holds at least one chunk's worth or the end of the input. */
 function findCut(data, start, end, params) {
-    const remaining = end - start;
-    if (remaining <= params.minSize)
-        return remaining;
     const { strict, loose } = masksFor(params.avgSize);
-    const limit = Math.min(remaining, params.maxSize);
-    const normal = Math.min(limit, params.avgSize);
+    return findCutWith(data, start, end, params.minSize, params.avgSize, params.maxSize, GEAR, strict, loose);
+}
+// The two functions below use nothing from outside them, so that a thread can run them from their source text.
+/** findCut with its parameters spelled out. */
+function findCutWith(data, start, end, minSize, avgSize, maxSize, gear, strict, loose) {
+    const remaining = end - start;
+    if (remaining <= minSize)
+        return remaining;
+    const limit = Math.min(remaining, maxSize);
+    const normal = Math.min(limit, avgSize);
     let hash = 0;
-    let i = params.minSize;
+    let i = minSize;
     for (; i < normal; i++) {
-        hash = ((hash << 1) + GEAR[data[start + i]]) | 0;
+        hash = ((hash << 1) + gear[data[start + i]]) | 0;
         if ((hash & strict) === 0)
             return i + 1;
     }
     for (; i < limit; i++) {
-        hash = ((hash << 1) + GEAR[data[start + i]]) | 0;
+        hash = ((hash << 1) + gear[data[start + i]]) | 0;
         if ((hash & loose) === 0)
             return i + 1;
     }
     return limit;
 }
 /**
- * Splits a file into content-defined chunks as it reads it. The window holds at most two maximum
- * chunks; it is compacted only once more than a maximum chunk of it has been consumed.
+ * The chunk lengths of a file, read in a window of two maximum chunks that is compacted only once
+ * more than a maximum chunk of it has been consumed.
  */
-async function* chunkFile(path, params = DEFAULT_CHUNK_PARAMS) {
-    const handle = await (0,promises_.open)(path, 'r');
+function scanFileCuts(fs, file, buffer, minSize, avgSize, maxSize, gear, strict, loose, cut) {
+    const cuts = [];
+    const fd = fs.openSync(file, 'r');
     try {
-        const buffer = Buffer.allocUnsafe(params.maxSize * 2);
         let start = 0;
         let end = 0;
         let eof = false;
         for (;;) {
-            if (!eof && end - start < params.maxSize) {
-                if (start >= params.maxSize) {
-                    buffer.copy(buffer, 0, start, end);
+            if (!eof && end - start < maxSize) {
+                if (start >= maxSize) {
+                    buffer.copyWithin(0, start, end);
                     end -= start;
                     start = 0;
                 }
                 while (!eof && end < buffer.length) {
-                    const { bytesRead } = await handle.read(buffer, end, buffer.length - end, null);
+                    const bytesRead = fs.readSync(fd, buffer, end, buffer.length - end, null);
                     if (bytesRead === 0)
                         eof = true;
                     end += bytesRead;
                 }
             }
             if (end === start)
-                return;
-            const cut = findCut(buffer, start, end, params);
-            yield Buffer.from(buffer.subarray(start, start + cut));
-            start += cut;
+                return cuts;
+            const length = cut(buffer, start, end, minSize, avgSize, maxSize, gear, strict, loose);
+            cuts.push(length);
+            start += length;
         }
+    }
+    finally {
+        fs.closeSync(fd);
+    }
+}
+const CUT_FINDER_SOURCE = `
+const fs = require('node:fs')
+const findCutWith = (${findCutWith.toString()})
+const scanFileCuts = (${scanFileCuts.toString()})
+const { minSize, avgSize, maxSize, gear, strict, loose } = workerData
+const buffer = Buffer.allocUnsafe(maxSize * 2)
+serve(file => scanFileCuts(fs, file, buffer, minSize, avgSize, maxSize, gear, strict, loose, findCutWith))
+`;
+/**
+ * Finds the chunk boundaries of large files on a thread of its own, ahead of the save that reads
+ * and stores the chunks: chunking is the one per-byte step of a save that only JavaScript does.
+ */
+class CutFinder {
+    jobs;
+    constructor(params = DEFAULT_CHUNK_PARAMS) {
+        const { strict, loose } = masksFor(params.avgSize);
+        this.jobs = new ThreadJobs('chunking', CUT_FINDER_SOURCE, { ...params, gear: GEAR, strict, loose }, 1);
+    }
+    /** The chunk lengths of `file`, in order; they add up to the bytes it had when it was scanned. */
+    cuts(file) {
+        return this.jobs.run(file);
+    }
+    async close() {
+        await this.jobs.close();
+    }
+}
+/** The chunks of a file, read after its cuts are found (on this thread). */
+async function* chunkFile(path, params = DEFAULT_CHUNK_PARAMS) {
+    const { strict, loose } = masksFor(params.avgSize);
+    const cuts = scanFileCuts(fs, path, Buffer.allocUnsafe(params.maxSize * 2), params.minSize, params.avgSize, params.maxSize, GEAR, strict, loose, findCutWith);
+    yield* readChunks(path, cuts);
+}
+/** Reads a file's chunks by their lengths; a file that is longer or shorter than they add up to fails. */
+async function* readChunks(path, cuts) {
+    const handle = await (0,promises_.open)(path, 'r');
+    try {
+        for (const length of cuts) {
+            const chunk = Buffer.allocUnsafe(length);
+            let read = 0;
+            while (read < length) {
+                const { bytesRead } = await handle.read(chunk, read, length - read, null);
+                if (bytesRead === 0)
+                    throw new Error(`${path} changed while it was being saved`);
+                read += bytesRead;
+            }
+            yield chunk;
+        }
+        if ((await handle.read(Buffer.alloc(1), 0, 1, null)).bytesRead !== 0)
+            throw new Error(`${path} changed while it was being saved`);
     }
     finally {
         await handle.close();
@@ -74660,53 +74758,73 @@ async function snapshotTree(options) {
         return true;
     };
     const files = entries.filter(entry => entry.type === 'file');
-    for (const entry of files) {
-        stats.files++;
-        stats.treeBytes += entry.size;
+    const previousOf = (entry) => {
         const previous = unchanged.get(`${options.roots[entry.root].spec}\0${entry.path}`);
-        if (previous && previous.size === entry.size && previous.mtime === entry.mtime && (previous.blobs ?? []).every(digest => used.has(digest) || known.has(digest))) {
-            entry.blobs = previous.blobs;
-            stats.filesUnchanged++;
-            for (const digest of entry.blobs ?? [])
-                reuse(digest, (used.get(digest) ?? known.get(digest))[3]);
-            progress.scanned(entry.size);
+        return previous && previous.size === entry.size && previous.mtime === entry.mtime ? previous : undefined;
+    };
+    // The chunking thread finds the cuts of every large file that may have changed, ahead of the loop.
+    const cutFinder = new CutFinder(tuning.chunk);
+    const cutsAhead = new Map();
+    for (const entry of files) {
+        if (entry.size < tuning.smallFileLimit || previousOf(entry)?.blobs?.every(digest => known.has(digest)))
             continue;
-        }
-        if (entry.size < tuning.smallFileLimit) {
-            // Read straight into the pack's open frame: synchronous reads are several times cheaper than
-            // the promise API for small, cached files, and nothing is copied.
-            const content = await pack.readInto(entry.source, entry.size);
-            const digest = sha256Hex(content);
-            entry.blobs = [digest];
-            if (!reuse(digest, content.length))
-                used.set(digest, await pack.add(content.length));
-        }
-        else {
-            entry.blobs = [];
-            let size = 0;
-            for await (const chunk of chunkFile(entry.source, tuning.chunk)) {
-                const digest = await sha256HexAsync(chunk);
-                entry.blobs.push(digest);
-                size += chunk.length;
-                if (reuse(digest, chunk.length))
-                    continue;
-                const location = [digest, 0, chunk.length, chunk.length, Codec.raw];
-                used.set(digest, location);
-                // Compression runs inside the upload task, on libuv's pool, while the next chunk is read.
-                await uploads.submit(chunk.length, () => storeObject(digest, async () => {
-                    const encoded = await encodeBlob(chunk);
-                    location[2] = encoded.bytes.length;
-                    location[4] = encoded.zstd ? Codec.zstd : Codec.raw;
-                    return encoded.bytes;
-                }, location));
-            }
-            if (size !== entry.size)
-                throw new Error(`${entry.source} changed while it was being saved`);
-        }
-        progress.scanned(entry.size);
+        const cuts = cutFinder.cuts(entry.source);
+        cuts.catch(() => { }); // awaited in the loop; this keeps a failure after an earlier error from going unhandled
+        cutsAhead.set(entry, cuts);
     }
-    await pack.flush();
-    await uploads.drain();
+    try {
+        for (const entry of files) {
+            stats.files++;
+            stats.treeBytes += entry.size;
+            const previous = previousOf(entry);
+            if (previous && (previous.blobs ?? []).every(digest => used.has(digest) || known.has(digest))) {
+                entry.blobs = previous.blobs;
+                stats.filesUnchanged++;
+                for (const digest of entry.blobs ?? [])
+                    reuse(digest, (used.get(digest) ?? known.get(digest))[3]);
+                progress.scanned(entry.size);
+                continue;
+            }
+            if (entry.size < tuning.smallFileLimit) {
+                // Read straight into the pack's open frame: synchronous reads are several times cheaper than
+                // the promise API for small, cached files, and nothing is copied.
+                const content = await pack.readInto(entry.source, entry.size);
+                const digest = sha256Hex(content);
+                entry.blobs = [digest];
+                if (!reuse(digest, content.length))
+                    used.set(digest, await pack.add(content.length));
+            }
+            else {
+                entry.blobs = [];
+                let size = 0;
+                const cuts = await (cutsAhead.get(entry) ?? cutFinder.cuts(entry.source));
+                for await (const chunk of readChunks(entry.source, cuts)) {
+                    const digest = await sha256HexAsync(chunk);
+                    entry.blobs.push(digest);
+                    size += chunk.length;
+                    if (reuse(digest, chunk.length))
+                        continue;
+                    const location = [digest, 0, chunk.length, chunk.length, Codec.raw];
+                    used.set(digest, location);
+                    // Compression runs inside the upload task, on libuv's pool, while the next chunk is read.
+                    await uploads.submit(chunk.length, () => storeObject(digest, async () => {
+                        const encoded = await encodeBlob(chunk);
+                        location[2] = encoded.bytes.length;
+                        location[4] = encoded.zstd ? Codec.zstd : Codec.raw;
+                        return encoded.bytes;
+                    }, location));
+                }
+                if (size !== entry.size)
+                    throw new Error(`${entry.source} changed while it was being saved`);
+            }
+            progress.scanned(entry.size);
+        }
+        await pack.flush();
+        await uploads.drain();
+    }
+    finally {
+        await cutFinder.close();
+    }
     progress.done();
     const manifest = {
         schema: MANIFEST_SCHEMA,
@@ -76548,7 +76666,7 @@ async function writeTimeline(stages) {
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _action_pipeline_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3014);
+/* harmony import */ var _action_pipeline_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9236);
 
 await (0,_action_pipeline_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runPipelineAction */ .a)();
 
