@@ -1,9 +1,9 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { runStep } from '../helpers/action-runner.js'
 import { createTestBucket } from '../helpers/s3.js'
-import { describeTree, makeBuildTree, tempDir } from '../helpers/trees.js'
+import { describeTree, makeBuildTree, seededBytes, tempDir } from '../helpers/trees.js'
 
 /** Inputs a workflow would give, as the runner passes them (declared defaults included). */
 function cacheInputs(config: S3StoreConfig, extra: Record<string, string> = {}): Record<string, string> {
@@ -69,6 +69,34 @@ describe('the bundled action, run as the runner runs it', () => {
     const post2 = await runStep('save', cacheInputs(config), env2, main2.state)
     expect(post2.exitCode).toBe(0)
     expect(post2.stdout).toMatch(/Cache hit occurred on the primary key build-v1, not saving cache/)
+  })
+
+  it('restores read-only files, large ones too, as a user who is not root (as on GitHub-hosted runners)', async () => {
+    const config = await createTestBucket('dist-readonly')
+    const workspace = await tempDir('job1')
+    const env = { GITHUB_WORKSPACE: workspace, GITHUB_REF: 'refs/heads/main' }
+    const inputs = cacheInputs(config, { path: 'out', key: 'readonly-v1', 'restore-keys': '' })
+    await mkdir(path.join(workspace, 'out'))
+    await writeFile(path.join(workspace, 'out', 'large.bin'), seededBytes(3 * 1024 * 1024, 5))
+    await writeFile(path.join(workspace, 'out', 'small.txt'), 'read only\n')
+    await chmod(path.join(workspace, 'out', 'large.bin'), 0o444)
+    await chmod(path.join(workspace, 'out', 'small.txt'), 0o444)
+    expect((await runStep('save-only', inputs, env)).exitCode).toBe(0)
+
+    // As root, the step runs as nobody; as anyone else, as that user.
+    const user = process.getuid!() === 0 ? { uid: 65534, gid: 65534 } : undefined
+    const workspace2 = await tempDir('job2')
+    if (user) await chown(workspace2, user.uid, user.gid)
+    const restored = await runStep('restore-only', inputs, { GITHUB_WORKSPACE: workspace2, GITHUB_REF: 'refs/heads/main' }, {}, user)
+    expect(restored.stdout).not.toMatch(/::warning::/)
+    expect(restored.outputs['cache-hit']).toBe('true')
+    expect(await describeTree(path.join(workspace2, 'out'))).toEqual(await describeTree(path.join(workspace, 'out')))
+
+    // Again over the read-only files the first restore left: they are replaced, not opened.
+    const again = await runStep('restore-only', inputs, { GITHUB_WORKSPACE: workspace2, GITHUB_REF: 'refs/heads/main' }, {}, user)
+    expect(again.stdout).not.toMatch(/::warning::/)
+    expect(again.outputs['cache-hit']).toBe('true')
+    expect(await describeTree(path.join(workspace2, 'out'))).toEqual(await describeTree(path.join(workspace, 'out')))
   })
 
   it('restores a PR from its base branch, and its own save goes to the PR scope', async () => {

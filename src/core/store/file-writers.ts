@@ -9,29 +9,43 @@ export interface SmallFile {
   mtime?: number
 }
 
+interface OpenFs {
+  openSync(path: string, flags: number, mode: number): number
+  unlinkSync(path: string): void
+}
+
 /**
- * The writers' code, plain CommonJS so it runs the same from `lib/`, from a test and from an ncc
- * bundle. Each file is opened with O_NOFOLLOW (a symlink in the way is replaced, never followed),
- * written, given its mode when the umask would have narrowed it, and its mtime.
+ * Opens a file for writing in place of whatever non-directory is there. With O_NOFOLLOW in `flags`
+ * a symlink in the way fails (ELOOP) instead of being followed; it is replaced, as are a busy
+ * executable, a FIFO and a read-only file. Self-contained: the writer threads run it from its
+ * source text.
  */
-const WRITER_SOURCE = `
-const fs = require('node:fs')
-const { flags, umask } = workerData
-function open(file, mode) {
+export function openReplacing(fs: OpenFs, file: string, flags: number, mode: number): number {
   try {
     return fs.openSync(file, flags, mode)
   } catch (error) {
-    if (error.code !== 'ELOOP' && error.code !== 'ETXTBSY' && error.code !== 'ENXIO') throw error
+    const code = (error as { code?: string }).code
+    if (code !== 'ELOOP' && code !== 'ETXTBSY' && code !== 'ENXIO' && code !== 'EACCES') throw error
     fs.unlinkSync(file)
     return fs.openSync(file, flags, mode)
   }
 }
+
+/**
+ * The writers' code, plain CommonJS so it runs the same from `lib/`, from a test and from an ncc
+ * bundle. Each file is opened with openReplacing, written, given its mode when the umask would have
+ * narrowed it, and its mtime.
+ */
+const WRITER_SOURCE = `
+const fs = require('node:fs')
+const openReplacing = (${openReplacing.toString()})
+const { flags, umask } = workerData
 serve(files => {
   let current = ''
   try {
     for (const { file, data, mode, mtime } of files) {
       current = file
-      const fd = open(file, mode)
+      const fd = openReplacing(fs, file, flags, mode)
       try {
         let written = 0
         while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written)

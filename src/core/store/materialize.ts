@@ -1,5 +1,5 @@
-import { chmodSync, closeSync, constants, fchmodSync, futimesSync, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, symlinkSync, unlinkSync, write, writeSync } from 'node:fs'
-import { chmod, open, utimes } from 'node:fs/promises'
+import { chmodSync, closeSync, constants, fchmodSync, ftruncateSync, futimesSync, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, write, writeSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import * as path from 'node:path'
 import { promisify } from 'node:util'
 import { IntegrityError } from '../errors.js'
@@ -8,7 +8,7 @@ import { decodeBlob, decompress, sha256HexAsync } from './codec.js'
 import { Codec, objectKey, validateManifest, type Manifest, type ManifestEntry } from './manifest.js'
 import type { ObjectStore } from './object-store.js'
 import { ThreadJobError } from '../thread-jobs.js'
-import { FileWriters, type SmallFile } from './file-writers.js'
+import { FileWriters, openReplacing, type SmallFile } from './file-writers.js'
 import type { TransferProgress } from './snapshot.js'
 
 export interface MaterializeOptions {
@@ -137,9 +137,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       const blobs = entry.blobs ?? []
       if (blobs.length !== 1) {
         // Empty files and chunked files are created at their full size now; chunks land later.
-        await writeWhole(file, Buffer.alloc(0), entry.mode, umask)
+        createAtSize(file, entry.size!)
         created.add(file)
-        if (entry.size! > 0) await truncateTo(file, entry.size!)
       }
       let position = 0
       for (const digest of blobs) {
@@ -171,7 +170,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
         const sendBatch = (): void => {
           if (batch.length === 0) return
           const done = writers.write(batch).catch(error => {
-            if (error instanceof ThreadJobError && error.code === 'EISDIR') throw new IntegrityError(`cannot restore the file ${error.file}: a directory is in the way`)
+            if (error instanceof ThreadJobError && error.code === 'EISDIR') throw directoryInTheWay(error.file ?? '')
             throw error
           })
           done.catch(() => {}) // awaited below; this keeps an earlier failure from leaving it unhandled
@@ -215,8 +214,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
 
     for (const entry of fileEntries) {
       if ((entry.blobs ?? []).length === 1) continue
-      await chmod(destinationOf(entry), entry.mode)
-      if (entry.mtime !== undefined) await utimes(destinationOf(entry), entry.mtime / 1000, entry.mtime / 1000)
+      chmodSync(destinationOf(entry), entry.mode)
+      if (entry.mtime !== undefined) utimesSync(destinationOf(entry), entry.mtime / 1000, entry.mtime / 1000)
     }
     for (const entry of manifest.entries) {
       if (entry.type !== 'symlink') continue
@@ -302,19 +301,31 @@ function lstatOrUndefined(target: string) {
   return lstatSync(target, { throwIfNoEntry: false })
 }
 
-/**
- * Opens a file for writing in place of whatever non-directory is there. O_NOFOLLOW makes a symlink
- * in the way fail (ELOOP) instead of being followed; it is then replaced.
- */
-function openReplacing(file: string, mode: number): number {
+/** Opens a file for writing in place of whatever non-directory is there; a directory in the way is an error. */
+function openForWriting(file: string, mode: number): number {
   try {
-    return openSync(file, WRITE_FLAGS, mode)
+    return openReplacing({ openSync, unlinkSync }, file, WRITE_FLAGS, mode)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EISDIR') throw new IntegrityError(`cannot restore the file ${file}: a directory is in the way`)
-    if (code !== 'ELOOP' && code !== 'ETXTBSY' && code !== 'ENXIO') throw error
-    unlinkSync(file)
-    return openSync(file, WRITE_FLAGS, mode)
+    if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw directoryInTheWay(file)
+    throw error
+  }
+}
+
+function directoryInTheWay(file: string): IntegrityError {
+  return new IntegrityError(`cannot restore the file ${file}: a directory is in the way`)
+}
+
+/**
+ * Creates a file of `size` bytes for its chunks to land in. It stays writable by its owner until
+ * they have: a read-only file is given its mode afterwards, as a user who is not root could not
+ * open it for writing again.
+ */
+function createAtSize(file: string, size: number): void {
+  const fd = openForWriting(file, 0o600)
+  try {
+    if (size > 0) ftruncateSync(fd, size)
+  } finally {
+    closeSync(fd)
   }
 }
 
@@ -323,7 +334,7 @@ const writeAsync = promisify(write)
 const OFF_THREAD_WRITE_FROM = 128 * 1024
 
 async function writeWhole(file: string, data: Uint8Array, mode: number, umask: number, mtime?: number): Promise<void> {
-  const fd = openReplacing(file, mode)
+  const fd = openForWriting(file, mode)
   try {
     let written = 0
     if (data.length >= OFF_THREAD_WRITE_FROM) {
@@ -334,15 +345,6 @@ async function writeWhole(file: string, data: Uint8Array, mode: number, umask: n
     if (mtime !== undefined) futimesSync(fd, mtime / 1000, mtime / 1000)
   } finally {
     closeSync(fd)
-  }
-}
-
-async function truncateTo(file: string, size: number): Promise<void> {
-  const handle = await open(file, constants.O_WRONLY | constants.O_NOFOLLOW)
-  try {
-    await handle.truncate(size)
-  } finally {
-    await handle.close()
   }
 }
 
