@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import { chunkBuffer, chunkFile, CutFinder, readChunks, type ChunkParams } from '../../src/core/store/chunker.js'
+import { chunkBuffer, CutFinder, readChunks, type ChunkParams } from '../../src/core/store/chunker.js'
 import { sha256Hex } from '../../src/core/store/codec.js'
 import { seededBytes } from '../helpers/trees.js'
 
@@ -37,7 +37,12 @@ describe('FastCDC chunker', () => {
     const data = Buffer.concat([seededBytes(300 * 1024, 3), Buffer.alloc(100 * 1024), randomBytes(50 * 1024)])
     await writeFile(path.join(dir, 'f'), data)
     const fromFile: string[] = []
-    for await (const chunk of chunkFile(path.join(dir, 'f'), params)) fromFile.push(sha256Hex(chunk))
+    const finder = new CutFinder(params)
+    try {
+      for await (const chunk of readChunks(path.join(dir, 'f'), await finder.cuts(path.join(dir, 'f')))) fromFile.push(sha256Hex(chunk))
+    } finally {
+      await finder.close()
+    }
     expect(fromFile).toEqual(chunkBuffer(data, params).map(sha256Hex))
   })
 

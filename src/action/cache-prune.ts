@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { formatDuration, parseDuration, parseEntryCount, parseScope, parseSize, pruneStore, type PruneOptions, type PruneReport } from '../core/cache/prune.js'
+import { formatDuration, parsePruneRules, pruneStore, type PruneOptions, type PruneReport } from '../core/cache/prune.js'
 import { errorMessage } from '../core/errors.js'
 import { formatBytes } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
@@ -28,21 +28,17 @@ const SUMMARY_ROWS = 200
 /** The rules the inputs give; an empty input leaves its rule out. */
 function pruneRulesFromInputs(): Omit<PruneOptions, 'store'> {
   const text = (name: string): string | undefined => core.getInput(name).trim() || undefined
-  const maxAge = text(PruneInputs.MaxAge)
-  const maxSize = text(PruneInputs.MaxSize)
-  const maxEntries = text(PruneInputs.MaxEntriesPerScope)
-  const grace = text(PruneInputs.GracePeriod)
-  return {
-    maxAgeMs: maxAge === undefined ? undefined : parseDuration(maxAge, PruneInputs.MaxAge),
-    maxBytes: maxSize === undefined ? undefined : parseSize(maxSize, PruneInputs.MaxSize),
-    maxEntriesPerScope: maxEntries === undefined ? undefined : parseEntryCount(maxEntries, PruneInputs.MaxEntriesPerScope),
-    deleteScopes: core
-      .getMultilineInput(PruneInputs.DeleteScopes)
-      .filter(line => line.trim() !== '')
-      .map(line => parseScope(line, PruneInputs.DeleteScopes)),
-    graceMs: grace === undefined ? undefined : parseDuration(grace, PruneInputs.GracePeriod),
-    dryRun: booleanInput(PruneInputs.DryRun)
-  }
+  const rules = parsePruneRules(
+    {
+      maxAge: text(PruneInputs.MaxAge),
+      maxSize: text(PruneInputs.MaxSize),
+      maxEntriesPerScope: text(PruneInputs.MaxEntriesPerScope),
+      deleteScopes: core.getMultilineInput(PruneInputs.DeleteScopes).filter(line => line.trim() !== ''),
+      grace: text(PruneInputs.GracePeriod)
+    },
+    { maxAge: PruneInputs.MaxAge, maxSize: PruneInputs.MaxSize, maxEntriesPerScope: PruneInputs.MaxEntriesPerScope, deleteScopes: PruneInputs.DeleteScopes, grace: PruneInputs.GracePeriod }
+  )
+  return { ...rules, dryRun: booleanInput(PruneInputs.DryRun) }
 }
 
 async function writePruneSummary(report: PruneReport): Promise<void> {

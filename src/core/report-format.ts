@@ -12,6 +12,14 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
 }
 
+/** How long ago, in the largest unit that keeps it short: 5m, 3h, 12d. */
+export function formatAge(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60000))
+  if (minutes < 60) return `${minutes}m`
+  const hours = Math.round(minutes / 60)
+  return hours < 48 ? `${hours}h` : `${Math.round(hours / 24)}d`
+}
+
 /** A progress callback that prints one line per report with the transfer rate since the start. */
 export function progressPrinter(verb: string, print: (line: string) => void): (progress: TransferProgress) => void {
   const started = Date.now()

@@ -45,3 +45,30 @@ export class TaskPool {
     if (this.failure !== undefined) throw this.failure
   }
 }
+
+/**
+ * Maps with at most `limit` calls at once; results in input order. After a failure no further
+ * item is started, and the first failure is thrown once the calls under way have ended.
+ */
+export async function mapLimit<T, R>(items: Iterable<T>, limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
+  const list = [...items]
+  const results = new Array<R>(list.length)
+  let next = 0
+  let failed = false
+  const worker = async (): Promise<void> => {
+    while (next < list.length && !failed) {
+      const index = next++
+      try {
+        results[index] = await map(list[index])
+      } catch (error) {
+        failed = true
+        throw error
+      }
+    }
+  }
+  const workers = Array.from({ length: Math.min(limit, list.length) }, worker)
+  const settled = await Promise.allSettled(workers)
+  const failure = settled.find(outcome => outcome.status === 'rejected')
+  if (failure) throw failure.reason
+  return results
+}

@@ -1,6 +1,6 @@
 import { loadManifest, restoreEntry, saveEntry, type EntryRequest } from '../../core/cache/checkpoint-cache.js'
 import { listEntries } from '../../core/cache/entry-listing.js'
-import { formatBytes, progressPrinter } from '../../core/report-format.js'
+import { formatAge, formatBytes, progressPrinter } from '../../core/report-format.js'
 import { Exit, listValue, requireValue, stringValue, type Command, type Options, type Values } from '../command.js'
 import { scopeOptions, scopesFrom, storeFrom, storeOptions } from '../store-options.js'
 
@@ -98,14 +98,7 @@ export const lsCommand: Command = {
     }
     const now = Date.now()
     print(['SCOPE', 'KEY', 'SIZE', 'FILES', 'AGE', 'LAST USED', 'TREE'].join('\t'))
-    for (const entry of entries) print([entry.scope, entry.key, formatBytes(entry.size), String(entry.files), age(now - Date.parse(entry.created)), entry.lastUsed ? age(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'))
+    for (const entry of entries) print([entry.scope, entry.key, formatBytes(entry.size), String(entry.files), formatAge(now - Date.parse(entry.created)), entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'))
     return Exit.Ok
   }
-}
-
-function age(ms: number): string {
-  const minutes = Math.max(0, Math.round(ms / 60000))
-  if (minutes < 60) return `${minutes}m`
-  const hours = Math.round(minutes / 60)
-  return hours < 48 ? `${hours}h` : `${Math.round(hours / 24)}d`
 }

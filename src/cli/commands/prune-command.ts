@@ -1,5 +1,5 @@
-import { formatDuration, parseDuration, parseEntryCount, parseScope, parseSize, pruneStore, type PruneOptions, type PruneReport } from '../../core/cache/prune.js'
-import { formatBytes } from '../../core/report-format.js'
+import { formatDuration, parsePruneRules, pruneStore, type PruneOptions, type PruneReport } from '../../core/cache/prune.js'
+import { formatAge, formatBytes } from '../../core/report-format.js'
 import { Exit, listValue, stringValue, type Command, type Values } from '../command.js'
 import { storeFrom, storeOptions } from '../store-options.js'
 
@@ -8,27 +8,17 @@ const progress = (line: string): void => void process.stderr.write(`${line}\n`)
 
 /** The rules and grace period the flags give; each bad value names its flag and the format. */
 function pruneRulesFrom(values: Values): Omit<PruneOptions, 'store'> {
-  const text = (name: string): string | undefined => stringValue(values, name)
-  const maxAge = text('max-age')
-  const maxSize = text('max-size')
-  const maxEntries = text('max-entries-per-scope')
-  const grace = text('grace')
-  return {
-    maxAgeMs: maxAge === undefined ? undefined : parseDuration(maxAge, '--max-age'),
-    maxBytes: maxSize === undefined ? undefined : parseSize(maxSize, '--max-size'),
-    maxEntriesPerScope: maxEntries === undefined ? undefined : parseEntryCount(maxEntries, '--max-entries-per-scope'),
-    deleteScopes: listValue(values, 'delete-scope').map(scope => parseScope(scope, '--delete-scope')),
-    graceMs: grace === undefined ? undefined : parseDuration(grace, '--grace'),
-    dryRun: values['dry-run'] === true
-  }
-}
-
-/** How long ago, in the largest unit that keeps it short. */
-function ago(ms: number): string {
-  const minutes = Math.max(0, Math.round(ms / 60000))
-  if (minutes < 60) return `${minutes}m`
-  const hours = Math.round(minutes / 60)
-  return hours < 48 ? `${hours}h` : `${Math.round(hours / 24)}d`
+  const rules = parsePruneRules(
+    {
+      maxAge: stringValue(values, 'max-age'),
+      maxSize: stringValue(values, 'max-size'),
+      maxEntriesPerScope: stringValue(values, 'max-entries-per-scope'),
+      deleteScopes: listValue(values, 'delete-scope'),
+      grace: stringValue(values, 'grace')
+    },
+    { maxAge: '--max-age', maxSize: '--max-size', maxEntriesPerScope: '--max-entries-per-scope', deleteScopes: '--delete-scope', grace: '--grace' }
+  )
+  return { ...rules, dryRun: values['dry-run'] === true }
 }
 
 const count = (n: number, singular: string, plural = `${singular}s`): string => `${n} ${n === 1 ? singular : plural}`
@@ -49,7 +39,7 @@ function printTable(report: PruneReport): void {
   const now = Date.now()
   const rows = [...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '', entry] as const), ...report.kept.map(entry => ['kept', '', entry] as const)]
   print(['OUTCOME', 'REASON', 'SCOPE', 'KEY', 'SIZE', 'LAST USED'].join('\t'))
-  for (const [outcome, reason, entry] of rows) print([outcome, reason || '-', entry.scope, entry.key, formatBytes(entry.bytes), ago(now - Date.parse(entry.lastUsed))].join('\t'))
+  for (const [outcome, reason, entry] of rows) print([outcome, reason || '-', entry.scope, entry.key, formatBytes(entry.bytes), formatAge(now - Date.parse(entry.lastUsed))].join('\t'))
 }
 
 export const pruneCommand: Command = {

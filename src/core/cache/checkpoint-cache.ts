@@ -1,10 +1,10 @@
 import { IntegrityError, StoreError } from '../errors.js'
 import { decodeManifest, encodeManifest, manifestKey, objectKey, type Manifest } from '../store/manifest.js'
 import { TaskPool } from '../task-pool.js'
-import { waitForPruneLeases } from './prune-lease.js'
 import { materializeTree, type MaterializeStats } from '../store/materialize.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
+import { waitForPruneLeases } from './prune-lease.js'
 import { accessKey, ENTRY_SCHEMA, entryVersion, findEntry, refKey, validateKey, writeEntry, type EntryMatch } from './entry-refs.js'
 import { resolveSaveRoots, restoreDestinations } from './tree-paths.js'
 

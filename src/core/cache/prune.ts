@@ -2,10 +2,10 @@ import { errorMessage, InputError, isNamedError } from '../errors.js'
 import { releaseLayout } from '../release/release-layout.js'
 import { manifestKey, objectKey } from '../store/manifest.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
-import { holdPruneLease } from './prune-lease.js'
-import { TaskPool } from '../task-pool.js'
+import { mapLimit } from '../task-pool.js'
 import { loadManifest } from './checkpoint-cache.js'
 import { accessKey, ENTRY_SCHEMA, parseEntryKey, type EntryRecord } from './entry-refs.js'
+import { holdPruneLease } from './prune-lease.js'
 import { scopeOfRef } from './scope.js'
 
 /**
@@ -70,6 +70,26 @@ export function parseScope(text: string, input: string): string {
   if (scope.startsWith('refs/')) return scopeOfRef(scope)
   if (!/^[^\s/]+\/\S+$/.test(scope) && scope !== 'local') throw new InputError(`${input}: "${text}" is not a scope; give one such as pr/12, branch/feature-x or tag/v1.0 (or a ref such as refs/pull/12/merge)`)
   return scope
+}
+
+/** The rules as an adapter reads them, text as given; empty means the rule is not set. */
+export interface PruneRuleTexts {
+  maxAge?: string
+  maxSize?: string
+  maxEntriesPerScope?: string
+  deleteScopes: string[]
+  grace?: string
+}
+
+/** Parses the rules; each bad value is reported under the name the user gave it (an input or a flag). */
+export function parsePruneRules(texts: PruneRuleTexts, names: Record<keyof PruneRuleTexts, string>): Pick<PruneOptions, 'maxAgeMs' | 'maxBytes' | 'maxEntriesPerScope' | 'deleteScopes' | 'graceMs'> {
+  return {
+    maxAgeMs: texts.maxAge === undefined ? undefined : parseDuration(texts.maxAge, names.maxAge),
+    maxBytes: texts.maxSize === undefined ? undefined : parseSize(texts.maxSize, names.maxSize),
+    maxEntriesPerScope: texts.maxEntriesPerScope === undefined ? undefined : parseEntryCount(texts.maxEntriesPerScope, names.maxEntriesPerScope),
+    deleteScopes: texts.deleteScopes.map(scope => parseScope(scope, names.deleteScopes)),
+    graceMs: texts.grace === undefined ? undefined : parseDuration(texts.grace, names.grace)
+  }
 }
 
 // ---------------------------------------------------------------- rules: eviction (pure)
@@ -306,15 +326,9 @@ class ManifestReader {
   }
 }
 
-async function inParallel<T>(items: Iterable<T>, task: (item: T) => Promise<void>): Promise<void> {
-  const pool = new TaskPool(READ_CONCURRENCY)
-  for (const item of items) await pool.submit(0, () => task(item))
-  await pool.drain()
-}
-
 async function loadEntries(store: ObjectStore, scan: StoreScan, manifests: ManifestReader, deleteScopes: Set<string>): Promise<LoadedEntry[]> {
   const entries: LoadedEntry[] = []
-  await inParallel(scan.refs.values(), async ref => {
+  await mapLimit(scan.refs.values(), READ_CONCURRENCY, async ref => {
     const record = await readRef(store, ref.key)
     if (!record) return // deleted since the listing: no longer an entry
     const names = parseEntryKey(ref.key)!
@@ -344,7 +358,7 @@ async function loadEntries(store: ObjectStore, scan: StoreScan, manifests: Manif
 async function checkUnlistedKeys(store: ObjectStore, scan: StoreScan, entries: LoadedEntry[], sizes: Map<string, number>): Promise<void> {
   const unlisted = new Set(entries.flatMap(entry => entry.keys.filter(key => !sizes.has(key))))
   const missing = new Set<string>()
-  await inParallel(unlisted, async key => {
+  await mapLimit(unlisted, READ_CONCURRENCY, async key => {
     const info = await store.head(key)
     if (!info) return void missing.add(key)
     if (info.lastModified.getTime() < scan.startedAt - LIST_SKEW_MS) throw new PruneRefusedError(`the listing did not show ${key}, which exists; the listing looks incomplete`)
@@ -396,13 +410,13 @@ class LiveSet {
       if (MANIFEST_KEY.test(manifest.key) && this.seenManifests.get(manifest.key) !== manifest.lastModified.getTime()) newManifests.push(manifest)
     }
     const entries: NewEntry[] = []
-    await inParallel(newRefs, async ref => {
+    await mapLimit(newRefs, READ_CONCURRENCY, async ref => {
       const version = String(ref.lastModified.getTime())
       const record = await readRef(this.store, ref.key)
       if (record) entries.push({ refKey: ref.key, tree: record.tree, version, manifestMissing: !(await this.markManifest(manifestKey(record.tree), version)) })
       this.seenRefs.set(ref.key, ref.lastModified.getTime())
     })
-    await inParallel(newManifests, async manifest => {
+    await mapLimit(newManifests, READ_CONCURRENCY, async manifest => {
       await this.markManifest(manifest.key, String(manifest.lastModified.getTime()))
       this.seenManifests.set(manifest.key, manifest.lastModified.getTime())
     })
@@ -477,7 +491,7 @@ export async function pruneStore(options: PruneOptions): Promise<PruneReport> {
   try {
     for (const key of referenced) live.keys.add(key)
     const young = [...scan.manifests.values()].filter(info => now - info.lastModified.getTime() < graceMs && !live.keys.has(info.key))
-    await inParallel(young, async info => void (await live.markManifest(info.key)))
+    await mapLimit(young, READ_CONCURRENCY, async info => void (await live.markManifest(info.key)))
   } catch (error) {
     throw refusal(error, store, 0)
   }
@@ -569,7 +583,7 @@ async function removeEntriesThatLostKeys(store: ObjectStore, live: LiveSet, mani
     named.set(entry.refKey, [manifestKey(entry.tree), ...objects].filter(key => swept.has(key)))
   }
   const missing = new Set<string>()
-  await inParallel(new Set([...swept].filter(key => live.keys.has(key)).concat(...named.values())), async key => {
+  await mapLimit(new Set([...swept].filter(key => live.keys.has(key)).concat(...named.values())), READ_CONCURRENCY, async key => {
     if (!(await store.head(key))) missing.add(key)
   })
   if (missing.size === 0) return

@@ -3,6 +3,7 @@ import { glob, readdir, stat } from 'node:fs/promises'
 import * as path from 'node:path'
 import { definitionError, type DefinitionProblem, type InputPattern, type Pipeline, type PipelineStage } from './definition.js'
 import { sha256OfFile } from '../store/codec.js'
+import { mapLimit } from '../task-pool.js'
 
 /*
  * Stage key recipe (STAGE_KEY_RECIPE), for stage n:
@@ -192,19 +193,6 @@ async function filesBeneath(rootDir: string, relativeDir: string, pattern: Input
     }
   }
   return files
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await map(items[index])
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
 }
 
 function toSlashes(relative: string): string {

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import * as fs from 'node:fs'
 import { open } from 'node:fs/promises'
 import { ThreadJobs } from '../thread-jobs.js'
 
@@ -133,13 +132,6 @@ export class CutFinder {
   }
 }
 
-/** The chunks of a file, read after its cuts are found (on this thread). */
-export async function* chunkFile(path: string, params: ChunkParams = DEFAULT_CHUNK_PARAMS): AsyncGenerator<Buffer> {
-  const { strict, loose } = masksFor(params.avgSize)
-  const cuts = scanFileCuts(fs, path, Buffer.allocUnsafe(params.maxSize * 2), params.minSize, params.avgSize, params.maxSize, GEAR, strict, loose, findCutWith)
-  yield* readChunks(path, cuts)
-}
-
 /** Reads a file's chunks by their lengths; a file that is longer or shorter than they add up to fails. */
 export async function* readChunks(path: string, cuts: number[]): AsyncGenerator<Buffer> {
   const handle = await open(path, 'r')
@@ -160,7 +152,7 @@ export async function* readChunks(path: string, cuts: number[]): AsyncGenerator<
   }
 }
 
-/** Splits an in-memory buffer; the same cuts as chunkFile gives for a file with these bytes. */
+/** Splits an in-memory buffer; the same cuts as CutFinder gives for a file with these bytes. */
 export function chunkBuffer(data: Uint8Array, params: ChunkParams = DEFAULT_CHUNK_PARAMS): Uint8Array[] {
   const chunks: Uint8Array[] = []
   let start = 0

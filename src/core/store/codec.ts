@@ -7,7 +7,7 @@ const zstdCompressAsync = promisify(zlib.zstdCompress)
 const zstdDecompressAsync = promisify(zlib.zstdDecompress)
 
 const ZSTD_LEVEL = 3
-/** Below this size a blob is compressed on the calling thread; above it, on the thread pool. */
+/** Up to this size a blob is (de)compressed on the calling thread; above it, on the thread pool. */
 const INLINE_LIMIT = 64 * 1024
 /** Compression is kept only when it saves at least this fraction. */
 const MIN_SAVING = 0.05
@@ -53,9 +53,10 @@ export interface EncodedBlob {
 const COMPRESS_OPTIONS: zlib.ZstdOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } }
 const PROBE_OPTIONS: zlib.ZstdOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } }
 
-/** zstd on libuv's thread pool in one step (the default 16 KiB output steps cost a callback each). */
+/** zstd; above INLINE_LIMIT on libuv's thread pool, in one step (the default 16 KiB output steps cost a callback each). */
 export async function compress(raw: Uint8Array): Promise<Buffer> {
-  return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: Math.max(64, raw.length + (raw.length >> 7) + 1024) })
+  if (raw.length <= INLINE_LIMIT) return zlib.zstdCompressSync(raw, COMPRESS_OPTIONS)
+  return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: raw.length + (raw.length >> 7) + 1024 })
 }
 
 export async function decompress(stored: Uint8Array, rawSize: number): Promise<Buffer> {
@@ -82,7 +83,7 @@ function looksIncompressible(raw: Uint8Array): boolean {
 /** zstd when it pays, the raw bytes when it does not (random data, tiny files). */
 export async function encodeBlob(raw: Uint8Array): Promise<EncodedBlob> {
   if (raw.length < MIN_COMPRESSED_SIZE || looksIncompressible(raw)) return { bytes: raw, zstd: false }
-  const compressed = raw.length <= INLINE_LIMIT ? zlib.zstdCompressSync(raw, COMPRESS_OPTIONS) : await compress(raw)
+  const compressed = await compress(raw)
   return pays(compressed, raw) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false }
 }
 

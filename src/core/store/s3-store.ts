@@ -140,6 +140,34 @@ const quietStreamingRetryLogger = {
 }
 
 /** An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. */
+/** Keep-alive connection pools for a store's clients. */
+export function s3Agents(): { http: HttpAgent; https: HttpsAgent } {
+  return { http: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }), https: new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }) }
+}
+
+/** The SDK settings of a store's clients: region, retries, bounded timeouts, checksums only when required. */
+export function s3ClientConfig(config: Omit<S3StoreConfig, 'bucket' | 'prefix'>, agents = s3Agents()): S3ClientConfig {
+  return {
+    region: config.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    endpoint: config.endpoint,
+    forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
+    credentials: config.credentials,
+    followRegionRedirects: true,
+    maxAttempts: MAX_ATTEMPTS,
+    // S3-compatible servers (radosgw among them) reject the SDK's default streaming checksums.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: {
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
+      socketTimeout: SOCKET_IDLE_TIMEOUT_MS,
+      // No requestTimeout by default (a large upload may take long); calls that pass one fail when it passes.
+      throwOnRequestTimeout: true,
+      httpAgent: agents.http,
+      httpsAgent: agents.https
+    }
+  }
+}
+
 export class S3Store implements ObjectStore {
   readonly location: string
   readonly identity: string
@@ -157,29 +185,8 @@ export class S3Store implements ObjectStore {
     this.endpointLabel = config.endpoint ? describeEndpoint(config.endpoint) : 'AWS S3'
     this.location = `s3://${this.bucket}/${this.prefix}${config.endpoint ? ` at ${this.endpointLabel}` : ''}`
     this.identity = `s3:${config.endpoint ? this.endpointLabel : 'aws'}/${this.bucket}/${this.prefix}`
-    this.agents = {
-      http: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
-      https: new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS })
-    }
-    const clientConfig: S3ClientConfig = {
-      region: config.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-      endpoint: config.endpoint,
-      forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
-      credentials: config.credentials,
-      followRegionRedirects: true,
-      maxAttempts: MAX_ATTEMPTS,
-      // S3-compatible servers (radosgw among them) reject the SDK's default streaming checksums.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: {
-        connectionTimeout: CONNECTION_TIMEOUT_MS,
-        socketTimeout: SOCKET_IDLE_TIMEOUT_MS,
-        // No requestTimeout by default (a large upload may take long); calls that pass one fail when it passes.
-        throwOnRequestTimeout: true,
-        httpAgent: this.agents.http,
-        httpsAgent: this.agents.https
-      }
-    }
+    this.agents = s3Agents()
+    const clientConfig = s3ClientConfig(config, this.agents)
     this.client = new S3Client(clientConfig)
     this.singleAttemptClient = new S3Client({ ...clientConfig, maxAttempts: 1, logger: quietStreamingRetryLogger })
   }

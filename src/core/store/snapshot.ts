@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { TaskPool } from '../task-pool.js'
 import { CutFinder, DEFAULT_CHUNK_PARAMS, readChunks, type ChunkParams } from './chunker.js'
@@ -124,70 +123,73 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     return true
   }
 
-  const files = entries.filter(entry => entry.type === 'file')
-  const previousOf = (entry: WalkedEntry): ManifestEntry | undefined => {
-    const previous = unchanged.get(`${options.roots[entry.root].spec}\0${entry.path}`)
-    return previous && previous.size === entry.size && previous.mtime === entry.mtime ? previous : undefined
+  /** Reads a large file's chunks by their cuts, and stores each the store lacks; returns their digests. */
+  const storeChunks = async (entry: WalkedEntry, cuts: number[]): Promise<string[]> => {
+    const digests: string[] = []
+    let size = 0
+    for await (const chunk of readChunks(entry.source, cuts)) {
+      const digest = await sha256HexAsync(chunk)
+      digests.push(digest)
+      size += chunk.length
+      if (reuse(digest, chunk.length)) continue
+      const location: BlobLocation = [digest, 0, chunk.length, chunk.length, Codec.raw]
+      used.set(digest, location)
+      // Compression runs inside the upload task, on libuv's pool, while the next chunk is read.
+      await uploads.submit(chunk.length, () =>
+        storeObject(
+          digest,
+          async () => {
+            const encoded = await encodeBlob(chunk)
+            location[2] = encoded.bytes.length
+            location[4] = encoded.zstd ? Codec.zstd : Codec.raw
+            return encoded.bytes
+          },
+          location
+        )
+      )
+    }
+    if (size !== entry.size) throw new Error(`${entry.source} changed while it was being saved`)
+    return digests
   }
-  // The chunking thread finds the cuts of every large file that may have changed, ahead of the loop.
+
+  const files = entries.filter(entry => entry.type === 'file')
+  /** The base's record of a file that has the same size and mtime, and whose blobs the bases still hold. */
+  const unchangedOf = (entry: WalkedEntry): ManifestEntry | undefined => {
+    const previous = unchanged.get(`${options.roots[entry.root].spec}\0${entry.path}`)
+    return previous && previous.size === entry.size && previous.mtime === entry.mtime && (previous.blobs ?? []).every(digest => known.has(digest)) ? previous : undefined
+  }
+  // The chunking thread finds the cuts of every large file that changed, ahead of the loop.
   const cutFinder = new CutFinder(tuning.chunk)
   const cutsAhead = new Map<WalkedEntry, Promise<number[]>>()
   for (const entry of files) {
-    if (entry.size! < tuning.smallFileLimit || previousOf(entry)?.blobs?.every(digest => known.has(digest))) continue
+    if (entry.size! < tuning.smallFileLimit || unchangedOf(entry)) continue
     const cuts = cutFinder.cuts(entry.source)
     cuts.catch(() => {}) // awaited in the loop; this keeps a failure after an earlier error from going unhandled
     cutsAhead.set(entry, cuts)
   }
   try {
-  for (const entry of files) {
-    stats.files++
-    stats.treeBytes += entry.size!
-    const previous = previousOf(entry)
-    if (previous && (previous.blobs ?? []).every(digest => used.has(digest) || known.has(digest))) {
-      entry.blobs = previous.blobs
-      stats.filesUnchanged++
-      for (const digest of entry.blobs ?? []) reuse(digest, (used.get(digest) ?? known.get(digest))![3])
-      progress.scanned(entry.size!)
-      continue
-    }
-    if (entry.size! < tuning.smallFileLimit) {
-      // Read straight into the pack's open frame: synchronous reads are several times cheaper than
-      // the promise API for small, cached files, and nothing is copied.
-      const content = await pack.readInto(entry.source, entry.size!)
-      const digest = sha256Hex(content)
-      entry.blobs = [digest]
-      if (!reuse(digest, content.length)) used.set(digest, await pack.add(content.length))
-    } else {
-      entry.blobs = []
-      let size = 0
-      const cuts = await (cutsAhead.get(entry) ?? cutFinder.cuts(entry.source))
-      for await (const chunk of readChunks(entry.source, cuts)) {
-        const digest = await sha256HexAsync(chunk)
-        entry.blobs.push(digest)
-        size += chunk.length
-        if (reuse(digest, chunk.length)) continue
-        const location: BlobLocation = [digest, 0, chunk.length, chunk.length, Codec.raw]
-        used.set(digest, location)
-        // Compression runs inside the upload task, on libuv's pool, while the next chunk is read.
-        await uploads.submit(chunk.length, () =>
-          storeObject(
-            digest,
-            async () => {
-              const encoded = await encodeBlob(chunk)
-              location[2] = encoded.bytes.length
-              location[4] = encoded.zstd ? Codec.zstd : Codec.raw
-              return encoded.bytes
-            },
-            location
-          )
-        )
+    for (const entry of files) {
+      stats.files++
+      stats.treeBytes += entry.size!
+      const previous = unchangedOf(entry)
+      if (previous) {
+        entry.blobs = previous.blobs
+        stats.filesUnchanged++
+        for (const digest of entry.blobs ?? []) reuse(digest, known.get(digest)![3])
+      } else if (entry.size! < tuning.smallFileLimit) {
+        // Read straight into the pack's open frame: synchronous reads are several times cheaper than
+        // the promise API for small, cached files, and nothing is copied.
+        const content = await pack.readInto(entry.source, entry.size!)
+        const digest = sha256Hex(content)
+        entry.blobs = [digest]
+        if (!reuse(digest, content.length)) used.set(digest, await pack.add(content.length))
+      } else {
+        entry.blobs = await storeChunks(entry, await cutsAhead.get(entry)!)
       }
-      if (size !== entry.size) throw new Error(`${entry.source} changed while it was being saved`)
+      progress.scanned(entry.size!)
     }
-    progress.scanned(entry.size!)
-  }
-  await pack.flush()
-  await uploads.drain()
+    await pack.flush()
+    await uploads.drain()
   } finally {
     await cutFinder.close()
   }
@@ -197,7 +199,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     schema: MANIFEST_SCHEMA,
     roots: options.roots.map(root => root.spec),
     entries: entries.map(({ source: _source, ...entry }) => entry as ManifestEntry),
-    blobs: Object.fromEntries([...used.entries()].sort(([a], [b]) => (a < b ? -1 : 1)))
+    blobs: Object.fromEntries(used)
   }
   const digest = treeDigest(manifest)
   const encoded = encodeManifest(manifest)
@@ -311,7 +313,7 @@ class PackWriter {
         offset += stored.length
       }
       const bytes = Buffer.concat(parts, offset)
-      const name = createHash('sha256').update(bytes).digest('hex')
+      const name = sha256Hex(bytes)
       for (const frame of frames) for (const { location } of frame.blobs) location[0] = name
       return { name, bytes }
     })
