@@ -63083,7 +63083,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod: io_util_chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -64620,7 +64620,7 @@ var external_node_zlib_ = __nccwpck_require__(8522);
 const zstdCompressAsync = (0,external_node_util_.promisify)(external_node_zlib_.zstdCompress);
 const zstdDecompressAsync = (0,external_node_util_.promisify)(external_node_zlib_.zstdDecompress);
 const ZSTD_LEVEL = 3;
-/** Below this size a blob is compressed on the calling thread; above it, on the thread pool. */
+/** Up to this size a blob is (de)compressed on the calling thread; above it, on the thread pool. */
 const INLINE_LIMIT = 64 * 1024;
 /** Compression is kept only when it saves at least this fraction. */
 const MIN_SAVING = 0.05;
@@ -64655,9 +64655,11 @@ async function codec_sha256HexAsync(data) {
 }
 const COMPRESS_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } };
 const PROBE_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: 1 } };
-/** zstd on libuv's thread pool in one step (the default 16 KiB output steps cost a callback each). */
+/** zstd; above INLINE_LIMIT on libuv's thread pool, in one step (the default 16 KiB output steps cost a callback each). */
 async function compress(raw) {
-    return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: Math.max(64, raw.length + (raw.length >> 7) + 1024) });
+    if (raw.length <= INLINE_LIMIT)
+        return external_node_zlib_.zstdCompressSync(raw, COMPRESS_OPTIONS);
+    return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: raw.length + (raw.length >> 7) + 1024 });
 }
 async function codec_decompress(stored, rawSize) {
     const options = { chunkSize: Math.max(64, rawSize), maxOutputLength: Math.max(rawSize, 1) };
@@ -64682,7 +64684,7 @@ function looksIncompressible(raw) {
 async function encodeBlob(raw) {
     if (raw.length < MIN_COMPRESSED_SIZE || looksIncompressible(raw))
         return { bytes: raw, zstd: false };
-    const compressed = raw.length <= INLINE_LIMIT ? external_node_zlib_.zstdCompressSync(raw, COMPRESS_OPTIONS) : await compress(raw);
+    const compressed = await compress(raw);
     return pays(compressed, raw) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false };
 }
 async function codec_decodeBlob(stored, zstd, rawSize) {
@@ -64949,38 +64951,33 @@ class task_pool_TaskPool {
             throw this.failure;
     }
 }
-
-;// CONCATENATED MODULE: external "node:timers/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
-;// CONCATENATED MODULE: ./lib/core/cache/prune-lease.js
-
-
 /**
- * A prune holds a lease while it lists and deletes one batch; a save that has written its manifest
- * waits for the leases it sees before checking that its objects still exist. Either the prune's
- * listing saw the save's manifest (and spared its objects), or the save's check runs after the
- * batch's deletions (and stores the lost blobs again): no entry can name a deleted object.
+ * Maps with at most `limit` calls at once; results in input order. After a failure no further
+ * item is started, and the first failure is thrown once the calls under way have ended.
  */
-const LEASE_PREFIX = 'leases/';
-/** A lease older than this is left behind by a prune that died; it is ignored. */
-const LEASE_TTL_MS = 5 * 60 * 1000;
-async function holdPruneLease(store) {
-    const key = `${LEASE_PREFIX}prune-${randomUUID()}`;
-    await store.put(key, Buffer.from(JSON.stringify({ holder: 'prune', since: new Date().toISOString() })), { contentType: 'application/json' });
-    return () => store.delete([key]);
-}
-/** Waits until no live prune lease remains, or `maxWaitMs` passed; returns how long it waited. */
-async function waitForPruneLeases(store, options = {}) {
-    const started = Date.now();
-    for (;;) {
-        let live = false;
-        for await (const lease of store.list(LEASE_PREFIX))
-            if (Date.now() - lease.lastModified.getTime() < LEASE_TTL_MS)
-                live = true;
-        if (!live || Date.now() - started >= (options.maxWaitMs ?? LEASE_TTL_MS))
-            return Date.now() - started;
-        await (0,promises_namespaceObject.setTimeout)(options.pollMs ?? 200);
-    }
+async function mapLimit(items, limit, map) {
+    const list = [...items];
+    const results = new Array(list.length);
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+        while (next < list.length && !failed) {
+            const index = next++;
+            try {
+                results[index] = await map(list[index]);
+            }
+            catch (error) {
+                failed = true;
+                throw error;
+            }
+        }
+    };
+    const workers = Array.from({ length: Math.min(limit, list.length) }, worker);
+    const settled = await Promise.allSettled(workers);
+    const failure = settled.find(outcome => outcome.status === 'rejected');
+    if (failure)
+        throw failure.reason;
+    return results;
 }
 
 // EXTERNAL MODULE: external "node:fs/promises"
@@ -65089,28 +65086,38 @@ var external_node_os_ = __nccwpck_require__(8161);
 
 
 /**
+ * Opens a file for writing in place of whatever non-directory is there. With O_NOFOLLOW in `flags`
+ * a symlink in the way fails (ELOOP) instead of being followed; it is replaced, as are a busy
+ * executable, a FIFO and a read-only file. Self-contained: the writer threads run it from its
+ * source text.
+ */
+function file_writers_openReplacing(fs, file, flags, mode) {
+    try {
+        return fs.openSync(file, flags, mode);
+    }
+    catch (error) {
+        const code = error.code;
+        if (code !== 'ELOOP' && code !== 'ETXTBSY' && code !== 'ENXIO' && code !== 'EACCES')
+            throw error;
+        fs.unlinkSync(file);
+        return fs.openSync(file, flags, mode);
+    }
+}
+/**
  * The writers' code, plain CommonJS so it runs the same from `lib/`, from a test and from an ncc
- * bundle. Each file is opened with O_NOFOLLOW (a symlink in the way is replaced, never followed),
- * written, given its mode when the umask would have narrowed it, and its mtime.
+ * bundle. Each file is opened with openReplacing, written, given its mode when the umask would have
+ * narrowed it, and its mtime.
  */
 const WRITER_SOURCE = (/* unused pure expression or super */ null && (`
 const fs = require('node:fs')
+const openReplacing = (${file_writers_openReplacing.toString()})
 const { flags, umask } = workerData
-function open(file, mode) {
-  try {
-    return fs.openSync(file, flags, mode)
-  } catch (error) {
-    if (error.code !== 'ELOOP' && error.code !== 'ETXTBSY' && error.code !== 'ENXIO') throw error
-    fs.unlinkSync(file)
-    return fs.openSync(file, flags, mode)
-  }
-}
 serve(files => {
   let current = ''
   try {
     for (const { file, data, mode, mtime } of files) {
       current = file
-      const fd = open(file, mode)
+      const fd = openReplacing(fs, file, flags, mode)
       try {
         let written = 0
         while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written)
@@ -65242,10 +65249,8 @@ async function materialize_materializeTree(options) {
             const blobs = entry.blobs ?? [];
             if (blobs.length !== 1) {
                 // Empty files and chunked files are created at their full size now; chunks land later.
-                await writeWhole(file, Buffer.alloc(0), entry.mode, umask);
+                createAtSize(file, entry.size);
                 created.add(file);
-                if (entry.size > 0)
-                    await truncateTo(file, entry.size);
             }
             let position = 0;
             for (const digest of blobs) {
@@ -65280,7 +65285,7 @@ async function materialize_materializeTree(options) {
                         return;
                     const done = writers.write(batch).catch(error => {
                         if (error instanceof ThreadJobError && error.code === 'EISDIR')
-                            throw new IntegrityError(`cannot restore the file ${error.file}: a directory is in the way`);
+                            throw directoryInTheWay(error.file ?? '');
                         throw error;
                     });
                     done.catch(() => { }); // awaited below; this keeps an earlier failure from leaving it unhandled
@@ -65329,9 +65334,9 @@ async function materialize_materializeTree(options) {
         for (const entry of fileEntries) {
             if ((entry.blobs ?? []).length === 1)
                 continue;
-            await chmod(destinationOf(entry), entry.mode);
+            chmodSync(destinationOf(entry), entry.mode);
             if (entry.mtime !== undefined)
-                await utimes(destinationOf(entry), entry.mtime / 1000, entry.mtime / 1000);
+                utimesSync(destinationOf(entry), entry.mtime / 1000, entry.mtime / 1000);
         }
         for (const entry of manifest.entries) {
             if (entry.type !== 'symlink')
@@ -65425,29 +65430,40 @@ function decodeRun(bytes, run) {
 function lstatOrUndefined(target) {
     return lstatSync(target, { throwIfNoEntry: false });
 }
-/**
- * Opens a file for writing in place of whatever non-directory is there. O_NOFOLLOW makes a symlink
- * in the way fail (ELOOP) instead of being followed; it is then replaced.
- */
-function openReplacing(file, mode) {
+/** Opens a file for writing in place of whatever non-directory is there; a directory in the way is an error. */
+function openForWriting(file, mode) {
     try {
-        return openSync(file, WRITE_FLAGS, mode);
+        return openReplacing({ openSync, unlinkSync }, file, WRITE_FLAGS, mode);
     }
     catch (error) {
-        const code = error.code;
-        if (code === 'EISDIR')
-            throw new IntegrityError(`cannot restore the file ${file}: a directory is in the way`);
-        if (code !== 'ELOOP' && code !== 'ETXTBSY' && code !== 'ENXIO')
-            throw error;
-        unlinkSync(file);
-        return openSync(file, WRITE_FLAGS, mode);
+        if (error.code === 'EISDIR')
+            throw directoryInTheWay(file);
+        throw error;
+    }
+}
+function directoryInTheWay(file) {
+    return new IntegrityError(`cannot restore the file ${file}: a directory is in the way`);
+}
+/**
+ * Creates a file of `size` bytes for its chunks to land in. It stays writable by its owner until
+ * they have: a read-only file is given its mode afterwards, as a user who is not root could not
+ * open it for writing again.
+ */
+function createAtSize(file, size) {
+    const fd = openForWriting(file, 0o600);
+    try {
+        if (size > 0)
+            ftruncateSync(fd, size);
+    }
+    finally {
+        closeSync(fd);
     }
 }
 const writeAsync = (0,external_node_util_.promisify)(external_node_fs_.write);
 /** Larger files are written on libuv's pool; smaller ones synchronously, which costs less per file. */
 const OFF_THREAD_WRITE_FROM = (/* unused pure expression or super */ null && (128 * 1024));
 async function writeWhole(file, data, mode, umask, mtime) {
-    const fd = openReplacing(file, mode);
+    const fd = openForWriting(file, mode);
     try {
         let written = 0;
         if (data.length >= OFF_THREAD_WRITE_FROM) {
@@ -65463,15 +65479,6 @@ async function writeWhole(file, data, mode, umask, mtime) {
     }
     finally {
         closeSync(fd);
-    }
-}
-async function truncateTo(file, size) {
-    const handle = await open(file, constants.O_WRONLY | constants.O_NOFOLLOW);
-    try {
-        await handle.truncate(size);
-    }
-    finally {
-        await handle.close();
     }
 }
 async function writeAt(file, data, position) {
@@ -65503,7 +65510,6 @@ function rmdirQuietly(dir) {
 }
 
 ;// CONCATENATED MODULE: ./lib/core/store/chunker.js
-
 
 
 
@@ -65614,12 +65620,6 @@ class CutFinder {
         await this.jobs.close();
     }
 }
-/** The chunks of a file, read after its cuts are found (on this thread). */
-async function* chunkFile(path, params = DEFAULT_CHUNK_PARAMS) {
-    const { strict, loose } = masksFor(params.avgSize);
-    const cuts = scanFileCuts(fs, path, Buffer.allocUnsafe(params.maxSize * 2), params.minSize, params.avgSize, params.maxSize, GEAR, strict, loose, findCutWith);
-    yield* readChunks(path, cuts);
-}
 /** Reads a file's chunks by their lengths; a file that is longer or shorter than they add up to fails. */
 async function* readChunks(path, cuts) {
     const handle = await (0,promises_.open)(path, 'r');
@@ -65642,7 +65642,7 @@ async function* readChunks(path, cuts) {
         await handle.close();
     }
 }
-/** Splits an in-memory buffer; the same cuts as chunkFile gives for a file with these bytes. */
+/** Splits an in-memory buffer; the same cuts as CutFinder gives for a file with these bytes. */
 function chunkBuffer(data, params = DEFAULT_CHUNK_PARAMS) {
     const chunks = [];
     let start = 0;
@@ -65721,7 +65721,6 @@ function walk(root, source, relative, into) {
 
 
 
-
 const DEFAULT_TUNING = {
     smallFileLimit: 512 * 1024,
     frameSize: 1024 * 1024,
@@ -65793,16 +65792,41 @@ async function snapshotTree(options) {
         stats.bytesDeduplicated += size;
         return true;
     };
-    const files = entries.filter(entry => entry.type === 'file');
-    const previousOf = (entry) => {
-        const previous = unchanged.get(`${options.roots[entry.root].spec}\0${entry.path}`);
-        return previous && previous.size === entry.size && previous.mtime === entry.mtime ? previous : undefined;
+    /** Reads a large file's chunks by their cuts, and stores each the store lacks; returns their digests. */
+    const storeChunks = async (entry, cuts) => {
+        const digests = [];
+        let size = 0;
+        for await (const chunk of readChunks(entry.source, cuts)) {
+            const digest = await codec_sha256HexAsync(chunk);
+            digests.push(digest);
+            size += chunk.length;
+            if (reuse(digest, chunk.length))
+                continue;
+            const location = [digest, 0, chunk.length, chunk.length, manifest_Codec.raw];
+            used.set(digest, location);
+            // Compression runs inside the upload task, on libuv's pool, while the next chunk is read.
+            await uploads.submit(chunk.length, () => storeObject(digest, async () => {
+                const encoded = await encodeBlob(chunk);
+                location[2] = encoded.bytes.length;
+                location[4] = encoded.zstd ? manifest_Codec.zstd : manifest_Codec.raw;
+                return encoded.bytes;
+            }, location));
+        }
+        if (size !== entry.size)
+            throw new Error(`${entry.source} changed while it was being saved`);
+        return digests;
     };
-    // The chunking thread finds the cuts of every large file that may have changed, ahead of the loop.
+    const files = entries.filter(entry => entry.type === 'file');
+    /** The base's record of a file that has the same size and mtime, and whose blobs the bases still hold. */
+    const unchangedOf = (entry) => {
+        const previous = unchanged.get(`${options.roots[entry.root].spec}\0${entry.path}`);
+        return previous && previous.size === entry.size && previous.mtime === entry.mtime && (previous.blobs ?? []).every(digest => known.has(digest)) ? previous : undefined;
+    };
+    // The chunking thread finds the cuts of every large file that changed, ahead of the loop.
     const cutFinder = new CutFinder(tuning.chunk);
     const cutsAhead = new Map();
     for (const entry of files) {
-        if (entry.size < tuning.smallFileLimit || previousOf(entry)?.blobs?.every(digest => known.has(digest)))
+        if (entry.size < tuning.smallFileLimit || unchangedOf(entry))
             continue;
         const cuts = cutFinder.cuts(entry.source);
         cuts.catch(() => { }); // awaited in the loop; this keeps a failure after an earlier error from going unhandled
@@ -65812,16 +65836,14 @@ async function snapshotTree(options) {
         for (const entry of files) {
             stats.files++;
             stats.treeBytes += entry.size;
-            const previous = previousOf(entry);
-            if (previous && (previous.blobs ?? []).every(digest => used.has(digest) || known.has(digest))) {
+            const previous = unchangedOf(entry);
+            if (previous) {
                 entry.blobs = previous.blobs;
                 stats.filesUnchanged++;
                 for (const digest of entry.blobs ?? [])
-                    reuse(digest, (used.get(digest) ?? known.get(digest))[3]);
-                progress.scanned(entry.size);
-                continue;
+                    reuse(digest, known.get(digest)[3]);
             }
-            if (entry.size < tuning.smallFileLimit) {
+            else if (entry.size < tuning.smallFileLimit) {
                 // Read straight into the pack's open frame: synchronous reads are several times cheaper than
                 // the promise API for small, cached files, and nothing is copied.
                 const content = await pack.readInto(entry.source, entry.size);
@@ -65831,27 +65853,7 @@ async function snapshotTree(options) {
                     used.set(digest, await pack.add(content.length));
             }
             else {
-                entry.blobs = [];
-                let size = 0;
-                const cuts = await (cutsAhead.get(entry) ?? cutFinder.cuts(entry.source));
-                for await (const chunk of readChunks(entry.source, cuts)) {
-                    const digest = await codec_sha256HexAsync(chunk);
-                    entry.blobs.push(digest);
-                    size += chunk.length;
-                    if (reuse(digest, chunk.length))
-                        continue;
-                    const location = [digest, 0, chunk.length, chunk.length, manifest_Codec.raw];
-                    used.set(digest, location);
-                    // Compression runs inside the upload task, on libuv's pool, while the next chunk is read.
-                    await uploads.submit(chunk.length, () => storeObject(digest, async () => {
-                        const encoded = await encodeBlob(chunk);
-                        location[2] = encoded.bytes.length;
-                        location[4] = encoded.zstd ? manifest_Codec.zstd : manifest_Codec.raw;
-                        return encoded.bytes;
-                    }, location));
-                }
-                if (size !== entry.size)
-                    throw new Error(`${entry.source} changed while it was being saved`);
+                entry.blobs = await storeChunks(entry, await cutsAhead.get(entry));
             }
             progress.scanned(entry.size);
         }
@@ -65866,7 +65868,7 @@ async function snapshotTree(options) {
         schema: MANIFEST_SCHEMA,
         roots: options.roots.map(root => root.spec),
         entries: entries.map(({ source: _source, ...entry }) => entry),
-        blobs: Object.fromEntries([...used.entries()].sort(([a], [b]) => (a < b ? -1 : 1)))
+        blobs: Object.fromEntries(used)
     };
     const digest = treeDigest(manifest);
     const encoded = encodeManifest(manifest);
@@ -65963,7 +65965,7 @@ class PackWriter {
                 offset += stored.length;
             }
             const bytes = Buffer.concat(parts, offset);
-            const name = (0,external_node_crypto_.createHash)('sha256').update(bytes).digest('hex');
+            const name = sha256Hex(bytes);
             for (const frame of frames)
                 for (const { location } of frame.blobs)
                     location[0] = name;
@@ -65989,6 +65991,39 @@ function progressReporter(entries, stats, report) {
         tick: () => emit(false),
         done: () => emit(true)
     };
+}
+
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./lib/core/cache/prune-lease.js
+
+
+/**
+ * A prune holds a lease while it lists and deletes one batch; a save that has written its manifest
+ * waits for the leases it sees before checking that its objects still exist. Either the prune's
+ * listing saw the save's manifest (and spared its objects), or the save's check runs after the
+ * batch's deletions (and stores the lost blobs again): no entry can name a deleted object.
+ */
+const LEASE_PREFIX = 'leases/';
+/** A lease older than this is left behind by a prune that died; it is ignored. */
+const LEASE_TTL_MS = 5 * 60 * 1000;
+async function holdPruneLease(store) {
+    const key = `${LEASE_PREFIX}prune-${randomUUID()}`;
+    await store.put(key, Buffer.from(JSON.stringify({ holder: 'prune', since: new Date().toISOString() })), { contentType: 'application/json' });
+    return () => store.delete([key]);
+}
+/** Waits until no live prune lease remains, or `maxWaitMs` passed; returns how long it waited. */
+async function waitForPruneLeases(store, options = {}) {
+    const started = Date.now();
+    for (;;) {
+        let live = false;
+        for await (const lease of store.list(LEASE_PREFIX))
+            if (Date.now() - lease.lastModified.getTime() < LEASE_TTL_MS)
+                live = true;
+        if (!live || Date.now() - started >= (options.maxWaitMs ?? LEASE_TTL_MS))
+            return Date.now() - started;
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(options.pollMs ?? 200);
+    }
 }
 
 ;// CONCATENATED MODULE: ./lib/core/cache/entry-refs.js
@@ -66288,6 +66323,14 @@ function report_format_formatBytes(bytes) {
         unit++;
     }
     return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+/** How long ago, in the largest unit that keeps it short: 5m, 3h, 12d. */
+function formatAge(ms) {
+    const minutes = Math.max(0, Math.round(ms / 60000));
+    if (minutes < 60)
+        return `${minutes}m`;
+    const hours = Math.round(minutes / 60);
+    return hours < 48 ? `${hours}h` : `${Math.round(hours / 24)}d`;
 }
 /** A progress callback that prints one line per report with the transfer rate since the start. */
 function report_format_progressPrinter(verb, print) {
@@ -66655,6 +66698,32 @@ const quietStreamingRetryLogger = {
     error: () => undefined // failures reach the caller as StoreErrors
 };
 /** An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. */
+/** Keep-alive connection pools for a store's clients. */
+function s3Agents() {
+    return { http: new external_node_http_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }), https: new external_node_https_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }) };
+}
+/** The SDK settings of a store's clients: region, retries, bounded timeouts, checksums only when required. */
+function s3ClientConfig(config, agents = s3Agents()) {
+    return {
+        region: config.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        endpoint: config.endpoint,
+        forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
+        credentials: config.credentials,
+        followRegionRedirects: true,
+        maxAttempts: MAX_ATTEMPTS,
+        // S3-compatible servers (radosgw among them) reject the SDK's default streaming checksums.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        requestHandler: {
+            connectionTimeout: CONNECTION_TIMEOUT_MS,
+            socketTimeout: SOCKET_IDLE_TIMEOUT_MS,
+            // No requestTimeout by default (a large upload may take long); calls that pass one fail when it passes.
+            throwOnRequestTimeout: true,
+            httpAgent: agents.http,
+            httpsAgent: agents.https
+        }
+    };
+}
 class S3Store {
     location;
     identity;
@@ -66671,29 +66740,8 @@ class S3Store {
         this.endpointLabel = config.endpoint ? describeEndpoint(config.endpoint) : 'AWS S3';
         this.location = `s3://${this.bucket}/${this.prefix}${config.endpoint ? ` at ${this.endpointLabel}` : ''}`;
         this.identity = `s3:${config.endpoint ? this.endpointLabel : 'aws'}/${this.bucket}/${this.prefix}`;
-        this.agents = {
-            http: new external_node_http_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
-            https: new external_node_https_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS })
-        };
-        const clientConfig = {
-            region: config.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-            endpoint: config.endpoint,
-            forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
-            credentials: config.credentials,
-            followRegionRedirects: true,
-            maxAttempts: MAX_ATTEMPTS,
-            // S3-compatible servers (radosgw among them) reject the SDK's default streaming checksums.
-            requestChecksumCalculation: 'WHEN_REQUIRED',
-            responseChecksumValidation: 'WHEN_REQUIRED',
-            requestHandler: {
-                connectionTimeout: CONNECTION_TIMEOUT_MS,
-                socketTimeout: SOCKET_IDLE_TIMEOUT_MS,
-                // No requestTimeout by default (a large upload may take long); calls that pass one fail when it passes.
-                throwOnRequestTimeout: true,
-                httpAgent: this.agents.http,
-                httpsAgent: this.agents.https
-            }
-        };
+        this.agents = s3Agents();
+        const clientConfig = s3ClientConfig(config, this.agents);
         this.client = new dist_cjs/* S3Client */.YxF(clientConfig);
         this.singleAttemptClient = new dist_cjs/* S3Client */.YxF({ ...clientConfig, maxAttempts: 1, logger: quietStreamingRetryLogger });
     }

@@ -71313,7 +71313,7 @@ var external_node_zlib_ = __nccwpck_require__(38522);
 const zstdCompressAsync = (0,external_node_util_.promisify)(external_node_zlib_.zstdCompress);
 const zstdDecompressAsync = (0,external_node_util_.promisify)(external_node_zlib_.zstdDecompress);
 const ZSTD_LEVEL = 3;
-/** Below this size a blob is compressed on the calling thread; above it, on the thread pool. */
+/** Up to this size a blob is (de)compressed on the calling thread; above it, on the thread pool. */
 const INLINE_LIMIT = (/* unused pure expression or super */ null && (64 * 1024));
 /** Compression is kept only when it saves at least this fraction. */
 const MIN_SAVING = 0.05;
@@ -71348,9 +71348,11 @@ async function sha256HexAsync(data) {
 }
 const COMPRESS_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } };
 const PROBE_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compressionLevel]: 1 } };
-/** zstd on libuv's thread pool in one step (the default 16 KiB output steps cost a callback each). */
+/** zstd; above INLINE_LIMIT on libuv's thread pool, in one step (the default 16 KiB output steps cost a callback each). */
 async function compress(raw) {
-    return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: Math.max(64, raw.length + (raw.length >> 7) + 1024) });
+    if (raw.length <= INLINE_LIMIT)
+        return zlib.zstdCompressSync(raw, COMPRESS_OPTIONS);
+    return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: raw.length + (raw.length >> 7) + 1024 });
 }
 async function decompress(stored, rawSize) {
     const options = { chunkSize: Math.max(64, rawSize), maxOutputLength: Math.max(rawSize, 1) };
@@ -71375,7 +71377,7 @@ function looksIncompressible(raw) {
 async function encodeBlob(raw) {
     if (raw.length < MIN_COMPRESSED_SIZE || looksIncompressible(raw))
         return { bytes: raw, zstd: false };
-    const compressed = raw.length <= INLINE_LIMIT ? zlib.zstdCompressSync(raw, COMPRESS_OPTIONS) : await compress(raw);
+    const compressed = await compress(raw);
     return pays(compressed, raw) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false };
 }
 async function decodeBlob(stored, zstd, rawSize) {
@@ -72121,6 +72123,32 @@ const quietStreamingRetryLogger = {
     error: () => undefined // failures reach the caller as StoreErrors
 };
 /** An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. */
+/** Keep-alive connection pools for a store's clients. */
+function s3Agents() {
+    return { http: new external_node_http_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }), https: new external_node_https_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }) };
+}
+/** The SDK settings of a store's clients: region, retries, bounded timeouts, checksums only when required. */
+function s3ClientConfig(config, agents = s3Agents()) {
+    return {
+        region: config.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        endpoint: config.endpoint,
+        forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
+        credentials: config.credentials,
+        followRegionRedirects: true,
+        maxAttempts: MAX_ATTEMPTS,
+        // S3-compatible servers (radosgw among them) reject the SDK's default streaming checksums.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        requestHandler: {
+            connectionTimeout: CONNECTION_TIMEOUT_MS,
+            socketTimeout: SOCKET_IDLE_TIMEOUT_MS,
+            // No requestTimeout by default (a large upload may take long); calls that pass one fail when it passes.
+            throwOnRequestTimeout: true,
+            httpAgent: agents.http,
+            httpsAgent: agents.https
+        }
+    };
+}
 class S3Store {
     location;
     identity;
@@ -72137,29 +72165,8 @@ class S3Store {
         this.endpointLabel = config.endpoint ? describeEndpoint(config.endpoint) : 'AWS S3';
         this.location = `s3://${this.bucket}/${this.prefix}${config.endpoint ? ` at ${this.endpointLabel}` : ''}`;
         this.identity = `s3:${config.endpoint ? this.endpointLabel : 'aws'}/${this.bucket}/${this.prefix}`;
-        this.agents = {
-            http: new external_node_http_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
-            https: new external_node_https_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS })
-        };
-        const clientConfig = {
-            region: config.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-            endpoint: config.endpoint,
-            forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
-            credentials: config.credentials,
-            followRegionRedirects: true,
-            maxAttempts: MAX_ATTEMPTS,
-            // S3-compatible servers (radosgw among them) reject the SDK's default streaming checksums.
-            requestChecksumCalculation: 'WHEN_REQUIRED',
-            responseChecksumValidation: 'WHEN_REQUIRED',
-            requestHandler: {
-                connectionTimeout: CONNECTION_TIMEOUT_MS,
-                socketTimeout: SOCKET_IDLE_TIMEOUT_MS,
-                // No requestTimeout by default (a large upload may take long); calls that pass one fail when it passes.
-                throwOnRequestTimeout: true,
-                httpAgent: this.agents.http,
-                httpsAgent: this.agents.https
-            }
-        };
+        this.agents = s3Agents();
+        const clientConfig = s3ClientConfig(config, this.agents);
         this.client = new dist_cjs/* S3Client */.YxF(clientConfig);
         this.singleAttemptClient = new dist_cjs/* S3Client */.YxF({ ...clientConfig, maxAttempts: 1, logger: quietStreamingRetryLogger });
     }
