@@ -21,13 +21,15 @@ export class ThreadJobError extends Error {
  * Jobs for a few worker threads running `source`: CommonJS text started with `eval: true`, so it
  * runs the same from lib/, from jest and from an ncc bundle. The source handles
  * `{ id, job }` messages with `reply(id, handler)` (defined for it) and answers each with
- * `{ id, result }` or `{ id, error }`. Threads start on the first job; jobs go round-robin.
+ * `{ id, result }` or `{ id, error }`. Threads start on the first job; each job goes to the thread
+ * with the fewest unanswered jobs.
  */
 export class ThreadJobs<Job, Result> {
   private workers: Worker[] = []
-  private readonly pending = new Map<number, { resolve: (result: Result) => void; reject: (error: Error) => void }>()
+  /** Jobs each thread has not answered yet. */
+  private load: number[] = []
+  private readonly pending = new Map<number, { worker: number; resolve: (result: Result) => void; reject: (error: Error) => void }>()
   private nextId = 0
-  private nextWorker = 0
   private failure: Error | undefined
 
   constructor(
@@ -41,16 +43,18 @@ export class ThreadJobs<Job, Result> {
     if (this.failure) throw this.failure
     if (this.workers.length === 0) this.start()
     const id = this.nextId++
-    const worker = this.workers[this.nextWorker++ % this.workers.length]
+    const worker = this.load.indexOf(Math.min(...this.load))
+    this.load[worker]++
     return new Promise<Result>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
-      worker.postMessage({ id, job }, transfer)
+      this.pending.set(id, { worker, resolve, reject })
+      this.workers[worker].postMessage({ id, job }, transfer)
     })
   }
 
   async close(): Promise<void> {
     const workers = this.workers
     this.workers = []
+    this.load = []
     for (const worker of workers) worker.removeAllListeners('exit')
     await Promise.all(workers.map(worker => worker.terminate()))
   }
@@ -64,12 +68,14 @@ export class ThreadJobs<Job, Result> {
       worker.on('exit', code => this.fail(new Error(`a ${this.name} thread stopped (exit code ${code})`)))
       return worker
     })
+    this.load = this.workers.map(() => 0)
   }
 
   private settle(reply: Reply): void {
     const waiter = this.pending.get(reply.id)
     if (!waiter) return
     this.pending.delete(reply.id)
+    this.load[waiter.worker]--
     if (reply.error) waiter.reject(new ThreadJobError(reply.error.message, reply.error.code, reply.error.file))
     else waiter.resolve(reply.result as Result)
   }

@@ -4,10 +4,9 @@ import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
 
 const zstdCompressAsync = promisify(zlib.zstdCompress)
-const zstdDecompressAsync = promisify(zlib.zstdDecompress)
 
 const ZSTD_LEVEL = 3
-/** Up to this size a blob is (de)compressed on the calling thread; above it, on the thread pool. */
+/** Up to this size a blob is compressed on the calling thread; above it, on the thread pool. */
 const INLINE_LIMIT = 64 * 1024
 /** Compression is kept only when it saves at least this fraction. */
 const MIN_SAVING = 0.05
@@ -59,11 +58,6 @@ export async function compress(raw: Uint8Array): Promise<Buffer> {
   return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: raw.length + (raw.length >> 7) + 1024 })
 }
 
-export async function decompress(stored: Uint8Array, rawSize: number): Promise<Buffer> {
-  const options = { chunkSize: Math.max(64, rawSize), maxOutputLength: Math.max(rawSize, 1) }
-  return rawSize <= INLINE_LIMIT ? zlib.zstdDecompressSync(stored, options) : zstdDecompressAsync(stored, options)
-}
-
 /** Whether compressing `raw` would save at least MIN_SAVING. */
 export function pays(compressed: Uint8Array, raw: Uint8Array): boolean {
   return compressed.length <= raw.length * (1 - MIN_SAVING)
@@ -85,11 +79,6 @@ export async function encodeBlob(raw: Uint8Array): Promise<EncodedBlob> {
   if (raw.length < MIN_COMPRESSED_SIZE || looksIncompressible(raw)) return { bytes: raw, zstd: false }
   const compressed = await compress(raw)
   return pays(compressed, raw) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false }
-}
-
-export async function decodeBlob(stored: Uint8Array, zstd: boolean, rawSize: number): Promise<Buffer> {
-  if (!zstd) return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength)
-  return decompress(stored, rawSize)
 }
 
 export function zstdJson(value: unknown): Buffer {

@@ -1,14 +1,11 @@
-import { chmodSync, closeSync, constants, fchmodSync, ftruncateSync, futimesSync, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, write, writeSync } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { chmodSync, closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs'
 import * as path from 'node:path'
-import { promisify } from 'node:util'
 import { IntegrityError } from '../errors.js'
 import { TaskPool } from '../task-pool.js'
-import { decodeBlob, decompress, sha256HexAsync } from './codec.js'
+import { ThreadJobError } from '../thread-jobs.js'
+import { BLOB_MISMATCH, BLOB_UNDECODABLE, BlobWriters, openReplacing, type BlobTarget, type RangeBlob } from './blob-writers.js'
 import { Codec, objectKey, validateManifest, type Manifest, type ManifestEntry } from './manifest.js'
 import type { ObjectStore } from './object-store.js'
-import { ThreadJobError } from '../thread-jobs.js'
-import { FileWriters, openReplacing, type SmallFile } from './file-writers.js'
 import type { TransferProgress } from './snapshot.js'
 
 export interface MaterializeOptions {
@@ -28,38 +25,15 @@ export interface MaterializeStats {
   objectsDownloaded: number
 }
 
-/** Where one blob is needed: a file, at a byte position. */
-interface BlobTarget {
-  file: string
-  position: number
-  whole: boolean
-  mode: number
-  mtime?: number
-}
-
 /** A byte range of one object that holds one or more needed blobs. */
 interface FetchRun {
   object: string
   start: number
   end: number
-  blobs: FetchBlob[]
-}
-
-interface FetchBlob {
-  digest: string
-  offset: number
-  length: number
-  size: number
-  codec: 0 | 1 | 2
-  /** Shared frames: the blob's place in the decompressed frame, and the frame's raw size. */
-  within: number
-  frameSize: number
+  blobs: RangeBlob[]
 }
 
 const MERGE_GAP = 1024 * 1024
-/** Small files are handed to the writer threads this many, or this many bytes, at a time. */
-const WRITE_BATCH_FILES = 256
-const WRITE_BATCH_BYTES = 1024 * 1024
 // O_NONBLOCK: a FIFO in the way fails (ENXIO) instead of blocking; it has no effect on regular files.
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK
 
@@ -76,9 +50,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
   const created = new Set<string>()
   const createdDirs: string[] = []
   const checkedDirs = new Set<string>()
-  const umask = process.umask()
   const pool = new TaskPool(options.downloads ?? 8, options.bytesInFlight ?? 64 * 1024 * 1024)
-  const writers = new FileWriters(WRITE_FLAGS)
+  const writers = new BlobWriters(WRITE_FLAGS)
 
   // Manifest paths are checked safe (no '..', '.' or empty segments), so joining is concatenation.
   const destinationOf = (entry: ManifestEntry): string => {
@@ -161,48 +134,12 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
         if (bytes.length !== run.end - run.start) throw new IntegrityError(`object ${run.object.slice(0, 12)} is shorter than the manifest says`)
         stats.bytesDownloaded += bytes.length
         stats.objectsDownloaded++
-        // Every blob of the run starts decoding at once: frames decompress in parallel on libuv's pool.
-        const decoded = decodeRun(bytes, run)
-        // Small files go to the writer threads in batches, while later blobs of the run are checked.
-        const written: Array<Promise<void>> = []
-        let batch: SmallFile[] = []
-        let batchBytes = 0
-        const sendBatch = (): void => {
-          if (batch.length === 0) return
-          const done = writers.write(batch).catch(error => {
-            if (error instanceof ThreadJobError && error.code === 'EISDIR') throw directoryInTheWay(error.file ?? '')
-            throw error
-          })
-          done.catch(() => {}) // awaited below; this keeps an earlier failure from leaving it unhandled
-          written.push(done)
-          batch = []
-          batchBytes = 0
+        for (const blob of run.blobs) for (const target of blob.targets) if (target.whole) created.add(target.file)
+        try {
+          bytesDone += await writers.write({ bytes, blobs: run.blobs })
+        } catch (error) {
+          throw writeFailure(error, run.object)
         }
-        for (const [index, blob] of run.blobs.entries()) {
-          let raw: Buffer
-          try {
-            raw = await decoded[index]
-          } catch {
-            throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not decode`)
-          }
-          if (raw.length !== blob.size || (await sha256HexAsync(raw)) !== blob.digest) throw new IntegrityError(`a blob in object ${run.object.slice(0, 12)} does not match its sha256`)
-          for (const target of targets.get(blob.digest)!) {
-            if (target.whole && raw.length < OFF_THREAD_WRITE_FROM) {
-              batch.push({ file: target.file, data: raw, mode: target.mode, mtime: target.mtime })
-              batchBytes += raw.length
-              created.add(target.file)
-              if (batch.length >= WRITE_BATCH_FILES || batchBytes >= WRITE_BATCH_BYTES) sendBatch()
-            } else if (target.whole) {
-              await writeWhole(target.file, raw, target.mode, umask, target.mtime)
-              created.add(target.file)
-            } else {
-              await writeAt(target.file, raw, target.position)
-            }
-            bytesDone += raw.length
-          }
-        }
-        sendBatch()
-        await Promise.all(written)
         if (options.onProgress && Date.now() - lastReport >= 1000) {
           lastReport = Date.now()
           options.onProgress({ bytesDone, bytesTotal, bytesTransferred: stats.bytesDownloaded })
@@ -242,13 +179,13 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
 
 /** Groups the needed blobs by object and merges nearby ones into ranged reads. */
 function planFetches(manifest: Manifest, targets: Map<string, BlobTarget[]>): FetchRun[] {
-  const byObject = new Map<string, FetchBlob[]>()
-  for (const digest of targets.keys()) {
+  const byObject = new Map<string, RangeBlob[]>()
+  for (const [digest, blobTargets] of targets) {
     const location = manifest.blobs[digest]
     const [object, offset, length, size, codec] = location
     const [within, frameSize] = location[4] === Codec.sharedFrame ? [location[5], location[6]] : [0, size]
     const list = byObject.get(object) ?? []
-    list.push({ digest, offset, length, size, codec, within, frameSize })
+    list.push({ digest, offset, length, size, codec, within, frameSize, targets: blobTargets })
     byObject.set(object, list)
   }
   const runs: FetchRun[] = []
@@ -265,6 +202,8 @@ function planFetches(manifest: Manifest, targets: Map<string, BlobTarget[]>): Fe
       }
     }
   }
+  // From here on a blob's offset is its place in the fetched range.
+  for (const run of runs) for (const blob of run.blobs) blob.offset -= run.start
   return runs
 }
 
@@ -276,25 +215,13 @@ function runRawSize(run: FetchRun): number {
   return total
 }
 
-/** The raw bytes of each blob of a fetched run, in order; a shared frame is decompressed once. */
-function decodeRun(bytes: Uint8Array, run: FetchRun): Array<Promise<Buffer>> {
-  const frames = new Map<number, Promise<Buffer>>()
-  return run.blobs.map(blob => {
-    const stored = bytes.subarray(blob.offset - run.start, blob.offset - run.start + blob.length)
-    let raw: Promise<Buffer>
-    if (blob.codec === Codec.sharedFrame) {
-      let frame = frames.get(blob.offset)
-      if (!frame) {
-        frame = decompress(stored, blob.frameSize)
-        frames.set(blob.offset, frame)
-      }
-      raw = frame.then(frame => frame.subarray(blob.within, blob.within + blob.size))
-    } else {
-      raw = decodeBlob(stored, blob.codec === Codec.zstd, blob.size)
-    }
-    raw.catch(() => {}) // awaited in order by the caller; this keeps a later failure from going unhandled
-    return raw
-  })
+/** A writer thread's failure as the restore reports it. */
+function writeFailure(error: unknown, object: string): unknown {
+  if (!(error instanceof ThreadJobError)) return error
+  if (error.code === BLOB_UNDECODABLE) return new IntegrityError(`a blob in object ${object.slice(0, 12)} does not decode`)
+  if (error.code === BLOB_MISMATCH) return new IntegrityError(`a blob in object ${object.slice(0, 12)} does not match its sha256`)
+  if (error.code === 'EISDIR') return directoryInTheWay(error.file ?? '')
+  return error
 }
 
 function lstatOrUndefined(target: string) {
@@ -326,35 +253,6 @@ function createAtSize(file: string, size: number): void {
     if (size > 0) ftruncateSync(fd, size)
   } finally {
     closeSync(fd)
-  }
-}
-
-const writeAsync = promisify(write)
-/** Larger files are written on libuv's pool; smaller ones synchronously, which costs less per file. */
-const OFF_THREAD_WRITE_FROM = 128 * 1024
-
-async function writeWhole(file: string, data: Uint8Array, mode: number, umask: number, mtime?: number): Promise<void> {
-  const fd = openForWriting(file, mode)
-  try {
-    let written = 0
-    if (data.length >= OFF_THREAD_WRITE_FROM) {
-      while (written < data.length) written += (await writeAsync(fd, data, written, data.length - written, null)).bytesWritten
-    }
-    while (written < data.length) written += writeSync(fd, data, written, data.length - written)
-    if ((mode & umask) !== 0) fchmodSync(fd, mode)
-    if (mtime !== undefined) futimesSync(fd, mtime / 1000, mtime / 1000)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-async function writeAt(file: string, data: Uint8Array, position: number): Promise<void> {
-  const handle = await open(file, constants.O_WRONLY | constants.O_NOFOLLOW)
-  try {
-    let written = 0
-    while (written < data.length) written += (await handle.write(data, written, data.length - written, position + written)).bytesWritten
-  } finally {
-    await handle.close()
   }
 }
 

@@ -121,6 +121,19 @@ function nameOf(error: unknown): string {
   return (error as SdkError | undefined)?.name ?? 'Error'
 }
 
+/** A body read straight into one buffer of its announced length (its own memory, so it can move to a thread). */
+async function readExactly(body: Readable, length: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafeSlow(length)
+  let filled = 0
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (filled + chunk.length > length) throw new StoreError(`the server sent more than the ${length} bytes it announced`)
+    bytes.set(chunk, filled)
+    filled += chunk.length
+  }
+  if (filled !== length) throw new StoreError(`the server sent ${filled} of the ${length} bytes it announced`)
+  return bytes
+}
+
 function isMissing(error: unknown): boolean {
   const name = nameOf(error)
   return name === 'NoSuchKey' || name === 'NotFound' || (statusOf(error) === 404 && name !== 'NoSuchBucket')
@@ -273,8 +286,8 @@ export class S3Store implements ObjectStore {
         new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Range: range ? `bytes=${range.start}-${range.end}` : undefined })
       )
       if (!result.Body) return Buffer.alloc(0)
-      const bytes = await result.Body.transformToByteArray()
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      if (result.ContentLength === undefined) return Buffer.from(await result.Body.transformToByteArray())
+      return await readExactly(result.Body as Readable, result.ContentLength)
     } catch (error) {
       if (isMissing(error)) return undefined
       throw this.storeError(error, 'get', key)

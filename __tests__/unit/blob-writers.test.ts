@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto'
+import { constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import * as path from 'node:path'
+import { zstdCompressSync } from 'node:zlib'
+import { BLOB_MISMATCH, BLOB_UNDECODABLE, BlobWriters, type BlobTarget, type RangeBlob } from '../../src/core/store/blob-writers.js'
+import { ThreadJobError } from '../../src/core/thread-jobs.js'
+
+const FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')
+
+/** A range of raw blobs laid end to end, each written whole to its file. */
+function rawRange(files: Array<{ file: string; data: Buffer; mode: number; mtime?: number }>): { bytes: Uint8Array; blobs: RangeBlob[] } {
+  let offset = 0
+  const blobs = files.map(({ file, data, mode, mtime }) => {
+    const blob: RangeBlob = { digest: sha256(data), offset, length: data.length, size: data.length, codec: 0, within: 0, frameSize: data.length, targets: [{ file, position: 0, whole: true, mode, mtime }] }
+    offset += data.length
+    return blob
+  })
+  return { bytes: Buffer.concat(files.map(({ data }) => data)), blobs }
+}
+
+describe('blob writer threads', () => {
+  let writers: BlobWriters
+  let dir: string
+  beforeEach(() => {
+    writers = new BlobWriters(FLAGS)
+    dir = mkdtempSync(path.join(tmpdir(), 'writers-'))
+  })
+  afterEach(() => writers.close())
+
+  it('writes raw blobs as files with their bytes, mode and mtime, across ranges', async () => {
+    const mtime = Date.UTC(2024, 0, 2, 3, 4, 5, 678)
+    const files = Array.from({ length: 40 }, (_, i) => ({ file: path.join(dir, `f${i}`), data: Buffer.from(`file ${i}\n`.repeat(i)), mode: i % 2 ? 0o755 : 0o600, mtime }))
+    const written = await Promise.all([writers.write(rawRange(files.slice(0, 20))), writers.write(rawRange(files.slice(20)))])
+    expect(written[0] + written[1]).toBe(files.reduce((sum, { data }) => sum + data.length, 0))
+    for (const { file, data, mode } of files) {
+      expect(readFileSync(file)).toEqual(data)
+      const stats = lstatSync(file)
+      expect(stats.mode & 0o777).toBe(mode)
+      expect(stats.mtimeMs).toBe(mtime)
+    }
+  })
+
+  it('decodes a shared frame once for its blobs, a zstd blob on its own, and writes chunks at their positions', async () => {
+    const a = Buffer.from('alpha '.repeat(300))
+    const b = Buffer.from('beta '.repeat(500))
+    const frame = zstdCompressSync(Buffer.concat([a, b]))
+    const chunk = Buffer.from('chunk '.repeat(1000))
+    const packed = zstdCompressSync(chunk)
+    const large = path.join(dir, 'large')
+    writeFileSync(large, Buffer.alloc(chunk.length * 2))
+    const whole = (file: string): BlobTarget[] => [{ file: path.join(dir, file), position: 0, whole: true, mode: 0o644 }]
+    const blobs: RangeBlob[] = [
+      { digest: sha256(a), offset: 0, length: frame.length, size: a.length, codec: 2, within: 0, frameSize: a.length + b.length, targets: whole('a') },
+      { digest: sha256(b), offset: 0, length: frame.length, size: b.length, codec: 2, within: a.length, frameSize: a.length + b.length, targets: whole('b') },
+      {
+        digest: sha256(chunk),
+        offset: frame.length,
+        length: packed.length,
+        size: chunk.length,
+        codec: 1,
+        within: 0,
+        frameSize: chunk.length,
+        targets: [
+          { file: large, position: 0, whole: false, mode: 0o644 },
+          { file: large, position: chunk.length, whole: false, mode: 0o644 }
+        ]
+      }
+    ]
+    await writers.write({ bytes: Buffer.concat([frame, packed]), blobs })
+    expect(readFileSync(path.join(dir, 'a'))).toEqual(a)
+    expect(readFileSync(path.join(dir, 'b'))).toEqual(b)
+    expect(readFileSync(large)).toEqual(Buffer.concat([chunk, chunk]))
+  })
+
+  it('refuses a blob that does not match its sha256 or does not decode, and writes nothing of it', async () => {
+    const good = Buffer.from('good')
+    const range = rawRange([{ file: path.join(dir, 'bad'), data: good, mode: 0o644 }])
+    range.blobs[0].digest = sha256(Buffer.from('other'))
+    await expect(writers.write(range)).rejects.toMatchObject({ code: BLOB_MISMATCH })
+    const garbled: RangeBlob = { digest: sha256(good), offset: 0, length: 4, size: 4, codec: 1, within: 0, frameSize: 4, targets: [{ file: path.join(dir, 'garbled'), position: 0, whole: true, mode: 0o644 }] }
+    await expect(writers.write({ bytes: Buffer.from('nope'), blobs: [garbled] })).rejects.toMatchObject({ code: BLOB_UNDECODABLE })
+    expect(existsSync(path.join(dir, 'bad'))).toBe(false)
+    expect(existsSync(path.join(dir, 'garbled'))).toBe(false)
+  })
+
+  it('copies a range that shares its buffer, leaving the caller its bytes', async () => {
+    const data = Buffer.from('shared bytes')
+    const larger = Buffer.concat([Buffer.from('xx'), data, Buffer.from('yy')])
+    const range = rawRange([{ file: path.join(dir, 'shared'), data, mode: 0o644 }])
+    await writers.write({ bytes: larger.subarray(2, 2 + data.length), blobs: range.blobs })
+    expect(readFileSync(path.join(dir, 'shared'))).toEqual(data)
+    expect(larger.toString()).toBe('xxshared bytesyy')
+  })
+
+  it('replaces a symlink in the way instead of writing through it', async () => {
+    const outside = path.join(dir, 'outside.txt')
+    writeFileSync(outside, 'untouched')
+    symlinkSync(outside, path.join(dir, 'a.txt'))
+    await writers.write(rawRange([{ file: path.join(dir, 'a.txt'), data: Buffer.from('restored'), mode: 0o644 }]))
+    expect(lstatSync(path.join(dir, 'a.txt')).isFile()).toBe(true)
+    expect(readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('restored')
+    expect(readFileSync(outside, 'utf8')).toBe('untouched')
+  })
+
+  it('names the file and the error code when a write fails', async () => {
+    mkdirSync(path.join(dir, 'taken'))
+    const failure = writers.write(
+      rawRange([
+        { file: path.join(dir, 'ok.txt'), data: Buffer.from('ok'), mode: 0o644 },
+        { file: path.join(dir, 'taken'), data: Buffer.from('x'), mode: 0o644 }
+      ])
+    )
+    await expect(failure).rejects.toBeInstanceOf(ThreadJobError)
+    await expect(failure).rejects.toMatchObject({ code: 'EISDIR', file: path.join(dir, 'taken') })
+  })
+})
