@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads'
+import { Worker, type ResourceLimits } from 'node:worker_threads'
 
 interface Reply {
   id: number
@@ -36,7 +36,8 @@ export class ThreadJobs<Job, Result> {
     private readonly name: string,
     private readonly source: string,
     private readonly workerData: unknown,
-    private readonly threads: number
+    private readonly threads: number,
+    private readonly resourceLimits?: ResourceLimits
   ) {}
 
   async run(job: Job, transfer: ArrayBuffer[] = []): Promise<Result> {
@@ -62,7 +63,7 @@ export class ThreadJobs<Job, Result> {
   private start(): void {
     const source = `${REPLY_HELPER}\n${this.source}`
     this.workers = Array.from({ length: Math.max(1, this.threads) }, () => {
-      const worker = new Worker(source, { eval: true, workerData: this.workerData })
+      const worker = new Worker(source, { eval: true, workerData: this.workerData, resourceLimits: this.resourceLimits })
       worker.on('message', (reply: Reply) => this.settle(reply))
       worker.on('error', error => this.fail(error))
       worker.on('exit', code => this.fail(new Error(`a ${this.name} thread stopped (exit code ${code})`)))
