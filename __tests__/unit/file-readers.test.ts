@@ -6,7 +6,10 @@ import { FILE_CHANGED, FileReadAhead } from '../../src/core/store/file-readers.j
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')
 
-describe('file reader threads', () => {
+describe.each([
+  ['on reader threads', { threadsFrom: 0 }],
+  ['inline, for a few files', { threadsFrom: Infinity }]
+])('reading small files %s', (_, mode) => {
   let dir: string
   let readAhead: FileReadAhead | undefined
   beforeEach(() => {
@@ -26,7 +29,7 @@ describe('file reader threads', () => {
 
   it('returns each file, in order, with its sha256, across many batches', async () => {
     const files = makeFiles(1500)
-    readAhead = new FileReadAhead(files)
+    readAhead = new FileReadAhead(files, mode)
     for (const file of files) {
       const { bytes, digest } = await readAhead.next()
       expect(Buffer.from(bytes).equals(file.data)).toBe(true)
@@ -37,14 +40,14 @@ describe('file reader threads', () => {
   it('fails on a file that grew or shrank since the walk, and names a missing one', async () => {
     const [grown, shrunk] = makeFiles(2)
     appendFileSync(grown.source, 'more')
-    readAhead = new FileReadAhead([grown])
+    readAhead = new FileReadAhead([grown], mode)
     await expect(readAhead.next()).rejects.toMatchObject({ code: FILE_CHANGED, message: `${grown.source} changed while it was being saved` })
     await readAhead.close()
     writeFileSync(shrunk.source, '')
-    readAhead = new FileReadAhead([{ source: shrunk.source, size: shrunk.size }])
+    readAhead = new FileReadAhead([{ source: shrunk.source, size: shrunk.size }], mode)
     await expect(readAhead.next()).rejects.toMatchObject({ code: FILE_CHANGED })
     await readAhead.close()
-    readAhead = new FileReadAhead([{ source: path.join(dir, 'gone'), size: 3 }])
+    readAhead = new FileReadAhead([{ source: path.join(dir, 'gone'), size: 3 }], mode)
     await expect(readAhead.next()).rejects.toMatchObject({ code: 'ENOENT', file: path.join(dir, 'gone') })
   })
 })

@@ -163,8 +163,9 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const cutFinder = new CutFinder(tuning.chunk)
   const cutsAhead = new Map<WalkedEntry, Promise<number[]>>()
   const smallChanged: WalkedEntry[] = []
-  for (const entry of files) {
-    if (unchangedOf(entry)) continue
+  const previousOf = files.map(unchangedOf)
+  for (const [index, entry] of files.entries()) {
+    if (previousOf[index]) continue
     if (entry.size! < tuning.smallFileLimit) {
       smallChanged.push(entry)
       continue
@@ -175,10 +176,10 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   }
   const readAhead = new FileReadAhead(smallChanged)
   try {
-    for (const entry of files) {
+    for (const [index, entry] of files.entries()) {
       stats.files++
       stats.treeBytes += entry.size!
-      const previous = unchangedOf(entry)
+      const previous = previousOf[index]
       if (previous) {
         entry.blobs = previous.blobs
         stats.filesUnchanged++
