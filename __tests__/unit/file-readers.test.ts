@@ -6,10 +6,7 @@ import { FILE_CHANGED, FileReadAhead } from '../../src/core/store/file-readers.j
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')
 
-describe.each([
-  ['on reader threads', { threadsFrom: 0 }],
-  ['inline, for a few files', { threadsFrom: Infinity }]
-])('reading small files %s', (_, mode) => {
+describe('file reader threads', () => {
   let dir: string
   let readAhead: FileReadAhead | undefined
   beforeEach(() => {
@@ -29,7 +26,7 @@ describe.each([
 
   it('returns each file, in order, with its sha256, across many batches', async () => {
     const files = makeFiles(1500)
-    readAhead = new FileReadAhead(files, mode)
+    readAhead = new FileReadAhead(files)
     for (const file of files) {
       const { bytes, digest } = await readAhead.next()
       expect(Buffer.from(bytes).equals(file.data)).toBe(true)
@@ -40,14 +37,14 @@ describe.each([
   it('fails on a file that grew or shrank since the walk, and names a missing one', async () => {
     const [grown, shrunk] = makeFiles(2)
     appendFileSync(grown.source, 'more')
-    readAhead = new FileReadAhead([grown], mode)
+    readAhead = new FileReadAhead([grown])
     await expect(readAhead.next()).rejects.toMatchObject({ code: FILE_CHANGED, message: `${grown.source} changed while it was being saved` })
     await readAhead.close()
     writeFileSync(shrunk.source, '')
-    readAhead = new FileReadAhead([{ source: shrunk.source, size: shrunk.size }], mode)
+    readAhead = new FileReadAhead([{ source: shrunk.source, size: shrunk.size }])
     await expect(readAhead.next()).rejects.toMatchObject({ code: FILE_CHANGED })
     await readAhead.close()
-    readAhead = new FileReadAhead([{ source: path.join(dir, 'gone'), size: 3 }], mode)
+    readAhead = new FileReadAhead([{ source: path.join(dir, 'gone'), size: 3 }])
     await expect(readAhead.next()).rejects.toMatchObject({ code: 'ENOENT', file: path.join(dir, 'gone') })
   })
 })

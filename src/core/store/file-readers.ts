@@ -1,7 +1,5 @@
-import * as fs from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { ThreadJobs } from '../thread-jobs.js'
-import { sha256Hex } from './codec.js'
 
 /** Small files read back to back, and the sha256 of each. */
 export interface ReadFiles {
@@ -14,51 +12,45 @@ interface ReadJob {
   sizes: number[]
 }
 
-/** The code a read fails with when a file's size is not what the walk saw (readFiles spells it out, as it runs from its text). */
+/** The code a reader thread fails with when a file's size is not what the walk saw. */
 export const FILE_CHANGED = 'EFILECHANGED'
 
-interface ReadFs {
-  openSync(path: string, flags: string): number
-  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: null): number
-  closeSync(fd: number): void
-}
-
 /**
- * Reads files into one buffer, each after the one before, asking for a byte more than expected to
- * notice a file that grew (that byte is overwritten by the next file, and the buffer has one to
- * spare), and hashes each. Self-contained: the reader threads run it from its source text.
+ * The readers' code, plain CommonJS (see ThreadJobs). Each file is read into one buffer after the
+ * one before, asking for a byte more than expected to notice a file that grew (that byte is
+ * overwritten by the next file, and the buffer has one to spare), and hashed.
  */
-export function readFiles(fs: ReadFs, sha256Hex: (data: Uint8Array) => string, { files, sizes }: ReadJob): ReadFiles {
+const READER_SOURCE = `
+const fs = require('node:fs')
+const { createHash } = require('node:crypto')
+const changed = file => Object.assign(new Error(file + ' changed while it was being saved'), { code: ${JSON.stringify(FILE_CHANGED)}, file })
+serve(({ files, sizes }) => {
   let total = 0
   for (const size of sizes) total += size
-  const bytes = new Uint8Array(new ArrayBuffer(total + 1))
-  const digests: string[] = []
+  const bytes = Buffer.allocUnsafeSlow(total + 1)
+  const digests = []
   let offset = 0
   for (let i = 0; i < files.length; i++) {
+    const file = files[i]
     const size = sizes[i]
     let length = 0
     try {
-      const fd = fs.openSync(files[i], 'r')
+      const fd = fs.openSync(file, 'r')
       try {
         for (let read = -1; read !== 0 && length <= size; length += read) read = fs.readSync(fd, bytes, offset + length, size + 1 - length, null)
       } finally {
         fs.closeSync(fd)
       }
     } catch (error) {
-      throw Object.assign(error as Error, { file: files[i] })
+      error.file = file
+      throw error
     }
-    if (length !== size) throw Object.assign(new Error(`${files[i]} changed while it was being saved`), { code: 'EFILECHANGED', file: files[i] })
-    digests.push(sha256Hex(bytes.subarray(offset, offset + size)))
+    if (length !== size) throw changed(file)
+    digests.push(createHash('sha256').update(bytes.subarray(offset, offset + size)).digest('hex'))
     offset += size
   }
-  return { bytes: bytes.subarray(0, total), digests }
-}
-
-const READER_SOURCE = `
-const fs = require('node:fs')
-const { createHash } = require('node:crypto')
-const readFiles = (${readFiles.toString()})
-serve(job => readFiles(fs, data => createHash('sha256').update(data).digest('hex'), job), result => [result.bytes.buffer])
+  return { bytes, digests }
+}, result => [result.bytes.buffer])
 `
 
 /** A reader's young generation: it makes little garbage (see blob-writers.ts). */
@@ -67,27 +59,25 @@ const BATCH_FILES = 256
 const BATCH_BYTES = 1024 * 1024
 /** Batches read ahead of the one being used. */
 const BATCHES_AHEAD = 6
-/** Fewer files than this are read on the calling thread: starting the threads would cost more. */
-const THREADS_FROM = 2000
 
 /**
  * Reads small files on worker threads, in the order they will be used, a few batches ahead: per
  * file, the open, read and close system calls cost more than anything else a save does with it.
  */
 export class FileReadAhead {
-  private readonly jobs: ThreadJobs<ReadJob, ReadFiles> | undefined
+  private readonly jobs: ThreadJobs<ReadJob, ReadFiles>
   private readonly batches: Array<{ start: number; end: number }> = []
   private readonly pending: Array<Promise<ReadFiles>> = []
   private nextBatch = 0
   private current: { start: number; end: number; read: ReadFiles; offset: number } | undefined
   private nextFile = 0
 
-  /** `files` are read in this order; `next()` returns them one by one. A few files are read inline. */
+  /** `files` are read in this order; `next()` returns them one by one. */
   constructor(
     private readonly files: Array<{ source: string; size?: number }>,
-    { threads = Math.min(2, availableParallelism()), threadsFrom = THREADS_FROM } = {}
+    threads = Math.min(2, availableParallelism())
   ) {
-    if (files.length >= threadsFrom) this.jobs = new ThreadJobs('file reader', READER_SOURCE, undefined, threads, { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB })
+    this.jobs = new ThreadJobs('file reader', READER_SOURCE, undefined, threads, { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB })
     let start = 0
     let bytes = 0
     for (let i = 0; i < files.length; i++) {
@@ -118,13 +108,12 @@ export class FileReadAhead {
   }
 
   async close(): Promise<void> {
-    await this.jobs?.close()
+    await this.jobs.close()
   }
 
   private dispatch(batch: { start: number; end: number }): void {
     const files = this.files.slice(batch.start, batch.end)
-    const job = { files: files.map(file => file.source), sizes: files.map(file => file.size ?? 0) }
-    const read = this.jobs ? this.jobs.run(job) : new Promise<ReadFiles>(resolve => resolve(readFiles(fs, sha256Hex, job)))
+    const read = this.jobs.run({ files: files.map(file => file.source), sizes: files.map(file => file.size ?? 0) })
     read.catch(() => {}) // awaited in order by next(); this keeps a failure after an earlier error from going unhandled
     this.pending.push(read)
   }

@@ -163,9 +163,8 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const cutFinder = new CutFinder(tuning.chunk)
   const cutsAhead = new Map<WalkedEntry, Promise<number[]>>()
   const smallChanged: WalkedEntry[] = []
-  const previousOf = files.map(unchangedOf)
-  for (const [index, entry] of files.entries()) {
-    if (previousOf[index]) continue
+  for (const entry of files) {
+    if (unchangedOf(entry)) continue
     if (entry.size! < tuning.smallFileLimit) {
       smallChanged.push(entry)
       continue
@@ -176,10 +175,10 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   }
   const readAhead = new FileReadAhead(smallChanged)
   try {
-    for (const [index, entry] of files.entries()) {
+    for (const entry of files) {
       stats.files++
       stats.treeBytes += entry.size!
-      const previous = previousOf[index]
+      const previous = unchangedOf(entry)
       if (previous) {
         entry.blobs = previous.blobs
         stats.filesUnchanged++
