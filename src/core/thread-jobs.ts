@@ -19,10 +19,10 @@ export class ThreadJobError extends Error {
 
 /**
  * Jobs for a few worker threads running `source`: CommonJS text started with `eval: true`, so it
- * runs the same from lib/, from jest and from an ncc bundle. The source handles `{ id, job }`
- * messages with `serve(handler, transferOf?)` (defined for it), which answers each with
- * `{ id, result }` or `{ id, error }`; `transferOf(result)` lists the buffers that move back.
- * Threads start on the first job; each job goes to the thread with the fewest unanswered jobs.
+ * runs the same from lib/, from jest and from an ncc bundle. The source handles
+ * `{ id, job }` messages with `reply(id, handler)` (defined for it) and answers each with
+ * `{ id, result }` or `{ id, error }`. Threads start on the first job; each job goes to the thread
+ * with the fewest unanswered jobs.
  */
 export class ThreadJobs<Job, Result> {
   private workers: Worker[] = []
@@ -91,11 +91,10 @@ export class ThreadJobs<Job, Result> {
 
 const REPLY_HELPER = `
 const { parentPort, workerData } = require('node:worker_threads')
-function serve(handler, transferOf) {
+function serve(handler) {
   parentPort.on('message', ({ id, job }) => {
     try {
-      const result = handler(job)
-      parentPort.postMessage({ id, result }, transferOf ? transferOf(result) : [])
+      parentPort.postMessage({ id, result: handler(job) })
     } catch (error) {
       parentPort.postMessage({ id, error: { code: error.code, message: error.message, file: error.file } })
     }
