@@ -71163,9 +71163,8 @@ var external_node_zlib_ = __nccwpck_require__(38522);
 
 
 const zstdCompressAsync = (0,external_node_util_.promisify)(external_node_zlib_.zstdCompress);
-const zstdDecompressAsync = (0,external_node_util_.promisify)(external_node_zlib_.zstdDecompress);
 const ZSTD_LEVEL = 3;
-/** Up to this size a blob is (de)compressed on the calling thread; above it, on the thread pool. */
+/** Up to this size a blob is compressed on the calling thread; above it, on the thread pool. */
 const INLINE_LIMIT = (/* unused pure expression or super */ null && (64 * 1024));
 /** Compression is kept only when it saves at least this fraction. */
 const MIN_SAVING = 0.05;
@@ -71206,10 +71205,6 @@ async function compress(raw) {
         return zlib.zstdCompressSync(raw, COMPRESS_OPTIONS);
     return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: raw.length + (raw.length >> 7) + 1024 });
 }
-async function decompress(stored, rawSize) {
-    const options = { chunkSize: Math.max(64, rawSize), maxOutputLength: Math.max(rawSize, 1) };
-    return rawSize <= INLINE_LIMIT ? zlib.zstdDecompressSync(stored, options) : zstdDecompressAsync(stored, options);
-}
 /** Whether compressing `raw` would save at least MIN_SAVING. */
 function pays(compressed, raw) {
     return compressed.length <= raw.length * (1 - MIN_SAVING);
@@ -71231,11 +71226,6 @@ async function encodeBlob(raw) {
         return { bytes: raw, zstd: false };
     const compressed = await compress(raw);
     return pays(compressed, raw) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false };
-}
-async function decodeBlob(stored, zstd, rawSize) {
-    if (!zstd)
-        return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
-    return decompress(stored, rawSize);
 }
 function zstdJson(value) {
     return zlib.zstdCompressSync(Buffer.from(JSON.stringify(value)), COMPRESS_OPTIONS);
@@ -72284,6 +72274,20 @@ function statusOf(error) {
 function nameOf(error) {
     return error?.name ?? 'Error';
 }
+/** A body read straight into one buffer of its announced length (its own memory, so it can move to a thread). */
+async function readExactly(body, length) {
+    const bytes = Buffer.allocUnsafeSlow(length);
+    let filled = 0;
+    for await (const chunk of body) {
+        if (filled + chunk.length > length)
+            throw new StoreError(`the server sent more than the ${length} bytes it announced`);
+        bytes.set(chunk, filled);
+        filled += chunk.length;
+    }
+    if (filled !== length)
+        throw new StoreError(`the server sent ${filled} of the ${length} bytes it announced`);
+    return bytes;
+}
 function s3_store_isMissing(error) {
     const name = nameOf(error);
     return name === 'NoSuchKey' || name === 'NotFound' || (statusOf(error) === 404 && name !== 'NoSuchBucket');
@@ -72432,8 +72436,9 @@ class S3Store {
             const result = await this.client.send(new dist_cjs/* GetObjectCommand */.jLs({ Bucket: this.bucket, Key: this.objectKey(key), Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
             if (!result.Body)
                 return Buffer.alloc(0);
-            const bytes = await result.Body.transformToByteArray();
-            return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+            if (result.ContentLength === undefined)
+                return Buffer.from(await result.Body.transformToByteArray());
+            return await readExactly(result.Body, result.ContentLength);
         }
         catch (error) {
             if (s3_store_isMissing(error))
