@@ -65044,7 +65044,7 @@ class thread_jobs_ThreadJobError extends Error {
 /**
  * Jobs for a few worker threads running `source`: CommonJS text started with `eval: true`, so it
  * runs the same from lib/, from jest and from an ncc bundle. The source handles
- * `{ id, job }` messages with `reply(id, handler)` (defined for it) and answers each with
+ * `{ id, job }` messages with `serve(handler)` (defined for it), which answers each with
  * `{ id, result }` or `{ id, error }`. Threads start on the first job; each job goes to the thread
  * with the fewest unanswered jobs.
  */
