@@ -65179,40 +65179,48 @@ function writeAll(fd, data, position) {
   while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written, position === null ? null : position + written)
 }
 
-serve(({ bytes, blobs }) => {
+serve(({ bytes, numbers, files, digests }) => {
   // Blobs come in offset order, so a shared frame's blobs are neighbours: one decoded frame is kept.
   let frame
   let frameOffset = -1
   let current = ''
   let written = 0
+  const paths = files.split('\0')
+  let path = 0
+  let at = 0
   try {
-    for (const blob of blobs) {
+    for (let blob = 0; at < numbers.length; blob++) {
       current = ''
-      const stored = bytes.subarray(blob.offset, blob.offset + blob.length)
+      const offset = numbers[at], length = numbers[at + 1], size = numbers[at + 2], codec = numbers[at + 3]
+      const within = numbers[at + 4], frameSize = numbers[at + 5], targets = numbers[at + 6]
+      at += 7
+      const stored = bytes.subarray(offset, offset + length)
       let raw
       try {
-        if (blob.codec === 0) raw = stored
-        else if (blob.codec === 1) raw = unzstd(stored, blob.size)
+        if (codec === 0) raw = stored
+        else if (codec === 1) raw = unzstd(stored, size)
         else {
-          if (frameOffset !== blob.offset) {
-            frame = unzstd(stored, blob.frameSize)
-            frameOffset = blob.offset
+          if (frameOffset !== offset) {
+            frame = unzstd(stored, frameSize)
+            frameOffset = offset
           }
-          raw = frame.subarray(blob.within, blob.within + blob.size)
+          raw = frame.subarray(within, within + size)
         }
       } catch {
         throw failure(${JSON.stringify(blob_writers_BLOB_UNDECODABLE)}, 'a blob does not decode')
       }
-      if (raw.length !== blob.size || createHash('sha256').update(raw).digest('hex') !== blob.digest) {
+      if (raw.length !== size || createHash('sha256').update(raw).digest('hex') !== digests.slice(blob * 64, blob * 64 + 64)) {
         throw failure(${JSON.stringify(blob_writers_BLOB_MISMATCH)}, 'a blob does not match its sha256')
       }
-      for (const target of blob.targets) {
-        current = target.file
-        const fd = target.whole ? openReplacing(fs, target.file, flags, target.mode) : fs.openSync(target.file, CHUNK_FLAGS)
+      for (let target = 0; target < targets; target++) {
+        const position = numbers[at], whole = numbers[at + 1] === 1, mode = numbers[at + 2], mtime = numbers[at + 3]
+        at += 4
+        current = paths[path++]
+        const fd = whole ? openReplacing(fs, current, flags, mode) : fs.openSync(current, CHUNK_FLAGS)
         try {
-          writeAll(fd, raw, target.whole ? null : target.position)
-          if (target.whole && (target.mode & umask) !== 0) fs.fchmodSync(fd, target.mode)
-          if (target.whole && target.mtime !== undefined) fs.futimesSync(fd, target.mtime / 1000, target.mtime / 1000)
+          writeAll(fd, raw, whole ? null : position)
+          if (whole && (mode & umask) !== 0) fs.fchmodSync(fd, mode)
+          if (whole && !Number.isNaN(mtime)) fs.futimesSync(fd, mtime / 1000, mtime / 1000)
         } finally {
           fs.closeSync(fd)
         }
@@ -65246,12 +65254,24 @@ class blob_writers_BlobWriters {
      * range's memory moves to that thread (it is copied first when it shares its buffer).
      */
     async write(range) {
-        const owned = ownsItsBuffer(range.bytes) ? range.bytes : new Uint8Array(range.bytes);
-        return this.jobs.run({ bytes: owned, blobs: range.blobs }, [owned.buffer]);
+        const bytes = ownsItsBuffer(range.bytes) ? range.bytes : new Uint8Array(range.bytes);
+        return this.jobs.run({ bytes, ...flatten(range.blobs) }, [bytes.buffer]);
     }
     async close() {
         await this.jobs.close();
     }
+}
+function flatten(blobs) {
+    const numbers = [];
+    const files = [];
+    for (const blob of blobs) {
+        numbers.push(blob.offset, blob.length, blob.size, blob.codec, blob.within, blob.frameSize, blob.targets.length);
+        for (const target of blob.targets) {
+            numbers.push(target.position, target.whole ? 1 : 0, target.mode, target.mtime ?? NaN);
+            files.push(target.file);
+        }
+    }
+    return { numbers: Float64Array.from(numbers), files: files.join('\0'), digests: blobs.map(blob => blob.digest).join('') };
 }
 function ownsItsBuffer(bytes) {
     return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
