@@ -1,6 +1,6 @@
 import { IntegrityError, StoreError } from '../errors.js'
 import { decodeManifest, encodeManifest, manifestKey, objectKey, type Manifest } from '../store/manifest.js'
-import { TaskPool } from '../task-pool.js'
+import { mapLimit } from '../task-pool.js'
 import { materializeTree, type MaterializeStats } from '../store/materialize.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
@@ -106,13 +106,9 @@ export async function saveEntry(request: SaveRequest): Promise<SaveResult> {
 
 async function missingObjects(store: ObjectStore, objects: Set<string>): Promise<Set<string>> {
   const missing = new Set<string>()
-  const pool = new TaskPool(16)
-  for (const object of objects) {
-    await pool.submit(0, async () => {
-      if (!(await store.head(objectKey(object)))) missing.add(object)
-    })
-  }
-  await pool.drain()
+  await mapLimit(objects, 16, async object => {
+    if (!(await store.head(objectKey(object)))) missing.add(object)
+  })
   return missing
 }
 

@@ -152,7 +152,6 @@ const quietStreamingRetryLogger = {
   error: () => undefined // failures reach the caller as StoreErrors
 }
 
-/** An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. */
 /** Keep-alive connection pools for a store's clients. */
 export function s3Agents(): { http: HttpAgent; https: HttpsAgent } {
   return { http: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }), https: new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }) }
@@ -181,6 +180,7 @@ export function s3ClientConfig(config: Omit<S3StoreConfig, 'bucket' | 'prefix'>,
   }
 }
 
+/** An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. */
 export class S3Store implements ObjectStore {
   readonly location: string
   readonly identity: string
