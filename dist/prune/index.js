@@ -65000,7 +65000,7 @@ class task_pool_TaskPool {
  * Maps with at most `limit` calls at once; results in input order. After a failure no further
  * item is started, and the first failure is thrown once the calls under way have ended.
  */
-async function mapLimit(items, limit, map) {
+async function task_pool_mapLimit(items, limit, map) {
     const list = [...items];
     const results = new Array(list.length);
     let next = 0;
@@ -66296,14 +66296,10 @@ async function saveEntry(request) {
 }
 async function missingObjects(store, objects) {
     const missing = new Set();
-    const pool = new TaskPool(16);
-    for (const object of objects) {
-        await pool.submit(0, async () => {
-            if (!(await store.head(objectKey(object))))
-                missing.add(object);
-        });
-    }
-    await pool.drain();
+    await mapLimit(objects, 16, async (object) => {
+        if (!(await store.head(objectKey(object))))
+            missing.add(object);
+    });
     return missing;
 }
 /** Manifests whose blobs a save may reuse: those this job restored, else the entry a restore would pick. */
@@ -66594,7 +66590,7 @@ class ManifestReader {
 }
 async function loadEntries(store, scan, manifests, deleteScopes) {
     const entries = [];
-    await mapLimit(scan.refs.values(), READ_CONCURRENCY, async (ref) => {
+    await task_pool_mapLimit(scan.refs.values(), READ_CONCURRENCY, async (ref) => {
         const record = await readRef(store, ref.key);
         if (!record)
             return; // deleted since the listing: no longer an entry
@@ -66624,7 +66620,7 @@ async function loadEntries(store, scan, manifests, deleteScopes) {
 async function checkUnlistedKeys(store, scan, entries, sizes) {
     const unlisted = new Set(entries.flatMap(entry => entry.keys.filter(key => !sizes.has(key))));
     const missing = new Set();
-    await mapLimit(unlisted, READ_CONCURRENCY, async (key) => {
+    await task_pool_mapLimit(unlisted, READ_CONCURRENCY, async (key) => {
         const info = await store.head(key);
         if (!info)
             return void missing.add(key);
@@ -66683,14 +66679,14 @@ class LiveSet {
                 newManifests.push(manifest);
         }
         const entries = [];
-        await mapLimit(newRefs, READ_CONCURRENCY, async (ref) => {
+        await task_pool_mapLimit(newRefs, READ_CONCURRENCY, async (ref) => {
             const version = String(ref.lastModified.getTime());
             const record = await readRef(this.store, ref.key);
             if (record)
                 entries.push({ refKey: ref.key, tree: record.tree, version, manifestMissing: !(await this.markManifest(manifest_manifestKey(record.tree), version)) });
             this.seenRefs.set(ref.key, ref.lastModified.getTime());
         });
-        await mapLimit(newManifests, READ_CONCURRENCY, async (manifest) => {
+        await task_pool_mapLimit(newManifests, READ_CONCURRENCY, async (manifest) => {
             await this.markManifest(manifest.key, String(manifest.lastModified.getTime()));
             this.seenManifests.set(manifest.key, manifest.lastModified.getTime());
         });
@@ -66760,7 +66756,7 @@ async function pruneStore(options) {
         for (const key of referenced)
             live.keys.add(key);
         const young = [...scan.manifests.values()].filter(info => now - info.lastModified.getTime() < graceMs && !live.keys.has(info.key));
-        await mapLimit(young, READ_CONCURRENCY, async (info) => void (await live.markManifest(info.key)));
+        await task_pool_mapLimit(young, READ_CONCURRENCY, async (info) => void (await live.markManifest(info.key)));
     }
     catch (error) {
         throw refusal(error, store, 0);
@@ -66859,7 +66855,7 @@ async function removeEntriesThatLostKeys(store, live, manifests, swept, deleteKe
         named.set(entry.refKey, [manifest_manifestKey(entry.tree), ...objects].filter(key => swept.has(key)));
     }
     const missing = new Set();
-    await mapLimit(new Set([...swept].filter(key => live.keys.has(key)).concat(...named.values())), READ_CONCURRENCY, async (key) => {
+    await task_pool_mapLimit(new Set([...swept].filter(key => live.keys.has(key)).concat(...named.values())), READ_CONCURRENCY, async (key) => {
         if (!(await store.head(key)))
             missing.add(key);
     });
@@ -67279,7 +67275,6 @@ const quietStreamingRetryLogger = {
     },
     error: () => undefined // failures reach the caller as StoreErrors
 };
-/** An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. */
 /** Keep-alive connection pools for a store's clients. */
 function s3Agents() {
     return { http: new external_node_http_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }), https: new external_node_https_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }) };
@@ -67306,6 +67301,7 @@ function s3ClientConfig(config, agents = s3Agents()) {
         }
     };
 }
+/** An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. */
 class S3Store {
     location;
     identity;

@@ -64949,7 +64949,7 @@ class task_pool_TaskPool {
  * Maps with at most `limit` calls at once; results in input order. After a failure no further
  * item is started, and the first failure is thrown once the calls under way have ended.
  */
-async function mapLimit(items, limit, map) {
+async function task_pool_mapLimit(items, limit, map) {
     const list = [...items];
     const results = new Array(list.length);
     let next = 0;
@@ -66243,14 +66243,10 @@ async function saveEntry(request) {
 }
 async function missingObjects(store, objects) {
     const missing = new Set();
-    const pool = new TaskPool(16);
-    for (const object of objects) {
-        await pool.submit(0, async () => {
-            if (!(await store.head(objectKey(object))))
-                missing.add(object);
-        });
-    }
-    await pool.drain();
+    await mapLimit(objects, 16, async (object) => {
+        if (!(await store.head(objectKey(object))))
+            missing.add(object);
+    });
     return missing;
 }
 /** Manifests whose blobs a save may reuse: those this job restored, else the entry a restore would pick. */
@@ -66701,7 +66697,6 @@ const quietStreamingRetryLogger = {
     },
     error: () => undefined // failures reach the caller as StoreErrors
 };
-/** An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. */
 /** Keep-alive connection pools for a store's clients. */
 function s3Agents() {
     return { http: new external_node_http_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }), https: new external_node_https_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }) };
@@ -66728,6 +66723,7 @@ function s3ClientConfig(config, agents = s3Agents()) {
         }
     };
 }
+/** An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. */
 class S3Store {
     location;
     identity;

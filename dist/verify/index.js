@@ -72126,7 +72126,6 @@ const quietStreamingRetryLogger = {
     },
     error: () => undefined // failures reach the caller as StoreErrors
 };
-/** An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. */
 /** Keep-alive connection pools for a store's clients. */
 function s3Agents() {
     return { http: new external_node_http_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }), https: new external_node_https_.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }) };
@@ -72153,6 +72152,7 @@ function s3ClientConfig(config, agents = s3Agents()) {
         }
     };
 }
+/** An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. */
 class S3Store {
     location;
     identity;
