@@ -22,6 +22,13 @@ function saved(result: SaveResult): Extract<SaveResult, { status: 'saved' }> {
   return result
 }
 
+/** Restores `key` into a fresh workspace and expects its `dir` to equal `dir` in `source`. */
+async function expectRestored(store: S3Store, key: string, dir: string, source: string): Promise<void> {
+  const target = await tempDir('restore')
+  await restoreEntry({ store, key, paths: [dir], workspace: target, readScopes: MAIN })
+  expect(await describeTree(path.join(target, dir))).toEqual(await describeTree(path.join(source, dir)))
+}
+
 describe('checkpoint cache on RGW', () => {
   it('round-trips a tree byte for byte, with modes, empty directories and symlinks', async () => {
     const { store } = await freshStore('roundtrip')
@@ -55,9 +62,7 @@ describe('checkpoint cache on RGW', () => {
     expect(changed.stats.bytesUploaded).toBeGreaterThan(0)
     expect(changed.stats.bytesUploaded / changed.stats.treeBytes).toBeLessThan(0.1)
 
-    const target = await tempDir('restore')
-    await restoreEntry({ store, key: 'build-c', paths: ['build'], workspace: target, readScopes: MAIN })
-    expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(workspace, 'build')))
+    await expectRestored(store, 'build-c', 'build', workspace)
   })
 
   it('restores mtimes, so a save after a restore reads only the files that changed', async () => {
@@ -203,9 +208,7 @@ describe('checkpoint cache on RGW', () => {
     expect(frames.size).toBeLessThan(framed.length / 20)
     expect(result.stats.bytesUploaded).toBeLessThan(result.stats.treeBytes / 3)
 
-    const target = await tempDir('restore')
-    await restoreEntry({ store, key: 'k', paths: ['build'], workspace: target, readScopes: MAIN })
-    expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(workspace, 'build')))
+    await expectRestored(store, 'k', 'build', workspace)
 
     const [object, offset, length] = framed[0]
     const corrupted = Buffer.from((await store.get(objectKey(object)))!)
@@ -230,9 +233,7 @@ describe('checkpoint cache on RGW', () => {
       expect(location[4]).toBe(Codec.raw)
       expect(location[2]).toBe(location[3])
     }
-    const target = await tempDir('restore')
-    await restoreEntry({ store, key: 'k', paths: ['out'], workspace: target, readScopes: MAIN })
-    expect(await describeTree(path.join(target, 'out'))).toEqual(await describeTree(path.join(workspace, 'out')))
+    await expectRestored(store, 'k', 'out', workspace)
   })
 
   it('replaces a symlink where a file goes without following it, and refuses a directory in the way', async () => {
@@ -297,9 +298,7 @@ describe('checkpoint cache on RGW', () => {
     expect(results.filter(result => result.status === 'exists')).toHaveLength(7)
 
     const winner = workspaces[results.findIndex(result => result.status === 'saved')]
-    const target = await tempDir('restore')
-    await restoreEntry({ store, key: 'same-key', paths: ['build'], workspace: target, readScopes: MAIN })
-    expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(winner, 'build')))
+    await expectRestored(store, 'same-key', 'build', winner)
   })
 
   it('stores again the blobs of a base whose objects a prune removed meanwhile', async () => {
@@ -314,9 +313,7 @@ describe('checkpoint cache on RGW', () => {
     const second = saved(await saveEntry({ store, key: 'tree-2', restoreKeys: ['tree-'], paths: ['build'], workspace, readScopes: MAIN }))
     expect(second.tree).toBe(first.tree)
     expect(second.stats.bytesUploaded).toBeGreaterThan(0)
-    const target = await tempDir('restore')
-    await restoreEntry({ store, key: 'tree-2', paths: ['build'], workspace: target, readScopes: MAIN })
-    expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(workspace, 'build')))
+    await expectRestored(store, 'tree-2', 'build', workspace)
   })
 
   it('saves and restores a path outside the workspace only when it is requested', async () => {
