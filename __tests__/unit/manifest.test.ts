@@ -1,6 +1,6 @@
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib'
 import { IntegrityError } from '../../src/core/errors.js'
-import { decodeManifest, encodeManifest, MANIFEST_SCHEMA, treeDigest, validateManifest, type Manifest } from '../../src/core/store/manifest.js'
+import { decodeManifest, encodeManifest, MANIFEST_SCHEMA, sealManifest, treeDigest, validateManifest, type Manifest } from '../../src/core/store/manifest.js'
 
 const D1 = 'd1'.repeat(32)
 
@@ -81,46 +81,99 @@ describe('manifest', () => {
     expect(() => validateManifest(manifest({ blobs: { [D1]: ['pack1', 0, 40, 5, 2, 0, 2 ** 40] } }))).toThrow(/malformed/)
   })
 
-  it('stores each digest once, and refuses a stored manifest whose indexes point nowhere', () => {
-    const digest = 'ab'.repeat(32)
-    const shared = manifest({
-      entries: [
-        { root: 0, path: '', type: 'dir', mode: 0o755 },
-        { root: 0, path: 'a.txt', type: 'file', mode: 0o644, size: 5, blobs: [digest] },
-        { root: 0, path: 'b.txt', type: 'file', mode: 0o644, size: 5, blobs: [digest] }
-      ],
-      blobs: { [digest]: ['pack1', 0, 40, 5, 2, 0, 5] }
-    })
-    const encoded = encodeManifest(shared)
-    const stored = JSON.parse(zstdDecompressSync(encoded).toString('utf8'))
-    expect(stored.digests).toEqual([digest])
-    expect(stored.entries[2].blobs).toEqual([0])
-    expect(JSON.stringify(stored).split(digest).length - 1).toBe(1)
-    expect(decodeManifest(encoded, treeDigest(shared))).toEqual(shared)
-
-    stored.entries[2].blobs = [1]
-    const broken = zstdCompressSync(Buffer.from(JSON.stringify(stored)))
-    expect(() => decodeManifest(broken, treeDigest(shared))).toThrow(/unreadable/)
+  it('refuses a path below a symlink at any depth, and allows one beside it', () => {
+    const deep = manifest()
+    deep.entries.push({ root: 0, path: 'dir/sub/deeper/x', type: 'file', mode: 0o644, size: 5, blobs: [D1] })
+    deep.entries.push({ root: 0, path: 'dir/sub', type: 'symlink', mode: 0o777, target: '/etc' })
+    expect(() => validateManifest(deep)).toThrow(/dir\/sub\/deeper\/x.*below a symlink/)
+    const beside = manifest()
+    beside.entries.push({ root: 0, path: 'linked/x', type: 'file', mode: 0o644, size: 5, blobs: [D1] })
+    beside.entries.push({ root: 1, path: 'link/x', type: 'file', mode: 0o644, size: 5, blobs: [D1] })
+    beside.roots.push('other')
+    expect(() => validateManifest(beside)).not.toThrow()
   })
 
-  it('stores a blob that follows the previous one in its frame as just its size', () => {
+  it('stores columns: each digest once as 32 bytes, mtimes and locations outside the digest', () => {
+    const digest = 'ab'.repeat(32)
+    const shared = manifest({
+      roots: ['build', '~/.cache/ü'],
+      entries: [
+        { root: 0, path: '', type: 'dir', mode: 0o755 },
+        { root: 0, path: 'a.txt', type: 'file', mode: 0o644, size: 5, blobs: [digest], mtime: 1700000000123 },
+        { root: 0, path: 'b/ünïcode.txt', type: 'file', mode: 0o600, size: 5, blobs: [digest] },
+        { root: 0, path: 'empty', type: 'file', mode: 0o644, size: 0, blobs: [] },
+        { root: 1, path: 'big', type: 'file', mode: 0o755, size: 2 ** 33 + 5, blobs: [...Array<string>(32).fill(D1), digest] },
+        { root: 1, path: 'link', type: 'symlink', mode: 0o777, target: '../a.txt' }
+      ],
+      blobs: { [digest]: ['pack1', 0, 40, 5, 2, 0, 5], [D1]: ['chunk1', 0, 2 ** 28, 2 ** 28, 0] }
+    })
+    const encoded = encodeManifest(shared)
+    const raw = zstdDecompressSync(encoded)
+    expect(raw.subarray(0, 4).toString('latin1')).toBe('AAM3')
+    expect(countOf(raw, Buffer.from(digest, 'hex'))).toBe(1)
+    expect(countOf(raw, Buffer.from(digest))).toBe(0)
+    expect(decodeManifest(encoded, treeDigest(shared))).toEqual(shared)
+    expect(sealManifest(shared)).toEqual({ digest: treeDigest(shared), encoded })
+
+    const touched = structuredClone(shared)
+    touched.entries[1].mtime = 1800000000000
+    touched.blobs[digest] = ['pack9', 4096, 40, 5, 2, 0, 5]
+    expect(treeDigest(touched)).toBe(treeDigest(shared))
+  })
+
+  it('refuses columnar bytes that are tampered with or cut short', () => {
+    const original = manifest()
+    const digest = treeDigest(original)
+    const raw = zstdDecompressSync(encodeManifest(original))
+    const modeAt = raw.indexOf(Buffer.from(new Uint32Array([0o755, 0o644, 0o777]).buffer))
+    expect(modeAt).toBeGreaterThan(0)
+    const setuid = Buffer.from(raw)
+    setuid.writeUInt32LE(0o4755, modeAt + 4)
+    expect(() => decodeManifest(zstdCompressSync(setuid), digest)).toThrow(/does not match its digest/)
+    for (const cut of [raw.length - 1, 12, 6]) {
+      expect(() => decodeManifest(zstdCompressSync(raw.subarray(0, cut)), digest)).toThrow(/unreadable/)
+    }
+    const nowhere = Buffer.from(raw)
+    // The last columns: the one blob's object index (4 bytes, padded to 8), then its codec (1 byte).
+    nowhere.writeUInt32LE(7, nowhere.length - 9)
+    expect(() => decodeManifest(zstdCompressSync(nowhere), digest)).toThrow(/unreadable/)
+    expect(() => decodeManifest(Buffer.from('not zstd'), digest)).toThrow(/unreadable/)
+  })
+
+  it('reads @2 manifests: digests stored once, and a blob that follows the previous one in its frame as just its size', () => {
     const [first, second, third] = ['a1', 'b2', 'c3'].map(prefix => prefix.repeat(32))
-    const framed = manifest({
+    const expected = manifest({
+      schema: 'artifact-action/manifest@2',
       entries: [
         { root: 0, path: '', type: 'dir', mode: 0o755 },
         { root: 0, path: 'z.txt', type: 'file', mode: 0o644, size: 5, blobs: [second] },
         { root: 0, path: 'a.txt', type: 'file', mode: 0o644, size: 7, blobs: [first] },
+        { root: 0, path: 'a2.txt', type: 'file', mode: 0o644, size: 7, blobs: [first] },
         { root: 0, path: 'm.txt', type: 'file', mode: 0o644, size: 3, blobs: [third] }
       ],
       blobs: { [second]: ['pack1', 100, 40, 5, 2, 0, 15], [first]: ['pack1', 100, 40, 7, 2, 5, 15], [third]: ['pack2', 0, 3, 3, 0] }
     })
-    const encoded = encodeManifest(framed)
-    const stored = JSON.parse(zstdDecompressSync(encoded).toString('utf8'))
-    expect(stored.digests).toEqual([second, first, third])
-    expect(stored.locations).toEqual([[0, 100, 40, 5, 2, 0, 15], [7], [1, 0, 3, 3, 0]])
-    expect(decodeManifest(encoded, treeDigest(framed))).toEqual(framed)
+    const stored = {
+      schema: 'artifact-action/manifest@2',
+      roots: ['build'],
+      entries: expected.entries.map(entry => (entry.blobs ? { ...entry, blobs: entry.blobs.map(digest => [second, first, third].indexOf(digest)) } : entry)),
+      objects: ['pack1', 'pack2'],
+      digests: [second, first, third],
+      locations: [[0, 100, 40, 5, 2, 0, 15], [7], [1, 0, 3, 3, 0]]
+    }
+    const compressed = (value: unknown) => zstdCompressSync(Buffer.from(JSON.stringify(value)))
+    const digest = treeDigest(expected)
+    expect(decodeManifest(compressed(stored), digest)).toEqual(expected)
 
-    stored.locations = [[7], [0, 100, 40, 5, 2, 0, 15], [1, 0, 3, 3, 0]]
-    expect(() => decodeManifest(zstdCompressSync(Buffer.from(JSON.stringify(stored))), treeDigest(framed))).toThrow(/unreadable/)
+    expect(() => decodeManifest(compressed({ ...stored, locations: [[7], [0, 100, 40, 5, 2, 0, 15], [1, 0, 3, 3, 0]] }), digest)).toThrow(/unreadable/)
+    const pointsNowhere = structuredClone(stored)
+    pointsNowhere.entries[2].blobs = [3]
+    expect(() => decodeManifest(compressed(pointsNowhere), digest)).toThrow(/unreadable/)
   })
 })
+
+function countOf(haystack: Buffer, needle: Buffer): number {
+  let count = 0
+  for (let at = haystack.indexOf(needle); at >= 0; at = haystack.indexOf(needle, at + 1)) count++
+  return count
+}

@@ -81,10 +81,10 @@ export async function encodeBlob(raw: Uint8Array): Promise<EncodedBlob> {
   return pays(compressed, raw) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false }
 }
 
-export function zstdJson(value: unknown): Buffer {
-  return zlib.zstdCompressSync(Buffer.from(JSON.stringify(value)), COMPRESS_OPTIONS)
+export function zstdSync(raw: Uint8Array): Buffer {
+  return zlib.zstdCompressSync(raw, COMPRESS_OPTIONS)
 }
 
-export function unzstdJson(stored: Uint8Array): unknown {
-  return JSON.parse(zlib.zstdDecompressSync(stored).toString('utf8'))
+export function unzstdSync(stored: Uint8Array): Buffer {
+  return zlib.zstdDecompressSync(stored)
 }

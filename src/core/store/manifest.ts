@@ -1,9 +1,11 @@
 import { IntegrityError } from '../errors.js'
-import { sha256Hex, unzstdJson, zstdJson } from './codec.js'
+import { sha256Hex, unzstdSync, zstdSync } from './codec.js'
+import { decodeColumns, encodeColumns, encodeTreePart, isColumnar } from './manifest-columns.js'
 
-export const MANIFEST_SCHEMA = 'artifact-action/manifest@2'
-/** Manifests a restore still reads: @1 has no shared frames (codec 2). */
-const READABLE_SCHEMAS: readonly string[] = ['artifact-action/manifest@1', MANIFEST_SCHEMA]
+export const MANIFEST_SCHEMA = 'artifact-action/manifest@3'
+const COMPACT_JSON_SCHEMA = 'artifact-action/manifest@2'
+/** Manifests a restore still reads: @1 has no shared frames (codec 2); @2 is JSON, @3 columns. */
+const READABLE_SCHEMAS: readonly string[] = ['artifact-action/manifest@1', COMPACT_JSON_SCHEMA, MANIFEST_SCHEMA]
 
 export type EntryType = 'file' | 'dir' | 'symlink'
 
@@ -47,10 +49,12 @@ export interface Manifest {
 
 /**
  * The tree digest: sha256 over the schema, roots and entries, which depend only on the tree's
- * content. Where the bytes happen to be stored (`blobs`) is left out, so identical trees have
- * identical digests whichever objects hold them.
+ * content. Where the bytes happen to be stored (`blobs`) and mtimes are left out, so identical
+ * trees have identical digests whichever objects hold them. For @3 it is the sha256 of the stored
+ * tree part, so a restore checks it without re-encoding anything.
  */
 export function treeDigest(manifest: Pick<Manifest, 'schema' | 'roots' | 'entries'>): string {
+  if (manifest.schema === MANIFEST_SCHEMA) return sha256Hex(encodeTreePart(manifest))
   const entries = manifest.entries.map(canonicalEntry)
   return sha256Hex(JSON.stringify({ schema: manifest.schema, roots: manifest.roots, entries }))
 }
@@ -60,10 +64,13 @@ function canonicalEntry(entry: ManifestEntry): ManifestEntry {
   return type === 'file' ? { root, path, type, mode, size, blobs } : type === 'symlink' ? { root, path, type, mode, target } : { root, path, type, mode }
 }
 
+/** An empty, `.` or `..` segment: a path that has one could leave its root (or is not canonical). */
+const UNSAFE_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/
+
 /** Refuses paths that could leave their root: absolute, `..`, `.`, empty segments, NUL. */
 export function assertSafeRelativePath(path: string): void {
   if (path === '') return
-  if (path.startsWith('/') || path.includes('\0') || path.split('/').some(part => part === '' || part === '.' || part === '..')) {
+  if (UNSAFE_SEGMENT.test(path) || path.includes('\0')) {
     throw new IntegrityError(`manifest path ${JSON.stringify(path)} is unsafe (absolute, or contains '..'); refusing to restore`)
   }
 }
@@ -78,20 +85,16 @@ const validated = new WeakSet<Manifest>()
 export function validateManifest(manifest: Manifest): void {
   if (validated.has(manifest)) return
   if (!READABLE_SCHEMAS.includes(manifest.schema)) throw new IntegrityError(`unknown manifest schema ${JSON.stringify(manifest.schema)}; a newer artifact-action wrote it`)
-  const sharedFrames = manifest.schema === MANIFEST_SCHEMA
+  const sharedFrames = manifest.schema !== READABLE_SCHEMAS[0]
   const symlinks = manifest.roots.map(() => new Set<string>())
   for (const entry of manifest.entries) {
     if (!Number.isInteger(entry.root) || entry.root < 0 || entry.root >= manifest.roots.length) throw new IntegrityError(`manifest entry ${JSON.stringify(entry.path)} names no root`)
     assertSafeRelativePath(entry.path)
     if (entry.type === 'symlink') symlinks[entry.root].add(entry.path)
   }
+  const belowSymlink = symlinks.map(links => (links.size > 0 ? symlinkAncestry(links) : undefined))
   for (const entry of manifest.entries) {
-    const links = symlinks[entry.root]
-    if (links.size > 0) {
-      for (let slash = entry.path.indexOf('/'); slash >= 0; slash = entry.path.indexOf('/', slash + 1)) {
-        if (links.has(entry.path.slice(0, slash))) throw new IntegrityError(`manifest path ${JSON.stringify(entry.path)} lies below a symlink; refusing to restore`)
-      }
-    }
+    if (belowSymlink[entry.root]?.(entry.path)) throw new IntegrityError(`manifest path ${JSON.stringify(entry.path)} lies below a symlink; refusing to restore`)
     if (entry.type === 'file') {
       let total = 0
       for (const digest of entry.blobs ?? []) {
@@ -104,6 +107,24 @@ export function validateManifest(manifest: Manifest): void {
     }
   }
   validated.add(manifest)
+}
+
+/** Whether a path lies below one of `links`; each directory is looked at once, however many entries it holds. */
+function symlinkAncestry(links: Set<string>): (path: string) => boolean {
+  const known = new Map<string, boolean>([['', false]])
+  const viaLink = (dir: string): boolean => {
+    let answer = known.get(dir)
+    if (answer === undefined) {
+      const slash = dir.lastIndexOf('/')
+      answer = links.has(dir) || viaLink(slash < 0 ? '' : dir.slice(0, slash))
+      known.set(dir, answer)
+    }
+    return answer
+  }
+  return path => {
+    const slash = path.lastIndexOf('/')
+    return slash >= 0 && viaLink(path.slice(0, slash))
+  }
 }
 
 /** No blob or frame is larger; a restore allocates a blob's or frame's raw size before decompressing it. */
@@ -120,12 +141,11 @@ function validLocation(location: BlobLocation, sharedFrames: boolean): boolean {
 }
 
 /**
- * How an @2 manifest is stored: each digest once, in `digests`, in the order the entries first use
+ * How an @2 manifest was stored: each digest once, in `digests`, in the order the entries first use
  * them; entries name their blobs by index into it, and locations name their object by index into
- * `objects`. A blob that sits right after the previous one in the same shared frame is stored as
- * just `[size]`. For a tree of small files this is 40% smaller, as digests are most of the bytes.
+ * `objects`. A blob right after the previous one in the same shared frame is just `[size]`.
  */
-interface StoredManifest {
+interface CompactManifest {
   schema: string
   roots: string[]
   entries: Array<Omit<ManifestEntry, 'blobs'> & { blobs?: number[] }>
@@ -134,60 +154,22 @@ interface StoredManifest {
   locations: number[][]
 }
 
+/** Stored bytes of a manifest: @3 as zstd-compressed columns; an older one (a loaded @1, say) as its JSON. */
 export function encodeManifest(manifest: Manifest): Buffer {
-  if (manifest.schema !== MANIFEST_SCHEMA) return zstdJson(manifest)
-  const digests: string[] = []
-  const digestIndex = new Map<string, number>()
-  const indexOf = (digest: string): number => {
-    let index = digestIndex.get(digest)
-    if (index === undefined) {
-      index = digests.push(digest) - 1
-      digestIndex.set(digest, index)
-    }
-    return index
-  }
-  const entries = manifest.entries.map((entry): StoredManifest['entries'][number] => (entry.blobs ? { ...entry, blobs: entry.blobs.map(indexOf) } : (entry as Omit<ManifestEntry, 'blobs'>)))
-  for (const digest of Object.keys(manifest.blobs).sort()) indexOf(digest)
-
-  const objects: string[] = []
-  const objectIndex = new Map<string, number>()
-  let previous: BlobLocation | undefined
-  const locations = digests.map(digest => {
-    const location = manifest.blobs[digest]
-    if (!location) throw new Error(`manifest has no location for blob ${digest}`)
-    const next = previous && followsInFrame(previous, location)
-    previous = location
-    if (next) return [location[3]]
-    const [object, ...rest] = location
-    let index = objectIndex.get(object)
-    if (index === undefined) {
-      index = objects.push(object) - 1
-      objectIndex.set(object, index)
-    }
-    return [index, ...rest]
-  })
-  const stored: StoredManifest = { schema: manifest.schema, roots: manifest.roots, entries, objects, digests, locations }
-  return zstdJson(stored)
+  return sealManifest(manifest).encoded
 }
 
-/** Whether `location` is the blob right after `previous` in the same shared frame. */
-function followsInFrame(previous: BlobLocation, location: BlobLocation): boolean {
-  return (
-    previous[4] === Codec.sharedFrame &&
-    location[4] === Codec.sharedFrame &&
-    location[0] === previous[0] &&
-    location[1] === previous[1] &&
-    location[2] === previous[2] &&
-    location[6] === previous[6] &&
-    location[5] === previous[5] + previous[3]
-  )
+/** A manifest's tree digest and stored bytes, encoding it once. */
+export function sealManifest(manifest: Manifest): { digest: string; encoded: Buffer } {
+  if (manifest.schema !== MANIFEST_SCHEMA) return { digest: treeDigest(manifest), encoded: zstdSync(Buffer.from(JSON.stringify(manifest))) }
+  const { bytes, treePart } = encodeColumns(manifest)
+  return { digest: sha256Hex(treePart), encoded: zstdSync(bytes) }
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
-/** The in-memory shape of a stored manifest; anything malformed throws. */
-function expandManifest(stored: StoredManifest): Manifest {
-  if (stored.schema !== MANIFEST_SCHEMA) return stored as unknown as Manifest
+/** The in-memory shape of an @2 manifest; anything malformed throws. */
+function expandCompact(stored: CompactManifest): Manifest {
   const { objects, digests, locations } = stored
   if (!Array.isArray(objects) || !Array.isArray(digests) || !Array.isArray(locations) || locations.length !== digests.length) throw new Error('malformed')
   const blobs: Record<string, BlobLocation> = {}
@@ -221,14 +203,25 @@ function expandManifest(stored: StoredManifest): Manifest {
   return { schema: stored.schema, roots: stored.roots, entries, blobs }
 }
 
+/** The manifest in stored bytes, checked against its tree digest and validated; anything else throws IntegrityError. */
 export function decodeManifest(stored: Uint8Array, expectedDigest: string): Manifest {
+  const unreadable = () => new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`)
+  const mismatch = () => new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} does not match its digest`)
   let manifest: Manifest
   try {
-    manifest = expandManifest(unzstdJson(stored) as StoredManifest)
-  } catch {
-    throw new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`)
+    const bytes = unzstdSync(stored)
+    if (isColumnar(bytes)) {
+      const decoded = decodeColumns(bytes)
+      if (sha256Hex(decoded.treePart) !== expectedDigest) throw mismatch()
+      manifest = decoded.manifest
+    } else {
+      const parsed = JSON.parse(bytes.toString('utf8')) as CompactManifest
+      manifest = parsed.schema === COMPACT_JSON_SCHEMA ? expandCompact(parsed) : (parsed as unknown as Manifest)
+      if (treeDigest(manifest) !== expectedDigest) throw mismatch()
+    }
+  } catch (error) {
+    throw error instanceof IntegrityError ? error : unreadable()
   }
-  if (treeDigest(manifest) !== expectedDigest) throw new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} does not match its digest`)
   validateManifest(manifest)
   return manifest
 }

@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync } from 'node:fs'
 import { TaskPool } from '../task-pool.js'
 import { CutFinder, DEFAULT_CHUNK_PARAMS, readChunks, type ChunkParams } from './chunker.js'
 import { compress, encodeBlob, pays, sha256Hex, sha256HexAsync } from './codec.js'
-import { Codec, encodeManifest, manifestKey, MANIFEST_SCHEMA, objectKey, treeDigest, type BlobLocation, type Manifest, type ManifestEntry } from './manifest.js'
+import { Codec, manifestKey, MANIFEST_SCHEMA, objectKey, sealManifest, type BlobLocation, type Manifest, type ManifestEntry } from './manifest.js'
 import type { ObjectStore } from './object-store.js'
 import { walkRoots, type TreeRoot, type WalkedEntry } from './tree-walk.js'
 
@@ -201,8 +201,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     entries: entries.map(({ source: _source, ...entry }) => entry as ManifestEntry),
     blobs: Object.fromEntries(used)
   }
-  const digest = treeDigest(manifest)
-  const encoded = encodeManifest(manifest)
+  const { digest, encoded } = sealManifest(manifest)
   if ((await store.put(manifestKey(digest), encoded, { ifNoneMatch: true })) === 'created') stats.bytesUploaded += encoded.length
   return { digest, manifest, stats, reusedObjects }
 }
