@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { appendFile, lstat, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { appendFile, chmod, lstat, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { loadManifest, restoreEntry, saveEntry, type SaveResult } from '../../src/core/cache/checkpoint-cache.js'
@@ -257,6 +257,26 @@ describe('checkpoint cache on RGW', () => {
     const blocked = await tempDir('restore')
     await mkdir(path.join(blocked, 'out', 'b.txt'), { recursive: true })
     await expect(restoreEntry({ store, key: 'k', paths: ['out'], workspace: blocked, readScopes: MAIN })).rejects.toThrow(/b\.txt: a directory is in the way/)
+  })
+
+  it('gives directories their modes, a read-only one after its files, also over directories and files already there', async () => {
+    const { store } = await freshStore('dir-modes')
+    const workspace = await tempDir('ws')
+    const modes: Array<[string, number]> = [['private', 0o700], ['shared', 0o775], ['sealed', 0o555], ['sticky', 0o1777], ['plain', 0o755]]
+    for (const [dir, mode] of modes) {
+      await mkdir(path.join(workspace, 'out', dir, 'inner'), { recursive: true })
+      await writeFile(path.join(workspace, 'out', dir, 'inner', 'f.txt'), dir)
+      await chmod(path.join(workspace, 'out', dir), mode)
+    }
+    saved(await saveEntry({ store, key: 'k', paths: ['out'], workspace, readScopes: MAIN }))
+    await expectRestored(store, 'k', 'out', workspace)
+
+    const target = await tempDir('restore')
+    await mkdir(path.join(target, 'out', 'private'), { recursive: true })
+    await chmod(path.join(target, 'out', 'private'), 0o755)
+    await writeFile(path.join(target, 'out', 'shared'), 'a file where a directory goes\n')
+    await restoreEntry({ store, key: 'k', paths: ['out'], workspace: target, readScopes: MAIN })
+    expect(await describeTree(path.join(target, 'out'))).toEqual(await describeTree(path.join(workspace, 'out')))
   })
 
   it('refuses a manifest with ../ paths and writes nothing outside the target', async () => {

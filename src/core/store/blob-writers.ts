@@ -66,7 +66,7 @@ export function openReplacing(fs: OpenFs, file: string, flags: number, mode: num
 const WRITER_SOURCE = `
 const fs = require('node:fs')
 const zlib = require('node:zlib')
-const { createHash } = require('node:crypto')
+const { hash } = require('node:crypto')
 const openReplacing = (${openReplacing.toString()})
 const { flags, umask } = workerData
 const CHUNK_FLAGS = fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW
@@ -108,7 +108,7 @@ serve(({ bytes, numbers, files, digests }) => {
       } catch {
         throw failure(${JSON.stringify(BLOB_UNDECODABLE)}, 'a blob does not decode')
       }
-      if (raw.length !== size || createHash('sha256').update(raw).digest('hex') !== digests.slice(blob * 64, blob * 64 + 64)) {
+      if (raw.length !== size || hash('sha256', raw, 'hex') !== digests.slice(blob * 64, blob * 64 + 64)) {
         throw failure(${JSON.stringify(BLOB_MISMATCH)}, 'a blob does not match its sha256')
       }
       for (let target = 0; target < targets; target++) {

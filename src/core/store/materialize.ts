@@ -89,17 +89,19 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
   try {
     const targets = new Map<string, BlobTarget[]>()
     const fileEntries = manifest.entries.filter(entry => entry.type === 'file')
+    // Directories get their modes last (a read-only one would refuse its files), except those
+    // created with exactly their mode already.
+    const umask = process.umask()
+    const dirsToChmod: ManifestEntry[] = []
     for (const entry of manifest.entries) {
       if (entry.type !== 'dir') continue
       ensureParents(entry)
       const destination = destinationOf(entry)
       if (checkedDirs.has(destination)) continue
-      const existing = lstatOrUndefined(destination)
-      if (existing?.isSymbolicLink() || (existing && !existing.isDirectory())) unlinkSync(destination)
-      if (!existing?.isDirectory()) {
-        mkdirSync(destination)
-        createdDirs.push(destination)
-      }
+      const exact = (entry.mode & ~0o777) === 0 && (entry.mode & 0o700) === 0o700 && (entry.mode & umask) === 0
+      const created = makeDirectory(destination, exact ? entry.mode : 0o777)
+      if (created) createdDirs.push(destination)
+      if (!created || !exact) dirsToChmod.push(entry)
       checkedDirs.add(destination)
     }
     for (const entry of fileEntries) {
@@ -164,7 +166,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       symlinkSync(entry.target!, link)
       created.add(link)
     }
-    for (const entry of [...manifest.entries].reverse()) if (entry.type === 'dir') chmodSync(destinationOf(entry), entry.mode)
+    for (const entry of dirsToChmod.reverse()) chmodSync(destinationOf(entry), entry.mode)
     return stats
   } catch (error) {
     // Writes still in flight finish first, so nothing lands after the clean-up.
@@ -222,6 +224,20 @@ function writeFailure(error: unknown, object: string): unknown {
   if (error.code === BLOB_MISMATCH) return new IntegrityError(`a blob in object ${object.slice(0, 12)} does not match its sha256`)
   if (error.code === 'EISDIR') return directoryInTheWay(error.file ?? '')
   return error
+}
+
+/** Creates a directory, replacing a non-directory in the way; false when a directory is already there. */
+function makeDirectory(destination: string, mode: number): boolean {
+  try {
+    mkdirSync(destination, mode)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  }
+  if (lstatSync(destination).isDirectory()) return false
+  unlinkSync(destination)
+  mkdirSync(destination, mode)
+  return true
 }
 
 function lstatOrUndefined(target: string) {
