@@ -3,11 +3,44 @@ import { constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { zstdCompressSync } from 'node:zlib'
-import { BLOB_MISMATCH, BLOB_UNDECODABLE, BlobWriters, type BlobTarget, type RangeBlob } from '../../src/core/store/blob-writers.js'
+import { BLOB_MISMATCH, BLOB_UNDECODABLE, BlobWriters, type WriteJob } from '../../src/core/store/blob-writers.js'
 import { ThreadJobError } from '../../src/core/thread-jobs.js'
 
 const FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')
+
+interface BlobTarget {
+  file: string
+  position: number
+  whole: boolean
+  mode: number
+  mtime?: number
+}
+
+/** One blob of a range, readably; `jobOf` lays it out as the writers take it. */
+interface RangeBlob {
+  digest: string
+  offset: number
+  length: number
+  size: number
+  codec: 0 | 1 | 2
+  within: number
+  frameSize: number
+  targets: BlobTarget[]
+}
+
+function jobOf({ bytes, blobs }: { bytes: Uint8Array; blobs: RangeBlob[] }): WriteJob {
+  const numbers: number[] = []
+  const files: string[] = []
+  for (const blob of blobs) {
+    numbers.push(blob.offset, blob.length, blob.size, blob.codec, blob.within, blob.frameSize, blob.targets.length)
+    for (const target of blob.targets) {
+      numbers.push(target.position, target.whole ? 1 : 0, target.mode, target.mtime ?? NaN)
+      files.push(target.file)
+    }
+  }
+  return { bytes, numbers: Float64Array.from(numbers), files: files.join('\0'), digests: blobs.map(blob => blob.digest).join('') }
+}
 
 /** A range of raw blobs laid end to end, each written whole to its file. */
 function rawRange(files: Array<{ file: string; data: Buffer; mode: number; mtime?: number }>): { bytes: Uint8Array; blobs: RangeBlob[] } {
@@ -28,11 +61,12 @@ describe('blob writer threads', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'writers-'))
   })
   afterEach(() => writers.close())
+  const write = (range: { bytes: Uint8Array; blobs: RangeBlob[] }) => writers.write(jobOf(range))
 
   it('writes raw blobs as files with their bytes, mode and mtime, across ranges', async () => {
     const mtime = Date.UTC(2024, 0, 2, 3, 4, 5, 678)
     const files = Array.from({ length: 40 }, (_, i) => ({ file: path.join(dir, `f${i}`), data: Buffer.from(`file ${i}\n`.repeat(i)), mode: i % 2 ? 0o755 : 0o600, mtime }))
-    const written = await Promise.all([writers.write(rawRange(files.slice(0, 20))), writers.write(rawRange(files.slice(20)))])
+    const written = await Promise.all([write(rawRange(files.slice(0, 20))), write(rawRange(files.slice(20)))])
     expect(written[0] + written[1]).toBe(files.reduce((sum, { data }) => sum + data.length, 0))
     for (const { file, data, mode } of files) {
       expect(readFileSync(file)).toEqual(data)
@@ -68,7 +102,7 @@ describe('blob writer threads', () => {
         ]
       }
     ]
-    await writers.write({ bytes: Buffer.concat([frame, packed]), blobs })
+    await write({ bytes: Buffer.concat([frame, packed]), blobs })
     expect(readFileSync(path.join(dir, 'a'))).toEqual(a)
     expect(readFileSync(path.join(dir, 'b'))).toEqual(b)
     expect(readFileSync(large)).toEqual(Buffer.concat([chunk, chunk]))
@@ -78,9 +112,9 @@ describe('blob writer threads', () => {
     const good = Buffer.from('good')
     const range = rawRange([{ file: path.join(dir, 'bad'), data: good, mode: 0o644 }])
     range.blobs[0].digest = sha256(Buffer.from('other'))
-    await expect(writers.write(range)).rejects.toMatchObject({ code: BLOB_MISMATCH })
+    await expect(write(range)).rejects.toMatchObject({ code: BLOB_MISMATCH })
     const garbled: RangeBlob = { digest: sha256(good), offset: 0, length: 4, size: 4, codec: 1, within: 0, frameSize: 4, targets: [{ file: path.join(dir, 'garbled'), position: 0, whole: true, mode: 0o644 }] }
-    await expect(writers.write({ bytes: Buffer.from('nope'), blobs: [garbled] })).rejects.toMatchObject({ code: BLOB_UNDECODABLE })
+    await expect(write({ bytes: Buffer.from('nope'), blobs: [garbled] })).rejects.toMatchObject({ code: BLOB_UNDECODABLE })
     expect(existsSync(path.join(dir, 'bad'))).toBe(false)
     expect(existsSync(path.join(dir, 'garbled'))).toBe(false)
   })
@@ -89,7 +123,7 @@ describe('blob writer threads', () => {
     const data = Buffer.from('shared bytes')
     const larger = Buffer.concat([Buffer.from('xx'), data, Buffer.from('yy')])
     const range = rawRange([{ file: path.join(dir, 'shared'), data, mode: 0o644 }])
-    await writers.write({ bytes: larger.subarray(2, 2 + data.length), blobs: range.blobs })
+    await write({ bytes: larger.subarray(2, 2 + data.length), blobs: range.blobs })
     expect(readFileSync(path.join(dir, 'shared'))).toEqual(data)
     expect(larger.toString()).toBe('xxshared bytesyy')
   })
@@ -98,7 +132,7 @@ describe('blob writer threads', () => {
     const outside = path.join(dir, 'outside.txt')
     writeFileSync(outside, 'untouched')
     symlinkSync(outside, path.join(dir, 'a.txt'))
-    await writers.write(rawRange([{ file: path.join(dir, 'a.txt'), data: Buffer.from('restored'), mode: 0o644 }]))
+    await write(rawRange([{ file: path.join(dir, 'a.txt'), data: Buffer.from('restored'), mode: 0o644 }]))
     expect(lstatSync(path.join(dir, 'a.txt')).isFile()).toBe(true)
     expect(readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('restored')
     expect(readFileSync(outside, 'utf8')).toBe('untouched')
@@ -106,7 +140,7 @@ describe('blob writer threads', () => {
 
   it('names the file and the error code when a write fails', async () => {
     mkdirSync(path.join(dir, 'taken'))
-    const failure = writers.write(
+    const failure = write(
       rawRange([
         { file: path.join(dir, 'ok.txt'), data: Buffer.from('ok'), mode: 0o644 },
         { file: path.join(dir, 'taken'), data: Buffer.from('x'), mode: 0o644 }

@@ -32,8 +32,8 @@ describe('manifest', () => {
     changedMode.entries[1].mode = 0o755
     const changedPath = manifest()
     changedPath.entries[1].path = 'b.txt'
-    const changedContent = manifest({ blobs: { d2: ['pack1', 0, 5, 5, 0] } })
-    changedContent.entries[1].blobs = ['d2']
+    const changedContent = manifest({ blobs: { ['d2'.repeat(32)]: ['pack1', 0, 5, 5, 0] } })
+    changedContent.entries[1].blobs = ['d2'.repeat(32)]
     for (const other of [changedMode, changedPath, changedContent]) expect(treeDigest(other)).not.toBe(base)
   })
 

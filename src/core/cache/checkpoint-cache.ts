@@ -1,5 +1,6 @@
 import { IntegrityError, StoreError } from '../errors.js'
-import { decodeManifest, encodeManifest, manifestKey, objectKey, type Manifest } from '../store/manifest.js'
+import { decodeManifest, decodeManifestColumns, encodeManifest, manifestKey, objectKey, type Manifest } from '../store/manifest.js'
+import type { ManifestColumns } from '../store/manifest-columns.js'
 import { mapLimit } from '../task-pool.js'
 import { materializeTree, type MaterializeStats } from '../store/materialize.js'
 import type { ObjectStore } from '../store/object-store.js'
@@ -39,9 +40,18 @@ export type SaveResult =
   | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string }
 
 export async function loadManifest(store: ObjectStore, digest: string): Promise<Manifest> {
+  return decodeManifest(await fetchManifest(store, digest), digest)
+}
+
+/** loadManifest as columns, without an object per entry: for restores and prunes. */
+export async function loadManifestColumns(store: ObjectStore, digest: string): Promise<ManifestColumns> {
+  return decodeManifestColumns(await fetchManifest(store, digest), digest)
+}
+
+async function fetchManifest(store: ObjectStore, digest: string): Promise<Uint8Array> {
   const bytes = await store.get(manifestKey(digest))
   if (!bytes) throw new IntegrityError(`manifest ${digest.slice(0, 12)} is missing from the store`)
-  return decodeManifest(bytes, digest)
+  return bytes
 }
 
 /** Finds and restores an entry. A missing or corrupt object fails with IntegrityError and leaves no partial tree. */
@@ -52,7 +62,7 @@ export async function restoreEntry(request: RestoreRequest): Promise<RestoreResu
   const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] })
   if (!match) return { status: 'miss' }
   if (request.lookupOnly) return { status: 'found', match, exact: match.exact }
-  const manifest = await loadManifest(request.store, match.record.tree)
+  const manifest = await loadManifestColumns(request.store, match.record.tree)
   const destinations = restoreDestinations(manifest.roots, request.paths, request.workspace)
   const stats = await materializeTree({ store: request.store, manifest, destinations, onProgress: request.onProgress })
   await recordUse(request.store, match.refKey)

@@ -3,7 +3,7 @@ import { releaseLayout } from '../release/release-layout.js'
 import { manifestKey, objectKey } from '../store/manifest.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
 import { mapLimit } from '../task-pool.js'
-import { loadManifest } from './checkpoint-cache.js'
+import { loadManifestColumns } from './checkpoint-cache.js'
 import { accessKey, ENTRY_SCHEMA, parseEntryKey, type EntryRecord } from './entry-refs.js'
 import { holdPruneLease } from './prune-lease.js'
 import { scopeOfRef } from './scope.js'
@@ -306,8 +306,7 @@ async function readRef(store: ObjectStore, key: string): Promise<EntryRecord | u
 /** The object keys a manifest names; undefined when the manifest is missing. An unreadable manifest refuses the prune. */
 async function manifestObjects(store: ObjectStore, digest: string): Promise<string[] | undefined> {
   try {
-    const manifest = await loadManifest(store, digest)
-    return [...new Set(Object.values(manifest.blobs).map(location => objectKey(location[0])))]
+    return (await loadManifestColumns(store, digest)).objects.map(objectKey)
   } catch (error) {
     if (isNamedError(error, 'IntegrityError') && !(await store.head(manifestKey(digest)))) return undefined
     if (isNamedError(error, 'IntegrityError')) throw new PruneRefusedError(`manifest ${digest.slice(0, 12)} is unreadable: ${errorMessage(error)}`)

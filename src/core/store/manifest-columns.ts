@@ -1,4 +1,5 @@
 import { endianness } from 'node:os'
+import { IntegrityError } from '../errors.js'
 import type { BlobLocation, Codec, EntryType, Manifest, ManifestEntry } from './manifest.js'
 
 /**
@@ -17,9 +18,11 @@ import type { BlobLocation, Codec, EntryType, Manifest, ManifestEntry } from './
 const MAGIC = 'AAM3'
 const TREE_START = 8
 const TYPES: readonly EntryType[] = ['dir', 'file', 'symlink']
-const TYPE_CODES: Record<EntryType, number> = { dir: 0, file: 1, symlink: 2 }
+/** Entry types as the `types` column holds them. */
+export const EntryCode = { dir: 0, file: 1, symlink: 2 } as const
 const SHARED_FRAME: typeof Codec.sharedFrame = 2
 const DIGEST_BYTES = 32
+const SHA256_HEX = /^[0-9a-f]{64}$/
 
 if (endianness() !== 'LE') throw new Error('artifact-action needs a little-endian machine')
 
@@ -57,7 +60,7 @@ export function encodeColumns(manifest: Manifest): { bytes: Buffer; treePart: Bu
   const header: LocationHeader = { objects }
   const locations = digests.map(digest => {
     const location = manifest.blobs[digest]
-    if (!location) throw new Error(`manifest has no location for blob ${digest}`)
+    if (!location) throw new IntegrityError(`manifest has no location for a piece of ${JSON.stringify(manifest.entries.find(entry => entry.blobs?.includes(digest))?.path)}`)
     if (!objectIndex.has(location[0])) objectIndex.set(location[0], objects.push(location[0]) - 1)
     return location
   })
@@ -92,76 +95,137 @@ export function encodeColumns(manifest: Manifest): { bytes: Buffer; treePart: Bu
   return { bytes: out, treePart: out.subarray(TREE_START, TREE_START + tree.bytes.length) }
 }
 
-/** The manifest held in columnar bytes, and its tree part; anything malformed throws. */
-export function decodeColumns(bytes: Uint8Array): { manifest: Manifest; treePart: Buffer } {
+/**
+ * A manifest as columns, the way it is stored: what a restore works from without an object per
+ * entry. Entry `i` is `paths[i]`, `types[i]`, …; a file's blobs are the next `blobCounts[i]`
+ * values of `refs`, each an index `k` into the per-digest columns (`digestHex` holds digest `k` at
+ * `64 * k`). Symlink targets are in entry order.
+ */
+export interface ManifestColumns {
+  schema: string
+  roots: string[]
+  paths: string[]
+  types: Uint8Array
+  modes: Uint32Array
+  rootIndexes: Uint32Array
+  sizes: Float64Array
+  /** NaN where none. */
+  mtimes: Float64Array
+  blobCounts: Uint32Array
+  targets: string[]
+  refs: Uint32Array
+  digestHex: string
+  objects: string[]
+  objectIndexes: Uint32Array
+  offsets: Float64Array
+  lengths: Float64Array
+  blobSizes: Float64Array
+  codecs: Uint8Array
+  withins: Float64Array
+  frameSizes: Float64Array
+}
+
+/**
+ * The columns held in columnar bytes, and the tree part; anything that does not add up (a length
+ * past the end, an index that points nowhere, an unknown type or codec) throws.
+ */
+export function readColumns(bytes: Uint8Array): { columns: ManifestColumns; treePart: Buffer } {
   const all = alignedCopy(bytes)
   const treeLength = all.readUInt32LE(4)
   const treePart = within(all, TREE_START, treeLength)
   const tree = readHeader<TreeHeader>(treePart)
   const { entries: n, symlinks, refs: m, digests: d } = tree
-  if (![n, symlinks, m, d, tree.pathBytes, tree.targetBytes].every(count => Number.isSafeInteger(count) && count >= 0) || !Array.isArray(tree.roots)) malformed()
+  if (![n, symlinks, m, d, tree.pathBytes, tree.targetBytes].every(count => Number.isSafeInteger(count) && count >= 0)) malformed()
+  if (typeof tree.schema !== 'string' || !Array.isArray(tree.roots) || !tree.roots.every(root => typeof root === 'string')) malformed()
   const t = treeLayout(readHeaderLength(treePart), tree)
   if (t.end > treePart.length) malformed()
   const locationPart = all.subarray(TREE_START + align(treeLength))
-  const located = readHeader<LocationHeader>(locationPart)
-  const objects = located.objects
+  const { objects } = readHeader<LocationHeader>(locationPart)
   if (!Array.isArray(objects) || !objects.every(name => typeof name === 'string')) malformed()
   const l = locationLayout(readHeaderLength(locationPart), n, d)
   if (l.end > locationPart.length) malformed()
 
-  const paths = splitText(treePart, t.paths, tree.pathBytes, n)
-  const targets = splitText(treePart, t.targets, tree.targetBytes, symlinks)
-  const sizes = float64s(treePart, t.sizes, n)
-  const modes = uint32s(treePart, t.modes, n)
-  const rootColumn = uint32s(treePart, t.roots, n)
-  const counts = uint32s(treePart, t.counts, n)
-  const refs = uint32s(treePart, t.refs, m)
-  const types = treePart.subarray(t.types, t.types + n)
-  const hex = treePart.toString('hex', t.digests, t.digests + d * DIGEST_BYTES)
-  const digests = new Array<string>(d)
-  for (let k = 0; k < d; k++) digests[k] = hex.slice(k * 64, k * 64 + 64)
-
-  const mtimes = float64s(locationPart, l.mtimes, n)
   const [offsets, lengths, blobSizes, withins, frameSizes] = [l.offsets, l.lengths, l.sizes, l.withins, l.frameSizes].map(start => float64s(locationPart, start, d))
-  const objectColumn = uint32s(locationPart, l.objects, d)
-  const codecs = locationPart.subarray(l.codecs, l.codecs + d)
+  const columns: ManifestColumns = {
+    schema: tree.schema,
+    roots: tree.roots,
+    paths: splitText(treePart, t.paths, tree.pathBytes, n),
+    types: treePart.subarray(t.types, t.types + n),
+    modes: uint32s(treePart, t.modes, n),
+    rootIndexes: uint32s(treePart, t.roots, n),
+    sizes: float64s(treePart, t.sizes, n),
+    mtimes: float64s(locationPart, l.mtimes, n),
+    blobCounts: uint32s(treePart, t.counts, n),
+    targets: splitText(treePart, t.targets, tree.targetBytes, symlinks),
+    refs: uint32s(treePart, t.refs, m),
+    digestHex: treePart.toString('hex', t.digests, t.digests + d * DIGEST_BYTES),
+    objects,
+    objectIndexes: uint32s(locationPart, l.objects, d),
+    offsets,
+    lengths,
+    blobSizes,
+    codecs: locationPart.subarray(l.codecs, l.codecs + d),
+    withins,
+    frameSizes
+  }
+  let refCount = 0
+  let linkCount = 0
+  for (let i = 0; i < n; i++) {
+    const type = columns.types[i]
+    if (type === EntryCode.file) refCount += columns.blobCounts[i]
+    else if (type === EntryCode.symlink) linkCount++
+    else if (type !== EntryCode.dir || columns.blobCounts[i] !== 0) malformed()
+  }
+  if (refCount !== m || linkCount !== symlinks) malformed()
+  for (let j = 0; j < m; j++) if (columns.refs[j] >= d) malformed()
+  for (let k = 0; k < d; k++) if (columns.objectIndexes[k] >= objects.length || columns.codecs[k] > SHARED_FRAME) malformed()
+  return { columns, treePart }
+}
+
+/** Digest `k` of the columns, as hex. */
+export function digestAt(columns: ManifestColumns, k: number): string {
+  return columns.digestHex.slice(k * 64, k * 64 + 64)
+}
+
+/** The columns of an in-memory manifest; an unlocated or non-hex digest throws. */
+export function columnsOf(manifest: Manifest): ManifestColumns {
+  return readColumns(encodeColumns(manifest).bytes).columns
+}
+
+/** The in-memory manifest of its columns. */
+export function manifestOf(columns: ManifestColumns): Manifest {
+  const n = columns.paths.length
+  const d = columns.objectIndexes.length
+  const digests = new Array<string>(d)
+  for (let k = 0; k < d; k++) digests[k] = digestAt(columns, k)
+  const { objects, objectIndexes, offsets, lengths, blobSizes, codecs, withins, frameSizes } = columns
   const blobs: Record<string, BlobLocation> = {}
   for (let k = 0; k < d; k++) {
-    const object = objects[objectColumn[k]]
+    const object = objects[objectIndexes[k]]
     const codec = codecs[k]
-    if (object === undefined || codec > SHARED_FRAME) malformed()
     blobs[digests[k]] = codec === SHARED_FRAME ? [object, offsets[k], lengths[k], blobSizes[k], codec, withins[k], frameSizes[k]] : [object, offsets[k], lengths[k], blobSizes[k], codec as 0 | 1]
   }
-
   const entries = new Array<ManifestEntry>(n)
   let ref = 0
   let link = 0
   for (let i = 0; i < n; i++) {
-    const type = TYPES[types[i]]
-    const root = rootColumn[i]
-    const path = paths[i]
-    const mode = modes[i]
+    const type = TYPES[columns.types[i]]
+    const root = columns.rootIndexes[i]
+    const path = columns.paths[i]
+    const mode = columns.modes[i]
     if (type === 'file') {
-      const count = counts[i]
-      if (ref + count > m) malformed()
-      const pieces = new Array<string>(count)
-      for (let j = 0; j < count; j++) {
-        const digest = digests[refs[ref++]]
-        if (digest === undefined) malformed()
-        pieces[j] = digest
-      }
-      const mtime = mtimes[i]
-      entries[i] = Number.isNaN(mtime) ? { root, path, type, mode, size: sizes[i], blobs: pieces } : { root, path, type, mode, size: sizes[i], blobs: pieces, mtime }
+      const pieces = new Array<string>(columns.blobCounts[i])
+      for (let j = 0; j < pieces.length; j++) pieces[j] = digests[columns.refs[ref++]]
+      const size = columns.sizes[i]
+      const mtime = columns.mtimes[i]
+      entries[i] = Number.isNaN(mtime) ? { root, path, type, mode, size, blobs: pieces } : { root, path, type, mode, size, blobs: pieces, mtime }
     } else if (type === 'symlink') {
-      entries[i] = { root, path, type, mode, target: targets[link++] }
-    } else if (type === 'dir') {
-      entries[i] = { root, path, type, mode }
+      entries[i] = { root, path, type, mode, target: columns.targets[link++] }
     } else {
-      malformed()
+      entries[i] = { root, path, type, mode }
     }
   }
-  if (ref !== m || link !== symlinks) malformed()
-  return { manifest: { schema: tree.schema, roots: tree.roots, entries, blobs }, treePart }
+  return { schema: columns.schema, roots: columns.roots, entries, blobs }
 }
 
 function encodeTree(manifest: Pick<Manifest, 'schema' | 'roots' | 'entries'>): { bytes: Buffer; digests: string[] } {
@@ -174,12 +238,14 @@ function encodeTree(manifest: Pick<Manifest, 'schema' | 'roots' | 'entries'>): {
   const targets: string[] = []
   for (let i = 0; i < n; i++) {
     const entry = entries[i]
+    if (typeof entry.path !== 'string' || !Object.hasOwn(EntryCode, entry.type) || !Number.isInteger(entry.root)) throw new Error('malformed entry')
     paths[i] = entry.path
     if (entry.type === 'symlink') targets.push(entry.target!)
     if (entry.type !== 'file') continue
     for (const digest of entry.blobs ?? []) {
       let index = digestIndex.get(digest)
       if (index === undefined) {
+        if (!SHA256_HEX.test(digest)) throw new Error(`${JSON.stringify(digest)} is not a sha256 digest`)
         index = digests.push(digest) - 1
         digestIndex.set(digest, index)
       }
@@ -207,7 +273,7 @@ function encodeTree(manifest: Pick<Manifest, 'schema' | 'roots' | 'entries'>): {
     modes[i] = entry.mode
     roots[i] = entry.root
     counts[i] = entry.type === 'file' ? (entry.blobs?.length ?? 0) : 0
-    types[i] = TYPE_CODES[entry.type]
+    types[i] = EntryCode[entry.type]
   }
   uint32s(out, at.refs, refs.length).set(refs)
   digests.forEach((digest, k) => out.write(digest, at.digests + k * DIGEST_BYTES, DIGEST_BYTES, 'hex'))

@@ -1,6 +1,6 @@
 import { IntegrityError } from '../errors.js'
 import { sha256Hex, unzstdSync, zstdSync } from './codec.js'
-import { decodeColumns, encodeColumns, encodeTreePart, isColumnar } from './manifest-columns.js'
+import { columnsOf, encodeColumns, encodeTreePart, EntryCode, isColumnar, manifestOf, readColumns, type ManifestColumns } from './manifest-columns.js'
 
 export const MANIFEST_SCHEMA = 'artifact-action/manifest@3'
 const COMPACT_JSON_SCHEMA = 'artifact-action/manifest@2'
@@ -76,7 +76,7 @@ export function assertSafeRelativePath(path: string): void {
 }
 
 /** Manifests already checked, so a decoded manifest is not checked again by the restore that writes it. */
-const validated = new WeakSet<Manifest>()
+const validated = new WeakSet<Manifest | ManifestColumns>()
 
 /**
  * Checks a manifest before anything is written: schema, safe paths, no path below a symlink of the
@@ -84,29 +84,43 @@ const validated = new WeakSet<Manifest>()
  */
 export function validateManifest(manifest: Manifest): void {
   if (validated.has(manifest)) return
-  if (!READABLE_SCHEMAS.includes(manifest.schema)) throw new IntegrityError(`unknown manifest schema ${JSON.stringify(manifest.schema)}; a newer artifact-action wrote it`)
-  const sharedFrames = manifest.schema !== READABLE_SCHEMAS[0]
-  const symlinks = manifest.roots.map(() => new Set<string>())
-  for (const entry of manifest.entries) {
-    if (!Number.isInteger(entry.root) || entry.root < 0 || entry.root >= manifest.roots.length) throw new IntegrityError(`manifest entry ${JSON.stringify(entry.path)} names no root`)
-    assertSafeRelativePath(entry.path)
-    if (entry.type === 'symlink') symlinks[entry.root].add(entry.path)
+  let columns: ManifestColumns
+  try {
+    columns = columnsOf(manifest)
+  } catch (error) {
+    throw error instanceof IntegrityError ? error : new IntegrityError(`manifest is malformed: ${(error as Error).message}`)
+  }
+  validateColumns(columns)
+  validated.add(manifest)
+}
+
+/** validateManifest for a manifest's columns. */
+export function validateColumns(columns: ManifestColumns): void {
+  if (validated.has(columns)) return
+  const { schema, roots, paths, types, rootIndexes, refs, blobCounts, blobSizes, sizes } = columns
+  if (!READABLE_SCHEMAS.includes(schema)) throw new IntegrityError(`unknown manifest schema ${JSON.stringify(schema)}; a newer artifact-action wrote it`)
+  const sharedFrames = schema !== READABLE_SCHEMAS[0]
+  const symlinks = roots.map(() => new Set<string>())
+  for (let i = 0; i < paths.length; i++) {
+    if (rootIndexes[i] >= roots.length) throw new IntegrityError(`manifest entry ${JSON.stringify(paths[i])} names no root`)
+    assertSafeRelativePath(paths[i])
+    if (types[i] === EntryCode.symlink) symlinks[rootIndexes[i]].add(paths[i])
   }
   const belowSymlink = symlinks.map(links => (links.size > 0 ? symlinkAncestry(links) : undefined))
-  for (const entry of manifest.entries) {
-    if (belowSymlink[entry.root]?.(entry.path)) throw new IntegrityError(`manifest path ${JSON.stringify(entry.path)} lies below a symlink; refusing to restore`)
-    if (entry.type === 'file') {
-      let total = 0
-      for (const digest of entry.blobs ?? []) {
-        const location = manifest.blobs[digest]
-        if (!location) throw new IntegrityError(`manifest has no location for a piece of ${JSON.stringify(entry.path)}`)
-        if (!validLocation(location, sharedFrames)) throw new IntegrityError(`manifest location of a piece of ${JSON.stringify(entry.path)} is malformed`)
-        total += location[3]
-      }
-      if (total !== entry.size) throw new IntegrityError(`manifest sizes of ${JSON.stringify(entry.path)} do not add up`)
+  const malformed = new Uint8Array(blobSizes.length)
+  for (let k = 0; k < blobSizes.length; k++) if (!validLocation(columns, k, sharedFrames)) malformed[k] = 1
+  let ref = 0
+  for (let i = 0; i < paths.length; i++) {
+    if (belowSymlink[rootIndexes[i]]?.(paths[i])) throw new IntegrityError(`manifest path ${JSON.stringify(paths[i])} lies below a symlink; refusing to restore`)
+    if (types[i] !== EntryCode.file) continue
+    let total = 0
+    for (const end = ref + blobCounts[i]; ref < end; ref++) {
+      if (malformed[refs[ref]]) throw new IntegrityError(`manifest location of a piece of ${JSON.stringify(paths[i])} is malformed`)
+      total += blobSizes[refs[ref]]
     }
+    if (total !== sizes[i]) throw new IntegrityError(`manifest sizes of ${JSON.stringify(paths[i])} do not add up`)
   }
-  validated.add(manifest)
+  validated.add(columns)
 }
 
 /** Whether a path lies below one of `links`; each directory is looked at once, however many entries it holds. */
@@ -130,14 +144,19 @@ function symlinkAncestry(links: Set<string>): (path: string) => boolean {
 /** No blob or frame is larger; a restore allocates a blob's or frame's raw size before decompressing it. */
 const MAX_DECODED_SIZE = 256 * 1024 * 1024
 
-function validLocation(location: BlobLocation, sharedFrames: boolean): boolean {
-  const [, offset, length, size, codec] = location
+function validLocation(columns: ManifestColumns, k: number, sharedFrames: boolean): boolean {
+  const offset = columns.offsets[k]
+  const length = columns.lengths[k]
+  const size = columns.blobSizes[k]
+  if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(length) && Number.isSafeInteger(size))) return false
   if (!(offset >= 0 && length >= 0 && size >= 0 && size <= MAX_DECODED_SIZE)) return false
+  const codec = columns.codecs[k]
   if (codec === Codec.raw) return length === size
   if (codec === Codec.zstd) return true
   if (codec !== Codec.sharedFrame || !sharedFrames) return false
-  const [, , , , , within, frameSize] = location
-  return within >= 0 && within + size <= frameSize && frameSize <= MAX_DECODED_SIZE
+  const within = columns.withins[k]
+  const frameSize = columns.frameSizes[k]
+  return Number.isSafeInteger(within) && within >= 0 && within + size <= frameSize && frameSize <= MAX_DECODED_SIZE
 }
 
 /**
@@ -205,25 +224,37 @@ function expandCompact(stored: CompactManifest): Manifest {
 
 /** The manifest in stored bytes, checked against its tree digest and validated; anything else throws IntegrityError. */
 export function decodeManifest(stored: Uint8Array, expectedDigest: string): Manifest {
-  const unreadable = () => new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`)
+  const { columns, manifest } = readStored(stored, expectedDigest)
+  validateColumns(columns)
+  const decoded = manifest ?? manifestOf(columns)
+  validated.add(decoded)
+  return decoded
+}
+
+/** decodeManifest as columns, without an object per entry: what a restore works from. */
+export function decodeManifestColumns(stored: Uint8Array, expectedDigest: string): ManifestColumns {
+  const { columns } = readStored(stored, expectedDigest)
+  validateColumns(columns)
+  return columns
+}
+
+/** The columns of stored bytes checked against the digest; a JSON manifest (@1, @2) also as it was parsed. */
+function readStored(stored: Uint8Array, expectedDigest: string): { columns: ManifestColumns; manifest?: Manifest } {
   const mismatch = () => new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} does not match its digest`)
-  let manifest: Manifest
   try {
     const bytes = unzstdSync(stored)
     if (isColumnar(bytes)) {
-      const decoded = decodeColumns(bytes)
-      if (sha256Hex(decoded.treePart) !== expectedDigest) throw mismatch()
-      manifest = decoded.manifest
-    } else {
-      const parsed = JSON.parse(bytes.toString('utf8')) as CompactManifest
-      manifest = parsed.schema === COMPACT_JSON_SCHEMA ? expandCompact(parsed) : (parsed as unknown as Manifest)
-      if (treeDigest(manifest) !== expectedDigest) throw mismatch()
+      const { columns, treePart } = readColumns(bytes)
+      if (sha256Hex(treePart) !== expectedDigest) throw mismatch()
+      return { columns }
     }
+    const parsed = JSON.parse(bytes.toString('utf8')) as CompactManifest
+    const manifest = parsed.schema === COMPACT_JSON_SCHEMA ? expandCompact(parsed) : (parsed as unknown as Manifest)
+    if (treeDigest(manifest) !== expectedDigest) throw mismatch()
+    return { columns: columnsOf(manifest), manifest }
   } catch (error) {
-    throw error instanceof IntegrityError ? error : unreadable()
+    throw error instanceof IntegrityError ? error : new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`)
   }
-  validateManifest(manifest)
-  return manifest
 }
 
 export function treeSize(manifest: Manifest): number {

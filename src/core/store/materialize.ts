@@ -3,14 +3,15 @@ import * as path from 'node:path'
 import { IntegrityError } from '../errors.js'
 import { TaskPool } from '../task-pool.js'
 import { ThreadJobError } from '../thread-jobs.js'
-import { BLOB_MISMATCH, BLOB_UNDECODABLE, BlobWriters, openReplacing, type BlobTarget, type RangeBlob } from './blob-writers.js'
-import { Codec, objectKey, validateManifest, type Manifest, type ManifestEntry } from './manifest.js'
+import { BLOB_MISMATCH, BLOB_UNDECODABLE, BlobWriters, openReplacing, type WriteJob } from './blob-writers.js'
+import { Codec, objectKey, validateColumns } from './manifest.js'
+import { digestAt, EntryCode, type ManifestColumns } from './manifest-columns.js'
 import type { ObjectStore } from './object-store.js'
 import type { TransferProgress } from './snapshot.js'
 
 export interface MaterializeOptions {
   store: ObjectStore
-  manifest: Manifest
+  manifest: ManifestColumns
   /** Absolute destination of each manifest root, by index. */
   destinations: string[]
   onProgress?: (progress: TransferProgress) => void
@@ -25,12 +26,15 @@ export interface MaterializeStats {
   objectsDownloaded: number
 }
 
-/** A byte range of one object that holds one or more needed blobs. */
+/** A byte range of one object that holds one or more needed blobs: `order[from]` to `order[to - 1]`. */
 interface FetchRun {
   object: string
   start: number
   end: number
-  blobs: RangeBlob[]
+  from: number
+  to: number
+  /** Raw bytes of its distinct frames and blobs: what it holds longest. */
+  rawSize: number
 }
 
 const MERGE_GAP = 1024 * 1024
@@ -40,46 +44,50 @@ const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC |
 /**
  * Writes a manifest's tree to disk. Every blob is checked against its sha256 before it is written;
  * paths that would leave their root or pass through a symlink are refused before anything is
- * written. On any failure, the files this call created are removed again.
+ * written. On any failure, the files this call created are removed again. Works on the manifest's
+ * columns: the plan is typed arrays, not an object per file.
  */
 export async function materializeTree(options: MaterializeOptions): Promise<MaterializeStats> {
-  const { manifest, store, destinations } = options
-  validateManifest(manifest)
-  if (destinations.length !== manifest.roots.length) throw new Error('one destination per manifest root is required')
+  const { manifest: columns, store, destinations } = options
+  validateColumns(columns)
+  const { paths, types, modes, rootIndexes, sizes, mtimes, blobCounts, refs, blobSizes } = columns
+  if (destinations.length !== columns.roots.length) throw new Error('one destination per manifest root is required')
   const stats: MaterializeStats = { files: 0, treeBytes: 0, bytesDownloaded: 0, objectsDownloaded: 0 }
-  const created = new Set<string>()
+  const n = paths.length
+  /** Entries whose file or link this call created (or replaced). */
+  const created = new Uint8Array(n)
   const createdDirs: string[] = []
   const checkedDirs = new Set<string>()
   const pool = new TaskPool(options.downloads ?? 8, options.bytesInFlight ?? 64 * 1024 * 1024)
   const writers = new BlobWriters(WRITE_FLAGS)
 
   // Manifest paths are checked safe (no '..', '.' or empty segments), so joining is concatenation.
-  const destinationOf = (entry: ManifestEntry): string => {
-    const root = destinations[entry.root]
-    if (entry.path === '') return root
-    const relative = path.sep === '/' ? entry.path : entry.path.split('/').join(path.sep)
+  const destinationOf = (i: number): string => {
+    const root = destinations[rootIndexes[i]]
+    if (paths[i] === '') return root
+    const relative = path.sep === '/' ? paths[i] : paths[i].split('/').join(path.sep)
     return root.endsWith(path.sep) ? root + relative : root + path.sep + relative
   }
 
-  /** Makes sure every directory between the root and `target` is a real directory, creating missing ones. */
-  const ensureParents = (entry: ManifestEntry): void => {
-    const root = destinations[entry.root]
-    if (entry.path === '') {
+  /** Makes sure every directory between the root and entry `i` is a real directory, creating missing ones. */
+  const ensureParents = (i: number): void => {
+    const root = destinations[rootIndexes[i]]
+    if (paths[i] === '') {
       mkdirSync(path.dirname(root), { recursive: true })
       return
     }
-    const destination = destinationOf(entry)
+    const destination = destinationOf(i)
     if (checkedDirs.has(destination.slice(0, destination.lastIndexOf(path.sep)))) return
-    const parts = entry.path.split('/').slice(0, -1)
+    const parts = paths[i].split('/').slice(0, -1)
     let current = root
-    for (let i = -1; i < parts.length; i++) {
-      current = i < 0 ? root : path.join(current, parts[i])
+    for (let part = -1; part < parts.length; part++) {
+      current = part < 0 ? root : path.join(current, parts[part])
       if (checkedDirs.has(current)) continue
       const stats = lstatOrUndefined(current)
-      if (stats?.isSymbolicLink()) throw new IntegrityError(`restoring ${entry.path} would write through the symlink ${current}; refused`)
-      if (stats && !stats.isDirectory()) throw new IntegrityError(`restoring ${entry.path} needs ${current} to be a directory`)
+      if (stats?.isSymbolicLink()) throw new IntegrityError(`restoring ${paths[i]} would write through the symlink ${current}; refused`)
+      if (stats && !stats.isDirectory()) throw new IntegrityError(`restoring ${paths[i]} needs ${current} to be a directory`)
       if (!stats) {
-        mkdirSync(current, { recursive: i < 0 })
+        mkdirSync(current, { recursive: part < 0 })
         createdDirs.push(current)
       }
       checkedDirs.add(current)
@@ -87,58 +95,85 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
   }
 
   try {
-    const targets = new Map<string, BlobTarget[]>()
-    const fileEntries = manifest.entries.filter(entry => entry.type === 'file')
     // Directories get their modes last (a read-only one would refuse its files), except those
     // created with exactly their mode already.
     const umask = process.umask()
-    const dirsToChmod: ManifestEntry[] = []
-    for (const entry of manifest.entries) {
-      if (entry.type !== 'dir') continue
-      ensureParents(entry)
-      const destination = destinationOf(entry)
+    const dirsToChmod: number[] = []
+    for (let i = 0; i < n; i++) {
+      if (types[i] !== EntryCode.dir) continue
+      ensureParents(i)
+      const destination = destinationOf(i)
       if (checkedDirs.has(destination)) continue
-      const exact = (entry.mode & ~0o777) === 0 && (entry.mode & 0o700) === 0o700 && (entry.mode & umask) === 0
-      const created = makeDirectory(destination, exact ? entry.mode : 0o777)
-      if (created) createdDirs.push(destination)
-      if (!created || !exact) dirsToChmod.push(entry)
+      const mode = modes[i]
+      const exact = (mode & ~0o777) === 0 && (mode & 0o700) === 0o700 && (mode & umask) === 0
+      const made = makeDirectory(destination, exact ? mode : 0o777)
+      if (made) createdDirs.push(destination)
+      if (!made || !exact) dirsToChmod.push(i)
       checkedDirs.add(destination)
     }
-    for (const entry of fileEntries) {
-      ensureParents(entry)
-      const file = destinationOf(entry)
+
+    // Each blob's targets as a list through the references: `firstTarget[k]` is the last reference
+    // to digest k, `nextTarget[j]` the one before reference j (-1: none).
+    const firstTarget = new Int32Array(blobSizes.length).fill(-1)
+    const nextTarget = new Int32Array(refs.length)
+    const targetEntry = new Uint32Array(refs.length)
+    const targetPosition = new Float64Array(refs.length)
+    let ref = 0
+    for (let i = 0; i < n; i++) {
+      if (types[i] !== EntryCode.file) continue
+      ensureParents(i)
       stats.files++
-      stats.treeBytes += entry.size!
-      const blobs = entry.blobs ?? []
-      if (blobs.length !== 1) {
+      stats.treeBytes += sizes[i]
+      if (blobCounts[i] !== 1) {
         // Empty files and chunked files are created at their full size now; chunks land later.
-        createAtSize(file, entry.size!)
-        created.add(file)
+        createAtSize(destinationOf(i), sizes[i])
+        created[i] = 1
       }
       let position = 0
-      for (const digest of blobs) {
-        const list = targets.get(digest) ?? []
-        list.push({ file, position, whole: blobs.length === 1, mode: entry.mode, mtime: entry.mtime })
-        targets.set(digest, list)
-        position += manifest.blobs[digest][3]
+      for (const end = ref + blobCounts[i]; ref < end; ref++) {
+        const k = refs[ref]
+        targetEntry[ref] = i
+        targetPosition[ref] = position
+        nextTarget[ref] = firstTarget[k]
+        firstTarget[k] = ref
+        position += blobSizes[k]
       }
     }
 
-    const runs = planFetches(manifest, targets)
+    const { order, runs } = planFetches(columns, firstTarget)
     const bytesTotal = stats.treeBytes
     let bytesDone = 0
     let lastReport = Date.now()
+    /** A run as a writer job; marks the files it writes whole as created. */
+    const jobOf = (run: FetchRun, bytes: Uint8Array): WriteJob => {
+      const numbers: number[] = []
+      const files: string[] = []
+      const digests: string[] = []
+      for (let at = run.from; at < run.to; at++) {
+        const k = order[at]
+        let count = 0
+        for (let target = firstTarget[k]; target >= 0; target = nextTarget[target]) count++
+        numbers.push(columns.offsets[k] - run.start, columns.lengths[k], blobSizes[k], columns.codecs[k], columns.withins[k], columns.frameSizes[k], count)
+        for (let target = firstTarget[k]; target >= 0; target = nextTarget[target]) {
+          const i = targetEntry[target]
+          const whole = blobCounts[i] === 1
+          if (whole) created[i] = 1
+          numbers.push(targetPosition[target], whole ? 1 : 0, modes[i], mtimes[i])
+          files.push(destinationOf(i))
+        }
+        digests.push(digestAt(columns, k))
+      }
+      return { bytes, numbers: Float64Array.from(numbers), files: files.join('\0'), digests: digests.join('') }
+    }
     for (const run of runs) {
-      // Counted by raw size: a run's decoded frames are what it holds longest.
-      await pool.submit(Math.max(run.end - run.start, runRawSize(run)), async () => {
+      await pool.submit(Math.max(run.end - run.start, run.rawSize), async () => {
         const bytes = await store.get(objectKey(run.object), { start: run.start, end: run.end - 1 })
         if (!bytes) throw new IntegrityError(`object ${run.object.slice(0, 12)} is missing from the store`)
         if (bytes.length !== run.end - run.start) throw new IntegrityError(`object ${run.object.slice(0, 12)} is shorter than the manifest says`)
         stats.bytesDownloaded += bytes.length
         stats.objectsDownloaded++
-        for (const blob of run.blobs) for (const target of blob.targets) if (target.whole) created.add(target.file)
         try {
-          bytesDone += await writers.write({ bytes, blobs: run.blobs })
+          bytesDone += await writers.write(jobOf(run, bytes))
         } catch (error) {
           throw writeFailure(error, run.object)
         }
@@ -151,27 +186,29 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     await pool.drain()
     options.onProgress?.({ bytesDone, bytesTotal, bytesTransferred: stats.bytesDownloaded })
 
-    for (const entry of fileEntries) {
-      if ((entry.blobs ?? []).length === 1) continue
-      chmodSync(destinationOf(entry), entry.mode)
-      if (entry.mtime !== undefined) utimesSync(destinationOf(entry), entry.mtime / 1000, entry.mtime / 1000)
+    for (let i = 0; i < n; i++) {
+      if (types[i] !== EntryCode.file || blobCounts[i] === 1) continue
+      const file = destinationOf(i)
+      chmodSync(file, modes[i])
+      if (!Number.isNaN(mtimes[i])) utimesSync(file, mtimes[i] / 1000, mtimes[i] / 1000)
     }
-    for (const entry of manifest.entries) {
-      if (entry.type !== 'symlink') continue
-      ensureParents(entry)
-      const link = destinationOf(entry)
-      const existing = lstatOrUndefined(link)
-      if (existing?.isDirectory()) rmSync(link, { recursive: true })
-      else if (existing) unlinkSync(link)
-      symlinkSync(entry.target!, link)
-      created.add(link)
+    let link = 0
+    for (let i = 0; i < n; i++) {
+      if (types[i] !== EntryCode.symlink) continue
+      ensureParents(i)
+      const destination = destinationOf(i)
+      const existing = lstatOrUndefined(destination)
+      if (existing?.isDirectory()) rmSync(destination, { recursive: true })
+      else if (existing) unlinkSync(destination)
+      symlinkSync(columns.targets[link++], destination)
+      created[i] = 1
     }
-    for (const entry of dirsToChmod.reverse()) chmodSync(destinationOf(entry), entry.mode)
+    for (const i of dirsToChmod.reverse()) chmodSync(destinationOf(i), modes[i])
     return stats
   } catch (error) {
     // Writes still in flight finish first, so nothing lands after the clean-up.
     await pool.drain().catch(() => {})
-    for (const file of created) rmQuietly(file)
+    for (let i = 0; i < n; i++) if (created[i]) rmQuietly(destinationOf(i))
     for (const dir of createdDirs.reverse()) rmdirQuietly(dir)
     throw error
   } finally {
@@ -179,42 +216,35 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
   }
 }
 
-/** Groups the needed blobs by object and merges nearby ones into ranged reads. */
-function planFetches(manifest: Manifest, targets: Map<string, BlobTarget[]>): FetchRun[] {
-  const byObject = new Map<string, RangeBlob[]>()
-  for (const [digest, blobTargets] of targets) {
-    const location = manifest.blobs[digest]
-    const [object, offset, length, size, codec] = location
-    const [within, frameSize] = location[4] === Codec.sharedFrame ? [location[5], location[6]] : [0, size]
-    const list = byObject.get(object) ?? []
-    list.push({ digest, offset, length, size, codec, within, frameSize, targets: blobTargets })
-    byObject.set(object, list)
-  }
+/**
+ * The needed blobs (those with a target) sorted by object and offset, and the ranged reads that
+ * fetch them: blobs of one object less than MERGE_GAP apart share a read.
+ */
+function planFetches(columns: ManifestColumns, firstTarget: Int32Array): { order: Uint32Array; runs: FetchRun[] } {
+  const { objects, objectIndexes, offsets, lengths, codecs, blobSizes, frameSizes } = columns
+  const needed: number[] = []
+  for (let k = 0; k < firstTarget.length; k++) if (firstTarget[k] >= 0) needed.push(k)
+  const order = Uint32Array.from(needed).sort((a, b) => objectIndexes[a] - objectIndexes[b] || offsets[a] - offsets[b])
   const runs: FetchRun[] = []
-  for (const [object, blobs] of byObject) {
-    blobs.sort((a, b) => a.offset - b.offset)
-    let run: FetchRun | undefined
-    for (const blob of blobs) {
-      if (run && blob.offset - run.end <= MERGE_GAP) {
-        run.end = Math.max(run.end, blob.offset + blob.length)
-        run.blobs.push(blob)
-      } else {
-        run = { object, start: blob.offset, end: blob.offset + blob.length, blobs: [blob] }
-        runs.push(run)
-      }
+  let run: FetchRun | undefined
+  let lastOffset = -1
+  for (let at = 0; at < order.length; at++) {
+    const k = order[at]
+    const object = objects[objectIndexes[k]]
+    const offset = offsets[k]
+    if (run && run.object === object && offset - run.end <= MERGE_GAP) {
+      run.end = Math.max(run.end, offset + lengths[k])
+      run.to = at + 1
+    } else {
+      run = { object, start: offset, end: offset + lengths[k], from: at, to: at + 1, rawSize: 0 }
+      runs.push(run)
+      lastOffset = -1
     }
+    // A shared frame's blobs have its offset; it is decoded once.
+    if (offset !== lastOffset) run.rawSize += codecs[k] === Codec.sharedFrame ? frameSizes[k] : blobSizes[k]
+    lastOffset = offset
   }
-  // From here on a blob's offset is its place in the fetched range.
-  for (const run of runs) for (const blob of run.blobs) blob.offset -= run.start
-  return runs
-}
-
-function runRawSize(run: FetchRun): number {
-  const frames = new Map<number, number>()
-  for (const blob of run.blobs) frames.set(blob.offset, blob.codec === Codec.sharedFrame ? blob.frameSize : blob.size)
-  let total = 0
-  for (const size of frames.values()) total += size
-  return total
+  return { order, runs }
 }
 
 /** A writer thread's failure as the restore reports it. */
