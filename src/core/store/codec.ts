@@ -1,4 +1,4 @@
-import { createHash, hash, webcrypto } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
@@ -34,15 +34,6 @@ export async function sha256OfFile(path: string): Promise<string> {
 /** One-shot (crypto.hash): for 100,000 small files ~40% less CPU than a Hash object each. */
 export function sha256Hex(data: Uint8Array | string): string {
   return hash('sha256', data, 'hex')
-}
-
-/** From this size, hashing runs on libuv's pool (WebCrypto's digest) while the main thread goes on. */
-const OFF_THREAD_HASH_FROM = 128 * 1024
-
-/** sha256 hex of a buffer; a large one is hashed off the main thread. */
-export async function sha256HexAsync(data: Uint8Array): Promise<string> {
-  if (data.length < OFF_THREAD_HASH_FROM) return sha256Hex(data)
-  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex')
 }
 
 export interface EncodedBlob {

@@ -16,7 +16,7 @@ import {
   type S3ClientConfig
 } from '@aws-sdk/client-s3'
 import { StoreError } from '../errors.js'
-import { sha256HexAsync } from './codec.js'
+import { sha256Hex } from './codec.js'
 import type { ByteRange, ObjectInfo, ObjectLockStatus, ObjectStore, PutBody, PutOptions } from './object-store.js'
 
 export interface S3StoreConfig {
@@ -225,8 +225,8 @@ export class S3Store implements ObjectStore {
         await this.putFile(input, body)
       } else {
         const command = new PutObjectCommand({ ...input, Body: body, ContentLength: body.byteLength })
-        // The signature covers the body's sha256: the caller's, or hashed off the main thread; the signer uses it as given.
-        const payloadHash = options.sha256 ?? (await sha256HexAsync(body))
+        // The signature covers the body's sha256: the caller's, or hashed here once; the signer uses it as given.
+        const payloadHash = options.sha256 ?? sha256Hex(body)
         command.middlewareStack.add(
           next => async args => {
             ;(args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = payloadHash

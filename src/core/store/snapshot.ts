@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs'
 import { TaskPool } from '../task-pool.js'
 import { CutFinder, DEFAULT_CHUNK_PARAMS, readChunks, type ChunkParams } from './chunker.js'
-import { compress, encodeBlob, pays, sha256Hex, sha256HexAsync } from './codec.js'
+import { compress, encodeBlob, pays, sha256Hex } from './codec.js'
 import { Codec, manifestKey, MANIFEST_SCHEMA, objectKey, sealManifest, type BlobLocation, type Manifest, type ManifestEntry } from './manifest.js'
 import type { ObjectStore } from './object-store.js'
 import { walkRoots, type TreeRoot, type WalkedEntry } from './tree-walk.js'
@@ -128,7 +128,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     const digests: string[] = []
     let size = 0
     for await (const chunk of readChunks(entry.source, cuts)) {
-      const digest = await sha256HexAsync(chunk)
+      const digest = sha256Hex(chunk)
       digests.push(digest)
       size += chunk.length
       if (reuse(digest, chunk.length)) continue
