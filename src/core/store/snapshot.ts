@@ -218,10 +218,10 @@ interface FramedBlob {
   within: number
 }
 
-/** A frame handed to compression. */
+/** A frame handed to compression: its raw size, and what is stored of it once compression ends. */
 interface SealedFrame {
-  raw: Buffer
-  compressed: Promise<Buffer>
+  rawSize: number
+  stored: Promise<{ bytes: Uint8Array; compressed: boolean }>
   blobs: FramedBlob[]
 }
 
@@ -283,9 +283,10 @@ class PackWriter {
     if (frame.blobs.length === 0) return
     this.frame = this.newFrame()
     const raw = frame.buffer.subarray(0, frame.size)
-    const compressed = compress(raw)
-    compressed.catch(() => {}) // awaited when the pack is sealed; this keeps an early failure from going unhandled
-    this.frames.push({ raw, compressed, blobs: frame.blobs })
+    // Only the bytes to store are kept: the raw frame is let go as soon as its compression pays.
+    const stored = compress(raw).then(compressed => (pays(compressed, raw) ? { bytes: compressed, compressed: true } : { bytes: raw, compressed: false }))
+    stored.catch(() => {}) // awaited when the pack is sealed; this keeps an early failure from going unhandled
+    this.frames.push({ rawSize: frame.size, stored, blobs: frame.blobs })
     this.packRaw += frame.size
     if (this.packRaw >= this.tuning.packSize) await this.sealPack()
   }
@@ -301,15 +302,14 @@ class PackWriter {
       const parts: Uint8Array[] = []
       let offset = 0
       for (const frame of frames) {
-        const compressed = await frame.compressed
-        const stored = pays(compressed, frame.raw) ? compressed : frame.raw
+        const { bytes, compressed } = await frame.stored
         for (const { location, within } of frame.blobs) {
           const size = location[3]
-          const value: BlobLocation = stored === frame.raw ? ['', offset + within, size, size, Codec.raw] : ['', offset, stored.length, size, Codec.sharedFrame, within, frame.raw.length]
+          const value: BlobLocation = compressed ? ['', offset, bytes.length, size, Codec.sharedFrame, within, frame.rawSize] : ['', offset + within, size, size, Codec.raw]
           location.splice(0, location.length, ...value)
         }
-        parts.push(stored)
-        offset += stored.length
+        parts.push(bytes)
+        offset += bytes.length
       }
       const bytes = Buffer.concat(parts, offset)
       const name = sha256Hex(bytes)
