@@ -221,6 +221,25 @@ describe('checkpoint cache on RGW', () => {
     expect(listFiles(second)).toEqual([])
   })
 
+  it('restores a pack of more than 4,096 files in several ranged reads, each frame whole', async () => {
+    const { store } = await freshStore('many-in-a-pack')
+    const workspace = await tempDir('ws')
+    await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 5000, largeBytes: 0 })
+    const result = saved(await saveEntry({ store, key: 'k', paths: ['build'], workspace, readScopes: MAIN }))
+    const framed = Object.values((await loadManifest(store, result.tree)).blobs).filter(location => location[4] === Codec.sharedFrame)
+    const packs = new Set(framed.map(location => location[0]))
+    expect(packs.size).toBe(1)
+    expect(new Set(framed.map(location => location[1])).size).toBeGreaterThan(1)
+
+    const target = await tempDir('restore')
+    const restored = await restoreEntry({ store, key: 'k', paths: ['build'], workspace: target, readScopes: MAIN })
+    if (restored.status !== 'found') throw new Error('expected a hit')
+    expect(restored.stats?.objectsDownloaded).toBeGreaterThan(1)
+    // No frame is fetched twice: the reads add up to at most the pack.
+    expect(restored.stats?.bytesDownloaded).toBeLessThanOrEqual((await store.head(objectKey([...packs][0])))!.size)
+    expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(workspace, 'build')))
+  })
+
   it('stores random data raw, without a compressed copy that would not pay', async () => {
     const { store } = await freshStore('random')
     const workspace = await tempDir('ws')

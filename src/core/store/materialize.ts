@@ -38,6 +38,8 @@ interface FetchRun {
 }
 
 const MERGE_GAP = 1024 * 1024
+/** Blobs per ranged read, at most (but a shared frame is never split): bounds a writer job's memory. */
+const MAX_RUN_BLOBS = 4096
 // O_NONBLOCK: a FIFO in the way fails (ENXIO) instead of blocking; it has no effect on regular files.
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK
 
@@ -232,7 +234,8 @@ function planFetches(columns: ManifestColumns, firstTarget: Int32Array): { order
     const k = order[at]
     const object = objects[objectIndexes[k]]
     const offset = offsets[k]
-    if (run && run.object === object && offset - run.end <= MERGE_GAP) {
+    // A run ends before a gap, and at a frame's start once it has MAX_RUN_BLOBS: a writer's job stays small.
+    if (run && run.object === object && offset - run.end <= MERGE_GAP && (offset === lastOffset || run.to - run.from < MAX_RUN_BLOBS)) {
       run.end = Math.max(run.end, offset + lengths[k])
       run.to = at + 1
     } else {
