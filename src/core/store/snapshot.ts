@@ -70,12 +70,14 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const { store } = options
   const entries = await walkRoots(options.roots)
   const known = new Map<string, BlobLocation>()
-  for (const base of options.bases ?? []) for (const [digest, location] of Object.entries(base.blobs)) known.set(digest, location)
+  for (const base of options.bases ?? []) for (const digest in base.blobs) known.set(digest, base.blobs[digest])
 
   // Files a base recorded with the same root, path, size and mtime are taken as unchanged, unread.
-  const unchanged = new Map<string, ManifestEntry>()
+  // By root, then path: no key is built per file.
+  const unchanged = new Map<string, Map<string, ManifestEntry>>()
   for (const base of options.bases ?? []) {
-    for (const entry of base.entries) if (entry.type === 'file' && entry.mtime !== undefined) unchanged.set(`${base.roots[entry.root]}\0${entry.path}`, entry)
+    const byRoot = base.roots.map(root => unchanged.get(root) ?? unchanged.set(root, new Map()).get(root)!)
+    for (const entry of base.entries) if (entry.type === 'file' && entry.mtime !== undefined) byRoot[entry.root].set(entry.path, entry)
   }
   const used = new Map<string, BlobLocation>()
   const reusedObjects = new Set<string>()
@@ -114,12 +116,16 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
       await storeObject(name, async () => bytes)
     })
   )
-  const reuse = (digest: string, size: number): boolean => {
-    const location = used.get(digest) ?? known.get(digest)
-    if (!location) return false
-    if (!used.has(digest)) reusedObjects.add(location[0])
-    used.set(digest, location)
-    stats.bytesDeduplicated += size
+  /** Takes a blob this save or a base already stored, if any did. */
+  const reuse = (digest: string): boolean => {
+    let location = used.get(digest)
+    if (!location) {
+      location = known.get(digest)
+      if (!location) return false
+      reusedObjects.add(location[0])
+      used.set(digest, location)
+    }
+    stats.bytesDeduplicated += location[3]
     return true
   }
 
@@ -131,7 +137,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
       const digest = sha256Hex(chunk)
       digests.push(digest)
       size += chunk.length
-      if (reuse(digest, chunk.length)) continue
+      if (reuse(digest)) continue
       const location: BlobLocation = [digest, 0, chunk.length, chunk.length, Codec.raw]
       used.set(digest, location)
       // Compression runs inside the upload task, on libuv's pool, while the next chunk is read.
@@ -155,7 +161,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const files = entries.filter(entry => entry.type === 'file')
   /** The base's record of a file that has the same size and mtime, and whose blobs the bases still hold. */
   const unchangedOf = (entry: WalkedEntry): ManifestEntry | undefined => {
-    const previous = unchanged.get(`${options.roots[entry.root].spec}\0${entry.path}`)
+    const previous = unchanged.get(options.roots[entry.root].spec)?.get(entry.path)
     return previous && previous.size === entry.size && previous.mtime === entry.mtime && (previous.blobs ?? []).every(digest => known.has(digest)) ? previous : undefined
   }
   // The chunking thread finds the cuts of every large file that changed, ahead of the loop.
@@ -175,14 +181,14 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
       if (previous) {
         entry.blobs = previous.blobs
         stats.filesUnchanged++
-        for (const digest of entry.blobs ?? []) reuse(digest, known.get(digest)![3])
+        for (const digest of entry.blobs ?? []) reuse(digest)
       } else if (entry.size! < tuning.smallFileLimit) {
         // Read straight into the pack's open frame: synchronous reads are several times cheaper than
         // the promise API for small, cached files, and nothing is copied.
         const content = await pack.readInto(entry.source, entry.size!)
         const digest = sha256Hex(content)
         entry.blobs = [digest]
-        if (!reuse(digest, content.length)) used.set(digest, await pack.add(content.length))
+        if (!reuse(digest)) used.set(digest, await pack.add(content.length))
       } else {
         entry.blobs = await storeChunks(entry, await cutsAhead.get(entry)!)
       }
