@@ -257,10 +257,6 @@ function readStored(stored: Uint8Array, expectedDigest: string): { columns: Mani
   }
 }
 
-export function treeSize(manifest: Manifest): number {
-  return manifest.entries.reduce((sum, entry) => sum + (entry.size ?? 0), 0)
-}
-
 /** Object names of the content store: sha256 hex, fanned out by the first two characters. */
 export function objectKey(name: string): string {
   return `objects/${name.slice(0, 2)}/${name}`
