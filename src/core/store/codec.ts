@@ -46,7 +46,7 @@ const PROBE_OPTIONS: zlib.ZstdOptions = { params: { [zlib.constants.ZSTD_c_compr
 
 /** zstd; above INLINE_LIMIT on libuv's thread pool, in one step (the default 16 KiB output steps cost a callback each). */
 export async function compress(raw: Uint8Array): Promise<Buffer> {
-  if (raw.length <= INLINE_LIMIT) return zlib.zstdCompressSync(raw, COMPRESS_OPTIONS)
+  if (raw.length <= INLINE_LIMIT) return zstdSync(raw)
   return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: raw.length + (raw.length >> 7) + 1024 })
 }
 

@@ -22,7 +22,8 @@ const TYPES: readonly EntryType[] = ['dir', 'file', 'symlink']
 export const EntryCode = { dir: 0, file: 1, symlink: 2 } as const
 const SHARED_FRAME: typeof Codec.sharedFrame = 2
 const DIGEST_BYTES = 32
-const SHA256_HEX = /^[0-9a-f]{64}$/
+/** A sha256 digest as hex. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/
 
 if (endianness() !== 'LE') throw new Error('artifact-action needs a little-endian machine')
 

@@ -1,6 +1,6 @@
 import { IntegrityError } from '../errors.js'
 import { sha256Hex, unzstdSync, zstdSync } from './codec.js'
-import { columnsOf, encodeColumns, encodeTreePart, EntryCode, isColumnar, manifestOf, readColumns, type ManifestColumns } from './manifest-columns.js'
+import { columnsOf, encodeColumns, encodeTreePart, EntryCode, isColumnar, manifestOf, readColumns, SHA256_HEX, type ManifestColumns } from './manifest-columns.js'
 
 export const MANIFEST_SCHEMA = 'artifact-action/manifest@3'
 const COMPACT_JSON_SCHEMA = 'artifact-action/manifest@2'
@@ -75,15 +75,14 @@ export function assertSafeRelativePath(path: string): void {
   }
 }
 
-/** Manifests already checked, so a decoded manifest is not checked again by the restore that writes it. */
-const validated = new WeakSet<Manifest | ManifestColumns>()
+/** Columns already checked, so decoded ones are not checked again by the restore that writes them. */
+const validated = new WeakSet<ManifestColumns>()
 
 /**
  * Checks a manifest before anything is written: schema, safe paths, no path below a symlink of the
  * same tree, every blob located and sizes consistent.
  */
 export function validateManifest(manifest: Manifest): void {
-  if (validated.has(manifest)) return
   let columns: ManifestColumns
   try {
     columns = columnsOf(manifest)
@@ -91,7 +90,6 @@ export function validateManifest(manifest: Manifest): void {
     throw error instanceof IntegrityError ? error : new IntegrityError(`manifest is malformed: ${(error as Error).message}`)
   }
   validateColumns(columns)
-  validated.add(manifest)
 }
 
 /** validateManifest for a manifest's columns. */
@@ -185,8 +183,6 @@ export function sealManifest(manifest: Manifest): { digest: string; encoded: Buf
   return { digest: sha256Hex(treePart), encoded: zstdSync(bytes) }
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/
-
 /** The in-memory shape of an @2 manifest; anything malformed throws. */
 function expandCompact(stored: CompactManifest): Manifest {
   const { objects, digests, locations } = stored
@@ -226,9 +222,7 @@ function expandCompact(stored: CompactManifest): Manifest {
 export function decodeManifest(stored: Uint8Array, expectedDigest: string): Manifest {
   const { columns, manifest } = readStored(stored, expectedDigest)
   validateColumns(columns)
-  const decoded = manifest ?? manifestOf(columns)
-  validated.add(decoded)
-  return decoded
+  return manifest ?? manifestOf(columns)
 }
 
 /** decodeManifest as columns, without an object per entry: what a restore works from. */

@@ -153,10 +153,10 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       const digests: string[] = []
       for (let at = run.from; at < run.to; at++) {
         const k = order[at]
-        let count = 0
-        for (let target = firstTarget[k]; target >= 0; target = nextTarget[target]) count++
-        numbers.push(columns.offsets[k] - run.start, columns.lengths[k], blobSizes[k], columns.codecs[k], columns.withins[k], columns.frameSizes[k], count)
+        numbers.push(columns.offsets[k] - run.start, columns.lengths[k], blobSizes[k], columns.codecs[k], columns.withins[k], columns.frameSizes[k], 0)
+        const countAt = numbers.length - 1
         for (let target = firstTarget[k]; target >= 0; target = nextTarget[target]) {
+          numbers[countAt]++
           const i = targetEntry[target]
           const whole = blobCounts[i] === 1
           if (whole) created[i] = 1
