@@ -71195,7 +71195,7 @@ const PROBE_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compress
 /** zstd; above INLINE_LIMIT on libuv's thread pool, in one step (the default 16 KiB output steps cost a callback each). */
 async function compress(raw) {
     if (raw.length <= INLINE_LIMIT)
-        return zlib.zstdCompressSync(raw, COMPRESS_OPTIONS);
+        return zstdSync(raw);
     return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: raw.length + (raw.length >> 7) + 1024 });
 }
 /** Whether compressing `raw` would save at least MIN_SAVING. */

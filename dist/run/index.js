@@ -73618,7 +73618,7 @@ const PROBE_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compress
 /** zstd; above INLINE_LIMIT on libuv's thread pool, in one step (the default 16 KiB output steps cost a callback each). */
 async function compress(raw) {
     if (raw.length <= INLINE_LIMIT)
-        return external_node_zlib_.zstdCompressSync(raw, COMPRESS_OPTIONS);
+        return zstdSync(raw);
     return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: raw.length + (raw.length >> 7) + 1024 });
 }
 /** Whether compressing `raw` would save at least MIN_SAVING. */
@@ -73675,6 +73675,7 @@ const TYPES = ['dir', 'file', 'symlink'];
 const EntryCode = { dir: 0, file: 1, symlink: 2 };
 const SHARED_FRAME = 2;
 const DIGEST_BYTES = 32;
+/** A sha256 digest as hex. */
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 if ((0,external_node_os_.endianness)() !== 'LE')
     throw new Error('artifact-action needs a little-endian machine');
@@ -74013,15 +74014,13 @@ function assertSafeRelativePath(path) {
         throw new errors_IntegrityError(`manifest path ${JSON.stringify(path)} is unsafe (absolute, or contains '..'); refusing to restore`);
     }
 }
-/** Manifests already checked, so a decoded manifest is not checked again by the restore that writes it. */
+/** Columns already checked, so decoded ones are not checked again by the restore that writes them. */
 const validated = new WeakSet();
 /**
  * Checks a manifest before anything is written: schema, safe paths, no path below a symlink of the
  * same tree, every blob located and sizes consistent.
  */
 function validateManifest(manifest) {
-    if (validated.has(manifest))
-        return;
     let columns;
     try {
         columns = columnsOf(manifest);
@@ -74030,7 +74029,6 @@ function validateManifest(manifest) {
         throw error instanceof IntegrityError ? error : new IntegrityError(`manifest is malformed: ${error.message}`);
     }
     validateColumns(columns);
-    validated.add(manifest);
 }
 /** validateManifest for a manifest's columns. */
 function validateColumns(columns) {
@@ -74119,7 +74117,6 @@ function sealManifest(manifest) {
     const { bytes, treePart } = encodeColumns(manifest);
     return { digest: sha256Hex(treePart), encoded: zstdSync(bytes) };
 }
-const manifest_SHA256_HEX = /^[0-9a-f]{64}$/;
 /** The in-memory shape of an @2 manifest; anything malformed throws. */
 function expandCompact(stored) {
     const { objects, digests, locations } = stored;
@@ -74128,7 +74125,7 @@ function expandCompact(stored) {
     const blobs = {};
     let previous;
     for (const [index, digest] of digests.entries()) {
-        if (!manifest_SHA256_HEX.test(digest))
+        if (!SHA256_HEX.test(digest))
             throw new Error('malformed');
         const stored = locations[index];
         let location;
@@ -74165,9 +74162,7 @@ function expandCompact(stored) {
 function decodeManifest(stored, expectedDigest) {
     const { columns, manifest } = readStored(stored, expectedDigest);
     validateColumns(columns);
-    const decoded = manifest ?? manifestOf(columns);
-    validated.add(decoded);
-    return decoded;
+    return manifest ?? manifestOf(columns);
 }
 /** decodeManifest as columns, without an object per entry: what a restore works from. */
 function decodeManifestColumns(stored, expectedDigest) {
@@ -74647,11 +74642,10 @@ async function materializeTree(options) {
             const digests = [];
             for (let at = run.from; at < run.to; at++) {
                 const k = order[at];
-                let count = 0;
-                for (let target = firstTarget[k]; target >= 0; target = nextTarget[target])
-                    count++;
-                numbers.push(columns.offsets[k] - run.start, columns.lengths[k], blobSizes[k], columns.codecs[k], columns.withins[k], columns.frameSizes[k], count);
+                numbers.push(columns.offsets[k] - run.start, columns.lengths[k], blobSizes[k], columns.codecs[k], columns.withins[k], columns.frameSizes[k], 0);
+                const countAt = numbers.length - 1;
                 for (let target = firstTarget[k]; target >= 0; target = nextTarget[target]) {
+                    numbers[countAt]++;
                     const i = targetEntry[target];
                     const whole = blobCounts[i] === 1;
                     if (whole)
