@@ -2,7 +2,7 @@
 //   node --experimental-transform-types --no-warnings --import ./scripts/ts-register.mjs bench/manifest-codec.ts [tree]
 // The default tree is the bench's 100,000-file one (`npm run bench` makes it).
 import type { ObjectStore } from '../src/core/store/object-store.js'
-import { decodeManifest, decodeManifestColumns, encodeManifest, sealManifest, treeDigest } from '../src/core/store/manifest.js'
+import { decodeManifest, decodeManifestColumns, sealManifest, treeDigest } from '../src/core/store/manifest.js'
 import { snapshotTree } from '../src/core/store/snapshot.js'
 
 const tree = process.argv[2] ?? '/tmp/artifact-action-bench/trees/tiny-x1/v1/tree'
@@ -19,8 +19,8 @@ const nowhere: ObjectStore = {
   check: async () => {}
 }
 
-const { manifest, digest } = await snapshotTree({ store: nowhere, roots: [{ spec: 'tree', absolute: tree }] })
-const stored = encodeManifest(manifest)
+const { encoded: stored, digest } = await snapshotTree({ store: nowhere, roots: [{ spec: 'tree', absolute: tree }] })
+const manifest = decodeManifest(stored, digest)
 console.log(`${tree}: ${manifest.entries.length} entries, ${Object.keys(manifest.blobs).length} blobs, stored ${(stored.length / 1e6).toFixed(2)} MB`)
 
 function time(name: string, run: () => unknown): void {

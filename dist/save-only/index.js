@@ -33423,7 +33423,7 @@ __webpack_unused_export__ = setGlobalOrigin
 __webpack_unused_export__ = getGlobalOrigin
 
 const { CacheStorage } = __nccwpck_require__(3245)
-const { kConstruct } = __nccwpck_require__(109)
+const { kConstruct } = __nccwpck_require__(2490)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
@@ -45167,7 +45167,7 @@ module.exports = {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
+const { kConstruct } = __nccwpck_require__(2490)
 const { urlEquals, getFieldValues } = __nccwpck_require__(6798)
 const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(3440)
 const { webidl } = __nccwpck_require__(5893)
@@ -46033,7 +46033,7 @@ module.exports = {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
+const { kConstruct } = __nccwpck_require__(2490)
 const { Cache } = __nccwpck_require__(9634)
 const { webidl } = __nccwpck_require__(5893)
 const { kEnumerableProperty } = __nccwpck_require__(3440)
@@ -46187,7 +46187,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 109:
+/***/ 2490:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -61622,7 +61622,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 1854:
+/***/ 109:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -64650,7 +64650,7 @@ const PROBE_OPTIONS = { params: { [external_node_zlib_.constants.ZSTD_c_compress
 /** zstd; above INLINE_LIMIT on libuv's thread pool, in one step (the default 16 KiB output steps cost a callback each). */
 async function compress(raw) {
     if (raw.length <= INLINE_LIMIT)
-        return zstdSync(raw);
+        return codec_zstdSync(raw);
     return zstdCompressAsync(raw, { ...COMPRESS_OPTIONS, chunkSize: raw.length + (raw.length >> 7) + 1024 });
 }
 /** Whether compressing `raw` would save at least MIN_SAVING. */
@@ -64675,7 +64675,7 @@ async function encodeBlob(raw) {
     const compressed = await compress(raw);
     return pays(compressed, raw) ? { bytes: compressed, zstd: true } : { bytes: raw, zstd: false };
 }
-function zstdSync(raw) {
+function codec_zstdSync(raw) {
     return external_node_zlib_.zstdCompressSync(raw, COMPRESS_OPTIONS);
 }
 function unzstdSync(stored) {
@@ -64702,7 +64702,7 @@ var external_node_os_ = __nccwpck_require__(8161);
  */
 const MAGIC = 'AAM3';
 const TREE_START = 8;
-const TYPES = ['dir', 'file', 'symlink'];
+const TYPES = (/* unused pure expression or super */ null && (['dir', 'file', 'symlink']));
 /** Entry types as the `types` column holds them. */
 const manifest_columns_EntryCode = { dir: 0, file: 1, symlink: 2 };
 const SHARED_FRAME = 2;
@@ -64721,13 +64721,17 @@ function encodeTreePart(manifest) {
 }
 /** The columnar bytes of a manifest, and the tree part within them. */
 function encodeColumns(manifest) {
+    return encodeColumnsWith(manifest, digest => manifest.blobs[digest]);
+}
+/** encodeColumns for a tree whose blob locations come from a lookup rather than a `blobs` record. */
+function encodeColumnsWith(manifest, locationOf) {
     const tree = encodeTree(manifest);
     const { digests } = tree;
     const objects = [];
     const objectIndex = new Map();
     const header = { objects };
     const locations = digests.map(digest => {
-        const location = manifest.blobs[digest];
+        const location = locationOf(digest);
         if (!location)
             throw new errors_IntegrityError(`manifest has no location for a piece of ${JSON.stringify(manifest.entries.find(entry => entry.blobs?.includes(digest))?.path)}`);
         if (!objectIndex.has(location[0]))
@@ -64840,20 +64844,25 @@ function manifest_columns_digestAt(columns, k) {
 function manifest_columns_columnsOf(manifest) {
     return readColumns(encodeColumns(manifest).bytes).columns;
 }
+/** Where blob `k` of the columns is stored. */
+function locationAt(columns, k) {
+    const object = columns.objects[columns.objectIndexes[k]];
+    const codec = columns.codecs[k];
+    const { offsets, lengths, blobSizes } = columns;
+    return codec === SHARED_FRAME
+        ? [object, offsets[k], lengths[k], blobSizes[k], codec, columns.withins[k], columns.frameSizes[k]]
+        : [object, offsets[k], lengths[k], blobSizes[k], codec];
+}
 /** The in-memory manifest of its columns. */
-function manifestOf(columns) {
+function manifest_columns_manifestOf(columns) {
     const n = columns.paths.length;
     const d = columns.objectIndexes.length;
     const digests = new Array(d);
     for (let k = 0; k < d; k++)
         digests[k] = manifest_columns_digestAt(columns, k);
-    const { objects, objectIndexes, offsets, lengths, blobSizes, codecs, withins, frameSizes } = columns;
     const blobs = {};
-    for (let k = 0; k < d; k++) {
-        const object = objects[objectIndexes[k]];
-        const codec = codecs[k];
-        blobs[digests[k]] = codec === SHARED_FRAME ? [object, offsets[k], lengths[k], blobSizes[k], codec, withins[k], frameSizes[k]] : [object, offsets[k], lengths[k], blobSizes[k], codec];
-    }
+    for (let k = 0; k < d; k++)
+        blobs[digests[k]] = locationAt(columns, k);
     const entries = new Array(n);
     let ref = 0;
     let link = 0;
@@ -65018,6 +65027,8 @@ const MANIFEST_SCHEMA = 'artifact-action/manifest@3';
 const COMPACT_JSON_SCHEMA = 'artifact-action/manifest@2';
 /** Manifests a restore still reads: @1 has no shared frames (codec 2); @2 is JSON, @3 columns. */
 const READABLE_SCHEMAS = ['artifact-action/manifest@1', COMPACT_JSON_SCHEMA, MANIFEST_SCHEMA];
+/** A save puts at most this many blobs in one shared frame, so that a restore's job per frame stays small. */
+const MAX_FRAME_BLOBS = 4096;
 /** How a blob is stored: raw, as a zstd frame of its own, or inside a zstd frame shared with other small blobs. */
 const manifest_Codec = { raw: 0, zstd: 1, sharedFrame: 2 };
 /**
@@ -65146,8 +65157,12 @@ function encodeManifest(manifest) {
 function sealManifest(manifest) {
     if (manifest.schema !== MANIFEST_SCHEMA)
         return { digest: treeDigest(manifest), encoded: zstdSync(Buffer.from(JSON.stringify(manifest))) };
-    const { bytes, treePart } = encodeColumns(manifest);
-    return { digest: sha256Hex(treePart), encoded: zstdSync(bytes) };
+    return sealTree(manifest, digest => manifest.blobs[digest]);
+}
+/** sealManifest (@3) for a tree whose blob locations come from a lookup: a save seals its entries without building `blobs`. */
+function sealTree(tree, locationOf) {
+    const { bytes, treePart } = encodeColumnsWith({ ...tree, schema: MANIFEST_SCHEMA }, locationOf);
+    return { digest: sha256Hex(treePart), encoded: codec_zstdSync(bytes) };
 }
 /** The in-memory shape of an @2 manifest; anything malformed throws. */
 function expandCompact(stored) {
@@ -65191,13 +65206,13 @@ function expandCompact(stored) {
     return { schema: stored.schema, roots: stored.roots, entries, blobs };
 }
 /** The manifest in stored bytes, checked against its tree digest and validated; anything else throws IntegrityError. */
-function decodeManifest(stored, expectedDigest) {
+function manifest_decodeManifest(stored, expectedDigest) {
     const { columns, manifest } = readStored(stored, expectedDigest);
     manifest_validateColumns(columns);
     return manifest ?? manifestOf(columns);
 }
 /** decodeManifest as columns, without an object per entry: what a restore works from. */
-function manifest_decodeManifestColumns(stored, expectedDigest) {
+function decodeManifestColumns(stored, expectedDigest) {
     const { columns } = readStored(stored, expectedDigest);
     manifest_validateColumns(columns);
     return columns;
@@ -65521,6 +65536,12 @@ serve(({ bytes, numbers, files, digests }) => {
  */
 const YOUNG_GENERATION_MB = 4;
 /**
+ * A writer's old generation: a job holds at most MAX_RUN_BLOBS targets of frames of at most
+ * MAX_FRAME_BLOBS blobs, a few MiB of strings and numbers; its bytes are outside the heap. A
+ * bound keeps promoted garbage from growing the heap (about 40 MiB less on the mixed bench tree).
+ */
+const OLD_GENERATION_MB = 128;
+/**
  * Decodes, checks and writes fetched ranges on worker threads, so the main thread only fetches:
  * per file, the open, write, utime and close system calls cost more than anything else a restore
  * does, and decompressing and hashing on the same thread spares copies between threads.
@@ -65528,7 +65549,7 @@ const YOUNG_GENERATION_MB = 4;
 class blob_writers_BlobWriters {
     jobs;
     constructor(openFlags, threads = Math.min(2, availableParallelism())) {
-        this.jobs = new ThreadJobs('blob writer', WRITER_SOURCE, { flags: openFlags, umask: process.umask() }, threads, { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB });
+        this.jobs = new ThreadJobs('blob writer', WRITER_SOURCE, { flags: openFlags, umask: process.umask() }, threads, { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: OLD_GENERATION_MB });
     }
     /**
      * Writes every blob of a fetched range on one thread; resolves with the bytes written. The
@@ -65966,17 +65987,22 @@ serve(file => scanFileCuts(fs, file, buffer, minSize, avgSize, maxSize, gear, st
  * and stores the chunks: chunking is the one per-byte step of a save that only JavaScript does.
  */
 class CutFinder {
+    params;
+    /** Started by the first file: a save with no large file to chunk starts no thread. */
     jobs;
     constructor(params = DEFAULT_CHUNK_PARAMS) {
-        const { strict, loose } = masksFor(params.avgSize);
-        this.jobs = new thread_jobs_ThreadJobs('chunking', CUT_FINDER_SOURCE, { ...params, gear: GEAR, strict, loose }, 1);
+        this.params = params;
     }
     /** The chunk lengths of `file`, in order; they add up to the bytes it had when it was scanned. */
     cuts(file) {
+        if (!this.jobs) {
+            const { strict, loose } = masksFor(this.params.avgSize);
+            this.jobs = new thread_jobs_ThreadJobs('chunking', CUT_FINDER_SOURCE, { ...this.params, gear: GEAR, strict, loose }, 1);
+        }
         return this.jobs.run(file);
     }
     async close() {
-        await this.jobs.close();
+        await this.jobs?.close();
     }
 }
 /** Reads a file's chunks by their lengths; a file that is longer or shorter than they add up to fails. */
@@ -66011,6 +66037,77 @@ function chunkBuffer(data, params = DEFAULT_CHUNK_PARAMS) {
         start += cut;
     }
     return chunks;
+}
+
+;// CONCATENATED MODULE: ./lib/core/store/save-bases.js
+
+/**
+ * What a save may take from the manifests of earlier saves, read as columns: blobs by digest, and
+ * files by root and path. Blobs in objects a prune has removed since are left out.
+ */
+class SaveBases {
+    bases;
+    /** Digest → `k * bases.length + base`: the first base that holds it in a usable object. */
+    blobs = new Map();
+    /** Root spec → path → `i * bases.length + base`, for files that have an mtime. */
+    files = new Map();
+    /** Per base, whether blob `k`'s object may be referenced. */
+    usable;
+    /** Per base, where entry `i`'s blob references start in `refs`. */
+    refStarts;
+    constructor(bases, excludedObjects = new Set()) {
+        this.bases = bases;
+        const count = bases.length;
+        this.usable = bases.map(base => {
+            const objectUsable = base.objects.map(object => !excludedObjects.has(object));
+            return Uint8Array.from(base.objectIndexes, index => (objectUsable[index] ? 1 : 0));
+        });
+        this.refStarts = bases.map(base => {
+            const starts = new Uint32Array(base.paths.length + 1);
+            for (let i = 0; i < base.paths.length; i++)
+                starts[i + 1] = starts[i] + base.blobCounts[i];
+            return starts;
+        });
+        bases.forEach((base, b) => {
+            for (let k = 0; k < base.codecs.length; k++) {
+                const digest = manifest_columns_digestAt(base, k);
+                if (this.usable[b][k] && !this.blobs.has(digest))
+                    this.blobs.set(digest, k * count + b);
+            }
+            const byRoot = base.roots.map(root => this.files.get(root) ?? this.files.set(root, new Map()).get(root));
+            for (let i = 0; i < base.paths.length; i++) {
+                if (base.types[i] === manifest_columns_EntryCode.file && !Number.isNaN(base.mtimes[i]))
+                    byRoot[base.rootIndexes[i]].set(base.paths[i], i * count + b);
+            }
+        });
+    }
+    /** Where a base stores a blob, if one does in an object that may be referenced. */
+    location(digest) {
+        const at = this.blobs.get(digest);
+        if (at === undefined)
+            return undefined;
+        return locationAt(this.bases[at % this.bases.length], Math.floor(at / this.bases.length));
+    }
+    /** The blobs of a file a base recorded at the same root and path with the same size and mtime, if all of them may be referenced. */
+    unchangedBlobs(rootSpec, path, size, mtime) {
+        const at = this.files.get(rootSpec)?.get(path);
+        if (at === undefined)
+            return undefined;
+        const b = at % this.bases.length;
+        const base = this.bases[b];
+        const i = Math.floor(at / this.bases.length);
+        if (base.sizes[i] !== size || base.mtimes[i] !== mtime)
+            return undefined;
+        const start = this.refStarts[b][i];
+        const end = this.refStarts[b][i + 1];
+        for (let j = start; j < end; j++)
+            if (!this.usable[b][base.refs[j]])
+                return undefined;
+        const digests = new Array(end - start);
+        for (let j = start; j < end; j++)
+            digests[j - start] = manifest_columns_digestAt(base, base.refs[j]);
+        return digests;
+    }
 }
 
 ;// CONCATENATED MODULE: ./lib/core/store/tree-walk.js
@@ -66080,6 +66177,7 @@ function walk(root, source, relative, into) {
 
 
 
+
 const DEFAULT_TUNING = {
     smallFileLimit: 512 * 1024,
     frameSize: 1024 * 1024,
@@ -66097,19 +66195,7 @@ async function snapshotTree(options) {
     const tuning = { ...DEFAULT_TUNING, ...options.tuning };
     const { store } = options;
     const entries = await walkRoots(options.roots);
-    const known = new Map();
-    for (const base of options.bases ?? [])
-        for (const digest in base.blobs)
-            known.set(digest, base.blobs[digest]);
-    // Files a base recorded with the same root, path, size and mtime are taken as unchanged, unread.
-    // By root, then path: no key is built per file.
-    const unchanged = new Map();
-    for (const base of options.bases ?? []) {
-        const byRoot = base.roots.map(root => unchanged.get(root) ?? unchanged.set(root, new Map()).get(root));
-        for (const entry of base.entries)
-            if (entry.type === 'file' && entry.mtime !== undefined)
-                byRoot[entry.root].set(entry.path, entry);
-    }
+    const bases = new SaveBases(options.bases ?? [], options.excludedObjects);
     const used = new Map();
     const reusedObjects = new Set();
     const stats = { files: 0, filesUnchanged: 0, treeBytes: 0, bytesUploaded: 0, objectsUploaded: 0, bytesDeduplicated: 0 };
@@ -66147,7 +66233,7 @@ async function snapshotTree(options) {
     const reuse = (digest) => {
         let location = used.get(digest);
         if (!location) {
-            location = known.get(digest);
+            location = bases.location(digest);
             if (!location)
                 return false;
             reusedObjects.add(location[0]);
@@ -66181,11 +66267,8 @@ async function snapshotTree(options) {
         return digests;
     };
     const files = entries.filter(entry => entry.type === 'file');
-    /** The base's record of a file that has the same size and mtime, and whose blobs the bases still hold. */
-    const unchangedOf = (entry) => {
-        const previous = unchanged.get(options.roots[entry.root].spec)?.get(entry.path);
-        return previous && previous.size === entry.size && previous.mtime === entry.mtime && (previous.blobs ?? []).every(digest => known.has(digest)) ? previous : undefined;
-    };
+    /** The blobs of a file a base recorded with the same root, path, size and mtime: taken as unchanged, unread. */
+    const unchangedOf = (entry) => bases.unchangedBlobs(options.roots[entry.root].spec, entry.path, entry.size, entry.mtime);
     // The chunking thread finds the cuts of every large file that changed, ahead of the loop.
     const cutFinder = new CutFinder(tuning.chunk);
     const cutsAhead = new Map();
@@ -66200,11 +66283,11 @@ async function snapshotTree(options) {
         for (const entry of files) {
             stats.files++;
             stats.treeBytes += entry.size;
-            const previous = unchangedOf(entry);
-            if (previous) {
-                entry.blobs = previous.blobs;
+            const unchangedBlobs = unchangedOf(entry);
+            if (unchangedBlobs) {
+                entry.blobs = unchangedBlobs;
                 stats.filesUnchanged++;
-                for (const digest of entry.blobs ?? [])
+                for (const digest of unchangedBlobs)
                     reuse(digest);
             }
             else if (entry.size < tuning.smallFileLimit) {
@@ -66228,17 +66311,16 @@ async function snapshotTree(options) {
         await cutFinder.close();
     }
     progress.done();
-    const manifest = {
-        schema: MANIFEST_SCHEMA,
-        roots: options.roots.map(root => root.spec),
-        entries: entries.map(({ source: _source, ...entry }) => entry),
-        blobs: Object.fromEntries(used)
-    };
-    const { digest, encoded } = sealManifest(manifest);
+    // Sealed from the walked entries as they are (their `source` is not encoded) and the locations used.
+    const { digest, encoded } = sealTree({ roots: options.roots.map(root => root.spec), entries }, digest => used.get(digest));
     if ((await store.put(manifestKey(digest), encoded, { ifNoneMatch: true })) === 'created')
         stats.bytesUploaded += encoded.length;
-    return { digest, manifest, stats, reusedObjects };
+    return { digest, encoded, stats, reusedObjects };
 }
+/** Frames handed to compression at once: libuv's pool has four threads. */
+const FRAMES_COMPRESSING = 4;
+/** Frame buffers kept for reuse; beyond these, a spare one is left to the GC. */
+const SPARE_FRAME_BUFFERS = 8;
 /**
  * Packs small blobs. Blobs are read into frames of about `frameSize` raw bytes; each full frame is
  * compressed as one zstd frame on libuv's pool while the next one fills (or kept raw when that
@@ -66251,6 +66333,9 @@ class PackWriter {
     frame;
     frames = [];
     packRaw = 0;
+    compressing = [];
+    /** Frame buffers to fill again: a new one per frame churns memory that only a full GC returns. */
+    spareBuffers = [];
     constructor(tuning, submit) {
         this.tuning = tuning;
         this.submit = submit;
@@ -66281,7 +66366,7 @@ class PackWriter {
         const location = ['', 0, 0, size, manifest_Codec.sharedFrame, frame.size, 0];
         frame.blobs.push({ location, within: frame.size });
         frame.size += size;
-        if (frame.size >= this.tuning.frameSize)
+        if (frame.size >= this.tuning.frameSize || frame.blobs.length >= MAX_FRAME_BLOBS)
             await this.sealFrame();
         return location;
     }
@@ -66290,7 +66375,12 @@ class PackWriter {
         await this.sealPack();
     }
     newFrame() {
-        return { buffer: Buffer.allocUnsafeSlow(Math.max(this.tuning.frameSize, this.tuning.smallFileLimit) + 1), size: 0, blobs: [] };
+        const buffer = this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(Math.max(this.tuning.frameSize, this.tuning.smallFileLimit) + 1);
+        return { buffer, size: 0, blobs: [] };
+    }
+    recycle(buffer) {
+        if (this.spareBuffers.length < SPARE_FRAME_BUFFERS)
+            this.spareBuffers.push(buffer);
     }
     async sealFrame() {
         const frame = this.frame;
@@ -66298,11 +66388,20 @@ class PackWriter {
             return;
         this.frame = this.newFrame();
         const raw = frame.buffer.subarray(0, frame.size);
-        // Only the bytes to store are kept: the raw frame is let go as soon as its compression pays.
-        const stored = compress(raw).then(compressed => (pays(compressed, raw) ? { bytes: compressed, compressed: true } : { bytes: raw, compressed: false }));
+        // Only the bytes to store are kept: the raw frame is reused as soon as its compression pays.
+        const stored = compress(raw).then(compressed => {
+            if (!pays(compressed, raw))
+                return { bytes: raw, compressed: false };
+            this.recycle(frame.buffer);
+            return { bytes: compressed, compressed: true };
+        });
         stored.catch(() => { }); // awaited when the pack is sealed; this keeps an early failure from going unhandled
-        this.frames.push({ rawSize: frame.size, stored, blobs: frame.blobs });
+        this.frames.push({ buffer: frame.buffer, rawSize: frame.size, stored, blobs: frame.blobs });
         this.packRaw += frame.size;
+        // Reading waits for compression, so raw frames do not pile up faster than the pool compresses them.
+        this.compressing.push(stored);
+        if (this.compressing.length > FRAMES_COMPRESSING)
+            await this.compressing.shift();
         if (this.packRaw >= this.tuning.packSize)
             await this.sealPack();
     }
@@ -66316,9 +66415,12 @@ class PackWriter {
         this.packRaw = 0;
         await this.submit(rawSize, async () => {
             const parts = [];
+            const rawFrames = [];
             let offset = 0;
             for (const frame of frames) {
                 const { bytes, compressed } = await frame.stored;
+                if (!compressed)
+                    rawFrames.push(frame.buffer);
                 for (const { location, within } of frame.blobs) {
                     const size = location[3];
                     const value = compressed ? ['', offset, bytes.length, size, manifest_Codec.sharedFrame, within, frame.rawSize] : ['', offset + within, size, size, manifest_Codec.raw];
@@ -66328,6 +66430,7 @@ class PackWriter {
                 offset += bytes.length;
             }
             const bytes = Buffer.concat(parts, offset);
+            rawFrames.forEach(buffer => this.recycle(buffer));
             const name = sha256Hex(bytes);
             for (const frame of frames)
                 for (const { location } of frame.blobs)
@@ -66547,7 +66650,7 @@ function tree_paths_restoreDestinations(roots, patterns, workspace) {
 async function loadManifest(store, digest) {
     return decodeManifest(await fetchManifest(store, digest), digest);
 }
-/** loadManifest as columns, without an object per entry: for restores and prunes. */
+/** loadManifest as columns, without an object per entry: for restores, prunes and the bases of a save. */
 async function loadManifestColumns(store, digest) {
     return decodeManifestColumns(await fetchManifest(store, digest), digest);
 }
@@ -66600,12 +66703,11 @@ async function saveEntry(request) {
     await waitForPruneLeases(request.store);
     const vanished = await missingObjects(request.store, snapshot.reusedObjects);
     if (vanished.size > 0) {
-        const liveBases = bases.map(base => ({ ...base, blobs: Object.fromEntries(Object.entries(base.blobs).filter(([, location]) => !vanished.has(location[0]))) }));
-        snapshot = await snapshotTree({ store: request.store, roots, bases: liveBases, onProgress: request.onProgress });
+        snapshot = await snapshotTree({ store: request.store, roots, bases, excludedObjects: vanished, onProgress: request.onProgress });
         if ((await missingObjects(request.store, snapshot.reusedObjects)).size > 0)
             throw new StoreError('objects vanished from the store while saving (a concurrent prune?); nothing was saved, try again');
         // The first manifest under this digest named the vanished objects; this one is checked.
-        await request.store.put(manifestKey(snapshot.digest), encodeManifest(snapshot.manifest));
+        await request.store.put(manifestKey(snapshot.digest), snapshot.encoded);
     }
     const written = await writeEntry(request.store, {
         schema: ENTRY_SCHEMA,
@@ -66640,7 +66742,7 @@ async function loadBases(request, version) {
     const manifests = [];
     for (const digest of digests) {
         try {
-            manifests.push(await loadManifest(request.store, digest));
+            manifests.push(await loadManifestColumns(request.store, digest));
         }
         catch {
             // A base only saves uploads; without it everything is checked against the store instead.
@@ -67685,7 +67787,7 @@ async function runSave(options) {
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _action_cache_save_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1854);
+/* harmony import */ var _action_cache_save_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(109);
 
 await (0,_action_cache_save_js__WEBPACK_IMPORTED_MODULE_0__/* .runSave */ .n)({ fromState: false });
 

@@ -1,5 +1,5 @@
 import { IntegrityError, StoreError } from '../errors.js'
-import { decodeManifest, decodeManifestColumns, encodeManifest, manifestKey, objectKey, type Manifest } from '../store/manifest.js'
+import { decodeManifest, decodeManifestColumns, manifestKey, objectKey, type Manifest } from '../store/manifest.js'
 import type { ManifestColumns } from '../store/manifest-columns.js'
 import { mapLimit } from '../task-pool.js'
 import { materializeTree, type MaterializeStats } from '../store/materialize.js'
@@ -43,7 +43,7 @@ export async function loadManifest(store: ObjectStore, digest: string): Promise<
   return decodeManifest(await fetchManifest(store, digest), digest)
 }
 
-/** loadManifest as columns, without an object per entry: for restores and prunes. */
+/** loadManifest as columns, without an object per entry: for restores, prunes and the bases of a save. */
 export async function loadManifestColumns(store: ObjectStore, digest: string): Promise<ManifestColumns> {
   return decodeManifestColumns(await fetchManifest(store, digest), digest)
 }
@@ -94,11 +94,10 @@ export async function saveEntry(request: SaveRequest): Promise<SaveResult> {
   await waitForPruneLeases(request.store)
   const vanished = await missingObjects(request.store, snapshot.reusedObjects)
   if (vanished.size > 0) {
-    const liveBases = bases.map(base => ({ ...base, blobs: Object.fromEntries(Object.entries(base.blobs).filter(([, location]) => !vanished.has(location[0]))) }))
-    snapshot = await snapshotTree({ store: request.store, roots, bases: liveBases, onProgress: request.onProgress })
+    snapshot = await snapshotTree({ store: request.store, roots, bases, excludedObjects: vanished, onProgress: request.onProgress })
     if ((await missingObjects(request.store, snapshot.reusedObjects)).size > 0) throw new StoreError('objects vanished from the store while saving (a concurrent prune?); nothing was saved, try again')
     // The first manifest under this digest named the vanished objects; this one is checked.
-    await request.store.put(manifestKey(snapshot.digest), encodeManifest(snapshot.manifest))
+    await request.store.put(manifestKey(snapshot.digest), snapshot.encoded)
   }
   const written = await writeEntry(request.store, {
     schema: ENTRY_SCHEMA,
@@ -123,16 +122,16 @@ async function missingObjects(store: ObjectStore, objects: Set<string>): Promise
 }
 
 /** Manifests whose blobs a save may reuse: those this job restored, else the entry a restore would pick. */
-async function loadBases(request: SaveRequest, version: string): Promise<Manifest[]> {
+async function loadBases(request: SaveRequest, version: string): Promise<ManifestColumns[]> {
   const digests = [...(request.baseTrees ?? [])]
   if (digests.length === 0) {
     const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] }).catch(() => undefined)
     if (match) digests.push(match.record.tree)
   }
-  const manifests: Manifest[] = []
+  const manifests: ManifestColumns[] = []
   for (const digest of digests) {
     try {
-      manifests.push(await loadManifest(request.store, digest))
+      manifests.push(await loadManifestColumns(request.store, digest))
     } catch {
       // A base only saves uploads; without it everything is checked against the store instead.
     }

@@ -115,20 +115,22 @@ serve(file => scanFileCuts(fs, file, buffer, minSize, avgSize, maxSize, gear, st
  * and stores the chunks: chunking is the one per-byte step of a save that only JavaScript does.
  */
 export class CutFinder {
-  private readonly jobs: ThreadJobs<string, number[]>
+  /** Started by the first file: a save with no large file to chunk starts no thread. */
+  private jobs?: ThreadJobs<string, number[]>
 
-  constructor(params: ChunkParams = DEFAULT_CHUNK_PARAMS) {
-    const { strict, loose } = masksFor(params.avgSize)
-    this.jobs = new ThreadJobs('chunking', CUT_FINDER_SOURCE, { ...params, gear: GEAR, strict, loose }, 1)
-  }
+  constructor(private readonly params: ChunkParams = DEFAULT_CHUNK_PARAMS) {}
 
   /** The chunk lengths of `file`, in order; they add up to the bytes it had when it was scanned. */
   cuts(file: string): Promise<number[]> {
+    if (!this.jobs) {
+      const { strict, loose } = masksFor(this.params.avgSize)
+      this.jobs = new ThreadJobs('chunking', CUT_FINDER_SOURCE, { ...this.params, gear: GEAR, strict, loose }, 1)
+    }
     return this.jobs.run(file)
   }
 
   async close(): Promise<void> {
-    await this.jobs.close()
+    await this.jobs?.close()
   }
 }
 

@@ -47,20 +47,28 @@ export function isColumnar(bytes: Uint8Array): boolean {
   return bytes.length >= TREE_START && Buffer.from(bytes.buffer, bytes.byteOffset, 4).toString('latin1') === MAGIC
 }
 
+/** What the tree digest covers: a manifest without its blob locations. */
+export type ManifestTree = Pick<Manifest, 'schema' | 'roots' | 'entries'>
+
 /** The tree part alone: what the tree digest is the sha256 of. */
-export function encodeTreePart(manifest: Pick<Manifest, 'schema' | 'roots' | 'entries'>): Buffer {
+export function encodeTreePart(manifest: ManifestTree): Buffer {
   return encodeTree(manifest).bytes
 }
 
 /** The columnar bytes of a manifest, and the tree part within them. */
 export function encodeColumns(manifest: Manifest): { bytes: Buffer; treePart: Buffer } {
+  return encodeColumnsWith(manifest, digest => manifest.blobs[digest])
+}
+
+/** encodeColumns for a tree whose blob locations come from a lookup rather than a `blobs` record. */
+export function encodeColumnsWith(manifest: ManifestTree, locationOf: (digest: string) => BlobLocation | undefined): { bytes: Buffer; treePart: Buffer } {
   const tree = encodeTree(manifest)
   const { digests } = tree
   const objects: string[] = []
   const objectIndex = new Map<string, number>()
   const header: LocationHeader = { objects }
   const locations = digests.map(digest => {
-    const location = manifest.blobs[digest]
+    const location = locationOf(digest)
     if (!location) throw new IntegrityError(`manifest has no location for a piece of ${JSON.stringify(manifest.entries.find(entry => entry.blobs?.includes(digest))?.path)}`)
     if (!objectIndex.has(location[0])) objectIndex.set(location[0], objects.push(location[0]) - 1)
     return location
@@ -193,19 +201,24 @@ export function columnsOf(manifest: Manifest): ManifestColumns {
   return readColumns(encodeColumns(manifest).bytes).columns
 }
 
+/** Where blob `k` of the columns is stored. */
+export function locationAt(columns: ManifestColumns, k: number): BlobLocation {
+  const object = columns.objects[columns.objectIndexes[k]]
+  const codec = columns.codecs[k]
+  const { offsets, lengths, blobSizes } = columns
+  return codec === SHARED_FRAME
+    ? [object, offsets[k], lengths[k], blobSizes[k], codec, columns.withins[k], columns.frameSizes[k]]
+    : [object, offsets[k], lengths[k], blobSizes[k], codec as 0 | 1]
+}
+
 /** The in-memory manifest of its columns. */
 export function manifestOf(columns: ManifestColumns): Manifest {
   const n = columns.paths.length
   const d = columns.objectIndexes.length
   const digests = new Array<string>(d)
   for (let k = 0; k < d; k++) digests[k] = digestAt(columns, k)
-  const { objects, objectIndexes, offsets, lengths, blobSizes, codecs, withins, frameSizes } = columns
   const blobs: Record<string, BlobLocation> = {}
-  for (let k = 0; k < d; k++) {
-    const object = objects[objectIndexes[k]]
-    const codec = codecs[k]
-    blobs[digests[k]] = codec === SHARED_FRAME ? [object, offsets[k], lengths[k], blobSizes[k], codec, withins[k], frameSizes[k]] : [object, offsets[k], lengths[k], blobSizes[k], codec as 0 | 1]
-  }
+  for (let k = 0; k < d; k++) blobs[digests[k]] = locationAt(columns, k)
   const entries = new Array<ManifestEntry>(n)
   let ref = 0
   let link = 0
@@ -229,7 +242,7 @@ export function manifestOf(columns: ManifestColumns): Manifest {
   return { schema: columns.schema, roots: columns.roots, entries, blobs }
 }
 
-function encodeTree(manifest: Pick<Manifest, 'schema' | 'roots' | 'entries'>): { bytes: Buffer; digests: string[] } {
+function encodeTree(manifest: ManifestTree): { bytes: Buffer; digests: string[] } {
   const { entries } = manifest
   const n = entries.length
   const digests: string[] = []

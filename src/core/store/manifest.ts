@@ -1,6 +1,6 @@
 import { IntegrityError } from '../errors.js'
 import { sha256Hex, unzstdSync, zstdSync } from './codec.js'
-import { columnsOf, encodeColumns, encodeTreePart, EntryCode, isColumnar, manifestOf, readColumns, SHA256_HEX, type ManifestColumns } from './manifest-columns.js'
+import { columnsOf, encodeColumnsWith, encodeTreePart, EntryCode, isColumnar, manifestOf, readColumns, SHA256_HEX, type ManifestColumns, type ManifestTree } from './manifest-columns.js'
 
 export const MANIFEST_SCHEMA = 'artifact-action/manifest@3'
 const COMPACT_JSON_SCHEMA = 'artifact-action/manifest@2'
@@ -26,6 +26,9 @@ export interface ManifestEntry {
    */
   mtime?: number
 }
+
+/** A save puts at most this many blobs in one shared frame, so that a restore's job per frame stays small. */
+export const MAX_FRAME_BLOBS = 4096
 
 /** How a blob is stored: raw, as a zstd frame of its own, or inside a zstd frame shared with other small blobs. */
 export const Codec = { raw: 0, zstd: 1, sharedFrame: 2 } as const
@@ -53,7 +56,7 @@ export interface Manifest {
  * trees have identical digests whichever objects hold them. For @3 it is the sha256 of the stored
  * tree part, so a restore checks it without re-encoding anything.
  */
-export function treeDigest(manifest: Pick<Manifest, 'schema' | 'roots' | 'entries'>): string {
+export function treeDigest(manifest: ManifestTree): string {
   if (manifest.schema === MANIFEST_SCHEMA) return sha256Hex(encodeTreePart(manifest))
   const entries = manifest.entries.map(canonicalEntry)
   return sha256Hex(JSON.stringify({ schema: manifest.schema, roots: manifest.roots, entries }))
@@ -179,7 +182,12 @@ export function encodeManifest(manifest: Manifest): Buffer {
 /** A manifest's tree digest and stored bytes, encoding it once. */
 export function sealManifest(manifest: Manifest): { digest: string; encoded: Buffer } {
   if (manifest.schema !== MANIFEST_SCHEMA) return { digest: treeDigest(manifest), encoded: zstdSync(Buffer.from(JSON.stringify(manifest))) }
-  const { bytes, treePart } = encodeColumns(manifest)
+  return sealTree(manifest, digest => manifest.blobs[digest])
+}
+
+/** sealManifest (@3) for a tree whose blob locations come from a lookup: a save seals its entries without building `blobs`. */
+export function sealTree(tree: Omit<ManifestTree, 'schema'>, locationOf: (digest: string) => BlobLocation | undefined): { digest: string; encoded: Buffer } {
+  const { bytes, treePart } = encodeColumnsWith({ ...tree, schema: MANIFEST_SCHEMA }, locationOf)
   return { digest: sha256Hex(treePart), encoded: zstdSync(bytes) }
 }
 

@@ -2,15 +2,19 @@ import { closeSync, openSync, readSync } from 'node:fs'
 import { TaskPool } from '../task-pool.js'
 import { CutFinder, DEFAULT_CHUNK_PARAMS, readChunks, type ChunkParams } from './chunker.js'
 import { compress, encodeBlob, pays, sha256Hex } from './codec.js'
-import { Codec, manifestKey, MANIFEST_SCHEMA, objectKey, sealManifest, type BlobLocation, type Manifest, type ManifestEntry } from './manifest.js'
+import { Codec, manifestKey, MAX_FRAME_BLOBS, objectKey, sealTree, type BlobLocation, type ManifestEntry } from './manifest.js'
+import type { ManifestColumns } from './manifest-columns.js'
 import type { ObjectStore } from './object-store.js'
+import { SaveBases } from './save-bases.js'
 import { walkRoots, type TreeRoot, type WalkedEntry } from './tree-walk.js'
 
 export interface SnapshotOptions {
   store: ObjectStore
   roots: TreeRoot[]
   /** Manifests whose blobs may be referenced instead of uploaded again. */
-  bases?: Manifest[]
+  bases?: ManifestColumns[]
+  /** Objects of the bases not to reference: gone from the store since the bases were read. */
+  excludedObjects?: ReadonlySet<string>
   onProgress?: (progress: TransferProgress) => void
   tuning?: Partial<SnapshotTuning>
 }
@@ -54,7 +58,8 @@ export interface SnapshotStats {
 
 export interface Snapshot {
   digest: string
-  manifest: Manifest
+  /** The manifest's stored bytes. */
+  encoded: Buffer
   stats: SnapshotStats
   /** Objects this save did not write: named by a base manifest, or found already stored. A concurrent prune may have collected them. */
   reusedObjects: Set<string>
@@ -69,16 +74,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const tuning = { ...DEFAULT_TUNING, ...options.tuning }
   const { store } = options
   const entries = await walkRoots(options.roots)
-  const known = new Map<string, BlobLocation>()
-  for (const base of options.bases ?? []) for (const digest in base.blobs) known.set(digest, base.blobs[digest])
-
-  // Files a base recorded with the same root, path, size and mtime are taken as unchanged, unread.
-  // By root, then path: no key is built per file.
-  const unchanged = new Map<string, Map<string, ManifestEntry>>()
-  for (const base of options.bases ?? []) {
-    const byRoot = base.roots.map(root => unchanged.get(root) ?? unchanged.set(root, new Map()).get(root)!)
-    for (const entry of base.entries) if (entry.type === 'file' && entry.mtime !== undefined) byRoot[entry.root].set(entry.path, entry)
-  }
+  const bases = new SaveBases(options.bases ?? [], options.excludedObjects)
   const used = new Map<string, BlobLocation>()
   const reusedObjects = new Set<string>()
   const stats: SnapshotStats = { files: 0, filesUnchanged: 0, treeBytes: 0, bytesUploaded: 0, objectsUploaded: 0, bytesDeduplicated: 0 }
@@ -120,7 +116,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const reuse = (digest: string): boolean => {
     let location = used.get(digest)
     if (!location) {
-      location = known.get(digest)
+      location = bases.location(digest)
       if (!location) return false
       reusedObjects.add(location[0])
       used.set(digest, location)
@@ -159,11 +155,8 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   }
 
   const files = entries.filter(entry => entry.type === 'file')
-  /** The base's record of a file that has the same size and mtime, and whose blobs the bases still hold. */
-  const unchangedOf = (entry: WalkedEntry): ManifestEntry | undefined => {
-    const previous = unchanged.get(options.roots[entry.root].spec)?.get(entry.path)
-    return previous && previous.size === entry.size && previous.mtime === entry.mtime && (previous.blobs ?? []).every(digest => known.has(digest)) ? previous : undefined
-  }
+  /** The blobs of a file a base recorded with the same root, path, size and mtime: taken as unchanged, unread. */
+  const unchangedOf = (entry: WalkedEntry): string[] | undefined => bases.unchangedBlobs(options.roots[entry.root].spec, entry.path, entry.size!, entry.mtime!)
   // The chunking thread finds the cuts of every large file that changed, ahead of the loop.
   const cutFinder = new CutFinder(tuning.chunk)
   const cutsAhead = new Map<WalkedEntry, Promise<number[]>>()
@@ -177,11 +170,11 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     for (const entry of files) {
       stats.files++
       stats.treeBytes += entry.size!
-      const previous = unchangedOf(entry)
-      if (previous) {
-        entry.blobs = previous.blobs
+      const unchangedBlobs = unchangedOf(entry)
+      if (unchangedBlobs) {
+        entry.blobs = unchangedBlobs
         stats.filesUnchanged++
-        for (const digest of entry.blobs ?? []) reuse(digest)
+        for (const digest of unchangedBlobs) reuse(digest)
       } else if (entry.size! < tuning.smallFileLimit) {
         // Read straight into the pack's open frame: synchronous reads are several times cheaper than
         // the promise API for small, cached files, and nothing is copied.
@@ -201,16 +194,16 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   }
   progress.done()
 
-  const manifest: Manifest = {
-    schema: MANIFEST_SCHEMA,
-    roots: options.roots.map(root => root.spec),
-    entries: entries.map(({ source: _source, ...entry }) => entry as ManifestEntry),
-    blobs: Object.fromEntries(used)
-  }
-  const { digest, encoded } = sealManifest(manifest)
+  // Sealed from the walked entries as they are (their `source` is not encoded) and the locations used.
+  const { digest, encoded } = sealTree({ roots: options.roots.map(root => root.spec), entries }, digest => used.get(digest))
   if ((await store.put(manifestKey(digest), encoded, { ifNoneMatch: true })) === 'created') stats.bytesUploaded += encoded.length
-  return { digest, manifest, stats, reusedObjects }
+  return { digest, encoded, stats, reusedObjects }
 }
+
+/** Frames handed to compression at once: libuv's pool has four threads. */
+const FRAMES_COMPRESSING = 4
+/** Frame buffers kept for reuse; beyond these, a spare one is left to the GC. */
+const SPARE_FRAME_BUFFERS = 8
 
 /** A frame being filled: raw bytes of small blobs, and the locations to fill in once it is stored. */
 interface OpenFrame {
@@ -226,6 +219,8 @@ interface FramedBlob {
 
 /** A frame handed to compression: its raw size, and what is stored of it once compression ends. */
 interface SealedFrame {
+  /** The raw frame's buffer, reused for a later frame once nothing needs its bytes. */
+  buffer: Buffer
   rawSize: number
   stored: Promise<{ bytes: Uint8Array; compressed: boolean }>
   blobs: FramedBlob[]
@@ -241,6 +236,9 @@ class PackWriter {
   private frame: OpenFrame
   private frames: SealedFrame[] = []
   private packRaw = 0
+  private readonly compressing: Array<Promise<unknown>> = []
+  /** Frame buffers to fill again: a new one per frame churns memory that only a full GC returns. */
+  private readonly spareBuffers: Buffer[] = []
 
   constructor(
     private readonly tuning: Pick<SnapshotTuning, 'frameSize' | 'packSize' | 'smallFileLimit'>,
@@ -271,7 +269,7 @@ class PackWriter {
     const location: BlobLocation = ['', 0, 0, size, Codec.sharedFrame, frame.size, 0]
     frame.blobs.push({ location, within: frame.size })
     frame.size += size
-    if (frame.size >= this.tuning.frameSize) await this.sealFrame()
+    if (frame.size >= this.tuning.frameSize || frame.blobs.length >= MAX_FRAME_BLOBS) await this.sealFrame()
     return location
   }
 
@@ -281,7 +279,12 @@ class PackWriter {
   }
 
   private newFrame(): OpenFrame {
-    return { buffer: Buffer.allocUnsafeSlow(Math.max(this.tuning.frameSize, this.tuning.smallFileLimit) + 1), size: 0, blobs: [] }
+    const buffer = this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(Math.max(this.tuning.frameSize, this.tuning.smallFileLimit) + 1)
+    return { buffer, size: 0, blobs: [] }
+  }
+
+  private recycle(buffer: Buffer): void {
+    if (this.spareBuffers.length < SPARE_FRAME_BUFFERS) this.spareBuffers.push(buffer)
   }
 
   private async sealFrame(): Promise<void> {
@@ -289,11 +292,18 @@ class PackWriter {
     if (frame.blobs.length === 0) return
     this.frame = this.newFrame()
     const raw = frame.buffer.subarray(0, frame.size)
-    // Only the bytes to store are kept: the raw frame is let go as soon as its compression pays.
-    const stored = compress(raw).then(compressed => (pays(compressed, raw) ? { bytes: compressed, compressed: true } : { bytes: raw, compressed: false }))
+    // Only the bytes to store are kept: the raw frame is reused as soon as its compression pays.
+    const stored = compress(raw).then(compressed => {
+      if (!pays(compressed, raw)) return { bytes: raw, compressed: false }
+      this.recycle(frame.buffer)
+      return { bytes: compressed, compressed: true }
+    })
     stored.catch(() => {}) // awaited when the pack is sealed; this keeps an early failure from going unhandled
-    this.frames.push({ rawSize: frame.size, stored, blobs: frame.blobs })
+    this.frames.push({ buffer: frame.buffer, rawSize: frame.size, stored, blobs: frame.blobs })
     this.packRaw += frame.size
+    // Reading waits for compression, so raw frames do not pile up faster than the pool compresses them.
+    this.compressing.push(stored)
+    if (this.compressing.length > FRAMES_COMPRESSING) await this.compressing.shift()
     if (this.packRaw >= this.tuning.packSize) await this.sealPack()
   }
 
@@ -306,9 +316,11 @@ class PackWriter {
     this.packRaw = 0
     await this.submit(rawSize, async () => {
       const parts: Uint8Array[] = []
+      const rawFrames: Buffer[] = []
       let offset = 0
       for (const frame of frames) {
         const { bytes, compressed } = await frame.stored
+        if (!compressed) rawFrames.push(frame.buffer)
         for (const { location, within } of frame.blobs) {
           const size = location[3]
           const value: BlobLocation = compressed ? ['', offset, bytes.length, size, Codec.sharedFrame, within, frame.rawSize] : ['', offset + within, size, size, Codec.raw]
@@ -318,6 +330,7 @@ class PackWriter {
         offset += bytes.length
       }
       const bytes = Buffer.concat(parts, offset)
+      rawFrames.forEach(buffer => this.recycle(buffer))
       const name = sha256Hex(bytes)
       for (const frame of frames) for (const { location } of frame.blobs) location[0] = name
       return { name, bytes }

@@ -1,0 +1,51 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import * as path from 'node:path'
+import { FsStore } from '../../src/core/store/fs-store.js'
+import { Codec, decodeManifest, decodeManifestColumns, MAX_FRAME_BLOBS } from '../../src/core/store/manifest.js'
+import { materializeTree } from '../../src/core/store/materialize.js'
+import { snapshotTree, type SnapshotTuning } from '../../src/core/store/snapshot.js'
+import { describeTree, seededBytes, tempDir } from '../helpers/trees.js'
+
+/** Saves `dir` into a store in a local folder with `tuning`, and restores it elsewhere; returns the manifest. */
+async function roundTrip(dir: string, tuning: Partial<SnapshotTuning> = {}) {
+  const store = new FsStore(await tempDir('store'))
+  const snapshot = await snapshotTree({ store, roots: [{ spec: 'tree', absolute: dir }], tuning })
+  const target = path.join(await tempDir('restore'), 'tree')
+  await materializeTree({ store, manifest: decodeManifestColumns(snapshot.encoded, snapshot.digest), destinations: [target] })
+  expect(await describeTree(target)).toEqual(await describeTree(dir))
+  return decodeManifest(snapshot.encoded, snapshot.digest)
+}
+
+describe('snapshot packing', () => {
+  it('keeps every frame its own bytes while frame buffers are reused, across raw and compressed frames and many packs', async () => {
+    const dir = await tempDir('frames')
+    // Alternating runs of random (stored raw) and text (compressed) files, so that both kinds of
+    // frame are sealed in every pack, and frames of later packs are read into reused buffers.
+    for (let i = 0; i < 240; i++) {
+      const random = Math.floor(i / 6) % 2 === 0
+      const content = random ? seededBytes(9000 + i, i + 1) : Buffer.from(`text file ${i}\n`.repeat(600 + i))
+      await writeFile(path.join(dir, `file${String(i).padStart(3, '0')}`), content)
+    }
+    const manifest = await roundTrip(dir, { frameSize: 32 * 1024, packSize: 128 * 1024 })
+    const locations = Object.values(manifest.blobs)
+    expect(locations.some(location => location[4] === Codec.raw)).toBe(true)
+    expect(locations.some(location => location[4] === Codec.sharedFrame)).toBe(true)
+    expect(new Set(locations.map(location => location[0])).size).toBeGreaterThan(10)
+  })
+
+  it(`puts at most ${MAX_FRAME_BLOBS} blobs in a shared frame`, async () => {
+    const dir = await tempDir('many-tiny')
+    for (let d = 0; d < 10; d++) {
+      await mkdir(path.join(dir, `d${d}`))
+      await Promise.all(Array.from({ length: 500 }, (_, i) => writeFile(path.join(dir, `d${d}`, `f${i}`), `${d}/${i}\n`.repeat(4))))
+    }
+    const manifest = await roundTrip(dir)
+    const perFrame = new Map<string, number>()
+    for (const location of Object.values(manifest.blobs)) {
+      const frame = `${location[0]}:${location[1]}`
+      perFrame.set(frame, (perFrame.get(frame) ?? 0) + 1)
+    }
+    // 5,000 files of a few bytes fit one frame's bytes many times over: only the cap splits them.
+    expect([...perFrame.values()].sort((a, b) => b - a)).toEqual([MAX_FRAME_BLOBS, 5000 - MAX_FRAME_BLOBS])
+  })
+})
