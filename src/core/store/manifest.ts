@@ -213,11 +213,11 @@ function expandCompact(stored: CompactManifest): Manifest {
     blobs[digest] = location
     previous = location
   }
-  const entries = stored.entries.map(entry => {
-    if (!entry.blobs) return entry as ManifestEntry
+  const entries = stored.entries.map(({ blobs: indexes, ...entry }): ManifestEntry => {
+    if (!indexes) return entry
     return {
       ...entry,
-      blobs: entry.blobs.map(index => {
+      blobs: indexes.map(index => {
         if (typeof digests[index] !== 'string') throw new Error('malformed')
         return digests[index]
       })
