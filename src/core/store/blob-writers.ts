@@ -133,7 +133,7 @@ const YOUNG_GENERATION_MB = 4
 /**
  * A writer's old generation: a job holds at most MAX_RUN_BLOBS targets of frames of at most
  * MAX_FRAME_BLOBS blobs, a few MiB of strings and numbers; its bytes are outside the heap. A
- * bound keeps promoted garbage from growing the heap (about 40 MiB less on the mixed bench tree).
+ * bound keeps promoted garbage from growing the heap (20–40 MiB less at the mixed bench tree's peak).
  */
 const OLD_GENERATION_MB = 128
 
