@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { FsStore } from '../../src/core/store/fs-store.js'
 import { Codec, decodeManifest, decodeManifestColumns, MAX_FRAME_BLOBS } from '../../src/core/store/manifest.js'
@@ -16,7 +16,7 @@ async function roundTrip(dir: string, tuning: Partial<SnapshotTuning> = {}) {
   return decodeManifest(snapshot.encoded, snapshot.digest)
 }
 
-describe('snapshot packing', () => {
+describe('snapshot', () => {
   it('keeps every frame its own bytes while frame buffers are reused, across raw and compressed frames and many packs', async () => {
     const dir = await tempDir('frames')
     // Alternating runs of random (stored raw) and text (compressed) files, so that both kinds of
@@ -31,6 +31,28 @@ describe('snapshot packing', () => {
     expect(locations.some(location => location[4] === Codec.raw)).toBe(true)
     expect(locations.some(location => location[4] === Codec.sharedFrame)).toBe(true)
     expect(new Set(locations.map(location => location[0])).size).toBeGreaterThan(10)
+  })
+
+  it('stores a large file that grew as its base chunks and a few new ones, cut as a fresh save cuts it', async () => {
+    const dir = await tempDir('grown')
+    const chunk = { minSize: 64 * 1024, avgSize: 256 * 1024, maxSize: 1024 * 1024 }
+    const tuning = { chunk, smallFileLimit: 64 * 1024 }
+    const log = path.join(dir, 'build.log')
+    await writeFile(log, seededBytes(6 * 1024 * 1024, 21))
+    const store = new FsStore(await tempDir('store'))
+    const roots = [{ spec: 'tree', absolute: dir }]
+    const first = await snapshotTree({ store, roots, tuning })
+    await appendFile(log, seededBytes(100 * 1024, 22))
+
+    const grown = await snapshotTree({ store, roots, tuning, bases: [decodeManifestColumns(first.encoded, first.digest)] })
+    const fresh = await snapshotTree({ store: new FsStore(await tempDir('store')), roots, tuning })
+    expect(grown.digest).toBe(fresh.digest)
+    // The last known chunk and the appended bytes: about two chunks of the ~25.
+    expect(grown.stats.bytesUploaded).toBeLessThan(1.5 * 1024 * 1024)
+    expect(grown.stats.bytesDeduplicated).toBeGreaterThan(4.5 * 1024 * 1024)
+    const target = path.join(await tempDir('restore'), 'tree')
+    await materializeTree({ store, manifest: decodeManifestColumns(grown.encoded, grown.digest), destinations: [target] })
+    expect(await describeTree(target)).toEqual(await describeTree(dir))
   })
 
   it(`puts at most ${MAX_FRAME_BLOBS} blobs in a shared frame`, async () => {

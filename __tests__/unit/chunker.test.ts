@@ -39,7 +39,7 @@ describe('FastCDC chunker', () => {
     const fromFile: string[] = []
     const finder = new CutFinder(params)
     try {
-      for await (const chunk of readChunks(path.join(dir, 'f'), await finder.cuts(path.join(dir, 'f')))) fromFile.push(sha256Hex(chunk))
+      for await (const chunk of readChunks(path.join(dir, 'f'), (await finder.cuts(path.join(dir, 'f'))).cuts)) fromFile.push(sha256Hex(chunk))
     } finally {
       await finder.close()
     }
@@ -51,6 +51,46 @@ describe('FastCDC chunker', () => {
     expect(chunks.slice(0, -1).every(chunk => chunk.length === params.maxSize)).toBe(true)
   })
 
+  it('confirms the chunks a file still shares with an earlier save by sha256, and scans only after them', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'chunker-'))
+    const file = path.join(dir, 'f')
+    const data = seededBytes(600 * 1024, 9)
+    const earlier = chunkBuffer(data, params)
+    const known = { lengths: earlier.map(chunk => chunk.length), digests: earlier.map(sha256Hex) }
+    expect(earlier.length).toBeGreaterThan(20)
+    const finder = new CutFinder(params)
+    try {
+      // Grown at its end: every chunk but the last known one is confirmed, and the cuts are a full scan's.
+      const grown = Buffer.concat([data, seededBytes(40 * 1024, 10)])
+      await writeFile(file, grown)
+      expect(await finder.cuts(file, known)).toEqual({ cuts: chunkBuffer(grown, params).map(chunk => chunk.length), confirmed: earlier.length - 1 })
+
+      // Edited in the middle: the chunks before the edit are confirmed.
+      const edited = Buffer.from(data)
+      const editAt = 300 * 1024
+      edited[editAt] ^= 0xff
+      await writeFile(file, edited)
+      const before = known.lengths.findIndex((_, i) => known.lengths.slice(0, i + 1).reduce((a, b) => a + b, 0) > editAt)
+      expect(await finder.cuts(file, known)).toEqual({ cuts: chunkBuffer(edited, params).map(chunk => chunk.length), confirmed: before })
+
+      // A first chunk that differs: nothing is confirmed.
+      await writeFile(file, Buffer.concat([Buffer.from('new head'), data]))
+      expect((await finder.cuts(file, known)).confirmed).toBe(0)
+    } finally {
+      await finder.close()
+    }
+  })
+
+  it('reads chunks from a position on', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'chunker-'))
+    const file = path.join(dir, 'f')
+    const data = seededBytes(100 * 1024, 12)
+    await writeFile(file, data)
+    const chunks: Buffer[] = []
+    for await (const chunk of readChunks(file, [30 * 1024, 30 * 1024], 40 * 1024)) chunks.push(chunk)
+    expect(Buffer.concat(chunks).equals(data.subarray(40 * 1024))).toBe(true)
+  })
+
   it('finds the same cuts on its own thread, and notices a file that changed since', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'chunker-'))
     const data = Buffer.concat([seededBytes(500 * 1024, 5), randomBytes(70 * 1024)])
@@ -58,7 +98,8 @@ describe('FastCDC chunker', () => {
     await writeFile(file, data)
     const finder = new CutFinder(params)
     try {
-      const cuts = await finder.cuts(file)
+      const { cuts, confirmed } = await finder.cuts(file)
+      expect(confirmed).toBe(0)
       expect(cuts).toEqual(chunkBuffer(data, params).map(chunk => chunk.length))
       const chunks: Buffer[] = []
       for await (const chunk of readChunks(file, cuts)) chunks.push(chunk)

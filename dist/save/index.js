@@ -65990,48 +65990,78 @@ function findCutWith(data, start, end, minSize, avgSize, maxSize, gear, strict, 
     return limit;
 }
 /**
- * The chunk lengths of a file, read in a window of two maximum chunks that is compacted only once
- * more than a maximum chunk of it has been consumed.
+ * The chunk lengths of an open file from `position` on, read in a window of two maximum chunks that
+ * is compacted only once more than a maximum chunk of it has been consumed.
  */
-function scanFileCuts(fs, file, buffer, minSize, avgSize, maxSize, gear, strict, loose, cut) {
+function scanFileCuts(fs, fd, position, buffer, minSize, avgSize, maxSize, gear, strict, loose, cut) {
     const cuts = [];
-    const fd = fs.openSync(file, 'r');
-    try {
-        let start = 0;
-        let end = 0;
-        let eof = false;
-        for (;;) {
-            if (!eof && end - start < maxSize) {
-                if (start >= maxSize) {
-                    buffer.copyWithin(0, start, end);
-                    end -= start;
-                    start = 0;
-                }
-                while (!eof && end < buffer.length) {
-                    const bytesRead = fs.readSync(fd, buffer, end, buffer.length - end, null);
-                    if (bytesRead === 0)
-                        eof = true;
-                    end += bytesRead;
-                }
+    let start = 0;
+    let end = 0;
+    let eof = false;
+    for (;;) {
+        if (!eof && end - start < maxSize) {
+            if (start >= maxSize) {
+                buffer.copyWithin(0, start, end);
+                end -= start;
+                start = 0;
             }
-            if (end === start)
-                return cuts;
-            const length = cut(buffer, start, end, minSize, avgSize, maxSize, gear, strict, loose);
-            cuts.push(length);
-            start += length;
+            while (!eof && end < buffer.length) {
+                const bytesRead = fs.readSync(fd, buffer, end, buffer.length - end, position);
+                if (bytesRead === 0)
+                    eof = true;
+                end += bytesRead;
+                position += bytesRead;
+            }
         }
+        if (end === start)
+            return cuts;
+        const length = cut(buffer, start, end, minSize, avgSize, maxSize, gear, strict, loose);
+        cuts.push(length);
+        start += length;
     }
-    finally {
-        fs.closeSync(fd);
+}
+/**
+ * How many of a file's chunks in an earlier save (`lengths`, and `digests` as hex back to back) it
+ * still starts with, checked by sha256. A cut depends only on the bytes of its chunk, so a chunk
+ * with the same bytes ends at the same cut; the last known chunk may have ended where the file did
+ * rather than at a cut, so it is never confirmed.
+ */
+function confirmKnownChunks(fs, fd, buffer, lengths, digests, sha256) {
+    let confirmed = 0;
+    let position = 0;
+    for (; confirmed < lengths.length - 1; confirmed++) {
+        const length = lengths[confirmed];
+        if (length > buffer.length)
+            break;
+        let filled = 0;
+        for (let read = -1; read !== 0 && filled < length; filled += read)
+            read = fs.readSync(fd, buffer, filled, length - filled, position + filled);
+        if (filled !== length || sha256(buffer.subarray(0, length)) !== digests.slice(confirmed * 64, confirmed * 64 + 64))
+            break;
+        position += length;
     }
+    return confirmed;
 }
 const CUT_FINDER_SOURCE = `
 const fs = require('node:fs')
+const { hash } = require('node:crypto')
 const findCutWith = (${findCutWith.toString()})
 const scanFileCuts = (${scanFileCuts.toString()})
+const confirmKnownChunks = (${confirmKnownChunks.toString()})
 const { minSize, avgSize, maxSize, gear, strict, loose } = workerData
 const buffer = Buffer.allocUnsafe(maxSize * 2)
-serve(file => scanFileCuts(fs, file, buffer, minSize, avgSize, maxSize, gear, strict, loose, findCutWith))
+const sha256 = data => hash('sha256', data, 'hex')
+serve(({ file, lengths, digests }) => {
+  const fd = fs.openSync(file, 'r')
+  try {
+    const confirmed = confirmKnownChunks(fs, fd, buffer, lengths, digests, sha256)
+    const known = lengths.slice(0, confirmed)
+    const position = known.reduce((sum, length) => sum + length, 0)
+    return { cuts: known.concat(scanFileCuts(fs, fd, position, buffer, minSize, avgSize, maxSize, gear, strict, loose, findCutWith)), confirmed }
+  } finally {
+    fs.closeSync(fd)
+  }
+})
 `;
 /**
  * Finds the chunk boundaries of large files on a thread of its own, ahead of the save that reads
@@ -66044,34 +66074,42 @@ class CutFinder {
     constructor(params = DEFAULT_CHUNK_PARAMS) {
         this.params = params;
     }
-    /** The chunk lengths of `file`, in order; they add up to the bytes it had when it was scanned. */
-    cuts(file) {
+    /**
+     * The chunk lengths of `file`, in order; they add up to the bytes it had when it was scanned. The
+     * chunks it still shares from the start with `known` are confirmed by sha256 instead of scanned:
+     * the same cuts, at the cost of hashing (a file that grew at its end is scanned from its last known chunk).
+     */
+    cuts(file, known = { lengths: [], digests: [] }) {
         if (!this.jobs) {
             const { strict, loose } = masksFor(this.params.avgSize);
             this.jobs = new thread_jobs_ThreadJobs('chunking', CUT_FINDER_SOURCE, { ...this.params, gear: GEAR, strict, loose }, 1);
         }
-        return this.jobs.run(file);
+        return this.jobs.run({ file, lengths: known.lengths, digests: known.digests.join('') });
     }
     async close() {
         await this.jobs?.close();
     }
 }
-/** Reads a file's chunks by their lengths; a file that is longer or shorter than they add up to fails. */
-async function* readChunks(path, cuts) {
+/**
+ * Reads a file's chunks by their lengths, from `position` on; a file that is longer or shorter than
+ * they add up to fails.
+ */
+async function* readChunks(path, cuts, position = 0) {
     const handle = await (0,promises_.open)(path, 'r');
     try {
         for (const length of cuts) {
             const chunk = Buffer.allocUnsafe(length);
             let read = 0;
             while (read < length) {
-                const { bytesRead } = await handle.read(chunk, read, length - read, null);
+                const { bytesRead } = await handle.read(chunk, read, length - read, position);
                 if (bytesRead === 0)
                     throw new Error(`${path} changed while it was being saved`);
                 read += bytesRead;
+                position += bytesRead;
             }
             yield chunk;
         }
-        if ((await handle.read(Buffer.alloc(1), 0, 1, null)).bytesRead !== 0)
+        if ((await handle.read(Buffer.alloc(1), 0, 1, position)).bytesRead !== 0)
             throw new Error(`${path} changed while it was being saved`);
     }
     finally {
@@ -66138,6 +66176,24 @@ class SaveBases {
         if (at === undefined)
             return undefined;
         return locationAt(this.bases[at % this.bases.length], Math.floor(at / this.bases.length));
+    }
+    /** The chunks a base recorded for a large file at the same root and path, whatever its size and mtime. */
+    chunksOf(rootSpec, path) {
+        const at = this.files.get(rootSpec)?.get(path);
+        if (at === undefined)
+            return undefined;
+        const b = at % this.bases.length;
+        const base = this.bases[b];
+        const i = Math.floor(at / this.bases.length);
+        if (base.blobCounts[i] < 2)
+            return undefined;
+        const lengths = [];
+        const digests = [];
+        for (let j = this.refStarts[b][i]; j < this.refStarts[b][i + 1]; j++) {
+            lengths.push(base.blobSizes[base.refs[j]]);
+            digests.push(manifest_columns_digestAt(base, base.refs[j]));
+        }
+        return { lengths, digests };
     }
     /** The blobs of a file a base recorded at the same root and path with the same size and mtime, if all of them may be referenced. */
     unchangedBlobs(rootSpec, path, size, mtime) {
@@ -66293,11 +66349,19 @@ async function snapshotTree(options) {
         stats.bytesDeduplicated += location[3];
         return true;
     };
-    /** Reads a large file's chunks by their cuts, and stores each the store lacks; returns their digests. */
-    const storeChunks = async (entry, cuts) => {
+    /**
+     * Reads a large file's chunks by their cuts, and stores each the store lacks; returns their
+     * digests. Leading chunks the chunking thread confirmed as a base's are taken unread.
+     */
+    const storeChunks = async (entry, { cuts, confirmed }, known) => {
         const digests = [];
         let size = 0;
-        for await (const chunk of readChunks(entry.source, cuts)) {
+        let taken = 0;
+        while (taken < confirmed && reuse(known.digests[taken])) {
+            digests.push(known.digests[taken]);
+            size += cuts[taken++];
+        }
+        for await (const chunk of readChunks(entry.source, cuts.slice(taken), size)) {
             const digest = sha256Hex(chunk);
             digests.push(digest);
             size += chunk.length;
@@ -66321,14 +66385,16 @@ async function snapshotTree(options) {
     /** The blobs of a file a base recorded with the same root, path, size and mtime: taken as unchanged, unread. */
     const unchangedOf = (entry) => bases.unchangedBlobs(options.roots[entry.root].spec, entry.path, entry.size, entry.mtime);
     // The chunking thread finds the cuts of every large file that changed, ahead of the loop.
+    // A file a base had in chunks is checked against them first: a file that grew at its end is scanned only from its last chunk.
     const cutFinder = new CutFinder(tuning.chunk);
     const cutsAhead = new Map();
     for (const entry of files) {
         if (entry.size < tuning.smallFileLimit || unchangedOf(entry))
             continue;
-        const cuts = cutFinder.cuts(entry.source);
+        const known = bases.chunksOf(options.roots[entry.root].spec, entry.path);
+        const cuts = cutFinder.cuts(entry.source, known);
         cuts.catch(() => { }); // awaited in the loop; this keeps a failure after an earlier error from going unhandled
-        cutsAhead.set(entry, cuts);
+        cutsAhead.set(entry, { cuts, known });
     }
     try {
         for (const entry of files) {
@@ -66351,7 +66417,8 @@ async function snapshotTree(options) {
                     used.set(digest, await pack.add(content.length));
             }
             else {
-                entry.blobs = await storeChunks(entry, await cutsAhead.get(entry));
+                const { cuts, known } = cutsAhead.get(entry);
+                entry.blobs = await storeChunks(entry, await cuts, known);
             }
             progress.scanned(entry.size);
         }

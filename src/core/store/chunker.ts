@@ -62,53 +62,92 @@ export function findCutWith(data: Uint8Array, start: number, end: number, minSiz
 }
 
 interface SyncReader {
-  openSync(path: string, flags: string): number
-  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: null): number
-  closeSync(fd: number): void
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number
 }
 
 /**
- * The chunk lengths of a file, read in a window of two maximum chunks that is compacted only once
- * more than a maximum chunk of it has been consumed.
+ * The chunk lengths of an open file from `position` on, read in a window of two maximum chunks that
+ * is compacted only once more than a maximum chunk of it has been consumed.
  */
-export function scanFileCuts(fs: SyncReader, file: string, buffer: Uint8Array, minSize: number, avgSize: number, maxSize: number, gear: Int32Array, strict: number, loose: number, cut: typeof findCutWith): number[] {
+export function scanFileCuts(fs: SyncReader, fd: number, position: number, buffer: Uint8Array, minSize: number, avgSize: number, maxSize: number, gear: Int32Array, strict: number, loose: number, cut: typeof findCutWith): number[] {
   const cuts: number[] = []
-  const fd = fs.openSync(file, 'r')
-  try {
-    let start = 0
-    let end = 0
-    let eof = false
-    for (;;) {
-      if (!eof && end - start < maxSize) {
-        if (start >= maxSize) {
-          buffer.copyWithin(0, start, end)
-          end -= start
-          start = 0
-        }
-        while (!eof && end < buffer.length) {
-          const bytesRead = fs.readSync(fd, buffer, end, buffer.length - end, null)
-          if (bytesRead === 0) eof = true
-          end += bytesRead
-        }
+  let start = 0
+  let end = 0
+  let eof = false
+  for (;;) {
+    if (!eof && end - start < maxSize) {
+      if (start >= maxSize) {
+        buffer.copyWithin(0, start, end)
+        end -= start
+        start = 0
       }
-      if (end === start) return cuts
-      const length = cut(buffer, start, end, minSize, avgSize, maxSize, gear, strict, loose)
-      cuts.push(length)
-      start += length
+      while (!eof && end < buffer.length) {
+        const bytesRead = fs.readSync(fd, buffer, end, buffer.length - end, position)
+        if (bytesRead === 0) eof = true
+        end += bytesRead
+        position += bytesRead
+      }
     }
-  } finally {
-    fs.closeSync(fd)
+    if (end === start) return cuts
+    const length = cut(buffer, start, end, minSize, avgSize, maxSize, gear, strict, loose)
+    cuts.push(length)
+    start += length
   }
+}
+
+/**
+ * How many of a file's chunks in an earlier save (`lengths`, and `digests` as hex back to back) it
+ * still starts with, checked by sha256. A cut depends only on the bytes of its chunk, so a chunk
+ * with the same bytes ends at the same cut; the last known chunk may have ended where the file did
+ * rather than at a cut, so it is never confirmed.
+ */
+export function confirmKnownChunks(fs: SyncReader, fd: number, buffer: Uint8Array, lengths: number[], digests: string, sha256: (data: Uint8Array) => string): number {
+  let confirmed = 0
+  let position = 0
+  for (; confirmed < lengths.length - 1; confirmed++) {
+    const length = lengths[confirmed]
+    if (length > buffer.length) break
+    let filled = 0
+    for (let read = -1; read !== 0 && filled < length; filled += read) read = fs.readSync(fd, buffer, filled, length - filled, position + filled)
+    if (filled !== length || sha256(buffer.subarray(0, length)) !== digests.slice(confirmed * 64, confirmed * 64 + 64)) break
+    position += length
+  }
+  return confirmed
 }
 
 const CUT_FINDER_SOURCE = `
 const fs = require('node:fs')
+const { hash } = require('node:crypto')
 const findCutWith = (${findCutWith.toString()})
 const scanFileCuts = (${scanFileCuts.toString()})
+const confirmKnownChunks = (${confirmKnownChunks.toString()})
 const { minSize, avgSize, maxSize, gear, strict, loose } = workerData
 const buffer = Buffer.allocUnsafe(maxSize * 2)
-serve(file => scanFileCuts(fs, file, buffer, minSize, avgSize, maxSize, gear, strict, loose, findCutWith))
+const sha256 = data => hash('sha256', data, 'hex')
+serve(({ file, lengths, digests }) => {
+  const fd = fs.openSync(file, 'r')
+  try {
+    const confirmed = confirmKnownChunks(fs, fd, buffer, lengths, digests, sha256)
+    const known = lengths.slice(0, confirmed)
+    const position = known.reduce((sum, length) => sum + length, 0)
+    return { cuts: known.concat(scanFileCuts(fs, fd, position, buffer, minSize, avgSize, maxSize, gear, strict, loose, findCutWith)), confirmed }
+  } finally {
+    fs.closeSync(fd)
+  }
+})
 `
+
+/** A file's chunks in an earlier save: their lengths and sha256 digests, in order. */
+export interface KnownChunks {
+  lengths: number[]
+  digests: string[]
+}
+
+/** Where a file is cut, and how many of its first chunks are known ones confirmed by their digests. */
+export interface FileCuts {
+  cuts: number[]
+  confirmed: number
+}
 
 /**
  * Finds the chunk boundaries of large files on a thread of its own, ahead of the save that reads
@@ -116,17 +155,21 @@ serve(file => scanFileCuts(fs, file, buffer, minSize, avgSize, maxSize, gear, st
  */
 export class CutFinder {
   /** Started by the first file: a save with no large file to chunk starts no thread. */
-  private jobs?: ThreadJobs<string, number[]>
+  private jobs?: ThreadJobs<{ file: string; lengths: number[]; digests: string }, FileCuts>
 
   constructor(private readonly params: ChunkParams = DEFAULT_CHUNK_PARAMS) {}
 
-  /** The chunk lengths of `file`, in order; they add up to the bytes it had when it was scanned. */
-  cuts(file: string): Promise<number[]> {
+  /**
+   * The chunk lengths of `file`, in order; they add up to the bytes it had when it was scanned. The
+   * chunks it still shares from the start with `known` are confirmed by sha256 instead of scanned:
+   * the same cuts, at the cost of hashing (a file that grew at its end is scanned from its last known chunk).
+   */
+  cuts(file: string, known: KnownChunks = { lengths: [], digests: [] }): Promise<FileCuts> {
     if (!this.jobs) {
       const { strict, loose } = masksFor(this.params.avgSize)
       this.jobs = new ThreadJobs('chunking', CUT_FINDER_SOURCE, { ...this.params, gear: GEAR, strict, loose }, 1)
     }
-    return this.jobs.run(file)
+    return this.jobs.run({ file, lengths: known.lengths, digests: known.digests.join('') })
   }
 
   async close(): Promise<void> {
@@ -134,21 +177,25 @@ export class CutFinder {
   }
 }
 
-/** Reads a file's chunks by their lengths; a file that is longer or shorter than they add up to fails. */
-export async function* readChunks(path: string, cuts: number[]): AsyncGenerator<Buffer> {
+/**
+ * Reads a file's chunks by their lengths, from `position` on; a file that is longer or shorter than
+ * they add up to fails.
+ */
+export async function* readChunks(path: string, cuts: number[], position = 0): AsyncGenerator<Buffer> {
   const handle = await open(path, 'r')
   try {
     for (const length of cuts) {
       const chunk = Buffer.allocUnsafe(length)
       let read = 0
       while (read < length) {
-        const { bytesRead } = await handle.read(chunk, read, length - read, null)
+        const { bytesRead } = await handle.read(chunk, read, length - read, position)
         if (bytesRead === 0) throw new Error(`${path} changed while it was being saved`)
         read += bytesRead
+        position += bytesRead
       }
       yield chunk
     }
-    if ((await handle.read(Buffer.alloc(1), 0, 1, null)).bytesRead !== 0) throw new Error(`${path} changed while it was being saved`)
+    if ((await handle.read(Buffer.alloc(1), 0, 1, position)).bytesRead !== 0) throw new Error(`${path} changed while it was being saved`)
   } finally {
     await handle.close()
   }

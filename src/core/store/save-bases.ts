@@ -1,4 +1,5 @@
 import { digestAt, EntryCode, locationAt, type ManifestColumns } from './manifest-columns.js'
+import type { KnownChunks } from './chunker.js'
 import type { BlobLocation } from './manifest.js'
 
 /**
@@ -46,6 +47,23 @@ export class SaveBases {
     const at = this.blobs.get(digest)
     if (at === undefined) return undefined
     return locationAt(this.bases[at % this.bases.length], Math.floor(at / this.bases.length))
+  }
+
+  /** The chunks a base recorded for a large file at the same root and path, whatever its size and mtime. */
+  chunksOf(rootSpec: string, path: string): KnownChunks | undefined {
+    const at = this.files.get(rootSpec)?.get(path)
+    if (at === undefined) return undefined
+    const b = at % this.bases.length
+    const base = this.bases[b]
+    const i = Math.floor(at / this.bases.length)
+    if (base.blobCounts[i] < 2) return undefined
+    const lengths: number[] = []
+    const digests: string[] = []
+    for (let j = this.refStarts[b][i]; j < this.refStarts[b][i + 1]; j++) {
+      lengths.push(base.blobSizes[base.refs[j]])
+      digests.push(digestAt(base, base.refs[j]))
+    }
+    return { lengths, digests }
   }
 
   /** The blobs of a file a base recorded at the same root and path with the same size and mtime, if all of them may be referenced. */

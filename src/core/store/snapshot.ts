@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs'
 import { TaskPool } from '../task-pool.js'
-import { CutFinder, DEFAULT_CHUNK_PARAMS, readChunks, type ChunkParams } from './chunker.js'
+import { CutFinder, DEFAULT_CHUNK_PARAMS, readChunks, type ChunkParams, type FileCuts, type KnownChunks } from './chunker.js'
 import { compress, encodeBlob, pays, sha256Hex } from './codec.js'
 import { Codec, manifestKey, MAX_FRAME_BLOBS, objectKey, sealTree, type BlobLocation, type ManifestEntry } from './manifest.js'
 import type { ManifestColumns } from './manifest-columns.js'
@@ -125,11 +125,19 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     return true
   }
 
-  /** Reads a large file's chunks by their cuts, and stores each the store lacks; returns their digests. */
-  const storeChunks = async (entry: WalkedEntry, cuts: number[]): Promise<string[]> => {
+  /**
+   * Reads a large file's chunks by their cuts, and stores each the store lacks; returns their
+   * digests. Leading chunks the chunking thread confirmed as a base's are taken unread.
+   */
+  const storeChunks = async (entry: WalkedEntry, { cuts, confirmed }: FileCuts, known?: KnownChunks): Promise<string[]> => {
     const digests: string[] = []
     let size = 0
-    for await (const chunk of readChunks(entry.source, cuts)) {
+    let taken = 0
+    while (taken < confirmed && reuse(known!.digests[taken])) {
+      digests.push(known!.digests[taken])
+      size += cuts[taken++]
+    }
+    for await (const chunk of readChunks(entry.source, cuts.slice(taken), size)) {
       const digest = sha256Hex(chunk)
       digests.push(digest)
       size += chunk.length
@@ -158,13 +166,15 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   /** The blobs of a file a base recorded with the same root, path, size and mtime: taken as unchanged, unread. */
   const unchangedOf = (entry: WalkedEntry): string[] | undefined => bases.unchangedBlobs(options.roots[entry.root].spec, entry.path, entry.size!, entry.mtime!)
   // The chunking thread finds the cuts of every large file that changed, ahead of the loop.
+  // A file a base had in chunks is checked against them first: a file that grew at its end is scanned only from its last chunk.
   const cutFinder = new CutFinder(tuning.chunk)
-  const cutsAhead = new Map<WalkedEntry, Promise<number[]>>()
+  const cutsAhead = new Map<WalkedEntry, { cuts: Promise<FileCuts>; known?: KnownChunks }>()
   for (const entry of files) {
     if (entry.size! < tuning.smallFileLimit || unchangedOf(entry)) continue
-    const cuts = cutFinder.cuts(entry.source)
+    const known = bases.chunksOf(options.roots[entry.root].spec, entry.path)
+    const cuts = cutFinder.cuts(entry.source, known)
     cuts.catch(() => {}) // awaited in the loop; this keeps a failure after an earlier error from going unhandled
-    cutsAhead.set(entry, cuts)
+    cutsAhead.set(entry, { cuts, known })
   }
   try {
     for (const entry of files) {
@@ -183,7 +193,8 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
         entry.blobs = [digest]
         if (!reuse(digest)) used.set(digest, await pack.add(content.length))
       } else {
-        entry.blobs = await storeChunks(entry, await cutsAhead.get(entry)!)
+        const { cuts, known } = cutsAhead.get(entry)!
+        entry.blobs = await storeChunks(entry, await cuts, known)
       }
       progress.scanned(entry.size!)
     }
