@@ -75143,17 +75143,13 @@ class SaveBases {
     }
     /** The chunks a base recorded for a large file at the same root and path, whatever its size and mtime. */
     chunksOf(rootSpec, path) {
-        const at = this.files.get(rootSpec)?.get(path);
-        if (at === undefined)
+        const file = this.fileAt(rootSpec, path);
+        if (!file || file.base.blobCounts[file.i] < 2)
             return undefined;
-        const b = at % this.bases.length;
-        const base = this.bases[b];
-        const i = Math.floor(at / this.bases.length);
-        if (base.blobCounts[i] < 2)
-            return undefined;
+        const { base, start, end } = file;
         const lengths = [];
         const digests = [];
-        for (let j = this.refStarts[b][i]; j < this.refStarts[b][i + 1]; j++) {
+        for (let j = start; j < end; j++) {
             lengths.push(base.blobSizes[base.refs[j]]);
             digests.push(digestAt(base, base.refs[j]));
         }
@@ -75161,16 +75157,10 @@ class SaveBases {
     }
     /** The blobs of a file a base recorded at the same root and path with the same size and mtime, if all of them may be referenced. */
     unchangedBlobs(rootSpec, path, size, mtime) {
-        const at = this.files.get(rootSpec)?.get(path);
-        if (at === undefined)
+        const file = this.fileAt(rootSpec, path);
+        if (!file || file.base.sizes[file.i] !== size || file.base.mtimes[file.i] !== mtime)
             return undefined;
-        const b = at % this.bases.length;
-        const base = this.bases[b];
-        const i = Math.floor(at / this.bases.length);
-        if (base.sizes[i] !== size || base.mtimes[i] !== mtime)
-            return undefined;
-        const start = this.refStarts[b][i];
-        const end = this.refStarts[b][i + 1];
+        const { base, b, start, end } = file;
         for (let j = start; j < end; j++)
             if (!this.usable[b][base.refs[j]])
                 return undefined;
@@ -75178,6 +75168,15 @@ class SaveBases {
         for (let j = start; j < end; j++)
             digests[j - start] = digestAt(base, base.refs[j]);
         return digests;
+    }
+    /** A base's file at a root and path: base `b`, entry `i`, and where its blob references are in `refs`. */
+    fileAt(rootSpec, path) {
+        const at = this.files.get(rootSpec)?.get(path);
+        if (at === undefined)
+            return undefined;
+        const b = at % this.bases.length;
+        const i = Math.floor(at / this.bases.length);
+        return { base: this.bases[b], b, i, start: this.refStarts[b][i], end: this.refStarts[b][i + 1] };
     }
 }
 
@@ -75321,7 +75320,7 @@ async function snapshotTree(options) {
         const digests = [];
         let size = 0;
         let taken = 0;
-        while (taken < confirmed && reuse(known.digests[taken])) {
+        while (known && taken < confirmed && reuse(known.digests[taken])) {
             digests.push(known.digests[taken]);
             size += cuts[taken++];
         }

@@ -133,8 +133,8 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     const digests: string[] = []
     let size = 0
     let taken = 0
-    while (taken < confirmed && reuse(known!.digests[taken])) {
-      digests.push(known!.digests[taken])
+    while (known && taken < confirmed && reuse(known.digests[taken])) {
+      digests.push(known.digests[taken])
       size += cuts[taken++]
     }
     for await (const chunk of readChunks(entry.source, cuts.slice(taken), size)) {
