@@ -3,7 +3,7 @@ import { constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { zstdCompressSync } from 'node:zlib'
-import { BLOB_MISMATCH, BLOB_UNDECODABLE, BlobWriters, type WriteJob } from '../../src/core/store/blob-writers.js'
+import { BLOB_MISMATCH, BLOB_UNDECODABLE, BlobWriters, WriteJobBuilder, type WriteJob } from '../../src/core/store/blob-writers.js'
 import { ThreadJobError } from '../../src/core/thread-jobs.js'
 
 const FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK
@@ -17,7 +17,7 @@ interface BlobTarget {
   mtime?: number
 }
 
-/** One blob of a range, readably; `jobOf` lays it out as the writers take it. */
+/** One blob of a range, readably; `jobOf` lays it out with the WriteJobBuilder materialize uses. */
 interface RangeBlob {
   digest: string
   offset: number
@@ -30,16 +30,12 @@ interface RangeBlob {
 }
 
 function jobOf({ bytes, blobs }: { bytes: Uint8Array; blobs: RangeBlob[] }): WriteJob {
-  const numbers: number[] = []
-  const files: string[] = []
+  const job = new WriteJobBuilder()
   for (const blob of blobs) {
-    numbers.push(blob.offset, blob.length, blob.size, blob.codec, blob.within, blob.frameSize, blob.targets.length)
-    for (const target of blob.targets) {
-      numbers.push(target.position, target.whole ? 1 : 0, target.mode, target.mtime ?? NaN)
-      files.push(target.file)
-    }
+    job.blob(blob.digest, blob.offset, blob.length, blob.size, blob.codec, blob.within, blob.frameSize)
+    for (const target of blob.targets) job.target(target.file, target.position, target.whole, target.mode, target.mtime ?? NaN)
   }
-  return { bytes, numbers: Float64Array.from(numbers), files: files.join('\0'), digests: blobs.map(blob => blob.digest).join('') }
+  return job.build(bytes)
 }
 
 /** A range of raw blobs laid end to end, each written whole to its file. */

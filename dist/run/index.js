@@ -73738,11 +73738,7 @@ function isColumnar(bytes) {
 function encodeTreePart(manifest) {
     return encodeTree(manifest).bytes;
 }
-/** The columnar bytes of a manifest, and the tree part within them. */
-function encodeColumns(manifest) {
-    return encodeColumnsWith(manifest, digest => manifest.blobs[digest]);
-}
-/** encodeColumns for a tree whose blob locations come from a lookup rather than a `blobs` record. */
+/** The columnar bytes of a manifest whose blob locations come from `locationOf`, and the tree part within them. */
 function encodeColumnsWith(manifest, locationOf) {
     const tree = encodeTree(manifest);
     const { digests } = tree;
@@ -73861,7 +73857,7 @@ function digestAt(columns, k) {
 }
 /** The columns of an in-memory manifest; an unlocated or non-hex digest throws. */
 function manifest_columns_columnsOf(manifest) {
-    return readColumns(encodeColumns(manifest).bytes).columns;
+    return readColumns(encodeColumnsWith(manifest, digest => manifest.blobs[digest]).bytes).columns;
 }
 /** Where blob `k` of the columns is stored. */
 function locationAt(columns, k) {
@@ -73877,11 +73873,11 @@ function manifest_columns_manifestOf(columns) {
     const n = columns.paths.length;
     const d = columns.objectIndexes.length;
     const digests = new Array(d);
-    for (let k = 0; k < d; k++)
-        digests[k] = digestAt(columns, k);
     const blobs = {};
-    for (let k = 0; k < d; k++)
+    for (let k = 0; k < d; k++) {
+        digests[k] = digestAt(columns, k);
         blobs[digests[k]] = locationAt(columns, k);
+    }
     const entries = new Array(n);
     let ref = 0;
     let link = 0;
@@ -74449,6 +74445,27 @@ function serve(handler) {
 ;// CONCATENATED MODULE: ./lib/core/store/blob-writers.js
 
 
+/** Lays out a WriteJob: each blob, in offset order, followed by its targets. */
+class WriteJobBuilder {
+    numbers = [];
+    files = [];
+    digests = [];
+    /** Where the last blob's target count is. */
+    countAt = -1;
+    blob(digest, offset, length, size, codec, within, frameSize) {
+        this.countAt = this.numbers.push(offset, length, size, codec, within, frameSize, 0) - 1;
+        this.digests.push(digest);
+    }
+    /** A target of the last blob: the `whole` file, or a chunk of it at `position`; `mtime` NaN when none. */
+    target(file, position, whole, mode, mtime) {
+        this.numbers[this.countAt]++;
+        this.numbers.push(position, whole ? 1 : 0, mode, mtime);
+        this.files.push(file);
+    }
+    build(bytes) {
+        return { bytes, numbers: Float64Array.from(this.numbers), files: this.files.join('\0'), digests: this.digests.join('') };
+    }
+}
 /** Codes a writer thread fails with when a blob is not what the manifest says. */
 const BLOB_UNDECODABLE = 'EBLOBDECODE';
 const BLOB_MISMATCH = 'EBLOBDIGEST';
@@ -74709,25 +74726,19 @@ async function materializeTree(options) {
         let lastReport = Date.now();
         /** A run as a writer job; marks the files it writes whole as created. */
         const jobOf = (run, bytes) => {
-            const numbers = [];
-            const files = [];
-            const digests = [];
+            const job = new WriteJobBuilder();
             for (let at = run.from; at < run.to; at++) {
                 const k = order[at];
-                numbers.push(columns.offsets[k] - run.start, columns.lengths[k], blobSizes[k], columns.codecs[k], columns.withins[k], columns.frameSizes[k], 0);
-                const countAt = numbers.length - 1;
+                job.blob(digestAt(columns, k), columns.offsets[k] - run.start, columns.lengths[k], blobSizes[k], columns.codecs[k], columns.withins[k], columns.frameSizes[k]);
                 for (let target = firstTarget[k]; target >= 0; target = nextTarget[target]) {
-                    numbers[countAt]++;
                     const i = targetEntry[target];
                     const whole = blobCounts[i] === 1;
                     if (whole)
                         created[i] = 1;
-                    numbers.push(targetPosition[target], whole ? 1 : 0, modes[i], mtimes[i]);
-                    files.push(destinationOf(i));
+                    job.target(destinationOf(i), targetPosition[target], whole, modes[i], mtimes[i]);
                 }
-                digests.push(digestAt(columns, k));
             }
-            return { bytes, numbers: Float64Array.from(numbers), files: files.join('\0'), digests: digests.join('') };
+            return job.build(bytes);
         };
         for (const run of runs) {
             await pool.submit(Math.max(run.end - run.start, run.rawSize), async () => {

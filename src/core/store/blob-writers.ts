@@ -21,6 +21,31 @@ export interface WriteJob {
   digests: string
 }
 
+/** Lays out a WriteJob: each blob, in offset order, followed by its targets. */
+export class WriteJobBuilder {
+  private readonly numbers: number[] = []
+  private readonly files: string[] = []
+  private readonly digests: string[] = []
+  /** Where the last blob's target count is. */
+  private countAt = -1
+
+  blob(digest: string, offset: number, length: number, size: number, codec: number, within: number, frameSize: number): void {
+    this.countAt = this.numbers.push(offset, length, size, codec, within, frameSize, 0) - 1
+    this.digests.push(digest)
+  }
+
+  /** A target of the last blob: the `whole` file, or a chunk of it at `position`; `mtime` NaN when none. */
+  target(file: string, position: number, whole: boolean, mode: number, mtime: number): void {
+    this.numbers[this.countAt]++
+    this.numbers.push(position, whole ? 1 : 0, mode, mtime)
+    this.files.push(file)
+  }
+
+  build(bytes: Uint8Array): WriteJob {
+    return { bytes, numbers: Float64Array.from(this.numbers), files: this.files.join('\0'), digests: this.digests.join('') }
+  }
+}
+
 /** Codes a writer thread fails with when a blob is not what the manifest says. */
 export const BLOB_UNDECODABLE = 'EBLOBDECODE'
 export const BLOB_MISMATCH = 'EBLOBDIGEST'

@@ -55,12 +55,7 @@ export function encodeTreePart(manifest: ManifestTree): Buffer {
   return encodeTree(manifest).bytes
 }
 
-/** The columnar bytes of a manifest, and the tree part within them. */
-export function encodeColumns(manifest: Manifest): { bytes: Buffer; treePart: Buffer } {
-  return encodeColumnsWith(manifest, digest => manifest.blobs[digest])
-}
-
-/** encodeColumns for a tree whose blob locations come from a lookup rather than a `blobs` record. */
+/** The columnar bytes of a manifest whose blob locations come from `locationOf`, and the tree part within them. */
 export function encodeColumnsWith(manifest: ManifestTree, locationOf: (digest: string) => BlobLocation | undefined): { bytes: Buffer; treePart: Buffer } {
   const tree = encodeTree(manifest)
   const { digests } = tree
@@ -198,7 +193,7 @@ export function digestAt(columns: ManifestColumns, k: number): string {
 
 /** The columns of an in-memory manifest; an unlocated or non-hex digest throws. */
 export function columnsOf(manifest: Manifest): ManifestColumns {
-  return readColumns(encodeColumns(manifest).bytes).columns
+  return readColumns(encodeColumnsWith(manifest, digest => manifest.blobs[digest]).bytes).columns
 }
 
 /** Where blob `k` of the columns is stored. */
@@ -216,9 +211,11 @@ export function manifestOf(columns: ManifestColumns): Manifest {
   const n = columns.paths.length
   const d = columns.objectIndexes.length
   const digests = new Array<string>(d)
-  for (let k = 0; k < d; k++) digests[k] = digestAt(columns, k)
   const blobs: Record<string, BlobLocation> = {}
-  for (let k = 0; k < d; k++) blobs[digests[k]] = locationAt(columns, k)
+  for (let k = 0; k < d; k++) {
+    digests[k] = digestAt(columns, k)
+    blobs[digests[k]] = locationAt(columns, k)
+  }
   const entries = new Array<ManifestEntry>(n)
   let ref = 0
   let link = 0

@@ -3,7 +3,7 @@ import * as path from 'node:path'
 import { IntegrityError } from '../errors.js'
 import { TaskPool } from '../task-pool.js'
 import { ThreadJobError } from '../thread-jobs.js'
-import { BLOB_MISMATCH, BLOB_UNDECODABLE, BlobWriters, openReplacing, type WriteJob } from './blob-writers.js'
+import { BLOB_MISMATCH, BLOB_UNDECODABLE, BlobWriters, openReplacing, WriteJobBuilder, type WriteJob } from './blob-writers.js'
 import { Codec, objectKey, validateColumns } from './manifest.js'
 import { digestAt, EntryCode, type ManifestColumns } from './manifest-columns.js'
 import type { ObjectStore } from './object-store.js'
@@ -148,24 +148,18 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     let lastReport = Date.now()
     /** A run as a writer job; marks the files it writes whole as created. */
     const jobOf = (run: FetchRun, bytes: Uint8Array): WriteJob => {
-      const numbers: number[] = []
-      const files: string[] = []
-      const digests: string[] = []
+      const job = new WriteJobBuilder()
       for (let at = run.from; at < run.to; at++) {
         const k = order[at]
-        numbers.push(columns.offsets[k] - run.start, columns.lengths[k], blobSizes[k], columns.codecs[k], columns.withins[k], columns.frameSizes[k], 0)
-        const countAt = numbers.length - 1
+        job.blob(digestAt(columns, k), columns.offsets[k] - run.start, columns.lengths[k], blobSizes[k], columns.codecs[k], columns.withins[k], columns.frameSizes[k])
         for (let target = firstTarget[k]; target >= 0; target = nextTarget[target]) {
-          numbers[countAt]++
           const i = targetEntry[target]
           const whole = blobCounts[i] === 1
           if (whole) created[i] = 1
-          numbers.push(targetPosition[target], whole ? 1 : 0, modes[i], mtimes[i])
-          files.push(destinationOf(i))
+          job.target(destinationOf(i), targetPosition[target], whole, modes[i], mtimes[i])
         }
-        digests.push(digestAt(columns, k))
       }
-      return { bytes, numbers: Float64Array.from(numbers), files: files.join('\0'), digests: digests.join('') }
+      return job.build(bytes)
     }
     for (const run of runs) {
       await pool.submit(Math.max(run.end - run.start, run.rawSize), async () => {
