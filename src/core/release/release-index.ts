@@ -40,11 +40,16 @@ async function readNewestSlot(store: ObjectStore, project: string): Promise<Rele
   return bytes ? (JSON.parse(bytes.toString('utf8')) as ReleaseIndex) : undefined
 }
 
-/** Writes index.json from `index`, and again from any newer slot that appeared meanwhile. */
+/**
+ * Writes index.json from `index`, and again from any newer slot that appeared meanwhile; writes
+ * nothing when index.json already holds those bytes (an identical re-run changes no object).
+ */
 async function publishIndexCopy(store: ObjectStore, project: string, index: ReleaseIndex): Promise<void> {
   let written = index
   for (;;) {
-    await store.put(releaseLayout.index(project), json(written), { contentType: 'application/json' })
+    const bytes = json(written)
+    const current = await store.get(releaseLayout.index(project))
+    if (!current?.equals(bytes)) await store.put(releaseLayout.index(project), bytes, { contentType: 'application/json' })
     const newest = await readNewestSlot(store, project)
     if (!newest || newest.sequence <= written.sequence) return
     written = newest
