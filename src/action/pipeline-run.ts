@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { readScopes } from '../core/cache/scope.js'
@@ -58,8 +59,7 @@ export async function runPipelineAction(): Promise<void> {
       if (reports) await writeTimeline(reports)
       throw error
     })
-    const planFile = path.join(process.env.RUNNER_TEMP || workspace, 'artifact-action-plan.json')
-    await writeFile(planFile, formatPlan(plan))
+    const planFile = await writePlanFile(formatPlan(plan), process.env.RUNNER_TEMP || workspace)
     core.setOutput('plan', JSON.stringify(plan))
     core.setOutput('plan-file', planFile)
     core.setOutput('status', result.status)
@@ -69,6 +69,18 @@ export async function runPipelineAction(): Promise<void> {
   } catch (error) {
     core.setFailed(errorMessage(error))
   }
+}
+
+/**
+ * Writes the plan to a file of this step's own, named by the step's id (GITHUB_ACTION) and a random
+ * suffix and created exclusively, so a second run step in the job never overwrites what another
+ * step's plan-file output points at.
+ */
+async function writePlanFile(text: string, dir: string): Promise<string> {
+  const step = (process.env.GITHUB_ACTION || 'run').replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 64)
+  const file = path.join(dir, `artifact-action-plan-${step}-${randomBytes(6).toString('hex')}.json`)
+  await writeFile(file, text, { flag: 'wx' })
+  return file
 }
 
 async function writeTimeline(stages: StageReport[]): Promise<void> {
