@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import {
   CreateBucketCommand,
@@ -10,7 +10,7 @@ import {
   PutObjectCommand,
   type S3Client
 } from '@aws-sdk/client-s3'
-import { buildContextFromEnv } from '../../src/core/release/provenance.js'
+import { buildContextFromEnv, LOCAL_BUILDER_ID } from '../../src/core/release/provenance.js'
 import { publishRelease, type PublishRequest } from '../../src/core/release/publish-release.js'
 import { sha256OfFile } from '../../src/core/store/codec.js'
 import { assertSeparateStores, keylessSigner, keySigner, resolvePackages, verifyPublishedRelease } from '../../src/core/release/release-job.js'
@@ -307,5 +307,31 @@ describe('releases on RGW', () => {
     expect(noKey.stdout).toMatch(/::error::signing-key: empty; offline signing needs a PEM private key/)
     const sameAsCache = await runStep('release', { project: 'tool', packages: 'dist/*.tgz', 'release-store': `s3://${config.bucket}/ci`, store: `s3://${config.bucket}/ci`, 'signing-key': privateKeyPem, ...connection }, env)
     expect(sameAsCache.stdout).toMatch(/::error::release-store: .* overlaps the cache store/)
+  })
+
+  it('releases from a local checkout with the CLI: a local builder, the remote as https, the branch as ref', async () => {
+    const checkout = await tempDir('checkout')
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: checkout, encoding: 'utf8' }).trim()
+    git('init', '-q', '-b', 'trunk')
+    git('remote', 'add', 'origin', 'git@github.com:acme/app.git')
+    await packagesIn(path.join(checkout, 'dist'), { 'app-local.tgz': 'local' })
+    git('add', '.')
+    git('commit', '-q', '-m', 'one')
+    const head = git('rev-parse', 'HEAD')
+    const { privateKeyPem, key: localKey } = generateSigningKey()
+    await writeFile(path.join(checkout, 'release.key'), privateKeyPem)
+    await writeFile(path.join(checkout, 'release.pub'), localKey.publicKeyPem)
+    const releases = path.join(checkout, '..', `${path.basename(checkout)}-releases`)
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('GITHUB_') && name !== 'ARTIFACT_ACTION_SIGNING_KEY'))
+    const cli = (...args: string[]) => execFileSync(process.execPath, [path.resolve('dist/cli/index.js'), ...args], { cwd: checkout, env, encoding: 'utf8' })
+    cli('release', '--project', 'app', '--version', 'v0.1.0', '--release-store', releases, '--signing-key-file', 'release.key', 'dist/*.tgz')
+
+    const bundle = JSON.parse(await readFile(path.join(releases, releaseLayout.provenance('app', 'v0.1.0')), 'utf8'))
+    const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString())
+    expect(statement.predicate.runDetails).toEqual({ builder: { id: LOCAL_BUILDER_ID } })
+    expect(statement.predicate.buildDefinition.resolvedDependencies).toEqual([{ uri: 'git+https://github.com/acme/app@refs/heads/trunk', digest: { gitCommit: head } }])
+    expect(JSON.stringify(statement)).not.toMatch(/git@github|refs\/tags|actions\/runner/)
+    const verified = cli('verify', '--project', 'app', '--version', 'v0.1.0', '--release-store', releases, '--public-key', 'release.pub')
+    expect(verified).toContain(`verified app v0.1.0 (https://github.com/acme/app@${head.slice(0, 12)})`)
   })
 })
