@@ -13,10 +13,19 @@ import { runStep } from '../helpers/action-runner.js'
 import { createTestBucket } from '../helpers/s3.js'
 import { tempDir } from '../helpers/trees.js'
 
-const quietLog = { info: () => undefined, warning: () => undefined, output: () => undefined, group: <T>(_title: string, body: () => Promise<T>) => body() }
+const quietLog = {
+  info: () => undefined,
+  warning: () => undefined,
+  output: () => undefined,
+  group: <T>(_title: string, body: () => Promise<T>) => body()
+}
 
 function connection(config: S3StoreConfig): Record<string, string> {
-  return { endpoint: config.endpoint!, 'aws-access-key-id': config.credentials!.accessKeyId, 'aws-secret-access-key': config.credentials!.secretAccessKey }
+  return {
+    endpoint: config.endpoint!,
+    'aws-access-key-id': config.credentials!.accessKeyId,
+    'aws-secret-access-key': config.credentials!.secretAccessKey
+  }
 }
 
 async function listing(store: S3Store): Promise<ObjectInfo[]> {
@@ -41,7 +50,12 @@ describe('a release store refuses cache and pipeline writes', () => {
       project: 'app',
       version: 'v1.0.0',
       packages: await resolvePackages(['build/*'], workspace),
-      context: buildContextFromEnv({ GITHUB_ACTIONS: 'true', GITHUB_REPOSITORY: 'acme/app', GITHUB_SHA: 'a'.repeat(40), GITHUB_REF: 'refs/tags/v1.0.0' }),
+      context: buildContextFromEnv({
+        GITHUB_ACTIONS: 'true',
+        GITHUB_REPOSITORY: 'acme/app',
+        GITHUB_SHA: 'a'.repeat(40),
+        GITHUB_REF: 'refs/tags/v1.0.0'
+      }),
       signer: keySigner(generateSigningKey().key)
     })
   })
@@ -49,7 +63,9 @@ describe('a release store refuses cache and pipeline writes', () => {
   it('refuses a cache save with a one-line error, before writing anything', async () => {
     const before = await listing(store)
     const save = saveEntry({ store, key: 'deps-1', paths: ['build'], workspace, readScopes: ['branch/main'] })
-    await expect(save).rejects.toThrow(/^store: s3:\/\/release-store-[a-z0-9-]+\/rel at .* is a release store \(it holds release-store.json\); caches and pipelines may not write there/)
+    await expect(save).rejects.toThrow(
+      /^store: s3:\/\/release-store-[a-z0-9-]+\/rel at .* is a release store \(it holds release-store.json\); caches and pipelines may not write there/
+    )
     await expect(save).rejects.toMatchObject({ name: 'InputError' })
     expect(await listing(store)).toEqual(before)
   })
@@ -59,7 +75,9 @@ describe('a release store refuses cache and pipeline writes', () => {
     const inputs = { path: 'build', key: 'deps-1', store: `s3://${config.bucket}/rel`, ...connection(config) }
     const step = await runStep('save-only', inputs, { GITHUB_WORKSPACE: workspace, GITHUB_REF: 'refs/heads/main' })
     expect(step.exitCode).toBe(1)
-    expect(step.stdout).toMatch(/^::error::store: s3:\/\/.*\/rel at .* is a release store \(it holds release-store.json\)/m)
+    expect(step.stdout).toMatch(
+      /^::error::store: s3:\/\/.*\/rel at .* is a release store \(it holds release-store.json\)/m
+    )
     expect(step.stdout).not.toMatch(/::warning::/)
     expect(await listing(store)).toEqual(before)
   })
@@ -67,11 +85,30 @@ describe('a release store refuses cache and pipeline writes', () => {
   it('refuses a pipeline run before any stage runs', async () => {
     const before = await listing(store)
     const root = await tempDir('pipeline')
-    const pipeline = parsePipeline('stages:\n  - id: one\n    run: touch ran.txt && mkdir -p out && echo 1 > out/one.txt\n    paths: [out]\n', 'pipeline.yml', root)
-    const run = runPipelineJob({ pipeline, store, readScopes: ['branch/main'], needFinalTree: true, log: quietLog, sourcesDir: path.join(root, 'sources') })
+    const pipeline = parsePipeline(
+      'stages:\n  - id: one\n    run: touch ran.txt && mkdir -p out && echo 1 > out/one.txt\n    paths: [out]\n',
+      'pipeline.yml',
+      root
+    )
+    const run = runPipelineJob({
+      pipeline,
+      store,
+      readScopes: ['branch/main'],
+      needFinalTree: true,
+      log: quietLog,
+      sourcesDir: path.join(root, 'sources')
+    })
     await expect(run).rejects.toThrow(/^store: .* is a release store/)
     await expect(stat(path.join(root, 'ran.txt'))).rejects.toMatchObject({ code: 'ENOENT' })
-    const step = await runStep('run', { 'pipeline-yaml': 'stages:\n  - id: one\n    run: touch ran.txt\n    paths: [ran.txt]\n', store: `s3://${config.bucket}/rel`, ...connection(config) }, { GITHUB_WORKSPACE: root, GITHUB_REF: 'refs/heads/main' })
+    const step = await runStep(
+      'run',
+      {
+        'pipeline-yaml': 'stages:\n  - id: one\n    run: touch ran.txt\n    paths: [ran.txt]\n',
+        store: `s3://${config.bucket}/rel`,
+        ...connection(config)
+      },
+      { GITHUB_WORKSPACE: root, GITHUB_REF: 'refs/heads/main' }
+    )
     expect(step.exitCode).toBe(1)
     expect(step.stdout).toMatch(/^::error::store: .* is a release store/m)
     await expect(stat(path.join(root, 'ran.txt'))).rejects.toMatchObject({ code: 'ENOENT' })
@@ -87,11 +124,20 @@ describe('the bundled run action', () => {
     const step = (id: string, stage: string) =>
       runStep(
         'run',
-        { 'pipeline-yaml': `stages:\n  - id: ${stage}\n    run: echo ${stage} > ${stage}.txt\n    paths: [${stage}.txt]\n`, store: `s3://${config.bucket}/ci`, ...connection(config) },
+        {
+          'pipeline-yaml': `stages:\n  - id: ${stage}\n    run: echo ${stage} > ${stage}.txt\n    paths: [${stage}.txt]\n`,
+          store: `s3://${config.bucket}/ci`,
+          ...connection(config)
+        },
         { GITHUB_WORKSPACE: workspace, GITHUB_REF: 'refs/heads/main', RUNNER_TEMP: runnerTemp, GITHUB_ACTION: id }
       )
     // Two named steps, then two unnamed ones that the runner gives the same kind of id.
-    const results = [await step('build', 'compile'), await step('test', 'check'), await step('__run', 'lint'), await step('__run', 'docs')]
+    const results = [
+      await step('build', 'compile'),
+      await step('test', 'check'),
+      await step('__run', 'lint'),
+      await step('__run', 'docs')
+    ]
     for (const result of results) expect(result.exitCode).toBe(0)
     const files = results.map(result => result.outputs['plan-file'])
     expect(new Set(files).size).toBe(4)

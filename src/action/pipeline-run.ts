@@ -33,9 +33,13 @@ const actionLog: PipelineLog = {
 function readPipeline(workspace: string): Promise<Pipeline> | Pipeline {
   const file = core.getInput(RunInputs.Pipeline)
   const inline = core.getInput(RunInputs.PipelineYaml)
-  if (file && inline) throw new InputError(`${RunInputs.Pipeline}, ${RunInputs.PipelineYaml}: give one of them, not both`)
+  if (file && inline)
+    throw new InputError(`${RunInputs.Pipeline}, ${RunInputs.PipelineYaml}: give one of them, not both`)
   if (inline) return parsePipeline(inline, RunInputs.PipelineYaml, workspace)
-  if (!file) throw new InputError(`${RunInputs.Pipeline}: required; give the pipeline file (e.g. pipeline.yml) or an inline definition in ${RunInputs.PipelineYaml}`)
+  if (!file)
+    throw new InputError(
+      `${RunInputs.Pipeline}: required; give the pipeline file (e.g. pipeline.yml) or an inline definition in ${RunInputs.PipelineYaml}`
+    )
   return loadPipeline(path.resolve(workspace, file))
 }
 
@@ -45,7 +49,8 @@ export async function runPipelineAction(): Promise<void> {
     assertKnownInputs(RUN_INPUTS)
     const workspace = workspaceFromEnv()
     const pipeline = await readPipeline(workspace)
-    for (const name of new Set(pipeline.stages.flatMap(stage => stage.secretEnv))) if (process.env[name]) core.setSecret(process.env[name]!)
+    for (const name of new Set(pipeline.stages.flatMap(stage => stage.secretEnv)))
+      if (process.env[name]) core.setSecret(process.env[name]!)
     const config = readStoreInputs()
     const { plan, result } = await runPipelineJob({
       pipeline,
@@ -53,7 +58,10 @@ export async function runPipelineAction(): Promise<void> {
       readScopes: readScopes(refContextFromEnv()),
       needFinalTree: booleanInput(RunInputs.RestoreFinalTree, true),
       log: actionLog,
-      sourcesDir: path.join(process.env.RUNNER_TEMP || path.join(workspace, '.artifact-action'), 'artifact-action-sources')
+      sourcesDir: path.join(
+        process.env.RUNNER_TEMP || path.join(workspace, '.artifact-action'),
+        'artifact-action-sources'
+      )
     }).catch(async error => {
       const reports = (error as { reports?: StageReport[] }).reports
       if (reports) await writeTimeline(reports)

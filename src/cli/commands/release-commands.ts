@@ -58,8 +58,16 @@ export const releaseCommand: Command = {
     const planFile = stringValue(values, 'plan')
     const plan = planFile ? JSON.parse(await readFile(planFile, 'utf8')) : undefined
     const base = buildContextFromEnv(process.env)
-    const git = base.builder === 'local' ? { remote: gitValue(['config', '--get', 'remote.origin.url']), head: gitValue(['rev-parse', 'HEAD']), headRef: gitValue(['symbolic-ref', '-q', 'HEAD']) } : undefined
-    const context = withSourceFacts(base, { repository: stringValue(values, 'repository'), commit: stringValue(values, 'commit'), git })
+    const git =
+      base.builder === 'local'
+        ? {
+            remote: gitValue(['config', '--get', 'remote.origin.url']),
+            head: gitValue(['rev-parse', 'HEAD']),
+            headRef: gitValue(['symbolic-ref', '-q', 'HEAD'])
+          }
+        : undefined
+    const repository = stringValue(values, 'repository')
+    const context = withSourceFacts(base, { repository, commit: stringValue(values, 'commit'), git })
     const result = await publishRelease({
       store: openStore(releaseConfig),
       project,

@@ -111,8 +111,10 @@ export function repositoryUriOfRemote(remote: string): string | undefined {
   const host = url.hostname.toLowerCase()
   const repoPath = repositoryPath(decodeURIComponent(url.pathname))
   if (!host || !repoPath) return undefined
-  if (scheme === 'ssh') return url.port && url.port !== '22' ? `ssh://${host}:${url.port}/${repoPath}` : `https://${host}/${repoPath}`
-  if (scheme === 'https' || scheme === 'http' || scheme === 'git') return `${scheme}://${host}${url.port ? `:${url.port}` : ''}/${repoPath}`
+  if (scheme === 'ssh')
+    return url.port && url.port !== '22' ? `ssh://${host}:${url.port}/${repoPath}` : `https://${host}/${repoPath}`
+  if (scheme === 'https' || scheme === 'http' || scheme === 'git')
+    return `${scheme}://${host}${url.port ? `:${url.port}` : ''}/${repoPath}`
   return undefined
 }
 
@@ -138,16 +140,22 @@ export function withSourceFacts(context: BuildContext, facts: SourceFacts): Buil
   if (named !== undefined) {
     const ownerName = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(named)
     const uri = ownerName ? `${context.serverUrl}/${named}` : repositoryUriOfRemote(named)
-    if (!uri) throw new InputError(`repository: ${JSON.stringify(named.slice(0, 200))} is neither owner/name nor a repository URL; give --repository`)
+    if (!uri)
+      throw new InputError(
+        `repository: ${JSON.stringify(named.slice(0, 200))} is neither owner/name nor a repository URL; give --repository`
+      )
     Object.assign(result, { repository: ownerName ? named : '', repositoryUri: uri })
   }
-  if (!result.repositoryUri) throw new InputError('repository: unknown (no git remote "origin"); give --repository owner/name or its URL')
+  if (!result.repositoryUri)
+    throw new InputError('repository: unknown (no git remote "origin"); give --repository owner/name or its URL')
   const built = local ? facts.git?.head : context.commit
   result.commit = facts.commit ?? built ?? ''
   // The ref is known only for the commit that the checkout (or the workflow) is at.
   result.ref = result.commit !== built ? '' : local ? (facts.git?.headRef ?? '') : context.ref
   if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(result.commit)) {
-    throw new InputError(`commit: ${JSON.stringify(result.commit)} is not a full git commit id; run in the git checkout, or give --commit`)
+    throw new InputError(
+      `commit: ${JSON.stringify(result.commit)} is not a full git commit id; run in the git checkout, or give --commit`
+    )
   }
   return result
 }
@@ -162,7 +170,10 @@ function repositoryPath(text: string): string {
  * the repository as actions/attest does (tags may contain @).
  */
 function splitWorkflowRef(workflowRef: string, repository: string): { path: string; ref: string } {
-  const rest = repository && workflowRef.startsWith(`${repository}/`) ? workflowRef.slice(repository.length + 1) : workflowRef.split('/').slice(2).join('/')
+  const rest =
+    repository && workflowRef.startsWith(`${repository}/`)
+      ? workflowRef.slice(repository.length + 1)
+      : workflowRef.split('/').slice(2).join('/')
   const at = rest.indexOf('@')
   return at < 0 ? { path: rest, ref: '' } : { path: rest.slice(0, at), ref: rest.slice(at + 1) }
 }
@@ -187,7 +198,9 @@ export function buildProvenanceStatement(options: {
     release: { ...options.release, repository: source, commit: context.commit },
     ...(options.plan === undefined ? {} : { plan: options.plan })
   }
-  const resolvedDependencies = [{ uri: `git+${source}${context.ref ? `@${context.ref}` : ''}`, digest: { gitCommit: context.commit } }]
+  const resolvedDependencies = [
+    { uri: `git+${source}${context.ref ? `@${context.ref}` : ''}`, digest: { gitCommit: context.commit } }
+  ]
   const subject = options.subjects.map(file => ({ name: file.name, digest: { sha256: file.sha256 } }))
   const predicate: ProvenanceStatement['predicate'] =
     context.builder === 'local'
@@ -201,7 +214,12 @@ export function buildProvenanceStatement(options: {
           runDetails: { builder: { id: LOCAL_BUILDER_ID } }
         }
       : githubPredicate(context, artifactAction, resolvedDependencies)
-  const statement: ProvenanceStatement = { _type: STATEMENT_TYPE, subject, predicateType: SLSA_PROVENANCE_V1, predicate }
+  const statement: ProvenanceStatement = {
+    _type: STATEMENT_TYPE,
+    subject,
+    predicateType: SLSA_PROVENANCE_V1,
+    predicate
+  }
   return redactSecrets(statement, options.secrets ?? [])
 }
 
@@ -211,11 +229,15 @@ function githubPredicate(
   resolvedDependencies: ProvenanceStatement['predicate']['buildDefinition']['resolvedDependencies']
 ): ProvenanceStatement['predicate'] {
   const repositoryUrl = context.repositoryUri
-  const workflow = context.workflowRef ? splitWorkflowRef(context.workflowRef, context.repository) : { path: context.workflowPath ?? '', ref: context.ref }
+  const workflow = context.workflowRef
+    ? splitWorkflowRef(context.workflowRef, context.repository)
+    : { path: context.workflowPath ?? '', ref: context.ref }
   return {
     buildDefinition: {
       buildType: GITHUB_WORKFLOW_BUILD_TYPE,
-      externalParameters: { workflow: { ref: workflow.ref || context.ref, repository: repositoryUrl, path: workflow.path } },
+      externalParameters: {
+        workflow: { ref: workflow.ref || context.ref, repository: repositoryUrl, path: workflow.path }
+      },
       internalParameters: {
         github: {
           event_name: context.eventName ?? '',
@@ -229,7 +251,9 @@ function githubPredicate(
     },
     runDetails: {
       builder: { id: builderId(context, workflow) },
-      metadata: { invocationId: `${repositoryUrl}/actions/runs/${context.runId ?? '0'}/attempts/${context.runAttempt ?? '1'}` }
+      metadata: {
+        invocationId: `${repositoryUrl}/actions/runs/${context.runId ?? '0'}/attempts/${context.runAttempt ?? '1'}`
+      }
     }
   }
 }
@@ -250,27 +274,39 @@ export function releaseFactsOf(statement: unknown): ReleaseFacts & { files: Arra
     throw new IntegrityError(`provenance: ${field} ${problem}; the signed statement is not an artifact-action release`)
   }
   const record = (value: unknown, field: string): Record<string, unknown> =>
-    typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : fail(field, 'is missing or not an object')
-  const text = (value: unknown, field: string): string => (typeof value === 'string' && value !== '' ? value : fail(field, 'is missing or empty'))
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : fail(field, 'is missing or not an object')
+  const text = (value: unknown, field: string): string =>
+    typeof value === 'string' && value !== '' ? value : fail(field, 'is missing or empty')
   const root = record(statement, 'statement')
   if (root._type !== STATEMENT_TYPE) fail('_type', `is ${JSON.stringify(root._type)}, not ${STATEMENT_TYPE}`)
-  if (root.predicateType !== SLSA_PROVENANCE_V1) fail('predicateType', `is ${JSON.stringify(root.predicateType)}, not ${SLSA_PROVENANCE_V1}`)
+  if (root.predicateType !== SLSA_PROVENANCE_V1)
+    fail('predicateType', `is ${JSON.stringify(root.predicateType)}, not ${SLSA_PROVENANCE_V1}`)
   if (!Array.isArray(root.subject) || root.subject.length === 0) fail('subject', 'is missing or empty')
   const names = new Set<string>()
   const files = (root.subject as unknown[]).map((item, index) => {
     const subject = record(item, `subject[${index}]`)
     const name = text(subject.name, `subject[${index}].name`)
-    if (!isPackageName(name)) fail(`subject[${index}].name`, `${JSON.stringify(name.slice(0, 80))} is not a package file name`)
+    if (!isPackageName(name))
+      fail(`subject[${index}].name`, `${JSON.stringify(name.slice(0, 80))} is not a package file name`)
     if (names.has(name)) fail(`subject[${index}].name`, `${name} is listed twice`)
     names.add(name)
     const sha256 = record(subject.digest, `subject[${index}].digest`).sha256
-    if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256)) fail(`subject[${index}].digest.sha256`, 'is not a sha256')
+    if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256))
+      fail(`subject[${index}].digest.sha256`, 'is not a sha256')
     return { name, sha256: sha256 as string }
   })
   const field = 'predicate.buildDefinition.internalParameters.artifactAction.release'
   const predicate = record(root.predicate, 'predicate')
-  const internal = record(record(predicate.buildDefinition, 'predicate.buildDefinition').internalParameters, 'predicate.buildDefinition.internalParameters')
-  const release = record(record(internal.artifactAction, 'predicate.buildDefinition.internalParameters.artifactAction').release, field)
+  const internal = record(
+    record(predicate.buildDefinition, 'predicate.buildDefinition').internalParameters,
+    'predicate.buildDefinition.internalParameters'
+  )
+  const release = record(
+    record(internal.artifactAction, 'predicate.buildDefinition.internalParameters.artifactAction').release,
+    field
+  )
   return {
     project: text(release.project, `${field}.project`),
     version: text(release.version, `${field}.version`),
@@ -296,9 +332,11 @@ const CREDENTIAL_PATTERNS: RegExp[] = [
 ]
 
 /** Environment-variable names that hold credentials, e.g. AWS_SECRET_ACCESS_KEY, NPM_TOKEN, DB_PASSWORD. */
-const SECRET_ENV_NAME = /^[A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIALS?)[A-Z0-9_]*$/
+const SECRET_ENV_NAME =
+  /^[A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIALS?)[A-Z0-9_]*$/
 /** The same names in assignments inside strings: `AWS_SECRET_ACCESS_KEY=... make`. */
-const SECRET_ENV_ASSIGNMENT = /\b([A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIALS?)[A-Z0-9_]*)=("[^"]*"|'[^']*'|[^\s"';&|]+)/g
+const SECRET_ENV_ASSIGNMENT =
+  /\b([A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIALS?)[A-Z0-9_]*)=("[^"]*"|'[^']*'|[^\s"';&|]+)/g
 
 /**
  * Returns a copy of `value` in which every given secret value, anything shaped like a GitHub token,
@@ -320,7 +358,9 @@ export function redactSecrets<T>(value: T, secrets: string[]): T {
     if (Array.isArray(node)) return node.map(walk)
     if (node !== null && typeof node === 'object') {
       const copy: Record<string, unknown> = {}
-      for (const [key, inner] of Object.entries(node)) copy[redactString(key)] = SECRET_ENV_NAME.test(key) && (typeof inner === 'string' || typeof inner === 'number') ? REDACTED : walk(inner)
+      for (const [key, inner] of Object.entries(node))
+        copy[redactString(key)] =
+          SECRET_ENV_NAME.test(key) && (typeof inner === 'string' || typeof inner === 'number') ? REDACTED : walk(inner)
       return copy
     }
     return node
@@ -333,7 +373,13 @@ function secretNeedles(secrets: string[]): string[] {
   const needles = new Set<string>()
   for (const secret of secrets) {
     const escaped = secret.replace(/\r?\n/g, '\\n')
-    for (const candidate of [secret, secret.trim(), escaped, secret.trim().replace(/\r?\n/g, '\\n'), ...secret.split(/\r?\n/).map(line => line.trim())]) {
+    for (const candidate of [
+      secret,
+      secret.trim(),
+      escaped,
+      secret.trim().replace(/\r?\n/g, '\\n'),
+      ...secret.split(/\r?\n/).map(line => line.trim())
+    ]) {
       if (candidate.length >= 4) needles.add(candidate)
     }
   }

@@ -5,7 +5,16 @@ import type { ObjectStore } from '../store/object-store.js'
 import { buildProvenanceStatement, releaseFactsOf, SLSA_PROVENANCE_V1, type BuildContext } from './provenance.js'
 import { addToIndex } from './release-index.js'
 import { assertNotACache, markReleaseStore } from './release-store.js'
-import { formatSha256Sums, RELEASE_SCHEMA, releaseLayout, validatePackageName, validateProjectName, validateVersion, type ReleaseFile, type ReleaseRecord } from './release-layout.js'
+import {
+  formatSha256Sums,
+  RELEASE_SCHEMA,
+  releaseLayout,
+  validatePackageName,
+  validateProjectName,
+  validateVersion,
+  type ReleaseFile,
+  type ReleaseRecord
+} from './release-layout.js'
 
 /** Signs an in-toto statement into a Sigstore bundle; key-based or keyless. */
 export interface StatementSigner {
@@ -49,19 +58,30 @@ export async function publishRelease(request: PublishRequest): Promise<PublishRe
   const { store, project, version, context, signer } = request
   validateProjectName(project)
   validateVersion(version)
-  if (!context.repositoryUri) throw new InputError('repository: unknown; give the source repository (owner/name or its URL)')
+  if (!context.repositoryUri)
+    throw new InputError('repository: unknown; give the source repository (owner/name or its URL)')
   if (!context.commit) throw new InputError('commit: unknown; give the commit the packages were built from')
-  if (request.packages.length === 0) throw new InputError('packages: no file matched; check the globs, or build the packages before releasing')
+  if (request.packages.length === 0)
+    throw new InputError('packages: no file matched; check the globs, or build the packages before releasing')
   const files = await describePackages(request.packages)
   await assertNotACache(store)
 
   const existing = await readRecord(store, project, version)
   if (existing) return alreadyPublished(store, existing, files)
 
-  const statement = buildProvenanceStatement({ subjects: files, context, release: { project, version }, plan: request.plan, secrets: request.secrets })
+  const statement = buildProvenanceStatement({
+    subjects: files,
+    context,
+    release: { project, version },
+    plan: request.plan,
+    secrets: request.secrets
+  })
   const facts = releaseFactsOf(statement)
   const sums = Buffer.from(formatSha256Sums(files))
-  const publicKey = signer.keyId && signer.publicKeyPem ? { key: releaseLayout.key(project, signer.keyId), bytes: Buffer.from(signer.publicKeyPem) } : undefined
+  const publicKey =
+    signer.keyId && signer.publicKeyPem
+      ? { key: releaseLayout.key(project, signer.keyId), bytes: Buffer.from(signer.publicKeyPem) }
+      : undefined
   const earlier = await earlierAttempt(store, { project, version, files, sums, facts, signer })
   if (earlier.record) return alreadyPublished(store, earlier.record, files)
   if (publicKey) await assertSameIfPresent(store, publicKey.key, publicKey.bytes)
@@ -69,9 +89,16 @@ export async function publishRelease(request: PublishRequest): Promise<PublishRe
   const provenance = earlier.provenance ?? json(await signer.sign(statement))
 
   const lock = await store.objectLock?.()
-  const retainUntil = lock?.enabled && !lock.defaultRetention ? new Date(Date.now() + (request.retentionDays ?? 3650) * 86_400_000) : undefined
+  const retainUntil =
+    lock?.enabled && !lock.defaultRetention
+      ? new Date(Date.now() + (request.retentionDays ?? 3650) * 86_400_000)
+      : undefined
   const created: string[] = []
-  const createOnce = async (key: string, body: Uint8Array | { path: string; size: number }, sha256: string): Promise<void> => {
+  const createOnce = async (
+    key: string,
+    body: Uint8Array | { path: string; size: number },
+    sha256: string
+  ): Promise<void> => {
     if (earlier.present.has(key)) return
     if ((await store.put(key, body, { ifNoneMatch: true, retainUntil })) === 'created') {
       created.push(key)
@@ -84,12 +111,17 @@ export async function publishRelease(request: PublishRequest): Promise<PublishRe
   await markReleaseStore(store)
   for (const file of files) {
     const local = request.packages.find(item => item.name === file.name)!
-    await createOnce(releaseLayout.package(project, version, file.name), { path: local.path, size: file.size }, file.sha256)
+    await createOnce(
+      releaseLayout.package(project, version, file.name),
+      { path: local.path, size: file.size },
+      file.sha256
+    )
   }
   await createOnce(releaseLayout.sums(project, version), sums, sha256Hex(sums))
   await createOnce(releaseLayout.provenance(project, version), provenance, sha256Hex(provenance))
   if (publicKey && !(await store.head(publicKey.key))) {
-    if ((await store.put(publicKey.key, publicKey.bytes, { ifNoneMatch: true, retainUntil })) === 'created') created.push(publicKey.key)
+    if ((await store.put(publicKey.key, publicKey.bytes, { ifNoneMatch: true, retainUntil })) === 'created')
+      created.push(publicKey.key)
   }
 
   const record: ReleaseRecord = {
@@ -102,11 +134,22 @@ export async function publishRelease(request: PublishRequest): Promise<PublishRe
     files,
     sha256sums: { path: 'SHA256SUMS', sha256: sha256Hex(sums) },
     provenance: { path: 'provenance.sigstore.json', sha256: sha256Hex(provenance), predicateType: SLSA_PROVENANCE_V1 },
-    signing: { method: signer.method, keyId: signer.keyId, publicKey: signer.keyId ? `keys/${signer.keyId}.pem` : undefined },
-    ...(lock?.enabled ? { retention: retainUntil ? { mode: 'GOVERNANCE', until: retainUntil.toISOString() } : { mode: 'bucket default' } } : {})
+    signing: {
+      method: signer.method,
+      keyId: signer.keyId,
+      publicKey: signer.keyId ? `keys/${signer.keyId}.pem` : undefined
+    },
+    ...(lock?.enabled
+      ? {
+          retention: retainUntil ? { mode: 'GOVERNANCE', until: retainUntil.toISOString() } : { mode: 'bucket default' }
+        }
+      : {})
   }
   const recordKey = releaseLayout.record(project, version)
-  if ((await store.put(recordKey, json(record), { ifNoneMatch: true, contentType: 'application/json', retainUntil })) === 'exists') {
+  if (
+    (await store.put(recordKey, json(record), { ifNoneMatch: true, contentType: 'application/json', retainUntil })) ===
+    'exists'
+  ) {
     // A concurrent run of the same release got there first.
     const winner = (await readRecord(store, project, version))!
     assertSameFiles(winner, files)
@@ -117,7 +160,11 @@ export async function publishRelease(request: PublishRequest): Promise<PublishRe
   return { status: 'published', record, created }
 }
 
-export async function readRecord(store: ObjectStore, project: string, version: string): Promise<ReleaseRecord | undefined> {
+export async function readRecord(
+  store: ObjectStore,
+  project: string,
+  version: string
+): Promise<ReleaseRecord | undefined> {
   const bytes = await store.get(releaseLayout.record(project, version))
   if (!bytes) return undefined
   try {
@@ -128,7 +175,11 @@ export async function readRecord(store: ObjectStore, project: string, version: s
 }
 
 /** An identical re-run: writes nothing, except an index entry that an interrupted run did not add. */
-async function alreadyPublished(store: ObjectStore, record: ReleaseRecord, files: ReleaseFile[]): Promise<PublishResult> {
+async function alreadyPublished(
+  store: ObjectStore,
+  record: ReleaseRecord,
+  files: ReleaseFile[]
+): Promise<PublishResult> {
   assertSameFiles(record, files)
   await addToIndex(store, record.project, indexEntry(record))
   return { status: 'unchanged', record, created: [] }
@@ -141,7 +192,14 @@ async function alreadyPublished(store: ObjectStore, record: ReleaseRecord, files
  */
 async function earlierAttempt(
   store: ObjectStore,
-  want: { project: string; version: string; files: ReleaseFile[]; sums: Buffer; facts: ReturnType<typeof releaseFactsOf>; signer: StatementSigner }
+  want: {
+    project: string
+    version: string
+    files: ReleaseFile[]
+    sums: Buffer
+    facts: ReturnType<typeof releaseFactsOf>
+    signer: StatementSigner
+  }
 ): Promise<{ present: Set<string>; provenance?: Buffer; record?: ReleaseRecord }> {
   const { project, version } = want
   const present = new Set<string>()
@@ -149,7 +207,8 @@ async function earlierAttempt(
   for await (const object of store.list(releaseLayout.version(project, version))) {
     const key = object.key
     const file = want.files.find(item => releaseLayout.package(project, version, item.name) === key)
-    if (key === releaseLayout.record(project, version)) return { present, record: await readRecord(store, project, version) }
+    if (key === releaseLayout.record(project, version))
+      return { present, record: await readRecord(store, project, version) }
     if (file) {
       const stream = await store.getStream(key)
       if (!stream || (await sha256OfStream(stream)).sha256 !== file.sha256) throw startedEarlier(project, version, key)
@@ -157,7 +216,8 @@ async function earlierAttempt(
       if (!want.sums.equals((await store.get(key)) ?? Buffer.alloc(0))) throw startedEarlier(project, version, key)
     } else if (key === releaseLayout.provenance(project, version)) {
       provenance = await store.get(key)
-      if (!provenance || !sameSignedRelease(provenance, want.facts, want.signer)) throw startedEarlier(project, version, key)
+      if (!provenance || !sameSignedRelease(provenance, want.facts, want.signer))
+        throw startedEarlier(project, version, key)
     } else {
       throw startedEarlier(project, version, key)
     }
@@ -167,7 +227,11 @@ async function earlierAttempt(
 }
 
 /** Whether a bundle signs the same release (facts and files) with the same key, judged from its payload. */
-function sameSignedRelease(bundleBytes: Buffer, facts: ReturnType<typeof releaseFactsOf>, signer: StatementSigner): boolean {
+function sameSignedRelease(
+  bundleBytes: Buffer,
+  facts: ReturnType<typeof releaseFactsOf>,
+  signer: StatementSigner
+): boolean {
   try {
     const bundle = JSON.parse(bundleBytes.toString('utf8'))
     const hint = bundle.verificationMaterial?.publicKey?.hint
@@ -181,24 +245,38 @@ function sameSignedRelease(bundleBytes: Buffer, facts: ReturnType<typeof release
 
 async function assertSameIfPresent(store: ObjectStore, key: string, bytes: Buffer): Promise<void> {
   const present = await store.get(key)
-  if (present && !present.equals(bytes)) throw new IntegrityError(`release-store: ${key} is not the signing key's public key; the release store was altered, remove it or use another store`)
+  if (present && !present.equals(bytes))
+    throw new IntegrityError(
+      `release-store: ${key} is not the signing key's public key; the release store was altered, remove it or use another store`
+    )
 }
 
 function startedEarlier(project: string, version: string, key: string): InputError {
   const name = key.slice(releaseLayout.version(project, version).length)
-  return new InputError(`version: ${project} ${version} was started earlier with a different ${name} and never finished; release under a new version (nothing was overwritten)`)
+  return new InputError(
+    `version: ${project} ${version} was started earlier with a different ${name} and never finished; release under a new version (nothing was overwritten)`
+  )
 }
 
 function indexEntry(record: ReleaseRecord) {
-  return { version: record.version, commit: record.commit, created: record.created, record: `releases/${record.version}/release.json` }
+  return {
+    version: record.version,
+    commit: record.commit,
+    created: record.created,
+    record: `releases/${record.version}/release.json`
+  }
 }
 
 function assertSameFiles(record: ReleaseRecord, files: ReleaseFile[]): void {
   const { project, version } = record
   const describe = (list: ReleaseFile[]) => list.map(file => `${file.name}:${file.size}:${file.sha256}`).join('\n')
   if (describe(record.files) === describe(files)) return
-  const changed = files.find(file => !record.files.some(old => old.name === file.name && old.sha256 === file.sha256)) ?? record.files.find(old => !files.some(file => file.name === old.name))
-  throw new InputError(`version: ${project} ${version} is already released with different bytes${changed ? ` (${changed.name})` : ''}; bump the version — the published release stays as it was`)
+  const changed =
+    files.find(file => !record.files.some(old => old.name === file.name && old.sha256 === file.sha256)) ??
+    record.files.find(old => !files.some(file => file.name === old.name))
+  throw new InputError(
+    `version: ${project} ${version} is already released with different bytes${changed ? ` (${changed.name})` : ''}; bump the version — the published release stays as it was`
+  )
 }
 
 async function describePackages(packages: PublishRequest['packages']): Promise<ReleaseFile[]> {
@@ -206,13 +284,13 @@ async function describePackages(packages: PublishRequest['packages']): Promise<R
   const files: ReleaseFile[] = []
   for (const item of packages) {
     validatePackageName(item.name)
-    if (names.has(item.name)) throw new InputError(`packages: two packages are named ${item.name}; package file names must be unique`)
+    if (names.has(item.name))
+      throw new InputError(`packages: two packages are named ${item.name}; package file names must be unique`)
     names.add(item.name)
     files.push({ name: item.name, size: (await stat(item.path)).size, sha256: await sha256OfFile(item.path) })
   }
   return files.sort((a, b) => (a.name < b.name ? -1 : 1))
 }
-
 
 function json(value: unknown): Buffer {
   return Buffer.from(`${JSON.stringify(value, null, 2)}\n`)

@@ -8,12 +8,18 @@ import { releaseLayout } from './release-layout.js'
  * release; a cache is recognised by its refs/ and manifests/ folders.
  */
 
-const MARKER = `${JSON.stringify({ schema: 'artifact-action/release-store@1', note: 'A release store: never pruned, objects never overwritten.' }, null, 2)}\n`
+const MARKER = {
+  schema: 'artifact-action/release-store@1',
+  note: 'A release store: never pruned, objects never overwritten.'
+}
 
 /** Marks `store` as a release store; writes nothing when the mark is there already. */
 export async function markReleaseStore(store: ObjectStore): Promise<void> {
   if (await store.head(releaseLayout.marker)) return
-  await store.put(releaseLayout.marker, Buffer.from(MARKER), { ifNoneMatch: true, contentType: 'application/json' })
+  await store.put(releaseLayout.marker, Buffer.from(`${JSON.stringify(MARKER, null, 2)}\n`), {
+    ifNoneMatch: true,
+    contentType: 'application/json'
+  })
 }
 
 /**
@@ -22,7 +28,9 @@ export async function markReleaseStore(store: ObjectStore): Promise<void> {
  */
 export async function assertNotReleaseStore(store: ObjectStore, input = 'store'): Promise<void> {
   if (await store.head(releaseLayout.marker)) {
-    throw new InputError(`${input}: ${store.location} is a release store (it holds ${releaseLayout.marker}); caches and pipelines may not write there, give them their own bucket or prefix`)
+    throw new InputError(
+      `${input}: ${store.location} is a release store (it holds ${releaseLayout.marker}); caches and pipelines may not write there, give them their own bucket or prefix`
+    )
   }
 }
 
@@ -30,7 +38,9 @@ export async function assertNotReleaseStore(store: ObjectStore, input = 'store')
 export async function assertNotACache(store: ObjectStore, input = 'release-store'): Promise<void> {
   for (const prefix of ['refs/', 'manifests/']) {
     for await (const _ of store.list(prefix)) {
-      throw new InputError(`${input}: ${store.location} holds cache entries (${prefix}); use a separate bucket or prefix for releases, which are never pruned`)
+      throw new InputError(
+        `${input}: ${store.location} holds cache entries (${prefix}); use a separate bucket or prefix for releases, which are never pruned`
+      )
     }
   }
 }

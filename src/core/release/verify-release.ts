@@ -47,12 +47,16 @@ export async function verifyRelease(request: {
   validateVersion(version)
   const checked: string[] = []
   const recordBytes = await store.get(releaseLayout.record(project, version))
-  if (!recordBytes) throw new IntegrityError(`${project} ${version}: no release.json; the release does not exist or was never completed`)
+  if (!recordBytes)
+    throw new IntegrityError(
+      `${project} ${version}: no release.json; the release does not exist or was never completed`
+    )
   const record = parseRecord(recordBytes)
 
   const provenanceBytes = await store.get(releaseLayout.provenance(project, version))
   if (!provenanceBytes) throw new IntegrityError('provenance.sigstore.json is missing')
-  if (sha256Hex(provenanceBytes) !== record.provenance.sha256) throw new IntegrityError('provenance.sigstore.json does not match the digest in release.json')
+  if (sha256Hex(provenanceBytes) !== record.provenance.sha256)
+    throw new IntegrityError('provenance.sigstore.json does not match the digest in release.json')
   let bundle: unknown
   try {
     bundle = JSON.parse(provenanceBytes.toString('utf8'))
@@ -63,7 +67,9 @@ export async function verifyRelease(request: {
   checked.push('provenance signature is valid')
   const signed = releaseFactsOf(statement)
   if (signed.project !== project || signed.version !== version) {
-    throw new IntegrityError(`provenance: signed for ${signed.project} ${signed.version}, not ${project} ${version}; it was copied from another release`)
+    throw new IntegrityError(
+      `provenance: signed for ${signed.project} ${signed.version}, not ${project} ${version}; it was copied from another release`
+    )
   }
   bindRecord(record, signed)
   checked.push('release.json says what the signed provenance says (project, version, repository, commit, files)')
@@ -79,7 +85,9 @@ export async function verifyRelease(request: {
   const unsignedLine = difference(sums.map(fileLine), signed.files.map(fileLine))
   const missingLine = difference(signed.files.map(fileLine), sums.map(fileLine))
   if (unsignedLine || missingLine || sums.length !== signed.files.length) {
-    const problem = unsignedLine ? `the line for ${unsignedLine.split(' ')[0]} does not match the signed provenance` : 'does not list exactly the signed files'
+    const problem = unsignedLine
+      ? `the line for ${unsignedLine.split(' ')[0]} does not match the signed provenance`
+      : 'does not list exactly the signed files'
     throw new IntegrityError(`SHA256SUMS: ${problem}`)
   }
   checked.push('SHA256SUMS lists exactly the signed files')
@@ -88,7 +96,10 @@ export async function verifyRelease(request: {
   const prefix = releaseLayout.packages(project, version)
   for await (const object of store.list(prefix)) {
     const name = object.key.slice(prefix.length)
-    if (!signedNames.has(name)) throw new IntegrityError(`packages/${name}: not named by the signed provenance; someone added it, do not use this release`)
+    if (!signedNames.has(name))
+      throw new IntegrityError(
+        `packages/${name}: not named by the signed provenance; someone added it, do not use this release`
+      )
   }
   const files: ReleaseFile[] = []
   for (const file of signed.files) {
@@ -99,20 +110,32 @@ export async function verifyRelease(request: {
     files.push({ name: file.name, size, sha256 })
   }
   checked.push(`packages/ holds exactly the ${files.length} signed package(s), each matching its sha256`)
-  return { release: { project, version, repository: signed.repository, commit: signed.commit, files }, statement, checked }
+  return {
+    release: { project, version, repository: signed.repository, commit: signed.commit, files },
+    statement,
+    checked
+  }
 }
 
 /** Refuses a release.json that says anything the signed statement does not, naming the first field that differs. */
 function bindRecord(record: ReleaseRecord, signed: ReturnType<typeof releaseFactsOf>): void {
   for (const field of ['project', 'version', 'repository', 'commit'] as const) {
     if (record[field] !== signed[field]) {
-      throw new IntegrityError(`release.json: ${field} is ${JSON.stringify(record[field])}, but the signed provenance says ${JSON.stringify(signed[field])}; release.json was altered, do not use this release`)
+      throw new IntegrityError(
+        `release.json: ${field} is ${JSON.stringify(record[field])}, but the signed provenance says ${JSON.stringify(signed[field])}; release.json was altered, do not use this release`
+      )
     }
   }
   const extra = difference(record.files.map(fileLine), signed.files.map(fileLine))
   const missing = difference(signed.files.map(fileLine), record.files.map(fileLine))
-  if (extra) throw new IntegrityError(`release.json: files has ${extra.split(' ')[0]} with a digest the signed provenance does not name; release.json was altered`)
-  if (missing || record.files.length !== signed.files.length) throw new IntegrityError(`release.json: files lacks ${missing?.split(' ')[0] ?? 'a signed file'} that the signed provenance names; release.json was altered`)
+  if (extra)
+    throw new IntegrityError(
+      `release.json: files has ${extra.split(' ')[0]} with a digest the signed provenance does not name; release.json was altered`
+    )
+  if (missing || record.files.length !== signed.files.length)
+    throw new IntegrityError(
+      `release.json: files lacks ${missing?.split(' ')[0] ?? 'a signed file'} that the signed provenance names; release.json was altered`
+    )
 }
 
 function fileLine(file: { name: string; sha256: string }): string {
@@ -139,10 +162,17 @@ function parseRecord(bytes: Buffer): ReleaseRecord {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('(the whole file)')
   const record = value as ReleaseRecord
   if (record.schema !== RELEASE_SCHEMA) fail('schema')
-  for (const field of ['project', 'version', 'repository', 'commit'] as const) if (typeof record[field] !== 'string') fail(field)
+  for (const field of ['project', 'version', 'repository', 'commit'] as const)
+    if (typeof record[field] !== 'string') fail(field)
   if (!Array.isArray(record.files) || record.files.length === 0) fail('files')
   record.files.forEach((file, index) => {
-    if (typeof file !== 'object' || file === null || typeof file.name !== 'string' || !SHA256_HEX.test(String(file.sha256))) fail(`files[${index}]`)
+    if (
+      typeof file !== 'object' ||
+      file === null ||
+      typeof file.name !== 'string' ||
+      !SHA256_HEX.test(String(file.sha256))
+    )
+      fail(`files[${index}]`)
   })
   if (!SHA256_HEX.test(String(record.provenance?.sha256))) fail('provenance.sha256')
   if (record.signing?.method !== 'key' && record.signing?.method !== 'keyless') fail('signing.method')
