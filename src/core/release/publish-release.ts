@@ -5,6 +5,7 @@ import type { ObjectStore } from '../store/object-store.js'
 import { buildProvenanceStatement, releaseFactsOf, SLSA_PROVENANCE_V1, type BuildContext } from './provenance.js'
 import { addToIndex } from './release-index.js'
 import { assertNotACache, markReleaseStore } from './release-store.js'
+import { parseRecord } from './verify-release.js'
 import {
   formatSha256Sums,
   RELEASE_SCHEMA,
@@ -166,12 +167,7 @@ export async function readRecord(
   version: string
 ): Promise<ReleaseRecord | undefined> {
   const bytes = await store.get(releaseLayout.record(project, version))
-  if (!bytes) return undefined
-  try {
-    return JSON.parse(bytes.toString('utf8')) as ReleaseRecord
-  } catch {
-    throw new IntegrityError(`${releaseLayout.record(project, version)}: not JSON; the release store was altered`)
-  }
+  return bytes ? parseRecord(bytes) : undefined
 }
 
 /** An identical re-run: writes nothing, except an index entry that an interrupted run did not add. */

@@ -149,7 +149,7 @@ function difference(a: string[], b: string[]): string | undefined {
 }
 
 /** release.json checked field by field; the error names the first field out of shape. */
-function parseRecord(bytes: Buffer): ReleaseRecord {
+export function parseRecord(bytes: Buffer): ReleaseRecord {
   let value: unknown
   try {
     value = JSON.parse(bytes.toString('utf8'))
