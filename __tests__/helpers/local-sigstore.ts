@@ -54,7 +54,10 @@ export interface LocalSigstore {
   close(): Promise<void>
 }
 
-type Handler = { path: string; fn: (body: string) => Promise<{ statusCode: number; response: string | ArrayBufferView; contentType?: string }> }
+type Handler = {
+  path: string
+  fn: (body: string) => Promise<{ statusCode: number; response: string | ArrayBufferView; contentType?: string }>
+}
 
 /** Starts Fulcio, Rekor, a TSA and the OIDC stand-in, and writes the trusted root into `dir` (default a temp dir). */
 export async function startLocalSigstore(options: { dir?: string } = {}): Promise<LocalSigstore> {
@@ -69,7 +72,12 @@ export async function startLocalSigstore(options: { dir?: string } = {}): Promis
   let refusal: string | undefined
   const requestTokens = new Map<string, WorkflowIdentity>()
 
-  const fulcio = await serve(servers, requests, 'fulcio', certificateHandler(fulcioHandler(ca, { subjectClaim: 'workflow_identity_uri' }), oidcKeys.publicKey, () => refusal))
+  const fulcio = await serve(
+    servers,
+    requests,
+    'fulcio',
+    certificateHandler(fulcioHandler(ca, { subjectClaim: 'workflow_identity_uri' }), oidcKeys.publicKey, () => refusal)
+  )
   const tlogKeys = keyPair()
   const rekorPort = await reservePort(servers)
   const rekorURL = `http://127.0.0.1:${rekorPort.port}`
@@ -89,14 +97,20 @@ export async function startLocalSigstore(options: { dir?: string } = {}): Promis
     const identity = requestTokens.get((request.headers.authorization ?? '').replace(/^Bearer /, ''))
     if (request.method !== 'GET' || !identity) return { statusCode: 401, body: 'bad request token' }
     const audience = url.searchParams.get('audience') ?? 'https://github.com'
-    return { statusCode: 200, body: JSON.stringify({ value: issueToken(oidcKeys.privateKey, identity, audience) }), type: 'application/json' }
+    return {
+      statusCode: 200,
+      body: JSON.stringify({ value: issueToken(oidcKeys.privateKey, identity, audience) }),
+      type: 'application/json'
+    }
   })
 
   const trustedRoot = {
     mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
     tlogs: [transparencyLog(rekorURL, tlogKeys.publicKey, sha256(der(tlogKeys.publicKey)), notBefore)],
     certificateAuthorities: [authority(fulcio, [ca.rootCertificate], notBefore)],
-    ctlogs: [transparencyLog('http://127.0.0.1/ctlog', undefined, Buffer.from(ctlog.logID.buffer), notBefore, ctlog.publicKey)],
+    ctlogs: [
+      transparencyLog('http://127.0.0.1/ctlog', undefined, Buffer.from(ctlog.logID.buffer), notBefore, ctlog.publicKey)
+    ],
     timestampAuthorities: [authority(tsaURL, [tsa.intCertificate, tsa.rootCertificate], notBefore)]
   }
   const trustedRootPath = path.join(dir, 'trusted_root.json')
@@ -129,7 +143,10 @@ export async function startLocalSigstore(options: { dir?: string } = {}): Promis
     },
     refuseCertificates: reason => void (refusal = reason),
     requests,
-    close: () => Promise.all(servers.map(server => new Promise<void>(resolve => server.close(() => resolve())))).then(() => undefined)
+    close: () =>
+      Promise.all(servers.map(server => new Promise<void>(resolve => server.close(() => resolve())))).then(
+        () => undefined
+      )
   }
 }
 
@@ -180,7 +197,12 @@ function issueToken(privateKey: KeyObject, identity: WorkflowIdentity, audience:
 function checkToken(token: string, publicKey: KeyObject): Record<string, unknown> | string {
   const [header, body, signature] = token.split('.')
   if (!header || !body || !signature) return 'not a JWT'
-  const signed = verify('sha256', Buffer.from(`${header}.${body}`), { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url'))
+  const signed = verify(
+    'sha256',
+    Buffer.from(`${header}.${body}`),
+    { key: publicKey, dsaEncoding: 'ieee-p1363' },
+    Buffer.from(signature, 'base64url')
+  )
   if (!signed) return 'the token signature is invalid'
   const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Record<string, unknown>
   if (claims.aud !== 'sigstore') return `audience ${String(claims.aud)} is not sigstore`
@@ -204,7 +226,8 @@ function certificateHandler(handler: Handler, oidcKey: KeyObject, refusal: () =>
       return { statusCode: 400, body: 'request is not JSON' }
     }
     const claims = checkToken(request.credentials?.oidcIdentityToken ?? '', oidcKey)
-    if (typeof claims === 'string') return { statusCode: 401, body: `There was an error processing the identity token: ${claims}` }
+    if (typeof claims === 'string')
+      return { statusCode: 401, body: `There was an error processing the identity token: ${claims}` }
     const withSan = { ...claims, workflow_identity_uri: `https://github.com/${String(claims.job_workflow_ref)}` }
     const token = `${base64url(JSON.stringify({ alg: 'none' }))}.${base64url(JSON.stringify(withSan))}.unchecked`
     return fromHandler(await handler.fn(JSON.stringify({ ...request, credentials: { oidcIdentityToken: token } })))
@@ -218,7 +241,11 @@ function certificateHandler(handler: Handler, oidcKey: KeyObject, refusal: () =>
  */
 function canonicalizingRekor(handler: Handler): Route {
   return async (_request, _url, body) => {
-    const proposed = JSON.parse(body) as { kind: string; apiVersion: string; spec: { proposedContent?: { envelope: string; verifiers: string[] } } }
+    const proposed = JSON.parse(body) as {
+      kind: string
+      apiVersion: string
+      spec: { proposedContent?: { envelope: string; verifiers: string[] } }
+    }
     const content = proposed.spec.proposedContent
     if (proposed.kind !== 'dsse' || !content) return fromHandler(await handler.fn(body))
     const envelope = JSON.parse(content.envelope) as { payload: string; signatures: Array<{ sig: string }> }
@@ -237,7 +264,8 @@ function canonicalizingRekor(handler: Handler): Route {
 
 function fromHandler(result: Awaited<ReturnType<Handler['fn']>>): RouteResult {
   const { response } = result
-  const body = typeof response === 'string' ? response : Buffer.from(response.buffer, response.byteOffset, response.byteLength)
+  const body =
+    typeof response === 'string' ? response : Buffer.from(response.buffer, response.byteOffset, response.byteLength)
   return { statusCode: result.statusCode, body, type: result.contentType }
 }
 
@@ -252,7 +280,13 @@ async function reservePort(servers: Server[]): Promise<{ server: Server; port: n
 }
 
 /** Serves one route on 127.0.0.1 (a new random port unless a reserved server is given); returns its base URL. */
-async function serve(servers: Server[], log: LocalSigstore['requests'], service: LocalSigstore['requests'][number]['service'], route: Route, reserved?: Server): Promise<string> {
+async function serve(
+  servers: Server[],
+  log: LocalSigstore['requests'],
+  service: LocalSigstore['requests'][number]['service'],
+  route: Route,
+  reserved?: Server
+): Promise<string> {
   const server = reserved ?? (await reservePort(servers)).server
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = []
@@ -279,11 +313,21 @@ function sha256(data: Buffer): Buffer {
   return createHash('sha256').update(data).digest()
 }
 
-function transparencyLog(baseUrl: string, publicKey: KeyObject | undefined, logId: Buffer, start: Date, rawKey?: Buffer) {
+function transparencyLog(
+  baseUrl: string,
+  publicKey: KeyObject | undefined,
+  logId: Buffer,
+  start: Date,
+  rawKey?: Buffer
+) {
   return {
     baseUrl,
     hashAlgorithm: 'SHA2_256',
-    publicKey: { rawBytes: (rawKey ?? der(publicKey!)).toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: start.toISOString() } },
+    publicKey: {
+      rawBytes: (rawKey ?? der(publicKey!)).toString('base64'),
+      keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+      validFor: { start: start.toISOString() }
+    },
     logId: { keyId: logId.toString('base64') }
   }
 }
@@ -292,7 +336,11 @@ function authority(uri: string, chain: ArrayBufferView[], start: Date) {
   return {
     subject: { organization: 'sigstore.mock', commonName: 'local' },
     uri,
-    certChain: { certificates: chain.map(cert => ({ rawBytes: Buffer.from(cert.buffer, cert.byteOffset, cert.byteLength).toString('base64') })) },
+    certChain: {
+      certificates: chain.map(cert => ({
+        rawBytes: Buffer.from(cert.buffer, cert.byteOffset, cert.byteLength).toString('base64')
+      }))
+    },
     validFor: { start: start.toISOString() }
   }
 }

@@ -24,11 +24,37 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
   let s3Env: Record<string, string>
 
   const storeFlags = () => ['--release-store', `s3://${config.bucket}/rel`, '--endpoint', config.endpoint!]
-  const sigstoreFlags = () => ['--sigstore', 'custom', '--fulcio-url', sigstore.fulcioURL, '--rekor-url', sigstore.rekorURL, '--timestamp-url', sigstore.tsaURL]
+  const sigstoreFlags = () => [
+    '--sigstore',
+    'custom',
+    '--fulcio-url',
+    sigstore.fulcioURL,
+    '--rekor-url',
+    sigstore.rekorURL,
+    '--timestamp-url',
+    sigstore.tsaURL
+  ]
   /** A keyless release by the CLI in a job of `identity`; `claims` is the repository the provenance names. */
   const release = (version: string, identity: WorkflowIdentity, extra: string[] = []) =>
-    runCliFromSource(['release', '--project', 'app', '--version', version, ...storeFlags(), '--signing', 'keyless', ...sigstoreFlags(), ...extra, '*.tgz'], { ...s3Env, ...sigstore.jobEnv(identity) }, packagesDir)
-  const verifyCli = (version: string, extra: string[]) => runCliFromSource(['verify', '--project', 'app', '--version', version, ...storeFlags(), ...extra], s3Env)
+    runCliFromSource(
+      [
+        'release',
+        '--project',
+        'app',
+        '--version',
+        version,
+        ...storeFlags(),
+        '--signing',
+        'keyless',
+        ...sigstoreFlags(),
+        ...extra,
+        '*.tgz'
+      ],
+      { ...s3Env, ...sigstore.jobEnv(identity) },
+      packagesDir
+    )
+  const verifyCli = (version: string, extra: string[]) =>
+    runCliFromSource(['verify', '--project', 'app', '--version', version, ...storeFlags(), ...extra], s3Env)
   /** Verifies in this process with the instance's trusted root and the policy the inputs describe. */
   const verify = (version: string, identity: IdentityInputValues = {}) =>
     verifyPublishedRelease({
@@ -53,7 +79,11 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
     sigstore = await startLocalSigstore()
     config = await createTestBucket('keyless', 'rel')
     store = new S3Store(config)
-    s3Env = { AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId, AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey, AWS_REGION: 'us-east-1' }
+    s3Env = {
+      AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey,
+      AWS_REGION: 'us-east-1'
+    }
     packagesDir = await tempDir('keyless-pkgs')
     await writeFile(path.join(packagesDir, 'app-1.0.0.tgz'), seededBytes(50_000, 7))
     const published = await release('v1.0.0', acme)
@@ -64,7 +94,9 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
   afterAll(async () => sigstore?.close())
 
   it('signs through Fulcio, Rekor and the TSA, and verify passes offline with the trusted root', async () => {
-    expect(sigstore.requests.map(request => `${request.service} ${request.status}`)).toEqual(expect.arrayContaining(['oidc 200', 'fulcio 201', 'rekor 201', 'tsa 201']))
+    expect(sigstore.requests.map(request => `${request.service} ${request.status}`)).toEqual(
+      expect.arrayContaining(['oidc 200', 'fulcio 201', 'rekor 201', 'tsa 201'])
+    )
     const bundle = JSON.parse((await store.get(releaseLayout.provenance('app', 'v1.0.0')))!.toString())
     expect(bundle.verificationMaterial.tlogEntries).toHaveLength(1)
     expect(bundle.verificationMaterial.timestampVerificationData.rfc3161Timestamps).toHaveLength(1)
@@ -78,33 +110,60 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
   it('applies the identity policy: exact identity, regular expression, source repository', async () => {
     const signer = sigstore.identityURI(acme)
     await expect(verify('v1.0.0', { 'certificate-identity': signer })).resolves.toBeDefined()
-    await expect(verify('v1.0.0', { 'certificate-identity-regexp': '^https://github\\.com/acme/app/' })).resolves.toBeDefined()
+    await expect(
+      verify('v1.0.0', { 'certificate-identity-regexp': '^https://github\\.com/acme/app/' })
+    ).resolves.toBeDefined()
     await expect(verify('v1.0.0', { 'source-repository': 'acme/app' })).resolves.toBeDefined()
 
     const other = 'https://github.com/acme/app/.github/workflows/nightly.yml@refs/heads/main'
-    await expect(verify('v1.0.0', { 'certificate-identity': other })).rejects.toThrow(`provenance was signed by ${signer}, not by ${other}`)
-    await expect(verify('v1.0.0', { 'certificate-identity-regexp': '^https://github\\.com/acme/app/.*@refs/heads/main$' })).rejects.toThrow(/which does not match/)
-    await expect(verify('v1.0.0', { 'source-repository': 'acme/other' })).rejects.toThrow('provenance names repository https://github.com/acme/app, not https://github.com/acme/other')
-    await expect(verify('v1.0.0', { 'certificate-identity': signer, 'certificate-oidc-issuer': 'https://gitlab.com' })).rejects.toThrow(/is for OIDC issuer https:\/\/token.actions.githubusercontent.com, not https:\/\/gitlab.com/)
+    await expect(verify('v1.0.0', { 'certificate-identity': other })).rejects.toThrow(
+      `provenance was signed by ${signer}, not by ${other}`
+    )
+    await expect(
+      verify('v1.0.0', { 'certificate-identity-regexp': '^https://github\\.com/acme/app/.*@refs/heads/main$' })
+    ).rejects.toThrow(/which does not match/)
+    await expect(verify('v1.0.0', { 'source-repository': 'acme/other' })).rejects.toThrow(
+      'provenance names repository https://github.com/acme/app, not https://github.com/acme/other'
+    )
+    await expect(
+      verify('v1.0.0', { 'certificate-identity': signer, 'certificate-oidc-issuer': 'https://gitlab.com' })
+    ).rejects.toThrow(/is for OIDC issuer https:\/\/token.actions.githubusercontent.com, not https:\/\/gitlab.com/)
 
-    const cli = await verifyCli('v1.0.0', ['--sigstore', 'custom', '--trusted-root', sigstore.trustedRootPath, '--certificate-identity', other])
+    const cli = await verifyCli('v1.0.0', [
+      '--sigstore',
+      'custom',
+      '--trusted-root',
+      sigstore.trustedRootPath,
+      '--certificate-identity',
+      other
+    ])
     expect(cli.exitCode).toBe(1)
-    expect(cli.stderr.trim().split('\n')).toEqual([`artifact-action verify: provenance was signed by ${signer}, not by ${other}`])
+    expect(cli.stderr.trim().split('\n')).toEqual([
+      `artifact-action verify: provenance was signed by ${signer}, not by ${other}`
+    ])
   })
 
   it("refuses a bundle from another repository's workflow that claims this repository, with the reason", async () => {
     const forged = await release('v1.0.1', mallory, ['--repository', 'acme/app'])
     expect(forged.exitCode).toBe(0)
-    await expect(verify('v1.0.1')).rejects.toThrow(`provenance was signed by ${sigstore.identityURI(mallory)}, not by a workflow of https://github.com/acme/app, the repository it names`)
+    await expect(verify('v1.0.1')).rejects.toThrow(
+      `provenance was signed by ${sigstore.identityURI(mallory)}, ` +
+        'not by a workflow of https://github.com/acme/app, the repository it names'
+    )
     // Pinned to the signer, the same bundle verifies: the signature itself is sound.
     await expect(verify('v1.0.1', { 'certificate-identity': sigstore.identityURI(mallory) })).resolves.toBeDefined()
   })
 
   it("refuses this repository's reusable workflow run by another repository", async () => {
-    const reusable = { repository: 'mallory/widget', jobWorkflowRef: 'acme/app/.github/workflows/release.yml@refs/heads/main' }
+    const reusable = {
+      repository: 'mallory/widget',
+      jobWorkflowRef: 'acme/app/.github/workflows/release.yml@refs/heads/main'
+    }
     expect(sigstore.identityURI(reusable)).toMatch(/^https:\/\/github.com\/acme\/app\//)
     expect((await release('v1.0.2', reusable, ['--repository', 'acme/app'])).exitCode).toBe(0)
-    await expect(verify('v1.0.2')).rejects.toThrow('provenance was signed by a workflow run in https://github.com/mallory/widget, not in https://github.com/acme/app')
+    await expect(verify('v1.0.2')).rejects.toThrow(
+      'provenance was signed by a workflow run in https://github.com/mallory/widget, not in https://github.com/acme/app'
+    )
   })
 
   it('fails verify when the signed statement or the signature is altered', async () => {
@@ -118,7 +177,10 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
       const forged = Buffer.from(JSON.stringify(copy))
       // release.json is rewritten too, so that only the signature stands in the way.
       const originalProvenance = await overwrite(provenanceKey, forged)
-      const originalRecord = await overwrite(recordKey, Buffer.from(JSON.stringify({ ...record, provenance: { ...record.provenance, sha256: sha256(forged) } })))
+      const originalRecord = await overwrite(
+        recordKey,
+        Buffer.from(JSON.stringify({ ...record, provenance: { ...record.provenance, sha256: sha256(forged) } }))
+      )
       try {
         await expect(verify('v1.0.0')).rejects.toThrow(reason)
       } finally {
@@ -128,7 +190,9 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
     }
     const payload = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString())
     await alter(copy => {
-      copy.dsseEnvelope.payload = Buffer.from(JSON.stringify({ ...payload, predicate: { ...payload.predicate, note: 'added' } })).toString('base64')
+      copy.dsseEnvelope.payload = Buffer.from(
+        JSON.stringify({ ...payload, predicate: { ...payload.predicate, note: 'added' } })
+      ).toString('base64')
     }, /provenance signature is invalid/)
     await alter(copy => {
       const signature = Buffer.from(copy.dsseEnvelope.signatures[0].sig, 'base64')
@@ -145,24 +209,50 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
   it('without a trusted root and with no TUF reachable, fails with its own error, naming --trusted-root', async () => {
     // A proxy on a closed loopback port: Sigstore's TUF repository cannot be reached, with or without a network.
     const closed = await closedPort()
-    const offline = { https_proxy: `http://127.0.0.1:${closed}`, XDG_DATA_HOME: await tempDir('tuf-cache'), HOME: await tempDir('home') }
-    const result = await runCliFromSource(['verify', '--project', 'app', '--version', 'v1.0.0', ...storeFlags()], { ...s3Env, ...offline })
+    const offline = {
+      https_proxy: `http://127.0.0.1:${closed}`,
+      XDG_DATA_HOME: await tempDir('tuf-cache'),
+      HOME: await tempDir('home')
+    }
+    const result = await runCliFromSource(['verify', '--project', 'app', '--version', 'v1.0.0', ...storeFlags()], {
+      ...s3Env,
+      ...offline
+    })
     expect(result.exitCode).toBe(1)
     const lines = result.stderr.trim().split('\n')
     expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatch(/^artifact-action verify: cannot fetch the Sigstore trust root from https:\/\/tuf-repo-cdn.sigstore.dev \(.+\); to verify offline, pass --trusted-root with a trusted root JSON file$/)
+    expect(lines[0]).toMatch(
+      new RegExp(
+        '^artifact-action verify: cannot fetch the Sigstore trust root ' +
+          'from https://tuf-repo-cdn.sigstore.dev \\(.+\\); ' +
+          'to verify offline, pass --trusted-root with a trusted root JSON file$'
+      )
+    )
     expect(lines[0]).not.toMatch(/signature is invalid/)
 
     const github = await verifyCli('v1.0.0', ['--sigstore', 'github'])
     expect(github.exitCode).toBe(2)
-    expect(github.stderr).toMatch(/--trusted-root: required for GitHub's Sigstore instance; write it with `gh attestation trusted-root/)
+    expect(github.stderr).toMatch(
+      /--trusted-root: required for GitHub's Sigstore instance; write it with `gh attestation trusted-root/
+    )
   })
 
   it('a GitHub-shaped instance (Fulcio and a TSA, no Rekor) signs and verifies with its trusted root', async () => {
     const noRekor = ['--sigstore', 'custom', '--fulcio-url', sigstore.fulcioURL, '--timestamp-url', sigstore.tsaURL]
     const before = sigstore.requests.filter(request => request.service === 'rekor').length
     const published = await runCliFromSource(
-      ['release', '--project', 'app', '--version', 'v2.0.0', ...storeFlags(), '--signing', 'keyless', ...noRekor, '*.tgz'],
+      [
+        'release',
+        '--project',
+        'app',
+        '--version',
+        'v2.0.0',
+        ...storeFlags(),
+        '--signing',
+        'keyless',
+        ...noRekor,
+        '*.tgz'
+      ],
       { ...s3Env, ...sigstore.jobEnv(acme) },
       packagesDir
     )
@@ -182,27 +272,63 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
     const workspace = await tempDir('keyless-ws')
     await mkdir(path.join(workspace, 'dist'))
     await writeFile(path.join(workspace, 'dist', 'app-3.0.0.tgz'), seededBytes(20_000, 3))
-    const connection = { endpoint: config.endpoint!, 'aws-access-key-id': s3Env.AWS_ACCESS_KEY_ID, 'aws-secret-access-key': s3Env.AWS_SECRET_ACCESS_KEY }
-    const job: Record<string, string> = { ...sigstore.jobEnv({ ...acme, ref: 'refs/tags/v3.0.0' }), GITHUB_WORKSPACE: workspace }
-    const inputs = { project: 'app', packages: 'dist/*.tgz', 'release-store': `s3://${config.bucket}/rel`, signing: 'keyless', ...connection }
-    const instance = { sigstore: 'custom', 'fulcio-url': sigstore.fulcioURL, 'rekor-url': sigstore.rekorURL, 'timestamp-url': sigstore.tsaURL }
+    const connection = {
+      endpoint: config.endpoint!,
+      'aws-access-key-id': s3Env.AWS_ACCESS_KEY_ID,
+      'aws-secret-access-key': s3Env.AWS_SECRET_ACCESS_KEY
+    }
+    const job: Record<string, string> = {
+      ...sigstore.jobEnv({ ...acme, ref: 'refs/tags/v3.0.0' }),
+      GITHUB_WORKSPACE: workspace
+    }
+    const inputs = {
+      project: 'app',
+      packages: 'dist/*.tgz',
+      'release-store': `s3://${config.bucket}/rel`,
+      signing: 'keyless',
+      ...connection
+    }
+    const instance = {
+      sigstore: 'custom',
+      'fulcio-url': sigstore.fulcioURL,
+      'rekor-url': sigstore.rekorURL,
+      'timestamp-url': sigstore.tsaURL
+    }
     const released = await runActionFromSource('release', { ...inputs, ...instance }, job)
     expect(released.stdout).not.toMatch(/::error::/)
     expect(released.outputs).toMatchObject({ version: 'v3.0.0', status: 'published' })
     expect(released.stdout).not.toContain(job.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
 
-    const verifyInputs = { project: 'app', version: 'v3.0.0', 'release-store': `s3://${config.bucket}/rel`, sigstore: 'custom', 'trusted-root': sigstore.trustedRootPath, ...connection }
+    const verifyInputs = {
+      project: 'app',
+      version: 'v3.0.0',
+      'release-store': `s3://${config.bucket}/rel`,
+      sigstore: 'custom',
+      'trusted-root': sigstore.trustedRootPath,
+      ...connection
+    }
     const verified = await runActionFromSource('verify', verifyInputs, job)
     expect(verified.outputs.verified).toBe('true')
     const refused = await runActionFromSource('verify', { ...verifyInputs, 'source-repository': 'acme/other' }, job)
     expect(refused.outputs.verified).toBe('false')
-    expect(refused.stdout).toMatch(/::error::provenance names repository https:\/\/github.com\/acme\/app, not https:\/\/github.com\/acme\/other/)
+    expect(refused.stdout).toMatch(
+      /::error::provenance names repository https:\/\/github.com\/acme\/app, not https:\/\/github.com\/acme\/other/
+    )
 
-    const stray = await runActionFromSource('release', { ...inputs, signing: 'key', 'signing-key': 'unused', 'fulcio-url': sigstore.fulcioURL }, job)
+    const stray = await runActionFromSource(
+      'release',
+      { ...inputs, signing: 'key', 'signing-key': 'unused', 'fulcio-url': sigstore.fulcioURL },
+      job
+    )
     expect(stray.stdout).toMatch(/::error::fulcio-url: only for keyless signing; drop it, or set signing to keyless/)
-    const missing = await runActionFromSource('release', { ...inputs, version: 'v3.0.1', sigstore: 'custom', 'rekor-url': sigstore.rekorURL }, job)
+    const missing = await runActionFromSource(
+      'release',
+      { ...inputs, version: 'v3.0.1', sigstore: 'custom', 'rekor-url': sigstore.rekorURL },
+      job
+    )
     expect(missing.stdout).toMatch(/::error::fulcio-url: required for sigstore custom; give your Fulcio's URL/)
   })
+
 })
 
 function sha256(bytes: Buffer): string {
