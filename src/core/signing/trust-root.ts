@@ -28,10 +28,19 @@ export async function loadTrustedRoot(instance: SigstoreInstance, input = 'trust
     return await getTrustedRoot({ retry: { retries: 1 }, timeout: 5000 })
   } catch (error) {
     throw new TrustRootError(
-      `cannot fetch the Sigstore trust root from ${PUBLIC_TUF_MIRROR} (${errorMessage(error).split('\n')[0]}); ` +
+      `cannot fetch the Sigstore trust root from ${PUBLIC_TUF_MIRROR} (${reasonOf(error)}); ` +
         `to verify offline, pass ${input} with a trusted root JSON file`
     )
   }
+}
+
+/** The error and its causes on one line, e.g. "error refreshing TUF metadata: connect ECONNREFUSED …". */
+function reasonOf(error: unknown): string {
+  const reasons: string[] = []
+  for (let cause = error; cause && reasons.length < 3; cause = (cause as { cause?: unknown }).cause) {
+    reasons.push(errorMessage(cause).split('\n')[0])
+  }
+  return reasons.join(': ')
 }
 
 /**
