@@ -8,6 +8,7 @@ import { releaseLayout } from '../../src/core/release/release-layout.js'
 import { resolveIdentityPolicy, type IdentityInputValues } from '../../src/core/signing/identity-policy.js'
 import { resolveSigstoreInstance } from '../../src/core/signing/sigstore-instance.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
+import { runStep } from '../helpers/action-runner.js'
 import { startLocalSigstore, type LocalSigstore, type WorkflowIdentity } from '../helpers/local-sigstore.js'
 import { createTestBucket, s3TestClient } from '../helpers/s3.js'
 import { runActionFromSource, runCliFromSource } from '../helpers/source-runner.js'
@@ -266,6 +267,49 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
     // A trusted root that lists a transparency log requires an entry in it.
     const custom = await verifyCli('v2.0.0', ['--sigstore', 'custom', '--trusted-root', sigstore.trustedRootPath])
     expect(custom.stderr).toMatch(/provenance signature is invalid: .*tlog entries/)
+  })
+
+  it('the bundled release and verify actions sign and verify keylessly as the runner runs them', async () => {
+    const workspace = await tempDir('keyless-dist')
+    await mkdir(path.join(workspace, 'dist'))
+    await writeFile(path.join(workspace, 'dist', 'app-4.0.0.tgz'), seededBytes(10_000, 4))
+    const connection = {
+      endpoint: config.endpoint!,
+      'aws-access-key-id': s3Env.AWS_ACCESS_KEY_ID,
+      'aws-secret-access-key': s3Env.AWS_SECRET_ACCESS_KEY
+    }
+    const job = { ...sigstore.jobEnv({ ...acme, ref: 'refs/tags/v4.0.0' }), GITHUB_WORKSPACE: workspace }
+    const released = await runStep(
+      'release',
+      {
+        project: 'app',
+        packages: 'dist/*.tgz',
+        'release-store': `s3://${config.bucket}/rel`,
+        signing: 'keyless',
+        sigstore: 'custom',
+        'fulcio-url': sigstore.fulcioURL,
+        'rekor-url': sigstore.rekorURL,
+        'timestamp-url': sigstore.tsaURL,
+        ...connection
+      },
+      job
+    )
+    expect(released.outputs).toMatchObject({ version: 'v4.0.0', status: 'published' })
+    const verifyInputs = { project: 'app', 'release-store': `s3://${config.bucket}/rel`, ...connection }
+    const verified = await runStep(
+      'verify',
+      { ...verifyInputs, sigstore: 'custom', 'trusted-root': sigstore.trustedRootPath },
+      job
+    )
+    expect(verified.outputs.verified).toBe('true')
+    const offline = await runStep('verify', verifyInputs, {
+      ...job,
+      https_proxy: `http://127.0.0.1:${await closedPort()}`
+    })
+    expect(offline.exitCode).toBe(1)
+    expect(offline.stdout).toMatch(
+      /::error::cannot fetch the Sigstore trust root .*; to verify offline, pass trusted-root /
+    )
   })
 
   it('the release and verify sub-actions take the Sigstore and identity inputs', async () => {
