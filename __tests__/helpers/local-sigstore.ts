@@ -49,7 +49,7 @@ export interface LocalSigstore {
   jobEnv(identity: WorkflowIdentity): Record<string, string>
   /** While set, Fulcio refuses every certificate request with this reason (HTTP 401). */
   refuseCertificates(reason: string | undefined): void
-  /** Requests each service received, by path. */
+  /** Every request each service answered, with its status. */
   requests: Array<{ service: 'fulcio' | 'rekor' | 'tsa' | 'oidc'; status: number }>
   close(): Promise<void>
 }

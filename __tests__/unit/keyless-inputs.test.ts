@@ -1,4 +1,8 @@
-import { GITHUB_ACTIONS_ISSUER, resolveIdentityPolicy } from '../../src/core/signing/identity-policy.js'
+import {
+  checkSignerIdentity,
+  GITHUB_ACTIONS_ISSUER,
+  resolveIdentityPolicy
+} from '../../src/core/signing/identity-policy.js'
 import { GITHUB_SIGSTORE, PUBLIC_SIGSTORE, resolveSigstoreInstance } from '../../src/core/signing/sigstore-instance.js'
 import { loadTrustedRoot } from '../../src/core/signing/trust-root.js'
 import { writeFile } from 'node:fs/promises'
@@ -127,5 +131,44 @@ describe('trusted root files', () => {
     )
     const loaded = await loadTrustedRoot({ name: 'github', trustedRootPath: file })
     expect(loaded.certificateAuthorities.map(ca => ca.uri)).toEqual(['https://fulcio.one', 'https://fulcio.two'])
+  })
+})
+
+describe('identity policy checks on a verified certificate', () => {
+  const repo = 'https://github.com/acme/app'
+  const utf8 = (text: string) => Buffer.concat([Buffer.from([0x0c, Buffer.byteLength(text)]), Buffer.from(text)])
+  const signer = (san: string | undefined, source: string | undefined, issuer = GITHUB_ACTIONS_ISSUER) => ({
+    subjectAlternativeName: san,
+    extensions: { issuer },
+    oids: source ? [{ oid: { id: [1, 3, 6, 1, 4, 1, 57264, 1, 12] }, value: utf8(source) }] : []
+  })
+  const workflow = `${repo}/.github/workflows/release.yml@refs/tags/v1.0.0`
+
+  it('accepts a workflow of the repository the statement names, run in it (any case of the names)', () => {
+    expect(() => checkSignerIdentity(signer(workflow, repo), resolveIdentityPolicy({}), repo)).not.toThrow()
+    expect(() =>
+      checkSignerIdentity(signer(workflow, repo), resolveIdentityPolicy({}), `${repo.toUpperCase()}/`)
+    ).not.toThrow()
+  })
+
+  it.each([
+    ['no source repository in the certificate', signer(workflow, undefined), /run in \(no source repository\), not in/],
+    [
+      'a look-alike repository prefix',
+      signer('https://github.com/acme/app-fork/.github/workflows/r.yml@v1', repo),
+      /not by a workflow of/
+    ],
+    ['another issuer', signer(workflow, repo, 'https://gitlab.com'), /is for OIDC issuer https:\/\/gitlab.com/],
+    ['no SAN', signer(undefined, repo), /names no signer identity/]
+  ])('refuses %s under the default policy', (_what, identity, reason) => {
+    expect(() => checkSignerIdentity(identity, resolveIdentityPolicy({}), repo)).toThrow(reason)
+  })
+
+  it('refuses a statement that names no repository unless the signer is pinned', () => {
+    expect(() => checkSignerIdentity(signer(workflow, repo), resolveIdentityPolicy({}), undefined)).toThrow(
+      /names no source repository; give certificate-identity/
+    )
+    const pinned = resolveIdentityPolicy({ 'certificate-identity': workflow })
+    expect(() => checkSignerIdentity(signer(workflow, repo), pinned, undefined)).not.toThrow()
   })
 })
