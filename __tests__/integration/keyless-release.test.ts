@@ -373,6 +373,37 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
     expect(missing.stdout).toMatch(/::error::fulcio-url: required for sigstore custom; give your Fulcio's URL/)
   })
 
+  it('a keyless release whose signing fails (Fulcio refuses) leaves no object in the release store', async () => {
+    const empty = await createTestBucket('keyless-refused', 'rel')
+    const flags = [
+      '--release-store',
+      `s3://${empty.bucket}/rel`,
+      '--endpoint',
+      config.endpoint!,
+      '--signing',
+      'keyless',
+      ...sigstoreFlags()
+    ]
+    const args = ['release', '--project', 'app', '--version', 'v5.0.0', ...flags, '*.tgz']
+    sigstore.refuseCertificates('the identity token was refused')
+    let refused
+    try {
+      refused = await runCliFromSource(args, { ...s3Env, ...sigstore.jobEnv(acme) }, packagesDir)
+    } finally {
+      sigstore.refuseCertificates(undefined)
+    }
+    expect(refused.exitCode).toBe(1)
+    expect(refused.stderr).toMatch(
+      /^artifact-action release: keyless signing through the custom Sigstore \(Fulcio http:\/\/127\.0\.0\.1:\d+/
+    )
+    expect(refused.stderr).toMatch(/failed: .*\(401\)/)
+    const keys: string[] = []
+    for await (const object of new S3Store(empty).list('')) keys.push(object.key)
+    expect(keys).toEqual([])
+    // The version is not burned: the retry publishes it.
+    const retried = await runCliFromSource(args, { ...s3Env, ...sigstore.jobEnv(acme) }, packagesDir)
+    expect(retried.exitCode).toBe(0)
+  })
 })
 
 function sha256(bytes: Buffer): string {
