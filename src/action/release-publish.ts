@@ -8,6 +8,7 @@ import { assertSeparateStores, keylessSigner, keySigner, resolvePackages } from 
 import { releaseLayout, versionOfTagRef } from '../core/release/release-layout.js'
 import { formatBytes } from '../core/report-format.js'
 import { loadSigningKey } from '../core/signing/keys.js'
+import { resolveSigstoreInstance, SigstoreInputs } from '../core/signing/sigstore-instance.js'
 import { openStore } from '../core/store/open-store.js'
 import { describeStore } from '../core/store/store-config.js'
 import { publishGitHubRelease, releaseNotes } from '../github/github-release.js'
@@ -28,7 +29,21 @@ export const ReleaseInputs = {
   RetentionDays: 'retention-days'
 } as const
 
-const RELEASE_INPUTS = [...Object.values(ReleaseInputs), ...STORE_INPUTS]
+/** The Sigstore instance inputs of keyless signing (verify also takes trusted-root). */
+const SIGSTORE_SIGNING_INPUTS = [
+  SigstoreInputs.Sigstore,
+  SigstoreInputs.FulcioURL,
+  SigstoreInputs.RekorURL,
+  SigstoreInputs.TimestampURL
+]
+
+const RELEASE_INPUTS = [...Object.values(ReleaseInputs), ...SIGSTORE_SIGNING_INPUTS, ...STORE_INPUTS]
+
+/** The values of the given inputs, for the shared Sigstore and identity readers. */
+export function inputValues<Name extends string>(names: readonly Name[]): Partial<Record<Name, string>> {
+  const values = names.map(name => [name, core.getInput(name) || undefined])
+  return Object.fromEntries(values) as Partial<Record<Name, string>>
+}
 
 export function versionFromRef(ref: string | undefined, input: string): string {
   const explicit = core.getInput(input)
@@ -40,8 +55,16 @@ export function versionFromRef(ref: string | undefined, input: string): string {
 
 function signerFromInputs(): StatementSigner {
   const method = core.getInput(ReleaseInputs.Signing) || (core.getInput(ReleaseInputs.SigningKey) ? 'key' : 'keyless')
-  if (method === 'keyless') return keylessSigner(() => core.getIDToken('sigstore').catch(() => undefined))
+  const sigstore = inputValues(SIGSTORE_SIGNING_INPUTS)
+  if (method === 'keyless') {
+    const instance = resolveSigstoreInstance(sigstore, 'sign')
+    return keylessSigner(() => core.getIDToken('sigstore').catch(() => undefined), instance)
+  }
   if (method !== 'key') throw new InputError(`${ReleaseInputs.Signing}: "${method}" is not key or keyless`)
+  const stray = SIGSTORE_SIGNING_INPUTS.find(name => sigstore[name])
+  if (stray) {
+    throw new InputError(`${stray}: only for keyless signing; drop it, or set ${ReleaseInputs.Signing} to keyless`)
+  }
   const pem = core.getInput(ReleaseInputs.SigningKey)
   if (pem) core.setSecret(pem)
   return keySigner(loadSigningKey(pem, ReleaseInputs.SigningKey))

@@ -1,12 +1,21 @@
 import * as core from '@actions/core'
 import { errorMessage, InputError } from '../core/errors.js'
 import { verifyPublishedRelease } from '../core/release/release-job.js'
+import { IdentityInputs, resolveIdentityPolicy } from '../core/signing/identity-policy.js'
+import { resolveSigstoreInstance, SigstoreInputs } from '../core/signing/sigstore-instance.js'
 import { openStore } from '../core/store/open-store.js'
 import { assertKnownInputs, readStoreInputs, requiredInput, STORE_INPUTS } from './inputs.js'
-import { versionFromRef } from './release-publish.js'
+import { inputValues, versionFromRef } from './release-publish.js'
 import { writeSummaryTable } from './job-summary.js'
 
-const VERIFY_INPUTS = ['project', 'version', 'release-store', 'public-key', 'certificate-identity', 'certificate-oidc-issuer', ...STORE_INPUTS]
+const SIGSTORE_INPUTS = [SigstoreInputs.Sigstore, SigstoreInputs.TrustedRoot]
+const IDENTITY_INPUTS = Object.values(IdentityInputs)
+const VERIFY_INPUTS = [
+  ...['project', 'version', 'release-store', 'public-key'],
+  ...IDENTITY_INPUTS,
+  ...SIGSTORE_INPUTS,
+  ...STORE_INPUTS
+]
 
 /** The verify/ sub-action: any mismatch fails the step with the reason. */
 export async function runVerifyAction(): Promise<void> {
@@ -20,7 +29,10 @@ export async function runVerifyAction(): Promise<void> {
       project,
       version,
       publicKeyPem: core.getInput('public-key') || undefined,
-      keyless: { certificateIdentityURI: core.getInput('certificate-identity') || undefined, certificateIssuer: core.getInput('certificate-oidc-issuer') || undefined }
+      keyless: {
+        instance: resolveSigstoreInstance(inputValues(SIGSTORE_INPUTS), 'verify'),
+        policy: resolveIdentityPolicy(inputValues(IDENTITY_INPUTS))
+      }
     })
     for (const line of verified.checked) core.info(`ok: ${line}`)
     if (verified.keySource === 'store') core.warning('verified against the public key published in the release store; pin it with the public-key input')

@@ -2,7 +2,7 @@
  * Expected failures, matched by `name` so that the check works across separately bundled files.
  * InputError: the user gave something unusable (fails the step). StoreError: the store could not be
  * used (a warning for a cache, unless the user asked to fail). IntegrityError: stored bytes do not
- * match their digest.
+ * match their digest. TrustRootError: Sigstore's trust root could not be fetched.
  */
 export class InputError extends Error {
   override name = 'InputError'
@@ -22,6 +22,11 @@ export class StoreError extends Error {
 
 export class IntegrityError extends Error {
   override name = 'IntegrityError'
+}
+
+/** Sigstore's trust root could not be fetched: no verdict on any signature. */
+export class TrustRootError extends Error {
+  override name = 'TrustRootError'
 }
 
 export function isNamedError(error: unknown, name: string): error is Error {

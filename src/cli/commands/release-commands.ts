@@ -1,15 +1,20 @@
+import * as core from '@actions/core'
 import { execFileSync } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { InputError } from '../../core/errors.js'
 import { buildContextFromEnv, withSourceFacts } from '../../core/release/provenance.js'
 import { publishRelease } from '../../core/release/publish-release.js'
-import { assertSeparateStores, keySigner, resolvePackages, verifyPublishedRelease } from '../../core/release/release-job.js'
+import type { StatementSigner } from '../../core/release/publish-release.js'
+import { assertSeparateStores, keylessSigner, keySigner, resolvePackages } from '../../core/release/release-job.js'
+import { verifyPublishedRelease } from '../../core/release/release-job.js'
 import { versionOfTagRef } from '../../core/release/release-layout.js'
+import { IdentityInputs, resolveIdentityPolicy } from '../../core/signing/identity-policy.js'
 import { generateSigningKey, loadSigningKey } from '../../core/signing/keys.js'
+import { resolveSigstoreInstance, SigstoreInputs } from '../../core/signing/sigstore-instance.js'
 import { formatBytes } from '../../core/report-format.js'
 import { openStore } from '../../core/store/open-store.js'
 import { describeStore } from '../../core/store/store-config.js'
-import { Exit, requireValue, stringValue, type Command } from '../command.js'
+import { Exit, requireValue, stringValue, type Command, type Options, type Values } from '../command.js'
 import { storeConfigFrom, storeOptions } from '../store-options.js'
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`)
@@ -28,6 +33,48 @@ function gitValue(args: string[]): string | undefined {
   }
 }
 
+const sigstoreOptions = {
+  sigstore: { type: 'string', description: 'keyless: public (default), github, or custom' },
+  'fulcio-url': { type: 'string', description: 'keyless, sigstore custom: the Fulcio URL' },
+  'rekor-url': { type: 'string', description: 'keyless, sigstore custom: the Rekor URL (none: no transparency log)' },
+  'timestamp-url': { type: 'string', description: 'keyless, sigstore custom: the RFC 3161 timestamp authority URL' }
+} satisfies Options
+
+const keylessVerifyOptions = {
+  'trusted-root': { type: 'string', description: 'keyless: trusted root JSON of the instance (offline; default: TUF)' },
+  'certificate-identity': { type: 'string', description: 'keyless: the exact workflow identity URI to require' },
+  'certificate-identity-regexp': { type: 'string', description: 'keyless: a regular expression for the identity' },
+  'certificate-oidc-issuer': { type: 'string', description: 'keyless: the OIDC issuer (default: GitHub Actions)' },
+  'source-repository': { type: 'string', description: 'keyless: owner/name the release must come from' }
+} satisfies Options
+
+function valuesOf<Name extends string>(values: Values, names: readonly Name[]): Partial<Record<Name, string>> {
+  return Object.fromEntries(names.map(name => [name, stringValue(values, name)])) as Partial<Record<Name, string>>
+}
+
+/** Keyless: the OIDC token from $SIGSTORE_ID_TOKEN, else from GitHub Actions (id-token: write). */
+async function identityToken(): Promise<string | undefined> {
+  if (process.env.SIGSTORE_ID_TOKEN) return process.env.SIGSTORE_ID_TOKEN
+  if (!process.env.ACTIONS_ID_TOKEN_REQUEST_URL) return undefined
+  return core.getIDToken('sigstore').catch(() => undefined)
+}
+
+/** The signer the flags name, and the secrets it holds (to keep out of the provenance). */
+async function signerFrom(values: Values): Promise<{ signer: StatementSigner; secrets: string[] }> {
+  const method = stringValue(values, 'signing') ?? 'key'
+  const { Sigstore, FulcioURL, RekorURL, TimestampURL } = SigstoreInputs
+  const sigstore = valuesOf(values, [Sigstore, FulcioURL, RekorURL, TimestampURL])
+  if (method === 'keyless') {
+    return { signer: keylessSigner(identityToken, resolveSigstoreInstance(sigstore, 'sign', '--')), secrets: [] }
+  }
+  if (method !== 'key') throw new InputError(`--signing: "${method}" is not key or keyless`)
+  const stray = Object.entries(sigstore).find(([, value]) => value)
+  if (stray) throw new InputError(`--${stray[0]}: only for keyless signing; drop it, or give --signing keyless`)
+  const keyFile = stringValue(values, 'signing-key-file')
+  const pem = keyFile ? await readFile(keyFile, 'utf8').catch(() => '') : process.env.ARTIFACT_ACTION_SIGNING_KEY
+  return { signer: keySigner(loadSigningKey(pem, keyFile ? '--signing-key-file' : 'signing-key')), secrets: pem ? [pem] : [] }
+}
+
 function versionFrom(values: Record<string, unknown>): string {
   const version = stringValue(values as never, 'version') ?? versionOfTagRef(process.env.GITHUB_REF)
   if (!version) throw new InputError('--version: required when not building a tag; give the version to release, e.g. v1.2.3')
@@ -37,11 +84,13 @@ function versionFrom(values: Record<string, unknown>): string {
 export const releaseCommand: Command = {
   name: 'release',
   summary: 'Publish packages and signed provenance to the release store: immutable, release.json written last. Exit 0 when published or already identical.',
-  usage: 'release --project P --version V --release-store URL --signing-key-file KEY.pem PACKAGE-GLOB...',
+  usage: 'release --project P --version V --release-store URL (--signing-key-file KEY | --signing keyless) GLOB...',
   options: {
     ...releaseStoreOptions,
     ...storeOptions,
+    signing: { type: 'string', description: 'key (default) or keyless (Sigstore; $SIGSTORE_ID_TOKEN or GitHub OIDC)' },
     'signing-key-file': { type: 'string', description: 'PEM private key for offline signing (or $ARTIFACT_ACTION_SIGNING_KEY)' },
+    ...sigstoreOptions,
     plan: { type: 'string', description: "the pipeline's plan JSON, carried in the provenance" },
     repository: { type: 'string', description: 'source repository (default: $GITHUB_REPOSITORY or the git remote)' },
     commit: { type: 'string', description: 'source commit (default: $GITHUB_SHA or git HEAD)' }
@@ -52,9 +101,7 @@ export const releaseCommand: Command = {
     const releaseConfig = storeConfigFrom(values, 'release-store')
     if (!stringValue(values, 'release-store')) throw new InputError('--release-store: required; give s3://bucket/prefix or a directory that is not the cache')
     assertSeparateStores(releaseConfig, storeConfigFrom(values))
-    const keyFile = stringValue(values, 'signing-key-file')
-    const pem = keyFile ? await readFile(keyFile, 'utf8').catch(() => '') : (process.env.ARTIFACT_ACTION_SIGNING_KEY ?? '')
-    const key = loadSigningKey(pem, keyFile ? '--signing-key-file' : 'signing-key')
+    const { signer, secrets } = await signerFrom(values)
     const planFile = stringValue(values, 'plan')
     const plan = planFile ? JSON.parse(await readFile(planFile, 'utf8')) : undefined
     const base = buildContextFromEnv(process.env)
@@ -75,8 +122,8 @@ export const releaseCommand: Command = {
       packages: await resolvePackages(positionals, process.cwd()),
       context,
       plan,
-      secrets: [pem],
-      signer: keySigner(key)
+      secrets,
+      signer
     })
     print(`${result.status === 'published' ? 'published' : 'already published with identical bytes:'} ${project} ${version} in ${describeStore(releaseConfig)}`)
     for (const file of result.record.files) print(`  ${file.sha256}  ${file.name} (${formatBytes(file.size)})`)
@@ -87,13 +134,13 @@ export const releaseCommand: Command = {
 export const verifyCommand: Command = {
   name: 'verify',
   summary: 'Verify a release: signature, SHA256SUMS, every package byte, and a complete release.json. Exit 0 when all hold, 1 with the reason otherwise.',
-  usage: 'verify --project P --version V --release-store URL [--public-key KEY.pub]',
+  usage: 'verify --project P --version V --release-store URL [--public-key KEY.pub | --trusted-root FILE ...]',
   options: {
     ...releaseStoreOptions,
     ...storeOptions,
     'public-key': { type: 'string', description: 'PEM public key to require (default: the key published beside the release)' },
-    'certificate-identity': { type: 'string', description: 'keyless: the workflow identity URI to require' },
-    'certificate-oidc-issuer': { type: 'string', description: 'keyless: the OIDC issuer to require' }
+    sigstore: { type: 'string', description: 'keyless: the Sigstore that signed: public (default), github, or custom' },
+    ...keylessVerifyOptions
   },
   async run(values) {
     const project = requireValue(values, 'project', 'give the project name')
@@ -105,7 +152,11 @@ export const verifyCommand: Command = {
       project,
       version,
       publicKeyPem: keyFile ? await readFile(keyFile, 'utf8') : undefined,
-      keyless: { certificateIdentityURI: stringValue(values, 'certificate-identity'), certificateIssuer: stringValue(values, 'certificate-oidc-issuer') }
+      keyless: {
+        instance: resolveSigstoreInstance(valuesOf(values, Object.values(SigstoreInputs)), 'verify', '--'),
+        policy: resolveIdentityPolicy(valuesOf(values, Object.values(IdentityInputs)), '--'),
+        trustedRootInput: '--trusted-root'
+      }
     })
     for (const line of verified.checked) print(`ok: ${line}`)
     if (verified.keySource === 'store') print('note: checked against the public key published in the release store; pin it with --public-key')

@@ -2,7 +2,9 @@ import { glob, stat } from 'node:fs/promises'
 import * as path from 'node:path'
 import { InputError, IntegrityError } from '../errors.js'
 import { signStatementKeyless, signStatementWithKey, verifyBundleKeyless, verifyBundleWithKey } from '../signing/bundle.js'
+import type { KeylessVerification } from '../signing/bundle.js'
 import type { SigningKey } from '../signing/keys.js'
+import type { SigstoreInstance } from '../signing/sigstore-instance.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { describeStore, storesOverlap, type StoreConfig } from '../store/store-config.js'
 import type { StatementSigner } from './publish-release.js'
@@ -33,8 +35,14 @@ export function keySigner(key: SigningKey): StatementSigner {
   return { method: 'key', keyId: key.keyId, publicKeyPem: key.publicKeyPem, sign: async statement => signStatementWithKey(statement, key) }
 }
 
-export function keylessSigner(identityToken: () => Promise<string | undefined>): StatementSigner {
-  return { method: 'keyless', sign: async statement => signStatementKeyless(statement, { identityToken: await identityToken() }) }
+export function keylessSigner(
+  identityToken: () => Promise<string | undefined>,
+  instance?: SigstoreInstance
+): StatementSigner {
+  return {
+    method: 'keyless',
+    sign: async statement => signStatementKeyless(statement, { identityToken: await identityToken(), instance })
+  }
 }
 
 export interface VerifyOptions {
@@ -43,8 +51,8 @@ export interface VerifyOptions {
   version: string
   /** Pins the signer; without it a key-signed release is checked against the key published beside it. */
   publicKeyPem?: string
-  /** For keyless releases: the workflow identity and issuer to require. */
-  keyless?: { certificateIdentityURI?: string; certificateIssuer?: string }
+  /** For keyless releases: the Sigstore instance and the identity policy. */
+  keyless?: KeylessVerification
 }
 
 /** Verifies a release with the method its release.json names. */

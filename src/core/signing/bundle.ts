@@ -1,21 +1,16 @@
 import { assertBundleLatest, BUNDLE_V03_MEDIA_TYPE, bundleFromJSON, isBundleWithDsseEnvelope, isBundleWithPublicKey, type BundleWithDsseEnvelope, type SerializedBundle } from '@sigstore/bundle'
 import { InputError, IntegrityError } from '../errors.js'
 import { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding } from './dsse.js'
-import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify'
+import { toSignedEntity, toTrustMaterial, Verifier, type Signer, type TrustMaterial } from '@sigstore/verify'
+import { checkSignerIdentity, GITHUB_ACTIONS_ISSUER, repositoryOfStatement } from './identity-policy.js'
+import type { IdentityPolicy } from './identity-policy.js'
 import { keyIdOf, loadPublicKey, signBytes, type SigningKey } from './keys.js'
+import { PUBLIC_SIGSTORE, type SigstoreInstance } from './sigstore-instance.js'
+import { loadTrustedRoot, thresholdsFor } from './trust-root.js'
 
 export { IN_TOTO_PAYLOAD_TYPE } from './dsse.js'
 
-/** The OIDC issuer of GitHub Actions' id tokens, required of keyless signers unless told otherwise. */
-export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com'
-
-/** What a keyless signature must have been made by: the certificate's SAN URI and OIDC issuer. */
-export interface KeylessPolicy {
-  /** e.g. https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0 */
-  certificateIdentityURI?: string
-  /** Defaults to GITHUB_ACTIONS_ISSUER. */
-  certificateIssuer?: string
-}
+export { GITHUB_ACTIONS_ISSUER } from './identity-policy.js'
 
 /** A key-signed Sigstore bundle v0.3 as JSON: public-key hint, no log entries or timestamps. */
 export interface KeySignedBundle {
@@ -65,40 +60,82 @@ export function verifyBundleWithKey(bundleJson: unknown, publicKeyPem: string, i
 }
 
 /**
- * Signs keylessly, as actions/attest does on the public-good Sigstore instance: a short-lived
- * Fulcio certificate for the workflow's OIDC identity (token audience "sigstore") and a Rekor
- * entry. Needs the network.
+ * Signs keylessly, as actions/attest does: a short-lived Fulcio certificate for the workflow's OIDC identity
+ * (token audience "sigstore"), then a Rekor entry and/or an RFC 3161 timestamp, as the instance has them.
+ * Needs the network; the default instance is the public one.
  */
-export async function signStatementKeyless(statement: object, options: { identityToken?: string }): Promise<SerializedBundle> {
+export async function signStatementKeyless(
+  statement: object,
+  options: { identityToken?: string; instance?: SigstoreInstance }
+): Promise<SerializedBundle> {
   const token = options.identityToken?.trim()
-  if (!token) throw new InputError("signing: keyless signing needs the job's OIDC token; add `permissions: id-token: write` to the job, or give signing-key for offline signing")
-  if (token.split('.').length !== 3) throw new InputError('signing: the OIDC identity token is not a JWT; request it with audience "sigstore" (core.getIDToken("sigstore"))')
+  if (!token) {
+    const hint = 'add `permissions: id-token: write` to the job, or give signing-key for offline signing'
+    throw new InputError(`signing: keyless signing needs the job's OIDC token; ${hint}`)
+  }
+  if (token.split('.').length !== 3) {
+    const hint = 'request it with audience "sigstore" (core.getIDToken("sigstore"))'
+    throw new InputError(`signing: the OIDC identity token is not a JWT; ${hint}`)
+  }
+  const instance = options.instance ?? PUBLIC_SIGSTORE
   // Loaded on demand: the keyless stack (Fulcio, Rekor, TUF clients) is large and only needed here.
   const { attest } = await import('sigstore')
   let bundle: SerializedBundle
   try {
-    bundle = await attest(Buffer.from(JSON.stringify(statement), 'utf8'), IN_TOTO_PAYLOAD_TYPE, { identityToken: token })
+    bundle = await attest(Buffer.from(JSON.stringify(statement), 'utf8'), IN_TOTO_PAYLOAD_TYPE, {
+      identityToken: token,
+      fulcioURL: instance.fulcioURL,
+      rekorURL: instance.rekorURL,
+      tlogUpload: Boolean(instance.rekorURL),
+      tsaServerURL: instance.tsaURL
+    })
   } catch (error) {
-    throw new Error(`keyless signing through Sigstore (Fulcio, Rekor) failed: ${withoutToken(error, token)}`)
+    const reason = withoutToken(error, token)
+    throw new Error(`keyless signing through the ${instance.name} Sigstore (${servicesOf(instance)}) failed: ${reason}`)
   }
-  if (bundle.mediaType !== BUNDLE_V03_MEDIA_TYPE) throw new IntegrityError(`Sigstore returned a bundle of type ${bundle.mediaType}, not ${BUNDLE_V03_MEDIA_TYPE}`)
+  if (bundle.mediaType !== BUNDLE_V03_MEDIA_TYPE) {
+    throw new IntegrityError(`Sigstore returned a bundle of type ${bundle.mediaType}, not ${BUNDLE_V03_MEDIA_TYPE}`)
+  }
   return bundle
 }
 
+/** How to check a keyless bundle: which Sigstore vouches for it, and who must have signed it. */
+export interface KeylessVerification {
+  /** Default the public instance, whose trusted root comes from TUF. */
+  instance?: SigstoreInstance
+  /** Default the workflows of the repository the statement names, on GitHub Actions. */
+  policy?: IdentityPolicy
+  /** The name of the trusted root input, for errors (`--trusted-root` in the CLI). */
+  trustedRootInput?: string
+}
+
 /**
- * Checks a keyless bundle against Sigstore's public-good trust root (fetched through TUF, so it needs
- * the network) and the signer policy, then returns the statement it signs.
+ * Checks a keyless bundle against the instance's trusted root (from its file, else fetched through TUF) and the
+ * identity policy, then returns the statement it signs. A trust root that cannot be fetched is a TrustRootError;
+ * a bundle that does not verify, or a signer the policy refuses, is an IntegrityError with the reason.
  */
-export async function verifyBundleKeyless(bundleJson: unknown, policy: KeylessPolicy = {}): Promise<unknown> {
+export async function verifyBundleKeyless(bundleJson: unknown, options: KeylessVerification = {}): Promise<unknown> {
   const bundle = parseDsseBundle(bundleJson)
-  if (isBundleWithPublicKey(bundle)) throw new IntegrityError('provenance is signed with a key, not keylessly; verify it with the public key')
-  const { verify } = await import('sigstore')
+  if (isBundleWithPublicKey(bundle)) {
+    throw new IntegrityError('provenance is signed with a key, not keylessly; verify it with the public key')
+  }
+  const statement = statementOf(bundle)
+  const instance = options.instance ?? PUBLIC_SIGSTORE
+  const root = await loadTrustedRoot(instance, options.trustedRootInput)
+  let signer: Signer
   try {
-    await verify(jsonOf(bundleJson) as SerializedBundle, { certificateIdentityURI: policy.certificateIdentityURI, certificateIssuer: policy.certificateIssuer ?? GITHUB_ACTIONS_ISSUER })
+    signer = new Verifier(toTrustMaterial(root), thresholdsFor(instance, root)).verify(toSignedEntity(bundle))
   } catch (error) {
     throw new IntegrityError(`provenance signature is invalid: ${(error as Error).message}`)
   }
-  return statementOf(bundle)
+  const policy = options.policy ?? { issuer: GITHUB_ACTIONS_ISSUER, identity: { kind: 'repository-workflows' } }
+  checkSignerIdentity(signer.identity, policy, repositoryOfStatement(statement))
+  return statement
+}
+
+function servicesOf(instance: SigstoreInstance): string {
+  const { fulcioURL, rekorURL, tsaURL } = instance
+  return [`Fulcio ${fulcioURL}`, rekorURL && `Rekor ${rekorURL}`, tsaURL && `TSA ${tsaURL}`].filter(Boolean).join(', ')
 }
 
 /** Parses a bundle (object or JSON text) and requires a DSSE envelope carrying an in-toto statement. */
