@@ -254,7 +254,7 @@ async function runSession(settings: Settings, compiled: CompiledWorkers, server:
  * tree's bytes at most (both compress; the null server keeps them in RAM, dir on disk).
  */
 function skipReason(server: BenchServer, tree: BenchTree): string | undefined {
-  if (server.name === 'rgw' && (tree.name === 'large' || tree.name === 'million')) return 'radosgw runs the mixed and tiny trees only (its 3 GiB memstore)'
+  if (server.name === 'rgw' && (tree.name === 'large' || tree.name === 'million')) return 'radosgw runs the mixed and tiny trees only, for its 3 GiB memstore'
   const needed = 1.3 * tree.changed.bytes
   if (server.capacityBytes !== undefined && needed > 0.85 * server.capacityBytes) {
     return `a session needs about ${(needed / 2 ** 30).toFixed(1)} GiB and the ${server.name} server holds ${(server.capacityBytes / 2 ** 30).toFixed(1)} GiB`
@@ -294,7 +294,7 @@ async function main(): Promise<void> {
       for (const server of servers) {
         const reason = skipReason(server, tree)
         if (reason) {
-          skipped.push(`${tree.name} on ${server.name} (${reason})`)
+          skipped.push(`${tree.name} on ${server.name}: ${reason}`)
           log(`not running ${tree.name} on ${server.name}: ${reason}`)
         } else {
           sessions.push({ tree, server })
