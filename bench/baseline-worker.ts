@@ -5,11 +5,13 @@
  * - restore: HEAD for the size, then 16 MiB ranged GETs, 8 at a time, written in order into
  *   `zstd -d` | `tar -xf - -C dir`.
  * Both stream (actions/cache itself writes a temporary archive first), which only makes the baseline faster.
+ * On the dir server the archive is a file in the store's folder: zstd writes it and reads it directly.
  * Usage: baseline-worker.ts '<BaselineJob JSON>'; prints one result line (see measure.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, statSync } from 'node:fs'
+import * as path from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import {
   AbortMultipartUploadCommand,
@@ -22,7 +24,7 @@ import {
 } from '@aws-sdk/client-s3'
 import type { BaselineJob } from './jobs.js'
 import { reportResult, startMeasurement, watchPeakRss } from './measure.js'
-import { s3Client } from './s3-target.js'
+import { isDirTarget, s3Client, type DirTarget, type S3Target } from './s3-target.js'
 
 const PART_SIZE = 32 * 1024 * 1024
 const UPLOAD_CONCURRENCY = 4
@@ -37,7 +39,7 @@ function succeeded(child: ChildProcess, name: string): Promise<void> {
   })
 }
 
-async function save(client: S3Client, job: BaselineJob): Promise<{ archiveBytes: number; parts: number; childPeakRss: number }> {
+async function save(client: S3Client, job: BaselineJob & { target: S3Target }): Promise<{ archiveBytes: number; parts: number; childPeakRss: number }> {
   // zstd first, so tar writes straight into zstd's stdin; the parent closes its copy of that pipe.
   const zstd = spawn('zstd', ['-T0', '-3', '-q', '-c'], { stdio: ['pipe', 'pipe', 'inherit'] })
   const tar = spawn('tar', ['--posix', '-cf', '-', '-C', job.dir, '.'], { stdio: ['ignore', zstd.stdin!, 'inherit'] })
@@ -97,7 +99,7 @@ async function save(client: S3Client, job: BaselineJob): Promise<{ archiveBytes:
   }
 }
 
-async function restore(client: S3Client, job: BaselineJob): Promise<{ archiveBytes: number; ranges: number; childPeakRss: number }> {
+async function restore(client: S3Client, job: BaselineJob & { target: S3Target }): Promise<{ archiveBytes: number; ranges: number; childPeakRss: number }> {
   const { Bucket, Key } = { Bucket: job.target.bucket, Key: job.key }
   const head = await client.send(new HeadObjectCommand({ Bucket, Key }))
   const size = head.ContentLength!
@@ -143,6 +145,38 @@ async function restore(client: S3Client, job: BaselineJob): Promise<{ archiveByt
   }
 }
 
+/** The archive's file in a dir target. */
+function archiveFile(target: DirTarget, key: string): string {
+  return path.join(target.dir, `${key}.tar.zst`)
+}
+
+/** Dir target: `tar | zstd -T0 -3 > <dir>/<key>.tar.zst`. */
+async function saveToDir(job: BaselineJob & { target: DirTarget }): Promise<{ archiveBytes: number; childPeakRss: number }> {
+  const file = archiveFile(job.target, job.key)
+  mkdirSync(path.dirname(file), { recursive: true })
+  const out = openSync(file, 'w')
+  const zstd = spawn('zstd', ['-T0', '-3', '-q', '-c'], { stdio: ['pipe', out, 'inherit'] })
+  const tar = spawn('tar', ['--posix', '-cf', '-', '-C', job.dir, '.'], { stdio: ['ignore', zstd.stdin!, 'inherit'] })
+  zstd.stdin!.destroy()
+  closeSync(out)
+  const rss = [watchPeakRss(zstd.pid!), watchPeakRss(tar.pid!)]
+  await Promise.all([succeeded(tar, 'tar'), succeeded(zstd, 'zstd')])
+  return { archiveBytes: statSync(file).size, childPeakRss: stopAll(rss) }
+}
+
+/** Dir target: `zstd -d < <dir>/<key>.tar.zst | tar -x`. */
+async function restoreFromDir(job: BaselineJob & { target: DirTarget }): Promise<{ archiveBytes: number; childPeakRss: number }> {
+  const file = archiveFile(job.target, job.key)
+  const size = statSync(file).size
+  mkdirSync(job.dir, { recursive: true })
+  const tar = spawn('tar', ['-xf', '-', '-C', job.dir], { stdio: ['pipe', 'ignore', 'inherit'] })
+  const zstd = spawn('zstd', ['-d', '-q', '-c', file], { stdio: ['ignore', tar.stdin!, 'inherit'] })
+  tar.stdin!.destroy()
+  const rss = [watchPeakRss(zstd.pid!), watchPeakRss(tar.pid!)]
+  await Promise.all([succeeded(tar, 'tar'), succeeded(zstd, 'zstd')])
+  return { archiveBytes: size, childPeakRss: stopAll(rss) }
+}
+
 function stopAll(watchers: Array<ReturnType<typeof watchPeakRss>>): number {
   return watchers.reduce((sum, watcher) => {
     watcher.stop()
@@ -151,9 +185,22 @@ function stopAll(watchers: Array<ReturnType<typeof watchPeakRss>>): number {
 }
 
 const job = JSON.parse(process.argv[2]) as BaselineJob
-const client = s3Client(job.target)
-const measurement = startMeasurement()
-const detail = job.operation === 'save' ? await save(client, job) : await restore(client, job)
-const measured = measurement.finish(detail.childPeakRss)
-client.destroy()
-reportResult({ measurement: measured, detail })
+const { target } = job
+if (isDirTarget(target)) {
+  const dirJob = { ...job, target }
+  const measurement = startMeasurement()
+  const detail = job.operation === 'save' ? await saveToDir(dirJob) : await restoreFromDir(dirJob)
+  const measured = measurement.finish(detail.childPeakRss)
+  // No sockets: the bytes are the archive's, written or read.
+  if (job.operation === 'save') measured.bytesUp = detail.archiveBytes
+  else measured.bytesDown = detail.archiveBytes
+  reportResult({ measurement: measured, detail })
+} else {
+  const s3Job = { ...job, target }
+  const client = s3Client(target)
+  const measurement = startMeasurement()
+  const detail = job.operation === 'save' ? await save(client, s3Job) : await restore(client, s3Job)
+  const measured = measurement.finish(detail.childPeakRss)
+  client.destroy()
+  reportResult({ measurement: measured, detail })
+}

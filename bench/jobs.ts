@@ -1,4 +1,4 @@
-import type { S3Target } from './s3-target.js'
+import type { Target } from './s3-target.js'
 
 /** One measured operation, as the runner passes it to a worker (JSON in argv[2]). */
 export type Operation = 'save' | 'restore'
@@ -6,7 +6,7 @@ export type Operation = 'save' | 'restore'
 /** Ours: saveEntry/restoreEntry of the checkpoint cache, as the action runs them. */
 export interface OursJob {
   operation: Operation
-  target: S3Target
+  target: Target
   /** The workspace; `paths` are relative to it. */
   workspace: string
   paths: string[]
@@ -17,7 +17,7 @@ export interface OursJob {
 /** The baseline: one tar + zstd object per key. */
 export interface BaselineJob {
   operation: Operation
-  target: S3Target
+  target: Target
   /** The folder archived (save) or extracted into (restore). */
   dir: string
   key: string

@@ -3,21 +3,22 @@
 // save's upload count; run it alternately against two checkouts and compare medians.
 //   node --experimental-transform-types --no-warnings --import ./scripts/ts-register.mjs bench/local.ts <step> <tree>
 // step: save (cold, v1 into an empty store), incremental (v2 with v1 as its base; after save),
-// restore (v1 into an empty folder; after save). tree: mixed or tiny, as `npm run bench` made them.
+// restore (v1 into an empty folder; after save). tree: mixed, tiny, large or million, as `npm run bench`
+// made them (BENCH_SCALE, BENCH_LARGE_FACTOR as there).
 // LOCAL_DIR (default /dev/shm/artifact-action-local) holds the store and the restored tree.
 import { rmSync } from 'node:fs'
 import * as path from 'node:path'
 import { restoreEntry, saveEntry } from '../src/core/cache/checkpoint-cache.js'
 import { FsStore } from '../src/core/store/fs-store.js'
-import { treeFolder, type TreeName } from './trees.js'
+import { DEFAULT_LARGE_FACTOR, treeFolder, TREE_NAMES, type TreeName } from './trees.js'
 
 const [step, tree] = process.argv.slice(2) as ['save' | 'incremental' | 'restore', TreeName]
-if (!['save', 'incremental', 'restore'].includes(step) || !['mixed', 'tiny'].includes(tree)) {
-  console.error('usage: bench/local.ts <save|incremental|restore> <mixed|tiny>')
+if (!['save', 'incremental', 'restore'].includes(step) || !TREE_NAMES.includes(tree)) {
+  console.error(`usage: bench/local.ts <save|incremental|restore> <${TREE_NAMES.join('|')}>`)
   process.exit(2)
 }
 const local = process.env.LOCAL_DIR ?? '/dev/shm/artifact-action-local'
-const trees = treeFolder(process.env.BENCH_DIR ?? '/tmp/artifact-action-bench', tree, Number(process.env.BENCH_SCALE ?? 1))
+const trees = treeFolder(process.env.BENCH_DIR ?? '/tmp/artifact-action-bench', tree, Number(process.env.BENCH_SCALE ?? 1), Number(process.env.BENCH_LARGE_FACTOR ?? DEFAULT_LARGE_FACTOR))
 const storeDir = path.join(local, `store-${tree}`)
 if (step === 'save') rmSync(storeDir, { recursive: true, force: true })
 const store = new FsStore(storeDir)

@@ -2,15 +2,34 @@
  * An S3 server that does no work: objects live in a Map in RAM, signatures are not checked, ETags are
  * counters. It speaks enough of the API for both clients: buckets, PUT (If-None-Match: *), GET (Range),
  * HEAD, DELETE, DeleteObjects, ListObjectsV2, and multipart (create, upload part, complete, abort).
- * Measuring against it gives the client's own ceiling on this machine.
+ * Measuring against it gives the client's own ceiling on this machine. It holds every object in RAM
+ * (a multipart object as its parts, never copied into one buffer): the runner keeps the trees it
+ * sends here within a share of the machine's memory (servers.ts).
  * Usage: null-s3-server.ts; prints `{"port":N}` on stdout once it listens on 127.0.0.1.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 
 interface StoredObject {
-  body: Buffer
+  /** The body, as received: one buffer, or a multipart upload's parts in order. */
+  parts: Buffer[]
+  size: number
   etag: string
   modified: Date
+}
+
+function storedObject(parts: Buffer[]): StoredObject {
+  return { parts, size: parts.reduce((sum, part) => sum + part.length, 0), etag: nextEtag(), modified: new Date() }
+}
+
+/** Writes bytes start..end (inclusive) of an object and ends the response. */
+function sendBytes(response: ServerResponse, object: StoredObject, start: number, end: number): void {
+  let offset = 0
+  for (const part of object.parts) {
+    const partEnd = offset + part.length
+    if (partEnd > start && offset <= end) response.write(part.subarray(Math.max(0, start - offset), Math.min(part.length, end + 1 - offset)))
+    offset = partEnd
+  }
+  response.end()
 }
 
 const buckets = new Map<string, Map<string, StoredObject>>()
@@ -85,7 +104,7 @@ async function handleBucket(request: IncomingMessage, response: ServerResponse, 
     const contents = page
       .map(key => {
         const object = objects.get(key)!
-        return `<Contents><Key>${xmlEscape(key)}</Key><LastModified>${object.modified.toISOString()}</LastModified><ETag>${xmlEscape(object.etag)}</ETag><Size>${object.body.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`
+        return `<Contents><Key>${xmlEscape(key)}</Key><LastModified>${object.modified.toISOString()}</LastModified><ETag>${xmlEscape(object.etag)}</ETag><Size>${object.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`
       })
       .join('')
     const token = truncated ? `<NextContinuationToken>${xmlEscape(page[page.length - 1])}</NextContinuationToken>` : ''
@@ -120,7 +139,7 @@ async function handleObject(request: IncomingMessage, response: ServerResponse, 
     if (method === 'POST') {
       const body = (await readBody(request)).toString('utf8')
       const numbers = [...body.matchAll(/<PartNumber>(\d+)<\/PartNumber>/g)].map(match => Number(match[1]))
-      const object = { body: Buffer.concat(numbers.map(n => upload.parts.get(n)!)), etag: nextEtag(), modified: new Date() }
+      const object = storedObject(numbers.map(n => upload.parts.get(n)!))
       objects.set(key, object)
       uploads.delete(uploadId)
       return sendXml(response, 200, `<CompleteMultipartUploadResult><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><ETag>${xmlEscape(object.etag)}</ETag></CompleteMultipartUploadResult>`)
@@ -133,7 +152,7 @@ async function handleObject(request: IncomingMessage, response: ServerResponse, 
   if (method === 'PUT') {
     const body = await readBody(request)
     if (request.headers['if-none-match'] === '*' && objects.has(key)) return sendError(response, 412, 'PreconditionFailed', method)
-    const object = { body, etag: nextEtag(), modified: new Date() }
+    const object = storedObject([body])
     objects.set(key, object)
     return void response.writeHead(200, { ETag: object.etag, 'Content-Length': 0 }).end()
   }
@@ -143,18 +162,18 @@ async function handleObject(request: IncomingMessage, response: ServerResponse, 
   }
   const object = objects.get(key)
   if (!object) return sendError(response, 404, 'NoSuchKey', method)
-  if (method === 'HEAD') return void response.writeHead(200, { ...objectHeaders(object), 'Content-Length': object.body.length }).end()
+  if (method === 'HEAD') return void response.writeHead(200, { ...objectHeaders(object), 'Content-Length': object.size }).end()
   if (method === 'GET') {
     const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.range ?? '')
     if (!range) {
-      response.writeHead(200, { ...objectHeaders(object), 'Content-Length': object.body.length })
-      return void response.end(object.body)
+      response.writeHead(200, { ...objectHeaders(object), 'Content-Length': object.size })
+      return sendBytes(response, object, 0, object.size - 1)
     }
     const start = Number(range[1])
-    const end = Math.min(range[2] ? Number(range[2]) : object.body.length - 1, object.body.length - 1)
+    const end = Math.min(range[2] ? Number(range[2]) : object.size - 1, object.size - 1)
     if (start > end) return sendError(response, 416, 'InvalidRange', method)
-    response.writeHead(206, { ...objectHeaders(object), 'Content-Length': end - start + 1, 'Content-Range': `bytes ${start}-${end}/${object.body.length}` })
-    return void response.end(object.body.subarray(start, end + 1))
+    response.writeHead(206, { ...objectHeaders(object), 'Content-Length': end - start + 1, 'Content-Range': `bytes ${start}-${end}/${object.size}` })
+    return sendBytes(response, object, start, end)
   }
   sendError(response, 405, 'MethodNotAllowed', method)
 }

@@ -1,4 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3'
+import { FsStore } from '../src/core/store/fs-store.js'
+import type { ObjectStore } from '../src/core/store/object-store.js'
 import { s3ClientConfig, S3Store } from '../src/core/store/s3-store.js'
 
 /** An S3 endpoint and bucket, as the runner hands it to a worker. */
@@ -8,6 +10,17 @@ export interface S3Target {
   accessKeyId: string
   secretAccessKey: string
   bucket: string
+}
+
+/** A store in a local folder (the `dir` server): ours uses an FsStore there, the baseline a file per key. */
+export interface DirTarget {
+  dir: string
+}
+
+export type Target = S3Target | DirTarget
+
+export function isDirTarget(target: Target): target is DirTarget {
+  return 'dir' in target
 }
 
 /** An SDK client with the settings of S3Store's, so the baseline talks to the server as ours does. */
@@ -23,4 +36,9 @@ export function s3Store(target: S3Target): S3Store {
     forcePathStyle: true,
     credentials: { accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey }
   })
+}
+
+/** Ours on the target: an S3Store, or an FsStore in the folder. */
+export function storeFor(target: Target): ObjectStore & { destroy?(): void } {
+  return isDirTarget(target) ? new FsStore(target.dir) : s3Store(target)
 }

@@ -1,23 +1,75 @@
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync } from 'node:fs'
+import * as os from 'node:os'
 import * as path from 'node:path'
 import { createInterface } from 'node:readline'
-import type { S3Target } from './s3-target.js'
+import { pathToFileURL } from 'node:url'
+import { createBucket, deleteBucket, deleteObjects } from './buckets.js'
+import { isDirTarget, s3Client, type S3Target, type Target } from './s3-target.js'
 
-export type ServerName = 'rgw' | 'null'
+export type ServerName = 'rgw' | 'null' | 'dir'
+export const SERVER_NAMES: ServerName[] = ['rgw', 'null', 'dir']
 
-/** An S3 server the benchmark runs against. */
+/** A store the benchmark runs against: an S3 server, or a folder on disk (dir). */
 export interface BenchServer {
   name: ServerName
   description: string
-  target: Omit<S3Target, 'bucket'>
-  /** Bytes of objects it can hold, when known (radosgw's in-memory OSD). */
+  /** Bytes of objects it can hold, when known (radosgw's in-memory OSD, the null server's share of RAM, dir's free disk). */
   capacityBytes?: number
   /** CPU seconds its processes have used so far (undefined when they are not ours to see). */
   cpuSeconds(): number | undefined
   /** Frees the space of deleted objects now (radosgw otherwise keeps it for hours). */
   collectGarbage(): void
+  /** A fresh, empty store (a bucket, or a folder) for one method in one session. */
+  createTarget(label: string): Promise<Target>
+  /** Deletes every object of a store made by createTarget. */
+  emptyTarget(target: Target): Promise<void>
+  deleteTarget(target: Target): Promise<void>
+  /** S3 servers: the same store, reached through a proxy that throttles a share of the requests. */
+  throttled?(target: Target): Target
+  /** The throttling proxy's counts so far, and its CPU seconds (with throttled). */
+  throttleStats?(): Promise<{ requests: number; throttled: number }>
+  throttleCpuSeconds?(): number
   stop(): Promise<void>
+}
+
+interface S3ServerBase {
+  name: ServerName
+  description: string
+  target: Omit<S3Target, 'bucket'>
+  capacityBytes?: number
+  cpuSeconds(): number | undefined
+  collectGarbage(): void
+  stop(): Promise<void>
+}
+
+/** Adds bucket handling, and the throttling proxy when `throttleShare` > 0, to an S3 server. */
+async function s3Server(base: S3ServerBase, throttleShare: number): Promise<BenchServer> {
+  const admin = s3Client(base.target)
+  const proxy = throttleShare > 0 ? await startThrottleProxy(base.target.endpoint, throttleShare, `throttle ${base.name}`) : undefined
+  const bucketOf = (target: Target): string => {
+    if (isDirTarget(target)) throw new Error('an S3 server was given a folder target')
+    return target.bucket
+  }
+  return {
+    name: base.name,
+    description: base.description,
+    capacityBytes: base.capacityBytes,
+    cpuSeconds: base.cpuSeconds,
+    collectGarbage: base.collectGarbage,
+    createTarget: async label => ({ ...base.target, bucket: await createBucket(admin, label) }),
+    emptyTarget: target => deleteObjects(admin, bucketOf(target)),
+    deleteTarget: target => deleteBucket(admin, bucketOf(target)),
+    throttled: proxy ? target => ({ ...(target as S3Target), endpoint: proxy.endpoint }) : undefined,
+    throttleStats: proxy?.stats,
+    throttleCpuSeconds: proxy ? () => processCpuSeconds(proxy.child.pid!) : undefined,
+    async stop() {
+      admin.destroy()
+      await proxy?.stop()
+      await base.stop()
+    }
+  }
 }
 
 const REPO = path.resolve(import.meta.dirname, '..')
@@ -37,7 +89,7 @@ function processCpuSeconds(pid: number): number {
  * it is (its state folder, for garbage collection and CPU accounting, from S3_TEST_DIR); otherwise
  * a server of the bench's own is started in `<benchDir>/s3-server` and stopped at the end.
  */
-export function startRgw(benchDir: string, log: (line: string) => void): BenchServer {
+export async function startRgw(benchDir: string, log: (line: string) => void, throttleShare: number): Promise<BenchServer> {
   let stateDir = process.env.S3_TEST_DIR ?? path.join(REPO, '.s3-test-server')
   let owned = false
   if (!process.env.S3_TEST_ENDPOINT) {
@@ -57,7 +109,7 @@ export function startRgw(benchDir: string, log: (line: string) => void): BenchSe
   const capacity = ours ? /memstore device bytes = (\d+)/.exec(readFileSync(conf, 'utf8'))?.[1] : undefined
   if (!ours) log(`warning: no state folder for ${endpoint} (set S3_TEST_DIR): deleted objects keep their memory until radosgw's own GC runs, and server CPU is not reported`)
   const version = spawnSync('radosgw', ['--version'], { encoding: 'utf8' }).stdout?.trim().replace(/ \(.*$/, '') ?? 'radosgw'
-  return {
+  return s3Server({
     name: 'rgw',
     description: `Ceph radosgw (${version}, beast frontend, one memstore OSD) on 127.0.0.1, sharing the cores with the client`,
     target: {
@@ -76,7 +128,7 @@ export function startRgw(benchDir: string, log: (line: string) => void): BenchSe
     async stop() {
       if (owned) spawnSync('bash', [path.join(REPO, 'scripts/s3-server.sh'), 'stop'], { env: { ...process.env, S3_TEST_DIR: stateDir }, stdio: 'inherit' })
     }
-  }
+  }, throttleShare)
 }
 
 function parseEnvFile(file: string): Record<string, string> {
@@ -93,28 +145,92 @@ function readPids(file: string): number[] {
     .filter(pid => pid > 0)
 }
 
-/** The do-nothing in-RAM server (null-s3-server.ts), in a process of its own. */
-export async function startNullServer(): Promise<BenchServer> {
-  const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', path.join(import.meta.dirname, 'null-s3-server.ts')], {
+/** Starts one of the bench's TypeScript servers in a node process of its own; it prints `{"port":N}` first. */
+async function startScript(script: string, args: string[]): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
+  const register = pathToFileURL(path.join(REPO, 'scripts', 'ts-register.mjs')).href
+  const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', '--import', register, path.join(import.meta.dirname, script), ...args], {
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const lines = createInterface({ input: child.stdout! })
   const first = await new Promise<string>((resolve, reject) => {
     lines.once('line', resolve)
-    child.once('exit', code => reject(new Error(`null-s3-server exited with ${code}`)))
+    child.once('exit', code => reject(new Error(`${script} exited with ${code}`)))
   })
   lines.close()
   const { port } = JSON.parse(first) as { port: number }
   return {
-    name: 'null',
-    description: 'in-RAM do-nothing S3 server (bench/null-s3-server.ts, one node process) on 127.0.0.1',
-    target: { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', accessKeyId: 'bench', secretAccessKey: 'bench' },
-    cpuSeconds: () => processCpuSeconds(child.pid!),
-    collectGarbage: () => undefined,
+    child,
+    port,
     async stop() {
       if (child.exitCode !== null) return
       child.kill()
       await new Promise(resolve => child.once('exit', resolve))
+    }
+  }
+}
+
+/** Share of the machine's memory the null server may fill with objects. */
+const NULL_SERVER_MEMORY_SHARE = 0.45
+
+/** The do-nothing in-RAM server (null-s3-server.ts), in a process of its own. */
+export async function startNullServer(throttleShare: number): Promise<BenchServer> {
+  const script = await startScript('null-s3-server.ts', [])
+  return s3Server({
+    name: 'null',
+    description: 'in-RAM do-nothing S3 server (bench/null-s3-server.ts, one node process) on 127.0.0.1',
+    target: { endpoint: `http://127.0.0.1:${script.port}`, region: 'us-east-1', accessKeyId: 'bench', secretAccessKey: 'bench' },
+    capacityBytes: Math.round(NULL_SERVER_MEMORY_SHARE * os.totalmem()),
+    cpuSeconds: () => processCpuSeconds(script.child.pid!),
+    collectGarbage: () => undefined,
+    stop: script.stop
+  }, throttleShare)
+}
+
+/** The throttling proxy (throttle-proxy.ts) in front of an endpoint, in a process of its own. */
+async function startThrottleProxy(upstream: string, share: number, seed: string) {
+  const script = await startScript('throttle-proxy.ts', [upstream, String(share), seed])
+  const endpoint = `http://127.0.0.1:${script.port}`
+  return {
+    endpoint,
+    child: script.child,
+    stats: async (): Promise<{ requests: number; throttled: number }> => (await fetch(`${endpoint}/__throttle-proxy/stats`)).json() as Promise<{ requests: number; throttled: number }>,
+    stop: script.stop
+  }
+}
+
+/**
+ * A store in a folder on disk: ours as an FsStore there, the baseline as one archive file per key.
+ * For the trees that no server's memory holds; it has no process of its own (server CPU: none).
+ */
+export function startDirServer(benchDir: string): BenchServer {
+  const root = path.join(benchDir, 'dir-store')
+  rmSync(root, { recursive: true, force: true })
+  mkdirSync(root, { recursive: true })
+  const free = statfsSync(root)
+  const folderOf = (target: Target): string => {
+    if (!isDirTarget(target)) throw new Error('the dir server was given an S3 target')
+    return target.dir
+  }
+  return {
+    name: 'dir',
+    description: `a folder on disk (${root}): ours an FsStore, the baseline an archive file per key`,
+    capacityBytes: free.bavail * free.bsize,
+    cpuSeconds: () => undefined,
+    collectGarbage: () => undefined,
+    async createTarget(label) {
+      const dir = path.join(root, `${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`)
+      mkdirSync(dir, { recursive: true })
+      return { dir }
+    },
+    async emptyTarget(target) {
+      rmSync(folderOf(target), { recursive: true, force: true })
+      mkdirSync(folderOf(target), { recursive: true })
+    },
+    async deleteTarget(target) {
+      rmSync(folderOf(target), { recursive: true, force: true })
+    },
+    async stop() {
+      rmSync(root, { recursive: true, force: true })
     }
   }
 }

@@ -8,12 +8,21 @@ import { summarizeTree, type TreeSummary } from './tree-digest.js'
  * The benchmark's trees, generated from fixed seeds so every run and machine sees the same bytes:
  * - mixed: a build tree of about 1 GiB: tens of thousands of small files, some medium ones, ten large
  *   ones (half compressible, half random), symlinks, a few modes;
- * - tiny: about 100,000 tiny files shaped like node_modules (packages, nested node_modules, .bin links).
+ * - tiny: about 100,000 tiny files shaped like node_modules (packages, nested node_modules, .bin links);
+ * - large: mixed's shape at `largeFactor` times its bytes (4 by default, about 4.3 GB): the same small
+ *   files, more medium and large ones, so the bytes grow and the file count barely does;
+ * - million: tiny's shape with 1,000,000 files (its first ~100,000 are tiny's).
+ * Every block of every file has a seed of its own: no two files or blocks repeat (but the LICENSE
+ * files that node_modules repeats), nothing is sparse, and v1 shares no inode within itself.
  * Each is written twice: v1/tree, and v2/tree, a copy (hard links) with 1% of its files changed and
  * one large file appended to. Generated once under the bench folder and reused while the marker matches.
  */
-export type TreeName = 'mixed' | 'tiny'
-export const TREE_NAMES: TreeName[] = ['mixed', 'tiny']
+export type TreeName = 'mixed' | 'tiny' | 'large' | 'million'
+export const TREE_NAMES: TreeName[] = ['mixed', 'tiny', 'large', 'million']
+/** The default factor of the large tree over mixed's bytes (BENCH_LARGE_FACTOR). */
+export const DEFAULT_LARGE_FACTOR = 4
+/** million has this many times tiny's files. */
+export const MILLION_FACTOR = 10
 
 export interface BenchTree {
   name: TreeName
@@ -33,6 +42,7 @@ const MiB = 1024 * 1024
 const BLOCK = 4 * MiB
 /** Mirrors the store's small-file limit: changed files below it are rewritten, larger ones edited in place. */
 const SMALL_LIMIT = 512 * 1024
+const UMASK = process.umask()
 
 type Kind = 'text' | 'random'
 
@@ -50,13 +60,26 @@ interface TreePlan {
   symlinks: Array<{ path: string; target: string }>
 }
 
-export function treeFolder(benchDir: string, name: TreeName, scale: number): string {
-  return path.join(benchDir, 'trees', `${name}-x${scale}`)
+export function treeFolder(benchDir: string, name: TreeName, scale: number, largeFactor = DEFAULT_LARGE_FACTOR): string {
+  return path.join(benchDir, 'trees', name === 'large' ? `large${largeFactor}-x${scale}` : `${name}-x${scale}`)
+}
+
+function planOf(name: TreeName, scale: number, largeFactor: number): TreePlan {
+  switch (name) {
+    case 'mixed':
+      return planMixed(scale)
+    case 'large':
+      return planMixed(scale, largeFactor)
+    case 'tiny':
+      return planTiny(scale)
+    case 'million':
+      return planTiny(scale, MILLION_FACTOR)
+  }
 }
 
 /** Generates the tree unless a complete copy from this generator version is already there. */
-export function ensureTree(benchDir: string, name: TreeName, scale: number, log: (line: string) => void): BenchTree {
-  const folder = treeFolder(benchDir, name, scale)
+export function ensureTree(benchDir: string, name: TreeName, scale: number, log: (line: string) => void, largeFactor = DEFAULT_LARGE_FACTOR): BenchTree {
+  const folder = treeFolder(benchDir, name, scale, largeFactor)
   const marker = path.join(folder, 'tree.json')
   if (existsSync(marker)) {
     const saved = JSON.parse(readFileSync(marker, 'utf8')) as BenchTree & { generator: number }
@@ -65,24 +88,28 @@ export function ensureTree(benchDir: string, name: TreeName, scale: number, log:
   log(`generating the ${name} tree (scale ${scale}) in ${folder}`)
   const started = Date.now()
   rmSync(folder, { recursive: true, force: true })
-  const plan = name === 'mixed' ? planMixed(scale) : planTiny(scale)
+  const plan = planOf(name, scale, largeFactor)
   const baseWorkspace = path.join(folder, 'v1')
   const changedWorkspace = path.join(folder, 'v2')
+  const phases: string[] = []
+  let phaseStarted = Date.now()
+  const phase = (label: string): void => {
+    phases.push(`${label} ${((Date.now() - phaseStarted) / 1000).toFixed(0)} s`)
+    phaseStarted = Date.now()
+  }
   writeTree(path.join(baseWorkspace, 'tree'), plan)
+  phase('writing v1')
   mkdirSync(changedWorkspace, { recursive: true })
   const copy = spawnSync('cp', ['-a', '--link', path.join(baseWorkspace, 'tree'), path.join(changedWorkspace, 'tree')], { stdio: 'inherit' })
   if (copy.status !== 0) throw new Error('cp -a --link failed')
   const change = changeTree(path.join(baseWorkspace, 'tree'), path.join(changedWorkspace, 'tree'), plan, new Random(`${name} change`), scale)
-  const tree: BenchTree = {
-    name,
-    baseWorkspace,
-    changedWorkspace,
-    base: summarizeTree(path.join(baseWorkspace, 'tree')),
-    changed: summarizeTree(path.join(changedWorkspace, 'tree')),
-    change
-  }
+  phase('v2')
+  const base = summarizeTree(path.join(baseWorkspace, 'tree'))
+  const changed = summarizeTree(path.join(changedWorkspace, 'tree'))
+  phase('digests')
+  const tree: BenchTree = { name, baseWorkspace, changedWorkspace, base, changed, change }
   writeFileSync(marker, JSON.stringify({ generator: GENERATOR_VERSION, ...tree }, null, 2))
-  log(`  ${tree.base.files} files, ${(tree.base.bytes / MiB).toFixed(0)} MiB, in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+  log(`  ${tree.base.files} files, ${(tree.base.bytes / MiB).toFixed(0)} MiB, in ${((Date.now() - started) / 1000).toFixed(0)} s (${phases.join(', ')})`)
   return tree
 }
 
@@ -94,9 +121,15 @@ function fileMode(random: Random): number {
   return random.chance(0.1) ? 0o755 : random.chance(0.03) ? 0o600 : 0o644
 }
 
-/** A build tree: sources, object files, assets, large artifacts. */
-function planMixed(scale: number): TreePlan {
+/**
+ * A build tree: sources, object files, assets, large artifacts. With a bytes factor F > 1 (the large
+ * tree), the small files and directories stay as they are and the medium and large files are
+ * repeated m times, m chosen so the tree has about F times mixed's bytes; each repeat has seeds of its own.
+ */
+function planMixed(scale: number, bytesFactor = 1): TreePlan {
   const random = new Random('mixed plan')
+  // mixed: ~258 MB of small files, ~821 MB of medium and large ones (at scale 1).
+  const repeats = bytesFactor === 1 ? 1 : (1079 * bytesFactor - 258) / 821
   const plan: TreePlan = { dirs: [], files: [], symlinks: [] }
   const top = ['src', 'build', 'build/obj', 'build/assets', 'dist', 'vendor', 'tools', 'docs']
   for (const dir of top) plan.dirs.push({ path: dir, mode: 0o755 })
@@ -112,12 +145,19 @@ function planMixed(scale: number): TreePlan {
     plan.files.push({ path: `${dir}/${name}.${extension}`, size, kind, mode: fileMode(random), seed: `mixed ${name}` })
   }
   for (let i = 0; i < scaled(30000, scale); i++) addFile(`s${i}`, random.chance(0.01) ? 0 : random.logUniform(32, 64 * 1024), 0.8)
-  for (let i = 0; i < scaled(400, scale); i++) addFile(`m${i}`, random.logUniform(64 * 1024, 2 * MiB), 0.7)
+  for (let i = 0; i < scaled(400 * repeats, scale); i++) addFile(`m${i}`, random.logUniform(64 * 1024, 2 * MiB), 0.7)
   const largeSizes = [24, 40, 56, 72, 88]
-  for (const [i, size] of largeSizes.entries()) {
-    const bytes = Math.round(size * MiB * scale)
-    plan.files.push({ path: `dist/artifact-${i}.bin`, size: bytes, kind: 'text', mode: 0o644, seed: `mixed large text ${i}` })
-    plan.files.push({ path: `build/blob-${i}.pack`, size: bytes, kind: 'random', mode: 0o644, seed: `mixed large random ${i}` })
+  for (let copy = 0; copy < Math.round(repeats); copy++) {
+    // mixed's own names for the first set; each further set in dist/set-N and build/set-N.
+    const dist = copy === 0 ? 'dist' : `dist/set-${copy}`
+    const build = copy === 0 ? 'build' : `build/set-${copy}`
+    const suffix = copy === 0 ? '' : ` set ${copy}`
+    if (copy > 0) plan.dirs.push({ path: dist, mode: 0o755 }, { path: build, mode: 0o755 })
+    for (const [i, size] of largeSizes.entries()) {
+      const bytes = Math.round(size * MiB * scale)
+      plan.files.push({ path: `${dist}/artifact-${i}.bin`, size: bytes, kind: 'text', mode: 0o644, seed: `mixed large text ${i}${suffix}` })
+      plan.files.push({ path: `${build}/blob-${i}.pack`, size: bytes, kind: 'random', mode: 0o644, seed: `mixed large random ${i}${suffix}` })
+    }
   }
   for (let i = 0; i < scaled(300, scale); i++) {
     const dir = random.pick(plan.dirs).path
@@ -127,11 +167,14 @@ function planMixed(scale: number): TreePlan {
   return plan
 }
 
-/** A node_modules folder: packages with package.json, README, LICENSE, code; nested node_modules; .bin links. */
-function planTiny(scale: number): TreePlan {
+/**
+ * A node_modules folder: packages with package.json, README, LICENSE, code; nested node_modules; .bin
+ * links. `filesFactor` multiplies the file count (the million tree); the sequence is tiny's, continued.
+ */
+function planTiny(scale: number, filesFactor = 1): TreePlan {
   const random = new Random('tiny plan')
   const plan: TreePlan = { dirs: [{ path: '.bin', mode: 0o755 }], files: [], symlinks: [] }
-  const targetFiles = scaled(100000, scale, 100)
+  const targetFiles = scaled(100000 * filesFactor, scale, 100)
   const packages: string[] = []
   const knownDirs = new Set(plan.dirs.map(dir => dir.path))
   const licenses = [0, 1, 2].map(i => ({ seed: `license ${i}`, size: 1000 + i * 90 }))
@@ -191,7 +234,8 @@ function writePlannedFile(target: string, file: PlannedFile, seedSuffix = ''): v
   } finally {
     closeSync(fd)
   }
-  chmodSync(target, file.mode)
+  // open() applied the mode less the umask: set it again only where the umask took bits away.
+  if ((file.mode & UMASK) !== 0) chmodSync(target, file.mode)
 }
 
 function writeTree(root: string, plan: TreePlan): void {
