@@ -160,6 +160,10 @@ export const verifyCommand: Command = {
     })
     for (const line of verified.checked) print(`ok: ${line}`)
     if (verified.keySource === 'store') print('note: checked against the public key published in the release store; pin it with --public-key')
+    const pinned = Object.values(IdentityInputs).some(name => name !== IdentityInputs.Issuer && stringValue(values, name))
+    if (verified.keySource === 'keyless' && !pinned) {
+      print(`note: signed by a workflow of ${verified.release.repository}, the repository the release names; pin it with --source-repository`)
+    }
     print(`verified ${project} ${version} (${verified.release.repository}@${verified.release.commit.slice(0, 12)})`)
     return Exit.Ok
   }
