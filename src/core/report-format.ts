@@ -9,7 +9,12 @@ export function formatBytes(bytes: number): string {
     value /= 1000
     unit++
   }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
+  return `${unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
+}
+
+/** A log line's note of attempts made again, or nothing when there were none. */
+export function formatRetries(retries: number): string {
+  return retries > 0 ? `; ${retries} ${retries === 1 ? 'request' : 'requests'} retried` : ''
 }
 
 /** How long ago, in the largest unit that keeps it short: 5m, 3h, 12d. */
