@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { Agent as HttpAgent } from 'node:http'
@@ -107,7 +108,7 @@ interface SdkError {
   message?: string
   errors?: unknown[]
   cause?: unknown
-  $metadata?: { httpStatusCode?: number }
+  $metadata?: { httpStatusCode?: number; clockSkewCorrected?: boolean }
 }
 
 /** The system error code of a network failure, looking into AggregateError and causes. */
@@ -159,6 +160,8 @@ function classify(error: unknown): FailureKind {
   if (error instanceof BodyCutError) return 'answered'
   const status = statusOf(error)
   const name = nameOf(error)
+  // A request signed with a skewed clock: the SDK has corrected its offset from the answer's Date, so a retry passes.
+  if ((error as SdkError | undefined)?.$metadata?.clockSkewCorrected) return 'answered'
   if (status !== undefined) {
     return status >= 500 || status === 429 || status === 408 || PASSING_ERROR_NAMES.has(name) ? 'answered' : 'fatal'
   }
@@ -255,6 +258,8 @@ export class S3Store implements ObjectStore {
     this.policy = { ...DEFAULT_RETRY_POLICY, ...config.retry }
     this.agents = s3Agents()
     this.client = new S3Client({ ...s3ClientConfig(config, this.agents), maxAttempts: 1, logger: quietStreamingRetryLogger })
+    // Every request in flight listens to the one signal.
+    setMaxListeners(0, this.abort.signal)
   }
 
   /** Attempts this store has made again: after throttling, server errors, resets, timeouts and cut bodies. */
