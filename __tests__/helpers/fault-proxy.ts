@@ -37,7 +37,8 @@ const BODY_FAULTS = new Set<Fault>(['reset-mid-body', 'short-body', 'long-body']
 const HOP_BY_HOP = ['connection', 'keep-alive', 'expect', 'transfer-encoding']
 
 function errorXml(code: string, message: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>fault-proxy</RequestId></Error>`
+  const fields = `<Code>${code}</Code><Message>${message}</Message><RequestId>fault-proxy</RequestId>`
+  return `<?xml version="1.0" encoding="UTF-8"?><Error>${fields}</Error>`
 }
 
 export class FaultProxy {
@@ -82,7 +83,12 @@ export class FaultProxy {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://proxy')
-    const request: ProxiedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.search, range: req.headers.range }
+    const request: ProxiedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.search,
+      range: req.headers.range
+    }
     const fault = this.decide(request)
     const entry: LoggedRequest = { ...request, fault }
     this.log.push(entry)
@@ -94,7 +100,10 @@ export class FaultProxy {
       req.resume()
       req.on('end', () => {
         entry.status = fault === 'slow-down' ? 503 : 500
-        const body = fault === 'slow-down' ? errorXml('SlowDown', 'Please reduce your request rate.') : errorXml('InternalError', 'We encountered an internal error.')
+        const body =
+          fault === 'slow-down'
+            ? errorXml('SlowDown', 'Please reduce your request rate.')
+            : errorXml('InternalError', 'We encountered an internal error.')
         res.writeHead(entry.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
         res.end(body)
       })
@@ -103,7 +112,14 @@ export class FaultProxy {
     const headers = { ...req.headers }
     for (const name of HOP_BY_HOP) delete headers[name]
     const forwarded = http.request(
-      { host: this.upstream.hostname, port: this.upstream.port, method: req.method, path: req.url, headers, agent: this.agent },
+      {
+        host: this.upstream.hostname,
+        port: this.upstream.port,
+        method: req.method,
+        path: req.url,
+        headers,
+        agent: this.agent
+      },
       upstream => {
         entry.status = upstream.statusCode
         const length = Number(upstream.headers['content-length'] ?? 0)
@@ -160,7 +176,11 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** A server that accepts connections and never answers: a dead endpoint. */
-export async function silentServer(): Promise<{ endpoint: string; connections: () => number; close: () => Promise<void> }> {
+export async function silentServer(): Promise<{
+  endpoint: string
+  connections: () => number
+  close: () => Promise<void>
+}> {
   const sockets = new Set<Socket>()
   const server = net.createServer(socket => sockets.add(socket)) // reads nothing, says nothing
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))

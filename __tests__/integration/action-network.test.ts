@@ -23,7 +23,8 @@ function cacheInputs(config: S3StoreConfig, extra: Record<string, string> = {}):
 }
 
 const warnings = (stdout: string): string[] => stdout.split('\n').filter(line => line.startsWith('::warning::'))
-const summaryRetries = (summary: string): number => Number(/<td>retries<\/td><td>(\d+)<\/td>/.exec(summary)?.[1] ?? Number.NaN)
+const summaryRetries = (summary: string): number =>
+  Number(/<td>retries<\/td><td>(\d+)<\/td>/.exec(summary)?.[1] ?? Number.NaN)
 
 let config: S3StoreConfig
 beforeAll(async () => {
@@ -49,7 +50,10 @@ test('retries are counted in the job summary and the log line of save and restor
     const counted = [summaryRetries(save.summary), summaryRetries(restore.summary)]
     expect(counted[0] + counted[1]).toBe(proxy.faults.length)
     expect(proxy.faults.length).toBeGreaterThan(0)
-    for (const [step, line, retries] of [[save, /Cache saved with key: .*/, counted[0]], [restore, /Cache restored from key: .*/, counted[1]]] as const) {
+    for (const [step, line, retries] of [
+      [save, /Cache saved with key: .*/, counted[0]],
+      [restore, /Cache restored from key: .*/, counted[1]]
+    ] as const) {
       const logged = line.exec(step.stdout)![0]
       if (retries > 0) expect(logged).toContain(`; ${retries} request${retries === 1 ? '' : 's'} retried`)
       else expect(logged).not.toContain('retried')
@@ -63,7 +67,10 @@ test('a dead endpoint: the restore step warns in one line and ends within 30 s, 
   const dead = await silentServer()
   try {
     const workspace = await tempDir('net-dead')
-    const restore = await runStep('restore', cacheInputs({ ...config, endpoint: dead.endpoint }), { GITHUB_WORKSPACE: workspace, GITHUB_REF: 'refs/heads/main' })
+    const restore = await runStep('restore', cacheInputs({ ...config, endpoint: dead.endpoint }), {
+      GITHUB_WORKSPACE: workspace,
+      GITHUB_REF: 'refs/heads/main'
+    })
     expect(restore.exitCode).toBe(0)
     expect(restore.seconds).toBeLessThan(30)
     expect(restore.outputs['cache-hit']).toBe('false')
@@ -86,9 +93,16 @@ test('a wrong secret reads the same on save and restore, naming the credential i
   expect([restore.exitCode, save.exitCode]).toEqual([0, 0])
   const [restoreWarning] = warnings(restore.stdout)
   const [saveWarning] = warnings(save.stdout)
-  const reason = (line: string | undefined, verb: string): string => (line ?? '').replace(`::warning::Failed to ${verb} `, '')
+  const reason = (line: string | undefined, verb: string): string =>
+    (line ?? '').replace(`::warning::Failed to ${verb} `, '')
   expect(reason(restoreWarning, 'restore from')).toBe(reason(saveWarning, 'save to'))
-  for (const name of ['aws-access-key-id', 'aws-secret-access-key', 'aws-session-token']) expect(saveWarning).toContain(name)
+  for (const name of ['aws-access-key-id', 'aws-secret-access-key', 'aws-session-token'])
+    expect(saveWarning).toContain(name)
   expect(saveWarning).toContain('access denied')
-  expect(`${restore.stdout}${save.stdout}`.split('\n').filter(line => !line.startsWith('::add-mask::')).join('\n')).not.toContain(secret)
+  expect(
+    `${restore.stdout}${save.stdout}`
+      .split('\n')
+      .filter(line => !line.startsWith('::add-mask::'))
+      .join('\n')
+  ).not.toContain(secret)
 })

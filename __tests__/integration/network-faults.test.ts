@@ -16,7 +16,11 @@ import { describeTree, makeBuildTree, tempDir } from '../helpers/trees.js'
 const MAIN = ['branch/main']
 
 /** Real time, but backoff waits are skipped: the tests never sleep for a retry. */
-const noWaitClock: RetryClock = { now: () => Date.now(), sleep: () => new Promise(resolve => setImmediate(resolve)), random: () => Math.random() }
+const noWaitClock: RetryClock = {
+  now: () => Date.now(),
+  sleep: () => new Promise(resolve => setImmediate(resolve)),
+  random: () => Math.random()
+}
 
 let proxy: FaultProxy
 let bucket: S3StoreConfig
@@ -54,7 +58,10 @@ function saved(result: SaveResult): Extract<SaveResult, { status: 'saved' }> {
 }
 
 /** The first request for each object that `applies` meets `fault`; later ones pass. */
-function firstTimeOnly(fault: Fault, applies: (request: ProxiedRequest) => boolean): (request: ProxiedRequest) => Fault | undefined {
+function firstTimeOnly(
+  fault: Fault,
+  applies: (request: ProxiedRequest) => boolean
+): (request: ProxiedRequest) => Fault | undefined {
   const seen = new Set<string>()
   return request => {
     const id = `${request.method} ${request.path}${request.query}`
@@ -91,9 +98,17 @@ describe('throttling', () => {
       const workspace = await tempDir('throttled')
       await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 150, largeBytes: 700 * 1024 + round })
       await writeFile(path.join(workspace, 'build', 'round.txt'), `round ${round}`)
-      const result = saved(await saveEntry({ store, key: `throttled-${round}`, paths: ['build'], workspace, readScopes: MAIN }))
+      const result = saved(
+        await saveEntry({ store, key: `throttled-${round}`, paths: ['build'], workspace, readScopes: MAIN })
+      )
       const target = await tempDir('throttled-restore')
-      const restored = await restoreEntry({ store, key: `throttled-${round}`, paths: ['build'], workspace: target, readScopes: MAIN })
+      const restored = await restoreEntry({
+        store,
+        key: `throttled-${round}`,
+        paths: ['build'],
+        workspace: target,
+        readScopes: MAIN
+      })
       expect(restored).toMatchObject({ status: 'found', exact: true })
       expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(workspace, 'build')))
       retries += result.retries + restored.retries
@@ -111,7 +126,8 @@ describe('throttling', () => {
     const file = path.join(dir, 'body')
     await writeFile(file, bytes)
     let putNumber = 0
-    proxy.decide = request => (request.method === 'PUT' && ++putNumber <= 2 ? (putNumber === 1 ? 'slow-down' : 'server-error') : undefined)
+    proxy.decide = request =>
+      request.method === 'PUT' && ++putNumber <= 2 ? (putNumber === 1 ? 'slow-down' : 'server-error') : undefined
     const store = proxied({ prefix: 'file-bodies' })
     await expect(store.put('packs/file', { path: file, size: bytes.length })).resolves.toBe('created')
     expect(store.retries).toBe(2)
@@ -130,24 +146,31 @@ describe('bodies that break', () => {
     saved(await saveEntry({ store: direct('bodies'), key, paths: ['build'], workspace: source, readScopes: MAIN }))
   })
 
-  test.each([['reset-mid-body'], ['short-body']] as Array<[Fault]>)('a restore whose ranged reads meet %s succeeds, reading only the rest again', async fault => {
-    proxy.decide = firstTimeOnly(fault, isObjectGet)
-    const store = proxied({ prefix: 'bodies' })
-    const target = await tempDir('bodies-restore')
-    const restored = await restoreEntry({ store, key, paths: ['build'], workspace: target, readScopes: MAIN })
-    expect(restored).toMatchObject({ status: 'found' })
-    expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(source, 'build')))
-    const broken = proxy.faults
-    expect(broken.length).toBeGreaterThanOrEqual(3) // a pack and the two large files
-    expect(restored.retries).toBe(broken.length)
-    // Each broken read is followed by one for the rest of its range, from the same object.
-    for (const request of broken) {
-      const [, start, end] = /^bytes=(\d+)-(\d+)$/.exec(request.range!)!.map(Number)
-      const rest = proxy.log.filter(other => other.path === request.path && !other.fault && other.range !== request.range)
-      const resumed = rest.map(other => /^bytes=(\d+)-(\d+)$/.exec(other.range ?? '')!.map(Number)).find(([, s, e]) => s > start && e === end)
-      expect(resumed).toBeDefined()
+  test.each([['reset-mid-body'], ['short-body']] as Array<[Fault]>)(
+    'a restore whose ranged reads meet %s succeeds, reading only the rest again',
+    async fault => {
+      proxy.decide = firstTimeOnly(fault, isObjectGet)
+      const store = proxied({ prefix: 'bodies' })
+      const target = await tempDir('bodies-restore')
+      const restored = await restoreEntry({ store, key, paths: ['build'], workspace: target, readScopes: MAIN })
+      expect(restored).toMatchObject({ status: 'found' })
+      expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(source, 'build')))
+      const broken = proxy.faults
+      expect(broken.length).toBeGreaterThanOrEqual(3) // a pack and the two large files
+      expect(restored.retries).toBe(broken.length)
+      // Each broken read is followed by one for the rest of its range, from the same object.
+      for (const request of broken) {
+        const [, start, end] = /^bytes=(\d+)-(\d+)$/.exec(request.range!)!.map(Number)
+        const rest = proxy.log.filter(
+          other => other.path === request.path && !other.fault && other.range !== request.range
+        )
+        const resumed = rest
+          .map(other => /^bytes=(\d+)-(\d+)$/.exec(other.range ?? '')!.map(Number))
+          .find(([, s, e]) => s > start && e === end)
+        expect(resumed).toBeDefined()
+      }
     }
-  })
+  )
 
   test('a reset in the middle of a whole-object read (a manifest, an entry) is resumed too', async () => {
     proxy.decide = firstTimeOnly('reset-mid-body', request => request.method === 'GET' && !request.range)
@@ -215,8 +238,17 @@ describe('create-only writes whose answer is lost', () => {
     await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 20, largeBytes: 100_000 })
     const entry = refKey(MAIN[0], entryVersion(['build']), 'lost-entry')
     let lost = false
-    proxy.decide = request => (request.method === 'PUT' && request.path.endsWith(entry.split('/').pop()!) && !lost ? ((lost = true), 'lost-response') : undefined)
-    const result = await saveEntry({ store: proxied({ prefix: 'lost-entry' }), key: 'lost-entry', paths: ['build'], workspace, readScopes: MAIN })
+    proxy.decide = request =>
+      request.method === 'PUT' && request.path.endsWith(entry.split('/').pop()!) && !lost
+        ? ((lost = true), 'lost-response')
+        : undefined
+    const result = await saveEntry({
+      store: proxied({ prefix: 'lost-entry' }),
+      key: 'lost-entry',
+      paths: ['build'],
+      workspace,
+      readScopes: MAIN
+    })
     expect(lost).toBe(true)
     expect(result).toMatchObject({ status: 'saved', retries: 1 })
   })
@@ -224,8 +256,16 @@ describe('create-only writes whose answer is lost', () => {
 
 describe('failures that cannot pass', () => {
   test('a wrong secret (403) is not retried', async () => {
-    const store = proxied({ prefix: 'denied', credentials: { accessKeyId: bucket.credentials!.accessKeyId, secretAccessKey: 'wrong'.padEnd(40, 'x') } })
-    for (const operation of [() => store.get('k'), () => store.put('k', Buffer.from('x')), () => store.head('k'), () => store.check()]) {
+    const store = proxied({
+      prefix: 'denied',
+      credentials: { accessKeyId: bucket.credentials!.accessKeyId, secretAccessKey: 'wrong'.padEnd(40, 'x') }
+    })
+    for (const operation of [
+      () => store.get('k'),
+      () => store.put('k', Buffer.from('x')),
+      () => store.head('k'),
+      () => store.check()
+    ]) {
       proxy.log.length = 0
       const error = await rejection(operation())
       expect((error as StoreError).failure).toBe('denied')
@@ -249,7 +289,9 @@ describe('a dead endpoint', () => {
     try {
       const workspace = await tempDir('dead')
       await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 10, largeBytes: 10_000 })
-      const attempt = async (operation: (store: S3Store) => Promise<unknown>): Promise<{ seconds: number; error: Error }> => {
+      const attempt = async (
+        operation: (store: S3Store) => Promise<unknown>
+      ): Promise<{ seconds: number; error: Error }> => {
         const store = new S3Store({ ...bucket, endpoint: dead.endpoint })
         opened.push(store)
         const began = Date.now()

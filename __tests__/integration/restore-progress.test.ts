@@ -15,7 +15,8 @@ const MAIN = ['branch/main']
 async function savedTree(): Promise<{ store: FsStore; treeBytes: number }> {
   const workspace = await tempDir('progress-ws')
   await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 400, largeBytes: 2 * 1024 * 1024 })
-  for (let i = 0; i < 12; i++) await writeFile(path.join(workspace, 'build', `large-${i}.bin`), seededBytes(600_000 + i * 1000, 7 + i))
+  for (let i = 0; i < 12; i++)
+    await writeFile(path.join(workspace, 'build', `large-${i}.bin`), seededBytes(600_000 + i * 1000, 7 + i))
   const store = new FsStore(await tempDir('progress-store'))
   const result = await saveEntry({ store, key: 'progress', paths: ['build'], workspace, readScopes: MAIN })
   if (result.status !== 'saved') throw new Error(`expected a save, got ${result.status}`)
@@ -27,7 +28,14 @@ test("a restore's progress ends at the real total, however its reads interleave"
   for (let round = 0; round < 3; round++) {
     const reports: TransferProgress[] = []
     const target = await tempDir('progress-restore')
-    const restored = await restoreEntry({ store, key: 'progress', paths: ['build'], workspace: target, readScopes: MAIN, onProgress: progress => reports.push(progress) })
+    const restored = await restoreEntry({
+      store,
+      key: 'progress',
+      paths: ['build'],
+      workspace: target,
+      readScopes: MAIN,
+      onProgress: progress => reports.push(progress)
+    })
     expect(restored.status).toBe('found')
     expect(reports.at(-1)).toMatchObject({ bytesDone: treeBytes, bytesTotal: treeBytes })
   }
@@ -43,7 +51,13 @@ test('a body longer than the manifest says is reported as longer', async () => {
     }
   })
   const target = await tempDir('progress-long')
-  const failure = restoreEntry({ store: lengthening, key: 'progress', paths: ['build'], workspace: target, readScopes: MAIN })
+  const failure = restoreEntry({
+    store: lengthening,
+    key: 'progress',
+    paths: ['build'],
+    workspace: target,
+    readScopes: MAIN
+  })
   await expect(failure).rejects.toBeInstanceOf(IntegrityError)
   await expect(failure).rejects.toThrow(/is longer than the manifest says/)
 })

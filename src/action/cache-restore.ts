@@ -80,7 +80,8 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
     }
     const seconds = (Date.now() - started) / 1000
     const verb = lookupOnly ? 'Cache found' : 'Cache restored'
-    core.info(`${verb} from key: ${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})${formatRetries(result.retries)}`)
+    const retried = formatRetries(result.retries)
+    core.info(`${verb} from key: ${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})${retried}`)
     await writeSummaryTable('Cache restore', [
       ['key', key],
       ['matched key', `${record.key} (${result.exact ? 'exact' : 'prefix'} match)`],

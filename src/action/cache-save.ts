@@ -52,7 +52,11 @@ export async function runSave(options: { fromState: boolean }): Promise<void> {
       core.setOutput(Outputs.BytesUploaded, String(stats.bytesUploaded))
       core.setOutput(Outputs.BytesDeduplicated, String(stats.bytesDeduplicated))
       const seconds = (Date.now() - started) / 1000
-      core.info(`Cache saved with key: ${key} (scope ${result.scope}, tree ${result.tree.slice(0, 12)}); uploaded ${formatBytes(stats.bytesUploaded)} of ${formatBytes(stats.treeBytes)}${formatRetries(result.retries)}`)
+      core.info(
+        `Cache saved with key: ${key} (scope ${result.scope}, tree ${result.tree.slice(0, 12)}); ` +
+          `uploaded ${formatBytes(stats.bytesUploaded)} of ${formatBytes(stats.treeBytes)}` +
+          formatRetries(result.retries)
+      )
       await writeSummaryTable('Cache save', [
         ['key', key],
         ['scope', result.scope],

@@ -10,7 +10,10 @@ export function storeWarning(verb: string, config: StoreConfig, error: unknown):
   const where = `Failed to ${verb} ${describeStore(config)}`
   if (config.kind === 's3' && isNamedError(error, 'StoreError') && (error as StoreError).failure === 'denied') {
     const inputs = `${Inputs.AccessKeyId}, ${Inputs.SecretAccessKey} and ${Inputs.SessionToken}`
-    return `${where}: access denied; check the ${inputs} inputs (without them, the job's AWS credentials) and that they may read and write bucket "${config.bucket}"`
+    return (
+      `${where}: access denied; check the ${inputs} inputs (without them, the job's AWS credentials) ` +
+      `and that they may read and write bucket "${config.bucket}"`
+    )
   }
   return `${where}: ${errorMessage(error)}`
 }

@@ -52,7 +52,11 @@ export interface RetryHooks {
  * throws the last failure. An attempt calls `heard()` whenever the other side sends something
  * (an answer, part of a body): that restarts the silence clock.
  */
-export async function retry<T>(attempt: (heard: () => void, number: number) => Promise<T>, hooks: RetryHooks, policy: RetryPolicy): Promise<T> {
+export async function retry<T>(
+  attempt: (heard: () => void, number: number) => Promise<T>,
+  hooks: RetryHooks,
+  policy: RetryPolicy
+): Promise<T> {
   const { clock } = policy
   const started = clock.now()
   let quietSince = started

@@ -38,7 +38,10 @@ export interface SaveRequest extends EntryRequest {
   baseTrees?: string[]
 }
 
-type Saved = { status: 'no-files' } | { status: 'exists'; tree?: string; stats?: SnapshotStats } | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string }
+type Saved =
+  | { status: 'no-files' }
+  | { status: 'exists'; tree?: string; stats?: SnapshotStats }
+  | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string }
 export type SaveResult = Saved & Retried
 
 /** Runs `operation` and adds the attempts the store made again meanwhile to its result. */

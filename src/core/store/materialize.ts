@@ -167,12 +167,13 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
         if (!bytes) throw new IntegrityError(`object ${run.object.slice(0, 12)} is missing from the store`)
         if (bytes.length !== run.end - run.start) {
           const how = bytes.length > run.end - run.start ? 'longer' : 'shorter'
-          throw new IntegrityError(`object ${run.object.slice(0, 12)} is ${how} than the manifest says (${bytes.length} bytes at ${run.start}, not ${run.end - run.start})`)
+          const counts = `${bytes.length} bytes at ${run.start}, not ${run.end - run.start}`
+          throw new IntegrityError(`object ${run.object.slice(0, 12)} is ${how} than the manifest says (${counts})`)
         }
         stats.bytesDownloaded += bytes.length
         stats.objectsDownloaded++
         try {
-          // Awaited first: `bytesDone += await …` would add to the value read before the wait, losing other runs' bytes.
+          // Awaited first: `bytesDone += await …` adds to the value read before the wait, losing other runs' bytes.
           const written = await writers.write(jobOf(run, bytes))
           bytesDone += written
         } catch (error) {

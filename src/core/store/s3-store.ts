@@ -68,9 +68,28 @@ const NETWORK_ERROR_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID'
 ])
 /** Network failures that a later attempt may not meet: the rest (a wrong host name, TLS trouble) stay. */
-const PASSING_NETWORK_CODES = new Set(['timeout', 'ECONNREFUSED', 'ECONNRESET', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'])
+const PASSING_NETWORK_CODES = new Set([
+  'timeout',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE'
+])
 /** Error codes S3 answers with when a retry may succeed (RequestTimeout comes as a 400). */
-const PASSING_ERROR_NAMES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'InternalError', 'ServiceUnavailable', 'ConditionalRequestConflict'])
+const PASSING_ERROR_NAMES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestTimeout',
+  'InternalError',
+  'ServiceUnavailable',
+  'ConditionalRequestConflict'
+])
 const DENIED_ERROR_NAMES = new Set([
   'AccessDenied',
   'Forbidden',
@@ -197,14 +216,18 @@ const quietStreamingRetryLogger = {
   debug: () => undefined,
   info: () => undefined,
   warn: (...args: unknown[]) => {
-    if (!String(args[0]).startsWith('An error was encountered in a non-retryable streaming request')) console.warn(...args)
+    if (!String(args[0]).startsWith('An error was encountered in a non-retryable streaming request'))
+      console.warn(...args)
   },
   error: () => undefined // failures reach the caller as StoreErrors
 }
 
 /** Keep-alive connection pools for a store's clients. */
 export function s3Agents(): { http: HttpAgent; https: HttpsAgent } {
-  return { http: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }), https: new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }) }
+  return {
+    http: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
+    https: new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS })
+  }
 }
 
 /** The SDK settings of a store's clients: region, retries, bounded timeouts, checksums only when required. */
@@ -257,7 +280,11 @@ export class S3Store implements ObjectStore {
     this.identity = `s3:${config.endpoint ? this.endpointLabel : 'aws'}/${this.bucket}/${this.prefix}`
     this.policy = { ...DEFAULT_RETRY_POLICY, ...config.retry }
     this.agents = s3Agents()
-    this.client = new S3Client({ ...s3ClientConfig(config, this.agents), maxAttempts: 1, logger: quietStreamingRetryLogger })
+    this.client = new S3Client({
+      ...s3ClientConfig(config, this.agents),
+      maxAttempts: 1,
+      logger: quietStreamingRetryLogger
+    })
     // Every request in flight listens to the one signal.
     setMaxListeners(0, this.abort.signal)
   }
@@ -302,7 +329,8 @@ export class S3Store implements ObjectStore {
         const actual = await stat(body.path).catch(error => {
           throw new StoreError(`cannot read ${body.path}: ${(error as Error).message}`)
         })
-        if (actual.size !== body.size) throw new StoreError(`${body.path} has ${actual.size} bytes, expected ${body.size}`)
+        if (actual.size !== body.size)
+          throw new StoreError(`${body.path} has ${actual.size} bytes, expected ${body.size}`)
       } else {
         // The signature covers the body's sha256: the caller's, or hashed here once; the signer uses it as given.
         payloadHash = options.sha256 ?? sha256Hex(body)
@@ -312,7 +340,13 @@ export class S3Store implements ObjectStore {
         Key: this.objectKey(key),
         ContentType: options.contentType,
         IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
-        ...(options.retainUntil ? { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: options.retainUntil, ContentMD5: await md5Base64(body) } : {})
+        ...(options.retainUntil
+          ? {
+              ObjectLockMode: 'GOVERNANCE' as const,
+              ObjectLockRetainUntilDate: options.retainUntil,
+              ContentMD5: await md5Base64(body)
+            }
+          : {})
       }
       await this.call(async heard => {
         attempts++
@@ -321,7 +355,8 @@ export class S3Store implements ObjectStore {
       })
       return 'created'
     } catch (error) {
-      if (error instanceof StoreError) throw new StoreError(`put ${key} at ${this.location}: ${error.message}`, error.failure)
+      if (error instanceof StoreError)
+        throw new StoreError(`put ${key} at ${this.location}: ${error.message}`, error.failure)
       // 412: the key exists. After a failed attempt, it may be this call's own write whose answer was lost:
       // the stored bytes tell.
       if (options.ifNoneMatch && statusOf(error) === 412) {
@@ -332,7 +367,11 @@ export class S3Store implements ObjectStore {
   }
 
   /** One PutObject; a file body is read afresh for each attempt. */
-  private async putOnce(input: Omit<PutObjectCommandInput, 'Body'>, body: PutBody, payloadHash: string | undefined): Promise<void> {
+  private async putOnce(
+    input: Omit<PutObjectCommandInput, 'Body'>,
+    body: PutBody,
+    payloadHash: string | undefined
+  ): Promise<void> {
     if (isFileBody(body)) {
       const stream = createReadStream(body.path)
       try {
@@ -365,11 +404,17 @@ export class S3Store implements ObjectStore {
 
   async objectLock(): Promise<ObjectLockStatus> {
     try {
-      const result = await this.call(() => this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }), this.sending))
+      const result = await this.call(() =>
+        this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }), this.sending)
+      )
       const config = result.ObjectLockConfiguration
-      return { enabled: config?.ObjectLockEnabled === 'Enabled', defaultRetention: Boolean(config?.Rule?.DefaultRetention) }
+      return {
+        enabled: config?.ObjectLockEnabled === 'Enabled',
+        defaultRetention: Boolean(config?.Rule?.DefaultRetention)
+      }
     } catch (error) {
-      if (statusOf(error) === 404 || nameOf(error) === 'ObjectLockConfigurationNotFoundError') return { enabled: false, defaultRetention: false }
+      if (statusOf(error) === 404 || nameOf(error) === 'ObjectLockConfigurationNotFoundError')
+        return { enabled: false, defaultRetention: false }
       throw this.storeError(error, 'object lock of', '')
     }
   }
@@ -388,15 +433,29 @@ export class S3Store implements ObjectStore {
    * One GetObject into `partial`: the whole answer on the first attempt, the rest (from the same
    * object, by its ETag) on later ones. Bytes beyond what was asked for or announced are refused.
    */
-  private async getOnce(key: string, range: ByteRange | undefined, partial: PartialRead, heard: () => void): Promise<Buffer> {
+  private async getOnce(
+    key: string,
+    range: ByteRange | undefined,
+    partial: PartialRead,
+    heard: () => void
+  ): Promise<Buffer> {
     const first = partial.bytes === undefined
     const base = range?.start ?? 0
     const from = base + partial.filled
-    const wanted = first ? (range ? `bytes=${range.start}-${range.end}` : undefined) : `bytes=${from}-${base + partial.bytes!.length - 1}`
+    const wanted = first
+      ? range
+        ? `bytes=${range.start}-${range.end}`
+        : undefined
+      : `bytes=${from}-${base + partial.bytes!.length - 1}`
     let result
     try {
       result = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Range: wanted, IfMatch: first ? undefined : partial.etag }),
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          Range: wanted,
+          IfMatch: first ? undefined : partial.etag
+        }),
         this.sending
       )
     } catch (error) {
@@ -437,10 +496,13 @@ export class S3Store implements ObjectStore {
         }
       } catch (error) {
         if (error instanceof BodyTooLongError) throw error
-        throw Object.assign(new BodyCutError(`the body broke off after ${partial.filled} of ${bytes.length} bytes`), { cause: error })
+        throw Object.assign(new BodyCutError(`the body broke off after ${partial.filled} of ${bytes.length} bytes`), {
+          cause: error
+        })
       }
     }
-    if (partial.filled < bytes.length) throw new BodyCutError(`the server sent ${partial.filled} of ${bytes.length} bytes`)
+    if (partial.filled < bytes.length)
+      throw new BodyCutError(`the server sent ${partial.filled} of ${bytes.length} bytes`)
     return bytes
   }
 
@@ -467,7 +529,9 @@ export class S3Store implements ObjectStore {
   /** A HEAD in a missing bucket is a bare 404 as well, so it reads as a missing key; check() tells them apart. */
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const result = await this.call(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }), this.sending))
+      const result = await this.call(() =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }), this.sending)
+      )
       return { key, size: result.ContentLength ?? 0, lastModified: result.LastModified ?? new Date(0) }
     } catch (error) {
       if (isMissing(error)) return undefined
@@ -491,7 +555,8 @@ export class S3Store implements ObjectStore {
         yield { key: object.Key.slice(strip), size: object.Size ?? 0, lastModified: object.LastModified ?? new Date(0) }
       }
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined
-      if (page.IsTruncated && !continuationToken) throw new StoreError(`list ${prefix} at ${this.location}: a truncated page came without a continuation token`)
+      if (page.IsTruncated && !continuationToken)
+        throw new StoreError(`list ${prefix} at ${this.location}: a truncated page came without a continuation token`)
     } while (continuationToken)
   }
 
@@ -500,16 +565,23 @@ export class S3Store implements ObjectStore {
       const batch = keys.slice(start, start + DELETE_BATCH)
       let result
       try {
-        const input = { Bucket: this.bucket, Delete: { Objects: batch.map(key => ({ Key: this.objectKey(key) })), Quiet: true } }
+        const input = {
+          Bucket: this.bucket,
+          Delete: { Objects: batch.map(key => ({ Key: this.objectKey(key) })), Quiet: true }
+        }
         result = await this.call(() => this.client.send(new DeleteObjectsCommand(input), this.sending))
       } catch (error) {
         throw this.storeError(error, 'delete', batch[0])
       }
       const failures = result.Errors ?? []
       if (failures.length > 0) {
-        const shown = failures.slice(0, 3).map(f => `${f.Key}: ${f.Code ?? 'error'}${f.Message ? ` (${f.Message})` : ''}`)
+        const shown = failures
+          .slice(0, 3)
+          .map(f => `${f.Key}: ${f.Code ?? 'error'}${f.Message ? ` (${f.Message})` : ''}`)
+        const more = failures.length > 3 ? '; …' : ''
         throw new StoreError(
-          `delete at ${this.location}: ${failures.length} of ${batch.length} objects were not deleted: ${shown.join('; ')}${failures.length > 3 ? '; …' : ''}`,
+          `delete at ${this.location}: ${failures.length} of ${batch.length} objects were not deleted: ` +
+            `${shown.join('; ')}${more}`,
           failures.some(f => f.Code === 'AccessDenied') ? 'denied' : 'other'
         )
       }
@@ -520,7 +592,9 @@ export class S3Store implements ObjectStore {
   async check(): Promise<void> {
     try {
       const input = { Bucket: this.bucket, Prefix: this.objectKey(''), MaxKeys: 1 }
-      await this.call(() => this.client.send(new ListObjectsV2Command(input), { ...this.sending, requestTimeout: CHECK_TIMEOUT_MS }))
+      await this.call(() =>
+        this.client.send(new ListObjectsV2Command(input), { ...this.sending, requestTimeout: CHECK_TIMEOUT_MS })
+      )
     } catch (error) {
       throw this.storeError(error, 'check', '')
     }
@@ -542,19 +616,33 @@ export class S3Store implements ObjectStore {
     const status = statusOf(error)
     const what = `${operation}${key ? ` ${key}` : ''} at ${this.location}`
     if (name === 'NoSuchBucket' || (operation === 'check' && status === 404)) {
-      return new StoreError(`${what}: bucket "${this.bucket}" does not exist; create it or fix the \`bucket\` input`, 'no-bucket')
+      return new StoreError(
+        `${what}: bucket "${this.bucket}" does not exist; create it or fix the \`bucket\` input`,
+        'no-bucket'
+      )
     }
     if (status === 403 || DENIED_ERROR_NAMES.has(name)) {
-      return new StoreError(`${this.location}: access denied (HTTP 403); check the credentials and that they may read and write bucket "${this.bucket}"`, 'denied')
+      return new StoreError(
+        `${this.location}: access denied (HTTP 403); ` +
+          `check the credentials and that they may read and write bucket "${this.bucket}"`,
+        'denied'
+      )
     }
     const code = networkCode(error)
     if (code) {
-      const how = `${code === 'timeout' ? 'no answer in time' : code}${PASSING_NETWORK_CODES.has(code) ? ', retried while it stayed silent' : ''}`
-      return new StoreError(`${what}: cannot reach the S3 endpoint ${this.endpointLabel} (${how}); check the endpoint and the network`, 'unreachable')
+      const retried = PASSING_NETWORK_CODES.has(code) ? ', retried while it stayed silent' : ''
+      const how = `${code === 'timeout' ? 'no answer in time' : code}${retried}`
+      return new StoreError(
+        `${what}: cannot reach the S3 endpoint ${this.endpointLabel} (${how}); check the endpoint and the network`,
+        'unreachable'
+      )
     }
-    if (error instanceof BodyCutError || error instanceof BodyTooLongError) return new StoreError(`${what}: ${error.message}`)
+    if (error instanceof BodyCutError || error instanceof BodyTooLongError)
+      return new StoreError(`${what}: ${error.message}`)
     const message = (error as SdkError | undefined)?.message
-    return new StoreError(`${what}: ${name}${status ? ` (HTTP ${status})` : ''}${message && message !== name ? `: ${message}` : ''}`)
+    return new StoreError(
+      `${what}: ${name}${status ? ` (HTTP ${status})` : ''}${message && message !== name ? `: ${message}` : ''}`
+    )
   }
 }
 
