@@ -88,6 +88,25 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
   return error as Error
 }
 
+describe('a good network', () => {
+  test('retries cost nothing: a clean round trip asks for nothing twice and counts no retry', async () => {
+    const store = proxied({ prefix: 'clean' })
+    const workspace = await tempDir('clean')
+    await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 100, largeBytes: 700 * 1024 })
+    const asked = (): string[] => proxy.log.map(r => `${r.method} ${r.path}${r.query} ${r.range ?? ''}`)
+    const twice = (requests: string[]): string[] => requests.filter((request, i) => requests.indexOf(request) !== i)
+    const result = saved(await saveEntry({ store, key: 'clean', paths: ['build'], workspace, readScopes: MAIN }))
+    const ofSave = asked()
+    const target = await tempDir('clean-restore')
+    const restored = await restoreEntry({ store, key: 'clean', paths: ['build'], workspace: target, readScopes: MAIN })
+    const ofRestore = asked().slice(ofSave.length)
+    expect([result.retries, restored.retries, store.retries]).toEqual([0, 0, 0])
+    // The save heads the objects it reused twice on purpose (before and after waiting out a prune).
+    expect(twice(ofSave.filter(request => !request.startsWith('HEAD')))).toEqual([])
+    expect(twice(ofRestore)).toEqual([])
+  })
+})
+
 describe('throttling', () => {
   test('with 20% of requests answered 503 SlowDown, every save and restore succeeds byte for byte', async () => {
     const random = seededRandom(20)
