@@ -77,6 +77,7 @@ test('a dead endpoint: the restore step warns in one line and ends within 30 s, 
     const lines = warnings(restore.stdout)
     expect(lines).toHaveLength(1)
     expect(lines[0]).toContain(`cannot reach the S3 endpoint ${dead.endpoint}`)
+    expect(summaryRetries(restore.summary)).toBeGreaterThanOrEqual(1) // the silent attempts made again
   } finally {
     await dead.close()
   }

@@ -3,6 +3,7 @@ import { restoreEntry, type RestoreResult } from '../core/cache/checkpoint-cache
 import { readScopes } from '../core/cache/scope.js'
 import { errorMessage, isNamedError } from '../core/errors.js'
 import { formatBytes, formatRetries, progressPrinter } from '../core/report-format.js'
+import type { ObjectStore } from '../core/store/object-store.js'
 import { openStore } from '../core/store/open-store.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
 import { assertKnownInputs, booleanInput, CACHE_INPUTS, Inputs, listInput, readStoreInputs, requiredInput } from './inputs.js'
@@ -44,8 +45,9 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
 
     let result: RestoreResult = { status: 'miss', retries: 0 }
     const started = Date.now()
+    let store: ObjectStore | undefined
     try {
-      const store = openStore(config)
+      store = openStore(config)
       result = await restoreEntry({
         store,
         key,
@@ -59,6 +61,7 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
     } catch (error) {
       if (isNamedError(error, 'InputError')) throw error
       core.warning(storeWarning('restore from', config, error))
+      result = { status: 'miss', retries: store?.retries ?? 0 }
     }
 
     if (result.status === 'miss') {
