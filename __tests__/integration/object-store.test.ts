@@ -356,16 +356,16 @@ describe('S3Store', () => {
     await expectFailure(store.check(), 'denied')
   })
 
-  test('an endpoint nothing listens on fails with unreachable, quickly, naming the endpoint', async () => {
+  test('an endpoint nothing listens on fails with unreachable within the bound, naming the endpoint', async () => {
     const store = open({ ...bucketConfig, endpoint: 'http://127.0.0.1:1' })
     const began = Date.now()
     const error = await expectFailure(store.check(), 'unreachable')
-    expect(Date.now() - began).toBeLessThan(15_000)
+    expect(Date.now() - began).toBeLessThan(30_000) // refused connections are retried for 15 s
     expect(error.message).toContain('http://127.0.0.1:1')
     await expectFailure(store.get('k'), 'unreachable')
   })
 
-  test('an endpoint that takes connections but never answers fails check with unreachable within about 15 s', async () => {
+  test('an endpoint that takes connections but never answers fails check with unreachable within 30 s', async () => {
     const sockets: net.Socket[] = []
     const silent = net.createServer(socket => sockets.push(socket)) // accepts, reads nothing, says nothing
     await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
@@ -374,14 +374,14 @@ describe('S3Store', () => {
       const store = open({ ...bucketConfig, endpoint })
       const began = Date.now()
       const error = await expectFailure(store.check(), 'unreachable')
-      expect(Date.now() - began).toBeLessThan(20_000)
+      expect(Date.now() - began).toBeLessThan(30_000)
       expect(error.message).toContain(endpoint)
       expect(sockets.length).toBeGreaterThan(0) // it did connect: this is the request timeout, not the connection's
     } finally {
       sockets.forEach(socket => socket.destroy())
       await new Promise(resolve => silent.close(resolve))
     }
-  }, 30_000)
+  }, 60_000)
 
   test('the endpoint is shown without credentials in it', () => {
     const store = open({ ...bucketConfig, endpoint: 'http://someone:hunter2@127.0.0.1:9/base/' })

@@ -2,12 +2,13 @@ import * as core from '@actions/core'
 import { restoreEntry, type RestoreResult } from '../core/cache/checkpoint-cache.js'
 import { readScopes } from '../core/cache/scope.js'
 import { errorMessage, isNamedError } from '../core/errors.js'
-import { formatBytes, progressPrinter } from '../core/report-format.js'
+import { formatBytes, formatRetries, progressPrinter } from '../core/report-format.js'
+import type { ObjectStore } from '../core/store/object-store.js'
 import { openStore } from '../core/store/open-store.js'
-import { describeStore } from '../core/store/store-config.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
 import { assertKnownInputs, booleanInput, CACHE_INPUTS, Inputs, listInput, readStoreInputs, requiredInput } from './inputs.js'
 import { writeSummaryTable } from './job-summary.js'
+import { storeWarning } from './store-warning.js'
 
 export const State = {
   PrimaryKey: 'primary-key',
@@ -42,10 +43,11 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
     core.setOutput(Outputs.PrimaryKey, key)
     if (options.saveState) core.saveState(State.PrimaryKey, key)
 
-    let result: RestoreResult = { status: 'miss' }
+    let result: RestoreResult = { status: 'miss', retries: 0 }
     const started = Date.now()
+    let store: ObjectStore | undefined
     try {
-      const store = openStore(config)
+      store = openStore(config)
       result = await restoreEntry({
         store,
         key,
@@ -58,7 +60,8 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
       })
     } catch (error) {
       if (isNamedError(error, 'InputError')) throw error
-      core.warning(`Failed to restore from ${describeStore(config)}: ${errorMessage(error)}`)
+      core.warning(storeWarning('restore from', config, error))
+      result = { status: 'miss', retries: store?.retries ?? 0 }
     }
 
     if (result.status === 'miss') {
@@ -66,7 +69,7 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
       const message = `Cache not found for input keys: ${[key, ...restoreKeys].join(', ')}`
       if (failOnCacheMiss) throw new Error(`Failed to restore cache entry. Exiting as fail-on-cache-miss is set. ${message}`)
       core.info(message)
-      await writeSummaryTable('Cache restore', [['key', key], ['result', 'miss']])
+      await writeSummaryTable('Cache restore', [['key', key], ['result', 'miss'], ['retries', String(result.retries)]])
       return
     }
     const { record } = result.match
@@ -80,7 +83,8 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
     }
     const seconds = (Date.now() - started) / 1000
     const verb = lookupOnly ? 'Cache found' : 'Cache restored'
-    core.info(`${verb} from key: ${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})`)
+    const retried = formatRetries(result.retries)
+    core.info(`${verb} from key: ${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})${retried}`)
     await writeSummaryTable('Cache restore', [
       ['key', key],
       ['matched key', `${record.key} (${result.exact ? 'exact' : 'prefix'} match)`],
@@ -89,6 +93,7 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
       ['files', String(record.files)],
       ['tree size', formatBytes(record.size)],
       ['downloaded', result.stats ? formatBytes(result.stats.bytesDownloaded) : 'nothing (lookup only)'],
+      ['retries', String(result.retries)],
       ['seconds', seconds.toFixed(1)]
     ])
   } catch (error) {

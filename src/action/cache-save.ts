@@ -2,13 +2,13 @@ import * as core from '@actions/core'
 import { saveEntry } from '../core/cache/checkpoint-cache.js'
 import { readScopes } from '../core/cache/scope.js'
 import { errorMessage, isNamedError } from '../core/errors.js'
-import { formatBytes, progressPrinter } from '../core/report-format.js'
+import { formatBytes, formatRetries, progressPrinter } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
-import { describeStore } from '../core/store/store-config.js'
 import { Outputs, State } from './cache-restore.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
 import { assertKnownInputs, CACHE_INPUTS, Inputs, listInput, readStoreInputs, requiredInput } from './inputs.js'
 import { writeSummaryTable } from './job-summary.js'
+import { storeWarning } from './store-warning.js'
 
 /**
  * Saves a cache entry. With `fromState`, it is the post step of the root action: the key comes from
@@ -52,7 +52,11 @@ export async function runSave(options: { fromState: boolean }): Promise<void> {
       core.setOutput(Outputs.BytesUploaded, String(stats.bytesUploaded))
       core.setOutput(Outputs.BytesDeduplicated, String(stats.bytesDeduplicated))
       const seconds = (Date.now() - started) / 1000
-      core.info(`Cache saved with key: ${key} (scope ${result.scope}, tree ${result.tree.slice(0, 12)}); uploaded ${formatBytes(stats.bytesUploaded)} of ${formatBytes(stats.treeBytes)}`)
+      core.info(
+        `Cache saved with key: ${key} (scope ${result.scope}, tree ${result.tree.slice(0, 12)}); ` +
+          `uploaded ${formatBytes(stats.bytesUploaded)} of ${formatBytes(stats.treeBytes)}` +
+          formatRetries(result.retries)
+      )
       await writeSummaryTable('Cache save', [
         ['key', key],
         ['scope', result.scope],
@@ -61,11 +65,12 @@ export async function runSave(options: { fromState: boolean }): Promise<void> {
         ['tree size', formatBytes(stats.treeBytes)],
         ['uploaded', `${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects`],
         ['deduplicated', formatBytes(stats.bytesDeduplicated)],
+        ['retries', String(result.retries)],
         ['seconds', seconds.toFixed(1)]
       ])
     } catch (error) {
       if (isNamedError(error, 'InputError')) throw error
-      core.warning(`Failed to save to ${describeStore(config)}: ${errorMessage(error)}`)
+      core.warning(storeWarning('save to', config, error))
     }
   } catch (error) {
     core.setFailed(errorMessage(error))

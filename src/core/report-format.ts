@@ -9,7 +9,12 @@ export function formatBytes(bytes: number): string {
     value /= 1000
     unit++
   }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
+  return `${unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
+}
+
+/** A log line's note of attempts made again, or nothing when there were none. */
+export function formatRetries(retries: number): string {
+  return retries > 0 ? `; ${retries} ${retries === 1 ? 'request' : 'requests'} retried` : ''
 }
 
 /** How long ago, in the largest unit that keeps it short: 5m, 3h, 12d. */
@@ -26,7 +31,9 @@ export function progressPrinter(verb: string, print: (line: string) => void): (p
   return progress => {
     const seconds = Math.max((Date.now() - started) / 1000, 0.001)
     const percent = progress.bytesTotal > 0 ? Math.floor((progress.bytesDone / progress.bytesTotal) * 100) : 100
-    print(`${verb} ${formatBytes(progress.bytesTransferred)}; ${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} (${percent}%) processed at ${formatBytes(progress.bytesDone / seconds)}/s`)
+    const processed = `${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)} (${percent}%)`
+    const rate = formatBytes(progress.bytesDone / seconds)
+    print(`${verb} ${formatBytes(progress.bytesTransferred)}; ${processed} processed at ${rate}/s`)
   }
 }
 
@@ -34,5 +41,11 @@ export const TIMELINE_HEADER = ['stage', 'key', 'result', 'seconds', 'bytes']
 
 /** A pipeline run's timeline, a row per stage: id, short key, outcome, seconds, bytes moved. */
 export function timelineRows(stages: StageReport[]): string[][] {
-  return stages.map(stage => [stage.id, stage.key.slice(0, 12), stage.outcome, stage.seconds.toFixed(1), formatBytes(stage.bytes)])
+  return stages.map(stage => [
+    stage.id,
+    stage.key.slice(0, 12),
+    stage.outcome,
+    stage.seconds.toFixed(1),
+    formatBytes(stage.bytes)
+  ])
 }

@@ -1,6 +1,6 @@
 import { loadManifest, restoreEntry, saveEntry, type EntryRequest } from '../../core/cache/checkpoint-cache.js'
 import { listEntries } from '../../core/cache/entry-listing.js'
-import { formatAge, formatBytes, progressPrinter } from '../../core/report-format.js'
+import { formatAge, formatBytes, formatRetries, progressPrinter } from '../../core/report-format.js'
 import { Exit, listValue, requireValue, stringValue, type Command, type Options, type Values } from '../command.js'
 import { scopeOptions, scopesFrom, storeFrom, storeOptions } from '../store-options.js'
 
@@ -52,7 +52,11 @@ export const saveCommand: Command = {
     }
     const { stats } = result
     print(`saved ${key} in scope ${result.scope}: tree ${result.tree}`)
-    print(`${stats.files} files, ${formatBytes(stats.treeBytes)}; uploaded ${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects, ${formatBytes(stats.bytesDeduplicated)} already stored`)
+    print(
+      `${stats.files} files, ${formatBytes(stats.treeBytes)}; ` +
+        `uploaded ${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects, ` +
+        `${formatBytes(stats.bytesDeduplicated)} already stored${formatRetries(result.retries)}`
+    )
     return Exit.Ok
   }
 }
@@ -73,7 +77,13 @@ export const restoreCommand: Command = {
     const { record } = result.match
     const how = result.exact ? 'exact match' : 'prefix match'
     if (!result.stats) print(`found ${record.key} (${how}, scope ${record.scope}, tree ${record.tree})`)
-    else print(`restored ${record.key} (${how}, scope ${record.scope}): ${result.stats.files} files, ${formatBytes(result.stats.treeBytes)}, downloaded ${formatBytes(result.stats.bytesDownloaded)}`)
+    else {
+      const { files, treeBytes, bytesDownloaded } = result.stats
+      print(
+        `restored ${record.key} (${how}, scope ${record.scope}): ${files} files, ${formatBytes(treeBytes)}, ` +
+          `downloaded ${formatBytes(bytesDownloaded)}${formatRetries(result.retries)}`
+      )
+    }
     return Exit.Ok
   }
 }

@@ -26,19 +26,31 @@ export interface RestoreRequest extends EntryRequest {
   lookupOnly?: boolean
 }
 
-export type RestoreResult =
-  | { status: 'miss' }
-  | { status: 'found'; match: EntryMatch; exact: boolean; stats?: MaterializeStats }
+/** Every result says how many attempts the store made again during the call. */
+interface Retried {
+  retries: number
+}
+
+type Restored = { status: 'miss' } | { status: 'found'; match: EntryMatch; exact: boolean; stats?: MaterializeStats }
+export type RestoreResult = Restored & Retried
 
 export interface SaveRequest extends EntryRequest {
   /** Tree digests already known to this job (from its restore), used to skip uploads. */
   baseTrees?: string[]
 }
 
-export type SaveResult =
+type Saved =
   | { status: 'no-files' }
   | { status: 'exists'; tree?: string; stats?: SnapshotStats }
   | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string }
+export type SaveResult = Saved & Retried
+
+/** Runs `operation` and adds the attempts the store made again meanwhile to its result. */
+async function counted<T>(store: ObjectStore, operation: () => Promise<T>): Promise<T & Retried> {
+  const before = store.retries ?? 0
+  const result = await operation()
+  return { ...result, retries: (store.retries ?? 0) - before }
+}
 
 export async function loadManifest(store: ObjectStore, digest: string): Promise<Manifest> {
   return decodeManifest(await fetchManifest(store, digest), digest)
@@ -57,6 +69,10 @@ async function fetchManifest(store: ObjectStore, digest: string): Promise<Uint8A
 
 /** Finds and restores an entry. A missing or corrupt object fails with IntegrityError and leaves no partial tree. */
 export async function restoreEntry(request: RestoreRequest): Promise<RestoreResult> {
+  return counted(request.store, () => findAndRestore(request))
+}
+
+async function findAndRestore(request: RestoreRequest): Promise<Restored> {
   validateKey(request.key)
   for (const restoreKey of request.restoreKeys ?? []) validateKey(restoreKey, 'restore-keys')
   const version = entryVersion(request.paths)
@@ -81,6 +97,10 @@ async function recordUse(store: ObjectStore, entryRefKey: string): Promise<void>
 
 /** Saves the paths under the key in the first (own) scope, unless the key is already there. */
 export async function saveEntry(request: SaveRequest): Promise<SaveResult> {
+  return counted(request.store, () => storeAndName(request))
+}
+
+async function storeAndName(request: SaveRequest): Promise<Saved> {
   validateKey(request.key)
   const scope = request.readScopes[0]
   const version = entryVersion(request.paths)

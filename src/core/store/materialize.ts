@@ -165,11 +165,17 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       await pool.submit(Math.max(run.end - run.start, run.rawSize), async () => {
         const bytes = await store.get(objectKey(run.object), { start: run.start, end: run.end - 1 })
         if (!bytes) throw new IntegrityError(`object ${run.object.slice(0, 12)} is missing from the store`)
-        if (bytes.length !== run.end - run.start) throw new IntegrityError(`object ${run.object.slice(0, 12)} is shorter than the manifest says`)
+        if (bytes.length !== run.end - run.start) {
+          const how = bytes.length > run.end - run.start ? 'longer' : 'shorter'
+          const counts = `${bytes.length} bytes at ${run.start}, not ${run.end - run.start}`
+          throw new IntegrityError(`object ${run.object.slice(0, 12)} is ${how} than the manifest says (${counts})`)
+        }
         stats.bytesDownloaded += bytes.length
         stats.objectsDownloaded++
         try {
-          bytesDone += await writers.write(jobOf(run, bytes))
+          // Awaited first: `bytesDone += await …` adds to the value read before the wait, losing other runs' bytes.
+          const written = await writers.write(jobOf(run, bytes))
+          bytesDone += written
         } catch (error) {
           throw writeFailure(error, run.object)
         }

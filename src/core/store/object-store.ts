@@ -42,6 +42,8 @@ export interface ObjectStore {
   readonly location: string
   /** Stable identity used to tell two configurations apart (for example cache vs. release store). */
   readonly identity: string
+  /** Attempts made again so far (throttling, server errors, resets, cut bodies); absent where nothing is retried. */
+  readonly retries?: number
   put(key: string, body: PutBody, options?: PutOptions): Promise<'created' | 'exists'>
   get(key: string, range?: ByteRange): Promise<Buffer | undefined>
   getStream(key: string): Promise<Readable | undefined>

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -16,6 +17,7 @@ import {
   type S3ClientConfig
 } from '@aws-sdk/client-s3'
 import { StoreError } from '../errors.js'
+import { DEFAULT_RETRY_POLICY, retry, type FailureKind, type RetryPolicy } from '../retry.js'
 import { sha256Hex } from './codec.js'
 import type { ByteRange, ObjectInfo, ObjectLockStatus, ObjectStore, PutBody, PutOptions } from './object-store.js'
 
@@ -27,17 +29,25 @@ export interface S3StoreConfig {
   forcePathStyle?: boolean
   /** Without these the SDK's default chain is used (environment, shared files, instance roles). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+  /** Overrides of the retry policy (tests swap its clock). */
+  retry?: Partial<RetryPolicy>
 }
 
-const MAX_ATTEMPTS = 3
-/** Per connection attempt: with MAX_ATTEMPTS, an endpoint that takes no connection fails in about 10 s. */
+/** SDK attempts for clients made with s3ClientConfig alone; an S3Store makes one per call and retries itself. */
+const SDK_MAX_ATTEMPTS = 3
+/** Per connection attempt. */
 const CONNECTION_TIMEOUT_MS = 3_000
-/** A socket idle this long fails the request; an idle bound, so big transfers may take as long as they need. */
-const SOCKET_IDLE_TIMEOUT_MS = 20_000
-/** check()'s bound per attempt from request to response: a server that takes connections but never answers fails it in about 15 s. */
+/**
+ * A socket with no byte moving this long fails its request, which is then retried. An idle bound, so big
+ * transfers take as long as they need; the SDK arms it 3 s late, so a silent socket fails within about 11 s.
+ */
+const SOCKET_IDLE_TIMEOUT_MS = 8_000
+/** check()'s bound per attempt from request to response. */
 const CHECK_TIMEOUT_MS = 4_000
 const MAX_SOCKETS = 32
 const DELETE_BATCH = 1000
+/** getStream reads an object in ranged pieces of this size, each resumed on its own. */
+const STREAM_PIECE = 8 * 1024 * 1024
 
 const NETWORK_ERROR_CODES = new Set([
   'ECONNREFUSED',
@@ -49,12 +59,36 @@ const NETWORK_ERROR_CODES = new Set([
   'ENETUNREACH',
   'EPIPE',
   'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
   'EPROTO',
   'CERT_HAS_EXPIRED',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'ERR_TLS_CERT_ALTNAME_INVALID'
+])
+/** Network failures that a later attempt may not meet: the rest (a wrong host name, TLS trouble) stay. */
+const PASSING_NETWORK_CODES = new Set([
+  'timeout',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE'
+])
+/** Error codes S3 answers with when a retry may succeed (RequestTimeout comes as a 400). */
+const PASSING_ERROR_NAMES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestTimeout',
+  'InternalError',
+  'ServiceUnavailable',
+  'ConditionalRequestConflict'
 ])
 const DENIED_ERROR_NAMES = new Set([
   'AccessDenied',
@@ -93,7 +127,7 @@ interface SdkError {
   message?: string
   errors?: unknown[]
   cause?: unknown
-  $metadata?: { httpStatusCode?: number }
+  $metadata?: { httpStatusCode?: number; clockSkewCorrected?: boolean }
 }
 
 /** The system error code of a network failure, looking into AggregateError and causes. */
@@ -104,8 +138,9 @@ function networkCode(error: unknown, depth = 0): string | undefined {
   if (e.code && NETWORK_ERROR_CODES.has(e.code)) return e.code
   // An error from another realm (as under jest's VM modules) reaches us as the SDK's "AWS SDK error
   // wrapper for Error: connect ECONNREFUSED ...", which keeps only the message.
-  const inMessage = /\b(E[A-Z]+)\b/.exec(e.message ?? '')?.[1]
+  const inMessage = /\b(E[A-Z_]+)\b/.exec(e.message ?? '')?.[1]
   if (inMessage && NETWORK_ERROR_CODES.has(inMessage)) return inMessage
+  if (e.message === 'aborted' || e.message === 'socket hang up') return 'ECONNRESET'
   for (const inner of [...(e.errors ?? []), e.cause]) {
     const code = networkCode(inner, depth + 1)
     if (code) return code
@@ -121,17 +156,43 @@ function nameOf(error: unknown): string {
   return (error as SdkError | undefined)?.name ?? 'Error'
 }
 
-/** A body read straight into one buffer of its announced length (its own memory, so it can move to a thread). */
-async function readExactly(body: Readable, length: number): Promise<Buffer> {
-  const bytes = Buffer.allocUnsafeSlow(length)
-  let filled = 0
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (filled + chunk.length > length) throw new StoreError(`the server sent more than the ${length} bytes it announced`)
-    bytes.set(chunk, filled)
-    filled += chunk.length
+/** A body that broke off or came short: the rest is asked for again. */
+class BodyCutError extends Error {
+  override name = 'BodyCutError'
+}
+
+/** A body longer than asked for or announced: a server that does this will do it again. */
+class BodyTooLongError extends Error {
+  override name = 'BodyTooLongError'
+}
+
+/** The store gave up on its endpoint: every call fails at once with the failure that decided it. */
+class EndpointGoneError extends Error {
+  override name = 'EndpointGoneError'
+  constructor(readonly failure: unknown) {
+    super('the endpoint does not answer')
   }
-  if (filled !== length) throw new StoreError(`the server sent ${filled} of the ${length} bytes it announced`)
-  return bytes
+}
+
+/** What a failed request means for the next attempt. */
+function classify(error: unknown): FailureKind {
+  if (error instanceof BodyCutError) return 'answered'
+  const status = statusOf(error)
+  const name = nameOf(error)
+  // A request signed with a skewed clock: the SDK has corrected its offset from the answer's Date, so a retry passes.
+  if ((error as SdkError | undefined)?.$metadata?.clockSkewCorrected) return 'answered'
+  if (status !== undefined) {
+    return status >= 500 || status === 429 || status === 408 || PASSING_ERROR_NAMES.has(name) ? 'answered' : 'fatal'
+  }
+  const code = networkCode(error)
+  return code && PASSING_NETWORK_CODES.has(code) ? 'silent' : 'fatal'
+}
+
+/** "bytes 10-19/100" as numbers. */
+function parseContentRange(value: string | undefined): { start: number; end: number; total: number } | undefined {
+  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value ?? '')
+  if (!match) return undefined
+  return { start: Number(match[1]), end: Number(match[2]), total: match[3] === '*' ? Number.NaN : Number(match[3]) }
 }
 
 function isMissing(error: unknown): boolean {
@@ -139,22 +200,34 @@ function isMissing(error: unknown): boolean {
   return name === 'NoSuchKey' || name === 'NotFound' || (statusOf(error) === 404 && name !== 'NoSuchBucket')
 }
 
+/** A read in progress: what has arrived so far survives a failed attempt, and the next one asks for the rest. */
+interface PartialRead {
+  bytes?: Buffer
+  filled: number
+  /** The object's ETag from the first answer: the rest must come from the same object. */
+  etag?: string
+}
+
 /**
  * With a logger set the SDK logs each command; keep only its warnings, less the one it gives for every
- * failed streamed request (a create-only put's 412 too): putFile retries those itself.
+ * failed streamed request (a create-only put's 412 too): the store retries those itself.
  */
 const quietStreamingRetryLogger = {
   debug: () => undefined,
   info: () => undefined,
   warn: (...args: unknown[]) => {
-    if (!String(args[0]).startsWith('An error was encountered in a non-retryable streaming request')) console.warn(...args)
+    if (!String(args[0]).startsWith('An error was encountered in a non-retryable streaming request'))
+      console.warn(...args)
   },
   error: () => undefined // failures reach the caller as StoreErrors
 }
 
 /** Keep-alive connection pools for a store's clients. */
 export function s3Agents(): { http: HttpAgent; https: HttpsAgent } {
-  return { http: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }), https: new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }) }
+  return {
+    http: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }),
+    https: new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS })
+  }
 }
 
 /** The SDK settings of a store's clients: region, retries, bounded timeouts, checksums only when required. */
@@ -165,7 +238,7 @@ export function s3ClientConfig(config: Omit<S3StoreConfig, 'bucket' | 'prefix'>,
     forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
     credentials: config.credentials,
     followRegionRedirects: true,
-    maxAttempts: MAX_ATTEMPTS,
+    maxAttempts: SDK_MAX_ATTEMPTS,
     // S3-compatible servers (radosgw among them) reject the SDK's default streaming checksums.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -180,7 +253,12 @@ export function s3ClientConfig(config: Omit<S3StoreConfig, 'bucket' | 'prefix'>,
   }
 }
 
-/** An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. */
+/**
+ * An ObjectStore on Amazon S3 or an S3-compatible service, under `prefix` in `bucket`. Every request
+ * is retried by one policy (see retry.ts), and a body that breaks off is asked for again from where it
+ * stopped. When a call gives up because the endpoint stays silent, the store gives up on it: calls in
+ * flight are aborted and later ones fail at once, so a dead endpoint costs one bounded wait.
+ */
 export class S3Store implements ObjectStore {
   readonly location: string
   readonly identity: string
@@ -188,9 +266,11 @@ export class S3Store implements ObjectStore {
   private readonly prefix: string
   private readonly endpointLabel: string
   private readonly client: S3Client
-  /** Sends file bodies; one attempt per call, as a retry needs a fresh read stream (see putFile). */
-  private readonly singleAttemptClient: S3Client
   private readonly agents: { http: HttpAgent; https: HttpsAgent }
+  private readonly policy: RetryPolicy
+  private retried = 0
+  private gone: EndpointGoneError | undefined
+  private readonly abort = new AbortController()
 
   constructor(config: S3StoreConfig) {
     this.bucket = config.bucket
@@ -198,117 +278,260 @@ export class S3Store implements ObjectStore {
     this.endpointLabel = config.endpoint ? describeEndpoint(config.endpoint) : 'AWS S3'
     this.location = `s3://${this.bucket}/${this.prefix}${config.endpoint ? ` at ${this.endpointLabel}` : ''}`
     this.identity = `s3:${config.endpoint ? this.endpointLabel : 'aws'}/${this.bucket}/${this.prefix}`
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...config.retry }
     this.agents = s3Agents()
-    const clientConfig = s3ClientConfig(config, this.agents)
-    this.client = new S3Client(clientConfig)
-    this.singleAttemptClient = new S3Client({ ...clientConfig, maxAttempts: 1, logger: quietStreamingRetryLogger })
+    this.client = new S3Client({
+      ...s3ClientConfig(config, this.agents),
+      maxAttempts: 1,
+      logger: quietStreamingRetryLogger
+    })
+    // Every request in flight listens to the one signal.
+    setMaxListeners(0, this.abort.signal)
+  }
+
+  /** Attempts this store has made again: after throttling, server errors, resets, timeouts and cut bodies. */
+  get retries(): number {
+    return this.retried
   }
 
   /** Closes pooled connections; the store is unusable afterwards. */
   destroy(): void {
     this.client.destroy()
-    this.singleAttemptClient.destroy()
     this.agents.http.destroy()
     this.agents.https.destroy()
   }
 
-  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<'created' | 'exists'> {
-    const input = {
-      Bucket: this.bucket,
-      Key: this.objectKey(key),
-      ContentType: options.contentType,
-      IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
-      ...(options.retainUntil ? { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: options.retainUntil, ContentMD5: await md5Base64(body) } : {})
+  /** Runs one operation under the retry policy; a silent give-up ends the store's dealings with its endpoint. */
+  private async call<T>(attempt: (heard: () => void) => Promise<T>): Promise<T> {
+    if (this.gone) throw this.gone
+    try {
+      return await retry(attempt, { classify, onRetry: () => void this.retried++ }, this.policy)
+    } catch (error) {
+      if (this.gone) throw this.gone
+      if (classify(error) === 'silent') {
+        this.gone = new EndpointGoneError(error)
+        this.abort.abort()
+      }
+      throw error
     }
+  }
+
+  /** Options of every request: a give-up aborts it. */
+  private get sending(): { abortSignal: AbortSignal } {
+    return { abortSignal: this.abort.signal }
+  }
+
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<'created' | 'exists'> {
+    let payloadHash: string | undefined
+    let attempts = 0
     try {
       if (isFileBody(body)) {
-        await this.putFile(input, body)
+        const actual = await stat(body.path).catch(error => {
+          throw new StoreError(`cannot read ${body.path}: ${(error as Error).message}`)
+        })
+        if (actual.size !== body.size)
+          throw new StoreError(`${body.path} has ${actual.size} bytes, expected ${body.size}`)
       } else {
-        const command = new PutObjectCommand({ ...input, Body: body, ContentLength: body.byteLength })
         // The signature covers the body's sha256: the caller's, or hashed here once; the signer uses it as given.
-        const payloadHash = options.sha256 ?? sha256Hex(body)
-        command.middlewareStack.add(
-          next => async args => {
-            ;(args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = payloadHash
-            return next(args)
-          },
-          { step: 'build', name: 'precomputedPayloadHash' }
-        )
-        await this.client.send(command)
+        payloadHash = options.sha256 ?? sha256Hex(body)
       }
+      const input = {
+        Bucket: this.bucket,
+        Key: this.objectKey(key),
+        ContentType: options.contentType,
+        IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
+        ...(options.retainUntil
+          ? {
+              ObjectLockMode: 'GOVERNANCE' as const,
+              ObjectLockRetainUntilDate: options.retainUntil,
+              ContentMD5: await md5Base64(body)
+            }
+          : {})
+      }
+      await this.call(async heard => {
+        attempts++
+        await this.putOnce(input, body, payloadHash)
+        heard()
+      })
       return 'created'
     } catch (error) {
-      // 412: the key exists. 409: another conditional write to the key was in progress and won.
-      if (options.ifNoneMatch && (statusOf(error) === 412 || nameOf(error) === 'ConditionalRequestConflict')) return 'exists'
+      if (error instanceof StoreError)
+        throw new StoreError(`put ${key} at ${this.location}: ${error.message}`, error.failure)
+      // 412: the key exists. After a failed attempt, it may be this call's own write whose answer was lost:
+      // the stored bytes tell.
+      if (options.ifNoneMatch && statusOf(error) === 412) {
+        return attempts > 1 && (await this.holds(key, body, payloadHash)) ? 'created' : 'exists'
+      }
       throw this.storeError(error, 'put', key)
     }
   }
 
-  /** Streams a file, retrying with a fresh stream: the SDK's own retry would resend a consumed one. */
+  /** One PutObject; a file body is read afresh for each attempt. */
+  private async putOnce(
+    input: Omit<PutObjectCommandInput, 'Body'>,
+    body: PutBody,
+    payloadHash: string | undefined
+  ): Promise<void> {
+    if (isFileBody(body)) {
+      const stream = createReadStream(body.path)
+      try {
+        await this.client.send(new PutObjectCommand({ ...input, Body: stream, ContentLength: body.size }), this.sending)
+      } finally {
+        stream.destroy()
+      }
+      return
+    }
+    const command = new PutObjectCommand({ ...input, Body: body, ContentLength: body.byteLength })
+    command.middlewareStack.add(
+      next => async args => {
+        ;(args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = payloadHash!
+        return next(args)
+      },
+      { step: 'build', name: 'precomputedPayloadHash' }
+    )
+    await this.client.send(command, this.sending)
+  }
+
+  /** Whether the object under `key` has exactly `body`'s bytes. */
+  private async holds(key: string, body: PutBody, payloadHash: string | undefined): Promise<boolean> {
+    const stored = await this.get(key)
+    if (!stored) return false
+    if (payloadHash) return sha256Hex(stored) === payloadHash
+    const hash = createHash('sha256')
+    for await (const chunk of createReadStream((body as { path: string }).path)) hash.update(chunk as Buffer)
+    return sha256Hex(stored) === hash.digest('hex')
+  }
+
   async objectLock(): Promise<ObjectLockStatus> {
     try {
-      const result = await this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }))
+      const result = await this.call(() =>
+        this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }), this.sending)
+      )
       const config = result.ObjectLockConfiguration
-      return { enabled: config?.ObjectLockEnabled === 'Enabled', defaultRetention: Boolean(config?.Rule?.DefaultRetention) }
+      return {
+        enabled: config?.ObjectLockEnabled === 'Enabled',
+        defaultRetention: Boolean(config?.Rule?.DefaultRetention)
+      }
     } catch (error) {
-      if (statusOf(error) === 404 || nameOf(error) === 'ObjectLockConfigurationNotFoundError') return { enabled: false, defaultRetention: false }
+      if (statusOf(error) === 404 || nameOf(error) === 'ObjectLockConfigurationNotFoundError')
+        return { enabled: false, defaultRetention: false }
       throw this.storeError(error, 'object lock of', '')
     }
   }
 
-  private async putFile(input: Omit<PutObjectCommandInput, 'Body'>, body: { path: string; size: number }): Promise<void> {
-    const actual = await stat(body.path).catch(error => {
-      throw new StoreError(`put ${input.Key}: cannot read ${body.path}: ${(error as Error).message}`)
-    })
-    if (actual.size !== body.size) throw new StoreError(`put ${input.Key}: ${body.path} has ${actual.size} bytes, expected ${body.size}`)
-    for (let attempt = 1; ; attempt++) {
-      const stream = createReadStream(body.path)
+  async get(key: string, range?: ByteRange): Promise<Buffer | undefined> {
+    const partial: PartialRead = { filled: 0 }
+    try {
+      return await this.call(heard => this.getOnce(key, range, partial, heard))
+    } catch (error) {
+      if (isMissing(error)) return undefined
+      throw this.storeError(error, 'get', key)
+    }
+  }
+
+  /**
+   * One GetObject into `partial`: the whole answer on the first attempt, the rest (from the same
+   * object, by its ETag) on later ones. Bytes beyond what was asked for or announced are refused.
+   */
+  private async getOnce(
+    key: string,
+    range: ByteRange | undefined,
+    partial: PartialRead,
+    heard: () => void
+  ): Promise<Buffer> {
+    const first = partial.bytes === undefined
+    const base = range?.start ?? 0
+    const from = base + partial.filled
+    const wanted = first
+      ? range
+        ? `bytes=${range.start}-${range.end}`
+        : undefined
+      : `bytes=${from}-${base + partial.bytes!.length - 1}`
+    let result
+    try {
+      result = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          Range: wanted,
+          IfMatch: first ? undefined : partial.etag
+        }),
+        this.sending
+      )
+    } catch (error) {
+      // The object changed under a resumed read: start again from the beginning.
+      if (!first && statusOf(error) === 412) {
+        Object.assign(partial, { bytes: undefined, filled: 0, etag: undefined })
+        throw new BodyCutError('the object changed while it was read')
+      }
+      throw error
+    }
+    heard()
+    const body = result.Body as Readable | undefined
+    const length = result.ContentLength ?? 0
+    const answered = parseContentRange(result.ContentRange)
+    if (first) {
+      let size = length
+      if (range) {
+        // A server that ignores the range sends the object from its start: fine only when that is what was asked.
+        if (answered ? answered.start !== range.start : range.start > 0) throw this.tooLong(body, length, range)
+        const total = answered?.total ?? length
+        size = Math.min(range.end, (Number.isNaN(total) ? range.end + 1 : total) - 1) - range.start + 1
+      }
+      if (length > size) throw this.tooLong(body, length, range)
+      partial.bytes = Buffer.allocUnsafeSlow(size)
+      partial.etag = result.ETag
+    } else if ((answered && answered.start !== from) || length > partial.bytes!.length - partial.filled) {
+      throw this.tooLong(body, length, { start: from, end: base + partial.bytes!.length - 1 })
+    }
+    const bytes = partial.bytes!
+    const end = partial.filled + length
+    if (body) {
       try {
-        await this.singleAttemptClient.send(new PutObjectCommand({ ...input, Body: stream, ContentLength: body.size }))
-        return
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          if (partial.filled + chunk.length > end) throw this.tooLong(body, length + chunk.length, range)
+          bytes.set(chunk, partial.filled)
+          partial.filled += chunk.length
+          heard()
+        }
       } catch (error) {
-        if (attempt >= MAX_ATTEMPTS || !this.isRetryable(error)) throw error
-        await new Promise(resolve => setTimeout(resolve, 200 * 2 ** attempt * (0.5 + Math.random())))
-      } finally {
-        stream.destroy()
+        if (error instanceof BodyTooLongError) throw error
+        throw Object.assign(new BodyCutError(`the body broke off after ${partial.filled} of ${bytes.length} bytes`), {
+          cause: error
+        })
       }
     }
+    if (partial.filled < bytes.length)
+      throw new BodyCutError(`the server sent ${partial.filled} of ${bytes.length} bytes`)
+    return bytes
   }
 
-  private isRetryable(error: unknown): boolean {
-    const status = statusOf(error)
-    return networkCode(error) !== undefined || (status !== undefined && (status >= 500 || status === 429))
+  private tooLong(body: Readable | undefined, length: number, range: ByteRange | undefined): BodyTooLongError {
+    body?.destroy()
+    const asked = range ? `the ${range.end - range.start + 1}-byte range ${range.start}-${range.end}` : 'the object'
+    return new BodyTooLongError(`the server sent a body longer than asked for (${length} bytes for ${asked})`)
   }
 
-  async get(key: string, range?: ByteRange): Promise<Buffer | undefined> {
-    try {
-      const result = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Range: range ? `bytes=${range.start}-${range.end}` : undefined })
-      )
-      if (!result.Body) return Buffer.alloc(0)
-      if (result.ContentLength === undefined) return Buffer.from(await result.Body.transformToByteArray())
-      return await readExactly(result.Body as Readable, result.ContentLength)
-    } catch (error) {
-      if (isMissing(error)) return undefined
-      throw this.storeError(error, 'get', key)
-    }
-  }
-
+  /** The object in ranged pieces, each read as get() reads; the object's size comes from a HEAD. */
   async getStream(key: string): Promise<Readable | undefined> {
-    try {
-      const result = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }))
-      // In Node the SDK's body is the response stream itself.
-      return result.Body as Readable
-    } catch (error) {
-      if (isMissing(error)) return undefined
-      throw this.storeError(error, 'get', key)
+    const info = await this.head(key)
+    if (!info) return undefined
+    const pieces = async function* (store: S3Store): AsyncGenerator<Buffer> {
+      for (let start = 0; start < info.size; start += STREAM_PIECE) {
+        const piece = await store.get(key, { start, end: Math.min(start + STREAM_PIECE, info.size) - 1 })
+        if (!piece) throw new StoreError(`get ${key} at ${store.location}: the object went away while it was read`)
+        yield piece
+      }
     }
+    return Readable.from(pieces(this), { objectMode: false })
   }
 
   /** A HEAD in a missing bucket is a bare 404 as well, so it reads as a missing key; check() tells them apart. */
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const result = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }))
+      const result = await this.call(() =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }), this.sending)
+      )
       return { key, size: result.ContentLength ?? 0, lastModified: result.LastModified ?? new Date(0) }
     } catch (error) {
       if (isMissing(error)) return undefined
@@ -322,9 +545,8 @@ export class S3Store implements ObjectStore {
     do {
       let page
       try {
-        page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.objectKey(prefix), ContinuationToken: continuationToken })
-        )
+        const input = { Bucket: this.bucket, Prefix: this.objectKey(prefix), ContinuationToken: continuationToken }
+        page = await this.call(() => this.client.send(new ListObjectsV2Command(input), this.sending))
       } catch (error) {
         throw this.storeError(error, 'list', prefix)
       }
@@ -333,7 +555,8 @@ export class S3Store implements ObjectStore {
         yield { key: object.Key.slice(strip), size: object.Size ?? 0, lastModified: object.LastModified ?? new Date(0) }
       }
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined
-      if (page.IsTruncated && !continuationToken) throw new StoreError(`list ${prefix} at ${this.location}: a truncated page came without a continuation token`)
+      if (page.IsTruncated && !continuationToken)
+        throw new StoreError(`list ${prefix} at ${this.location}: a truncated page came without a continuation token`)
     } while (continuationToken)
   }
 
@@ -342,17 +565,23 @@ export class S3Store implements ObjectStore {
       const batch = keys.slice(start, start + DELETE_BATCH)
       let result
       try {
-        result = await this.client.send(
-          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map(key => ({ Key: this.objectKey(key) })), Quiet: true } })
-        )
+        const input = {
+          Bucket: this.bucket,
+          Delete: { Objects: batch.map(key => ({ Key: this.objectKey(key) })), Quiet: true }
+        }
+        result = await this.call(() => this.client.send(new DeleteObjectsCommand(input), this.sending))
       } catch (error) {
         throw this.storeError(error, 'delete', batch[0])
       }
       const failures = result.Errors ?? []
       if (failures.length > 0) {
-        const shown = failures.slice(0, 3).map(f => `${f.Key}: ${f.Code ?? 'error'}${f.Message ? ` (${f.Message})` : ''}`)
+        const shown = failures
+          .slice(0, 3)
+          .map(f => `${f.Key}: ${f.Code ?? 'error'}${f.Message ? ` (${f.Message})` : ''}`)
+        const more = failures.length > 3 ? '; …' : ''
         throw new StoreError(
-          `delete at ${this.location}: ${failures.length} of ${batch.length} objects were not deleted: ${shown.join('; ')}${failures.length > 3 ? '; …' : ''}`,
+          `delete at ${this.location}: ${failures.length} of ${batch.length} objects were not deleted: ` +
+            `${shown.join('; ')}${more}`,
           failures.some(f => f.Code === 'AccessDenied') ? 'denied' : 'other'
         )
       }
@@ -362,7 +591,10 @@ export class S3Store implements ObjectStore {
   /** A one-key listing: it needs the permission restore needs, and names the failure (a HEAD response has no body). */
   async check(): Promise<void> {
     try {
-      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.objectKey(''), MaxKeys: 1 }), { requestTimeout: CHECK_TIMEOUT_MS })
+      const input = { Bucket: this.bucket, Prefix: this.objectKey(''), MaxKeys: 1 }
+      await this.call(() =>
+        this.client.send(new ListObjectsV2Command(input), { ...this.sending, requestTimeout: CHECK_TIMEOUT_MS })
+      )
     } catch (error) {
       throw this.storeError(error, 'check', '')
     }
@@ -373,23 +605,44 @@ export class S3Store implements ObjectStore {
     return this.prefix ? `${this.prefix}/${relative}` : relative
   }
 
-  /** Maps an SDK failure to a StoreError that says what to do, without credentials. */
+  /**
+   * Maps an SDK failure to a StoreError that says what to do, without credentials. Access denied
+   * reads the same whichever request met it, so a wrong secret looks alike on save and restore.
+   */
   private storeError(error: unknown, operation: string, key: string): StoreError {
+    if (error instanceof StoreError) return error
+    if (error instanceof EndpointGoneError) error = error.failure
     const name = nameOf(error)
     const status = statusOf(error)
     const what = `${operation}${key ? ` ${key}` : ''} at ${this.location}`
     if (name === 'NoSuchBucket' || (operation === 'check' && status === 404)) {
-      return new StoreError(`${what}: bucket "${this.bucket}" does not exist; create it or fix the \`bucket\` input`, 'no-bucket')
+      return new StoreError(
+        `${what}: bucket "${this.bucket}" does not exist; create it or fix the \`bucket\` input`,
+        'no-bucket'
+      )
     }
     if (status === 403 || DENIED_ERROR_NAMES.has(name)) {
-      return new StoreError(`${what}: access denied (${name}); check the credentials (access key id, secret access key, session token) and that they may use bucket "${this.bucket}"`, 'denied')
+      return new StoreError(
+        `${this.location}: access denied (HTTP 403); ` +
+          `check the credentials and that they may read and write bucket "${this.bucket}"`,
+        'denied'
+      )
     }
     const code = networkCode(error)
     if (code) {
-      return new StoreError(`${what}: cannot reach the S3 endpoint ${this.endpointLabel} (${code === 'timeout' ? 'no answer in time' : code}); check the endpoint and the network`, 'unreachable')
+      const retried = PASSING_NETWORK_CODES.has(code) ? ', retried while it stayed silent' : ''
+      const how = `${code === 'timeout' ? 'no answer in time' : code}${retried}`
+      return new StoreError(
+        `${what}: cannot reach the S3 endpoint ${this.endpointLabel} (${how}); check the endpoint and the network`,
+        'unreachable'
+      )
     }
+    if (error instanceof BodyCutError || error instanceof BodyTooLongError)
+      return new StoreError(`${what}: ${error.message}`)
     const message = (error as SdkError | undefined)?.message
-    return new StoreError(`${what}: ${name}${status ? ` (HTTP ${status})` : ''}${message && message !== name ? `: ${message}` : ''}`)
+    return new StoreError(
+      `${what}: ${name}${status ? ` (HTTP ${status})` : ''}${message && message !== name ? `: ${message}` : ''}`
+    )
   }
 }
 
