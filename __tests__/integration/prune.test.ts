@@ -3,8 +3,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { loadManifest, restoreEntry, saveEntry } from '../../src/core/cache/checkpoint-cache.js'
 import { accessKey, refKey, entryVersion } from '../../src/core/cache/entry-refs.js'
-import { pruneStore, PruneRefusedError, RELEASE_STORE_MARKER, type PruneOptions, type PruneReport } from '../../src/core/cache/prune.js'
+import { PruneRefusedError, RELEASE_STORE_MARKER, type PruneReport } from '../../src/core/cache/prune-plan.js'
+import { pruneStore, type PruneOptions } from '../../src/core/cache/prune.js'
 import { main } from '../../src/cli/main.js'
+import type { Clock } from '../../src/core/clock.js'
 import { InputError } from '../../src/core/errors.js'
 import { encodeManifest, manifestKey, objectKey, type Manifest } from '../../src/core/store/manifest.js'
 import type { ObjectInfo, ObjectStore } from '../../src/core/store/object-store.js'
@@ -13,14 +15,36 @@ import { parseCommandFile } from '../helpers/action-runner.js'
 import { createTestBucket } from '../helpers/s3.js'
 import { describeTree, seededBytes, tempDir } from '../helpers/trees.js'
 
-/** Short, so tests age their data past it by waiting; a real prune uses an hour. */
+/** Short, as a real prune's hour would be; tests age their data past it by setting the prune's clock. */
 const GRACE_MS = 1500
 const MiB = 1024 * 1024
 const PATHS = ['out']
 const MAIN = 'branch/main'
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
-const ageData = (): Promise<void> => sleep(GRACE_MS + 200)
+
+/** The prunes' clock: the system's, or a moment a test has set. */
+class TestClock implements Clock {
+  private at: number | undefined
+  now(): number {
+    return this.at ?? Date.now()
+  }
+  set(at: number | undefined): void {
+    this.at = at
+  }
+}
+const clock = new TestClock()
+
+/**
+ * Ages what is stored so far past the grace period: the prunes' clock stops a grace period after
+ * this moment. What a test stores from the next millisecond on (the store's listing times are in
+ * milliseconds) stays younger than the grace period, as it would right after a real wait.
+ */
+async function ageData(): Promise<void> {
+  const agedAt = Date.now()
+  clock.set(agedAt + GRACE_MS)
+  while (Date.now() <= agedAt) await sleep(1)
+}
 
 type Files = Record<string, Buffer | string>
 
@@ -121,9 +145,11 @@ function beforeFirstPut(inner: ObjectStore, when: (key: string) => boolean, acti
   })
 }
 
-const prune = (store: ObjectStore, options: Omit<PruneOptions, 'store'> = {}): Promise<PruneReport> => pruneStore({ store, graceMs: GRACE_MS, ...options })
+const prune = (store: ObjectStore, options: Omit<PruneOptions, 'store'> = {}): Promise<PruneReport> => pruneStore({ store, graceMs: GRACE_MS, clock, ...options })
 
 describe('prune on RGW', () => {
+  beforeEach(() => clock.set(undefined))
+
   it('meets a size budget by evicting the least recently used entries first, and collects only their objects', async () => {
     const { store } = await freshStore('prune-lru')
     const shared = seededBytes(MiB, 99)
@@ -439,7 +465,7 @@ describe('prune on RGW', () => {
       process.stdout.write = ((chunk: string | Uint8Array) => ((output.stdout += String(chunk)), true)) as typeof process.stdout.write
       process.stderr.write = ((chunk: string | Uint8Array) => ((output.stderr += String(chunk)), true)) as typeof process.stderr.write
       try {
-        const code = await main(args)
+        const code = await main(args, { clock })
         return { code, ...output }
       } finally {
         process.stdout.write = writes.stdout
@@ -502,8 +528,10 @@ describe('prune on RGW', () => {
       const storeInputs = { store: `s3://${config.bucket}`, endpoint: config.endpoint!, 'aws-access-key-id': config.credentials!.accessKeyId, 'aws-secret-access-key': config.credentials!.secretAccessKey }
       const inputEnv = Object.fromEntries(Object.entries({ ...storeInputs, ...inputs }).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value]))
       const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_') && !name.startsWith('AWS_')))
-      const args = ['--experimental-transform-types', '--no-warnings', '--import', './scripts/ts-register.mjs', 'src/entry/prune.ts']
-      const child = spawn(process.execPath, args, { env: { ...cleanEnv, ...files, ...inputEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
+      const preloads = ['--import', './scripts/ts-register.mjs', '--import', './__tests__/helpers/clock-start.ts']
+      const args = ['--experimental-transform-types', '--no-warnings', ...preloads, 'src/entry/prune.ts']
+      const clockEnv = { CLOCK_START_MS: String(clock.now()) }
+      const child = spawn(process.execPath, args, { env: { ...cleanEnv, ...files, ...inputEnv, ...clockEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
       let stdout = ''
       child.stdout.on('data', chunk => (stdout += chunk))
       child.stderr.on('data', chunk => (stdout += chunk))

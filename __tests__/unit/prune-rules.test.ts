@@ -1,4 +1,5 @@
-import { formatDuration, parseDuration, parseEntryCount, parseScope, parseSize, planEvictions, type EvictionCandidate } from '../../src/core/cache/prune.js'
+import { planEvictions, type EvictionCandidate } from '../../src/core/cache/prune-plan.js'
+import { formatDuration, parseDuration, parseEntryCount, parseScope, parseSize } from '../../src/core/cache/prune-rules.js'
 import { InputError } from '../../src/core/errors.js'
 
 const HOUR = 3_600_000

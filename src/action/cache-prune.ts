@@ -1,5 +1,7 @@
 import * as core from '@actions/core'
-import { formatDuration, parsePruneRules, pruneStore, type PruneOptions, type PruneReport } from '../core/cache/prune.js'
+import type { PruneReport } from '../core/cache/prune-plan.js'
+import { formatDuration, parsePruneRules } from '../core/cache/prune-rules.js'
+import { pruneStore, type PruneOptions } from '../core/cache/prune.js'
 import { errorMessage } from '../core/errors.js'
 import { formatBytes } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'

@@ -1,4 +1,6 @@
-import { formatDuration, parsePruneRules, pruneStore, type PruneOptions, type PruneReport } from '../../core/cache/prune.js'
+import type { PruneReport } from '../../core/cache/prune-plan.js'
+import { formatDuration, parsePruneRules } from '../../core/cache/prune-rules.js'
+import { pruneStore, type PruneOptions } from '../../core/cache/prune.js'
 import { formatAge, formatBytes } from '../../core/report-format.js'
 import { Exit, listValue, stringValue, type Command, type Values } from '../command.js'
 import { storeFrom, storeOptions } from '../store-options.js'
@@ -56,9 +58,9 @@ export const pruneCommand: Command = {
     json: { type: 'boolean', description: 'print the report as JSON' },
     ...storeOptions
   },
-  async run(values) {
+  async run(values, _positionals, { clock }) {
     const rules = pruneRulesFrom(values)
-    const report = await pruneStore({ store: storeFrom(values), ...rules, log: progress })
+    const report = await pruneStore({ store: storeFrom(values), ...rules, clock, log: progress })
     for (const warning of report.warnings) progress(`warning: ${warning}`)
     if (values.json === true) print(JSON.stringify(report, null, 2))
     else {
