@@ -3,7 +3,9 @@ import { constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { zstdCompressSync } from 'node:zlib'
-import { BLOB_MISMATCH, BLOB_UNDECODABLE, BlobWriters, WriteJobBuilder, type WriteJob } from '../../src/core/store/blob-writers.js'
+import { BlobWriters } from '../../src/core/store/blob-writers.js'
+import { handle } from '../../src/core/store/blob-writer.worker.js'
+import { BLOB_MISMATCH, BLOB_UNDECODABLE, WriteJobBuilder, WriteJobReader, type WriteJob } from '../../src/core/store/write-job.js'
 import { ThreadJobError } from '../../src/core/thread-jobs.js'
 
 const FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK
@@ -144,5 +146,54 @@ describe('blob writer threads', () => {
     )
     await expect(failure).rejects.toBeInstanceOf(ThreadJobError)
     await expect(failure).rejects.toMatchObject({ code: 'EISDIR', file: path.join(dir, 'taken') })
+  })
+
+  it("writes a range on the calling thread when a test calls the worker module's handle", () => {
+    const mtime = Date.UTC(2024, 5, 6, 7, 8, 9)
+    const files = [0, 1, 2].map(i => ({ file: path.join(dir, `direct${i}`), data: Buffer.from(`direct ${i}\n`), mode: 0o640, mtime }))
+    const written = handle({ ...jobOf(rawRange(files)), flags: FLAGS, umask: process.umask() })
+    expect(written).toBe(files.reduce((sum, { data }) => sum + data.length, 0))
+    for (const { file, data, mode } of files) {
+      expect(readFileSync(file)).toEqual(data)
+      expect(lstatSync(file).mode & 0o777).toBe(mode)
+      expect(lstatSync(file).mtimeMs).toBe(mtime)
+    }
+    const bad = rawRange([{ file: path.join(dir, 'bad'), data: Buffer.from('bad'), mode: 0o644 }])
+    bad.blobs[0].digest = sha256(Buffer.from('other'))
+    expect(() => handle({ ...jobOf(bad), flags: FLAGS, umask: process.umask() })).toThrow(expect.objectContaining({ code: BLOB_MISMATCH }))
+  })
+})
+
+describe('a writer job', () => {
+  it('reads back blob by blob and target by target as the builder laid it out', () => {
+    const blobs: RangeBlob[] = [
+      { digest: 'a'.repeat(64), offset: 0, length: 10, size: 30, codec: 2, within: 5, frameSize: 90, targets: [] },
+      {
+        digest: 'b'.repeat(64),
+        offset: 10,
+        length: 7,
+        size: 7,
+        codec: 0,
+        within: 0,
+        frameSize: 0,
+        targets: [
+          { file: 'x/one', position: 0, whole: true, mode: 0o755, mtime: 1234 },
+          { file: 'x/two', position: 4096, whole: false, mode: 0o644 }
+        ]
+      }
+    ]
+    const reader = new WriteJobReader(jobOf({ bytes: new Uint8Array(17), blobs }))
+    const read: RangeBlob[] = []
+    while (reader.nextBlob()) {
+      const { digest, offset, length, size, codec, within, frameSize } = reader
+      const targets: BlobTarget[] = []
+      for (let i = 0; i < reader.targets; i++) {
+        reader.nextTarget()
+        const { file, position, whole, mode, mtime } = reader
+        targets.push({ file, position, whole, mode, ...(Number.isNaN(mtime) ? {} : { mtime }) })
+      }
+      read.push({ digest, offset, length, size, codec: codec as RangeBlob['codec'], within, frameSize, targets })
+    }
+    expect(read).toEqual(blobs)
   })
 })

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import { chunkBuffer, CutFinder, readChunks, type ChunkParams } from '../../src/core/store/chunker.js'
+import { CutFinder, readChunks } from '../../src/core/store/chunker.js'
+import { handle } from '../../src/core/store/chunker.worker.js'
+import { chunkBuffer, type ChunkParams } from '../../src/core/store/fastcdc.js'
 import { sha256Hex } from '../../src/core/store/codec.js'
 import { seededBytes } from '../helpers/trees.js'
 
@@ -113,5 +115,16 @@ describe('FastCDC chunker', () => {
     } finally {
       await finder.close()
     }
+  })
+
+  it("cuts a file on the calling thread when a test calls the worker module's handle", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'chunker-'))
+    const file = path.join(dir, 'f')
+    const data = seededBytes(400 * 1024, 13)
+    await writeFile(file, data)
+    const lengths = chunkBuffer(data, params).map(chunk => chunk.length)
+    expect(handle({ file, lengths: [], digests: '', params })).toEqual({ cuts: lengths, confirmed: 0 })
+    const digests = chunkBuffer(data, params).map(sha256Hex).join('')
+    expect(handle({ file, lengths, digests, params })).toEqual({ cuts: lengths, confirmed: lengths.length - 1 })
   })
 })
