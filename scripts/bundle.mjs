@@ -17,7 +17,8 @@ async function bundle(file, options = {}) {
   try {
     return await ncc(file, { minify: false, sourceMap: false, quiet: true, target: 'es2022', ...options })
   } catch (error) {
-    console.error(`bundling ${path.relative(root, file)} failed: ${String(error.message ?? error).split('\n').slice(0, 5).join('\n')}`)
+    const message = String(error.message ?? error).split('\n').slice(0, 5).join('\n')
+    console.error(`bundling ${path.relative(root, file)} failed: ${message}`)
     process.exit(1)
   }
 }
@@ -28,7 +29,10 @@ async function bundle(file, options = {}) {
  */
 const workers = new Map()
 for (const file of await readdir(path.join(root, 'lib'), { recursive: true })) {
-  if (file.endsWith('.worker.js')) workers.set(await readFile(path.join(root, 'lib', file), 'utf8'), path.join(root, 'lib', file))
+  if (file.endsWith('.worker.js')) {
+    const worker = path.join(root, 'lib', file)
+    workers.set(await readFile(worker, 'utf8'), worker)
+  }
 }
 const workerBundles = new Map()
 /** A worker module's bundle: its code on its own (it imports only node's modules and our code). */
@@ -36,7 +40,9 @@ async function workerBundle(file) {
   if (!workerBundles.has(file)) {
     const output = await bundle(file)
     const extra = Object.keys(output.assets ?? {}).filter(asset => asset !== 'package.json')
-    if (extra.length > 0) throw new Error(`the worker bundle of ${path.relative(root, file)} needs files besides itself (${extra.join(', ')})`)
+    if (extra.length > 0) {
+      throw new Error(`the worker bundle of ${path.relative(root, file)} needs files besides itself (${extra.join(', ')})`)
+    }
     workerBundles.set(file, output.code)
   }
   return workerBundles.get(file)

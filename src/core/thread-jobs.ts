@@ -25,8 +25,8 @@ export class ThreadJobError extends Error {
  * serveJobs). `worker` is the module's built file, `new URL('./x.worker.js', import.meta.url)`
  * beside its caller: lib/ has it, and the bundler emits its bundle beside each bundle that needs it.
  * Run from the sources (jest, or node with --experimental-transform-types), where only x.worker.ts
- * exists, the thread runs that, its types stripped by node, with the source hooks. Threads start on the first job; each job goes
- * to the thread with the fewest unanswered jobs.
+ * exists, the thread runs that, its types stripped by node, with the source hooks. Threads start on
+ * the first job; each job goes to the thread with the fewest unanswered jobs.
  */
 export class ThreadJobs<Job, Result> {
   private workers: Worker[] = []

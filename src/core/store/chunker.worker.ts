@@ -30,7 +30,13 @@ interface SyncReader {
  * The chunk lengths of an open file from `position` on, read in a window of two maximum chunks that
  * is compacted only once more than a maximum chunk of it has been consumed.
  */
-export function scanFileCuts(fs: SyncReader, fd: number, position: number, buffer: Uint8Array, options: CutOptions): number[] {
+export function scanFileCuts(
+  fs: SyncReader,
+  fd: number,
+  position: number,
+  buffer: Uint8Array,
+  options: CutOptions
+): number[] {
   const { maxSize } = options
   const cuts: number[] = []
   let start = 0

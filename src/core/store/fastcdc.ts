@@ -39,7 +39,9 @@ export interface CutOptions extends ChunkParams {
 export function cutOptions(params: ChunkParams): CutOptions {
   const bits = Math.round(Math.log2(params.avgSize))
   const { minSize, avgSize, maxSize } = params
-  return { minSize, avgSize, maxSize, gear: GEAR, strict: topBitsMask(Math.min(bits + 1, 31)), loose: topBitsMask(Math.max(bits - 1, 1)) }
+  const strict = topBitsMask(Math.min(bits + 1, 31))
+  const loose = topBitsMask(Math.max(bits - 1, 1))
+  return { minSize, avgSize, maxSize, gear: GEAR, strict, loose }
 }
 
 /** Length of the first chunk of `data[start, end)`, which holds at least one chunk's worth or the end of the input. */
