@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { readScopes } from '../core/cache/scope.js'
@@ -32,9 +33,13 @@ const actionLog: PipelineLog = {
 function readPipeline(workspace: string): Promise<Pipeline> | Pipeline {
   const file = core.getInput(RunInputs.Pipeline)
   const inline = core.getInput(RunInputs.PipelineYaml)
-  if (file && inline) throw new InputError(`${RunInputs.Pipeline}, ${RunInputs.PipelineYaml}: give one of them, not both`)
+  if (file && inline)
+    throw new InputError(`${RunInputs.Pipeline}, ${RunInputs.PipelineYaml}: give one of them, not both`)
   if (inline) return parsePipeline(inline, RunInputs.PipelineYaml, workspace)
-  if (!file) throw new InputError(`${RunInputs.Pipeline}: required; give the pipeline file (e.g. pipeline.yml) or an inline definition in ${RunInputs.PipelineYaml}`)
+  if (!file)
+    throw new InputError(
+      `${RunInputs.Pipeline}: required; give the pipeline file (e.g. pipeline.yml) or an inline definition in ${RunInputs.PipelineYaml}`
+    )
   return loadPipeline(path.resolve(workspace, file))
 }
 
@@ -44,7 +49,8 @@ export async function runPipelineAction(): Promise<void> {
     assertKnownInputs(RUN_INPUTS)
     const workspace = workspaceFromEnv()
     const pipeline = await readPipeline(workspace)
-    for (const name of new Set(pipeline.stages.flatMap(stage => stage.secretEnv))) if (process.env[name]) core.setSecret(process.env[name]!)
+    for (const name of new Set(pipeline.stages.flatMap(stage => stage.secretEnv)))
+      if (process.env[name]) core.setSecret(process.env[name]!)
     const config = readStoreInputs()
     const { plan, result } = await runPipelineJob({
       pipeline,
@@ -52,14 +58,16 @@ export async function runPipelineAction(): Promise<void> {
       readScopes: readScopes(refContextFromEnv()),
       needFinalTree: booleanInput(RunInputs.RestoreFinalTree, true),
       log: actionLog,
-      sourcesDir: path.join(process.env.RUNNER_TEMP || path.join(workspace, '.artifact-action'), 'artifact-action-sources')
+      sourcesDir: path.join(
+        process.env.RUNNER_TEMP || path.join(workspace, '.artifact-action'),
+        'artifact-action-sources'
+      )
     }).catch(async error => {
       const reports = (error as { reports?: StageReport[] }).reports
       if (reports) await writeTimeline(reports)
       throw error
     })
-    const planFile = path.join(process.env.RUNNER_TEMP || workspace, 'artifact-action-plan.json')
-    await writeFile(planFile, formatPlan(plan))
+    const planFile = await writePlanFile(formatPlan(plan), process.env.RUNNER_TEMP || workspace)
     core.setOutput('plan', JSON.stringify(plan))
     core.setOutput('plan-file', planFile)
     core.setOutput('status', result.status)
@@ -69,6 +77,18 @@ export async function runPipelineAction(): Promise<void> {
   } catch (error) {
     core.setFailed(errorMessage(error))
   }
+}
+
+/**
+ * Writes the plan to a file of this step's own, named by the step's id (GITHUB_ACTION) and a random
+ * suffix and created exclusively, so a second run step in the job never overwrites what another
+ * step's plan-file output points at.
+ */
+async function writePlanFile(text: string, dir: string): Promise<string> {
+  const step = (process.env.GITHUB_ACTION || 'run').replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 64)
+  const file = path.join(dir, `artifact-action-plan-${step}-${randomBytes(6).toString('hex')}.json`)
+  await writeFile(file, text, { flag: 'wx' })
+  return file
 }
 
 async function writeTimeline(stages: StageReport[]): Promise<void> {

@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { readFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { errorMessage, InputError } from '../core/errors.js'
-import { buildContextFromEnv, buildProvenanceStatement } from '../core/release/provenance.js'
+import { buildContextFromEnv } from '../core/release/provenance.js'
 import { publishRelease, type StatementSigner } from '../core/release/publish-release.js'
 import { assertSeparateStores, keylessSigner, keySigner, resolvePackages } from '../core/release/release-job.js'
 import { releaseLayout, versionOfTagRef } from '../core/release/release-layout.js'
@@ -78,10 +78,10 @@ export async function runReleaseAction(): Promise<void> {
       store,
       project,
       version,
-      repository: context.repository,
-      commit: context.commit,
       packages,
-      statementFor: subjects => buildProvenanceStatement({ subjects, context, plan, secrets }),
+      context,
+      plan,
+      secrets,
       signer,
       retentionDays: retentionDaysInput()
     })

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { InputError } from '../../core/errors.js'
-import { buildContextFromEnv, buildProvenanceStatement } from '../../core/release/provenance.js'
+import { buildContextFromEnv, withSourceFacts } from '../../core/release/provenance.js'
 import { publishRelease } from '../../core/release/publish-release.js'
 import { assertSeparateStores, keySigner, resolvePackages, verifyPublishedRelease } from '../../core/release/release-job.js'
 import { versionOfTagRef } from '../../core/release/release-layout.js'
@@ -57,18 +57,25 @@ export const releaseCommand: Command = {
     const key = loadSigningKey(pem, keyFile ? '--signing-key-file' : 'signing-key')
     const planFile = stringValue(values, 'plan')
     const plan = planFile ? JSON.parse(await readFile(planFile, 'utf8')) : undefined
-    const context = buildContextFromEnv(process.env)
-    context.repository = stringValue(values, 'repository') ?? (context.repository || gitValue(['config', '--get', 'remote.origin.url']) || 'local')
-    context.commit = stringValue(values, 'commit') ?? (context.commit || gitValue(['rev-parse', 'HEAD']) || 'unknown')
-    context.ref ||= `refs/tags/${version}`
+    const base = buildContextFromEnv(process.env)
+    const git =
+      base.builder === 'local'
+        ? {
+            remote: gitValue(['config', '--get', 'remote.origin.url']),
+            head: gitValue(['rev-parse', 'HEAD']),
+            headRef: gitValue(['symbolic-ref', '-q', 'HEAD'])
+          }
+        : undefined
+    const repository = stringValue(values, 'repository')
+    const context = withSourceFacts(base, { repository, commit: stringValue(values, 'commit'), git })
     const result = await publishRelease({
       store: openStore(releaseConfig),
       project,
       version,
-      repository: context.repository,
-      commit: context.commit,
       packages: await resolvePackages(positionals, process.cwd()),
-      statementFor: subjects => buildProvenanceStatement({ subjects, context, plan }),
+      context,
+      plan,
+      secrets: [pem],
       signer: keySigner(key)
     })
     print(`${result.status === 'published' ? 'published' : 'already published with identical bytes:'} ${project} ${version} in ${describeStore(releaseConfig)}`)
@@ -102,7 +109,7 @@ export const verifyCommand: Command = {
     })
     for (const line of verified.checked) print(`ok: ${line}`)
     if (verified.keySource === 'store') print('note: checked against the public key published in the release store; pin it with --public-key')
-    print(`verified ${project} ${version} (${verified.record.repository}@${verified.record.commit.slice(0, 12)})`)
+    print(`verified ${project} ${version} (${verified.release.repository}@${verified.release.commit.slice(0, 12)})`)
     return Exit.Ok
   }
 }

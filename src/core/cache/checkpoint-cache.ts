@@ -4,6 +4,7 @@ import type { ManifestColumns } from '../store/manifest-columns.js'
 import { mapLimit } from '../task-pool.js'
 import { materializeTree, type MaterializeStats } from '../store/materialize.js'
 import type { ObjectStore } from '../store/object-store.js'
+import { assertNotReleaseStore } from '../release/release-store.js'
 import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
 import { waitForPruneLeases } from './prune-lease.js'
 import { accessKey, ENTRY_SCHEMA, entryVersion, findEntry, refKey, validateKey, writeEntry, type EntryMatch } from './entry-refs.js'
@@ -85,6 +86,7 @@ export async function saveEntry(request: SaveRequest): Promise<SaveResult> {
   const version = entryVersion(request.paths)
   const roots = await resolveSaveRoots(request.paths, request.workspace)
   if (roots.length === 0) return { status: 'no-files' }
+  await assertNotReleaseStore(request.store)
   if (await request.store.head(refKey(scope, version, request.key))) return { status: 'exists' }
 
   const bases = await loadBases(request, version)

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
+import { assertNotReleaseStore } from '../release/release-store.js'
 import { sha256Hex } from '../store/codec.js'
 import { objectKey } from '../store/manifest.js'
 import type { ObjectStore } from '../store/object-store.js'
@@ -23,6 +24,7 @@ export interface PipelineJobOptions {
 export async function runPipelineJob(options: PipelineJobOptions): Promise<{ plan: Plan; result: PipelineResult }> {
   const { pipeline } = options
   const plan = await computePlan(pipeline)
+  await assertNotReleaseStore(options.store)
   const stages: RunnableStage[] = pipeline.stages.map((stage, index) => ({
     id: stage.id,
     key: plan.stages[index].key,

@@ -11,15 +11,29 @@ const ATTEMPTS = 10
  * entry: the loser of a slot re-reads and retries. index.json is then a copy of the newest slot.
  * (If-Match on PUT would do too, but Ceph RGW does not honour it.)
  */
-export async function addToIndex(store: ObjectStore, project: string, entry: ReleaseIndex['versions'][number]): Promise<ReleaseIndex> {
+export async function addToIndex(
+  store: ObjectStore,
+  project: string,
+  entry: ReleaseIndex['versions'][number]
+): Promise<ReleaseIndex> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const current = (await readNewestSlot(store, project)) ?? { schema: INDEX_SCHEMA, project, sequence: 0, versions: [] }
+    const current = (await readNewestSlot(store, project)) ?? {
+      schema: INDEX_SCHEMA,
+      project,
+      sequence: 0,
+      versions: []
+    }
     if (current.versions.some(existing => existing.version === entry.version)) {
       await publishIndexCopy(store, project, current)
       return current
     }
     const next: ReleaseIndex = { ...current, sequence: current.sequence + 1, versions: [...current.versions, entry] }
-    if ((await store.put(releaseLayout.indexSlot(project, next.sequence), json(next), { ifNoneMatch: true, contentType: 'application/json' })) === 'created') {
+    if (
+      (await store.put(releaseLayout.indexSlot(project, next.sequence), json(next), {
+        ifNoneMatch: true,
+        contentType: 'application/json'
+      })) === 'created'
+    ) {
       await publishIndexCopy(store, project, next)
       return next
     }
@@ -34,17 +48,24 @@ export async function readIndex(store: ObjectStore, project: string): Promise<Re
 
 async function readNewestSlot(store: ObjectStore, project: string): Promise<ReleaseIndex | undefined> {
   let newest: string | undefined
-  for await (const object of store.list(releaseLayout.indexSlots(project))) if (!newest || object.key > newest) newest = object.key
+  for await (const object of store.list(releaseLayout.indexSlots(project)))
+    if (!newest || object.key > newest) newest = object.key
   if (!newest) return undefined
   const bytes = await store.get(newest)
   return bytes ? (JSON.parse(bytes.toString('utf8')) as ReleaseIndex) : undefined
 }
 
-/** Writes index.json from `index`, and again from any newer slot that appeared meanwhile. */
+/**
+ * Writes index.json from `index`, and again from any newer slot that appeared meanwhile; writes
+ * nothing when index.json already holds those bytes (an identical re-run changes no object).
+ */
 async function publishIndexCopy(store: ObjectStore, project: string, index: ReleaseIndex): Promise<void> {
   let written = index
   for (;;) {
-    await store.put(releaseLayout.index(project), json(written), { contentType: 'application/json' })
+    const bytes = json(written)
+    const current = await store.get(releaseLayout.index(project))
+    if (!current?.equals(bytes))
+      await store.put(releaseLayout.index(project), bytes, { contentType: 'application/json' })
     const newest = await readNewestSlot(store, project)
     if (!newest || newest.sequence <= written.sequence) return
     written = newest

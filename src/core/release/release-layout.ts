@@ -10,15 +10,31 @@ export const INDEX_SCHEMA = 'artifact-action/release-index@1'
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/
 
 export function validateProjectName(project: string, input = 'project'): void {
-  if (!NAME.test(project)) throw new InputError(`${input}: "${project}" is not a valid project name; use letters, digits, '.', '_', '+' or '-', starting with a letter or digit`)
+  if (!NAME.test(project))
+    throw new InputError(
+      `${input}: "${project}" is not a valid project name; use letters, digits, '.', '_', '+' or '-', starting with a letter or digit`
+    )
 }
 
 export function validateVersion(version: string, input = 'version'): void {
-  if (!NAME.test(version) || version.includes('..')) throw new InputError(`${input}: "${version}" is not a valid version name; use a tag-like name such as v1.2.3 (letters, digits, '.', '_', '+', '-')`)
+  if (!NAME.test(version) || version.includes('..'))
+    throw new InputError(
+      `${input}: "${version}" is not a valid version name; use a tag-like name such as v1.2.3 (letters, digits, '.', '_', '+', '-')`
+    )
 }
 
+/** A package file name: one path segment, no '..'. */
+export function isPackageName(name: string): boolean {
+  return NAME.test(name) && !name.includes('..')
+}
+
+export const SHA256_HEX = /^[0-9a-f]{64}$/
+
 export function validatePackageName(name: string): void {
-  if (!NAME.test(name) || name.includes('..')) throw new InputError(`packages: "${name}" is not a valid package file name; rename it (letters, digits, '.', '_', '+', '-')`)
+  if (!isPackageName(name))
+    throw new InputError(
+      `packages: "${name}" is not a valid package file name; rename it (letters, digits, '.', '_', '+', '-')`
+    )
 }
 
 /** The version a tag ref names (refs/tags/v1.2.3 → v1.2.3); undefined for any other ref. */
@@ -33,6 +49,7 @@ export const releaseLayout = {
   indexSlots: (project: string) => `${project}/index.d/`,
   key: (project: string, keyId: string) => `${project}/keys/${keyId}.pem`,
   version: (project: string, version: string) => `${project}/releases/${version}/`,
+  packages: (project: string, version: string) => `${project}/releases/${version}/packages/`,
   package: (project: string, version: string, file: string) => `${project}/releases/${version}/packages/${file}`,
   sums: (project: string, version: string) => `${project}/releases/${version}/SHA256SUMS`,
   provenance: (project: string, version: string) => `${project}/releases/${version}/provenance.sigstore.json`,
@@ -50,6 +67,7 @@ export interface ReleaseRecord {
   schema: typeof RELEASE_SCHEMA
   project: string
   version: string
+  /** The source repository URI; like project, version, commit and files, bound to the signed statement. */
   repository: string
   commit: string
   created: string

@@ -38,7 +38,25 @@ export function storesOverlap(a: StoreConfig, b: StoreConfig): boolean {
   if (a.kind === 'fs' && b.kind === 'fs') return inside(path.resolve(a.dir), path.resolve(b.dir))
   if (a.kind === 's3' && b.kind === 's3') {
     const prefix = (p?: string) => (p ?? '').replace(/^\/+|\/+$/g, '')
-    return a.bucket === b.bucket && (a.endpoint ?? '') === (b.endpoint ?? '') && inside(prefix(a.prefix), prefix(b.prefix))
+    return a.bucket === b.bucket && sameEndpoint(a.endpoint, b.endpoint) && inside(prefix(a.prefix), prefix(b.prefix))
   }
   return false
+}
+
+/**
+ * Whether two endpoints reach the same service: compared as URLs (scheme, host, port, path; case and
+ * a trailing slash do not count). AWS S3 is one service whatever the region, with or without an endpoint.
+ */
+function sameEndpoint(a: string | undefined, b: string | undefined): boolean {
+  const service = (endpoint: string | undefined): string => {
+    if (!endpoint) return 'aws'
+    try {
+      const url = new URL(endpoint)
+      if (/(^|\.)amazonaws\.com$/.test(url.hostname) && /^s3[.-]/.test(url.hostname)) return 'aws'
+      return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`
+    } catch {
+      return endpoint.trim().toLowerCase()
+    }
+  }
+  return service(a) === service(b)
 }
