@@ -9,7 +9,9 @@ import path from 'node:path'
 
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname))
 await rm(path.join(root, 'lib'), { recursive: true, force: true })
-execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' })
+execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', path.join(root, 'tsconfig.build.json')], {
+  stdio: 'inherit'
+})
 const entries = (await readdir(path.join(root, 'src/entry'))).filter(name => name.endsWith('.ts')).sort()
 await rm(path.join(root, 'dist'), { recursive: true, force: true })
 
@@ -17,7 +19,10 @@ async function bundle(file, options = {}) {
   try {
     return await ncc(file, { minify: false, sourceMap: false, quiet: true, target: 'es2022', ...options })
   } catch (error) {
-    const message = String(error.message ?? error).split('\n').slice(0, 5).join('\n')
+    const message = String(error.message ?? error)
+      .split('\n')
+      .slice(0, 5)
+      .join('\n')
     console.error(`bundling ${path.relative(root, file)} failed: ${message}`)
     process.exit(1)
   }
@@ -41,7 +46,9 @@ async function workerBundle(file) {
     const output = await bundle(file)
     const extra = Object.keys(output.assets ?? {}).filter(asset => asset !== 'package.json')
     if (extra.length > 0) {
-      throw new Error(`the worker bundle of ${path.relative(root, file)} needs files besides itself (${extra.join(', ')})`)
+      throw new Error(
+        `the worker bundle of ${path.relative(root, file)} needs files besides itself (${extra.join(', ')})`
+      )
     }
     workerBundles.set(file, output.code)
   }

@@ -41,7 +41,8 @@ describe('FastCDC chunker', () => {
     const fromFile: string[] = []
     const finder = new CutFinder(params)
     try {
-      for await (const chunk of readChunks(path.join(dir, 'f'), (await finder.cuts(path.join(dir, 'f'))).cuts)) fromFile.push(sha256Hex(chunk))
+      for await (const chunk of readChunks(path.join(dir, 'f'), (await finder.cuts(path.join(dir, 'f'))).cuts))
+        fromFile.push(sha256Hex(chunk))
     } finally {
       await finder.close()
     }
@@ -65,15 +66,23 @@ describe('FastCDC chunker', () => {
       // Grown at its end: every chunk but the last known one is confirmed, and the cuts are a full scan's.
       const grown = Buffer.concat([data, seededBytes(40 * 1024, 10)])
       await writeFile(file, grown)
-      expect(await finder.cuts(file, known)).toEqual({ cuts: chunkBuffer(grown, params).map(chunk => chunk.length), confirmed: earlier.length - 1 })
+      expect(await finder.cuts(file, known)).toEqual({
+        cuts: chunkBuffer(grown, params).map(chunk => chunk.length),
+        confirmed: earlier.length - 1
+      })
 
       // Edited in the middle: the chunks before the edit are confirmed.
       const edited = Buffer.from(data)
       const editAt = 300 * 1024
       edited[editAt] ^= 0xff
       await writeFile(file, edited)
-      const before = known.lengths.findIndex((_, i) => known.lengths.slice(0, i + 1).reduce((a, b) => a + b, 0) > editAt)
-      expect(await finder.cuts(file, known)).toEqual({ cuts: chunkBuffer(edited, params).map(chunk => chunk.length), confirmed: before })
+      const before = known.lengths.findIndex(
+        (_, i) => known.lengths.slice(0, i + 1).reduce((a, b) => a + b, 0) > editAt
+      )
+      expect(await finder.cuts(file, known)).toEqual({
+        cuts: chunkBuffer(edited, params).map(chunk => chunk.length),
+        confirmed: before
+      })
 
       // A first chunk that differs: nothing is confirmed.
       await writeFile(file, Buffer.concat([Buffer.from('new head'), data]))

@@ -32,7 +32,10 @@ export class ThreadJobs<Job, Result> {
   private workers: Worker[] = []
   /** Jobs each thread has not answered yet. */
   private load: number[] = []
-  private readonly pending = new Map<number, { worker: number; resolve: (result: Result) => void; reject: (error: Error) => void }>()
+  private readonly pending = new Map<
+    number,
+    { worker: number; resolve: (result: Result) => void; reject: (error: Error) => void }
+  >()
   private nextId = 0
   private failure: Error | undefined
 

@@ -53,7 +53,10 @@ export async function executePrune(plan: PrunePlan, log: (line: string) => void)
       const releaseLease = await holdPruneLease(store)
       try {
         const orphan = (await live.refresh()).find(entry => entry.manifestMissing)
-        if (orphan) throw new PruneRefusedError(`${orphan.refKey}, written while pruning, names manifest ${orphan.tree.slice(0, 12)}, which is missing`)
+        if (orphan)
+          throw new PruneRefusedError(
+            `${orphan.refKey}, written while pruning, names manifest ${orphan.tree.slice(0, 12)}, which is missing`
+          )
         const batch = sweep.slice(start, start + DELETE_BATCH).filter(key => !live.keys.has(key))
         await deleteKeys(batch)
         for (const key of batch) swept.add(key)
@@ -65,7 +68,9 @@ export async function executePrune(plan: PrunePlan, log: (line: string) => void)
   } catch (error) {
     throw refusal(error, store, deleted)
   }
-  log(`removed ${report.removed.length} entries, ${report.manifestsRemoved} manifests, ${report.objectsRemoved} objects`)
+  log(
+    `removed ${report.removed.length} entries, ${report.manifestsRemoved} manifests, ${report.objectsRemoved} objects`
+  )
   return report
 }
 
@@ -100,18 +105,26 @@ class LiveSet {
   async refresh(): Promise<NewEntry[]> {
     const newRefs: ObjectInfo[] = []
     for await (const ref of orderedListing(this.store, 'refs/')) {
-      if (!parseEntryKey(ref.key)) throw new PruneRefusedError(`${ref.key} is not a cache entry this version understands`)
+      if (!parseEntryKey(ref.key))
+        throw new PruneRefusedError(`${ref.key} is not a cache entry this version understands`)
       if (this.seenRefs.get(ref.key) !== ref.lastModified.getTime()) newRefs.push(ref)
     }
     const newManifests: ObjectInfo[] = []
     for await (const manifest of orderedListing(this.store, 'manifests/')) {
-      if (MANIFEST_KEY.test(manifest.key) && this.seenManifests.get(manifest.key) !== manifest.lastModified.getTime()) newManifests.push(manifest)
+      if (MANIFEST_KEY.test(manifest.key) && this.seenManifests.get(manifest.key) !== manifest.lastModified.getTime())
+        newManifests.push(manifest)
     }
     const entries: NewEntry[] = []
     await mapLimit(newRefs, READ_CONCURRENCY, async ref => {
       const version = String(ref.lastModified.getTime())
       const record = await readRef(this.store, ref.key)
-      if (record) entries.push({ refKey: ref.key, tree: record.tree, version, manifestMissing: !(await this.markManifest(manifestKey(record.tree), version)) })
+      if (record)
+        entries.push({
+          refKey: ref.key,
+          tree: record.tree,
+          version,
+          manifestMissing: !(await this.markManifest(manifestKey(record.tree), version))
+        })
       this.seenRefs.set(ref.key, ref.lastModified.getTime())
     })
     await mapLimit(newManifests, READ_CONCURRENCY, async manifest => {
@@ -139,22 +152,38 @@ interface NewEntry {
  * deletions finds such entries: those whose keys are still missing are removed (their key can be
  * saved again) and reported. One written after that listing is removed by the next prune as broken.
  */
-async function removeEntriesThatLostKeys(store: ObjectStore, live: LiveSet, manifests: ManifestReader, swept: Set<string>, deleteKeys: (keys: string[]) => Promise<void>, warnings: string[]): Promise<void> {
+async function removeEntriesThatLostKeys(
+  store: ObjectStore,
+  live: LiveSet,
+  manifests: ManifestReader,
+  swept: Set<string>,
+  deleteKeys: (keys: string[]) => Promise<void>,
+  warnings: string[]
+): Promise<void> {
   await live.refresh()
   const named = new Map<string, string[]>()
   for (const entry of live.appeared) {
     const objects = entry.manifestMissing ? [] : ((await manifests.objects(entry.tree, entry.version)) ?? [])
-    named.set(entry.refKey, [manifestKey(entry.tree), ...objects].filter(key => swept.has(key)))
+    named.set(
+      entry.refKey,
+      [manifestKey(entry.tree), ...objects].filter(key => swept.has(key))
+    )
   }
   const missing = new Set<string>()
-  await mapLimit(new Set([...swept].filter(key => live.keys.has(key)).concat(...named.values())), READ_CONCURRENCY, async key => {
-    if (!(await store.head(key))) missing.add(key)
-  })
+  await mapLimit(
+    new Set([...swept].filter(key => live.keys.has(key)).concat(...named.values())),
+    READ_CONCURRENCY,
+    async key => {
+      if (!(await store.head(key))) missing.add(key)
+    }
+  )
   if (missing.size === 0) return
   const broken = [...named].filter(([, keys]) => keys.some(key => missing.has(key))).map(([refKey]) => refKey)
   // A manifest without an entry yet belongs to a save still running: it checks and stores again after our lease.
   if (broken.length === 0) return
   await deleteKeys(broken)
   const removed = `${broken.length} ${broken.length === 1 ? 'entry' : 'entries'}`
-  warnings.push(`a save that finished during this prune names keys it deleted (${[...broken, ...missing][0]}); removed ${removed} that could no longer restore, and the next prune removes any saved later`)
+  warnings.push(
+    `a save that finished during this prune names keys it deleted (${[...broken, ...missing][0]}); removed ${removed} that could no longer restore, and the next prune removes any saved later`
+  )
 }

@@ -57,7 +57,12 @@ export function leastRecentlyUsedFirst(a: EvictionCandidate, b: EvictionCandidat
  * until the bytes the rest reference fit the budget. A key shared by several entries counts once,
  * and frees its bytes only when the last entry naming it goes.
  */
-export function planEvictions(entries: readonly EvictionCandidate[], sizes: ReadonlyMap<string, number>, rules: PruneRules, now: number): EvictionPlan {
+export function planEvictions(
+  entries: readonly EvictionCandidate[],
+  sizes: ReadonlyMap<string, number>,
+  rules: PruneRules,
+  now: number
+): EvictionPlan {
   const evicted = new Map<string, EvictionReason>()
   const deleteScopes = new Set(rules.deleteScopes ?? [])
   const remaining = (): EvictionCandidate[] => entries.filter(entry => !evicted.has(entry.id))
@@ -165,7 +170,10 @@ function releaseKey(key: string): boolean {
   if (key === RELEASE_STORE_MARKER) return true
   const parts = key.split('/')
   if (CACHE_FOLDERS.has(parts[0])) return false
-  return (parts.length === 2 && parts[1] === 'index.json') || (parts.length === 4 && parts[1] === 'releases' && parts[3] === 'release.json')
+  return (
+    (parts.length === 2 && parts[1] === 'index.json') ||
+    (parts.length === 4 && parts[1] === 'releases' && parts[3] === 'release.json')
+  )
 }
 
 /** Lists a prefix and refuses a listing that is not in strictly increasing key order (a broken pagination). */
@@ -173,17 +181,30 @@ export async function* orderedListing(store: ObjectStore, prefix: string): Async
   let previous: Buffer | undefined
   for await (const object of store.list(prefix)) {
     const key = Buffer.from(object.key)
-    if (previous && Buffer.compare(previous, key) >= 0) throw new PruneRefusedError(`the listing of ${prefix || 'the store'} returned ${object.key} out of order; it looks incomplete`)
+    if (previous && Buffer.compare(previous, key) >= 0)
+      throw new PruneRefusedError(
+        `the listing of ${prefix || 'the store'} returned ${object.key} out of order; it looks incomplete`
+      )
     previous = key
     yield object
   }
 }
 
 async function scanStore(store: ObjectStore, clock: Clock): Promise<StoreScan> {
-  const scan: StoreScan = { startedAt: clock.now(), refs: new Map(), access: new Map(), manifests: new Map(), objects: new Map(), otherKeys: 0 }
+  const scan: StoreScan = {
+    startedAt: clock.now(),
+    refs: new Map(),
+    access: new Map(),
+    manifests: new Map(),
+    objects: new Map(),
+    otherKeys: 0
+  }
   for await (const object of orderedListing(store, '')) {
     const { key } = object
-    if (releaseKey(key)) throw new InputError(`store: ${store.location} holds releases (${key}); releases are never pruned — point prune at the cache store`)
+    if (releaseKey(key))
+      throw new InputError(
+        `store: ${store.location} holds releases (${key}); releases are never pruned — point prune at the cache store`
+      )
     if (key.startsWith('refs/')) {
       if (!parseEntryKey(key)) throw new PruneRefusedError(`${key} is not a cache entry this version understands`)
       scan.refs.set(key, object)
@@ -193,7 +214,9 @@ async function scanStore(store: ObjectStore, clock: Clock): Promise<StoreScan> {
     else scan.otherKeys++
   }
   if (scan.refs.size + scan.manifests.size + scan.objects.size === 0 && scan.otherKeys > 0) {
-    throw new InputError(`store: ${store.location} has ${scan.otherKeys} keys but no cache entries, manifests or objects; it does not look like a cache store`)
+    throw new InputError(
+      `store: ${store.location} has ${scan.otherKeys} keys but no cache entries, manifests or objects; it does not look like a cache store`
+    )
   }
   return scan
 }
@@ -208,7 +231,10 @@ export async function readRef(store: ObjectStore, key: string): Promise<EntryRec
   } catch {
     throw new PruneRefusedError(`${key} is not JSON`)
   }
-  if (record?.schema !== ENTRY_SCHEMA || typeof record.tree !== 'string' || !/^[0-9a-f]{64}$/.test(record.tree)) throw new PruneRefusedError(`${key} is not a cache entry this version understands (schema ${JSON.stringify(record?.schema)})`)
+  if (record?.schema !== ENTRY_SCHEMA || typeof record.tree !== 'string' || !/^[0-9a-f]{64}$/.test(record.tree))
+    throw new PruneRefusedError(
+      `${key} is not a cache entry this version understands (schema ${JSON.stringify(record?.schema)})`
+    )
   return record
 }
 
@@ -218,7 +244,8 @@ async function manifestObjects(store: ObjectStore, digest: string): Promise<stri
     return (await loadManifestColumns(store, digest)).objects.map(objectKey)
   } catch (error) {
     if (isNamedError(error, 'IntegrityError') && !(await store.head(manifestKey(digest)))) return undefined
-    if (isNamedError(error, 'IntegrityError')) throw new PruneRefusedError(`manifest ${digest.slice(0, 12)} is unreadable: ${errorMessage(error)}`)
+    if (isNamedError(error, 'IntegrityError'))
+      throw new PruneRefusedError(`manifest ${digest.slice(0, 12)} is unreadable: ${errorMessage(error)}`)
     throw error
   }
 }
@@ -234,7 +261,12 @@ export class ManifestReader {
   }
 }
 
-async function loadEntries(store: ObjectStore, scan: StoreScan, manifests: ManifestReader, deleteScopes: Set<string>): Promise<LoadedEntry[]> {
+async function loadEntries(
+  store: ObjectStore,
+  scan: StoreScan,
+  manifests: ManifestReader,
+  deleteScopes: Set<string>
+): Promise<LoadedEntry[]> {
   const entries: LoadedEntry[] = []
   await mapLimit(scan.refs.values(), READ_CONCURRENCY, async ref => {
     const record = await readRef(store, ref.key)
@@ -242,7 +274,9 @@ async function loadEntries(store: ObjectStore, scan: StoreScan, manifests: Manif
     const names = parseEntryKey(ref.key)!
     const objects = await manifests.objects(record.tree)
     if (!objects && !deleteScopes.has(names.scope)) {
-      throw new PruneRefusedError(`entry ${names.scope} ${JSON.stringify(names.key)} (${ref.key}) names manifest ${record.tree.slice(0, 12)}, which is missing; delete that ref if the entry is broken`)
+      throw new PruneRefusedError(
+        `entry ${names.scope} ${JSON.stringify(names.key)} (${ref.key}) names manifest ${record.tree.slice(0, 12)}, which is missing; delete that ref if the entry is broken`
+      )
     }
     const access = scan.access.get(accessKey(ref.key))
     entries.push({
@@ -263,13 +297,19 @@ async function loadEntries(store: ObjectStore, scan: StoreScan, manifests: Manif
  * entry is broken. A key present and older than the listing means the listing skipped it, so the
  * listing cannot be trusted. Younger ones were written by a save while the listing ran.
  */
-async function checkUnlistedKeys(store: ObjectStore, scan: StoreScan, entries: LoadedEntry[], sizes: Map<string, number>): Promise<void> {
+async function checkUnlistedKeys(
+  store: ObjectStore,
+  scan: StoreScan,
+  entries: LoadedEntry[],
+  sizes: Map<string, number>
+): Promise<void> {
   const unlisted = new Set(entries.flatMap(entry => entry.keys.filter(key => !sizes.has(key))))
   const missing = new Set<string>()
   await mapLimit(unlisted, READ_CONCURRENCY, async key => {
     const info = await store.head(key)
     if (!info) return void missing.add(key)
-    if (info.lastModified.getTime() < scan.startedAt - LIST_SKEW_MS) throw new PruneRefusedError(`the listing did not show ${key}, which exists; the listing looks incomplete`)
+    if (info.lastModified.getTime() < scan.startedAt - LIST_SKEW_MS)
+      throw new PruneRefusedError(`the listing did not show ${key}, which exists; the listing looks incomplete`)
     sizes.set(key, info.size)
   })
   for (const entry of entries) entry.broken = !entry.manifestMissing && entry.keys.some(key => missing.has(key))
@@ -288,7 +328,6 @@ function describeEntry(entry: LoadedEntry, sizes: ReadonlyMap<string, number>, r
     ...(reason ? { reason } : {})
   }
 }
-
 
 // ---------------------------------------------------------------- the plan
 
@@ -336,7 +375,9 @@ export async function planPrune(options: PlanOptions): Promise<PrunePlan> {
   const sizes = new Map<string, number>()
   try {
     scan = await scanStore(store, clock)
-    log(`listed ${scan.refs.size} entries, ${scan.manifests.size} manifests, ${scan.objects.size} objects in ${store.location}`)
+    log(
+      `listed ${scan.refs.size} entries, ${scan.manifests.size} manifests, ${scan.objects.size} objects in ${store.location}`
+    )
     for (const info of [...scan.manifests.values(), ...scan.objects.values()]) sizes.set(info.key, info.size)
     entries = await loadEntries(store, scan, manifests, deleteScopes)
     await checkUnlistedKeys(store, scan, entries, sizes)
@@ -345,21 +386,39 @@ export async function planPrune(options: PlanOptions): Promise<PrunePlan> {
   }
 
   const now = clock.now()
-  const candidates = entries.map(entry => ({ id: entry.refKey, scope: entry.record.scope, lastUsed: entry.lastUsed, created: Date.parse(entry.record.created) || entry.ref.lastModified.getTime(), keys: entry.keys, broken: entry.broken }))
+  const candidates = entries.map(entry => ({
+    id: entry.refKey,
+    scope: entry.record.scope,
+    lastUsed: entry.lastUsed,
+    created: Date.parse(entry.record.created) || entry.ref.lastModified.getTime(),
+    keys: entry.keys,
+    broken: entry.broken
+  }))
   const plan = planEvictions(candidates, sizes, options, now)
   const removed = entries.filter(entry => plan.evicted.has(entry.refKey))
   const kept = entries.filter(entry => !plan.evicted.has(entry.refKey))
   const warnings: string[] = []
-  for (const scope of deleteScopes) if (!entries.some(entry => entry.record.scope === scope)) warnings.push(`scope ${scope} has no entries`)
-  for (const entry of removed) if (entry.manifestMissing) warnings.push(`entry ${entry.record.scope} ${JSON.stringify(entry.record.key)} names a missing manifest; removed with its scope`)
-  for (const entry of removed) if (entry.broken) warnings.push(`entry ${entry.record.scope} ${JSON.stringify(entry.record.key)} names objects missing from the store; removed as broken`)
+  for (const scope of deleteScopes)
+    if (!entries.some(entry => entry.record.scope === scope)) warnings.push(`scope ${scope} has no entries`)
+  for (const entry of removed)
+    if (entry.manifestMissing)
+      warnings.push(
+        `entry ${entry.record.scope} ${JSON.stringify(entry.record.key)} names a missing manifest; removed with its scope`
+      )
+  for (const entry of removed)
+    if (entry.broken)
+      warnings.push(
+        `entry ${entry.record.scope} ${JSON.stringify(entry.record.key)} names objects missing from the store; removed as broken`
+      )
 
   // Mark: kept entries, and manifests within the grace period (a save may be about to name them).
   const marked = new Set<string>()
   const referenced = new Set(kept.flatMap(entry => entry.keys))
   try {
     for (const key of referenced) marked.add(key)
-    const young = [...scan.manifests.values()].filter(info => now - info.lastModified.getTime() < graceMs && !marked.has(info.key))
+    const young = [...scan.manifests.values()].filter(
+      info => now - info.lastModified.getTime() < graceMs && !marked.has(info.key)
+    )
     await mapLimit(young, READ_CONCURRENCY, async info => void (await markManifest(manifests, marked, info.key)))
   } catch (error) {
     throw refusal(error, store, 0)
@@ -383,7 +442,9 @@ export async function planPrune(options: PlanOptions): Promise<PrunePlan> {
     dryRun: true,
     graceMs,
     kept: kept.map(entry => describeEntry(entry, sizes)).sort((a, b) => (a.lastUsed < b.lastUsed ? 1 : -1)),
-    removed: removed.map(entry => describeEntry(entry, sizes, plan.evicted.get(entry.refKey))).sort((a, b) => (a.lastUsed < b.lastUsed ? -1 : 1)),
+    removed: removed
+      .map(entry => describeEntry(entry, sizes, plan.evicted.get(entry.refKey)))
+      .sort((a, b) => (a.lastUsed < b.lastUsed ? -1 : 1)),
     liveBytes: plan.liveBytes,
     manifestsRemoved: 0,
     objectsRemoved: 0,

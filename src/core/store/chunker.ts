@@ -52,7 +52,8 @@ export async function* readChunks(path: string, cuts: number[], position = 0): A
       }
       yield chunk
     }
-    if ((await handle.read(Buffer.alloc(1), 0, 1, position)).bytesRead !== 0) throw new Error(`${path} changed while it was being saved`)
+    if ((await handle.read(Buffer.alloc(1), 0, 1, position)).bytesRead !== 0)
+      throw new Error(`${path} changed while it was being saved`)
   } finally {
     await handle.close()
   }

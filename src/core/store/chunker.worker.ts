@@ -69,15 +69,24 @@ export function scanFileCuts(
  * with the same bytes ends at the same cut; the last known chunk may have ended where the file did
  * rather than at a cut, so it is never confirmed.
  */
-export function confirmKnownChunks(fs: SyncReader, fd: number, buffer: Uint8Array, lengths: number[], digests: string, sha256: (data: Uint8Array) => string): number {
+export function confirmKnownChunks(
+  fs: SyncReader,
+  fd: number,
+  buffer: Uint8Array,
+  lengths: number[],
+  digests: string,
+  sha256: (data: Uint8Array) => string
+): number {
   let confirmed = 0
   let position = 0
   for (; confirmed < lengths.length - 1; confirmed++) {
     const length = lengths[confirmed]
     if (length > buffer.length) break
     let filled = 0
-    for (let read = -1; read !== 0 && filled < length; filled += read) read = fs.readSync(fd, buffer, filled, length - filled, position + filled)
-    if (filled !== length || sha256(buffer.subarray(0, length)) !== digests.slice(confirmed * 64, confirmed * 64 + 64)) break
+    for (let read = -1; read !== 0 && filled < length; filled += read)
+      read = fs.readSync(fd, buffer, filled, length - filled, position + filled)
+    if (filled !== length || sha256(buffer.subarray(0, length)) !== digests.slice(confirmed * 64, confirmed * 64 + 64))
+      break
     position += length
   }
   return confirmed

@@ -10,7 +10,11 @@ export interface ChunkParams {
   maxSize: number
 }
 
-export const DEFAULT_CHUNK_PARAMS: ChunkParams = { minSize: 512 * 1024, avgSize: 2 * 1024 * 1024, maxSize: 8 * 1024 * 1024 }
+export const DEFAULT_CHUNK_PARAMS: ChunkParams = {
+  minSize: 512 * 1024,
+  avgSize: 2 * 1024 * 1024,
+  maxSize: 8 * 1024 * 1024
+}
 
 /** 256 pseudo-random 32-bit values, fixed forever: changing them changes every chunk boundary. */
 const GEAR = (() => {

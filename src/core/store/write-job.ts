@@ -38,7 +38,15 @@ export class WriteJobBuilder {
   /** Where the last blob's fields start. */
   private blobAt = -1
 
-  blob(digest: string, offset: number, length: number, size: number, codec: number, within: number, frameSize: number): void {
+  blob(
+    digest: string,
+    offset: number,
+    length: number,
+    size: number,
+    codec: number,
+    within: number,
+    frameSize: number
+  ): void {
     this.blobAt = this.numbers.length
     // In BLOB's order; push keeps the array packed.
     this.numbers.push(offset, length, size, codec, within, frameSize, 0)
@@ -54,7 +62,12 @@ export class WriteJobBuilder {
   }
 
   build(bytes: Uint8Array): WriteJob {
-    return { bytes, numbers: Float64Array.from(this.numbers), files: this.files.join('\0'), digests: this.digests.join('') }
+    return {
+      bytes,
+      numbers: Float64Array.from(this.numbers),
+      files: this.files.join('\0'),
+      digests: this.digests.join('')
+    }
   }
 }
 
