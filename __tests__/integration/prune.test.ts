@@ -3,8 +3,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { loadManifest, restoreEntry, saveEntry } from '../../src/core/cache/checkpoint-cache.js'
 import { accessKey, refKey, entryVersion } from '../../src/core/cache/entry-refs.js'
-import { pruneStore, PruneRefusedError, RELEASE_STORE_MARKER, type PruneOptions, type PruneReport } from '../../src/core/cache/prune.js'
+import { PruneRefusedError, RELEASE_STORE_MARKER, type PruneReport } from '../../src/core/cache/prune-plan.js'
+import { pruneStore, type PruneOptions } from '../../src/core/cache/prune.js'
 import { main } from '../../src/cli/main.js'
+import type { Clock } from '../../src/core/clock.js'
 import { InputError } from '../../src/core/errors.js'
 import { encodeManifest, manifestKey, objectKey, type Manifest } from '../../src/core/store/manifest.js'
 import type { ObjectInfo, ObjectStore } from '../../src/core/store/object-store.js'
@@ -13,14 +15,36 @@ import { parseCommandFile } from '../helpers/action-runner.js'
 import { createTestBucket } from '../helpers/s3.js'
 import { describeTree, seededBytes, tempDir } from '../helpers/trees.js'
 
-/** Short, so tests age their data past it by waiting; a real prune uses an hour. */
+/** Short, as a real prune's hour would be; tests age their data past it by setting the prune's clock. */
 const GRACE_MS = 1500
 const MiB = 1024 * 1024
 const PATHS = ['out']
 const MAIN = 'branch/main'
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
-const ageData = (): Promise<void> => sleep(GRACE_MS + 200)
+
+/** The prunes' clock: the system's, or a moment a test has set. */
+class TestClock implements Clock {
+  private at: number | undefined
+  now(): number {
+    return this.at ?? Date.now()
+  }
+  set(at: number | undefined): void {
+    this.at = at
+  }
+}
+const clock = new TestClock()
+
+/**
+ * Ages what is stored so far past the grace period: the prunes' clock stops a grace period after
+ * this moment. What a test stores from the next millisecond on (the store's listing times are in
+ * milliseconds) stays younger than the grace period, as it would right after a real wait.
+ */
+async function ageData(): Promise<void> {
+  const agedAt = Date.now()
+  clock.set(agedAt + GRACE_MS)
+  while (Date.now() <= agedAt) await sleep(1)
+}
 
 type Files = Record<string, Buffer | string>
 
@@ -43,7 +67,13 @@ interface SavedTree {
   tree: string
 }
 
-async function saveTree(store: ObjectStore, key: string, scopes: string[], files: Files, extra: { baseTrees?: string[]; restoreKeys?: string[] } = {}): Promise<SavedTree> {
+async function saveTree(
+  store: ObjectStore,
+  key: string,
+  scopes: string[],
+  files: Files,
+  extra: { baseTrees?: string[]; restoreKeys?: string[] } = {}
+): Promise<SavedTree> {
   const workspace = await tempDir('prune-ws')
   await writeTree(workspace, files)
   const result = await saveEntry({ store, key, paths: PATHS, workspace, readScopes: scopes, ...extra })
@@ -54,8 +84,15 @@ async function saveTree(store: ObjectStore, key: string, scopes: string[], files
 /** Restores an entry into a fresh folder and returns the tree as lines, to compare with the saved one. */
 async function restoredTree(store: ObjectStore, saved: SavedTree): Promise<string[]> {
   const target = await tempDir('prune-restore')
-  const result = await restoreEntry({ store, key: saved.key, paths: PATHS, workspace: target, readScopes: [saved.scope] })
-  if (result.status !== 'found' || !result.exact) throw new Error(`expected ${saved.key} to restore exactly, got ${result.status}`)
+  const result = await restoreEntry({
+    store,
+    key: saved.key,
+    paths: PATHS,
+    workspace: target,
+    readScopes: [saved.scope]
+  })
+  if (result.status !== 'found' || !result.exact)
+    throw new Error(`expected ${saved.key} to restore exactly, got ${result.status}`)
   return describeTree(path.join(target, 'out'))
 }
 
@@ -108,7 +145,11 @@ function wrapStore(inner: ObjectStore, overrides: Partial<ObjectStore>): ObjectS
 }
 
 /** Runs `action` once, just before the first write of a key matching `when` goes to the store. */
-function beforeFirstPut(inner: ObjectStore, when: (key: string) => boolean, action: () => Promise<unknown>): ObjectStore {
+function beforeFirstPut(
+  inner: ObjectStore,
+  when: (key: string) => boolean,
+  action: () => Promise<unknown>
+): ObjectStore {
   let done = false
   return wrapStore(inner, {
     async put(key, body, options) {
@@ -121,15 +162,24 @@ function beforeFirstPut(inner: ObjectStore, when: (key: string) => boolean, acti
   })
 }
 
-const prune = (store: ObjectStore, options: Omit<PruneOptions, 'store'> = {}): Promise<PruneReport> => pruneStore({ store, graceMs: GRACE_MS, ...options })
+const prune = (store: ObjectStore, options: Omit<PruneOptions, 'store'> = {}): Promise<PruneReport> =>
+  pruneStore({ store, graceMs: GRACE_MS, clock, ...options })
 
 describe('prune on RGW', () => {
+  beforeEach(() => clock.set(undefined))
+
   it('meets a size budget by evicting the least recently used entries first, and collects only their objects', async () => {
     const { store } = await freshStore('prune-lru')
     const shared = seededBytes(MiB, 99)
     const saves: SavedTree[] = []
     for (const n of [1, 2, 3, 4]) {
-      saves.push(await saveTree(store, `build-${n}`, [MAIN], { 'shared.bin': shared, 'unique.bin': seededBytes(MiB, n), 'id.txt': `entry ${n}\n` }))
+      saves.push(
+        await saveTree(store, `build-${n}`, [MAIN], {
+          'shared.bin': shared,
+          'unique.bin': seededBytes(MiB, n),
+          'id.txt': `entry ${n}\n`
+        })
+      )
       await sleep(30)
     }
     // Restoring build-1 makes it the most recently used: the order of use is now 2, 3, 4, 1.
@@ -152,7 +202,10 @@ describe('prune on RGW', () => {
     expect(report.liveBytes).toBeGreaterThan(budget - 2 * MiB)
 
     const after = await snapshotKeys(store)
-    expect(keysUnder(after, 'refs/')).toEqual([refKey(MAIN, entryVersion(PATHS), 'build-1'), refKey(MAIN, entryVersion(PATHS), 'build-4')])
+    expect(keysUnder(after, 'refs/')).toEqual([
+      refKey(MAIN, entryVersion(PATHS), 'build-1'),
+      refKey(MAIN, entryVersion(PATHS), 'build-4')
+    ])
     for (const key of [...uniqueObjects[1], ...uniqueObjects[2]]) expect(after.has(key)).toBe(false)
     for (const key of [...uniqueObjects[0], ...uniqueObjects[3], ...sharedObjects]) expect(after.has(key)).toBe(true)
     // What remains is exactly what the kept entries reference, and the bytes freed are the bytes that went.
@@ -167,10 +220,20 @@ describe('prune on RGW', () => {
 
   it("deletes a closed pull request's scope and collects the objects only it used", async () => {
     const { store } = await freshStore('prune-pr')
-    const base = { 'toolchain.bin': seededBytes(2 * MiB, 7), 'lib/a.js': 'export const a = 1\n', 'lib/b.js': 'export const b = 2\n' }
+    const base = {
+      'toolchain.bin': seededBytes(2 * MiB, 7),
+      'lib/a.js': 'export const a = 1\n',
+      'lib/b.js': 'export const b = 2\n'
+    }
     const main = await saveTree(store, 'deps-main', [MAIN], base)
     // The PR restores main's entry and saves its own, reusing main's objects.
-    const pr = await saveTree(store, 'deps-pr', ['pr/12', MAIN], { ...base, 'pr-only.bin': seededBytes(MiB, 12), 'lib/b.js': 'export const b = 3\n' }, { baseTrees: [main.tree] })
+    const pr = await saveTree(
+      store,
+      'deps-pr',
+      ['pr/12', MAIN],
+      { ...base, 'pr-only.bin': seededBytes(MiB, 12), 'lib/b.js': 'export const b = 3\n' },
+      { baseTrees: [main.tree] }
+    )
     await restoredTree(store, pr)
     expect(await store.head(accessKey(refKey('pr/12', entryVersion(PATHS), 'deps-pr')))).toBeDefined()
     const prOnly = await fileObjects(store, pr.tree, 'pr-only.bin')
@@ -178,7 +241,9 @@ describe('prune on RGW', () => {
     await ageData()
 
     const report = await prune(store, { deleteScopes: ['pr/12'] })
-    expect(report.removed.map(entry => [entry.scope, entry.key, entry.reason])).toEqual([['pr/12', 'deps-pr', 'deleted-scope']])
+    expect(report.removed.map(entry => [entry.scope, entry.key, entry.reason])).toEqual([
+      ['pr/12', 'deps-pr', 'deleted-scope']
+    ])
     expect(report.kept.map(entry => entry.key)).toEqual(['deps-main'])
     expect(report.warnings).toEqual([])
 
@@ -220,7 +285,11 @@ describe('prune on RGW', () => {
   })
 
   describe('a save running concurrently with a prune', () => {
-    const oldFiles = { 'toolchain.bin': seededBytes(3 * MiB, 21), 'lib/x.js': 'export const x = 1\n', 'lib/y.js': 'export const y = 2\n' }
+    const oldFiles = {
+      'toolchain.bin': seededBytes(3 * MiB, 21),
+      'lib/x.js': 'export const x = 1\n',
+      'lib/y.js': 'export const y = 2\n'
+    }
     const newFiles = { ...oldFiles, 'fresh.bin': seededBytes(MiB, 22), 'lib/z.js': 'export const z = 3\n' }
 
     /** An entry of a closed PR, older than the grace period, whose content a new save shares. */
@@ -247,7 +316,11 @@ describe('prune on RGW', () => {
       const { store, old } = await closedPrEntry('prune-race-head')
       let report: PruneReport | undefined
       // No base entry: the save finds the PR's objects by HEAD, then the prune deletes them.
-      const racing = beforeFirstPut(store, key => key.startsWith('manifests/'), async () => (report = await prune(store, { deleteScopes: ['pr/7'] })))
+      const racing = beforeFirstPut(
+        store,
+        key => key.startsWith('manifests/'),
+        async () => (report = await prune(store, { deleteScopes: ['pr/7'] }))
+      )
       const saved = await saveTree(racing, 'deps', [MAIN], newFiles)
       expect(report?.objectsRemoved).toBeGreaterThan(0)
       expect(saved.tree).not.toBe(old.tree)
@@ -258,7 +331,11 @@ describe('prune on RGW', () => {
       const { store, old } = await closedPrEntry('prune-race-base')
       let report: PruneReport | undefined
       // The job restored the PR's entry and saves on top of it while the PR's scope is deleted.
-      const racing = beforeFirstPut(store, key => key.startsWith('manifests/'), async () => (report = await prune(store, { deleteScopes: ['pr/7'] })))
+      const racing = beforeFirstPut(
+        store,
+        key => key.startsWith('manifests/'),
+        async () => (report = await prune(store, { deleteScopes: ['pr/7'] }))
+      )
       const saved = await saveTree(racing, 'deps-next', ['pr/7'], newFiles, { baseTrees: [old.tree] })
       expect(report?.objectsRemoved).toBeGreaterThan(0)
       await expectRestoresIntact(store, saved)
@@ -287,7 +364,11 @@ describe('prune on RGW', () => {
     it('restores intact when the prune runs between its manifest and its entry', async () => {
       const { store } = await closedPrEntry('prune-race-ref')
       let report: PruneReport | undefined
-      const racing = beforeFirstPut(store, key => key.startsWith('refs/'), async () => (report = await prune(store, { deleteScopes: ['pr/7'] })))
+      const racing = beforeFirstPut(
+        store,
+        key => key.startsWith('refs/'),
+        async () => (report = await prune(store, { deleteScopes: ['pr/7'] }))
+      )
       const saved = await saveTree(racing, 'deps', [MAIN], newFiles)
       expect(report?.keptByGrace).toBeGreaterThan(0) // the new manifest, younger than the grace period
       await expectRestoresIntact(store, saved)
@@ -309,7 +390,13 @@ describe('prune on RGW', () => {
     expect(await snapshotKeys(store)).toEqual(before)
 
     const real = await prune(store, { deleteScopes: ['pr/3'] })
-    expect({ removed: real.removed, kept: real.kept, bytesFreed: real.bytesFreed, objectsRemoved: real.objectsRemoved, manifestsRemoved: real.manifestsRemoved }).toEqual({
+    expect({
+      removed: real.removed,
+      kept: real.kept,
+      bytesFreed: real.bytesFreed,
+      objectsRemoved: real.objectsRemoved,
+      manifestsRemoved: real.manifestsRemoved
+    }).toEqual({
       removed: dry.removed,
       kept: dry.kept,
       bytesFreed: dry.bytesFreed,
@@ -336,7 +423,9 @@ describe('prune on RGW', () => {
       await store.put(releaseKey, Buffer.from('{}'))
       const before = await snapshotKeys(store)
       await expect(prune(store, { deleteScopes: ['pr/1'] })).rejects.toThrow(InputError)
-      await expect(prune(store, { deleteScopes: ['pr/1'] })).rejects.toThrow(/^store: s3:\/\/.* holds releases \(.*\); releases are never pruned/)
+      await expect(prune(store, { deleteScopes: ['pr/1'] })).rejects.toThrow(
+        /^store: s3:\/\/.* holds releases \(.*\); releases are never pruned/
+      )
       expect(await snapshotKeys(store)).toEqual(before)
     })
 
@@ -359,7 +448,11 @@ describe('prune on RGW', () => {
           }
         }
       })
-      await expect(prune(failing, { deleteScopes: ['pr/1'] })).rejects.toThrow(new PruneRefusedError(`refusing to prune ${store.location}: connection reset while listing; nothing was deleted`))
+      await expect(prune(failing, { deleteScopes: ['pr/1'] })).rejects.toThrow(
+        new PruneRefusedError(
+          `refusing to prune ${store.location}: connection reset while listing; nothing was deleted`
+        )
+      )
       expect(await snapshotKeys(store)).toEqual(before)
     })
 
@@ -373,7 +466,9 @@ describe('prune on RGW', () => {
           yield* all.reverse()
         }
       })
-      await expect(prune(shuffled, { deleteScopes: ['pr/1'] })).rejects.toThrow(/out of order; it looks incomplete; nothing was deleted/)
+      await expect(prune(shuffled, { deleteScopes: ['pr/1'] })).rejects.toThrow(
+        /out of order; it looks incomplete; nothing was deleted/
+      )
       expect(await snapshotKeys(store)).toEqual(before)
     })
 
@@ -383,7 +478,9 @@ describe('prune on RGW', () => {
       await store.delete([manifestKey(saved.tree)])
       await ageData()
       const before = await snapshotKeys(store)
-      await expect(prune(store, { maxAgeMs: 1 })).rejects.toThrow(/entry pr\/1 "k" \(refs\/pr%2F1\/.*\/k\) names manifest .*, which is missing; delete that ref if the entry is broken; nothing was deleted/)
+      await expect(prune(store, { maxAgeMs: 1 })).rejects.toThrow(
+        /entry pr\/1 "k" \(refs\/pr%2F1\/.*\/k\) names manifest .*, which is missing; delete that ref if the entry is broken; nothing was deleted/
+      )
       expect(await snapshotKeys(store)).toEqual(before)
 
       const report = await prune(store, { deleteScopes: ['pr/1'] })
@@ -413,7 +510,11 @@ describe('prune on RGW', () => {
     let config: S3StoreConfig
     let store: S3Store
     const storeArgs = (): string[] => ['--store', `s3://${config.bucket}`, '--endpoint', config.endpoint!]
-    const credentialEnv = (): Record<string, string> => ({ AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId, AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey, AWS_REGION: config.region! })
+    const credentialEnv = (): Record<string, string> => ({
+      AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey,
+      AWS_REGION: config.region!
+    })
 
     /** A fresh bucket with three entries older than the grace period: old and new in main, pr in pr/4. */
     async function populate(): Promise<void> {
@@ -436,10 +537,16 @@ describe('prune on RGW', () => {
       Object.assign(process.env, env)
       const output = { stdout: '', stderr: '' }
       const writes = { stdout: process.stdout.write, stderr: process.stderr.write }
-      process.stdout.write = ((chunk: string | Uint8Array) => ((output.stdout += String(chunk)), true)) as typeof process.stdout.write
-      process.stderr.write = ((chunk: string | Uint8Array) => ((output.stderr += String(chunk)), true)) as typeof process.stderr.write
+      process.stdout.write = ((chunk: string | Uint8Array) => (
+        (output.stdout += String(chunk)),
+        true
+      )) as typeof process.stdout.write
+      process.stderr.write = ((chunk: string | Uint8Array) => (
+        (output.stderr += String(chunk)),
+        true
+      )) as typeof process.stderr.write
       try {
-        const code = await main(args)
+        const code = await main(args, { clock })
         return { code, ...output }
       } finally {
         process.stdout.write = writes.stdout
@@ -454,7 +561,17 @@ describe('prune on RGW', () => {
     it('prints a table and totals, and a JSON report with --json', async () => {
       await populate()
       const before = await snapshotKeys(store)
-      const dry = await cli(['prune', ...storeArgs(), '--max-entries-per-scope', '1', '--delete-scope', 'refs/pull/4/merge', '--grace', '1s', '--dry-run'])
+      const dry = await cli([
+        'prune',
+        ...storeArgs(),
+        '--max-entries-per-scope',
+        '1',
+        '--delete-scope',
+        'refs/pull/4/merge',
+        '--grace',
+        '1s',
+        '--dry-run'
+      ])
       expect(dry.code).toBe(0)
       const lines = dry.stdout.trim().split('\n')
       expect(lines[0]).toBe('OUTCOME\tREASON\tSCOPE\tKEY\tSIZE\tLAST USED')
@@ -463,21 +580,45 @@ describe('prune on RGW', () => {
         ['would remove', 'deleted-scope', 'pr/4', 'pr'],
         ['kept', '-', MAIN, 'new']
       ])
-      expect(lines[4]).toMatch(/^would remove 2 of 3 entries; 2 manifests and 2 objects; would free \d+\.\d KB; kept 1 entry referencing \d+\.\d KB; kept 0 unreferenced keys younger than the 1s grace period$/)
+      expect(lines[4]).toMatch(
+        /^would remove 2 of 3 entries; 2 manifests and 2 objects; would free \d+\.\d KB; kept 1 entry referencing \d+\.\d KB; kept 0 unreferenced keys younger than the 1s grace period$/
+      )
       expect(lines[5]).toBe('dry run: nothing was deleted')
       expect(await snapshotKeys(store)).toEqual(before)
 
-      const real = await cli(['prune', ...storeArgs(), '--max-entries-per-scope', '1', '--delete-scope', 'pr/4', '--grace', '1s', '--json'])
+      const real = await cli([
+        'prune',
+        ...storeArgs(),
+        '--max-entries-per-scope',
+        '1',
+        '--delete-scope',
+        'pr/4',
+        '--grace',
+        '1s',
+        '--json'
+      ])
       expect(real.code).toBe(0)
       const report = JSON.parse(real.stdout) as PruneReport
-      expect(report).toMatchObject({ dryRun: false, removed: [{ key: 'old' }, { key: 'pr' }], kept: [{ key: 'new' }], manifestsRemoved: 2, objectsRemoved: 2 })
+      expect(report).toMatchObject({
+        dryRun: false,
+        removed: [{ key: 'old' }, { key: 'pr' }],
+        kept: [{ key: 'new' }],
+        manifestsRemoved: 2,
+        objectsRemoved: 2
+      })
       expect(keysUnder(await snapshotKeys(store), 'refs/')).toEqual([refKey(MAIN, entryVersion(PATHS), 'new')])
     })
 
     it.each([
-      [['--max-age', '7x'], /^artifact-action prune: --max-age: "7x" is not a duration; give a number and a unit s, m, h, d or w, e\.g\. 7d or 12h\n$/],
+      [
+        ['--max-age', '7x'],
+        /^artifact-action prune: --max-age: "7x" is not a duration; give a number and a unit s, m, h, d or w, e\.g\. 7d or 12h\n$/
+      ],
       [['--max-size', 'lots'], /^artifact-action prune: --max-size: "lots" is not a size; .* e\.g\. 10GB\n$/],
-      [['--max-entries-per-scope', '0'], /^artifact-action prune: --max-entries-per-scope: "0" is not a whole number of entries of at least 1, e\.g\. 5\n$/],
+      [
+        ['--max-entries-per-scope', '0'],
+        /^artifact-action prune: --max-entries-per-scope: "0" is not a whole number of entries of at least 1, e\.g\. 5\n$/
+      ],
       [['--delete-scope', '12'], /^artifact-action prune: --delete-scope: "12" is not a scope; give one such as pr\/12/]
     ])('exits 2 with a one-line error for %j', async (args, message) => {
       const result = await cli(['prune', ...storeArgs(), ...args])
@@ -489,31 +630,68 @@ describe('prune on RGW', () => {
     it('exits 2 on a release store', async () => {
       const { store: releases, config: releaseConfig } = await freshStore('prune-cli-release')
       await releases.put(RELEASE_STORE_MARKER, Buffer.from('{}'))
-      const result = await cli(['prune', '--store', `s3://${releaseConfig.bucket}`, '--endpoint', releaseConfig.endpoint!, '--max-age', '1s'])
+      const result = await cli([
+        'prune',
+        '--store',
+        `s3://${releaseConfig.bucket}`,
+        '--endpoint',
+        releaseConfig.endpoint!,
+        '--max-age',
+        '1s'
+      ])
       expect(result.code).toBe(2)
-      expect(result.stderr).toMatch(/^artifact-action prune: store: s3:\/\/.* holds releases \(release-store\.json\); releases are never pruned/)
+      expect(result.stderr).toMatch(
+        /^artifact-action prune: store: s3:\/\/.* holds releases \(release-store\.json\); releases are never pruned/
+      )
     })
 
     /** Runs src/entry/prune.ts as the runner runs an action: inputs as INPUT_*, files for outputs and the job summary. */
-    async function runPruneStep(inputs: Record<string, string>): Promise<{ exitCode: number; stdout: string; outputs: Record<string, string>; summary: string }> {
+    async function runPruneStep(
+      inputs: Record<string, string>
+    ): Promise<{ exitCode: number; stdout: string; outputs: Record<string, string>; summary: string }> {
       const dir = await tempDir('prune-step')
       const files = { GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_STEP_SUMMARY: path.join(dir, 'summary') }
       for (const file of Object.values(files)) await writeFile(file, '')
-      const storeInputs = { store: `s3://${config.bucket}`, endpoint: config.endpoint!, 'aws-access-key-id': config.credentials!.accessKeyId, 'aws-secret-access-key': config.credentials!.secretAccessKey }
-      const inputEnv = Object.fromEntries(Object.entries({ ...storeInputs, ...inputs }).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value]))
-      const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_') && !name.startsWith('AWS_')))
-      const args = ['--experimental-transform-types', '--no-warnings', '--import', './scripts/ts-register.mjs', 'src/entry/prune.ts']
-      const child = spawn(process.execPath, args, { env: { ...cleanEnv, ...files, ...inputEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
+      const storeInputs = {
+        store: `s3://${config.bucket}`,
+        endpoint: config.endpoint!,
+        'aws-access-key-id': config.credentials!.accessKeyId,
+        'aws-secret-access-key': config.credentials!.secretAccessKey
+      }
+      const inputEnv = Object.fromEntries(
+        Object.entries({ ...storeInputs, ...inputs }).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value])
+      )
+      const cleanEnv = Object.fromEntries(
+        Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_') && !name.startsWith('AWS_'))
+      )
+      const preloads = ['--import', './scripts/ts-register.mjs', '--import', './__tests__/helpers/clock-start.ts']
+      const args = ['--experimental-transform-types', '--no-warnings', ...preloads, 'src/entry/prune.ts']
+      const clockEnv = { CLOCK_START_MS: String(clock.now()) }
+      const child = spawn(process.execPath, args, {
+        env: { ...cleanEnv, ...files, ...inputEnv, ...clockEnv },
+        stdio: ['ignore', 'pipe', 'pipe']
+      })
       let stdout = ''
       child.stdout.on('data', chunk => (stdout += chunk))
       child.stderr.on('data', chunk => (stdout += chunk))
       const exitCode = await new Promise<number>(resolve => child.on('close', code => resolve(code ?? 1)))
-      return { exitCode, stdout, outputs: parseCommandFile(await readFile(files.GITHUB_OUTPUT, 'utf8')), summary: await readFile(files.GITHUB_STEP_SUMMARY, 'utf8') }
+      return {
+        exitCode,
+        stdout,
+        outputs: parseCommandFile(await readFile(files.GITHUB_OUTPUT, 'utf8')),
+        summary: await readFile(files.GITHUB_STEP_SUMMARY, 'utf8')
+      }
     }
 
     it('the sub-action deletes the scopes given, sets its outputs and writes the job summary', async () => {
       await populate()
-      const step = await runPruneStep({ 'max-age': '', 'max-size': '10GB', 'delete-scopes': 'pr/4\n\nrefs/pull/99/merge\n', 'grace-period': '1s', 'dry-run': 'false' })
+      const step = await runPruneStep({
+        'max-age': '',
+        'max-size': '10GB',
+        'delete-scopes': 'pr/4\n\nrefs/pull/99/merge\n',
+        'grace-period': '1s',
+        'dry-run': 'false'
+      })
       expect(step.exitCode).toBe(0)
       expect(step.outputs).toMatchObject({ 'entries-removed': '1', 'entries-kept': '2' })
       expect(Number(step.outputs['bytes-freed'])).toBeGreaterThan(300 * 1024)
@@ -530,7 +708,9 @@ describe('prune on RGW', () => {
       const step = await runPruneStep({ 'max-age': '7x' })
       expect(step.exitCode).toBe(1)
       const errors = step.stdout.split('\n').filter(line => line.startsWith('::error::'))
-      expect(errors).toEqual(['::error::max-age: "7x" is not a duration; give a number and a unit s, m, h, d or w, e.g. 7d or 12h'])
+      expect(errors).toEqual([
+        '::error::max-age: "7x" is not a duration; give a number and a unit s, m, h, d or w, e.g. 7d or 12h'
+      ])
       expect(await snapshotKeys(store)).toEqual(before)
     })
   })

@@ -1,9 +1,26 @@
 import { createHash } from 'node:crypto'
-import { constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  constants,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { zstdCompressSync } from 'node:zlib'
-import { BLOB_MISMATCH, BLOB_UNDECODABLE, BlobWriters, WriteJobBuilder, type WriteJob } from '../../src/core/store/blob-writers.js'
+import { BlobWriters } from '../../src/core/store/blob-writers.js'
+import { handle } from '../../src/core/store/blob-writer.worker.js'
+import {
+  BLOB_MISMATCH,
+  BLOB_UNDECODABLE,
+  WriteJobBuilder,
+  WriteJobReader,
+  type WriteJob
+} from '../../src/core/store/write-job.js'
 import { ThreadJobError } from '../../src/core/thread-jobs.js'
 
 const FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK
@@ -33,16 +50,29 @@ function jobOf({ bytes, blobs }: { bytes: Uint8Array; blobs: RangeBlob[] }): Wri
   const job = new WriteJobBuilder()
   for (const blob of blobs) {
     job.blob(blob.digest, blob.offset, blob.length, blob.size, blob.codec, blob.within, blob.frameSize)
-    for (const target of blob.targets) job.target(target.file, target.position, target.whole, target.mode, target.mtime ?? NaN)
+    for (const target of blob.targets)
+      job.target(target.file, target.position, target.whole, target.mode, target.mtime ?? NaN)
   }
   return job.build(bytes)
 }
 
 /** A range of raw blobs laid end to end, each written whole to its file. */
-function rawRange(files: Array<{ file: string; data: Buffer; mode: number; mtime?: number }>): { bytes: Uint8Array; blobs: RangeBlob[] } {
+function rawRange(files: Array<{ file: string; data: Buffer; mode: number; mtime?: number }>): {
+  bytes: Uint8Array
+  blobs: RangeBlob[]
+} {
   let offset = 0
   const blobs = files.map(({ file, data, mode, mtime }) => {
-    const blob: RangeBlob = { digest: sha256(data), offset, length: data.length, size: data.length, codec: 0, within: 0, frameSize: data.length, targets: [{ file, position: 0, whole: true, mode, mtime }] }
+    const blob: RangeBlob = {
+      digest: sha256(data),
+      offset,
+      length: data.length,
+      size: data.length,
+      codec: 0,
+      within: 0,
+      frameSize: data.length,
+      targets: [{ file, position: 0, whole: true, mode, mtime }]
+    }
     offset += data.length
     return blob
   })
@@ -61,7 +91,12 @@ describe('blob writer threads', () => {
 
   it('writes raw blobs as files with their bytes, mode and mtime, across ranges', async () => {
     const mtime = Date.UTC(2024, 0, 2, 3, 4, 5, 678)
-    const files = Array.from({ length: 40 }, (_, i) => ({ file: path.join(dir, `f${i}`), data: Buffer.from(`file ${i}\n`.repeat(i)), mode: i % 2 ? 0o755 : 0o600, mtime }))
+    const files = Array.from({ length: 40 }, (_, i) => ({
+      file: path.join(dir, `f${i}`),
+      data: Buffer.from(`file ${i}\n`.repeat(i)),
+      mode: i % 2 ? 0o755 : 0o600,
+      mtime
+    }))
     const written = await Promise.all([write(rawRange(files.slice(0, 20))), write(rawRange(files.slice(20)))])
     expect(written[0] + written[1]).toBe(files.reduce((sum, { data }) => sum + data.length, 0))
     for (const { file, data, mode } of files) {
@@ -80,10 +115,30 @@ describe('blob writer threads', () => {
     const packed = zstdCompressSync(chunk)
     const large = path.join(dir, 'large')
     writeFileSync(large, Buffer.alloc(chunk.length * 2))
-    const whole = (file: string): BlobTarget[] => [{ file: path.join(dir, file), position: 0, whole: true, mode: 0o644 }]
+    const whole = (file: string): BlobTarget[] => [
+      { file: path.join(dir, file), position: 0, whole: true, mode: 0o644 }
+    ]
     const blobs: RangeBlob[] = [
-      { digest: sha256(a), offset: 0, length: frame.length, size: a.length, codec: 2, within: 0, frameSize: a.length + b.length, targets: whole('a') },
-      { digest: sha256(b), offset: 0, length: frame.length, size: b.length, codec: 2, within: a.length, frameSize: a.length + b.length, targets: whole('b') },
+      {
+        digest: sha256(a),
+        offset: 0,
+        length: frame.length,
+        size: a.length,
+        codec: 2,
+        within: 0,
+        frameSize: a.length + b.length,
+        targets: whole('a')
+      },
+      {
+        digest: sha256(b),
+        offset: 0,
+        length: frame.length,
+        size: b.length,
+        codec: 2,
+        within: a.length,
+        frameSize: a.length + b.length,
+        targets: whole('b')
+      },
       {
         digest: sha256(chunk),
         offset: frame.length,
@@ -109,8 +164,19 @@ describe('blob writer threads', () => {
     const range = rawRange([{ file: path.join(dir, 'bad'), data: good, mode: 0o644 }])
     range.blobs[0].digest = sha256(Buffer.from('other'))
     await expect(write(range)).rejects.toMatchObject({ code: BLOB_MISMATCH })
-    const garbled: RangeBlob = { digest: sha256(good), offset: 0, length: 4, size: 4, codec: 1, within: 0, frameSize: 4, targets: [{ file: path.join(dir, 'garbled'), position: 0, whole: true, mode: 0o644 }] }
-    await expect(write({ bytes: Buffer.from('nope'), blobs: [garbled] })).rejects.toMatchObject({ code: BLOB_UNDECODABLE })
+    const garbled: RangeBlob = {
+      digest: sha256(good),
+      offset: 0,
+      length: 4,
+      size: 4,
+      codec: 1,
+      within: 0,
+      frameSize: 4,
+      targets: [{ file: path.join(dir, 'garbled'), position: 0, whole: true, mode: 0o644 }]
+    }
+    await expect(write({ bytes: Buffer.from('nope'), blobs: [garbled] })).rejects.toMatchObject({
+      code: BLOB_UNDECODABLE
+    })
     expect(existsSync(path.join(dir, 'bad'))).toBe(false)
     expect(existsSync(path.join(dir, 'garbled'))).toBe(false)
   })
@@ -144,5 +210,61 @@ describe('blob writer threads', () => {
     )
     await expect(failure).rejects.toBeInstanceOf(ThreadJobError)
     await expect(failure).rejects.toMatchObject({ code: 'EISDIR', file: path.join(dir, 'taken') })
+  })
+
+  it("writes a range on the calling thread when a test calls the worker module's handle", () => {
+    const mtime = Date.UTC(2024, 5, 6, 7, 8, 9)
+    const files = [0, 1, 2].map(i => ({
+      file: path.join(dir, `direct${i}`),
+      data: Buffer.from(`direct ${i}\n`),
+      mode: 0o640,
+      mtime
+    }))
+    const written = handle({ ...jobOf(rawRange(files)), flags: FLAGS, umask: process.umask() })
+    expect(written).toBe(files.reduce((sum, { data }) => sum + data.length, 0))
+    for (const { file, data, mode } of files) {
+      expect(readFileSync(file)).toEqual(data)
+      expect(lstatSync(file).mode & 0o777).toBe(mode)
+      expect(lstatSync(file).mtimeMs).toBe(mtime)
+    }
+    const bad = rawRange([{ file: path.join(dir, 'bad'), data: Buffer.from('bad'), mode: 0o644 }])
+    bad.blobs[0].digest = sha256(Buffer.from('other'))
+    expect(() => handle({ ...jobOf(bad), flags: FLAGS, umask: process.umask() })).toThrow(
+      expect.objectContaining({ code: BLOB_MISMATCH })
+    )
+  })
+})
+
+describe('a writer job', () => {
+  it('reads back blob by blob and target by target as the builder laid it out', () => {
+    const blobs: RangeBlob[] = [
+      { digest: 'a'.repeat(64), offset: 0, length: 10, size: 30, codec: 2, within: 5, frameSize: 90, targets: [] },
+      {
+        digest: 'b'.repeat(64),
+        offset: 10,
+        length: 7,
+        size: 7,
+        codec: 0,
+        within: 0,
+        frameSize: 0,
+        targets: [
+          { file: 'x/one', position: 0, whole: true, mode: 0o755, mtime: 1234 },
+          { file: 'x/two', position: 4096, whole: false, mode: 0o644 }
+        ]
+      }
+    ]
+    const reader = new WriteJobReader(jobOf({ bytes: new Uint8Array(17), blobs }))
+    const read: RangeBlob[] = []
+    while (reader.nextBlob()) {
+      const { digest, offset, length, size, codec, within, frameSize } = reader
+      const targets: BlobTarget[] = []
+      for (let i = 0; i < reader.targets; i++) {
+        reader.nextTarget()
+        const { file, position, whole, mode, mtime } = reader
+        targets.push({ file, position, whole, mode, ...(Number.isNaN(mtime) ? {} : { mtime }) })
+      }
+      read.push({ digest, offset, length, size, codec: codec as RangeBlob['codec'], within, frameSize, targets })
+    }
+    expect(read).toEqual(blobs)
   })
 })

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import { chunkBuffer, CutFinder, readChunks, type ChunkParams } from '../../src/core/store/chunker.js'
+import { CutFinder, readChunks } from '../../src/core/store/chunker.js'
+import { handle } from '../../src/core/store/chunker.worker.js'
+import { chunkBuffer, type ChunkParams } from '../../src/core/store/fastcdc.js'
 import { sha256Hex } from '../../src/core/store/codec.js'
 import { seededBytes } from '../helpers/trees.js'
 
@@ -39,7 +41,8 @@ describe('FastCDC chunker', () => {
     const fromFile: string[] = []
     const finder = new CutFinder(params)
     try {
-      for await (const chunk of readChunks(path.join(dir, 'f'), (await finder.cuts(path.join(dir, 'f'))).cuts)) fromFile.push(sha256Hex(chunk))
+      for await (const chunk of readChunks(path.join(dir, 'f'), (await finder.cuts(path.join(dir, 'f'))).cuts))
+        fromFile.push(sha256Hex(chunk))
     } finally {
       await finder.close()
     }
@@ -63,15 +66,23 @@ describe('FastCDC chunker', () => {
       // Grown at its end: every chunk but the last known one is confirmed, and the cuts are a full scan's.
       const grown = Buffer.concat([data, seededBytes(40 * 1024, 10)])
       await writeFile(file, grown)
-      expect(await finder.cuts(file, known)).toEqual({ cuts: chunkBuffer(grown, params).map(chunk => chunk.length), confirmed: earlier.length - 1 })
+      expect(await finder.cuts(file, known)).toEqual({
+        cuts: chunkBuffer(grown, params).map(chunk => chunk.length),
+        confirmed: earlier.length - 1
+      })
 
       // Edited in the middle: the chunks before the edit are confirmed.
       const edited = Buffer.from(data)
       const editAt = 300 * 1024
       edited[editAt] ^= 0xff
       await writeFile(file, edited)
-      const before = known.lengths.findIndex((_, i) => known.lengths.slice(0, i + 1).reduce((a, b) => a + b, 0) > editAt)
-      expect(await finder.cuts(file, known)).toEqual({ cuts: chunkBuffer(edited, params).map(chunk => chunk.length), confirmed: before })
+      const before = known.lengths.findIndex(
+        (_, i) => known.lengths.slice(0, i + 1).reduce((a, b) => a + b, 0) > editAt
+      )
+      expect(await finder.cuts(file, known)).toEqual({
+        cuts: chunkBuffer(edited, params).map(chunk => chunk.length),
+        confirmed: before
+      })
 
       // A first chunk that differs: nothing is confirmed.
       await writeFile(file, Buffer.concat([Buffer.from('new head'), data]))
@@ -113,5 +124,16 @@ describe('FastCDC chunker', () => {
     } finally {
       await finder.close()
     }
+  })
+
+  it("cuts a file on the calling thread when a test calls the worker module's handle", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'chunker-'))
+    const file = path.join(dir, 'f')
+    const data = seededBytes(400 * 1024, 13)
+    await writeFile(file, data)
+    const lengths = chunkBuffer(data, params).map(chunk => chunk.length)
+    expect(handle({ file, lengths: [], digests: '', params })).toEqual({ cuts: lengths, confirmed: 0 })
+    const digests = chunkBuffer(data, params).map(sha256Hex).join('')
+    expect(handle({ file, lengths, digests, params })).toEqual({ cuts: lengths, confirmed: lengths.length - 1 })
   })
 })

@@ -1,11 +1,24 @@
-import { formatDuration, parseDuration, parseEntryCount, parseScope, parseSize, planEvictions, type EvictionCandidate } from '../../src/core/cache/prune.js'
+import { planEvictions, type EvictionCandidate } from '../../src/core/cache/prune-plan.js'
+import {
+  formatDuration,
+  parseDuration,
+  parseEntryCount,
+  parseScope,
+  parseSize
+} from '../../src/core/cache/prune-rules.js'
 import { InputError } from '../../src/core/errors.js'
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
 const NOW = Date.parse('2025-06-01T00:00:00Z')
 
-function entry(id: string, scope: string, daysSinceUse: number, keys: string[], extra: Partial<EvictionCandidate> = {}): EvictionCandidate {
+function entry(
+  id: string,
+  scope: string,
+  daysSinceUse: number,
+  keys: string[],
+  extra: Partial<EvictionCandidate> = {}
+): EvictionCandidate {
   return { id, scope, lastUsed: NOW - daysSinceUse * DAY, created: NOW - 30 * DAY, keys, ...extra }
 }
 
@@ -24,10 +37,15 @@ describe('parsing prune rules', () => {
     expect(parseDuration('0s', 'grace-period')).toBe(0)
   })
 
-  it.each(['7x', '7', 'd', '-1d', '7 days', '', '1h30m'])('refuses the duration %j, naming the input and the format', text => {
-    expect(() => parseDuration(text, 'max-age')).toThrow(InputError)
-    expect(() => parseDuration(text, 'max-age')).toThrow(/^max-age: ".*" is not a duration; give a number and a unit s, m, h, d or w, e\.g\. 7d/)
-  })
+  it.each(['7x', '7', 'd', '-1d', '7 days', '', '1h30m'])(
+    'refuses the duration %j, naming the input and the format',
+    text => {
+      expect(() => parseDuration(text, 'max-age')).toThrow(InputError)
+      expect(() => parseDuration(text, 'max-age')).toThrow(
+        /^max-age: ".*" is not a duration; give a number and a unit s, m, h, d or w, e\.g\. 7d/
+      )
+    }
+  )
 
   it('prints a duration in its largest whole unit', () => {
     expect(formatDuration(7 * DAY)).toBe('1w')
@@ -46,12 +64,17 @@ describe('parsing prune rules', () => {
   })
 
   it.each(['10XB', 'GB', '-5GB', 'ten GB', ''])('refuses the size %j, naming the input and the format', text => {
-    expect(() => parseSize(text, '--max-size')).toThrow(/^--max-size: ".*" is not a size; give a number and a unit B, KB, MB, GB, TB/)
+    expect(() => parseSize(text, '--max-size')).toThrow(
+      /^--max-size: ".*" is not a size; give a number and a unit B, KB, MB, GB, TB/
+    )
   })
 
   it('reads entry counts of at least one', () => {
     expect(parseEntryCount('5', 'max-entries-per-scope')).toBe(5)
-    for (const text of ['0', '-1', '2.5', 'five', '']) expect(() => parseEntryCount(text, 'max-entries-per-scope')).toThrow(/^max-entries-per-scope: ".*" is not a whole number of entries/)
+    for (const text of ['0', '-1', '2.5', 'five', ''])
+      expect(() => parseEntryCount(text, 'max-entries-per-scope')).toThrow(
+        /^max-entries-per-scope: ".*" is not a whole number of entries/
+      )
   })
 
   it('reads scopes, and maps a git ref to its scope', () => {
@@ -60,7 +83,10 @@ describe('parsing prune rules', () => {
     expect(parseScope('refs/pull/12/merge', 'delete-scopes')).toBe('pr/12')
     expect(parseScope('refs/heads/main', 'delete-scopes')).toBe('branch/main')
     expect(parseScope('local', 'delete-scopes')).toBe('local')
-    for (const text of ['12', 'pr/', '/12', 'pr 12/x', '']) expect(() => parseScope(text, 'delete-scopes')).toThrow(/^delete-scopes: ".*" is not a scope; give one such as pr\/12/)
+    for (const text of ['12', 'pr/', '/12', 'pr 12/x', ''])
+      expect(() => parseScope(text, 'delete-scopes')).toThrow(
+        /^delete-scopes: ".*" is not a scope; give one such as pr\/12/
+      )
   })
 })
 
@@ -104,28 +130,48 @@ describe('choosing entries to evict', () => {
     const tighter = planEvictions(entries, sizes, { maxBytes: 1200 }, NOW)
     expect(evicted(tighter)).toEqual({ b: 'max-size', c: 'max-size', d: 'max-size' })
     expect(tighter.liveBytes).toBe(10 + 1000 + 100)
-    expect(evicted(planEvictions(entries, sizes, { maxBytes: 0 }, NOW))).toEqual({ a: 'max-size', b: 'max-size', c: 'max-size', d: 'max-size' })
+    expect(evicted(planEvictions(entries, sizes, { maxBytes: 0 }, NOW))).toEqual({
+      a: 'max-size',
+      b: 'max-size',
+      c: 'max-size',
+      d: 'max-size'
+    })
   })
 
   it('counts a restore as a use: the recently restored entry outlives newer ones', () => {
-    const restored = entries.map(candidate => (candidate.id === 'd' ? { ...candidate, lastUsed: NOW - HOUR } : candidate))
+    const restored = entries.map(candidate =>
+      candidate.id === 'd' ? { ...candidate, lastUsed: NOW - HOUR } : candidate
+    )
     expect(evicted(planEvictions(restored, sizes, { maxBytes: 1600 }, NOW))).toEqual({ b: 'max-size', c: 'max-size' })
   })
 
   it('breaks ties in last use by creation, then by id', () => {
-    const tied = [entry('y', 's/1', 2, ['o/1'], { created: NOW - 3 * DAY }), entry('x', 's/1', 2, ['o/2'], { created: NOW - 3 * DAY }), entry('z', 's/1', 2, ['o/3'], { created: NOW - 4 * DAY })]
+    const tied = [
+      entry('y', 's/1', 2, ['o/1'], { created: NOW - 3 * DAY }),
+      entry('x', 's/1', 2, ['o/2'], { created: NOW - 3 * DAY }),
+      entry('z', 's/1', 2, ['o/3'], { created: NOW - 4 * DAY })
+    ]
     expect(evicted(planEvictions(tied, sizes, { maxBytes: 300 }, NOW))).toEqual({ z: 'max-size' })
     expect(evicted(planEvictions(tied, sizes, { maxBytes: 150 }, NOW))).toEqual({ x: 'max-size', z: 'max-size' })
   })
 
   it('keeps the most recently used entries of each scope', () => {
     const many = [...entries, entry('e', 'branch/main', 2, ['o/4']), entry('f', 'pr/12', 0, ['o/4'])]
-    expect(evicted(planEvictions(many, sizes, { maxEntriesPerScope: 1 }, NOW))).toEqual({ b: 'max-entries-per-scope', c: 'max-entries-per-scope', e: 'max-entries-per-scope' })
+    expect(evicted(planEvictions(many, sizes, { maxEntriesPerScope: 1 }, NOW))).toEqual({
+      b: 'max-entries-per-scope',
+      c: 'max-entries-per-scope',
+      e: 'max-entries-per-scope'
+    })
     expect(evicted(planEvictions(many, sizes, { maxEntriesPerScope: 2 }, NOW))).toEqual({ b: 'max-entries-per-scope' })
   })
 
   it('deletes whole scopes whatever their use, and gives each entry the first rule that removes it', () => {
-    const plan = planEvictions([...entries, entry('old', 'pr/12', 30, ['o/1']), entry('gone', 'pr/13', 0, ['o/9'], { broken: true })], sizes, { deleteScopes: ['pr/12'], maxAgeMs: 7 * DAY, maxBytes: 1500 }, NOW)
+    const plan = planEvictions(
+      [...entries, entry('old', 'pr/12', 30, ['o/1']), entry('gone', 'pr/13', 0, ['o/9'], { broken: true })],
+      sizes,
+      { deleteScopes: ['pr/12'], maxAgeMs: 7 * DAY, maxBytes: 1500 },
+      NOW
+    )
     expect(evicted(plan)).toEqual({ c: 'deleted-scope', old: 'deleted-scope', d: 'max-age', gone: 'broken' })
     expect(plan.liveBytes).toBe(20 + 1000 + 100 + 200)
   })

@@ -1,5 +1,7 @@
 import * as core from '@actions/core'
-import { formatDuration, parsePruneRules, pruneStore, type PruneOptions, type PruneReport } from '../core/cache/prune.js'
+import type { PruneReport } from '../core/cache/prune-plan.js'
+import { formatDuration, parsePruneRules } from '../core/cache/prune-rules.js'
+import { pruneStore, type PruneOptions } from '../core/cache/prune.js'
 import { errorMessage } from '../core/errors.js'
 import { formatBytes } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
@@ -36,7 +38,13 @@ function pruneRulesFromInputs(): Omit<PruneOptions, 'store'> {
       deleteScopes: core.getMultilineInput(PruneInputs.DeleteScopes).filter(line => line.trim() !== ''),
       grace: text(PruneInputs.GracePeriod)
     },
-    { maxAge: PruneInputs.MaxAge, maxSize: PruneInputs.MaxSize, maxEntriesPerScope: PruneInputs.MaxEntriesPerScope, deleteScopes: PruneInputs.DeleteScopes, grace: PruneInputs.GracePeriod }
+    {
+      maxAge: PruneInputs.MaxAge,
+      maxSize: PruneInputs.MaxSize,
+      maxEntriesPerScope: PruneInputs.MaxEntriesPerScope,
+      deleteScopes: PruneInputs.DeleteScopes,
+      grace: PruneInputs.GracePeriod
+    }
   )
   return { ...rules, dryRun: booleanInput(PruneInputs.DryRun) }
 }
@@ -55,10 +63,23 @@ async function writePruneSummary(report: PruneReport): Promise<void> {
     ...report.warnings.map((warning): [string, string] => ['warning', warning])
   ])
   // Empty cells render as unclosed <td> in the summary, so a missing value is '-'.
-  const rows = [...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '-', entry] as const), ...report.kept.map(entry => ['kept', '-', entry] as const)]
-  const shown = rows.slice(0, SUMMARY_ROWS).map(([outcome, reason, entry]) => [outcome, reason, entry.scope, entry.key, formatBytes(entry.bytes), entry.lastUsed])
+  const rows = [
+    ...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '-', entry] as const),
+    ...report.kept.map(entry => ['kept', '-', entry] as const)
+  ]
+  const shown = rows
+    .slice(0, SUMMARY_ROWS)
+    .map(([outcome, reason, entry]) => [
+      outcome,
+      reason,
+      entry.scope,
+      entry.key,
+      formatBytes(entry.bytes),
+      entry.lastUsed
+    ])
   if (rows.length > SUMMARY_ROWS) shown.push([`… ${rows.length - SUMMARY_ROWS} more`, '-', '-', '-', '-', '-'])
-  if (shown.length > 0) await writeSummaryGrid('Cache entries', ['outcome', 'reason', 'scope', 'key', 'size', 'last used'], shown)
+  if (shown.length > 0)
+    await writeSummaryGrid('Cache entries', ['outcome', 'reason', 'scope', 'key', 'size', 'last used'], shown)
 }
 
 /**
@@ -71,9 +92,14 @@ export async function runPruneAction(): Promise<void> {
     const rules = pruneRulesFromInputs()
     const store = openStore(readStoreInputs())
     const report = await pruneStore({ store, ...rules, log: core.info })
-    for (const entry of report.removed) core.info(`${report.dryRun ? 'would remove' : 'removed'} ${entry.scope} ${entry.key} (${entry.reason}, ${formatBytes(entry.bytes)}, last used ${entry.lastUsed})`)
+    for (const entry of report.removed)
+      core.info(
+        `${report.dryRun ? 'would remove' : 'removed'} ${entry.scope} ${entry.key} (${entry.reason}, ${formatBytes(entry.bytes)}, last used ${entry.lastUsed})`
+      )
     for (const warning of report.warnings) core.warning(warning)
-    core.info(`${report.dryRun ? 'Dry run: would remove' : 'Removed'} ${report.removed.length} entries, kept ${report.kept.length}; ${report.manifestsRemoved} manifests and ${report.objectsRemoved} objects, ${formatBytes(report.bytesFreed)}`)
+    core.info(
+      `${report.dryRun ? 'Dry run: would remove' : 'Removed'} ${report.removed.length} entries, kept ${report.kept.length}; ${report.manifestsRemoved} manifests and ${report.objectsRemoved} objects, ${formatBytes(report.bytesFreed)}`
+    )
     core.setOutput(PruneOutputs.EntriesRemoved, String(report.removed.length))
     core.setOutput(PruneOutputs.EntriesKept, String(report.kept.length))
     core.setOutput(PruneOutputs.BytesFreed, String(report.bytesFreed))

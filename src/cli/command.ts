@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsOptionDescriptor } from 'node:util'
+import type { Clock } from '../core/clock.js'
 import { InputError } from '../core/errors.js'
 
 /** Exit codes of the CLI. */
@@ -12,12 +13,17 @@ export const Exit = {
 export type Options = Record<string, ParseArgsOptionDescriptor & { description?: string }>
 export type Values = Record<string, string | boolean | string[] | undefined>
 
+/** What a command gets besides its arguments: the time its prune measures ages against. */
+export interface CommandContext {
+  clock: Clock
+}
+
 export interface Command {
   name: string
   summary: string
   usage: string
   options: Options
-  run(values: Values, positionals: string[]): Promise<number>
+  run(values: Values, positionals: string[], context: CommandContext): Promise<number>
 }
 
 export function parseCommandArgs(command: Command, args: string[]): { values: Values; positionals: string[] } {

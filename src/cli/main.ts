@@ -1,5 +1,6 @@
+import { systemClock } from '../core/clock.js'
 import { errorMessage, isNamedError } from '../core/errors.js'
-import { Exit, helpText, parseCommandArgs, type Command } from './command.js'
+import { Exit, helpText, parseCommandArgs, type Command, type CommandContext } from './command.js'
 import { lsCommand, restoreCommand, saveCommand } from './commands/cache-commands.js'
 import { planCommand, runCommand } from './commands/pipeline-commands.js'
 import { pruneCommand } from './commands/prune-command.js'
@@ -13,7 +14,7 @@ function usage(): string {
 }
 
 /** Runs one CLI invocation and returns its exit code; errors are printed as one line. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], context: CommandContext = { clock: systemClock }): Promise<number> {
   const [name, ...args] = argv
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`)
@@ -30,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${helpText(command)}\n`)
       return Exit.Ok
     }
-    return await command.run(values, positionals)
+    return await command.run(values, positionals, context)
   } catch (error) {
     process.stderr.write(`artifact-action ${name}: ${errorMessage(error)}\n`)
     return isNamedError(error, 'InputError') ? Exit.Usage : Exit.Failure

@@ -1,4 +1,6 @@
-import { formatDuration, parsePruneRules, pruneStore, type PruneOptions, type PruneReport } from '../../core/cache/prune.js'
+import type { PruneReport } from '../../core/cache/prune-plan.js'
+import { formatDuration, parsePruneRules } from '../../core/cache/prune-rules.js'
+import { pruneStore, type PruneOptions } from '../../core/cache/prune.js'
 import { formatAge, formatBytes } from '../../core/report-format.js'
 import { Exit, listValue, stringValue, type Command, type Values } from '../command.js'
 import { storeFrom, storeOptions } from '../store-options.js'
@@ -16,7 +18,13 @@ function pruneRulesFrom(values: Values): Omit<PruneOptions, 'store'> {
       deleteScopes: listValue(values, 'delete-scope'),
       grace: stringValue(values, 'grace')
     },
-    { maxAge: '--max-age', maxSize: '--max-size', maxEntriesPerScope: '--max-entries-per-scope', deleteScopes: '--delete-scope', grace: '--grace' }
+    {
+      maxAge: '--max-age',
+      maxSize: '--max-size',
+      maxEntriesPerScope: '--max-entries-per-scope',
+      deleteScopes: '--delete-scope',
+      grace: '--grace'
+    }
   )
   return { ...rules, dryRun: values['dry-run'] === true }
 }
@@ -37,28 +45,56 @@ function pruneTotals(report: PruneReport): string {
 
 function printTable(report: PruneReport): void {
   const now = Date.now()
-  const rows = [...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '', entry] as const), ...report.kept.map(entry => ['kept', '', entry] as const)]
+  const rows = [
+    ...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '', entry] as const),
+    ...report.kept.map(entry => ['kept', '', entry] as const)
+  ]
   print(['OUTCOME', 'REASON', 'SCOPE', 'KEY', 'SIZE', 'LAST USED'].join('\t'))
-  for (const [outcome, reason, entry] of rows) print([outcome, reason || '-', entry.scope, entry.key, formatBytes(entry.bytes), formatAge(now - Date.parse(entry.lastUsed))].join('\t'))
+  for (const [outcome, reason, entry] of rows)
+    print(
+      [
+        outcome,
+        reason || '-',
+        entry.scope,
+        entry.key,
+        formatBytes(entry.bytes),
+        formatAge(now - Date.parse(entry.lastUsed))
+      ].join('\t')
+    )
 }
 
 export const pruneCommand: Command = {
   name: 'prune',
-  summary: 'Evict cache entries by age, size budget, count per scope or scope, then delete the manifests and objects no entry references. Refuses release stores and incomplete listings.',
-  usage: 'prune [--max-age 7d] [--max-size 10GB] [--max-entries-per-scope N] [--delete-scope pr/12]... [--grace 1h] [--dry-run] [--json]',
+  summary:
+    'Evict cache entries by age, size budget, count per scope or scope, then delete the manifests and objects no entry references. Refuses release stores and incomplete listings.',
+  usage:
+    'prune [--max-age 7d] [--max-size 10GB] [--max-entries-per-scope N] [--delete-scope pr/12]... [--grace 1h] [--dry-run] [--json]',
   options: {
     'max-age': { type: 'string', description: 'evict entries unused for longer than this: 30s, 90m, 12h, 7d, 2w' },
-    'max-size': { type: 'string', description: 'evict least recently used entries until the rest fit: 500MB, 10GB, 2GiB' },
-    'max-entries-per-scope': { type: 'string', description: 'keep at most N entries per scope, the most recently used' },
-    'delete-scope': { type: 'string', multiple: true, description: 'evict every entry of a scope, e.g. pr/12; repeat for more' },
-    grace: { type: 'string', description: 'keep unreferenced data younger than this: a save may still name it (default 1h)' },
+    'max-size': {
+      type: 'string',
+      description: 'evict least recently used entries until the rest fit: 500MB, 10GB, 2GiB'
+    },
+    'max-entries-per-scope': {
+      type: 'string',
+      description: 'keep at most N entries per scope, the most recently used'
+    },
+    'delete-scope': {
+      type: 'string',
+      multiple: true,
+      description: 'evict every entry of a scope, e.g. pr/12; repeat for more'
+    },
+    grace: {
+      type: 'string',
+      description: 'keep unreferenced data younger than this: a save may still name it (default 1h)'
+    },
     'dry-run': { type: 'boolean', description: 'print what would be removed and the bytes freed; delete nothing' },
     json: { type: 'boolean', description: 'print the report as JSON' },
     ...storeOptions
   },
-  async run(values) {
+  async run(values, _positionals, { clock }) {
     const rules = pruneRulesFrom(values)
-    const report = await pruneStore({ store: storeFrom(values), ...rules, log: progress })
+    const report = await pruneStore({ store: storeFrom(values), ...rules, clock, log: progress })
     for (const warning of report.warnings) progress(`warning: ${warning}`)
     if (values.json === true) print(JSON.stringify(report, null, 2))
     else {
