@@ -7,7 +7,7 @@ import type { ObjectStore } from '../store/object-store.js'
 import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
 import { waitForPruneLeases } from './prune-lease.js'
 import { accessKey, ENTRY_SCHEMA, entryVersion, findEntry, refKey, validateKey, writeEntry, type EntryMatch } from './entry-refs.js'
-import { resolveSaveRoots, restoreDestinations } from './tree-paths.js'
+import { resolveSaveRoots, restoreTargets } from './tree-paths.js'
 
 export interface EntryRequest {
   store: ObjectStore
@@ -63,8 +63,10 @@ export async function restoreEntry(request: RestoreRequest): Promise<RestoreResu
   if (!match) return { status: 'miss' }
   if (request.lookupOnly) return { status: 'found', match, exact: match.exact }
   const manifest = await loadManifestColumns(request.store, match.record.tree)
-  const destinations = restoreDestinations(manifest.roots, request.paths, request.workspace)
-  const stats = await materializeTree({ store: request.store, manifest, destinations, onProgress: request.onProgress })
+  const targets = restoreTargets(manifest.roots, request.paths, request.workspace)
+  const destinations = targets.map(target => target.destination)
+  const bases = targets.map(target => target.base)
+  const stats = await materializeTree({ store: request.store, manifest, destinations, bases, onProgress: request.onProgress })
   await recordUse(request.store, match.refKey)
   return { status: 'found', match, exact: match.exact, stats }
 }
