@@ -56,17 +56,17 @@ interface OpenFs {
 }
 
 /**
- * Opens a file for writing in place of whatever non-directory is there. With O_NOFOLLOW in `flags`
- * a symlink in the way fails (ELOOP) instead of being followed; it is replaced, as are a busy
- * executable, a FIFO and a read-only file. Self-contained: the writer threads run it from its
- * source text.
+ * Opens a file for writing in place of whatever non-directory is there. With O_EXCL in `flags`
+ * anything in the way fails (EEXIST) and is replaced by a new file; with O_NOFOLLOW a symlink in
+ * the way fails (ELOOP) instead of being followed; it is replaced, as are a busy executable, a
+ * FIFO and a read-only file. Self-contained: the writer threads run it from its source text.
  */
 export function openReplacing(fs: OpenFs, file: string, flags: number, mode: number): number {
   try {
     return fs.openSync(file, flags, mode)
   } catch (error) {
     const code = (error as { code?: string }).code
-    if (code !== 'ELOOP' && code !== 'ETXTBSY' && code !== 'ENXIO' && code !== 'EACCES') throw error
+    if (code !== 'EEXIST' && code !== 'ELOOP' && code !== 'ETXTBSY' && code !== 'ENXIO' && code !== 'EACCES') throw error
     fs.unlinkSync(file)
     return fs.openSync(file, flags, mode)
   }
