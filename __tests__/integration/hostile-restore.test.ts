@@ -9,7 +9,7 @@ import type { BlobWriters } from '../../src/core/store/blob-writers.js'
 import { materializeTree, restoreWriters } from '../../src/core/store/materialize.js'
 import { FsStore } from '../../src/core/store/fs-store.js'
 import type { BlobLocation, ManifestEntry } from '../../src/core/store/manifest.js'
-import { CONTENTS, fileEntry, fingerprint, makeSandbox, placeObstacle, plantEntry, SCOPE, storeContents, type Obstacle } from '../helpers/hostile.js'
+import { CONTENTS, fileEntry, fingerprint, hostileCase, KNOWN_ESCAPES, makeSandbox, plantCase, plantEntry, SCOPE, storeContents, type HostileCase } from '../helpers/hostile.js'
 
 /**
  * The restore's invariant: nothing outside the restore roots is created, removed or changed,
@@ -18,47 +18,6 @@ import { CONTENTS, fileEntry, fingerprint, makeSandbox, placeObstacle, plantEntr
  * name, type, mode, content and link outside the restore's region with what was there before.
  * Replay a failure with HOSTILE_SEED=<seed> (and HOSTILE_PATH=<path>) from its report.
  */
-
-/** Every pattern below names `out`: the region a restore may change is workspace/out. */
-const PATTERN_SETS = [['out'], ['out/*']]
-/** Names that collide, nest and look alike; then a few that are unsafe or too long. */
-const NAMES = ['a', 'b', 'A', 'sub', 'out', 'canary', 'keep.txt', 'é', 'e\u0301', 'ｏｕｔ', 'a\u200b', '.hidden', 'a\\b', 'link']
-const ODD_NAMES = ['.', '..', '', 'x'.repeat(255), 'y'.repeat(256)]
-const MODES = [0o755, 0o644, 0o777, 0o700, 0o555, 0o444, 0o000, 0o1777, 0o4755, 0o2755]
-const OBSTACLE_PATHS = ['out', 'out/a', 'out/A', 'out/sub', 'out/a/b', 'out/sub/a', 'out/a/sub/b', 'out/link']
-const OBSTACLES: Obstacle[] = ['dir', 'file', 'link-to-canary-dir', 'link-to-canary-file', 'link-up', 'link-inside', 'hardlink-to-canary-file']
-
-interface HostileCase {
-  patterns: string[]
-  roots: string[]
-  entries: Array<{ root: number; path: string; type: 'dir' | 'file' | 'symlink'; mode: number; content: number; target: string }>
-  obstacles: Array<{ at: string; kind: Obstacle }>
-}
-
-/** Roots: valid ones, overlapping, duplicated, escaping, absolute, and the canary itself ('@' is the sandbox). */
-const rootSets = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom<string[]>(['out'], ['out/a'], ['out/a', 'out/b'], ['out/sub/link']) },
-  { weight: 1, arbitrary: fc.constantFrom<string[]>(['out', 'out/a'], ['out/a', 'out/a'], ['out/a', 'out/a/b'], ['.'], ['out', '../canary'], ['out/../canary'], ['@/canary'], ['@/canary/dir'], ['keep.txt']) }
-)
-const segment = fc.oneof({ weight: 30, arbitrary: fc.constantFrom(...NAMES) }, { weight: 1, arbitrary: fc.constantFrom(...ODD_NAMES) })
-const relativePath = fc.array(segment, { minLength: 0, maxLength: 4 }).map(parts => parts.join('/'))
-const entryPath = fc.oneof({ weight: 30, arbitrary: relativePath }, { weight: 1, arbitrary: fc.constantFrom('/abs', '@/canary/file.txt', '../canary', 'a/../../canary', '/') })
-const linkTarget = fc.constantFrom('@/canary', '@/canary/dir', '@/canary/file.txt', '../canary', '../../canary', '../../../canary/dir', '..', '.', 'a', 'a/b', 'sub', 'link', '../a', '/')
-const entry = fc.record({
-  root: fc.nat({ max: 1 }),
-  path: entryPath,
-  type: fc.constantFrom<'dir' | 'file' | 'symlink'>('dir', 'file', 'symlink'),
-  mode: fc.oneof({ weight: 30, arbitrary: fc.constantFrom(...MODES) }, { weight: 1, arbitrary: fc.constant(0o100644) }),
-  content: fc.nat({ max: CONTENTS.length - 1 }),
-  target: linkTarget
-})
-/** Mostly short, ordered trees whose names come from a small set, so that paths collide and nest. */
-const hostileCase: fc.Arbitrary<HostileCase> = fc.record({
-  patterns: fc.constantFrom(...PATTERN_SETS),
-  roots: rootSets,
-  entries: fc.array(entry, { minLength: 1, maxLength: 6 }),
-  obstacles: fc.array(fc.record({ at: fc.constantFrom(...OBSTACLE_PATHS), kind: fc.constantFrom(...OBSTACLES) }), { maxLength: 4 })
-})
 
 describe('a restore of a hostile manifest', () => {
   let runDir: string
@@ -93,33 +52,19 @@ describe('a restore of a hostile manifest', () => {
     return 'found'
   }
 
-  /** Plants the case's manifest, restores it into a fresh sandbox, and returns what changed outside workspace/out. */
+  /** Restores a case into a fresh sandbox; what lies outside workspace/out before and after. */
   async function run(hostile: HostileCase): Promise<{ before: string[]; after: string[]; outcome: string }> {
-    const sandbox = path.join(runDir, `case-${caseNumber++}`)
-    await mkdir(sandbox)
-    const { workspace, canary } = await makeSandbox(sandbox)
-    const at = (text: string) => text.replace(/^@/, sandbox)
-    for (const obstacle of hostile.obstacles) await placeObstacle(workspace, canary, obstacle.at, obstacle.kind)
-    const roots = hostile.roots.map(at)
-    const entries: ManifestEntry[] = hostile.entries.map(({ root, path: entryPath, type, mode, content, target }) => {
-      const within = Math.min(root, roots.length - 1)
-      if (type === 'file') return fileEntry(within, at(entryPath), mode, content)
-      if (type === 'symlink') return { root: within, path: at(entryPath), type, mode: 0o777, target: at(target) }
-      return { root: within, path: at(entryPath), type, mode }
-    })
     const key = `hostile-${caseNumber}`
-    await plantEntry(store, key, hostile.patterns, roots, entries, blobs)
-    const region = path.join(workspace, 'out')
-    const before = await fingerprint(sandbox, region)
+    const planted = await plantCase(path.join(runDir, `case-${caseNumber++}`), hostile, store, key, blobs)
     let outcome: string
     try {
-      outcome = await restore(key, hostile.patterns, workspace)
+      outcome = await restore(key, hostile.patterns, planted.workspace)
     } catch (error) {
       outcome = (error as Error).message
     }
-    const after = await fingerprint(sandbox, region)
-    await rm(sandbox, { recursive: true, force: true })
-    return { before, after, outcome }
+    const after = await planted.outside()
+    await rm(planted.sandbox, { recursive: true, force: true })
+    return { before: planted.before, after, outcome }
   }
 
   it('changes nothing outside the restore roots, over 2,000 seeded cases', async () => {
@@ -133,7 +78,7 @@ describe('a restore of a hostile manifest', () => {
         outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1)
         expect(after).toEqual(before)
       }),
-      { numRuns: 2000, seed, path: process.env.HOSTILE_PATH, endOnFailure: true }
+      { numRuns: 2000, seed, path: process.env.HOSTILE_PATH, endOnFailure: true, examples: KNOWN_ESCAPES.map(known => [known]) }
     )
     const seconds = (Date.now() - started) / 1000
     console.log(`2,000 hostile cases in ${seconds.toFixed(1)} s (seed ${seed}); outcomes:\n${[...outcomes].map(([kind, count]) => `  ${count} ${kind}`).join('\n')}`)
