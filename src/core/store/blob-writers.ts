@@ -11,8 +11,8 @@ export interface WriteJob {
   /**
    * Per blob, in offset order: offset and length of its stored bytes within `bytes`, raw size,
    * codec, place within its shared frame and the frame's raw size (else 0), target count; then per
-   * target: position, whole (1: the blob is the whole file, 0: a chunk at the position), mode,
-   * mtime (NaN when none).
+   * target: position, whole (1: the blob is the whole file, 2: the same where something may be in
+   * the way, 0: a chunk at the position), mode, mtime (NaN when none).
    */
   numbers: Float64Array
   /** The targets' files, NUL-separated (a manifest path has no NUL). */
@@ -34,10 +34,14 @@ export class WriteJobBuilder {
     this.digests.push(digest)
   }
 
-  /** A target of the last blob: the `whole` file, or a chunk of it at `position`; `mtime` NaN when none. */
-  target(file: string, position: number, whole: boolean, mode: number, mtime: number): void {
+  /**
+   * A target of the last blob: the `whole` file, or a chunk of it at `position`; `mtime` NaN when
+   * none. `inTheWay`: the file's directory was there before, so something may already be at its
+   * place (a new directory of the restore holds nothing).
+   */
+  target(file: string, position: number, whole: boolean, mode: number, mtime: number, inTheWay = true): void {
     this.numbers[this.countAt]++
-    this.numbers.push(position, whole ? 1 : 0, mode, mtime)
+    this.numbers.push(position, whole ? (inTheWay ? 2 : 1) : 0, mode, mtime)
     this.files.push(file)
   }
 
@@ -53,15 +57,19 @@ export const BLOB_MISMATCH = 'EBLOBDIGEST'
 interface OpenFs {
   openSync(path: string, flags: number, mode: number): number
   unlinkSync(path: string): void
+  lstatSync(path: string, options: { throwIfNoEntry: false }): { isDirectory(): boolean } | undefined
 }
 
 /**
  * Opens a file for writing in place of whatever non-directory is there. With O_EXCL in `flags`
  * anything in the way fails (EEXIST) and is replaced by a new file; with O_NOFOLLOW a symlink in
  * the way fails (ELOOP) instead of being followed; it is replaced, as are a busy executable, a
- * FIFO and a read-only file. Self-contained: the writer threads run it from its source text.
+ * FIFO and a read-only file. `inTheWay`: something may be there, so it is looked for first (a
+ * failed open costs far more than a look). Self-contained: the writer threads run it from its
+ * source text.
  */
-export function openReplacing(fs: OpenFs, file: string, flags: number, mode: number): number {
+export function openReplacing(fs: OpenFs, file: string, flags: number, mode: number, inTheWay = true): number {
+  if (inTheWay && fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory() === false) fs.unlinkSync(file)
   try {
     return fs.openSync(file, flags, mode)
   } catch (error) {
@@ -128,10 +136,11 @@ serve(({ bytes, numbers, files, digests }) => {
         throw failure(${JSON.stringify(BLOB_MISMATCH)}, 'a blob does not match its sha256')
       }
       for (let target = 0; target < targets; target++) {
-        const position = numbers[at], whole = numbers[at + 1] === 1, mode = numbers[at + 2], mtime = numbers[at + 3]
+        const position = numbers[at], whole = numbers[at + 1] !== 0, mode = numbers[at + 2], mtime = numbers[at + 3]
+        const inTheWay = numbers[at + 1] === 2
         at += 4
         current = paths[path++]
-        const fd = whole ? openReplacing(fs, current, flags, mode) : fs.openSync(current, CHUNK_FLAGS)
+        const fd = whole ? openReplacing(fs, current, flags, mode, inTheWay) : fs.openSync(current, CHUNK_FLAGS)
         try {
           writeAll(fd, raw, whole ? null : position)
           if (whole && (mode & umask) !== 0) fs.fchmodSync(fd, mode)

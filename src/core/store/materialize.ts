@@ -85,6 +85,13 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
   /** Entries whose file or link this call created (or replaced). */
   const created = new Uint8Array(n)
   const createdDirs: string[] = []
+  /** The same as a set: a file in one of them has nothing in its way. */
+  const newDirs = new Set<string>()
+  const madeDirectory = (dir: string): void => {
+    createdDirs.push(dir)
+    newDirs.add(dir)
+  }
+  const inTheWay = (file: string): boolean => !newDirs.has(path.dirname(file))
   const checkedDirs = new Set<string>()
   const pool = new TaskPool(options.downloads ?? 8, options.bytesInFlight ?? 64 * 1024 * 1024)
   const writers = options.writers ?? new BlobWriters(WRITE_FLAGS)
@@ -118,7 +125,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       if (stats && !stats.isDirectory()) throw new IntegrityError(`restoring ${destination} needs ${current} to be a directory`)
       if (!stats) {
         mkdirSync(current)
-        createdDirs.push(current)
+        madeDirectory(current)
       }
     }
   }
@@ -143,7 +150,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       if (stats && !stats.isDirectory()) throw new IntegrityError(`restoring ${paths[i]} needs ${current} to be a directory`)
       if (!stats) {
         mkdirSync(current)
-        createdDirs.push(current)
+        madeDirectory(current)
       }
       checkedDirs.add(current)
     }
@@ -162,7 +169,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       const mode = modes[i]
       const exact = (mode & ~0o777) === 0 && (mode & 0o700) === 0o700 && (mode & umask) === 0
       const made = makeDirectory(destination, exact ? mode : 0o777)
-      if (made) createdDirs.push(destination)
+      if (made) madeDirectory(destination)
       if (!made || !exact) dirsToChmod.push(i)
       checkedDirs.add(destination)
     }
@@ -181,7 +188,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       stats.treeBytes += sizes[i]
       if (blobCounts[i] !== 1) {
         // Empty files and chunked files are created at their full size now; chunks land later.
-        createAtSize(destinationOf(i), sizes[i])
+        const file = destinationOf(i)
+        createAtSize(file, sizes[i], inTheWay(file))
         created[i] = 1
       }
       let position = 0
@@ -209,7 +217,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
           const i = targetEntry[target]
           const whole = blobCounts[i] === 1
           if (whole) created[i] = 1
-          job.target(destinationOf(i), targetPosition[target], whole, modes[i], mtimes[i])
+          const file = destinationOf(i)
+          job.target(file, targetPosition[target], whole, modes[i], mtimes[i], whole && inTheWay(file))
         }
       }
       return job.build(bytes)
@@ -379,9 +388,9 @@ function setAttributes(target: string, mode: number, mtime: number, identity?: s
 }
 
 /** Opens a file for writing in place of whatever non-directory is there; a directory in the way is an error. */
-function openForWriting(file: string, mode: number): number {
+function openForWriting(file: string, mode: number, inTheWay: boolean): number {
   try {
-    return openReplacing({ openSync, unlinkSync }, file, WRITE_FLAGS, mode)
+    return openReplacing({ openSync, unlinkSync, lstatSync }, file, WRITE_FLAGS, mode, inTheWay)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw directoryInTheWay(file)
     throw error
@@ -397,8 +406,8 @@ function directoryInTheWay(file: string): IntegrityError {
  * they have: a read-only file is given its mode afterwards, as a user who is not root could not
  * open it for writing again.
  */
-function createAtSize(file: string, size: number): void {
-  const fd = openForWriting(file, 0o600)
+function createAtSize(file: string, size: number, inTheWay: boolean): void {
+  const fd = openForWriting(file, 0o600, inTheWay)
   try {
     if (size > 0) ftruncateSync(fd, size)
   } finally {
