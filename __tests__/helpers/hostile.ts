@@ -1,16 +1,39 @@
 import { createHash } from 'node:crypto'
 // Synchronous: a case is a few dozen tiny file operations, each several times cheaper without a promise.
-import { chmodSync as chmod, linkSync as link, lstatSync, mkdirSync as mkdir, readdirSync as readdir, readFileSync as readFile, readlinkSync as readlink, symlinkSync as symlink, writeFileSync as writeFile } from 'node:fs'
+import {
+  chmodSync as chmod,
+  linkSync as link,
+  lstatSync,
+  mkdirSync as mkdir,
+  readdirSync as readdir,
+  readFileSync as readFile,
+  readlinkSync as readlink,
+  symlinkSync as symlink,
+  writeFileSync as writeFile
+} from 'node:fs'
 import * as path from 'node:path'
 import fc from 'fast-check'
 import { entryVersion, ENTRY_SCHEMA, writeEntry } from '../../src/core/cache/entry-refs.js'
-import { encodeManifest, MANIFEST_SCHEMA, manifestKey, objectKey, treeDigest, type BlobLocation, type ManifestEntry } from '../../src/core/store/manifest.js'
+import {
+  encodeManifest,
+  MANIFEST_SCHEMA,
+  manifestKey,
+  objectKey,
+  treeDigest,
+  type BlobLocation,
+  type ManifestEntry
+} from '../../src/core/store/manifest.js'
 import type { ObjectStore } from '../../src/core/store/object-store.js'
 
 export const SCOPE = 'branch/main'
 
 /** File contents a hostile manifest can name, each stored as raw single-blob objects. */
-export const CONTENTS = [Buffer.alloc(0), Buffer.from('owned\n'), Buffer.from('#!/bin/sh\necho planted\n'), Buffer.from('0123456789abcdef'.repeat(8))]
+export const CONTENTS = [
+  Buffer.alloc(0),
+  Buffer.from('owned\n'),
+  Buffer.from('#!/bin/sh\necho planted\n'),
+  Buffer.from('0123456789abcdef'.repeat(8))
+]
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
@@ -34,16 +57,37 @@ export async function storeContents(store: ObjectStore): Promise<Record<string, 
  */
 export function fileEntry(root: number, entryPath: string, mode: number, content: number): ManifestEntry {
   const bytes = CONTENTS[content]
-  const blobs = bytes.length === 0 ? [] : content === CONTENTS.length - 1 ? [sha256(bytes.subarray(0, 64)), sha256(bytes.subarray(64))] : [sha256(bytes)]
+  const blobs =
+    bytes.length === 0
+      ? []
+      : content === CONTENTS.length - 1
+        ? [sha256(bytes.subarray(0, 64)), sha256(bytes.subarray(64))]
+        : [sha256(bytes)]
   return { root, path: entryPath, type: 'file', mode, size: bytes.length, blobs }
 }
 
 /** Puts a manifest and an entry for it under `key`, as someone who can write to the bucket would. */
-export async function plantEntry(store: ObjectStore, key: string, patterns: string[], roots: string[], entries: ManifestEntry[], blobs: Record<string, BlobLocation>): Promise<void> {
+export async function plantEntry(
+  store: ObjectStore,
+  key: string,
+  patterns: string[],
+  roots: string[],
+  entries: ManifestEntry[],
+  blobs: Record<string, BlobLocation>
+): Promise<void> {
   const manifest = { schema: MANIFEST_SCHEMA, roots, entries, blobs }
   const tree = treeDigest(manifest)
   await store.put(manifestKey(tree), encodeManifest(manifest))
-  await writeEntry(store, { schema: ENTRY_SCHEMA, key, scope: SCOPE, version: entryVersion(patterns), tree, files: entries.length, size: 0, created: new Date().toISOString() })
+  await writeEntry(store, {
+    schema: ENTRY_SCHEMA,
+    key,
+    scope: SCOPE,
+    version: entryVersion(patterns),
+    tree,
+    files: entries.length,
+    size: 0,
+    created: new Date().toISOString()
+  })
 }
 
 /**
@@ -64,10 +108,16 @@ export async function makeSandbox(sandbox: string): Promise<{ workspace: string;
 }
 
 /** What a workspace may already hold, in the restore's way. */
-export type Obstacle = 'dir' | 'file' | 'link-to-canary-dir' | 'link-to-canary-file' | 'link-up' | 'link-inside' | 'hardlink-to-canary-file'
+export type Obstacle =
+  'dir' | 'file' | 'link-to-canary-dir' | 'link-to-canary-file' | 'link-up' | 'link-inside' | 'hardlink-to-canary-file'
 
 /** Puts an obstacle at `relative` in the workspace, making its parents; skipped where a parent is not a directory. */
-export async function placeObstacle(workspace: string, canary: string, relative: string, kind: Obstacle): Promise<void> {
+export async function placeObstacle(
+  workspace: string,
+  canary: string,
+  relative: string,
+  kind: Obstacle
+): Promise<void> {
   const at = path.join(workspace, relative)
   try {
     mkdir(path.dirname(at), { recursive: true })
@@ -108,28 +158,92 @@ export async function fingerprint(dir: string, skip: string): Promise<string[]> 
 /** Every pattern below names `out`: the region a restore may change is workspace/out. */
 const PATTERN_SETS = [['out'], ['out/*']]
 /** Names that collide, nest and look alike; then a few that are unsafe or too long. */
-const NAMES = ['a', 'b', 'A', 'sub', 'out', 'canary', 'keep.txt', 'é', 'e\u0301', 'ｏｕｔ', 'a\u200b', '.hidden', 'a\\b', 'link']
+const NAMES = [
+  'a',
+  'b',
+  'A',
+  'sub',
+  'out',
+  'canary',
+  'keep.txt',
+  'é',
+  'e\u0301',
+  'ｏｕｔ',
+  'a\u200b',
+  '.hidden',
+  'a\\b',
+  'link'
+]
 const ODD_NAMES = ['.', '..', '', 'x'.repeat(255), 'y'.repeat(256)]
 const MODES = [0o755, 0o644, 0o777, 0o700, 0o555, 0o444, 0o000, 0o1777, 0o4755, 0o2755]
 const OBSTACLE_PATHS = ['out', 'out/a', 'out/A', 'out/sub', 'out/a/b', 'out/sub/a', 'out/a/sub/b', 'out/link']
-const OBSTACLES: Obstacle[] = ['dir', 'file', 'link-to-canary-dir', 'link-to-canary-file', 'link-up', 'link-inside', 'hardlink-to-canary-file']
+const OBSTACLES: Obstacle[] = [
+  'dir',
+  'file',
+  'link-to-canary-dir',
+  'link-to-canary-file',
+  'link-up',
+  'link-inside',
+  'hardlink-to-canary-file'
+]
 
 export interface HostileCase {
   patterns: string[]
   roots: string[]
-  entries: Array<{ root: number; path: string; type: 'dir' | 'file' | 'symlink'; mode: number; content: number; target: string }>
+  entries: Array<{
+    root: number
+    path: string
+    type: 'dir' | 'file' | 'symlink'
+    mode: number
+    content: number
+    target: string
+  }>
   obstacles: Array<{ at: string; kind: Obstacle }>
 }
 
 /** Roots: valid ones, overlapping, duplicated, escaping, absolute, and the canary itself ('@' is the sandbox). */
 const rootSets = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom<string[]>(['out'], ['out/a'], ['out/a', 'out/b'], ['out/sub/link']) },
-  { weight: 1, arbitrary: fc.constantFrom<string[]>(['out', 'out/a'], ['out/a', 'out/a'], ['out/a', 'out/a/b'], ['.'], ['out', '../canary'], ['out/../canary'], ['@/canary'], ['@/canary/dir'], ['keep.txt']) }
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<string[]>(
+      ['out', 'out/a'],
+      ['out/a', 'out/a'],
+      ['out/a', 'out/a/b'],
+      ['.'],
+      ['out', '../canary'],
+      ['out/../canary'],
+      ['@/canary'],
+      ['@/canary/dir'],
+      ['keep.txt']
+    )
+  }
 )
-const segment = fc.oneof({ weight: 30, arbitrary: fc.constantFrom(...NAMES) }, { weight: 1, arbitrary: fc.constantFrom(...ODD_NAMES) })
+const segment = fc.oneof(
+  { weight: 30, arbitrary: fc.constantFrom(...NAMES) },
+  { weight: 1, arbitrary: fc.constantFrom(...ODD_NAMES) }
+)
 const relativePath = fc.array(segment, { minLength: 0, maxLength: 4 }).map(parts => parts.join('/'))
-const entryPath = fc.oneof({ weight: 30, arbitrary: relativePath }, { weight: 1, arbitrary: fc.constantFrom('/abs', '@/canary/file.txt', '../canary', 'a/../../canary', '/') })
-const linkTarget = fc.constantFrom('@/canary', '@/canary/dir', '@/canary/file.txt', '../canary', '../../canary', '../../../canary/dir', '..', '.', 'a', 'a/b', 'sub', 'link', '../a', '/')
+const entryPath = fc.oneof(
+  { weight: 30, arbitrary: relativePath },
+  { weight: 1, arbitrary: fc.constantFrom('/abs', '@/canary/file.txt', '../canary', 'a/../../canary', '/') }
+)
+const linkTarget = fc.constantFrom(
+  '@/canary',
+  '@/canary/dir',
+  '@/canary/file.txt',
+  '../canary',
+  '../../canary',
+  '../../../canary/dir',
+  '..',
+  '.',
+  'a',
+  'a/b',
+  'sub',
+  'link',
+  '../a',
+  '/'
+)
 const entry = fc.record({
   root: fc.nat({ max: 1 }),
   path: entryPath,
@@ -143,7 +257,9 @@ export const hostileCase: fc.Arbitrary<HostileCase> = fc.record({
   patterns: fc.constantFrom(...PATTERN_SETS),
   roots: rootSets,
   entries: fc.array(entry, { minLength: 1, maxLength: 6 }),
-  obstacles: fc.array(fc.record({ at: fc.constantFrom(...OBSTACLE_PATHS), kind: fc.constantFrom(...OBSTACLES) }), { maxLength: 4 })
+  obstacles: fc.array(fc.record({ at: fc.constantFrom(...OBSTACLE_PATHS), kind: fc.constantFrom(...OBSTACLES) }), {
+    maxLength: 4
+  })
 })
 
 /**
@@ -151,7 +267,13 @@ export const hostileCase: fc.Arbitrary<HostileCase> = fc.record({
  * manifest planted under `key`. `outside()` fingerprints all but workspace/out, the region the
  * restore may change; `before` is that fingerprint now.
  */
-export async function plantCase(sandbox: string, hostile: HostileCase, store: ObjectStore, key: string, blobs: Record<string, BlobLocation>) {
+export async function plantCase(
+  sandbox: string,
+  hostile: HostileCase,
+  store: ObjectStore,
+  key: string,
+  blobs: Record<string, BlobLocation>
+) {
   mkdir(sandbox)
   const { workspace, canary } = await makeSandbox(sandbox)
   const at = (text: string) => text.replace(/^@/, sandbox)
@@ -174,15 +296,49 @@ export async function plantCase(sandbox: string, hostile: HostileCase, store: Ob
  */
 export const KNOWN_ESCAPES: HostileCase[] = [
   // A root reached through a link that the workspace already holds.
-  { patterns: ['out'], roots: ['out/sub/link'], entries: [{ root: 0, path: 'a/b', type: 'file', mode: 0o644, content: 1, target: '.' }], obstacles: [{ at: 'out', kind: 'link-to-canary-dir' }] },
+  {
+    patterns: ['out'],
+    roots: ['out/sub/link'],
+    entries: [{ root: 0, path: 'a/b', type: 'file', mode: 0o644, content: 1, target: '.' }],
+    obstacles: [{ at: 'out', kind: 'link-to-canary-dir' }]
+  },
   // A root that is a symlink, with a directory below it: the directory's mode went to the canary.
-  { patterns: ['out'], roots: ['out'], entries: [{ root: 0, path: '', type: 'symlink', mode: 0o777, content: 0, target: '@/canary/dir' }, { root: 0, path: 'sub', type: 'dir', mode: 0o777, content: 0, target: '.' }], obstacles: [] },
+  {
+    patterns: ['out'],
+    roots: ['out'],
+    entries: [
+      { root: 0, path: '', type: 'symlink', mode: 0o777, content: 0, target: '@/canary/dir' },
+      { root: 0, path: 'sub', type: 'dir', mode: 0o777, content: 0, target: '.' }
+    ],
+    obstacles: []
+  },
   // A directory that becomes a symlink.
-  { patterns: ['out'], roots: ['out'], entries: [{ root: 0, path: 'd', type: 'dir', mode: 0o777, content: 0, target: '.' }, { root: 0, path: 'd', type: 'symlink', mode: 0o777, content: 0, target: '@/canary/dir/sub' }], obstacles: [] },
+  {
+    patterns: ['out'],
+    roots: ['out'],
+    entries: [
+      { root: 0, path: 'd', type: 'dir', mode: 0o777, content: 0, target: '.' },
+      { root: 0, path: 'd', type: 'symlink', mode: 0o777, content: 0, target: '@/canary/dir/sub' }
+    ],
+    obstacles: []
+  },
   // Overlapping roots: one root's link leads the other's directory mode.
-  { patterns: ['out'], roots: ['out', 'out/b'], entries: [{ root: 0, path: 'b', type: 'symlink', mode: 0o777, content: 0, target: '@/canary/dir/sub' }, { root: 1, path: '', type: 'dir', mode: 0o777, content: 0, target: '.' }], obstacles: [] },
+  {
+    patterns: ['out'],
+    roots: ['out', 'out/b'],
+    entries: [
+      { root: 0, path: 'b', type: 'symlink', mode: 0o777, content: 0, target: '@/canary/dir/sub' },
+      { root: 1, path: '', type: 'dir', mode: 0o777, content: 0, target: '.' }
+    ],
+    obstacles: []
+  },
   // A hard link to a file outside, where a file goes: it was truncated and written.
-  { patterns: ['out'], roots: ['out'], entries: [{ root: 0, path: 'f', type: 'file', mode: 0o644, content: 1, target: '.' }], obstacles: [{ at: 'out/f', kind: 'hardlink-to-canary-file' }] },
+  {
+    patterns: ['out'],
+    roots: ['out'],
+    entries: [{ root: 0, path: 'f', type: 'file', mode: 0o644, content: 1, target: '.' }],
+    obstacles: [{ at: 'out/f', kind: 'hardlink-to-canary-file' }]
+  },
   // A root symlink made after its directory was checked: a later link removed a canary directory recursively.
   {
     patterns: ['out'],

@@ -8,9 +8,10 @@ import { createTestBucket } from '../helpers/s3.js'
 import { tempDir } from '../helpers/trees.js'
 
 /**
- * The hostile-manifest property through the bundled restore action on radosgw, on a smaller
- * seeded set after the shapes that escaped before: whatever a bucket holds, the step exits 0, and nothing outside the restore's region
- * changes; a refused entry is a miss with one warning. Replay with HOSTILE_SEED=<seed>.
+ * The hostile-manifest property through the bundled restore action on radosgw: the shapes that
+ * escaped before, then a smaller seeded set. Whatever a bucket holds, the step exits 0 and nothing
+ * outside the restore's region changes; a refused entry is a miss with one warning. Replay with
+ * HOSTILE_SEED=<seed>.
  */
 const CASES = 30
 
@@ -37,7 +38,10 @@ describe('the bundled restore action, given hostile manifests', () => {
         'aws-access-key-id': config.credentials!.accessKeyId,
         'aws-secret-access-key': config.credentials!.secretAccessKey
       }
-      const step = await runStep('restore-only', inputs, { GITHUB_WORKSPACE: planted.workspace, GITHUB_REF: 'refs/heads/main' })
+      const step = await runStep('restore-only', inputs, {
+        GITHUB_WORKSPACE: planted.workspace,
+        GITHUB_REF: 'refs/heads/main'
+      })
       const context = `seed ${seed}, case ${index}: ${JSON.stringify(hostile)}\n${step.stdout}`
       expect({ context, exitCode: step.exitCode }).toEqual({ context, exitCode: 0 })
       expect({ context, outside: await planted.outside() }).toEqual({ context, outside: planted.before })

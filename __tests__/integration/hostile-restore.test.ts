@@ -10,7 +10,19 @@ import type { BlobWriters } from '../../src/core/store/blob-writers.js'
 import { materializeTree, restoreWriters } from '../../src/core/store/materialize.js'
 import { FsStore } from '../../src/core/store/fs-store.js'
 import type { BlobLocation, ManifestEntry } from '../../src/core/store/manifest.js'
-import { CONTENTS, fileEntry, fingerprint, hostileCase, KNOWN_ESCAPES, makeSandbox, plantCase, plantEntry, SCOPE, storeContents, type HostileCase } from '../helpers/hostile.js'
+import {
+  CONTENTS,
+  fileEntry,
+  fingerprint,
+  hostileCase,
+  KNOWN_ESCAPES,
+  makeSandbox,
+  plantCase,
+  plantEntry,
+  SCOPE,
+  storeContents,
+  type HostileCase
+} from '../helpers/hostile.js'
 
 /**
  * The restore's invariant: nothing outside the restore roots is created, removed or changed,
@@ -76,14 +88,24 @@ describe('a restore of a hostile manifest', () => {
     await fc.assert(
       fc.asyncProperty(hostileCase, async hostile => {
         const { before, after, outcome } = await run(hostile)
-        const kind = outcome.split(/[\s:]+/).slice(0, 3).join(' ')
+        const kind = outcome
+          .split(/[\s:]+/)
+          .slice(0, 3)
+          .join(' ')
         outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1)
         expect(after).toEqual(before)
       }),
-      { numRuns: 2000, seed, path: process.env.HOSTILE_PATH, endOnFailure: true, examples: KNOWN_ESCAPES.map(known => [known]) }
+      {
+        numRuns: 2000,
+        seed,
+        path: process.env.HOSTILE_PATH,
+        endOnFailure: true,
+        examples: KNOWN_ESCAPES.map(known => [known])
+      }
     )
     const seconds = (Date.now() - started) / 1000
-    console.log(`2,000 hostile cases in ${seconds.toFixed(1)} s (seed ${seed}); outcomes:\n${[...outcomes].map(([kind, count]) => `  ${count} ${kind}`).join('\n')}`)
+    const counts = [...outcomes].map(([kind, count]) => `  ${count} ${kind}`).join('\n')
+    console.log(`2,000 hostile cases in ${seconds.toFixed(1)} s (seed ${seed}); outcomes:\n${counts}`)
     // Some cases must get through to writing, or the property proves little.
     expect(outcomes.get('found') ?? 0).toBeGreaterThan(200)
   })
@@ -95,7 +117,14 @@ describe('a restore of a hostile manifest', () => {
       await mkdir(sandbox)
       const { workspace, canary } = await makeSandbox(sandbox)
       const key = `named-${caseNumber}`
-      await plantEntry(store, key, patterns, roots.map(root => root.replace(/^@/, sandbox)), entries(sandbox), blobs)
+      await plantEntry(
+        store,
+        key,
+        patterns,
+        roots.map(root => root.replace(/^@/, sandbox)),
+        entries(sandbox),
+        blobs
+      )
       const before = await fingerprint(sandbox, path.join(workspace, 'out'))
       const restore = () => restoreEntry({ store, key, paths: patterns, workspace, readScopes: [SCOPE] })
       const outside = () => fingerprint(sandbox, path.join(workspace, 'out'))
@@ -125,7 +154,7 @@ describe('a restore of a hostile manifest', () => {
       expect(await outside()).toEqual(before)
     })
 
-    it('refuses roots that overlap, so that one root\'s link cannot lead another\'s writes', async () => {
+    it("refuses roots that overlap, so that one root's link cannot lead another's writes", async () => {
       const { before, restore, outside } = await planted(['out', 'out/b'], sandbox => [
         { root: 0, path: '', type: 'dir', mode: 0o755 },
         { root: 0, path: 'b', type: 'symlink', mode: 0o777, target: path.join(sandbox, 'canary', 'dir') },
@@ -136,7 +165,11 @@ describe('a restore of a hostile manifest', () => {
     })
 
     it('refuses a root reached through a symlink the workspace already holds', async () => {
-      const { workspace, canary, before, restore, outside } = await planted(['out/a/deep'], () => [fileEntry(0, '', 0o644, 1)], ['out/*/deep'])
+      const { workspace, canary, before, restore, outside } = await planted(
+        ['out/a/deep'],
+        () => [fileEntry(0, '', 0o644, 1)],
+        ['out/*/deep']
+      )
       await mkdir(path.join(workspace, 'out'))
       await symlink(path.join(canary, 'dir'), path.join(workspace, 'out', 'a'))
       await expect(restore()).rejects.toThrow(/would pass through the symlink .*out\/a; refused/)
@@ -144,7 +177,11 @@ describe('a restore of a hostile manifest', () => {
     })
 
     it('replaces a hard link to a file outside instead of writing into it', async () => {
-      const { workspace, canary, before, restore, outside } = await planted(['out'], () => [{ root: 0, path: '', type: 'dir', mode: 0o755 }, fileEntry(0, 'f', 0o644, 1), fileEntry(0, 'big', 0o644, 3)])
+      const { workspace, canary, before, restore, outside } = await planted(['out'], () => [
+        { root: 0, path: '', type: 'dir', mode: 0o755 },
+        fileEntry(0, 'f', 0o644, 1),
+        fileEntry(0, 'big', 0o644, 3)
+      ])
       await mkdir(path.join(workspace, 'out'))
       await link(path.join(canary, 'file.txt'), path.join(workspace, 'out', 'f'))
       await link(path.join(canary, 'dir', 'inner.txt'), path.join(workspace, 'out', 'big'))

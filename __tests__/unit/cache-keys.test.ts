@@ -40,7 +40,8 @@ describe('scopes', () => {
 
 describe('restore targets', () => {
   const workspace = '/work/repo'
-  const destinations = (roots: string[], patterns: string[]) => restoreTargets(roots, patterns, workspace).map(target => target.destination)
+  const destinations = (roots: string[], patterns: string[]) =>
+    restoreTargets(roots, patterns, workspace).map(target => target.destination)
 
   it('keeps relative roots inside the workspace, reached from it', () => {
     expect(restoreTargets(['dist', 'node_modules'], ['dist', 'node_modules'], workspace)).toEqual([
@@ -50,7 +51,8 @@ describe('restore targets', () => {
   })
 
   it('allows a root outside the workspace only where a requested path names it, reached from that path', () => {
-    expect(restoreTargets(['~/.npm'], ['~/.npm'], workspace)).toEqual([{ destination: path.join(homedir(), '.npm'), base: path.join(homedir(), '.npm') }])
+    const npm = path.join(homedir(), '.npm')
+    expect(restoreTargets(['~/.npm'], ['~/.npm'], workspace)).toEqual([{ destination: npm, base: npm }])
     expect(restoreTargets(['~/.cache/pip'], ['~/.cache'], workspace)[0].base).toBe(path.join(homedir(), '.cache'))
     expect(() => destinations(['/etc'], ['dist'])).toThrow(/outside the workspace/)
     expect(() => destinations(['../other'], ['dist'])).toThrow(/outside the workspace/)
@@ -58,17 +60,22 @@ describe('restore targets', () => {
   })
 
   it('refuses a root in the workspace that the patterns could not have saved', () => {
-    expect(() => destinations(['.github/workflows'], ['node_modules'])).toThrow(/"\.github\/workflows" lies outside the requested paths/)
+    const refused = /"\.github\/workflows" lies outside the requested paths/
+    expect(() => destinations(['.github/workflows'], ['node_modules'])).toThrow(refused)
     expect(() => destinations(['.'], ['node_modules'])).toThrow(/outside the requested paths/)
     expect(() => destinations(['node_modules_evil'], ['node_modules'])).toThrow(/outside the requested paths/)
     expect(destinations(['node_modules/.cache'], ['node_modules'])).toEqual(['/work/repo/node_modules/.cache'])
   })
 
   it('takes a glob root below the glob\'s fixed folders only, and never an excluded one', () => {
-    expect(destinations(['packages/a/dist', 'packages/b/dist'], ['packages/*/dist'])).toEqual(['/work/repo/packages/a/dist', '/work/repo/packages/b/dist'])
+    expect(destinations(['packages/a/dist', 'packages/b/dist'], ['packages/*/dist'])).toEqual([
+      '/work/repo/packages/a/dist',
+      '/work/repo/packages/b/dist'
+    ])
     expect(() => destinations(['packages'], ['packages/*/dist'])).toThrow(/outside the requested paths/)
     expect(() => destinations(['src/index.ts'], ['packages/*/dist'])).toThrow(/outside the requested paths/)
     expect(() => destinations(['.'], ['*.log'])).toThrow(/outside the requested paths/)
-    expect(() => destinations(['packages/secret/dist'], ['packages/*/dist', '!packages/secret/dist'])).toThrow(/outside the requested paths/)
+    const excluded = ['packages/*/dist', '!packages/secret/dist']
+    expect(() => destinations(['packages/secret/dist'], excluded)).toThrow(/outside the requested paths/)
   })
 })

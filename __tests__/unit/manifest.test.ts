@@ -1,6 +1,15 @@
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib'
 import { IntegrityError } from '../../src/core/errors.js'
-import { comparePaths, decodeManifest, encodeManifest, MANIFEST_SCHEMA, sealManifest, treeDigest, validateManifest, type Manifest } from '../../src/core/store/manifest.js'
+import {
+  comparePaths,
+  decodeManifest,
+  encodeManifest,
+  MANIFEST_SCHEMA,
+  sealManifest,
+  treeDigest,
+  validateManifest,
+  type Manifest
+} from '../../src/core/store/manifest.js'
 
 const D1 = 'd1'.repeat(32)
 

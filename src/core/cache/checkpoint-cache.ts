@@ -66,7 +66,8 @@ export async function restoreEntry(request: RestoreRequest): Promise<RestoreResu
   const targets = restoreTargets(manifest.roots, request.paths, request.workspace)
   const destinations = targets.map(target => target.destination)
   const bases = targets.map(target => target.base)
-  const stats = await materializeTree({ store: request.store, manifest, destinations, bases, onProgress: request.onProgress })
+  const { store, onProgress } = request
+  const stats = await materializeTree({ store, manifest, destinations, bases, onProgress })
   await recordUse(request.store, match.refKey)
   return { status: 'found', match, exact: match.exact, stats }
 }

@@ -53,19 +53,22 @@ export interface RestoreTarget {
 export function restoreTargets(roots: string[], patterns: string[], workspace: string): RestoreTarget[] {
   const home = homedir()
   const includes = patterns.filter(pattern => !pattern.startsWith('!'))
-  const excludes = patterns.filter(pattern => pattern.startsWith('!')).map(pattern => resolveRootSpec(pattern.slice(1), workspace, home))
-  const literals = includes.filter(pattern => !GLOB_CHARS.test(pattern)).map(pattern => resolveRootSpec(pattern, workspace, home))
-  const globBases = includes.filter(pattern => GLOB_CHARS.test(pattern)).map(pattern => fixedFolders(resolveRootSpec(pattern, workspace, home)))
+  const resolve = (pattern: string) => resolveRootSpec(pattern, workspace, home)
+  const excludes = patterns.filter(pattern => pattern.startsWith('!')).map(pattern => resolve(pattern.slice(1)))
+  const literals = includes.filter(pattern => !GLOB_CHARS.test(pattern)).map(resolve)
+  const globBases = includes.filter(pattern => GLOB_CHARS.test(pattern)).map(pattern => fixedFolders(resolve(pattern)))
   return roots.map(spec => {
-    const refuse = (where: string) => new IntegrityError(`manifest root ${JSON.stringify(spec)} lies outside ${where}; refusing to restore`)
+    const refuse = (where: string) =>
+      new IntegrityError(`manifest root ${JSON.stringify(spec)} lies outside ${where}; refusing to restore`)
     const destination = resolveRootSpec(spec, workspace, home)
     const isRelativeSpec = !spec.startsWith('~') && !path.isAbsolute(spec)
     const inWorkspace = isAtOrBelow(destination, workspace)
     const literal = literals.filter(allowed => isAtOrBelow(destination, allowed)).sort((a, b) => b.length - a.length)[0]
     if (isRelativeSpec && !(inWorkspace && !spec.split('/').includes('..'))) throw refuse('the workspace')
     if (!isRelativeSpec && !inWorkspace && literal === undefined) throw refuse('the workspace and the requested paths')
-    const requested = literal !== undefined || globBases.some(folder => isAtOrBelow(destination, folder) && destination !== folder)
-    if (!requested || excludes.some(exclude => path.matchesGlob(destination, exclude))) throw refuse('the requested paths')
+    const belowGlob = globBases.some(folder => isAtOrBelow(destination, folder) && destination !== folder)
+    const excluded = excludes.some(exclude => path.matchesGlob(destination, exclude))
+    if ((literal === undefined && !belowGlob) || excluded) throw refuse('the requested paths')
     return { destination, base: inWorkspace ? workspace : literal! }
   })
 }

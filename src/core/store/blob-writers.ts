@@ -74,7 +74,8 @@ export function openReplacing(fs: OpenFs, file: string, flags: number, mode: num
     return fs.openSync(file, flags, mode)
   } catch (error) {
     const code = (error as { code?: string }).code
-    if (code !== 'EEXIST' && code !== 'ELOOP' && code !== 'ETXTBSY' && code !== 'ENXIO' && code !== 'EACCES') throw error
+    const inTheWayCodes = ['EEXIST', 'ELOOP', 'ETXTBSY', 'ENXIO', 'EACCES']
+    if (!inTheWayCodes.includes(code ?? '')) throw error
     fs.unlinkSync(file)
     return fs.openSync(file, flags, mode)
   }

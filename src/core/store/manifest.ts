@@ -75,7 +75,7 @@ const WINDOWS_UNSAFE = /[\\:]/
 /** An empty, `.` or `..` segment: a path that has one could leave its root (or is not canonical). */
 const UNSAFE_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/
 
-/** Refuses paths that could leave their root: absolute, `..`, `.`, empty segments, NUL (and on Windows `\\` and `:`). */
+/** Refuses paths that could leave their root: absolute, `..`, `.`, empty segments, NUL (on Windows `\\` and `:`). */
 export function assertSafeRelativePath(path: string): void {
   if (path === '') return
   if (UNSAFE_SEGMENT.test(path) || path.includes('\0') || (process.platform === 'win32' && WINDOWS_UNSAFE.test(path))) {
@@ -107,18 +107,22 @@ export function validateColumns(columns: ManifestColumns): void {
   const { schema, roots, paths, types, modes, rootIndexes, refs, blobCounts, blobSizes, sizes, targets } = columns
   if (!READABLE_SCHEMAS.includes(schema)) throw new IntegrityError(`unknown manifest schema ${JSON.stringify(schema)}; a newer artifact-action wrote it`)
   for (const root of roots) {
-    if (root === '' || root.includes('\0')) throw new IntegrityError(`manifest root ${JSON.stringify(root)} is not a path; refusing to restore`)
+    if (root === '' || root.includes('\0')) {
+      throw new IntegrityError(`manifest root ${JSON.stringify(root)} is not a path; refusing to restore`)
+    }
   }
   const sharedFrames = schema !== READABLE_SCHEMAS[0]
   const leaves = roots.map(() => new Map<string, number>())
   for (let i = 0; i < paths.length; i++) {
     if (rootIndexes[i] >= roots.length) throw new IntegrityError(`manifest entry ${JSON.stringify(paths[i])} names no root`)
     assertSafeRelativePath(paths[i])
-    if (modes[i] > MAX_MODE) throw new IntegrityError(`manifest mode of ${JSON.stringify(paths[i])} is not a permission mode`)
+    if (modes[i] > MAX_MODE) {
+      throw new IntegrityError(`manifest mode of ${JSON.stringify(paths[i])} is not a permission mode`)
+    }
     if (types[i] !== EntryCode.dir) leaves[rootIndexes[i]].set(paths[i], types[i])
   }
   assertUniquePaths(columns)
-  for (const target of targets) if (target === '') throw new IntegrityError('manifest has a symlink with an empty target; refusing to restore')
+  if (targets.includes('')) throw new IntegrityError('manifest has a symlink with an empty target; refusing to restore')
   const belowLeaf = leaves.map(found => (found.size > 0 ? leafAncestry(found) : undefined))
   const malformed = new Uint8Array(blobSizes.length)
   for (let k = 0; k < blobSizes.length; k++) if (!validLocation(columns, k, sharedFrames)) malformed[k] = 1
@@ -127,7 +131,8 @@ export function validateColumns(columns: ManifestColumns): void {
     const leaf = belowLeaf[rootIndexes[i]]?.(paths[i])
     if (leaf !== undefined) {
       const kind = leaves[rootIndexes[i]].get(leaf) === EntryCode.symlink ? 'symlink' : 'file'
-      throw new IntegrityError(`manifest path ${JSON.stringify(paths[i])} lies below a ${kind} (${JSON.stringify(leaf)}); refusing to restore`)
+      const where = `${kind} (${JSON.stringify(leaf)})`
+      throw new IntegrityError(`manifest path ${JSON.stringify(paths[i])} lies below a ${where}; refusing to restore`)
     }
     if (types[i] !== EntryCode.file) continue
     let total = 0
@@ -148,13 +153,16 @@ export function validateColumns(columns: ManifestColumns): void {
 function assertUniquePaths({ paths, rootIndexes }: ManifestColumns): void {
   let ordered = true
   for (let i = 1; i < paths.length && ordered; i++) {
-    ordered = rootIndexes[i - 1] < rootIndexes[i] || (rootIndexes[i - 1] === rootIndexes[i] && comparePaths(paths[i - 1], paths[i]) < 0)
+    const [before, after] = [rootIndexes[i - 1], rootIndexes[i]]
+    ordered = before < after || (before === after && comparePaths(paths[i - 1], paths[i]) < 0)
   }
   if (ordered) return
   const seen = new Set<string>()
   for (let i = 0; i < paths.length; i++) {
     const key = `${rootIndexes[i]}\0${paths[i]}`
-    if (seen.has(key)) throw new IntegrityError(`manifest path ${JSON.stringify(paths[i])} is listed twice; refusing to restore`)
+    if (seen.has(key)) {
+      throw new IntegrityError(`manifest path ${JSON.stringify(paths[i])} is listed twice; refusing to restore`)
+    }
     seen.add(key)
   }
 }

@@ -1,4 +1,19 @@
-import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, futimesSync, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, symlinkSync, unlinkSync, type Stats } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  ftruncateSync,
+  futimesSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  type Stats
+} from 'node:fs'
 import * as path from 'node:path'
 import { IntegrityError } from '../errors.js'
 import { TaskPool } from '../task-pool.js'
@@ -51,7 +66,8 @@ const MERGE_GAP = 1024 * 1024
 const MAX_RUN_BLOBS = 4096
 // O_EXCL: whatever is in the way (a symlink, a hard link to a file elsewhere, a FIFO) is replaced
 // by a new file, never opened. O_NOFOLLOW keeps that so where O_EXCL alone would not.
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK
+const WRITE_FLAGS =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK
 /** Opens what the restore made, to set its mode and mtime, without following a link put in its place. */
 const ATTRIBUTE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
 
@@ -116,13 +132,19 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       return
     }
     const relative = path.relative(base, destination)
-    if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) throw new Error(`${destination} is not below ${base}`)
+    if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) {
+      throw new Error(`${destination} is not below ${base}`)
+    }
     let current = base
     for (const part of relative.split(path.sep).slice(0, -1)) {
       current = path.join(current, part)
       const stats = lstatOrUndefined(current)
-      if (stats?.isSymbolicLink()) throw new IntegrityError(`restoring ${destination} would pass through the symlink ${current}; refused`)
-      if (stats && !stats.isDirectory()) throw new IntegrityError(`restoring ${destination} needs ${current} to be a directory`)
+      if (stats?.isSymbolicLink()) {
+        throw new IntegrityError(`restoring ${destination} would pass through the symlink ${current}; refused`)
+      }
+      if (stats && !stats.isDirectory()) {
+        throw new IntegrityError(`restoring ${destination} needs ${current} to be a directory`)
+      }
       if (!stats) {
         mkdirSync(current)
         madeDirectory(current)
