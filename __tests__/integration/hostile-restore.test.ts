@@ -110,6 +110,23 @@ describe('a restore of a hostile manifest', () => {
     expect(outcomes.get('found') ?? 0).toBeGreaterThan(200)
   })
 
+  it('refuses destinations that overlap, however their names sort', async () => {
+    const sandbox = await mkdtemp(path.join(runDir, 'overlap-'))
+    const manifest = await loadManifestColumns(store, await plantedTree(['a', 'a-b', 'a/c']))
+    const destinations = ['a', 'a-b', 'a/c'].map(name => path.join(sandbox, name))
+    await expect(materializeTree({ store, manifest, destinations, writers })).rejects.toThrow(/roots overlap at .*\/a\/c/)
+    expect(await fingerprint(sandbox, '')).toEqual(['. dir 700'])
+  })
+
+  /** The tree digest of a planted manifest with a directory as each root. */
+  async function plantedTree(roots: string[]): Promise<string> {
+    const key = `roots-${caseNumber++}`
+    const entries = roots.map((_, root): ManifestEntry => ({ root, path: '', type: 'dir', mode: 0o755 }))
+    await plantEntry(store, key, ['a'], roots, entries, blobs)
+    const match = await findEntry(store, { scopes: [SCOPE], version: entryVersion(['a']), key, restoreKeys: [] })
+    return match!.record.tree
+  }
+
   describe('the shapes that escaped before', () => {
     /** A sandbox and a planted entry; the test restores and looks. */
     async function planted(roots: string[], entries: (sandbox: string) => ManifestEntry[], patterns = ['out']) {

@@ -374,14 +374,17 @@ function lstatOrUndefined(target: string) {
   return lstatSync(target, { throwIfNoEntry: false })
 }
 
-/** Refuses destinations that are the same or one inside another: one root's links could lead another's writes. */
+/**
+ * Refuses destinations that are the same or one inside another: one root's links could lead
+ * another's writes. Each pair is compared (a tree has few roots; sorted text would not put a
+ * folder beside what it holds: `a-b` sorts between `a` and `a/c`).
+ */
 function assertSeparate(destinations: string[]): void {
-  const sorted = destinations.map(destination => path.resolve(destination)).sort()
-  for (let at = 1; at < sorted.length; at++) {
-    const [outer, inner] = [sorted[at - 1], sorted[at]]
-    if (inner === outer || inner.startsWith(outer.endsWith(path.sep) ? outer : outer + path.sep)) {
-      throw new IntegrityError(`manifest roots overlap at ${inner}; refusing to restore`)
-    }
+  const resolved = destinations.map(destination => path.resolve(destination))
+  for (const [at, outer] of resolved.entries()) {
+    const prefix = outer.endsWith(path.sep) ? outer : outer + path.sep
+    const inner = resolved.find((other, index) => index !== at && (other === outer || other.startsWith(prefix)))
+    if (inner !== undefined) throw new IntegrityError(`manifest roots overlap at ${inner}; refusing to restore`)
   }
 }
 
