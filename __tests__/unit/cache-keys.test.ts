@@ -2,7 +2,7 @@ import * as path from 'node:path'
 import { homedir } from 'node:os'
 import { entryVersion, parseEntryKey, refKey, validateKey } from '../../src/core/cache/entry-refs.js'
 import { readScopes, scopeOfRef } from '../../src/core/cache/scope.js'
-import { restoreDestinations } from '../../src/core/cache/tree-paths.js'
+import { restoreTargets } from '../../src/core/cache/tree-paths.js'
 
 describe('keys', () => {
   it('refuses keys that actions/cache refuses, naming the input', () => {
@@ -38,16 +38,44 @@ describe('scopes', () => {
   })
 })
 
-describe('restore destinations', () => {
+describe('restore targets', () => {
   const workspace = '/work/repo'
-  it('keeps relative roots inside the workspace', () => {
-    expect(restoreDestinations(['dist', 'node_modules'], ['dist', 'node_modules'], workspace)).toEqual(['/work/repo/dist', '/work/repo/node_modules'])
+  const destinations = (roots: string[], patterns: string[]) =>
+    restoreTargets(roots, patterns, workspace).map(target => target.destination)
+
+  it('keeps relative roots inside the workspace, reached from it', () => {
+    expect(restoreTargets(['dist', 'node_modules'], ['dist', 'node_modules'], workspace)).toEqual([
+      { destination: '/work/repo/dist', base: workspace },
+      { destination: '/work/repo/node_modules', base: workspace }
+    ])
   })
 
-  it('allows a root outside the workspace only where a requested path names it', () => {
-    expect(restoreDestinations(['~/.npm'], ['~/.npm'], workspace)).toEqual([path.join(homedir(), '.npm')])
-    expect(() => restoreDestinations(['/etc'], ['dist'], workspace)).toThrow(/outside the workspace/)
-    expect(() => restoreDestinations(['../other'], ['dist'], workspace)).toThrow(/outside the workspace/)
-    expect(() => restoreDestinations(['~/.ssh'], ['~/.npm'], workspace)).toThrow(/outside the workspace/)
+  it('allows a root outside the workspace only where a requested path names it, reached from that path', () => {
+    const npm = path.join(homedir(), '.npm')
+    expect(restoreTargets(['~/.npm'], ['~/.npm'], workspace)).toEqual([{ destination: npm, base: npm }])
+    expect(restoreTargets(['~/.cache/pip'], ['~/.cache'], workspace)[0].base).toBe(path.join(homedir(), '.cache'))
+    expect(() => destinations(['/etc'], ['dist'])).toThrow(/outside the workspace/)
+    expect(() => destinations(['../other'], ['dist'])).toThrow(/outside the workspace/)
+    expect(() => destinations(['~/.ssh'], ['~/.npm'])).toThrow(/outside the workspace/)
+  })
+
+  it('refuses a root in the workspace that the patterns could not have saved', () => {
+    const refused = /"\.github\/workflows" lies outside the requested paths/
+    expect(() => destinations(['.github/workflows'], ['node_modules'])).toThrow(refused)
+    expect(() => destinations(['.'], ['node_modules'])).toThrow(/outside the requested paths/)
+    expect(() => destinations(['node_modules_evil'], ['node_modules'])).toThrow(/outside the requested paths/)
+    expect(destinations(['node_modules/.cache'], ['node_modules'])).toEqual(['/work/repo/node_modules/.cache'])
+  })
+
+  it('takes a glob root below the glob\'s fixed folders only, and never an excluded one', () => {
+    expect(destinations(['packages/a/dist', 'packages/b/dist'], ['packages/*/dist'])).toEqual([
+      '/work/repo/packages/a/dist',
+      '/work/repo/packages/b/dist'
+    ])
+    expect(() => destinations(['packages'], ['packages/*/dist'])).toThrow(/outside the requested paths/)
+    expect(() => destinations(['src/index.ts'], ['packages/*/dist'])).toThrow(/outside the requested paths/)
+    expect(() => destinations(['.'], ['*.log'])).toThrow(/outside the requested paths/)
+    const excluded = ['packages/*/dist', '!packages/secret/dist']
+    expect(() => destinations(['packages/secret/dist'], excluded)).toThrow(/outside the requested paths/)
   })
 })

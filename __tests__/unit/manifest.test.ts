@@ -1,6 +1,15 @@
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib'
 import { IntegrityError } from '../../src/core/errors.js'
-import { decodeManifest, encodeManifest, MANIFEST_SCHEMA, sealManifest, treeDigest, validateManifest, type Manifest } from '../../src/core/store/manifest.js'
+import {
+  comparePaths,
+  decodeManifest,
+  encodeManifest,
+  MANIFEST_SCHEMA,
+  sealManifest,
+  treeDigest,
+  validateManifest,
+  type Manifest
+} from '../../src/core/store/manifest.js'
 
 const D1 = 'd1'.repeat(32)
 
@@ -91,6 +100,48 @@ describe('manifest', () => {
     beside.entries.push({ root: 1, path: 'link/x', type: 'file', mode: 0o644, size: 5, blobs: [D1] })
     beside.roots.push('other')
     expect(() => validateManifest(beside)).not.toThrow()
+  })
+
+  it('refuses a path listed twice in one root, in walk order or any other, and allows it in two roots', () => {
+    const ordered = manifest()
+    ordered.entries.splice(2, 0, { root: 0, path: 'a.txt', type: 'dir', mode: 0o755 })
+    expect(() => validateManifest(ordered)).toThrow(/"a.txt" is listed twice/)
+    const shuffled = manifest()
+    shuffled.entries.push({ root: 0, path: 'a.txt', type: 'symlink', mode: 0o777, target: '/etc' })
+    expect(() => validateManifest(shuffled)).toThrow(/"a.txt" is listed twice/)
+    const twoRoots = manifest({ roots: ['build', 'other'] })
+    twoRoots.entries.push({ root: 1, path: 'a.txt', type: 'file', mode: 0o644, size: 5, blobs: [D1] })
+    expect(() => validateManifest(twoRoots)).not.toThrow()
+  })
+
+  it('refuses entries below a file, and below a root that is a symlink or a file', () => {
+    const belowFile = manifest()
+    belowFile.entries.push({ root: 0, path: 'a.txt/x', type: 'dir', mode: 0o755 })
+    expect(() => validateManifest(belowFile)).toThrow(/"a.txt\/x" lies below a file \("a.txt"\)/)
+    const linkRoot = manifest()
+    linkRoot.entries[0] = { root: 0, path: '', type: 'symlink', mode: 0o777, target: '/' }
+    expect(() => validateManifest(linkRoot)).toThrow(/"a.txt" lies below a symlink \(""\)/)
+    const lone = manifest({ entries: [{ root: 0, path: '', type: 'symlink', mode: 0o777, target: '../elsewhere' }] })
+    expect(() => validateManifest(lone)).not.toThrow()
+  })
+
+  it('refuses a mode with file-type bits, an empty symlink target and an empty root', () => {
+    const typed = manifest()
+    typed.entries[1].mode = 0o100644
+    expect(() => validateManifest(typed)).toThrow(/mode of "a.txt" is not a permission mode/)
+    const setuid = manifest()
+    setuid.entries[1].mode = 0o4755
+    expect(() => validateManifest(setuid)).not.toThrow()
+    const emptyTarget = manifest()
+    emptyTarget.entries[2].target = ''
+    expect(() => validateManifest(emptyTarget)).toThrow(/empty target/)
+    expect(() => validateManifest(manifest({ roots: [''] }))).toThrow(/manifest root "" is not a path/)
+  })
+
+  it('orders paths as a walk lists them: name by name, a folder before what it holds', () => {
+    const walked = ['', 'a', 'a/b', 'a/b/c', 'a-c', 'a.txt', 'ab', 'b', 'é']
+    expect([...walked].reverse().sort(comparePaths)).toEqual(walked)
+    expect(comparePaths('a', 'a')).toBe(0)
   })
 
   it('stores columns: each digest once as 32 bytes, mtimes and locations outside the digest', () => {

@@ -8,7 +8,7 @@ import { assertNotReleaseStore } from '../release/release-store.js'
 import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
 import { waitForPruneLeases } from './prune-lease.js'
 import { accessKey, ENTRY_SCHEMA, entryVersion, findEntry, refKey, validateKey, writeEntry, type EntryMatch } from './entry-refs.js'
-import { resolveSaveRoots, restoreDestinations } from './tree-paths.js'
+import { resolveSaveRoots, restoreTargets } from './tree-paths.js'
 
 export interface EntryRequest {
   store: ObjectStore
@@ -80,8 +80,11 @@ async function findAndRestore(request: RestoreRequest): Promise<Restored> {
   if (!match) return { status: 'miss' }
   if (request.lookupOnly) return { status: 'found', match, exact: match.exact }
   const manifest = await loadManifestColumns(request.store, match.record.tree)
-  const destinations = restoreDestinations(manifest.roots, request.paths, request.workspace)
-  const stats = await materializeTree({ store: request.store, manifest, destinations, onProgress: request.onProgress })
+  const targets = restoreTargets(manifest.roots, request.paths, request.workspace)
+  const destinations = targets.map(target => target.destination)
+  const bases = targets.map(target => target.base)
+  const { store, onProgress } = request
+  const stats = await materializeTree({ store, manifest, destinations, bases, onProgress })
   await recordUse(request.store, match.refKey)
   return { status: 'found', match, exact: match.exact, stats }
 }

@@ -33,21 +33,53 @@ export async function resolveSaveRoots(patterns: string[], workspace: string): P
   return outermostRoots(kept.map(absolute => ({ spec: rootSpecFor(absolute, workspace, home), absolute })))
 }
 
+/** Where a stored tree's root lands, and the directory the restore reaches it from. */
+export interface RestoreTarget {
+  destination: string
+  /**
+   * Taken as it is: the workspace for a root inside it, else the requested path that allows the
+   * root. Between it and the destination the restore follows no symlink.
+   */
+  base: string
+}
+
 /**
- * Where each root of a stored tree lands. A relative root must stay inside the workspace; a root
- * outside it (such as ~/.npm) is allowed only where a literal `path` pattern of this restore names
- * it or a folder above it, so a planted manifest cannot write anywhere else.
+ * Where each root of a stored tree lands. A root must be one that the `path` patterns could have
+ * saved: at or below a literal pattern, or below the fixed folders of a glob, and not excluded.
+ * A relative root must also stay inside the workspace; a root outside it (such as ~/.npm) is
+ * allowed only where a literal pattern names it or a folder above it. So a planted manifest can
+ * write nowhere else, not even elsewhere in the workspace.
  */
-export function restoreDestinations(roots: string[], patterns: string[], workspace: string): string[] {
+export function restoreTargets(roots: string[], patterns: string[], workspace: string): RestoreTarget[] {
   const home = homedir()
-  const allowedOutside = patterns.filter(pattern => !pattern.startsWith('!') && !GLOB_CHARS.test(pattern)).map(pattern => resolveRootSpec(pattern, workspace, home))
+  const includes = patterns.filter(pattern => !pattern.startsWith('!'))
+  const resolve = (pattern: string) => resolveRootSpec(pattern, workspace, home)
+  const excludes = patterns.filter(pattern => pattern.startsWith('!')).map(pattern => resolve(pattern.slice(1)))
+  const literals = includes.filter(pattern => !GLOB_CHARS.test(pattern)).map(resolve)
+  const globBases = includes.filter(pattern => GLOB_CHARS.test(pattern)).map(pattern => fixedFolders(resolve(pattern)))
   return roots.map(spec => {
+    const refuse = (where: string) =>
+      new IntegrityError(`manifest root ${JSON.stringify(spec)} lies outside ${where}; refusing to restore`)
     const destination = resolveRootSpec(spec, workspace, home)
-    const relative = path.relative(workspace, destination)
-    const inWorkspace = !relative.startsWith('..') && !path.isAbsolute(relative)
     const isRelativeSpec = !spec.startsWith('~') && !path.isAbsolute(spec)
-    if (isRelativeSpec && inWorkspace && !spec.split('/').includes('..')) return destination
-    if (!isRelativeSpec && allowedOutside.some(allowed => destination === allowed || destination.startsWith(allowed + path.sep))) return destination
-    throw new IntegrityError(`manifest root ${JSON.stringify(spec)} lies outside the workspace and the requested paths; refusing to restore`)
+    const inWorkspace = isAtOrBelow(destination, workspace)
+    const literal = literals.filter(allowed => isAtOrBelow(destination, allowed)).sort((a, b) => b.length - a.length)[0]
+    if (isRelativeSpec && !(inWorkspace && !spec.split('/').includes('..'))) throw refuse('the workspace')
+    if (!isRelativeSpec && !inWorkspace && literal === undefined) throw refuse('the workspace and the requested paths')
+    const belowGlob = globBases.some(folder => isAtOrBelow(destination, folder) && destination !== folder)
+    const excluded = excludes.some(exclude => path.matchesGlob(destination, exclude))
+    if ((literal === undefined && !belowGlob) || excluded) throw refuse('the requested paths')
+    return { destination, base: inWorkspace ? workspace : literal! }
   })
+}
+
+/** A glob's leading folders that hold no glob character: every match lies below them. */
+function fixedFolders(pattern: string): string {
+  const parts = pattern.split(path.sep)
+  const firstGlob = parts.findIndex(part => GLOB_CHARS.test(part))
+  return parts.slice(0, firstGlob).join(path.sep) || path.sep
+}
+
+function isAtOrBelow(target: string, folder: string): boolean {
+  return target === folder || target.startsWith(folder.endsWith(path.sep) ? folder : folder + path.sep)
 }

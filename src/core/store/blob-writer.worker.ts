@@ -65,9 +65,9 @@ export function handle(job: WriterJob): number {
       }
       for (let target = 0; target < blob.targets; target++) {
         blob.nextTarget()
-        const { whole, mode, mtime } = blob
+        const { whole, inTheWay, mode, mtime } = blob
         current = blob.file
-        const fd = whole ? openReplacing(fs, current, flags, mode) : fs.openSync(current, CHUNK_FLAGS)
+        const fd = whole ? openReplacing(fs, current, flags, mode, inTheWay) : fs.openSync(current, CHUNK_FLAGS)
         try {
           writeAll(fd, raw, whole ? null : blob.position)
           if (whole && (mode & umask) !== 0) fs.fchmodSync(fd, mode)

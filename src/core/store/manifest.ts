@@ -67,13 +67,18 @@ function canonicalEntry(entry: ManifestEntry): ManifestEntry {
   return type === 'file' ? { root, path, type, mode, size, blobs } : type === 'symlink' ? { root, path, type, mode, target } : { root, path, type, mode }
 }
 
+/** Permission bits and setuid, setgid and sticky: all a mode may hold (no file-type bits). */
+const MAX_MODE = 0o7777
+/** On Windows a backslash or a colon in a name would be read as a separator or a drive or stream. */
+const WINDOWS_UNSAFE = /[\\:]/
+
 /** An empty, `.` or `..` segment: a path that has one could leave its root (or is not canonical). */
 const UNSAFE_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/
 
-/** Refuses paths that could leave their root: absolute, `..`, `.`, empty segments, NUL. */
+/** Refuses paths that could leave their root: absolute, `..`, `.`, empty segments, NUL (on Windows `\\` and `:`). */
 export function assertSafeRelativePath(path: string): void {
   if (path === '') return
-  if (UNSAFE_SEGMENT.test(path) || path.includes('\0')) {
+  if (UNSAFE_SEGMENT.test(path) || path.includes('\0') || (process.platform === 'win32' && WINDOWS_UNSAFE.test(path))) {
     throw new IntegrityError(`manifest path ${JSON.stringify(path)} is unsafe (absolute, or contains '..'); refusing to restore`)
   }
 }
@@ -82,8 +87,9 @@ export function assertSafeRelativePath(path: string): void {
 const validated = new WeakSet<ManifestColumns>()
 
 /**
- * Checks a manifest before anything is written: schema, safe paths, no path below a symlink of the
- * same tree, every blob located and sizes consistent.
+ * Checks a manifest as a whole before anything is written: schema; roots; safe, unique paths; no
+ * entry at or below a file or symlink of the same root (a root that is one has nothing below it);
+ * modes; every blob located and sizes consistent.
  */
 export function validateManifest(manifest: Manifest): void {
   let columns: ManifestColumns
@@ -98,21 +104,36 @@ export function validateManifest(manifest: Manifest): void {
 /** validateManifest for a manifest's columns. */
 export function validateColumns(columns: ManifestColumns): void {
   if (validated.has(columns)) return
-  const { schema, roots, paths, types, rootIndexes, refs, blobCounts, blobSizes, sizes } = columns
+  const { schema, roots, paths, types, modes, rootIndexes, refs, blobCounts, blobSizes, sizes, targets } = columns
   if (!READABLE_SCHEMAS.includes(schema)) throw new IntegrityError(`unknown manifest schema ${JSON.stringify(schema)}; a newer artifact-action wrote it`)
+  for (const root of roots) {
+    if (root === '' || root.includes('\0')) {
+      throw new IntegrityError(`manifest root ${JSON.stringify(root)} is not a path; refusing to restore`)
+    }
+  }
   const sharedFrames = schema !== READABLE_SCHEMAS[0]
-  const symlinks = roots.map(() => new Set<string>())
+  const leaves = roots.map(() => new Map<string, number>())
   for (let i = 0; i < paths.length; i++) {
     if (rootIndexes[i] >= roots.length) throw new IntegrityError(`manifest entry ${JSON.stringify(paths[i])} names no root`)
     assertSafeRelativePath(paths[i])
-    if (types[i] === EntryCode.symlink) symlinks[rootIndexes[i]].add(paths[i])
+    if (modes[i] > MAX_MODE) {
+      throw new IntegrityError(`manifest mode of ${JSON.stringify(paths[i])} is not a permission mode`)
+    }
+    if (types[i] !== EntryCode.dir) leaves[rootIndexes[i]].set(paths[i], types[i])
   }
-  const belowSymlink = symlinks.map(links => (links.size > 0 ? symlinkAncestry(links) : undefined))
+  assertUniquePaths(columns)
+  if (targets.includes('')) throw new IntegrityError('manifest has a symlink with an empty target; refusing to restore')
+  const belowLeaf = leaves.map(found => (found.size > 0 ? leafAncestry(found) : undefined))
   const malformed = new Uint8Array(blobSizes.length)
   for (let k = 0; k < blobSizes.length; k++) if (!validLocation(columns, k, sharedFrames)) malformed[k] = 1
   let ref = 0
   for (let i = 0; i < paths.length; i++) {
-    if (belowSymlink[rootIndexes[i]]?.(paths[i])) throw new IntegrityError(`manifest path ${JSON.stringify(paths[i])} lies below a symlink; refusing to restore`)
+    const leaf = belowLeaf[rootIndexes[i]]?.(paths[i])
+    if (leaf !== undefined) {
+      const kind = leaves[rootIndexes[i]].get(leaf) === EntryCode.symlink ? 'symlink' : 'file'
+      const where = `${kind} (${JSON.stringify(leaf)})`
+      throw new IntegrityError(`manifest path ${JSON.stringify(paths[i])} lies below a ${where}; refusing to restore`)
+    }
     if (types[i] !== EntryCode.file) continue
     let total = 0
     for (const end = ref + blobCounts[i]; ref < end; ref++) {
@@ -124,21 +145,58 @@ export function validateColumns(columns: ManifestColumns): void {
   validated.add(columns)
 }
 
-/** Whether a path lies below one of `links`; each directory is looked at once, however many entries it holds. */
-function symlinkAncestry(links: Set<string>): (path: string) => boolean {
-  const known = new Map<string, boolean>([['', false]])
-  const viaLink = (dir: string): boolean => {
+/**
+ * Refuses a path listed twice in one root. A save lists entries in walk order (by root, then by
+ * path compared name by name), so increasing order proves uniqueness without a set; a manifest
+ * in any other order is checked with one.
+ */
+function assertUniquePaths({ paths, rootIndexes }: ManifestColumns): void {
+  let ordered = true
+  for (let i = 1; i < paths.length && ordered; i++) {
+    const [before, after] = [rootIndexes[i - 1], rootIndexes[i]]
+    ordered = before < after || (before === after && comparePaths(paths[i - 1], paths[i]) < 0)
+  }
+  if (ordered) return
+  const seen = new Set<string>()
+  for (let i = 0; i < paths.length; i++) {
+    const key = `${rootIndexes[i]}\0${paths[i]}`
+    if (seen.has(key)) {
+      throw new IntegrityError(`manifest path ${JSON.stringify(paths[i])} is listed twice; refusing to restore`)
+    }
+    seen.add(key)
+  }
+}
+
+/** Walk order: name by name, each compared by UTF-16 code units; a path sorts before the paths below it. */
+export function comparePaths(a: string, b: string): number {
+  const length = Math.min(a.length, b.length)
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return (x === 0x2f ? -1 : x) - (y === 0x2f ? -1 : y)
+  }
+  return a.length - b.length
+}
+
+/**
+ * The file or symlink of `leaves` that a path lies below ('' is the root itself), if any; each
+ * directory is looked at once, however many entries it holds.
+ */
+function leafAncestry(leaves: Map<string, number>): (path: string) => string | undefined {
+  const known = new Map<string, string | null>()
+  const leafAbove = (dir: string): string | null => {
     let answer = known.get(dir)
     if (answer === undefined) {
       const slash = dir.lastIndexOf('/')
-      answer = links.has(dir) || viaLink(slash < 0 ? '' : dir.slice(0, slash))
+      answer = leaves.has(dir) ? dir : dir === '' ? null : leafAbove(slash < 0 ? '' : dir.slice(0, slash))
       known.set(dir, answer)
     }
     return answer
   }
   return path => {
+    if (path === '') return undefined
     const slash = path.lastIndexOf('/')
-    return slash >= 0 && viaLink(path.slice(0, slash))
+    return leafAbove(slash < 0 ? '' : path.slice(0, slash)) ?? undefined
   }
 }
 

@@ -1,4 +1,19 @@
-import { chmodSync, closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  ftruncateSync,
+  futimesSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  type Stats
+} from 'node:fs'
 import * as path from 'node:path'
 import { IntegrityError } from '../errors.js'
 import { TaskPool } from '../task-pool.js'
@@ -14,9 +29,18 @@ import type { TransferProgress } from './snapshot.js'
 export interface MaterializeOptions {
   store: ObjectStore
   manifest: ManifestColumns
-  /** Absolute destination of each manifest root, by index. */
+  /** Absolute destination of each manifest root, by index; no two may overlap. */
   destinations: string[]
+  /**
+   * Per root, a directory at or above its destination that the restore takes as it is (the
+   * workspace, say). Between it and the destination every existing directory must be a real one,
+   * not a symlink, and missing ones are created. Without it, the destination's parent is created
+   * as needed.
+   */
+  bases?: string[]
   onProgress?: (progress: TransferProgress) => void
+  /** Writer threads that the caller keeps (from restoreWriters()); by default its own, closed at the end. */
+  writers?: BlobWriters
   downloads?: number
   bytesInFlight?: number
 }
@@ -42,28 +66,53 @@ interface FetchRun {
 const MERGE_GAP = 1024 * 1024
 /** Blobs per ranged read, at most (but a shared frame is never split): bounds a writer job's memory. */
 const MAX_RUN_BLOBS = 4096
-// O_NONBLOCK: a FIFO in the way fails (ENXIO) instead of blocking; it has no effect on regular files.
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK
+// O_EXCL: whatever is in the way (a symlink, a hard link to a file elsewhere, a FIFO) is replaced
+// by a new file, never opened. O_NOFOLLOW keeps that so where O_EXCL alone would not.
+const WRITE_FLAGS =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK
+/** Opens what the restore made, to set its mode and mtime, without following a link put in its place. */
+const ATTRIBUTE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
+
+/** Writer threads for several restores in turn; the caller closes them. */
+export function restoreWriters(): BlobWriters {
+  return new BlobWriters(WRITE_FLAGS)
+}
 
 /**
- * Writes a manifest's tree to disk. Every blob is checked against its sha256 before it is written;
- * paths that would leave their root or pass through a symlink are refused before anything is
- * written. On any failure, the files this call created are removed again. Works on the manifest's
- * columns: the plan is typed arrays, not an object per file.
+ * Writes a manifest's tree to disk. Every blob is checked against its sha256 before it is written.
+ * The manifest is validated as a whole before anything is written, so that nothing outside the
+ * destinations is created, removed or changed, whatever the manifest says and whatever is already
+ * there:
+ * - directories come first, then files, each opened without following a link and replacing
+ *   whatever is in the way; a symlink on the way to one is refused, not followed;
+ * - symlinks come last, and nothing after them follows one: each later step first checks that the
+ *   directory it works in is the one checked before any link existed (a link could stand for a
+ *   directory under another spelling on a case-insensitive file system);
+ * - a directory is removed recursively only where a symlink goes, inside its checked parent.
+ * On any failure, what this call created is removed again. Works on the manifest's columns: the
+ * plan is typed arrays, not an object per file.
  */
 export async function materializeTree(options: MaterializeOptions): Promise<MaterializeStats> {
   const { manifest: columns, store, destinations } = options
   validateColumns(columns)
   const { paths, types, modes, rootIndexes, sizes, mtimes, blobCounts, refs, blobSizes } = columns
   if (destinations.length !== columns.roots.length) throw new Error('one destination per manifest root is required')
+  assertSeparate(destinations)
   const stats: MaterializeStats = { files: 0, treeBytes: 0, bytesDownloaded: 0, objectsDownloaded: 0 }
   const n = paths.length
   /** Entries whose file or link this call created (or replaced). */
   const created = new Uint8Array(n)
   const createdDirs: string[] = []
+  /** The same as a set: a file in one of them has nothing in its way. */
+  const newDirs = new Set<string>()
+  const madeDirectory = (dir: string): void => {
+    createdDirs.push(dir)
+    newDirs.add(dir)
+  }
+  const inTheWay = (file: string): boolean => !newDirs.has(path.dirname(file))
   const checkedDirs = new Set<string>()
   const pool = new TaskPool(options.downloads ?? 8, options.bytesInFlight ?? 64 * 1024 * 1024)
-  const writers = new BlobWriters(WRITE_FLAGS)
+  const writers = options.writers ?? new BlobWriters(WRITE_FLAGS)
 
   // Manifest paths are checked safe (no '..', '.' or empty segments), so joining is concatenation.
   const destinationOf = (i: number): string => {
@@ -73,13 +122,46 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     return root.endsWith(path.sep) ? root + relative : root + path.sep + relative
   }
 
-  /** Makes sure every directory between the root and entry `i` is a real directory, creating missing ones. */
-  const ensureParents = (i: number): void => {
-    const root = destinations[rootIndexes[i]]
-    if (paths[i] === '') {
-      mkdirSync(path.dirname(root), { recursive: true })
+  /** Makes sure the directories above root `r`'s destination are there; below its base, real ones. */
+  const rootsReady = new Uint8Array(destinations.length)
+  const prepareRoot = (r: number): void => {
+    if (rootsReady[r]) return
+    rootsReady[r] = 1
+    const destination = destinations[r]
+    const base = options.bases?.[r]
+    if (base === undefined || base === destination) {
+      mkdirSync(path.dirname(destination), { recursive: true })
       return
     }
+    const relative = path.relative(base, destination)
+    if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) {
+      throw new Error(`${destination} is not below ${base}`)
+    }
+    let current = base
+    for (const part of relative.split(path.sep).slice(0, -1)) {
+      current = path.join(current, part)
+      const stats = lstatOrUndefined(current)
+      if (stats?.isSymbolicLink()) {
+        throw new IntegrityError(`restoring ${destination} would pass through the symlink ${current}; refused`)
+      }
+      if (stats && !stats.isDirectory()) {
+        throw new IntegrityError(`restoring ${destination} needs ${current} to be a directory`)
+      }
+      if (!stats) {
+        mkdirSync(current)
+        madeDirectory(current)
+      }
+    }
+  }
+
+  /**
+   * Makes sure every directory between the root and entry `i` is a real directory, creating missing
+   * ones. What it checked is remembered until the first symlink is made.
+   */
+  const ensureParents = (i: number): void => {
+    const root = destinations[rootIndexes[i]]
+    prepareRoot(rootIndexes[i])
+    if (paths[i] === '') return
     const destination = destinationOf(i)
     if (checkedDirs.has(destination.slice(0, destination.lastIndexOf(path.sep)))) return
     const parts = paths[i].split('/').slice(0, -1)
@@ -91,8 +173,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       if (stats?.isSymbolicLink()) throw new IntegrityError(`restoring ${paths[i]} would write through the symlink ${current}; refused`)
       if (stats && !stats.isDirectory()) throw new IntegrityError(`restoring ${paths[i]} needs ${current} to be a directory`)
       if (!stats) {
-        mkdirSync(current, { recursive: part < 0 })
-        createdDirs.push(current)
+        mkdirSync(current)
+        madeDirectory(current)
       }
       checkedDirs.add(current)
     }
@@ -111,7 +193,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       const mode = modes[i]
       const exact = (mode & ~0o777) === 0 && (mode & 0o700) === 0o700 && (mode & umask) === 0
       const made = makeDirectory(destination, exact ? mode : 0o777)
-      if (made) createdDirs.push(destination)
+      if (made) madeDirectory(destination)
       if (!made || !exact) dirsToChmod.push(i)
       checkedDirs.add(destination)
     }
@@ -130,7 +212,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       stats.treeBytes += sizes[i]
       if (blobCounts[i] !== 1) {
         // Empty files and chunked files are created at their full size now; chunks land later.
-        createAtSize(destinationOf(i), sizes[i])
+        const file = destinationOf(i)
+        createAtSize(file, sizes[i], inTheWay(file))
         created[i] = 1
       }
       let position = 0
@@ -158,7 +241,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
           const i = targetEntry[target]
           const whole = blobCounts[i] === 1
           if (whole) created[i] = 1
-          job.target(destinationOf(i), targetPosition[target], whole, modes[i], mtimes[i])
+          const file = destinationOf(i)
+          job.target(file, targetPosition[target], whole, modes[i], mtimes[i], whole && inTheWay(file))
         }
       }
       return job.build(bytes)
@@ -192,31 +276,50 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
 
     for (let i = 0; i < n; i++) {
       if (types[i] !== EntryCode.file || blobCounts[i] === 1) continue
-      const file = destinationOf(i)
-      chmodSync(file, modes[i])
-      if (!Number.isNaN(mtimes[i])) utimesSync(file, mtimes[i] / 1000, mtimes[i] / 1000)
+      setAttributes(destinationOf(i), modes[i], mtimes[i])
     }
-    let link = 0
+
+    // Before the first link: the directories that links go into and that get their modes, as
+    // checked (device and inode), for every step after it to compare with.
+    const identities = new Map<string, string>()
+    const identify = (dir: string): void => {
+      if (!identities.has(dir)) identities.set(dir, identityOf(lstatSync(dir)))
+    }
+    const symlinks: number[] = []
     for (let i = 0; i < n; i++) {
       if (types[i] !== EntryCode.symlink) continue
       ensureParents(i)
+      identify(path.dirname(destinationOf(i)))
+      symlinks.push(i)
+    }
+    for (const i of dirsToChmod) identify(destinationOf(i))
+    checkedDirs.clear()
+
+    for (const [link, i] of symlinks.entries()) {
       const destination = destinationOf(i)
+      const parent = path.dirname(destination)
+      if (identityOf(lstatSync(parent)) !== identities.get(parent)) throw movedDirectory(parent)
       const existing = lstatOrUndefined(destination)
       if (existing?.isDirectory()) rmSync(destination, { recursive: true })
       else if (existing) unlinkSync(destination)
-      symlinkSync(columns.targets[link++], destination)
+      symlinkSync(columns.targets[link], destination)
       created[i] = 1
     }
-    for (const i of dirsToChmod.reverse()) chmodSync(destinationOf(i), modes[i])
+    for (const i of dirsToChmod.reverse()) {
+      const dir = destinationOf(i)
+      setAttributes(dir, modes[i], NaN, identities.get(dir))
+    }
     return stats
   } catch (error) {
     // Writes still in flight finish first, so nothing lands after the clean-up.
     await pool.drain().catch(() => {})
-    for (let i = 0; i < n; i++) if (created[i]) rmQuietly(destinationOf(i))
+    // Links first, so that no path below is read through one of them.
+    for (let i = 0; i < n; i++) if (created[i] && types[i] === EntryCode.symlink) rmQuietly(destinationOf(i))
+    for (let i = 0; i < n; i++) if (created[i] && types[i] !== EntryCode.symlink) rmQuietly(destinationOf(i))
     for (const dir of createdDirs.reverse()) rmdirQuietly(dir)
     throw error
   } finally {
-    await writers.close()
+    if (!options.writers) await writers.close()
   }
 }
 
@@ -279,10 +382,48 @@ function lstatOrUndefined(target: string) {
   return lstatSync(target, { throwIfNoEntry: false })
 }
 
-/** Opens a file for writing in place of whatever non-directory is there; a directory in the way is an error. */
-function openForWriting(file: string, mode: number): number {
+/**
+ * Refuses destinations that are the same or one inside another: one root's links could lead
+ * another's writes. Each pair is compared (a tree has few roots; sorted text would not put a
+ * folder beside what it holds: `a-b` sorts between `a` and `a/c`).
+ */
+function assertSeparate(destinations: string[]): void {
+  const resolved = destinations.map(destination => path.resolve(destination))
+  for (const [at, outer] of resolved.entries()) {
+    const prefix = outer.endsWith(path.sep) ? outer : outer + path.sep
+    const inner = resolved.find((other, index) => index !== at && (other === outer || other.startsWith(prefix)))
+    if (inner !== undefined) throw new IntegrityError(`manifest roots overlap at ${inner}; refusing to restore`)
+  }
+}
+
+/** A file's or directory's device and inode: what it is, whatever path reaches it. */
+function identityOf(stats: Stats): string {
+  return `${stats.dev}:${stats.ino}`
+}
+
+function movedDirectory(dir: string): IntegrityError {
+  return new IntegrityError(`${dir} is no longer the directory the restore checked (a symlink in its place?); refused`)
+}
+
+/**
+ * Sets the mode, and the mtime unless NaN, of something this restore made, through a handle that
+ * does not follow a link; with `identity`, only if it is still that directory.
+ */
+function setAttributes(target: string, mode: number, mtime: number, identity?: string): void {
+  const fd = openSync(target, ATTRIBUTE_FLAGS)
   try {
-    return openReplacing({ openSync, unlinkSync }, file, WRITE_FLAGS, mode)
+    if (identity !== undefined && identityOf(fstatSync(fd)) !== identity) throw movedDirectory(target)
+    fchmodSync(fd, mode)
+    if (!Number.isNaN(mtime)) futimesSync(fd, mtime / 1000, mtime / 1000)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Opens a file for writing in place of whatever non-directory is there; a directory in the way is an error. */
+function openForWriting(file: string, mode: number, inTheWay: boolean): number {
+  try {
+    return openReplacing({ openSync, unlinkSync, lstatSync }, file, WRITE_FLAGS, mode, inTheWay)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw directoryInTheWay(file)
     throw error
@@ -298,8 +439,8 @@ function directoryInTheWay(file: string): IntegrityError {
  * they have: a read-only file is given its mode afterwards, as a user who is not root could not
  * open it for writing again.
  */
-function createAtSize(file: string, size: number): void {
-  const fd = openForWriting(file, 0o600)
+function createAtSize(file: string, size: number, inTheWay: boolean): void {
+  const fd = openForWriting(file, 0o600, inTheWay)
   try {
     if (size > 0) ftruncateSync(fd, size)
   } finally {

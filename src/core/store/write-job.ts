@@ -27,7 +27,10 @@ const BLOB = {
   count: 7
 } as const satisfies Record<string, number>
 
-/** A target's fields: where the blob goes in its file, whether it is the whole file, mode, mtime (NaN when none). */
+/**
+ * A target's fields: where the blob goes in its file; whole (1: the blob is the whole file, 2: the same where
+ * something may be in the way, 0: a chunk at the position); mode; mtime (NaN when none).
+ */
 const TARGET = { position: 0, whole: 1, mode: 2, mtime: 3, count: 4 } as const
 
 /** Lays out a WriteJob: each blob, in offset order, followed by its targets. */
@@ -53,11 +56,15 @@ export class WriteJobBuilder {
     this.digests.push(digest)
   }
 
-  /** A target of the last blob: the `whole` file, or a chunk of it at `position`; `mtime` NaN when none. */
-  target(file: string, position: number, whole: boolean, mode: number, mtime: number): void {
+  /**
+   * A target of the last blob: the `whole` file, or a chunk of it at `position`; `mtime` NaN when none.
+   * `inTheWay`: the file's directory was there before, so something may already be at its place (a new
+   * directory of the restore holds nothing).
+   */
+  target(file: string, position: number, whole: boolean, mode: number, mtime: number, inTheWay = true): void {
     this.numbers[this.blobAt + BLOB.targets]++
     // In TARGET's order.
-    this.numbers.push(position, whole ? 1 : 0, mode, mtime)
+    this.numbers.push(position, whole ? (inTheWay ? 2 : 1) : 0, mode, mtime)
     this.files.push(file)
   }
 
@@ -91,6 +98,7 @@ export class WriteJobReader {
   file = ''
   position = 0
   whole = false
+  inTheWay = false
   mode = 0
   mtime = NaN
   private at = 0
@@ -126,7 +134,8 @@ export class WriteJobReader {
     const { numbers } = this.job
     const at = this.at
     this.position = numbers[at + TARGET.position]
-    this.whole = numbers[at + TARGET.whole] === 1
+    this.whole = numbers[at + TARGET.whole] !== 0
+    this.inTheWay = numbers[at + TARGET.whole] === 2
     this.mode = numbers[at + TARGET.mode]
     this.mtime = numbers[at + TARGET.mtime]
     this.at += TARGET.count
