@@ -6,7 +6,7 @@ import { formatBytes, progressPrinter } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { describeStore } from '../core/store/store-config.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
-import { assertKnownInputs, booleanInput, CACHE_INPUTS, Inputs, listInput, readStoreInputs, requiredInput } from './inputs.js'
+import { assertKnownInputs, booleanInput, CACHE_INPUTS, Inputs, listInput, noticeCompatibleInputs, readStoreInputs, requiredInput } from './inputs.js'
 import { writeSummaryTable } from './job-summary.js'
 
 export const State = {
@@ -38,7 +38,8 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
     const restoreKeys = listInput(Inputs.RestoreKeys)
     const lookupOnly = booleanInput(Inputs.LookupOnly)
     const failOnCacheMiss = booleanInput(Inputs.FailOnCacheMiss)
-    const config = readStoreInputs()
+    noticeCompatibleInputs()
+    const config = readStoreInputs(Inputs.Store, process.env, { serviceDefault: true })
     core.setOutput(Outputs.PrimaryKey, key)
     if (options.saveState) core.saveState(State.PrimaryKey, key)
 
