@@ -42,6 +42,8 @@ export interface ServiceCounts {
   CreateCacheEntry: number
   FinalizeCacheEntryUpload: number
   GetCacheEntryDownloadURL: number
+  /** Bytes of the entries finalized (what was uploaded). */
+  bytesFinalized: number
   /** Requests Azurite served on entries' blobs (uploads, downloads, properties), from its access log. */
   blob: number
 }
@@ -120,7 +122,7 @@ async function startAzurite(dir: string, onRequest: () => void): Promise<{ child
 export async function startCacheService(): Promise<CacheServiceStandIn> {
   const dir = await mkdtemp(path.join(tmpdir(), 'gh-cache-service-'))
   const secret = randomBytes(32)
-  const counts: ServiceCounts = { CreateCacheEntry: 0, FinalizeCacheEntryUpload: 0, GetCacheEntryDownloadURL: 0, blob: 0 }
+  const counts: ServiceCounts = { CreateCacheEntry: 0, FinalizeCacheEntryUpload: 0, GetCacheEntryDownloadURL: 0, bytesFinalized: 0, blob: 0 }
   const azurite = await startAzurite(dir, () => counts.blob++)
   const blobEndpoint = `http://127.0.0.1:${azurite.port}/${ACCOUNT}`
   const credential = new StorageSharedKeyCredential(ACCOUNT, ACCOUNT_KEY)
@@ -173,6 +175,7 @@ export async function startCacheService(): Promise<CacheServiceStandIn> {
       if (!entry) return [404, { code: 'not_found', msg: 'no cache entry is being created with this key and version' }]
       entry.finalized = true
       entry.size = Number(size_bytes)
+      counts.bytesFinalized += entry.size
       entry.sequence = ++sequence
       return [200, { ok: true, entry_id: String(entry.sequence) }]
     },
