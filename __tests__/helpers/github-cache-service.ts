@@ -91,8 +91,18 @@ async function freePort(): Promise<number> {
   return port
 }
 
+/** Starts Azurite on a free port; another process may take the port first, so a taken one is tried again. */
 async function startAzurite(dir: string, onRequest: () => void): Promise<{ child: ChildProcess; port: number }> {
-  const port = await freePort()
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startAzuriteOn(await freePort(), dir, onRequest)
+    } catch (error) {
+      if (attempt === 5 || !/EADDRINUSE/.test((error as Error).message)) throw error
+    }
+  }
+}
+
+async function startAzuriteOn(port: number, dir: string, onRequest: () => void): Promise<{ child: ChildProcess; port: number }> {
   const bin = path.resolve('node_modules/azurite/dist/src/blob/main.js')
   const args = [bin, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', dir, '--skipApiVersionCheck', '--loose', '--disableTelemetry']
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
