@@ -6,7 +6,16 @@ import { formatBytes, progressPrinter } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { describeStore } from '../core/store/store-config.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
-import { assertKnownInputs, booleanInput, CACHE_INPUTS, Inputs, listInput, noticeCompatibleInputs, readStoreInputs, requiredInput } from './inputs.js'
+import {
+  assertKnownInputs,
+  booleanInput,
+  CACHE_INPUTS,
+  Inputs,
+  listInput,
+  noticeCompatibleInputs,
+  readStoreInputs,
+  requiredInput
+} from './inputs.js'
 import { writeSummaryTable } from './job-summary.js'
 
 export const State = {

@@ -7,7 +7,16 @@ import { openStore } from '../core/store/open-store.js'
 import { describeStore } from '../core/store/store-config.js'
 import { Outputs, State } from './cache-restore.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
-import { assertKnownInputs, CACHE_INPUTS, Inputs, listInput, noticeCompatibleInputs, readStoreInputs, requiredInput, uploadChunkSizeInput } from './inputs.js'
+import {
+  assertKnownInputs,
+  CACHE_INPUTS,
+  Inputs,
+  listInput,
+  noticeCompatibleInputs,
+  readStoreInputs,
+  requiredInput,
+  uploadChunkSizeInput
+} from './inputs.js'
 import { writeSummaryTable } from './job-summary.js'
 
 /**
@@ -24,7 +33,9 @@ export async function runSave(options: { fromState: boolean }): Promise<void> {
     noticeCompatibleInputs()
     const partSize = uploadChunkSizeInput()
     const config = readStoreInputs(Inputs.Store, process.env, { serviceDefault: true, partSize })
-    if (partSize && config.kind !== 'external') core.notice(`${Inputs.UploadChunkSize}: this store takes each object (at most ~16 MiB) in one request; the size applies to uploads to GitHub's cache.`)
+    if (partSize && config.kind !== 'external') {
+      core.notice(`${Inputs.UploadChunkSize}: this store takes each object (at most ~16 MiB) in one request; it applies to GitHub's cache.`)
+    }
     if (options.fromState && core.getState(State.MatchedKey) === key) {
       core.info(`Cache hit occurred on the primary key ${key}, not saving cache.`)
       return

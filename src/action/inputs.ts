@@ -26,11 +26,21 @@ export const Inputs = {
 
 export const STORE_INPUTS = [Inputs.Store, Inputs.Endpoint, Inputs.Region, Inputs.PathStyle, Inputs.AccessKeyId, Inputs.SecretAccessKey, Inputs.SessionToken]
 /** actions/cache's inputs (v4 and v5, its restore/ and save/ included) that work as they do there. */
-const ACTIONS_CACHE_INPUTS = [Inputs.Path, Inputs.Key, Inputs.RestoreKeys, Inputs.LookupOnly, Inputs.FailOnCacheMiss, Inputs.UploadChunkSize]
+const ACTIONS_CACHE_INPUTS = [
+  Inputs.Path,
+  Inputs.Key,
+  Inputs.RestoreKeys,
+  Inputs.LookupOnly,
+  Inputs.FailOnCacheMiss,
+  Inputs.UploadChunkSize
+]
 /** actions/cache's inputs that change nothing here, with what they do here instead. */
 const COMPATIBLE_INPUTS: Record<string, string> = {
-  [Inputs.EnableCrossOsArchive]: 'accepted; entries are never tied to an OS here (paths are stored relative, /-separated), so every entry restores on every OS',
-  [Inputs.SaveAlways]: "accepted, but a post step cannot read it (actions/cache deprecated it for that reason); to save after a failure, use the save/ sub-action with `if: always()`"
+  [Inputs.EnableCrossOsArchive]:
+    'accepted; entries are never tied to an OS here (paths are stored relative, /-separated), so every entry restores on every OS',
+  [Inputs.SaveAlways]:
+    'accepted, but a post step cannot read it (actions/cache deprecated it for that reason); ' +
+    'to save after a failure, use the save/ sub-action with `if: always()`'
 }
 export const CACHE_INPUTS = [...ACTIONS_CACHE_INPUTS, ...Object.keys(COMPATIBLE_INPUTS), ...STORE_INPUTS]
 
@@ -78,7 +88,7 @@ export function uploadChunkSizeInput(): number | undefined {
   if (!value) return undefined
   const bytes = Number(value)
   if (!Number.isSafeInteger(bytes) || bytes < 1024 * 1024 || bytes > 256 * 1024 * 1024) {
-    throw new InputError(`${Inputs.UploadChunkSize}: "${value}" is not a size in bytes between 1 MiB and 256 MiB, e.g. 33554432`)
+    throw new InputError(`${Inputs.UploadChunkSize}: "${value}" is not a size in bytes from 1 MiB to 256 MiB, e.g. 33554432`)
   }
   return bytes
 }
@@ -106,7 +116,11 @@ function defaultStore(env: NodeJS.ProcessEnv, serviceDefault: boolean, partSize:
  * The store inputs; explicit credentials are masked before anything is logged. `serviceDefault`:
  * without a store, use GitHub's cache service when there is one (the cache actions).
  */
-export function readStoreInputs(storeInput: string = Inputs.Store, env: NodeJS.ProcessEnv = process.env, options: { serviceDefault?: boolean; partSize?: number } = {}): StoreConfig {
+export function readStoreInputs(
+  storeInput: string = Inputs.Store,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { serviceDefault?: boolean; partSize?: number } = {}
+): StoreConfig {
   const url = core.getInput(storeInput) || (storeInput === Inputs.Store ? env.ARTIFACT_ACTION_STORE : '') || ''
   const accessKeyId = core.getInput(Inputs.AccessKeyId)
   const secretAccessKey = core.getInput(Inputs.SecretAccessKey)

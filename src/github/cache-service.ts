@@ -43,6 +43,11 @@ export interface CacheService {
   downloadUrl(key: string, version: string, restoreKeys?: string[]): Promise<DownloadTarget | undefined>
 }
 
+interface TwirpReply {
+  status: number
+  body: unknown
+}
+
 interface TwirpError {
   code?: string
   msg?: string
@@ -61,7 +66,10 @@ export class CacheServiceClient implements CacheService {
     const reply = await this.call('CreateCacheEntry', { key, version }, [409])
     if (reply.status === 409) return { status: 'exists' }
     const body = reply.body as { ok?: boolean; signed_upload_url?: string; message?: string }
-    if (!body.ok || !body.signed_upload_url) throw new StoreError(`GitHub's cache refused to create ${key}: ${body.message || 'no upload URL'}`, deniedOrOther(body.message))
+    if (!body.ok || !body.signed_upload_url) {
+      const reason = body.message || 'no upload URL'
+      throw new StoreError(`GitHub's cache refused to create ${key}: ${reason}`, deniedOrOther(body.message))
+    }
     return { status: 'created', uploadUrl: body.signed_upload_url }
   }
 
@@ -79,7 +87,7 @@ export class CacheServiceClient implements CacheService {
   }
 
   /** POSTs one Twirp call; retries 5xx and network failures, never a 4xx. Messages carry no token or URL. */
-  private async call(method: string, request: object, accepted: number[] = []): Promise<{ status: number; body: unknown }> {
+  private async call(method: string, request: object, accepted: number[] = []): Promise<TwirpReply> {
     const url = new URL(`/twirp/${SERVICE}/${method}`, this.config.resultsUrl)
     let failure = ''
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
@@ -100,16 +108,21 @@ export class CacheServiceClient implements CacheService {
       if (response.ok || accepted.includes(response.status)) return { status: response.status, body: parseJson(text) }
       const twirp = parseJson(text) as TwirpError
       failure = `${method} answered ${response.status}${twirp.msg ? `: ${twirp.msg}` : ''}`
-      if (response.status === 429) throw new StoreError(`GitHub's cache: ${failure} (rate limited; the cache is skipped for this step)`)
-      if (response.status === 401 || response.status === 403) throw new StoreError(`GitHub's cache: ${failure}`, 'denied')
-      if (response.status < 500) throw new StoreError(`GitHub's cache: ${failure}`)
+      if (response.status === 429) {
+        throw new StoreError(`GitHub's cache: ${failure} (rate limited; the cache is skipped for this step)`)
+      }
+      const denied = response.status === 401 || response.status === 403
+      if (response.status < 500) throw new StoreError(`GitHub's cache: ${failure}`, denied ? 'denied' : 'other')
       if (attempt < ATTEMPTS) await sleep(250 * attempt)
     }
     throw new StoreError(`GitHub's cache: ${failure}`, failure.includes('unreachable') ? 'unreachable' : 'other')
   }
 }
 
-/** The first scope the token's `ac` claim lets the job write (permission bit 2). The service checks the token; this only names it. */
+/**
+ * The first scope the token's `ac` claim lets the job write (permission bit 2). The service checks
+ * the token; this only names the scope, for the log.
+ */
 export function writeScopeOf(token: string): string {
   try {
     const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { ac?: string }

@@ -53,7 +53,9 @@ export class GitHubCacheStore implements ObjectStore {
   }
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<'created' | 'exists'> {
-    if (!options.ifNoneMatch) throw new StoreError(`put ${key}: GitHub's cache entries are immutable; only create-only writes are possible`)
+    if (!options.ifNoneMatch) {
+      throw new StoreError(`put ${key}: GitHub's cache entries are immutable; only create-only writes are possible`)
+    }
     checkKey(key)
     const created = await this.service.createEntry(key, STORE_VERSION)
     if (created.status === 'exists') return this.awaitVisible(key)
@@ -66,9 +68,12 @@ export class GitHubCacheStore implements ObjectStore {
   async get(key: string, range?: ByteRange): Promise<Buffer | undefined> {
     const target = await this.target(key)
     if (!target) return undefined
-    if (range && (range.start < 0 || range.end < range.start)) throw new StoreError(`get ${key}: range ${range.start}-${range.end} is not a range`)
+    if (range && (range.start < 0 || range.end < range.start)) {
+      throw new StoreError(`get ${key}: range ${range.start}-${range.end} is not a range`)
+    }
     try {
-      const response = await new BlobClient(target.url).download(range?.start ?? 0, range && range.end - range.start + 1)
+      const count = range && range.end - range.start + 1
+      const response = await new BlobClient(target.url).download(range?.start ?? 0, count)
       // As HTTP does: the end is clipped to the object; a start past it is an error (Azurite does not refuse it).
       const total = Number(/\/(\d+)$/.exec(response.contentRange ?? '')?.[1] ?? response.contentLength)
       if (range && range.start >= total) {
@@ -109,7 +114,8 @@ export class GitHubCacheStore implements ObjectStore {
   }
 
   async delete(keys: string[]): Promise<void> {
-    if (keys.length > 0) throw new StoreError(`GitHub's cache deletes nothing on request; it evicts least recently used entries over the repository's quota`)
+    if (keys.length === 0) return
+    throw new StoreError("GitHub's cache deletes nothing on request; it evicts the least recently used over the quota")
   }
 
   /** One lookup: fails when the service is unreachable or refuses the token. */
@@ -122,7 +128,8 @@ export class GitHubCacheStore implements ObjectStore {
     let target = this.targets.get(key)
     if (!target) {
       checkKey(key)
-      target = this.service.downloadUrl(key, STORE_VERSION).then(found => (found?.matchedKey === key ? found : undefined))
+      const lookup = this.service.downloadUrl(key, STORE_VERSION)
+      target = lookup.then(found => (found?.matchedKey === key ? found : undefined))
       target.then(
         found => found || this.targets.delete(key),
         () => this.targets.delete(key)
@@ -135,7 +142,8 @@ export class GitHubCacheStore implements ObjectStore {
   private async info(key: string, target: DownloadTarget): Promise<ObjectInfo | undefined> {
     try {
       const properties = await new BlobClient(target.url).getProperties()
-      return { key, size: properties.contentLength ?? 0, lastModified: new Date(properties.lastModified?.getTime() ?? 0) }
+      const lastModified = new Date(properties.lastModified?.getTime() ?? 0)
+      return { key, size: properties.contentLength ?? 0, lastModified }
     } catch (error) {
       if (isMissingBlob(error)) return undefined
       throw blobError(error, 'head', key)
@@ -144,7 +152,11 @@ export class GitHubCacheStore implements ObjectStore {
 
   private async upload(key: string, url: string, body: PutBody): Promise<number> {
     const blob = new BlobClient(url).getBlockBlobClient()
-    const options = { blockSize: this.partSize, concurrency: UPLOAD_CONCURRENCY, maxSingleShotSize: Math.min(SINGLE_SHOT_BYTES, this.partSize) }
+    const options = {
+      blockSize: this.partSize,
+      concurrency: UPLOAD_CONCURRENCY,
+      maxSingleShotSize: Math.min(SINGLE_SHOT_BYTES, this.partSize)
+    }
     try {
       if (!isFileBody(body)) {
         await blob.uploadData(Buffer.from(body.buffer, body.byteOffset, body.byteLength), options)
@@ -167,7 +179,7 @@ export class GitHubCacheStore implements ObjectStore {
       this.targets.delete(key)
       if (await this.target(key)) return 'exists'
     }
-    throw new StoreError(`put ${key}: another job is creating this entry in GitHub's cache and has not finished; try again`)
+    throw new StoreError(`put ${key}: another job is creating this entry in GitHub's cache and has not finished`)
   }
 }
 
@@ -178,7 +190,9 @@ async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffe
 }
 
 function checkKey(key: string): void {
-  if (key.length > MAX_KEY_LENGTH) throw new StoreError(`key ${key.slice(0, 60)}… is ${key.length} characters; GitHub's cache takes at most ${MAX_KEY_LENGTH}`)
+  if (key.length > MAX_KEY_LENGTH) {
+    throw new StoreError(`key ${key.slice(0, 60)}… has ${key.length} characters; GitHub's cache takes ${MAX_KEY_LENGTH}`)
+  }
   if (key.includes(',')) throw new StoreError(`key ${key}: GitHub's cache refuses commas in keys`)
 }
 
@@ -190,6 +204,8 @@ function isMissingBlob(error: unknown): boolean {
 function blobError(error: unknown, operation: string, key: string): StoreError {
   const status = error instanceof RestError ? error.statusCode : undefined
   const reason = error instanceof RestError ? (error.code ?? `HTTP ${status}`) : (error as Error).message
-  const failure = status === 403 ? 'denied' : status === undefined && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT/.test(String(reason)) ? 'unreachable' : 'other'
-  return new StoreError(`${operation} ${key} in GitHub's cache storage: ${String(reason).replace(/https?:\/\/\S+/g, '<signed URL>')}`, failure)
+  const unreachable = status === undefined && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT/.test(String(reason))
+  const failure = status === 403 ? 'denied' : unreachable ? 'unreachable' : 'other'
+  const message = String(reason).replace(/https?:\/\/\S+/g, '<signed URL>')
+  return new StoreError(`${operation} ${key} in GitHub's cache storage: ${message}`, failure)
 }
