@@ -5,7 +5,7 @@ import { errorMessage, isNamedError } from '../core/errors.js'
 import { formatBytes, formatRetries, progressPrinter } from '../core/report-format.js'
 import type { ObjectStore } from '../core/store/object-store.js'
 import { openStore } from '../core/store/open-store.js'
-import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
+import { refContextFromEnv, workspaceFromEnv } from '../github/runner-context.js'
 import {
   assertKnownInputs,
   booleanInput,

@@ -5,7 +5,7 @@ import { errorMessage, isNamedError } from '../core/errors.js'
 import { formatBytes, formatRetries, progressPrinter } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { Outputs, State } from './cache-restore.js'
-import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
+import { refContextFromEnv, workspaceFromEnv } from '../github/runner-context.js'
 import {
   assertKnownInputs,
   CACHE_INPUTS,

@@ -11,7 +11,7 @@ import { formatPlan } from '../core/pipeline/stage-keys.js'
 import { TIMELINE_HEADER, timelineRows } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { InputError } from '../core/errors.js'
-import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
+import { refContextFromEnv, workspaceFromEnv } from '../github/runner-context.js'
 import { assertKnownInputs, booleanInput, readStoreInputs, STORE_INPUTS } from './inputs.js'
 import { writeSummaryGrid } from './job-summary.js'
 

@@ -12,7 +12,7 @@ import { resolveSigstoreInstance, SigstoreInputs } from '../core/signing/sigstor
 import { openStore } from '../core/store/open-store.js'
 import { describeStore } from '../core/store/store-config.js'
 import { publishGitHubRelease, releaseNotes } from '../github/github-release.js'
-import { workspaceFromEnv } from './github-context.js'
+import { workspaceFromEnv } from '../github/runner-context.js'
 import { assertKnownInputs, booleanInput, Inputs, listInput, readStoreInputs, requiredInput, STORE_INPUTS } from './inputs.js'
 import { writeSummaryGrid } from './job-summary.js'
 

@@ -2,7 +2,7 @@ import { readScopes, type RefContext } from '../core/cache/scope.js'
 import { openStore } from '../core/store/open-store.js'
 import type { ObjectStore } from '../core/store/object-store.js'
 import { defaultLocalStoreDir, parseStoreUrl, type StoreConfig } from '../core/store/store-config.js'
-import { refContextFromEnv } from '../action/github-context.js'
+import { refContextFromEnv } from '../github/runner-context.js'
 import { stringValue, type Options, type Values } from './command.js'
 
 /** Options every command that touches a store accepts. Credentials come from the AWS chain (env, profile, role). */
