@@ -3,7 +3,11 @@ import type { RefContext } from '../core/cache/scope.js'
 
 /** The ref, base ref and default branch of this run, from the runner's environment and event payload. */
 export function refContextFromEnv(env: NodeJS.ProcessEnv = process.env): RefContext {
-  return { ref: env.GITHUB_REF || undefined, baseRef: env.GITHUB_BASE_REF || undefined, defaultBranch: defaultBranchFromEvent(env.GITHUB_EVENT_PATH) }
+  return {
+    ref: env.GITHUB_REF || undefined,
+    baseRef: env.GITHUB_BASE_REF || undefined,
+    defaultBranch: defaultBranchFromEvent(env.GITHUB_EVENT_PATH)
+  }
 }
 
 function defaultBranchFromEvent(eventPath: string | undefined): string | undefined {
