@@ -4,7 +4,7 @@ import { formatDuration } from '../core/cache/prune-rules.js'
 import { pruneStore } from '../core/cache/prune.js'
 import { formatBytes } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
-import type { PruneInputValues } from './inputs.js'
+import type { PruneInputValues } from './inputs/prune.js'
 import { writeSummaryGrid, writeSummaryTable } from './job-summary.js'
 import { PruneOutputs } from './names.js'
 

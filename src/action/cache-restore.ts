@@ -6,7 +6,7 @@ import { formatBytes, formatRetries, progressPrinter } from '../core/report-form
 import type { ObjectStore } from '../core/store/object-store.js'
 import { openStore } from '../core/store/open-store.js'
 import { refContextFromEnv } from '../github/runner-context.js'
-import type { CacheInputs } from './inputs.js'
+import type { CacheInputs } from './inputs/cache.js'
 import { writeSummaryTable } from './job-summary.js'
 import { Outputs, State } from './names.js'
 import type { StateProvider } from './state.js'
@@ -21,7 +21,7 @@ export async function restoreCache(inputs: CacheInputs, state: StateProvider): P
   core.setOutput(Outputs.PrimaryKey, key)
   state.set(State.PrimaryKey, key)
 
-  let result: RestoreResult = { status: 'miss', retries: 0 }
+  let result: RestoreResult
   const started = Date.now()
   let store: ObjectStore | undefined
   try {
@@ -49,7 +49,11 @@ export async function restoreCache(inputs: CacheInputs, state: StateProvider): P
       throw new Error(`Failed to restore cache entry. Exiting as fail-on-cache-miss is set. ${message}`)
     }
     core.info(message)
-    const rows: Array<[string, string]> = [['key', key], ['result', 'miss'], ['retries', String(result.retries)]]
+    const rows: Array<[string, string]> = [
+      ['key', key],
+      ['result', 'miss'],
+      ['retries', String(result.retries)]
+    ]
     await writeSummaryTable('Cache restore', rows)
     return
   }

@@ -1,4 +1,3 @@
-import { IdentityInputs } from '../core/signing/identity-policy.js'
 import { SigstoreInputs } from '../core/signing/sigstore-instance.js'
 
 /** The names action.yml files declare: inputs, outputs, and the state the root action keeps for its post step. */
@@ -86,7 +85,6 @@ export const SigstoreSigningInputs = [
   SigstoreInputs.TimestampURL
 ] as const
 export const SigstoreVerifyInputs = [SigstoreInputs.Sigstore, SigstoreInputs.TrustedRoot] as const
-export const IdentityInputNames = Object.values(IdentityInputs)
 
 export const VerifyInputs = {
   Project: 'project',
@@ -114,16 +112,10 @@ export const PruneOutputs = {
   BytesFreed: 'bytes-freed'
 } as const
 
-/** Every input each action accepts; any other INPUT_* fails the step. */
+/** Every input each action accepts (verify's are in inputs/verify.ts); any other INPUT_* fails the step. */
 export const KnownInputs = {
   cache: Object.values(Inputs),
   run: [...Object.values(RunInputs), ...Object.values(StoreInputs)],
   release: [...Object.values(ReleaseInputs), ...SigstoreSigningInputs, ...Object.values(StoreInputs)],
-  verify: [
-    ...Object.values(VerifyInputs),
-    ...IdentityInputNames,
-    ...SigstoreVerifyInputs,
-    ...Object.values(StoreInputs)
-  ],
   prune: [...Object.values(PruneInputs), ...Object.values(StoreInputs)]
 } as const

@@ -9,7 +9,7 @@ import { formatPlan } from '../core/pipeline/stage-keys.js'
 import { TIMELINE_HEADER, timelineRows } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { refContextFromEnv } from '../github/runner-context.js'
-import type { RunInputValues } from './inputs.js'
+import type { RunInputValues } from './inputs/run.js'
 import { writeSummaryGrid } from './job-summary.js'
 import { RunOutputs } from './names.js'
 

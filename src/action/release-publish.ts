@@ -7,7 +7,7 @@ import { formatBytes } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { describeStore } from '../core/store/store-config.js'
 import { publishGitHubRelease, releaseNotes } from '../github/github-release.js'
-import type { ReleaseInputValues, ReleaseSigning } from './inputs.js'
+import type { ReleaseInputValues, ReleaseSigning } from './inputs/release.js'
 import { writeSummaryGrid } from './job-summary.js'
 import { ReleaseOutputs } from './names.js'
 
@@ -60,8 +60,7 @@ export async function publishReleaseStep(inputs: ReleaseInputValues): Promise<vo
       apiUrl: process.env.GITHUB_API_URL,
       body: releaseNotes(result.record, {
         releaseUrl: base,
-        verifyCommand:
-          `npx artifact-action verify --project ${project} --version ${version} --release-store ${releaseStore}`
+        verifyCommand: `npx artifact-action verify --project ${project} --version ${version} --release-store ${releaseStore}`
       }),
       assets: [{ name: 'provenance.sigstore.json', data: bundle!, contentType: 'application/json' }]
     })

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { verifyPublishedRelease } from '../core/release/release-job.js'
 import { openStore } from '../core/store/open-store.js'
-import type { VerifyInputValues } from './inputs.js'
+import type { VerifyInputValues } from './inputs/verify.js'
 import { writeSummaryTable } from './job-summary.js'
 import { VerifyOutputs } from './names.js'
 

@@ -1,4 +1,4 @@
-import { readReleaseInputs } from '../inputs.js'
+import { readReleaseInputs } from '../inputs/release.js'
 import { publishReleaseStep } from '../release-publish.js'
 import { runStep } from '../step.js'
 

@@ -1,5 +1,5 @@
 import { restoreCache } from '../cache-restore.js'
-import { readCacheInputs } from '../inputs.js'
+import { readCacheInputs } from '../inputs/cache.js'
 import { noState } from '../state.js'
 import { runStep } from '../step.js'
 

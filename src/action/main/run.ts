@@ -1,4 +1,4 @@
-import { readRunInputs } from '../inputs.js'
+import { readRunInputs } from '../inputs/run.js'
 import { runPipeline } from '../pipeline-run.js'
 import { runStep } from '../step.js'
 

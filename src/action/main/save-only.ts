@@ -1,5 +1,5 @@
 import { saveCache } from '../cache-save.js'
-import { readCacheInputs } from '../inputs.js'
+import { readCacheInputs } from '../inputs/cache.js'
 import { noState } from '../state.js'
 import { runStep } from '../step.js'
 

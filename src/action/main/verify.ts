@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { readVerifyInputs } from '../inputs.js'
+import { readVerifyInputs } from '../inputs/verify.js'
 import { VerifyOutputs } from '../names.js'
 import { verifyReleaseStep } from '../release-verify.js'
 import { runStep } from '../step.js'

@@ -1,0 +1,35 @@
+import type { PruneOptions } from '../../core/cache/prune.js'
+import { parsePruneRules } from '../../core/cache/prune-rules.js'
+import type { StoreConfig } from '../../core/store/store-config.js'
+import { KnownInputs, PruneInputs, StoreInputs } from '../names.js'
+import { assertKnownInputs, booleanInput, input, multilineInput, storeInput } from './read.js'
+
+/** The inputs of prune/. */
+export interface PruneInputValues {
+  rules: Omit<PruneOptions, 'store'>
+  store: StoreConfig
+}
+
+/** The inputs of prune/: its rules (an empty input leaves its rule out) and the store. */
+export function readPruneInputs(): PruneInputValues {
+  const env = process.env
+  assertKnownInputs(KnownInputs.prune, env)
+  const text = (name: string): string | undefined => input(name).trim() || undefined
+  const rules = parsePruneRules(
+    {
+      maxAge: text(PruneInputs.MaxAge),
+      maxSize: text(PruneInputs.MaxSize),
+      maxEntriesPerScope: text(PruneInputs.MaxEntriesPerScope),
+      deleteScopes: multilineInput(PruneInputs.DeleteScopes),
+      grace: text(PruneInputs.GracePeriod)
+    },
+    {
+      maxAge: PruneInputs.MaxAge,
+      maxSize: PruneInputs.MaxSize,
+      maxEntriesPerScope: PruneInputs.MaxEntriesPerScope,
+      deleteScopes: PruneInputs.DeleteScopes,
+      grace: PruneInputs.GracePeriod
+    }
+  )
+  return { rules: { ...rules, dryRun: booleanInput(PruneInputs.DryRun) }, store: storeInput(StoreInputs.Store, env) }
+}
