@@ -1,22 +1,11 @@
 import * as core from '@actions/core'
-import type { StoreConfig } from '../../core/store/store-config.js'
+import type { CacheInputs } from '../../config/step-inputs.js'
 import { workspaceFromEnv } from '../../github/runner-context.js'
 import { Inputs, KnownInputs, StoreInputs } from '../names.js'
 import { assertKnownInputs, booleanInput, input, listInput, requiredInput, storeInput } from './read.js'
 import { InputError } from '../../core/errors.js'
 
-/** The inputs of the cache actions: the root action, restore/ and save/. */
-export interface CacheInputs {
-  paths: string[]
-  key: string
-  restoreKeys: string[]
-  lookupOnly: boolean
-  failOnCacheMiss: boolean
-  /** upload-chunk-size, in bytes. */
-  uploadChunkSize?: number
-  store: StoreConfig
-  workspace: string
-}
+export type { CacheInputs }
 
 /** actions/cache's inputs that change nothing here, with what they do here instead. */
 const COMPATIBLE_INPUTS: Record<string, string> = {

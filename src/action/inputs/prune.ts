@@ -1,14 +1,9 @@
-import type { PruneOptions } from '../../core/cache/prune.js'
+import type { PruneInputValues } from '../../config/step-inputs.js'
 import { parsePruneRules } from '../../core/cache/prune-rules.js'
-import type { StoreConfig } from '../../core/store/store-config.js'
 import { KnownInputs, PruneInputs, StoreInputs } from '../names.js'
 import { assertKnownInputs, booleanInput, input, multilineInput, storeInput } from './read.js'
 
-/** The inputs of prune/. */
-export interface PruneInputValues {
-  rules: Omit<PruneOptions, 'store'>
-  store: StoreConfig
-}
+export type { PruneInputValues }
 
 /** The inputs of prune/: its rules (an empty input leaves its rule out) and the store. */
 export function readPruneInputs(): PruneInputValues {

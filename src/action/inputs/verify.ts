@@ -1,7 +1,7 @@
 import { InputError } from '../../core/errors.js'
-import { IdentityInputs, resolveIdentityPolicy, type IdentityPolicy } from '../../core/signing/identity-policy.js'
-import { resolveSigstoreInstance, type SigstoreInstance } from '../../core/signing/sigstore-instance.js'
-import type { StoreConfig } from '../../core/store/store-config.js'
+import { IdentityInputs, resolveIdentityPolicy } from '../../core/signing/identity-policy.js'
+import { resolveSigstoreInstance } from '../../core/signing/sigstore-instance.js'
+import type { VerifyInputValues } from '../../config/step-inputs.js'
 import { StoreInputs, SigstoreVerifyInputs, VerifyInputs } from '../names.js'
 import { assertKnownInputs, input, inputValues, requiredInput, storeInput, versionInput } from './read.js'
 
@@ -14,14 +14,7 @@ const VERIFY_INPUTS = [
   ...Object.values(StoreInputs)
 ]
 
-/** The inputs of verify/. */
-export interface VerifyInputValues {
-  project: string
-  version: string
-  releaseStore: StoreConfig
-  publicKeyPem?: string
-  keyless: { instance: SigstoreInstance; policy: IdentityPolicy }
-}
+export type { VerifyInputValues }
 
 /** The inputs of verify/. */
 export function readVerifyInputs(): VerifyInputValues {
