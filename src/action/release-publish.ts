@@ -53,6 +53,7 @@ export async function publishReleaseStep(inputs: ReleaseInputValues): Promise<vo
   if (inputs.githubRelease) {
     const bundle = await store.get(releaseLayout.provenance(project, version))
     const releaseStore = base.replace(/\/[^/]+\/releases\/.*$/, '')
+    const verifyCommand = `npx artifact-action verify --project ${project} --version ${version}`
     const github = await publishGitHubRelease({
       token: inputs.githubRelease.token,
       repository: context.repository,
@@ -60,7 +61,7 @@ export async function publishReleaseStep(inputs: ReleaseInputValues): Promise<vo
       apiUrl: process.env.GITHUB_API_URL,
       body: releaseNotes(result.record, {
         releaseUrl: base,
-        verifyCommand: `npx artifact-action verify --project ${project} --version ${version} --release-store ${releaseStore}`
+        verifyCommand: `${verifyCommand} --release-store ${releaseStore}`
       }),
       assets: [{ name: 'provenance.sigstore.json', data: bundle!, contentType: 'application/json' }]
     })
