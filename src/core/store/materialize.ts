@@ -19,6 +19,7 @@ import { IntegrityError } from '../errors.js'
 import { TaskPool } from '../task-pool.js'
 import { ThreadJobError } from '../thread-jobs.js'
 import { BlobWriters } from './blob-writers.js'
+import { futimesSeconds } from './file-times.js'
 import { openReplacing } from './open-replacing.js'
 import { BLOB_MISMATCH, BLOB_UNDECODABLE, WriteJobBuilder, type WriteJob } from './write-job.js'
 import { Codec, objectKey, validateColumns } from './manifest.js'
@@ -414,7 +415,7 @@ function setAttributes(target: string, mode: number, mtime: number, identity?: s
   try {
     if (identity !== undefined && identityOf(fstatSync(fd)) !== identity) throw movedDirectory(target)
     fchmodSync(fd, mode)
-    if (!Number.isNaN(mtime)) futimesSync(fd, mtime / 1000, mtime / 1000)
+    if (!Number.isNaN(mtime)) futimesSync(fd, futimesSeconds(mtime), futimesSeconds(mtime))
   } finally {
     closeSync(fd)
   }
