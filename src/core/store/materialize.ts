@@ -10,6 +10,7 @@ import {
   openSync,
   rmdirSync,
   rmSync,
+  statSync,
   symlinkSync,
   unlinkSync,
   type Stats
@@ -35,8 +36,9 @@ export interface MaterializeOptions {
   /**
    * Per root, a directory at or above its destination that the restore takes as it is (the
    * workspace, say). Between it and the destination every existing directory must be a real one,
-   * not a symlink, and missing ones are created. Without it, the destination's parent is created
-   * as needed.
+   * not a symlink, and missing ones are created. A root that is its base is used as it stands (made
+   * if absent, its mode left) and must be a directory entry. Without it, the destination's parent
+   * is created as needed.
    */
   bases?: string[]
   onProgress?: (progress: TransferProgress) => void
@@ -99,6 +101,13 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
   const { paths, types, modes, rootIndexes, sizes, mtimes, blobCounts, refs, blobSizes } = columns
   if (destinations.length !== columns.roots.length) throw new Error('one destination per manifest root is required')
   assertSeparate(destinations)
+  for (let i = 0; i < paths.length; i++) {
+    const r = rootIndexes[i]
+    if (paths[i] === '' && types[i] !== EntryCode.dir && options.bases?.[r] === destinations[r]) {
+      const rule = `is ${destinations[r]} itself and must be a directory`
+      throw new IntegrityError(`manifest root ${JSON.stringify(columns.roots[r])} ${rule}; refusing to restore`)
+    }
+  }
   const stats: MaterializeStats = { files: 0, treeBytes: 0, bytesDownloaded: 0, objectsDownloaded: 0 }
   const n = paths.length
   /** Entries whose file or link this call created (or replaced). */
@@ -130,8 +139,20 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     rootsReady[r] = 1
     const destination = destinations[r]
     const base = options.bases?.[r]
-    if (base === undefined || base === destination) {
+    if (base === undefined) {
       mkdirSync(path.dirname(destination), { recursive: true })
+      return
+    }
+    if (base === destination) {
+      // A root that is its base (the workspace itself) is used as it stands: made if absent, never replaced.
+      const stats = statSync(destination, { throwIfNoEntry: false })
+      if (stats && !stats.isDirectory()) throw new IntegrityError(`cannot restore into ${destination}: not a directory`)
+      if (!stats) {
+        mkdirSync(path.dirname(destination), { recursive: true })
+        mkdirSync(destination)
+        madeDirectory(destination)
+      }
+      checkedDirs.add(destination)
       return
     }
     const relative = path.relative(base, destination)
@@ -250,7 +271,9 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     }
     for (const run of runs) {
       await pool.submit(Math.max(run.end - run.start, run.rawSize), async () => {
-        const bytes = await store.get(objectKey(run.object), { start: run.start, end: run.end - 1 })
+        // Blobs of no stored bytes (raw and empty) need no read; a range cannot be empty.
+        const range = { start: run.start, end: run.end - 1 }
+        const bytes = run.end > run.start ? await store.get(objectKey(run.object), range) : new Uint8Array(0)
         if (!bytes) throw new IntegrityError(`object ${run.object.slice(0, 12)} is missing from the store`)
         if (bytes.length !== run.end - run.start) {
           const how = bytes.length > run.end - run.start ? 'longer' : 'shorter'
