@@ -187,6 +187,40 @@ describe('restore guarantees', () => {
     expect(await fingerprint(canary, '')).toEqual(before)
   })
 
+  it("drops setuid and setgid, and a file's sticky bit, unless asked to keep them", async () => {
+    // With mtimes, so that a restore over them can find the files unchanged.
+    const file = (at: string, mode: number, content: number) => ({ ...fileEntry(0, at, mode, content), mtime: 1e12 })
+    const entries = [
+      dir(0, ''),
+      dir(0, 'shared', 0o3775),
+      file('suid', 0o4755, 2),
+      file('sgid', 0o2755, 2),
+      file('sticky', 0o1644, 1),
+      file('chunked', 0o6755, 3)
+    ]
+    const key = `special-${n++}`
+    await plantEntry(store, key, ['out'], ['out'], entries, blobs)
+    const modesOf = () =>
+      Object.fromEntries(
+        ['shared', 'suid', 'sgid', 'sticky', 'chunked'].map(name => [
+          name,
+          (lstatSync(path.join(workspace, 'out', name)).mode & 0o7777).toString(8)
+        ])
+      )
+    const restore = (keepSpecialModes?: boolean) =>
+      restoreEntry({ store, key, paths: ['out'], workspace, readScopes: [SCOPE], keepSpecialModes })
+
+    await restore()
+    expect(modesOf()).toEqual({ shared: '1775', suid: '755', sgid: '755', sticky: '644', chunked: '755' })
+    // Restored again, the files are as the restore makes them: none is written again.
+    const again = await restore()
+    expect(again.status === 'found' && again.stats).toMatchObject({ files: 4, filesUnchanged: 4 })
+
+    rmSync(path.join(workspace, 'out'), { recursive: true })
+    await restore(true)
+    expect(modesOf()).toEqual({ shared: '3775', suid: '4755', sgid: '2755', sticky: '1644', chunked: '6755' })
+  })
+
   it('restores a file of one raw blob of no bytes without reading a range', async () => {
     const empty = createHash('sha256').update('').digest('hex')
     // In an object of its own, of no bytes: no range of it can be read.

@@ -68,7 +68,8 @@ export const restoreCommand: Command = {
   options: {
     ...entryOptions,
     'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' },
-    'exact-mirror': { type: 'boolean', description: 'remove what the restored directories hold besides the entry' }
+    'exact-mirror': { type: 'boolean', description: 'remove what the restored directories hold besides the entry' },
+    'keep-special-modes': { type: 'boolean', description: 'restore setuid, setgid and sticky bits as saved' }
   },
   async run(values, positionals) {
     const request = entryRequest(values, positionals, 'give the key to restore', 'downloaded')
@@ -76,7 +77,8 @@ export const restoreCommand: Command = {
     const result = await restoreEntry({
       ...request,
       lookupOnly: values['lookup-only'] === true,
-      exactMirror: values['exact-mirror'] === true
+      exactMirror: values['exact-mirror'] === true,
+      keepSpecialModes: values['keep-special-modes'] === true
     })
     if (result.status === 'miss') {
       progress(`cache miss: no entry for ${[key, ...listValue(values, 'restore-key')].join(', ')}`)

@@ -50,6 +50,8 @@ export interface MaterializeOptions {
    * entries is removed. By default what is there is left, except where the tree puts something.
    */
   exactMirror?: boolean
+  /** Restore setuid, setgid and sticky bits as saved; by default files lose all three, directories the first two. */
+  keepSpecialModes?: boolean
   /** Writer threads that the caller keeps (from restoreWriters()); by default its own, closed at the end. */
   writers?: BlobWriters
   downloads?: number
@@ -119,7 +121,9 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     }
   }
   const stats: MaterializeStats = { files: 0, treeBytes: 0, filesUnchanged: 0, bytesDownloaded: 0, objectsDownloaded: 0 }
-  const modeOf = (i: number): number => modes[i]
+  /** The mode each entry gets: setuid and setgid dropped (and sticky, from a file) unless kept. */
+  const modeOf = (i: number): number =>
+    options.keepSpecialModes ? modes[i] : modes[i] & (types[i] === EntryCode.dir ? ~0o6000 : ~0o7000)
   const n = paths.length
   /** Entries whose file or link this call created (or replaced). */
   const created = new Uint8Array(n)
