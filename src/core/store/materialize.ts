@@ -405,14 +405,20 @@ function isUnchanged(columns: ManifestColumns, i: number, ref: number, file: str
 }
 
 /**
- * Removes what the tree's directories hold besides their entries. Only directories of the tree are
- * listed, each made or checked to be a real one on the way from its root, and removal never
- * follows a link; directories the restore made hold nothing yet.
+ * Removes what the tree's directories hold besides their entries and the folders above them. Only
+ * directories of the tree are listed, each made or checked to be a real one on the way from its
+ * root, and removal never follows a link; directories the restore made hold nothing yet.
  */
 function removeUntracked(columns: ManifestColumns, destinationOf: (i: number) => string, made: Set<string>): void {
   const { paths, types, rootIndexes } = columns
   const tracked = columns.roots.map(() => new Set<string>())
-  for (let i = 0; i < paths.length; i++) tracked[rootIndexes[i]].add(paths[i])
+  // With the folders above each entry: a manifest need not list them, and the restore made them.
+  for (let i = 0; i < paths.length; i++) {
+    for (let end = paths[i].indexOf('/'); end >= 0; end = paths[i].indexOf('/', end + 1)) {
+      tracked[rootIndexes[i]].add(paths[i].slice(0, end))
+    }
+    tracked[rootIndexes[i]].add(paths[i])
+  }
   for (let i = 0; i < paths.length; i++) {
     if (types[i] !== EntryCode.dir || made.has(destinationOf(i))) continue
     const dir = destinationOf(i)
