@@ -14,6 +14,9 @@ import {
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { restoreEntry, saveEntry } from '../../src/core/cache/checkpoint-cache.js'
+import { parsePipeline } from '../../src/core/pipeline/definition.js'
+import { runPipelineJob } from '../../src/core/pipeline/pipeline-job.js'
+import type { PipelineLog } from '../../src/core/pipeline/runner.js'
 import { futimesSeconds } from '../../src/core/store/file-times.js'
 import { FsStore } from '../../src/core/store/fs-store.js'
 import { objectKey, type BlobLocation, type ManifestEntry } from '../../src/core/store/manifest.js'
@@ -219,6 +222,43 @@ describe('restore guarantees', () => {
     rmSync(path.join(workspace, 'out'), { recursive: true })
     await restore(true)
     expect(modesOf()).toEqual({ shared: '3775', suid: '4755', sgid: '2755', sticky: '1644', chunked: '6755' })
+  })
+
+  it('a pipeline refuses a planted checkpoint, warns in one line, and builds the stage instead', async () => {
+    const warnings: string[] = []
+    const log: PipelineLog = {
+      info: () => undefined,
+      warning: message => warnings.push(message),
+      output: () => undefined,
+      group: (_title, body) => body()
+    }
+    const definition =
+      'stages:\n  - id: build\n    run: mkdir -p out && echo built > out/x.txt\n    paths: [out]\n    checkpoint: true\n'
+    const job = (checkout: string, into: FsStore) => {
+      writeFileSync(path.join(checkout, 'pipeline.yml'), definition)
+      return runPipelineJob({
+        pipeline: parsePipeline(definition, 'pipeline.yml', checkout),
+        store: into,
+        readScopes: [SCOPE],
+        needFinalTree: true,
+        log,
+        sourcesDir: path.join(checkout, '.sources')
+      })
+    }
+    // The stage's key, from a run against a store of its own.
+    const first = await job(mkdtempSync(path.join(base, 'checkout-')), new FsStore(path.join(base, 'own-store')))
+    const key = `stage-build-${first.plan.stages[0].key}`
+    await plantEntry(store, key, ['out'], ['out'], [link(0, '', canary), fileEntry(0, 'x.txt', 0o644, 1)], blobs)
+    const checkout = mkdtempSync(path.join(base, 'checkout-'))
+    const before = await fingerprint(canary, '')
+    const { result } = await job(checkout, store)
+    expect(result.stages.map(stage => stage.outcome)).toEqual(['ran'])
+    expect(warnings).toEqual([
+      'a checkpoint could not be restored and will be rebuilt: manifest path "x.txt" lies below a symlink (""); ' +
+        'refusing to restore'
+    ])
+    expect(readFileSync(path.join(checkout, 'out', 'x.txt'), 'utf8')).toBe('built\n')
+    expect(await fingerprint(canary, '')).toEqual(before)
   })
 
   it('restores a file of one raw blob of no bytes without reading a range', async () => {
