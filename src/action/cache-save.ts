@@ -6,7 +6,16 @@ import { formatBytes, formatRetries, progressPrinter } from '../core/report-form
 import { openStore } from '../core/store/open-store.js'
 import { Outputs, State } from './cache-restore.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
-import { assertKnownInputs, CACHE_INPUTS, Inputs, listInput, readStoreInputs, requiredInput } from './inputs.js'
+import {
+  assertKnownInputs,
+  CACHE_INPUTS,
+  Inputs,
+  listInput,
+  noticeCompatibleInputs,
+  readStoreInputs,
+  requiredInput,
+  uploadChunkSizeInput
+} from './inputs.js'
 import { writeSummaryTable } from './job-summary.js'
 import { storeWarning } from './store-warning.js'
 
@@ -21,7 +30,12 @@ export async function runSave(options: { fromState: boolean }): Promise<void> {
     const key = (options.fromState && core.getState(State.PrimaryKey)) || requiredInput(Inputs.Key, 'give the cache key to save under')
     const paths = listInput(Inputs.Path)
     if (paths.length === 0) requiredInput(Inputs.Path, 'list the files or directories to cache, one per line')
-    const config = readStoreInputs()
+    noticeCompatibleInputs()
+    const partSize = uploadChunkSizeInput()
+    const config = readStoreInputs(Inputs.Store, process.env, { serviceDefault: true, partSize })
+    if (partSize && config.kind !== 'external') {
+      core.notice(`${Inputs.UploadChunkSize}: this store takes each object (at most ~16 MiB) in one request; it applies to GitHub's cache.`)
+    }
     if (options.fromState && core.getState(State.MatchedKey) === key) {
       core.info(`Cache hit occurred on the primary key ${key}, not saving cache.`)
       return
