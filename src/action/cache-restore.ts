@@ -48,6 +48,7 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
     const restoreKeys = listInput(Inputs.RestoreKeys)
     const lookupOnly = booleanInput(Inputs.LookupOnly)
     const failOnCacheMiss = booleanInput(Inputs.FailOnCacheMiss)
+    const exactMirror = booleanInput(Inputs.ExactMirror)
     noticeCompatibleInputs()
     const config = readStoreInputs(Inputs.Store, process.env, { serviceDefault: true })
     core.setOutput(Outputs.PrimaryKey, key)
@@ -66,6 +67,7 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
         workspace: workspaceFromEnv(),
         readScopes: readScopes(refContextFromEnv()),
         lookupOnly,
+        exactMirror,
         onProgress: progressPrinter('Downloaded', core.info)
       })
     } catch (error) {
@@ -94,7 +96,9 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
     const seconds = (Date.now() - started) / 1000
     const verb = lookupOnly ? 'Cache found' : 'Cache restored'
     const retried = formatRetries(result.retries)
-    core.info(`${verb} from key: ${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})${retried}`)
+    const unchanged = result.stats ? `, ${result.stats.filesUnchanged} files unchanged` : ''
+    const from = `${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})`
+    core.info(`${verb} from key: ${from}${unchanged}${retried}`)
     await writeSummaryTable('Cache restore', [
       ['key', key],
       ['matched key', `${record.key} (${result.exact ? 'exact' : 'prefix'} match)`],
@@ -102,6 +106,7 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
       ['tree digest', record.tree],
       ['files', String(record.files)],
       ['tree size', formatBytes(record.size)],
+      ['files unchanged', result.stats ? String(result.stats.filesUnchanged) : '-'],
       ['downloaded', result.stats ? formatBytes(result.stats.bytesDownloaded) : 'nothing (lookup only)'],
       ['retries', String(result.retries)],
       ['seconds', seconds.toFixed(1)]

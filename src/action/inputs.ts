@@ -15,6 +15,7 @@ export const Inputs = {
   UploadChunkSize: 'upload-chunk-size',
   EnableCrossOsArchive: 'enableCrossOsArchive',
   SaveAlways: 'save-always',
+  ExactMirror: 'exact-mirror',
   Store: 'store',
   Endpoint: 'endpoint',
   Region: 'region',
@@ -42,7 +43,12 @@ const COMPATIBLE_INPUTS: Record<string, string> = {
     'accepted, but a post step cannot read it (actions/cache deprecated it for that reason); ' +
     'to save after a failure, use the save/ sub-action with `if: always()`'
 }
-export const CACHE_INPUTS = [...ACTIONS_CACHE_INPUTS, ...Object.keys(COMPATIBLE_INPUTS), ...STORE_INPUTS]
+export const CACHE_INPUTS = [
+  ...ACTIONS_CACHE_INPUTS,
+  ...Object.keys(COMPATIBLE_INPUTS),
+  Inputs.ExactMirror,
+  ...STORE_INPUTS
+]
 
 /**
  * The runner passes every input as INPUT_<NAME>. One it does not know of is almost always a typo,
