@@ -50,6 +50,7 @@ function cacheInputs(store: StoreConfig, workspace: string, overrides: Partial<C
     restoreKeys: [],
     lookupOnly: false,
     failOnCacheMiss: false,
+    exactMirror: false,
     store,
     workspace,
     ...overrides
@@ -121,6 +122,7 @@ describe('the input readers', () => {
       restoreKeys: ['k-'],
       lookupOnly: true,
       failOnCacheMiss: false,
+      exactMirror: false,
       uploadChunkSize: undefined,
       store: { kind: 'fs', dir: '/tmp/x' },
       workspace: '/work/space'

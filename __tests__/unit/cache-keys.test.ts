@@ -50,9 +50,9 @@ describe('restore targets', () => {
     ])
   })
 
-  it('allows a root outside the workspace only where a requested path names it, reached from that path', () => {
+  it('allows a root outside the workspace only where a requested path names it, reached from it or its parent', () => {
     const npm = path.join(homedir(), '.npm')
-    expect(restoreTargets(['~/.npm'], ['~/.npm'], workspace)).toEqual([{ destination: npm, base: npm }])
+    expect(restoreTargets(['~/.npm'], ['~/.npm'], workspace)).toEqual([{ destination: npm, base: homedir() }])
     expect(restoreTargets(['~/.cache/pip'], ['~/.cache'], workspace)[0].base).toBe(path.join(homedir(), '.cache'))
     expect(() => destinations(['/etc'], ['dist'])).toThrow(/outside the workspace/)
     expect(() => destinations(['../other'], ['dist'])).toThrow(/outside the workspace/)

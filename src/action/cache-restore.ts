@@ -34,6 +34,7 @@ export async function restoreCache(inputs: CacheInputs, state: StateProvider): P
       workspace: inputs.workspace,
       readScopes: readScopes(refContextFromEnv()),
       lookupOnly,
+      exactMirror: inputs.exactMirror,
       onProgress: progressPrinter('Downloaded', core.info)
     })
   } catch (error) {
@@ -67,7 +68,9 @@ export async function restoreCache(inputs: CacheInputs, state: StateProvider): P
   const seconds = (Date.now() - started) / 1000
   const verb = lookupOnly ? 'Cache found' : 'Cache restored'
   const retried = formatRetries(result.retries)
-  core.info(`${verb} from key: ${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})${retried}`)
+  const unchanged = result.stats ? `, ${result.stats.filesUnchanged} files unchanged` : ''
+  const from = `${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})`
+  core.info(`${verb} from key: ${from}${unchanged}${retried}`)
   await writeSummaryTable('Cache restore', [
     ['key', key],
     ['matched key', `${record.key} (${result.exact ? 'exact' : 'prefix'} match)`],
@@ -75,6 +78,7 @@ export async function restoreCache(inputs: CacheInputs, state: StateProvider): P
     ['tree digest', record.tree],
     ['files', String(record.files)],
     ['tree size', formatBytes(record.size)],
+    ['files unchanged', result.stats ? String(result.stats.filesUnchanged) : '-'],
     ['downloaded', result.stats ? formatBytes(result.stats.bytesDownloaded) : 'nothing (lookup only)'],
     ['retries', String(result.retries)],
     ['seconds', seconds.toFixed(1)]

@@ -23,6 +23,7 @@ export const Inputs = {
   UploadChunkSize: 'upload-chunk-size',
   EnableCrossOsArchive: 'enableCrossOsArchive',
   SaveAlways: 'save-always',
+  ExactMirror: 'exact-mirror',
   ...StoreInputs
 } as const
 

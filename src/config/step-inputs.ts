@@ -12,6 +12,8 @@ export interface CacheInputs {
   restoreKeys: string[]
   lookupOnly: boolean
   failOnCacheMiss: boolean
+  /** Remove what the restored directories hold besides the entry's files. */
+  exactMirror: boolean
   /** upload-chunk-size, in bytes. */
   uploadChunkSize?: number
   store: StoreConfig

@@ -48,6 +48,7 @@ export function readCacheInputs(): CacheInputs {
   const restoreKeys = listInput(Inputs.RestoreKeys)
   const lookupOnly = booleanInput(Inputs.LookupOnly)
   const failOnCacheMiss = booleanInput(Inputs.FailOnCacheMiss)
+  const exactMirror = booleanInput(Inputs.ExactMirror)
   noticeCompatibleInputs()
   const uploadChunkSize = uploadChunkSizeInput()
   const store = storeInput(StoreInputs.Store, env, { serviceDefault: true, partSize: uploadChunkSize })
@@ -57,6 +58,7 @@ export function readCacheInputs(): CacheInputs {
     restoreKeys,
     lookupOnly,
     failOnCacheMiss,
+    exactMirror,
     uploadChunkSize,
     store,
     workspace: workspaceFromEnv(env)

@@ -31,6 +31,7 @@ function cacheInputsFrom(values: Values, positionals: string[], hint: string): C
     restoreKeys: listValue(values, 'restore-key'),
     lookupOnly: values['lookup-only'] === true,
     failOnCacheMiss: false,
+    exactMirror: values['exact-mirror'] === true,
     store,
     workspace: stringValue(values, 'workspace') ?? process.cwd()
   }
@@ -87,11 +88,21 @@ export const restoreCommand: Command = {
   name: 'restore',
   summary: 'Restore the entry for a key (or the newest restore-key match). Every byte is verified. Exit 0 when restored, 3 on a miss.',
   usage: 'restore --key KEY [--path P]... [P...]',
-  options: { ...entryOptions, 'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' } },
+  options: {
+    ...entryOptions,
+    'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' },
+    'exact-mirror': { type: 'boolean', description: 'remove what the restored directories hold besides the entry' },
+    'keep-special-modes': { type: 'boolean', description: 'restore setuid, setgid and sticky bits as saved' }
+  },
   async run(values, positionals) {
     const request = entryRequest(values, positionals, 'give the key to restore', 'downloaded')
     const { key } = request
-    const result = await restoreEntry({ ...request, lookupOnly: values['lookup-only'] === true })
+    const result = await restoreEntry({
+      ...request,
+      lookupOnly: values['lookup-only'] === true,
+      exactMirror: values['exact-mirror'] === true,
+      keepSpecialModes: values['keep-special-modes'] === true
+    })
     if (result.status === 'miss') {
       progress(`cache miss: no entry for ${[key, ...listValue(values, 'restore-key')].join(', ')}`)
       return Exit.Miss
@@ -100,10 +111,10 @@ export const restoreCommand: Command = {
     const how = result.exact ? 'exact match' : 'prefix match'
     if (!result.stats) print(`found ${record.key} (${how}, scope ${record.scope}, tree ${record.tree})`)
     else {
-      const { files, treeBytes, bytesDownloaded } = result.stats
+      const { files, filesUnchanged, treeBytes, bytesDownloaded } = result.stats
       print(
         `restored ${record.key} (${how}, scope ${record.scope}): ${files} files, ${formatBytes(treeBytes)}, ` +
-          `downloaded ${formatBytes(bytesDownloaded)}${formatRetries(result.retries)}`
+          `${filesUnchanged} files unchanged, downloaded ${formatBytes(bytesDownloaded)}${formatRetries(result.retries)}`
       )
     }
     return Exit.Ok

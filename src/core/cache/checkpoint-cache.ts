@@ -24,6 +24,10 @@ export interface EntryRequest {
 
 export interface RestoreRequest extends EntryRequest {
   lookupOnly?: boolean
+  /** Remove what the restored directories hold besides the tree's entries (materializeTree's `exactMirror`). */
+  exactMirror?: boolean
+  /** Restore setuid, setgid and sticky bits as saved (materializeTree's `keepSpecialModes`). */
+  keepSpecialModes?: boolean
 }
 
 /** Every result says how many attempts the store made again during the call. */
@@ -83,8 +87,8 @@ async function findAndRestore(request: RestoreRequest): Promise<Restored> {
   const targets = restoreTargets(manifest.roots, request.paths, request.workspace)
   const destinations = targets.map(target => target.destination)
   const bases = targets.map(target => target.base)
-  const { store, onProgress } = request
-  const stats = await materializeTree({ store, manifest, destinations, bases, onProgress })
+  const { store, onProgress, exactMirror, keepSpecialModes } = request
+  const stats = await materializeTree({ store, manifest, destinations, bases, onProgress, exactMirror, keepSpecialModes })
   await recordUse(request.store, match.refKey)
   return { status: 'found', match, exact: match.exact, stats }
 }
