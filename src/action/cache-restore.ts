@@ -8,6 +8,7 @@ import { describeStore } from '../core/store/store-config.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
 import { assertKnownInputs, booleanInput, CACHE_INPUTS, Inputs, listInput, readStoreInputs, requiredInput } from './inputs.js'
 import { writeSummaryTable } from './job-summary.js'
+import { restorePolicyFromInputs, TRUST_INPUTS } from './entry-trust.js'
 
 export const State = {
   PrimaryKey: 'primary-key',
@@ -31,7 +32,7 @@ export const Outputs = {
  */
 export async function runRestore(options: { saveState: boolean }): Promise<void> {
   try {
-    assertKnownInputs(CACHE_INPUTS)
+    assertKnownInputs([...CACHE_INPUTS, ...TRUST_INPUTS])
     const paths = listInput(Inputs.Path)
     const key = requiredInput(Inputs.Key, 'give the cache key to restore, e.g. "build-${{ hashFiles(\'**/lockfile\') }}"')
     if (paths.length === 0) requiredInput(Inputs.Path, 'list the files or directories to cache, one per line')
@@ -39,6 +40,7 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
     const lookupOnly = booleanInput(Inputs.LookupOnly)
     const failOnCacheMiss = booleanInput(Inputs.FailOnCacheMiss)
     const config = readStoreInputs()
+    const policy = restorePolicyFromInputs()
     core.setOutput(Outputs.PrimaryKey, key)
     if (options.saveState) core.saveState(State.PrimaryKey, key)
 
@@ -54,8 +56,12 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
         workspace: workspaceFromEnv(),
         readScopes: readScopes(refContextFromEnv()),
         lookupOnly,
+        policy,
         onProgress: progressPrinter('Downloaded', core.info)
       })
+      for (const entry of result.refused ?? []) {
+        core.warning(`Cache entry ${entry.key} (scope ${entry.scope}) refused by restore-policy ${policy.rule.kind}: ${entry.reason}`)
+      }
     } catch (error) {
       if (isNamedError(error, 'InputError')) throw error
       core.warning(`Failed to restore from ${describeStore(config)}: ${errorMessage(error)}`)
@@ -81,11 +87,13 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
     const seconds = (Date.now() - started) / 1000
     const verb = lookupOnly ? 'Cache found' : 'Cache restored'
     core.info(`${verb} from key: ${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})`)
+    if (result.signer) core.info(`Signed by ${result.signer.signer} for ${result.signer.ref} (${result.signer.event ?? 'no event'})`)
     await writeSummaryTable('Cache restore', [
       ['key', key],
       ['matched key', `${record.key} (${result.exact ? 'exact' : 'prefix'} match)`],
       ['scope', record.scope],
       ['tree digest', record.tree],
+      ['signed by', result.signer ? `${result.signer.signer} (${result.signer.ref})` : 'not checked (restore-policy any)'],
       ['files', String(record.files)],
       ['tree size', formatBytes(record.size)],
       ['downloaded', result.stats ? formatBytes(result.stats.bytesDownloaded) : 'nothing (lookup only)'],

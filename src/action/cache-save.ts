@@ -9,6 +9,7 @@ import { Outputs, State } from './cache-restore.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
 import { assertKnownInputs, CACHE_INPUTS, Inputs, listInput, readStoreInputs, requiredInput } from './inputs.js'
 import { writeSummaryTable } from './job-summary.js'
+import { entrySigningFromInputs, TRUST_INPUTS } from './entry-trust.js'
 
 /**
  * Saves a cache entry. With `fromState`, it is the post step of the root action: the key comes from
@@ -17,11 +18,12 @@ import { writeSummaryTable } from './job-summary.js'
  */
 export async function runSave(options: { fromState: boolean }): Promise<void> {
   try {
-    assertKnownInputs(CACHE_INPUTS)
+    assertKnownInputs([...CACHE_INPUTS, ...TRUST_INPUTS])
     const key = (options.fromState && core.getState(State.PrimaryKey)) || requiredInput(Inputs.Key, 'give the cache key to save under')
     const paths = listInput(Inputs.Path)
     if (paths.length === 0) requiredInput(Inputs.Path, 'list the files or directories to cache, one per line')
     const config = readStoreInputs()
+    const signing = entrySigningFromInputs()
     if (options.fromState && core.getState(State.MatchedKey) === key) {
       core.info(`Cache hit occurred on the primary key ${key}, not saving cache.`)
       return
@@ -37,6 +39,7 @@ export async function runSave(options: { fromState: boolean }): Promise<void> {
         workspace: workspaceFromEnv(),
         readScopes: readScopes(refContextFromEnv()),
         baseTrees: matchedTree ? [matchedTree] : [],
+        signing,
         onProgress: progressPrinter('Uploaded', core.info)
       })
       if (result.status === 'no-files') {
@@ -52,11 +55,12 @@ export async function runSave(options: { fromState: boolean }): Promise<void> {
       core.setOutput(Outputs.BytesUploaded, String(stats.bytesUploaded))
       core.setOutput(Outputs.BytesDeduplicated, String(stats.bytesDeduplicated))
       const seconds = (Date.now() - started) / 1000
-      core.info(`Cache saved with key: ${key} (scope ${result.scope}, tree ${result.tree.slice(0, 12)}); uploaded ${formatBytes(stats.bytesUploaded)} of ${formatBytes(stats.treeBytes)}`)
+      core.info(`Cache saved with key: ${key} (scope ${result.scope}, tree ${result.tree.slice(0, 12)}${result.signed ? ', signed' : ''}); uploaded ${formatBytes(stats.bytesUploaded)} of ${formatBytes(stats.treeBytes)}`)
       await writeSummaryTable('Cache save', [
         ['key', key],
         ['scope', result.scope],
         ['tree digest', result.tree],
+        ['signed', result.signed ? 'yes' : 'no'],
         ['files', String(stats.files)],
         ['tree size', formatBytes(stats.treeBytes)],
         ['uploaded', `${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects`],

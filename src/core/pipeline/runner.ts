@@ -1,6 +1,7 @@
 import { lstat } from 'node:fs/promises'
 import * as path from 'node:path'
 import { restoreEntry, saveEntry } from '../cache/checkpoint-cache.js'
+import type { EntrySigning, RestorePolicy } from '../cache/entry-signature.js'
 import { InputError } from '../errors.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { runStageCommand } from './stage-process.js'
@@ -50,6 +51,9 @@ export interface RunPipelineOptions {
   needFinalTree: boolean
   log: PipelineLog
   env?: NodeJS.ProcessEnv
+  /** Which checkpoints may be restored (default any), and how new ones are signed (default unsigned). */
+  policy?: RestorePolicy
+  signing?: EntrySigning
 }
 
 export interface PipelineResult {
@@ -87,7 +91,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       paths: checkpointPaths(stages, index),
       workspace: options.rootDir,
       readScopes: options.readScopes,
-      lookupOnly
+      lookupOnly,
+      policy: options.policy
     })
 
   // Newest checkpoint first: the final stage, then earlier checkpointed stages.
@@ -126,7 +131,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     report.outcome = 'ran'
     if (stage.checkpoint || index === last) {
       try {
-        const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes, baseTrees: lastTree ? [lastTree] : [] })
+        const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes, baseTrees: lastTree ? [lastTree] : [], signing: options.signing })
         report.bytes = saved.status === 'saved' ? saved.stats.bytesUploaded : 0
         if (saved.status === 'saved') lastTree = saved.tree
         log.info(saved.status === 'saved' ? `checkpointed stage ${stage.id}: uploaded ${saved.stats.bytesUploaded} bytes` : `checkpoint of stage ${stage.id} already stored`)
@@ -142,6 +147,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
 async function tryRestore(restore: () => ReturnType<typeof restoreEntry>, log: PipelineLog): Promise<{ bytes: number; tree: string } | undefined> {
   try {
     const result = await restore()
+    for (const entry of result.refused ?? []) log.warning(`checkpoint ${entry.key} (scope ${entry.scope}) refused by the restore policy: ${entry.reason}`)
     return result.status === 'found' && result.exact ? { bytes: result.stats?.bytesDownloaded ?? 0, tree: result.match.record.tree } : undefined
   } catch (error) {
     if ((error as Error).name === 'InputError') throw error

@@ -1,0 +1,109 @@
+import * as core from '@actions/core'
+import {
+  checkPolicyKeys,
+  parsePolicyRule,
+  type EntrySigning,
+  type EntryWriter,
+  type RestorePolicy
+} from '../core/cache/entry-signature.js'
+import { InputError } from '../core/errors.js'
+import { keylessSigner, keySigner } from '../core/release/release-job.js'
+import { GITHUB_ACTIONS_ISSUER, resolveIdentityPolicy, type IdentityPolicy } from '../core/signing/identity-policy.js'
+import { loadSigningKey } from '../core/signing/keys.js'
+import { resolveSigstoreInstance, SigstoreInputs } from '../core/signing/sigstore-instance.js'
+import { refContextFromEnv } from './github-context.js'
+
+/** Inputs that sign cache entries (save) and choose which entries a restore accepts. */
+export const TrustInputs = {
+  Signing: 'signing',
+  SigningKey: 'signing-key',
+  RestorePolicy: 'restore-policy',
+  RestorePublicKey: 'restore-public-key',
+  RestoreIdentity: 'restore-identity',
+  RestoreIdentityRegexp: 'restore-identity-regexp'
+} as const
+
+export const TRUST_INPUTS = [...Object.values(TrustInputs), ...Object.values(SigstoreInputs)]
+
+function input(name: string): string | undefined {
+  return core.getInput(name).trim() || undefined
+}
+
+/** The job as it describes itself in the entries it signs; keyless signatures add the certificate's word. */
+export function writerFromEnv(env: NodeJS.ProcessEnv = process.env): EntryWriter {
+  const server = env.GITHUB_SERVER_URL || 'https://github.com'
+  return {
+    repository: env.GITHUB_REPOSITORY ? `${server}/${env.GITHUB_REPOSITORY}` : undefined,
+    workflow: env.GITHUB_WORKFLOW_REF || undefined,
+    ref: env.GITHUB_REF || undefined,
+    event: env.GITHUB_EVENT_NAME || undefined,
+    runId: env.GITHUB_RUN_ID
+      ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${env.GITHUB_RUN_ATTEMPT || '1'}`
+      : undefined
+  }
+}
+
+/** How a save signs its entries: none (default), key (`signing-key`) or keyless (the job's OIDC token). */
+export function entrySigningFromInputs(env: NodeJS.ProcessEnv = process.env): EntrySigning | undefined {
+  const pem = core.getInput(TrustInputs.SigningKey)
+  if (pem) core.setSecret(pem)
+  const method = input(TrustInputs.Signing) ?? (pem ? 'key' : 'none')
+  if (method === 'none') {
+    if (pem)
+      throw new InputError(`${TrustInputs.SigningKey}: given, but ${TrustInputs.Signing} is none; drop one of them`)
+    return undefined
+  }
+  const writer = writerFromEnv(env)
+  if (method === 'key') return { sign: keySigner(loadSigningKey(pem, TrustInputs.SigningKey)).sign, writer }
+  if (method !== 'keyless') throw new InputError(`${TrustInputs.Signing}: "${method}" is not none, key or keyless`)
+  const instance = resolveSigstoreInstance(sigstoreValues(), 'sign')
+  return { sign: keylessSigner(() => core.getIDToken('sigstore').catch(() => undefined), instance).sign, writer }
+}
+
+/**
+ * The restore policy: `any` unless restore-policy says otherwise. Without restore-public-key or an identity, a
+ * keyless signature by a workflow of this repository is trusted.
+ */
+export function restorePolicyFromInputs(env: NodeJS.ProcessEnv = process.env): RestorePolicy {
+  const rule = parsePolicyRule(
+    input(TrustInputs.RestorePolicy),
+    TrustInputs.RestorePolicy,
+    refContextFromEnv(env).defaultBranch
+  )
+  const publicKeys = input(TrustInputs.RestorePublicKey) ? [core.getInput(TrustInputs.RestorePublicKey)] : []
+  checkPolicyKeys(publicKeys, TrustInputs.RestorePublicKey)
+  const exact = input(TrustInputs.RestoreIdentity)
+  const regexp = input(TrustInputs.RestoreIdentityRegexp)
+  if (rule.kind === 'any') {
+    const stray = [TrustInputs.RestorePublicKey, TrustInputs.RestoreIdentity, TrustInputs.RestoreIdentityRegexp].find(
+      name => input(name)
+    )
+    if (stray)
+      throw new InputError(
+        `${stray}: only with a restore-policy other than any; set restore-policy to signed, default-branch or refs`
+      )
+    return { rule, publicKeys }
+  }
+  if (publicKeys.length > 0 && !exact && !regexp) return { rule, publicKeys }
+  const repository = env.GITHUB_REPOSITORY
+  if (!exact && !regexp && !repository)
+    throw new InputError(
+      `${TrustInputs.RestorePolicy}: ${rule.kind} needs ${TrustInputs.RestorePublicKey}, ` +
+        `${TrustInputs.RestoreIdentity} or a GitHub repository to trust`
+    )
+  const identity: IdentityPolicy = resolveIdentityPolicy(
+    {
+      'certificate-identity': exact,
+      'certificate-identity-regexp': regexp,
+      'certificate-oidc-issuer': GITHUB_ACTIONS_ISSUER,
+      'source-repository': repository
+    },
+    ''
+  )
+  const instance = resolveSigstoreInstance(sigstoreValues(), 'verify')
+  return { rule, publicKeys, keyless: { instance, identity, trustedRootInput: SigstoreInputs.TrustedRoot } }
+}
+
+function sigstoreValues() {
+  return Object.fromEntries(Object.values(SigstoreInputs).map(name => [name, input(name)]))
+}
