@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { restoreEntry, saveEntry, type RestoreRequest } from '../../src/core/cache/checkpoint-cache.js'
 import { entryVersion, refKey } from '../../src/core/cache/entry-refs.js'
@@ -10,7 +10,7 @@ import { resolveSigstoreInstance } from '../../src/core/signing/sigstore-instanc
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { startLocalSigstore, type LocalSigstore, type WorkflowIdentity } from '../helpers/local-sigstore.js'
 import { createTestBucket } from '../helpers/s3.js'
-import { runActionFromSource } from '../helpers/source-runner.js'
+import { runActionFromSource, runCliFromSource } from '../helpers/source-runner.js'
 import { tempDir } from '../helpers/trees.js'
 
 const ci = '.github/workflows/ci.yml'
@@ -273,5 +273,42 @@ describe('signed cache entries and restore policies (radosgw, keyless against a 
     expect(otherKey.refused?.[0].reason).toBe(`signed by key ${trusted.key.keyId.slice(0, 12)}, which is not trusted`)
     const unsigned = await restoreIn(['branch/release'], 'deps-key-unsigned', keyPolicy({ kind: 'signed' }))
     expect(unsigned).toMatchObject({ status: 'miss', refused: [{ reason: 'unsigned (no signature for its tree)' }] })
+  })
+
+  it('the CLI signs with --signing-key-file and restores under --restore-policy; a bad policy is a one-line error', async () => {
+    const { key, privateKeyPem } = generateSigningKey()
+    const dir = await workspace('cli signed')
+    await writeFile(path.join(dir, 'release.key'), privateKeyPem)
+    await writeFile(path.join(dir, 'release.pub'), key.publicKeyPem)
+    const flags = ['--store', `s3://${config.bucket}/ci`, '--endpoint', config.endpoint!, '--path', 'deps']
+    const cli = (args: string[]) => runCliFromSource([...args, ...flags], s3Env, dir)
+    const saved = await cli(['save', '--key', 'cli-1', '--ref', 'refs/heads/main', '--signing-key-file', 'release.key'])
+    expect(saved.stdout).toContain('saved cli-1 in scope branch/main')
+    expect(saved.exitCode).toBe(0)
+    await rm(path.join(dir, 'deps'), { recursive: true })
+    const policy = ['--restore-policy', 'refs/heads/main', '--restore-public-key', 'release.pub']
+    const restored = await cli(['restore', '--key', 'cli-1', '--ref', 'refs/heads/main', ...policy])
+    expect(restored.stdout).toContain(`signed by key ${key.keyId.slice(0, 12)} for refs/heads/main`)
+    expect(restored.exitCode).toBe(0)
+    expect(await readFile(path.join(dir, 'deps', 'lib.txt'), 'utf8')).toBe('cli signed')
+    const refused = await cli([
+      'restore',
+      '--key',
+      'cli-1',
+      '--ref',
+      'refs/heads/main',
+      '--restore-policy',
+      'refs/tags/*',
+      '--restore-public-key',
+      'release.pub'
+    ])
+    expect(refused.stderr).toContain(
+      'warning: entry cli-1 (scope branch/main) refused by --restore-policy refs: written by refs/heads/main'
+    )
+    expect(refused.exitCode).toBe(3)
+    const bad = await cli(['restore', '--key', 'cli-1', '--restore-policy', 'main'])
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1)
+    expect(bad.stderr).toContain('--restore-policy: "main" is not any, signed, default-branch, or refs')
+    expect(bad.exitCode).toBe(2)
   })
 })

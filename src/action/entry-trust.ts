@@ -1,14 +1,12 @@
 import * as core from '@actions/core'
 import {
-  checkPolicyKeys,
-  parsePolicyRule,
+  resolveRestorePolicy,
   type EntrySigning,
   type EntryWriter,
   type RestorePolicy
 } from '../core/cache/entry-signature.js'
 import { InputError } from '../core/errors.js'
 import { keylessSigner, keySigner } from '../core/release/release-job.js'
-import { GITHUB_ACTIONS_ISSUER, resolveIdentityPolicy, type IdentityPolicy } from '../core/signing/identity-policy.js'
 import { loadSigningKey } from '../core/signing/keys.js'
 import { resolveSigstoreInstance, SigstoreInputs } from '../core/signing/sigstore-instance.js'
 import { refContextFromEnv } from './github-context.js'
@@ -60,48 +58,13 @@ export function entrySigningFromInputs(env: NodeJS.ProcessEnv = process.env): En
   return { sign: keylessSigner(() => core.getIDToken('sigstore').catch(() => undefined), instance).sign, writer }
 }
 
-/**
- * The restore policy: `any` unless restore-policy says otherwise. Without restore-public-key or an identity, a
- * keyless signature by a workflow of this repository is trusted.
- */
+/** The restore policy from the inputs (see resolveRestorePolicy). */
 export function restorePolicyFromInputs(env: NodeJS.ProcessEnv = process.env): RestorePolicy {
-  const rule = parsePolicyRule(
-    input(TrustInputs.RestorePolicy),
-    TrustInputs.RestorePolicy,
-    refContextFromEnv(env).defaultBranch
+  const values = Object.fromEntries(Object.values(TrustInputs).map(name => [name, input(name)]))
+  return resolveRestorePolicy(
+    { ...values, ...sigstoreValues() },
+    { defaultBranch: refContextFromEnv(env).defaultBranch, repository: env.GITHUB_REPOSITORY }
   )
-  const publicKeys = input(TrustInputs.RestorePublicKey) ? [core.getInput(TrustInputs.RestorePublicKey)] : []
-  checkPolicyKeys(publicKeys, TrustInputs.RestorePublicKey)
-  const exact = input(TrustInputs.RestoreIdentity)
-  const regexp = input(TrustInputs.RestoreIdentityRegexp)
-  if (rule.kind === 'any') {
-    const stray = [TrustInputs.RestorePublicKey, TrustInputs.RestoreIdentity, TrustInputs.RestoreIdentityRegexp].find(
-      name => input(name)
-    )
-    if (stray)
-      throw new InputError(
-        `${stray}: only with a restore-policy other than any; set restore-policy to signed, default-branch or refs`
-      )
-    return { rule, publicKeys }
-  }
-  if (publicKeys.length > 0 && !exact && !regexp) return { rule, publicKeys }
-  const repository = env.GITHUB_REPOSITORY
-  if (!exact && !regexp && !repository)
-    throw new InputError(
-      `${TrustInputs.RestorePolicy}: ${rule.kind} needs ${TrustInputs.RestorePublicKey}, ` +
-        `${TrustInputs.RestoreIdentity} or a GitHub repository to trust`
-    )
-  const identity: IdentityPolicy = resolveIdentityPolicy(
-    {
-      'certificate-identity': exact,
-      'certificate-identity-regexp': regexp,
-      'certificate-oidc-issuer': GITHUB_ACTIONS_ISSUER,
-      'source-repository': repository
-    },
-    ''
-  )
-  const instance = resolveSigstoreInstance(sigstoreValues(), 'verify')
-  return { rule, publicKeys, keyless: { instance, identity, trustedRootInput: SigstoreInputs.TrustedRoot } }
 }
 
 function sigstoreValues() {

@@ -3,6 +3,7 @@ import { listEntries } from '../../core/cache/entry-listing.js'
 import { formatAge, formatBytes, progressPrinter } from '../../core/report-format.js'
 import { Exit, listValue, requireValue, stringValue, type Command, type Options, type Values } from '../command.js'
 import { scopeOptions, scopesFrom, storeFrom, storeOptions } from '../store-options.js'
+import { entrySigningFrom, entrySigningOptions, restorePolicyFrom, restorePolicyOptions } from '../trust-options.js'
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`)
 const progress = (line: string): void => void process.stderr.write(`${line}\n`)
@@ -37,11 +38,11 @@ export const saveCommand: Command = {
   name: 'save',
   summary: 'Save paths to the store under a key. Uploads only what the store lacks. Exit 0 when saved or already present.',
   usage: 'save --key KEY [--path P]... [P...]',
-  options: entryOptions,
+  options: { ...entryOptions, ...entrySigningOptions },
   async run(values, positionals) {
     const request = entryRequest(values, positionals, 'give the key to save under', 'uploaded')
     const { key } = request
-    const result = await saveEntry(request)
+    const result = await saveEntry({ ...request, signing: entrySigningFrom(values) })
     if (result.status === 'no-files') {
       progress(`nothing to save: no file matches ${pathsOf(values, positionals).join(', ')}`)
       return Exit.Miss
@@ -61,17 +62,20 @@ export const restoreCommand: Command = {
   name: 'restore',
   summary: 'Restore the entry for a key (or the newest restore-key match). Every byte is verified. Exit 0 when restored, 3 on a miss.',
   usage: 'restore --key KEY [--path P]... [P...]',
-  options: { ...entryOptions, 'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' } },
+  options: { ...entryOptions, ...restorePolicyOptions, 'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' } },
   async run(values, positionals) {
     const request = entryRequest(values, positionals, 'give the key to restore', 'downloaded')
     const { key } = request
-    const result = await restoreEntry({ ...request, lookupOnly: values['lookup-only'] === true })
+    const policy = restorePolicyFrom(values)
+    const result = await restoreEntry({ ...request, lookupOnly: values['lookup-only'] === true, policy })
+    for (const entry of result.refused ?? []) progress(`warning: entry ${entry.key} (scope ${entry.scope}) refused by --restore-policy ${policy.rule.kind}: ${entry.reason}`)
     if (result.status === 'miss') {
       progress(`cache miss: no entry for ${[key, ...listValue(values, 'restore-key')].join(', ')}`)
       return Exit.Miss
     }
     const { record } = result.match
     const how = result.exact ? 'exact match' : 'prefix match'
+    if (result.signer) print(`signed by ${result.signer.signer} for ${result.signer.ref}`)
     if (!result.stats) print(`found ${record.key} (${how}, scope ${record.scope}, tree ${record.tree})`)
     else print(`restored ${record.key} (${how}, scope ${record.scope}): ${result.stats.files} files, ${formatBytes(result.stats.treeBytes)}, downloaded ${formatBytes(result.stats.bytesDownloaded)}`)
     return Exit.Ok

@@ -1,8 +1,19 @@
 import { errorMessage, InputError } from '../errors.js'
 import { verifyBundleWithKey, verifyKeylessSignature } from '../signing/bundle.js'
-import { certificateExtension, checkSignerIdentity, type IdentityPolicy } from '../signing/identity-policy.js'
+import {
+  certificateExtension,
+  checkSignerIdentity,
+  GITHUB_ACTIONS_ISSUER,
+  resolveIdentityPolicy,
+  type IdentityPolicy
+} from '../signing/identity-policy.js'
 import { keyIdOf, loadPublicKey } from '../signing/keys.js'
-import type { SigstoreInstance } from '../signing/sigstore-instance.js'
+import {
+  resolveSigstoreInstance,
+  SigstoreInputs,
+  type SigstoreInputValues,
+  type SigstoreInstance
+} from '../signing/sigstore-instance.js'
 import type { ObjectStore } from '../store/object-store.js'
 import type { EntryMatch, EntryRecord } from './entry-refs.js'
 import { parseEntryKey } from './entry-refs.js'
@@ -125,9 +136,53 @@ export function parsePolicyRule(
   return { kind: 'refs', patterns }
 }
 
-/** Reads the public keys of a policy, refusing unreadable ones by input name. */
-export function checkPolicyKeys(publicKeys: string[], input: string): void {
-  for (const pem of publicKeys) loadPublicKey(pem, input)
+/** The inputs (or flags, with prefix `--`) of a restore policy; the public key as PEM text. */
+export type RestorePolicyValues = Partial<
+  Record<'restore-policy' | 'restore-public-key' | 'restore-identity' | 'restore-identity-regexp', string>
+> &
+  SigstoreInputValues
+
+/**
+ * The restore policy: `any` unless restore-policy says otherwise. Without restore-public-key or an identity, a
+ * keyless signature by a workflow of `repository` (owner/name), run in it, is trusted.
+ */
+export function resolveRestorePolicy(
+  values: RestorePolicyValues,
+  context: { defaultBranch?: string; repository?: string },
+  prefix = ''
+): RestorePolicy {
+  const name = (input: string) => `${prefix}${input}`
+  const rule = parsePolicyRule(values['restore-policy'], name('restore-policy'), context.defaultBranch)
+  const publicKeys = values['restore-public-key']?.trim() ? [values['restore-public-key']] : []
+  for (const pem of publicKeys) loadPublicKey(pem, name('restore-public-key'))
+  const exact = values['restore-identity']?.trim()
+  const regexp = values['restore-identity-regexp']?.trim()
+  if (rule.kind === 'any') {
+    const stray = (['restore-public-key', 'restore-identity', 'restore-identity-regexp'] as const).find(input =>
+      values[input]?.trim()
+    )
+    if (stray) {
+      const hint = `set ${name('restore-policy')} to signed, default-branch or refs`
+      throw new InputError(`${name(stray)}: only with a restore policy other than any; ${hint}`)
+    }
+    return { rule, publicKeys }
+  }
+  if (publicKeys.length > 0 && !exact && !regexp) return { rule, publicKeys }
+  if (!exact && !regexp && !context.repository) {
+    const trust = `${name('restore-public-key')}, ${name('restore-identity')} or a GitHub repository`
+    throw new InputError(`${name('restore-policy')}: ${rule.kind} needs ${trust} to trust`)
+  }
+  const identity = resolveIdentityPolicy(
+    {
+      'certificate-identity': exact,
+      'certificate-identity-regexp': regexp,
+      'certificate-oidc-issuer': GITHUB_ACTIONS_ISSUER,
+      'source-repository': context.repository
+    },
+    prefix
+  )
+  const instance = resolveSigstoreInstance(values, 'verify', prefix)
+  return { rule, publicKeys, keyless: { instance, identity, trustedRootInput: name(SigstoreInputs.TrustedRoot) } }
 }
 
 /**
