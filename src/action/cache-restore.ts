@@ -8,7 +8,7 @@ import { describeStore } from '../core/store/store-config.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
 import { assertKnownInputs, booleanInput, CACHE_INPUTS, Inputs, listInput, readStoreInputs, requiredInput } from './inputs.js'
 import { writeSummaryTable } from './job-summary.js'
-import { restorePolicyFromInputs, TRUST_INPUTS } from './entry-trust.js'
+import { noteRestored, restorePolicyFromInputs, TRUST_INPUTS } from './entry-trust.js'
 
 export const State = {
   PrimaryKey: 'primary-key',
@@ -76,6 +76,10 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
       return
     }
     const { record } = result.match
+    if (!lookupOnly) {
+      const { key: entryKey, scope, version, tree } = record
+      await noteRestored({ kind: 'cache-entry', key: entryKey, scope, version, tree, signer: result.signer })
+    }
     core.setOutput(Outputs.CacheHit, String(result.exact))
     core.setOutput(Outputs.MatchedKey, record.key)
     core.setOutput(Outputs.TreeDigest, record.tree)

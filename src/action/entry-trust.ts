@@ -5,7 +5,9 @@ import {
   type EntryWriter,
   type RestorePolicy
 } from '../core/cache/entry-signature.js'
-import { InputError } from '../core/errors.js'
+import { errorMessage, InputError } from '../core/errors.js'
+import { recordRestored, type RestoredEntry } from '../core/cache/restore-record.js'
+import * as path from 'node:path'
 import { keylessSigner, keySigner } from '../core/release/release-job.js'
 import { loadSigningKey } from '../core/signing/keys.js'
 import { resolveSigstoreInstance, SigstoreInputs } from '../core/signing/sigstore-instance.js'
@@ -69,4 +71,25 @@ export function restorePolicyFromInputs(env: NodeJS.ProcessEnv = process.env): R
 
 function sigstoreValues() {
   return Object.fromEntries(Object.values(SigstoreInputs).map(name => [name, input(name)]))
+}
+
+/**
+ * The job-local record of restored caches (restore-record.ts): in RUNNER_TEMP, which the runner empties for every
+ * job, and each line names this run, attempt and job, so a release step reads only what its own job restored.
+ */
+export function restoreRecordFrom(env: NodeJS.ProcessEnv = process.env): { file: string; job: string } | undefined {
+  if (!env.RUNNER_TEMP) return undefined
+  const job = [env.GITHUB_REPOSITORY, env.GITHUB_RUN_ID, env.GITHUB_RUN_ATTEMPT || '1', env.GITHUB_JOB].join('/')
+  return { file: path.join(env.RUNNER_TEMP, 'artifact-action-restored.jsonl'), job }
+}
+
+/** Appends a restored entry to this job's record; a failure is a warning (the release then names less). */
+export async function noteRestored(entry: RestoredEntry): Promise<void> {
+  const record = restoreRecordFrom()
+  if (!record) return
+  try {
+    await recordRestored(record.file, record.job, entry)
+  } catch (error) {
+    core.warning(`could not record the restored ${entry.kind} ${entry.key} for the release provenance: ${errorMessage(error)}`)
+  }
 }

@@ -14,7 +14,7 @@ import { InputError } from '../core/errors.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
 import { assertKnownInputs, booleanInput, readStoreInputs, STORE_INPUTS } from './inputs.js'
 import { writeSummaryGrid } from './job-summary.js'
-import { entrySigningFromInputs, restorePolicyFromInputs, TRUST_INPUTS } from './entry-trust.js'
+import { entrySigningFromInputs, noteRestored, restorePolicyFromInputs, TRUST_INPUTS } from './entry-trust.js'
 
 export const RunInputs = {
   Pipeline: 'pipeline',
@@ -70,6 +70,7 @@ export async function runPipelineAction(): Promise<void> {
       if (reports) await writeTimeline(reports)
       throw error
     })
+    if (result.restored) await noteRestored(result.restored)
     const planFile = await writePlanFile(formatPlan(plan), process.env.RUNNER_TEMP || workspace)
     core.setOutput('plan', JSON.stringify(plan))
     core.setOutput('plan-file', planFile)

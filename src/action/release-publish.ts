@@ -15,6 +15,8 @@ import { publishGitHubRelease, releaseNotes } from '../github/github-release.js'
 import { workspaceFromEnv } from './github-context.js'
 import { assertKnownInputs, booleanInput, Inputs, listInput, readStoreInputs, requiredInput, STORE_INPUTS } from './inputs.js'
 import { writeSummaryGrid } from './job-summary.js'
+import { readRestored, restoredDependency } from '../core/cache/restore-record.js'
+import { restoreRecordFrom } from './entry-trust.js'
 
 export const ReleaseInputs = {
   Project: 'project',
@@ -96,8 +98,12 @@ export async function runReleaseAction(): Promise<void> {
     const context = buildContextFromEnv(process.env)
     const secrets = [core.getInput(ReleaseInputs.SigningKey), core.getInput(ReleaseInputs.GitHubToken), core.getInput(Inputs.SecretAccessKey), core.getInput(Inputs.SessionToken)].filter(Boolean)
 
+    const record = restoreRecordFrom()
+    const restored = record ? await readRestored(record.file, record.job) : []
+    for (const entry of restored) core.info(`The provenance names the restored ${entry.kind} ${entry.key} (scope ${entry.scope})`)
     const store = openStore(releaseConfig)
     const result = await publishRelease({
+      dependencies: restored.map(restoredDependency),
       store,
       project,
       version,

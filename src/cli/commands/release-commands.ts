@@ -1,3 +1,4 @@
+import { parsePolicyRule } from '../../core/cache/entry-signature.js'
 import * as core from '@actions/core'
 import { execFileSync } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -140,14 +141,18 @@ export const verifyCommand: Command = {
     ...storeOptions,
     'public-key': { type: 'string', description: 'PEM public key to require (default: the key published beside the release)' },
     sigstore: { type: 'string', description: 'keyless: the Sigstore that signed: public (default), github, or custom' },
-    ...keylessVerifyOptions
+    ...keylessVerifyOptions,
+    'require-cache-from': { type: 'string', description: 'refuse a release built from caches this rule refuses: signed, default-branch, or refs' },
+    'default-branch': { type: 'string', description: 'the default branch, for --require-cache-from default-branch' }
   },
   async run(values) {
     const project = requireValue(values, 'project', 'give the project name')
     const version = versionFrom(values)
     if (!stringValue(values, 'release-store')) throw new InputError('--release-store: required; give the release store to verify from')
     const keyFile = stringValue(values, 'public-key')
+    const requireCacheFrom = parsePolicyRule(stringValue(values, 'require-cache-from'), '--require-cache-from', stringValue(values, 'default-branch'))
     const verified = await verifyPublishedRelease({
+      requireCacheFrom,
       store: openStore(storeConfigFrom(values, 'release-store')),
       project,
       version,

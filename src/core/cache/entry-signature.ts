@@ -274,8 +274,15 @@ async function verifiedWriter(store: ObjectStore, match: EntryMatch, policy: Res
   return writer
 }
 
+/** The rule in words, e.g. "default-branch (main)". */
+export function describeRule(rule: PolicyRule): string {
+  if (rule.kind === 'default-branch') return `default-branch (${rule.branch})`
+  if (rule.kind === 'refs') return `refs ${rule.patterns.join(', ')}`
+  return rule.kind
+}
+
 /** Why the rule refuses a verified writer; undefined when it accepts. */
-function ruleRefusal(rule: PolicyRule, writer: SignedWriter): string | undefined {
+export function ruleRefusal(rule: PolicyRule, writer: EntryWriter): string | undefined {
   const by = `written by ${writer.ref} (${writer.event ?? 'no event'})`
   if (rule.kind === 'default-branch') {
     const defaultPush = writer.ref === `refs/heads/${rule.branch}` && writer.event === 'push'

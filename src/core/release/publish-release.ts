@@ -34,6 +34,8 @@ export interface PublishRequest {
   context: BuildContext
   /** The pipeline's plan, carried in the provenance. */
   plan?: unknown
+  /** What the job restored from the cache: resolved dependencies of the provenance. */
+  dependencies?: Parameters<typeof buildProvenanceStatement>[0]['dependencies']
   /** Values kept out of the provenance (see redactSecrets). */
   secrets?: string[]
   signer: StatementSigner
@@ -75,6 +77,7 @@ export async function publishRelease(request: PublishRequest): Promise<PublishRe
     context,
     release: { project, version },
     plan: request.plan,
+    dependencies: request.dependencies,
     secrets: request.secrets
   })
   const facts = releaseFactsOf(statement)

@@ -1,5 +1,6 @@
 import { glob, stat } from 'node:fs/promises'
 import * as path from 'node:path'
+import type { PolicyRule } from '../cache/entry-signature.js'
 import { InputError, IntegrityError } from '../errors.js'
 import { signStatementKeyless, signStatementWithKey, verifyBundleKeyless, verifyBundleWithKey } from '../signing/bundle.js'
 import type { KeylessVerification } from '../signing/bundle.js'
@@ -53,6 +54,7 @@ export interface VerifyOptions {
   publicKeyPem?: string
   /** For keyless releases: the Sigstore instance and the identity policy. */
   keyless?: KeylessVerification
+  requireCacheFrom?: PolicyRule
 }
 
 /** Verifies a release with the method its release.json names. */
@@ -72,6 +74,7 @@ export async function verifyPublishedRelease(options: VerifyOptions): Promise<Ve
     store: options.store,
     project: options.project,
     version: options.version,
+    requireCacheFrom: options.requireCacheFrom,
     verifyBundle: async bundle => (publicKeyPem ? verifyBundleWithKey(bundle, publicKeyPem) : await verifyBundleKeyless(bundle, options.keyless ?? {})) as InTotoStatement
   })
   return { ...verified, keySource }
