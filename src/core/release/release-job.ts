@@ -5,7 +5,9 @@ import { InputError, IntegrityError } from '../errors.js'
 import { signStatementKeyless, signStatementWithKey, verifyBundleKeyless, verifyBundleWithKey } from '../signing/bundle.js'
 import type { KeylessVerification } from '../signing/bundle.js'
 import type { SigningKey } from '../signing/keys.js'
-import type { SigstoreInstance } from '../signing/sigstore-instance.js'
+import { PUBLIC_SIGSTORE, type SigstoreInstance } from '../signing/sigstore-instance.js'
+import { loadTrustedRoot } from '../signing/trust-root.js'
+import { trustedRootJson } from './offline-kit.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { describeStore, storesOverlap, type StoreConfig } from '../store/store-config.js'
 import type { StatementSigner } from './publish-release.js'
@@ -42,7 +44,14 @@ export function keylessSigner(
 ): StatementSigner {
   return {
     method: 'keyless',
-    sign: async statement => signStatementKeyless(statement, { identityToken: await identityToken(), instance })
+    sign: async statement => signStatementKeyless(statement, { identityToken: await identityToken(), instance }),
+    trustedRoot: async () => {
+      try {
+        return trustedRootJson(await loadTrustedRoot(instance ?? PUBLIC_SIGSTORE))
+      } catch {
+        return undefined
+      }
+    }
   }
 }
 
