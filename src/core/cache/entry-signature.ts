@@ -257,7 +257,8 @@ async function verifiedWriter(store: ObjectStore, match: EntryMatch, policy: Res
       )
   }
   const claimed: EntryWriter = predicate.writer ?? {}
-  const writer: SignedWriter = { ...pickWriter(claimed), ...(certified ? pickWriter(certified) : {}), signer }
+  // Keyless: only what the certificate says; a field it lacks is unknown, never filled in from the claim.
+  const writer: SignedWriter = { ...pickWriter(certified ?? claimed), signer }
   if (certified) {
     for (const field of ['repository', 'ref', 'event'] as const) {
       if (claimed[field] !== undefined && certified[field] !== undefined && claimed[field] !== certified[field]) {
