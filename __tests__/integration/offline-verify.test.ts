@@ -6,7 +6,7 @@ import { generateSigningKey } from '../../src/core/signing/keys.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { startLocalSigstore, type LocalSigstore } from '../helpers/local-sigstore.js'
 import { createTestBucket } from '../helpers/s3.js'
-import { runCliFromSource, runCliWithoutNetwork } from '../helpers/source-runner.js'
+import { runActionFromSource, runCliFromSource, runCliWithoutNetwork } from '../helpers/source-runner.js'
 import { seededBytes, tempDir } from '../helpers/trees.js'
 
 describe('the offline verification kit: verify --offline on a copied release, with no network', () => {
@@ -173,5 +173,38 @@ describe('the offline verification kit: verify --offline on a copied release, wi
       'provenance names repository https://github.com/acme/app, not https://github.com/acme/other'
     )
     expect(otherRepo.exitCode).toBe(1)
+  })
+
+  it('the release action carries kit-trusted-root, and the copy verifies offline', async () => {
+    const released = await runActionFromSource(
+      'release',
+      {
+        project: 'app',
+        version: 'v1.1.0',
+        packages: '*.tgz',
+        'release-store': `s3://${config.bucket}`,
+        endpoint: config.endpoint!,
+        signing: 'keyless',
+        sigstore: 'custom',
+        'fulcio-url': sigstore.fulcioURL,
+        'rekor-url': sigstore.rekorURL,
+        'timestamp-url': sigstore.tsaURL,
+        'kit-trusted-root': sigstore.trustedRootPath
+      },
+      {
+        ...s3Env,
+        ...sigstore.jobEnv({ repository: 'acme/app', ref: 'refs/tags/v1.1.0' }),
+        GITHUB_WORKSPACE: packagesDir
+      }
+    )
+    expect(released.stdout).not.toMatch(/::error::/)
+    expect(released.exitCode).toBe(0)
+    const dir = await copyRelease('v1.1.0')
+    const carried = await readFile(path.join(dir, 'trusted_root.json'))
+    expect(JSON.parse(carried.toString())).toEqual(JSON.parse(await readFile(sigstore.trustedRootPath, 'utf8')))
+    const rootSha = createHash('sha256').update(carried).digest('hex')
+    const passed = await verifyOffline(dir, ['--trusted-root-sha256', rootSha, '--source-repository', 'acme/app'])
+    expect(passed.stderr).toBe('')
+    expect(passed.exitCode).toBe(0)
   })
 })

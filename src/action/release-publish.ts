@@ -28,7 +28,8 @@ export const ReleaseInputs = {
   SigningKey: 'signing-key',
   GitHubRelease: 'github-release',
   GitHubToken: 'github-token',
-  RetentionDays: 'retention-days'
+  RetentionDays: 'retention-days',
+  KitTrustedRoot: 'kit-trusted-root'
 } as const
 
 /** The Sigstore instance inputs of keyless signing (verify also takes trusted-root). */
@@ -60,7 +61,9 @@ function signerFromInputs(): StatementSigner {
   const sigstore = inputValues(SIGSTORE_SIGNING_INPUTS)
   if (method === 'keyless') {
     const instance = resolveSigstoreInstance(sigstore, 'sign')
-    return keylessSigner(() => core.getIDToken('sigstore').catch(() => undefined), instance)
+    const kitRoot = core.getInput(ReleaseInputs.KitTrustedRoot)
+    const token = () => core.getIDToken('sigstore').catch(() => undefined)
+    return keylessSigner(token, kitRoot ? { ...instance, trustedRootPath: kitRoot } : instance)
   }
   if (method !== 'key') throw new InputError(`${ReleaseInputs.Signing}: "${method}" is not key or keyless`)
   const stray = SIGSTORE_SIGNING_INPUTS.find(name => sigstore[name])
