@@ -18,6 +18,7 @@ import {
 } from './inputs.js'
 import { writeSummaryTable } from './job-summary.js'
 import { storeWarning } from './store-warning.js'
+import { entrySigningFromInputs, TRUST_INPUTS } from './entry-trust.js'
 
 /**
  * Saves a cache entry. With `fromState`, it is the post step of the root action: the key comes from
@@ -26,7 +27,7 @@ import { storeWarning } from './store-warning.js'
  */
 export async function runSave(options: { fromState: boolean }): Promise<void> {
   try {
-    assertKnownInputs(CACHE_INPUTS)
+    assertKnownInputs([...CACHE_INPUTS, ...TRUST_INPUTS])
     const key = (options.fromState && core.getState(State.PrimaryKey)) || requiredInput(Inputs.Key, 'give the cache key to save under')
     const paths = listInput(Inputs.Path)
     if (paths.length === 0) requiredInput(Inputs.Path, 'list the files or directories to cache, one per line')
@@ -36,6 +37,7 @@ export async function runSave(options: { fromState: boolean }): Promise<void> {
     if (partSize && config.kind !== 'external') {
       core.notice(`${Inputs.UploadChunkSize}: this store takes each object (at most ~16 MiB) in one request; it applies to GitHub's cache.`)
     }
+    const signing = entrySigningFromInputs()
     if (options.fromState && core.getState(State.MatchedKey) === key) {
       core.info(`Cache hit occurred on the primary key ${key}, not saving cache.`)
       return
@@ -51,6 +53,7 @@ export async function runSave(options: { fromState: boolean }): Promise<void> {
         workspace: workspaceFromEnv(),
         readScopes: readScopes(refContextFromEnv()),
         baseTrees: matchedTree ? [matchedTree] : [],
+        signing,
         onProgress: progressPrinter('Uploaded', core.info)
       })
       if (result.status === 'no-files') {
@@ -67,7 +70,7 @@ export async function runSave(options: { fromState: boolean }): Promise<void> {
       core.setOutput(Outputs.BytesDeduplicated, String(stats.bytesDeduplicated))
       const seconds = (Date.now() - started) / 1000
       core.info(
-        `Cache saved with key: ${key} (scope ${result.scope}, tree ${result.tree.slice(0, 12)}); ` +
+        `Cache saved with key: ${key} (scope ${result.scope}, tree ${result.tree.slice(0, 12)}${result.signed ? ', signed' : ''}); ` +
           `uploaded ${formatBytes(stats.bytesUploaded)} of ${formatBytes(stats.treeBytes)}` +
           formatRetries(result.retries)
       )
@@ -75,6 +78,7 @@ export async function runSave(options: { fromState: boolean }): Promise<void> {
         ['key', key],
         ['scope', result.scope],
         ['tree digest', result.tree],
+        ['signed', result.signed ? 'yes' : 'no'],
         ['files', String(stats.files)],
         ['tree size', formatBytes(stats.treeBytes)],
         ['uploaded', `${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects`],

@@ -3,6 +3,7 @@ import { listEntries } from '../../core/cache/entry-listing.js'
 import { formatAge, formatBytes, formatRetries, progressPrinter } from '../../core/report-format.js'
 import { Exit, listValue, requireValue, stringValue, type Command, type Options, type Values } from '../command.js'
 import { scopeOptions, scopesFrom, storeFrom, storeOptions } from '../store-options.js'
+import { entrySigningFrom, entrySigningOptions, restorePolicyFrom, restorePolicyOptions } from '../trust-options.js'
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`)
 const progress = (line: string): void => void process.stderr.write(`${line}\n`)
@@ -37,11 +38,11 @@ export const saveCommand: Command = {
   name: 'save',
   summary: 'Save paths to the store under a key. Uploads only what the store lacks. Exit 0 when saved or already present.',
   usage: 'save --key KEY [--path P]... [P...]',
-  options: entryOptions,
+  options: { ...entryOptions, ...entrySigningOptions },
   async run(values, positionals) {
     const request = entryRequest(values, positionals, 'give the key to save under', 'uploaded')
     const { key } = request
-    const result = await saveEntry(request)
+    const result = await saveEntry({ ...request, signing: entrySigningFrom(values) })
     if (result.status === 'no-files') {
       progress(`nothing to save: no file matches ${pathsOf(values, positionals).join(', ')}`)
       return Exit.Miss
@@ -67,6 +68,7 @@ export const restoreCommand: Command = {
   usage: 'restore --key KEY [--path P]... [P...]',
   options: {
     ...entryOptions,
+    ...restorePolicyOptions,
     'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' },
     'exact-mirror': { type: 'boolean', description: 'remove what the restored directories hold besides the entry' },
     'keep-special-modes': { type: 'boolean', description: 'restore setuid, setgid and sticky bits as saved' }
@@ -74,18 +76,24 @@ export const restoreCommand: Command = {
   async run(values, positionals) {
     const request = entryRequest(values, positionals, 'give the key to restore', 'downloaded')
     const { key } = request
+    const policy = restorePolicyFrom(values)
     const result = await restoreEntry({
       ...request,
       lookupOnly: values['lookup-only'] === true,
       exactMirror: values['exact-mirror'] === true,
-      keepSpecialModes: values['keep-special-modes'] === true
+      keepSpecialModes: values['keep-special-modes'] === true,
+      policy
     })
+    for (const entry of result.refused ?? []) {
+      progress(`warning: entry ${entry.key} (scope ${entry.scope}) refused by --restore-policy ${policy.rule.kind}: ${entry.reason}`)
+    }
     if (result.status === 'miss') {
       progress(`cache miss: no entry for ${[key, ...listValue(values, 'restore-key')].join(', ')}`)
       return Exit.Miss
     }
     const { record } = result.match
     const how = result.exact ? 'exact match' : 'prefix match'
+    if (result.signer) print(`signed by ${result.signer.signer} for ${result.signer.ref}`)
     if (!result.stats) print(`found ${record.key} (${how}, scope ${record.scope}, tree ${record.tree})`)
     else {
       const { files, filesUnchanged, treeBytes, bytesDownloaded } = result.stats

@@ -7,7 +7,19 @@ import type { ObjectStore } from '../store/object-store.js'
 import { assertNotReleaseStore } from '../release/release-store.js'
 import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
 import { waitForPruneLeases } from './prune-lease.js'
-import { accessKey, ENTRY_SCHEMA, entryVersion, findEntry, refKey, validateKey, writeEntry, type EntryMatch } from './entry-refs.js'
+import {
+  accessKey,
+  ENTRY_SCHEMA,
+  entryVersion,
+  findEntry,
+  parseEntryKey,
+  refKey,
+  validateKey,
+  writeEntry,
+  type EntryMatch,
+  type EntryRecord
+} from './entry-refs.js'
+import { checkEntry, writeEntrySignature, type EntrySigning, type RestorePolicy, type SignedWriter } from './entry-signature.js'
 import { resolveSaveRoots, restoreTargets } from './tree-paths.js'
 
 export interface EntryRequest {
@@ -28,6 +40,8 @@ export interface RestoreRequest extends EntryRequest {
   exactMirror?: boolean
   /** Restore setuid, setgid and sticky bits as saved (materializeTree's `keepSpecialModes`). */
   keepSpecialModes?: boolean
+  /** Which entries may be restored; default any (no signature needed). */
+  policy?: RestorePolicy
 }
 
 /** Every result says how many attempts the store made again during the call. */
@@ -35,18 +49,36 @@ interface Retried {
   retries: number
 }
 
-type Restored = { status: 'miss' } | { status: 'found'; match: EntryMatch; exact: boolean; stats?: MaterializeStats }
+/** An entry the policy refused, and why: a restore reports each as a one-line warning. */
+export interface RefusedEntry {
+  key: string
+  scope: string
+  reason: string
+}
+
+type Restored =
+  | { status: 'miss'; refused?: RefusedEntry[] }
+  | {
+      status: 'found'
+      match: EntryMatch
+      exact: boolean
+      stats?: MaterializeStats
+      signer?: SignedWriter
+      refused?: RefusedEntry[]
+    }
 export type RestoreResult = Restored & Retried
 
 export interface SaveRequest extends EntryRequest {
   /** Tree digests already known to this job (from its restore), used to skip uploads. */
   baseTrees?: string[]
+  /** Sign the entry: one more object, beside the ref (see entry-signature.ts). */
+  signing?: EntrySigning
 }
 
 type Saved =
   | { status: 'no-files' }
   | { status: 'exists'; tree?: string; stats?: SnapshotStats }
-  | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string }
+  | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string; signed: boolean }
 export type SaveResult = Saved & Retried
 
 /** Runs `operation` and adds the attempts the store made again meanwhile to its result. */
@@ -80,9 +112,28 @@ async function findAndRestore(request: RestoreRequest): Promise<Restored> {
   validateKey(request.key)
   for (const restoreKey of request.restoreKeys ?? []) validateKey(restoreKey, 'restore-keys')
   const version = entryVersion(request.paths)
-  const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] })
-  if (!match) return { status: 'miss' }
-  if (request.lookupOnly) return { status: 'found', match, exact: match.exact }
+  const { policy } = request
+  const refused: RefusedEntry[] = []
+  const verdicts = new Map<string, Awaited<ReturnType<typeof checkEntry>>>()
+  const accept = async (candidate: EntryMatch): Promise<boolean> => {
+    if (!policy) return true
+    // The exact key is also the first prefix match: check each ref once.
+    let verdict = verdicts.get(candidate.refKey)
+    if (!verdict) {
+      verdict = await checkEntry(request.store, candidate, policy)
+      verdicts.set(candidate.refKey, verdict)
+      // Named by where the ref is stored: what it says about itself is not trusted.
+      const where = parseEntryKey(candidate.refKey) ?? candidate.record
+      if (!verdict.accepted) refused.push({ key: where.key, scope: where.scope, reason: verdict.reason })
+    }
+    return verdict.accepted
+  }
+  const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] }, accept)
+  const refusals = refused.length > 0 ? { refused } : {}
+  if (!match) return { status: 'miss', ...refusals }
+  const verdict = verdicts.get(match.refKey)
+  const signer = verdict?.accepted ? verdict.writer : undefined
+  if (request.lookupOnly) return { status: 'found', match, exact: match.exact, signer, ...refusals }
   const manifest = await loadManifestColumns(request.store, match.record.tree)
   const targets = restoreTargets(manifest.roots, request.paths, request.workspace)
   const destinations = targets.map(target => target.destination)
@@ -90,7 +141,7 @@ async function findAndRestore(request: RestoreRequest): Promise<Restored> {
   const { store, onProgress, exactMirror, keepSpecialModes } = request
   const stats = await materializeTree({ store, manifest, destinations, bases, onProgress, exactMirror, keepSpecialModes })
   await recordUse(request.store, match.refKey)
-  return { status: 'found', match, exact: match.exact, stats }
+  return { status: 'found', match, exact: match.exact, stats, signer, ...refusals }
 }
 
 /** Records when an entry was last restored, in a tiny object of its own, for pruning by age. */
@@ -128,7 +179,7 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
     // The first manifest under this digest named the vanished objects; this one is checked.
     await request.store.put(manifestKey(snapshot.digest), snapshot.encoded)
   }
-  const written = await writeEntry(request.store, {
+  const record: EntryRecord = {
     schema: ENTRY_SCHEMA,
     key: request.key,
     scope,
@@ -137,9 +188,12 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
     files: snapshot.stats.files,
     size: snapshot.stats.treeBytes,
     created: new Date().toISOString()
-  })
+  }
+  // The signature is stored before the ref, so a signed entry is never visible without it.
+  if (request.signing) await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing)
+  const written = await writeEntry(request.store, record)
   if (written === 'exists') return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats }
-  return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope }
+  return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, signed: Boolean(request.signing) }
 }
 
 async function missingObjects(store: ObjectStore, objects: Set<string>): Promise<Set<string>> {

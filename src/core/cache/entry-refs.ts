@@ -76,16 +76,21 @@ export async function writeEntry(store: ObjectStore, record: EntryRecord): Promi
 /**
  * Finds the entry a restore uses, as actions/cache does: in each readable scope in turn, the exact
  * key, then the newest entry whose key starts with the key or with each restore key, in order.
- * Prefix lookups list only the keys under that prefix, page by page.
+ * Prefix lookups list only the keys under that prefix, page by page. A candidate that `accept` refuses is
+ * skipped, and the search goes on with the next one.
  */
-export async function findEntry(store: ObjectStore, request: { scopes: string[]; version: string; key: string; restoreKeys: string[] }): Promise<EntryMatch | undefined> {
+export async function findEntry(
+  store: ObjectStore,
+  request: { scopes: string[]; version: string; key: string; restoreKeys: string[] },
+  accept: (match: EntryMatch) => Promise<boolean> = async () => true
+): Promise<EntryMatch | undefined> {
   for (const scope of request.scopes) {
     const exactKey = refKey(scope, request.version, request.key)
     const exact = await readEntry(store, exactKey)
-    if (exact) return { record: exact, refKey: exactKey, exact: true }
+    if (exact && (await accept({ record: exact, refKey: exactKey, exact: true }))) return { record: exact, refKey: exactKey, exact: true }
     for (const prefix of [request.key, ...request.restoreKeys]) {
       const newest = await newestEntryUnder(store, refKey(scope, request.version, prefix))
-      if (newest) return { ...newest, exact: false }
+      if (newest && (await accept({ ...newest, exact: false }))) return { ...newest, exact: false }
     }
   }
   return undefined
