@@ -574,11 +574,12 @@ describe('prune on RGW', () => {
       ])
       expect(dry.code).toBe(0)
       const lines = dry.stdout.trim().split('\n')
-      expect(lines[0]).toBe('OUTCOME\tREASON\tSCOPE\tKEY\tSIZE\tLAST USED')
-      expect(lines.slice(1, 4).map(line => line.split('\t').slice(0, 4))).toEqual([
-        ['would remove', 'max-entries-per-scope', MAIN, 'old'],
-        ['would remove', 'deleted-scope', 'pr/4', 'pr'],
-        ['kept', '-', MAIN, 'new']
+      expect(lines[0]).toBe('#\tOUTCOME\tREASON\tSCOPE\tKEY\tSIZE\tLAST USED')
+      // Removed entries in the order of eviction: the rules in turn.
+      expect(lines.slice(1, 4).map(line => line.split('\t').slice(0, 5))).toEqual([
+        ['1', 'would remove', 'deleted-scope', 'pr/4', 'pr'],
+        ['2', 'would remove', 'max-entries-per-scope', MAIN, 'old'],
+        ['-', 'kept', '-', MAIN, 'new']
       ])
       expect(lines[4]).toMatch(
         /^would remove 2 of 3 entries; 2 manifests and 2 objects; would free \d+\.\d KB; kept 1 entry referencing \d+\.\d KB; kept 0 unreferenced keys younger than the 1s grace period$/
@@ -601,7 +602,7 @@ describe('prune on RGW', () => {
       const report = JSON.parse(real.stdout) as PruneReport
       expect(report).toMatchObject({
         dryRun: false,
-        removed: [{ key: 'old' }, { key: 'pr' }],
+        removed: [{ key: 'pr' }, { key: 'old' }],
         kept: [{ key: 'new' }],
         manifestsRemoved: 2,
         objectsRemoved: 2

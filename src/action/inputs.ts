@@ -10,6 +10,8 @@ export const Inputs = {
   RestoreKeys: 'restore-keys',
   LookupOnly: 'lookup-only',
   FailOnCacheMiss: 'fail-on-cache-miss',
+  Update: 'update',
+  MaxSize: 'max-size',
   Store: 'store',
   Endpoint: 'endpoint',
   Region: 'region',
@@ -20,7 +22,16 @@ export const Inputs = {
 } as const
 
 export const STORE_INPUTS = [Inputs.Store, Inputs.Endpoint, Inputs.Region, Inputs.PathStyle, Inputs.AccessKeyId, Inputs.SecretAccessKey, Inputs.SessionToken]
-export const CACHE_INPUTS = [Inputs.Path, Inputs.Key, Inputs.RestoreKeys, Inputs.LookupOnly, Inputs.FailOnCacheMiss, ...STORE_INPUTS]
+export const CACHE_INPUTS = [
+  Inputs.Path,
+  Inputs.Key,
+  Inputs.RestoreKeys,
+  Inputs.LookupOnly,
+  Inputs.FailOnCacheMiss,
+  Inputs.Update,
+  Inputs.MaxSize,
+  ...STORE_INPUTS
+]
 
 /**
  * The runner passes every input as INPUT_<NAME>. One it does not know of is almost always a typo,

@@ -7,7 +7,19 @@ import type { ObjectStore } from '../store/object-store.js'
 import { assertNotReleaseStore } from '../release/release-store.js'
 import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
 import { waitForPruneLeases } from './prune-lease.js'
-import { accessKey, ENTRY_SCHEMA, entryVersion, findEntry, refKey, validateKey, writeEntry, type EntryMatch } from './entry-refs.js'
+import {
+  accessKey,
+  ENTRY_SCHEMA,
+  entryVersion,
+  findEntry,
+  newestRevision,
+  refKey,
+  validateKey,
+  writeEntry,
+  writeRevision,
+  type EntryMatch,
+  type EntryRecord
+} from './entry-refs.js'
 import { resolveSaveRoots, restoreTargets } from './tree-paths.js'
 
 export interface EntryRequest {
@@ -37,12 +49,22 @@ export type RestoreResult = Restored & Retried
 export interface SaveRequest extends EntryRequest {
   /** Tree digests already known to this job (from its restore), used to skip uploads. */
   baseTrees?: string[]
+  /**
+   * When the key exists in the own scope with another tree, write the tree as its next revision
+   * (entry-refs.ts), with the newest revision as the base; an unchanged tree writes nothing.
+   */
+  update?: boolean
+  /** The tree of an exact hit this job restored (from any scope): an update that leaves it unchanged writes nothing. */
+  hitTree?: string
 }
 
 type Saved =
   | { status: 'no-files' }
-  | { status: 'exists'; tree?: string; stats?: SnapshotStats }
-  | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string }
+  | { status: 'exists'; tree?: string; stats?: SnapshotStats; updateUnsupported?: boolean }
+  /** An update whose tree is the key's newest (or the exact hit's): nothing was written. */
+  | { status: 'unchanged'; tree: string; revision?: number }
+  /** `revision` above 0: an update, written beside the key's earlier revisions. */
+  | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string; revision: number }
 export type SaveResult = Saved & Retried
 
 /** Runs `operation` and adds the attempts the store made again meanwhile to its result. */
@@ -110,9 +132,13 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
   const roots = await resolveSaveRoots(request.paths, request.workspace)
   if (roots.length === 0) return { status: 'no-files' }
   await assertNotReleaseStore(request.store)
-  if (await request.store.head(refKey(scope, version, request.key))) return { status: 'exists' }
+  const updateUnsupported = request.update === true && request.store.entryRevisions === false
+  const update = request.update === true && !updateUnsupported
+  const current = update ? await newestRevision(request.store, scope, version, request.key) : undefined
+  if (!update && (await request.store.head(refKey(scope, version, request.key))))
+    return { status: 'exists', ...(updateUnsupported ? { updateUnsupported } : {}) }
 
-  const bases = await loadBases(request, version)
+  const bases = await loadBases(request, version, current?.record.tree)
   let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress })
   // A prune may have collected objects of a base since it was read: wait out a prune's deletions
   // in progress, then store again the blobs whose objects are gone.
@@ -124,7 +150,7 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
     // The first manifest under this digest named the vanished objects; this one is checked.
     await request.store.put(manifestKey(snapshot.digest), snapshot.encoded)
   }
-  const written = await writeEntry(request.store, {
+  const record: EntryRecord = {
     schema: ENTRY_SCHEMA,
     key: request.key,
     scope,
@@ -133,9 +159,18 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
     files: snapshot.stats.files,
     size: snapshot.stats.treeBytes,
     created: new Date().toISOString()
-  })
-  if (written === 'exists') return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats }
-  return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope }
+  }
+  if (update) {
+    if (!current && snapshot.digest === request.hitTree) return { status: 'unchanged', tree: snapshot.digest }
+    const written = await writeRevision(request.store, record)
+    if (written.status === 'unchanged')
+      return { status: 'unchanged', tree: snapshot.digest, revision: written.revision }
+    return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: written.revision }
+  }
+  const written = await writeEntry(request.store, record)
+  const unsupported = updateUnsupported ? { updateUnsupported } : {}
+  if (written === 'exists') return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats, ...unsupported }
+  return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: 0 }
 }
 
 async function missingObjects(store: ObjectStore, objects: Set<string>): Promise<Set<string>> {
@@ -146,9 +181,12 @@ async function missingObjects(store: ObjectStore, objects: Set<string>): Promise
   return missing
 }
 
-/** Manifests whose blobs a save may reuse: those this job restored, else the entry a restore would pick. */
-async function loadBases(request: SaveRequest, version: string): Promise<ManifestColumns[]> {
-  const digests = [...(request.baseTrees ?? [])]
+/**
+ * Manifests whose blobs a save may reuse: those this job restored and the newest revision an update
+ * follows, else the entry a restore would pick.
+ */
+async function loadBases(request: SaveRequest, version: string, previous?: string): Promise<ManifestColumns[]> {
+  const digests = [...new Set([...(request.baseTrees ?? []), ...(previous ? [previous] : [])])]
   if (digests.length === 0) {
     const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] }).catch(() => undefined)
     if (match) digests.push(match.record.tree)
