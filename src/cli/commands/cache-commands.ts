@@ -118,7 +118,7 @@ export const lsCommand: Command = {
     }
     const now = Date.now()
     print(['SCOPE', 'KEY', 'SIZE', 'FILES', 'AGE', 'LAST USED', 'TREE'].join('\t'))
-    for (const entry of entries) print([entry.scope, entry.key, formatBytes(entry.size), String(entry.files), formatAge(now - Date.parse(entry.created)), entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'))
+    for (const entry of entries) print([entry.scope, entry.revision ? `${entry.key}@${entry.revision}` : entry.key, formatBytes(entry.size), String(entry.files), formatAge(now - Date.parse(entry.created)), entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'))
     return Exit.Ok
   }
 }

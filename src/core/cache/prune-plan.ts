@@ -101,7 +101,7 @@ export function planEvictions(
   const keepVersions = rules.keepVersions ?? DEFAULT_KEEP_VERSIONS
   for (const revisions of groupBy(remaining(), entry => `${entry.scope}\n${entry.entryKey ?? entry.id}`)) {
     const newest = revisions.sort((a, b) => (b.revision ?? 0) - (a.revision ?? 0))
-    for (const entry of newest.slice(keepVersions)) evicted.set(entry.id, 'old-version')
+    for (const entry of newest.slice(keepVersions).reverse()) evicted.set(entry.id, 'old-version')
   }
   const defaultScope = rules.defaultBranch === undefined ? undefined : branchScope(rules.defaultBranch)
   const kept = new Set<string>()
