@@ -5,6 +5,7 @@ import { entryVersion, ENTRY_SCHEMA, refKey } from '../../src/core/cache/entry-r
 import type { ObjectInfo, ObjectStore } from '../../src/core/store/object-store.js'
 import { S3Store } from '../../src/core/store/s3-store.js'
 import { createTestBucket } from '../helpers/s3.js'
+import { runCliFromSource } from '../helpers/source-runner.js'
 import { describeTree, seededBytes, tempDir } from '../helpers/trees.js'
 
 const MAIN = 'branch/main'
@@ -56,7 +57,12 @@ async function restore(
   const result = await restoreEntry({ store, key, restoreKeys, paths: PATHS, workspace: target, readScopes: scopes })
   if (result.status !== 'found') throw new Error(`expected ${key} to restore, got a miss`)
   const { record } = result.match
-  return { key: record.key, tree: record.tree, exact: result.exact, files: await describeTree(path.join(target, 'out')) }
+  return {
+    key: record.key,
+    tree: record.tree,
+    exact: result.exact,
+    files: await describeTree(path.join(target, 'out'))
+  }
 }
 
 async function listing(store: ObjectStore): Promise<Map<string, ObjectInfo>> {
@@ -106,7 +112,12 @@ describe('updatable entries on RGW', () => {
     expect(update.stats.bytesDeduplicated).toBeGreaterThanOrEqual(3 * 1024 * KiB)
 
     const expected = await describeTree(path.join(workspace, 'out'))
-    expect(await restore(store, 'deps-linux')).toEqual({ key: 'deps-linux', tree: update.tree, exact: true, files: expected })
+    expect(await restore(store, 'deps-linux')).toEqual({
+      key: 'deps-linux',
+      tree: update.tree,
+      exact: true,
+      files: expected
+    })
     // A restore key's prefix finds the key's newest revision too.
     expect(await restore(store, 'deps-macos', ['deps-'])).toMatchObject({ tree: update.tree, exact: false })
     expect(await refs(store)).toEqual([refKey(MAIN, VERSION, 'deps-linux'), refKey(MAIN, VERSION, 'deps-linux', 1)])
@@ -211,7 +222,27 @@ describe('updatable entries on RGW', () => {
     const workspace = await workspaceWith(baseFiles())
     saved(await save(store, workspace, { update: true }))
     await writeFile(path.join(workspace, 'out', 'src', 'file2.txt'), 'changed')
-    expect(await save(store, workspace, { update: true })).toEqual({ status: 'exists', updateUnsupported: true, retries: 0 })
+    expect(await save(store, workspace, { update: true })).toEqual({
+      status: 'exists',
+      updateUnsupported: true,
+      retries: 0
+    })
     expect(await refs(inner)).toEqual([refKey(MAIN, VERSION, 'deps-linux')])
+  })
+
+  it('updates through the CLI on a local directory store', async () => {
+    const storeDir = await tempDir('update-fs-store')
+    const workspace = await workspaceWith({ 'a.txt': 'one' })
+    const args = ['save', '--key', 'deps', '--update', '--store', storeDir, '--workspace', workspace, 'out']
+    expect((await runCliFromSource(args)).stdout).toMatch(/^saved deps in scope local: tree [0-9a-f]{64}\n/)
+    expect((await runCliFromSource(args)).stdout).toMatch(/^deps: unchanged \(tree [0-9a-f]{64}\); nothing saved\n$/)
+    await workspaceWith({ 'a.txt': 'two' }, workspace)
+    expect((await runCliFromSource(args)).stdout).toMatch(/^saved deps as revision 1 in scope local/)
+    const target = await tempDir('update-fs-restore')
+    const restoreArgs = ['restore', '--key', 'deps', '--store', storeDir, '--workspace', target, 'out']
+    expect((await runCliFromSource(restoreArgs)).exitCode).toBe(0)
+    expect(await describeTree(path.join(target, 'out'))).toEqual(await describeTree(path.join(workspace, 'out')))
+    const listed = await runCliFromSource(['ls', '--store', storeDir])
+    expect(listed.stdout.split('\n').map(line => line.split('\t')[1])).toEqual(['KEY', 'deps@1', 'deps', undefined])
   })
 })
