@@ -1,5 +1,7 @@
-// One contract for every ObjectStore backend, run against a local directory (FsStore) and a real
-// S3 server (S3Store on the radosgw that scripts/test.sh boots), plus each backend's own failures.
+// One contract for every ObjectStore backend, run against a local directory (FsStore), a real S3
+// server (S3Store on the radosgw that scripts/test.sh boots) and GitHub's cache service (its stand-in
+// with Azurite), plus each backend's own failures. GitHub's cache cannot overwrite, delete or list
+// everything under a prefix; the tests of those skip it.
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import * as net from 'node:net'
@@ -9,8 +11,11 @@ import type { Readable } from 'node:stream'
 import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { StoreError, type StoreFailure } from '../../src/core/errors.js'
 import { FsStore } from '../../src/core/store/fs-store.js'
-import type { ObjectInfo, ObjectStore } from '../../src/core/store/object-store.js'
+import type { ObjectInfo, ObjectStore, PutBody, PutOptions } from '../../src/core/store/object-store.js'
 import { S3Store } from '../../src/core/store/s3-store.js'
+import { CacheServiceClient } from '../../src/github/cache-service.js'
+import { GitHubCacheStore } from '../../src/github/github-cache-store.js'
+import { branchScopes, startCacheService } from '../helpers/github-cache-service.js'
 import { createTestBucket, s3TestClient, s3TestConfig, uniqueBucketName } from '../helpers/s3.js'
 
 interface Backend {
@@ -36,6 +41,23 @@ async function s3Backend(): Promise<Backend> {
     close: async () => opened.forEach(store => store.destroy())
   }
 }
+
+/** A fresh token per prefix keeps tests apart: each test writes to a scope of its own. */
+async function gitHubCacheBackend(): Promise<Backend> {
+  const service = await startCacheService()
+  return {
+    open: prefix => new GitHubCacheStore(new CacheServiceClient({ resultsUrl: service.url, token: service.token(branchScopes(prefix)) })),
+    close: () => service.stop()
+  }
+}
+
+/** What a backend can do beyond create-only puts, gets and finding the newest object under a prefix. */
+interface Abilities {
+  overwrite: boolean
+  listAll: boolean
+  delete: boolean
+}
+const EVERYTHING: Abilities = { overwrite: true, listAll: true, delete: true }
 
 let testNumber = 0
 function freshPrefix(): string {
@@ -79,12 +101,16 @@ async function expectFailure(promise: Promise<unknown>, failure: StoreFailure): 
   return error
 }
 
-describe.each([
-  ['FsStore', fsBackend],
-  ['S3Store', s3Backend]
-])('%s contract', (_name, makeBackend) => {
+describe.each<[string, () => Promise<Backend>, Abilities]>([
+  ['FsStore', fsBackend, EVERYTHING],
+  ['S3Store', s3Backend, EVERYTHING],
+  ['GitHubCacheStore', gitHubCacheBackend, { overwrite: false, listAll: false, delete: false }]
+])('%s contract', (_name, makeBackend, can) => {
   let backend: Backend
   let store: ObjectStore
+  const testIf = (able: boolean) => (able ? test : test.skip)
+  /** A write of a new key: create-only where the store can do nothing else. */
+  const put = (key: string, body: PutBody, options: PutOptions = {}) => store.put(key, body, can.overwrite ? options : { ...options, ifNoneMatch: true })
 
   beforeAll(async () => {
     backend = await makeBackend()
@@ -102,7 +128,7 @@ describe.each([
 
   test('put then get and head return the bytes; missing keys are undefined', async () => {
     const bytes = randomBytes(5000)
-    await expect(store.put('dir/sub/object.bin', bytes)).resolves.toBe('created')
+    await expect(put('dir/sub/object.bin', bytes)).resolves.toBe('created')
 
     expect((await store.get('dir/sub/object.bin'))?.equals(bytes)).toBe(true)
     const info = await store.head('dir/sub/object.bin')
@@ -120,14 +146,14 @@ describe.each([
   })
 
   test('an empty object round-trips', async () => {
-    await store.put('empty', new Uint8Array(0))
+    await put('empty', new Uint8Array(0))
     expect(await store.get('empty')).toEqual(Buffer.alloc(0))
     expect((await store.head('empty'))?.size).toBe(0)
   })
 
   test('a ranged get returns exactly the inclusive range, the end clipped to the object', async () => {
     const bytes = randomBytes(100_000)
-    await store.put('ranged', bytes)
+    await put('ranged', bytes)
 
     expect((await store.get('ranged', { start: 10, end: 19 }))?.equals(bytes.subarray(10, 20))).toBe(true)
     expect((await store.get('ranged', { start: 0, end: 0 }))?.equals(bytes.subarray(0, 1))).toBe(true)
@@ -138,7 +164,7 @@ describe.each([
 
   test('getStream streams the whole object', async () => {
     const bytes = randomBytes(3 * 1024 * 1024 + 17)
-    await store.put('streamed', bytes)
+    await put('streamed', bytes)
     const stream = await store.getStream('streamed')
     expect(stream).toBeDefined()
     expect((await readAll(stream!)).equals(bytes)).toBe(true)
@@ -148,11 +174,16 @@ describe.each([
     const first = Buffer.from('first version')
     const second = Buffer.from('second version, longer than the first')
 
-    await expect(store.put('refs/entry', first, { ifNoneMatch: true })).resolves.toBe('created')
-    await expect(store.put('refs/entry', second, { ifNoneMatch: true })).resolves.toBe('exists')
+    await expect(put('refs/entry', first, { ifNoneMatch: true })).resolves.toBe('created')
+    await expect(put('refs/entry', second, { ifNoneMatch: true })).resolves.toBe('exists')
     expect((await store.get('refs/entry'))?.toString()).toBe('first version')
     expect((await store.head('refs/entry'))?.size).toBe(first.length)
 
+    if (!can.overwrite) {
+      await expectFailure(store.put('refs/entry', second), 'other')
+      expect((await store.get('refs/entry'))?.toString()).toBe('first version')
+      return
+    }
     // A plain put overwrites.
     await expect(store.put('refs/entry', second)).resolves.toBe('created')
     expect((await store.get('refs/entry'))?.toString()).toBe(second.toString())
@@ -161,7 +192,7 @@ describe.each([
   test('concurrent create-only writes of one key: exactly one is created, and its bytes are stored', async () => {
     for (let round = 0; round < 3; round++) {
       const bodies = Array.from({ length: 16 }, (_, i) => Buffer.from(`writer ${i} `.repeat(10_000)))
-      const results = await Promise.all(bodies.map(body => store.put(`race/${round}`, body, { ifNoneMatch: true })))
+      const results = await Promise.all(bodies.map(body => put(`race/${round}`, body, { ifNoneMatch: true })))
       expect(results.filter(result => result === 'created')).toHaveLength(1)
       const winner = bodies[results.indexOf('created')]
       expect((await store.get(`race/${round}`))?.equals(winner)).toBe(true)
@@ -173,9 +204,9 @@ describe.each([
     try {
       const file = path.join(dir, 'body')
       await writeFile(file, 'from a file')
-      await expect(store.put('once', { path: file, size: 11 }, { ifNoneMatch: true })).resolves.toBe('created')
-      await expect(store.put('once', Buffer.from('other'), { ifNoneMatch: true })).resolves.toBe('exists')
-      await expect(store.put('once', { path: file, size: 11 }, { ifNoneMatch: true })).resolves.toBe('exists')
+      await expect(put('once', { path: file, size: 11 }, { ifNoneMatch: true })).resolves.toBe('created')
+      await expect(put('once', Buffer.from('other'), { ifNoneMatch: true })).resolves.toBe('exists')
+      await expect(put('once', { path: file, size: 11 }, { ifNoneMatch: true })).resolves.toBe('exists')
       expect((await store.get('once'))?.toString()).toBe('from a file')
     } finally {
       await rm(dir, { recursive: true, force: true })
@@ -189,22 +220,32 @@ describe.each([
       const file = path.join(dir, 'pack.bin')
       await writeFile(file, bytes)
 
-      await expect(store.put('packs/pack.bin', { path: file, size: bytes.length }, { contentType: 'application/octet-stream' })).resolves.toBe('created')
+      await expect(put('packs/pack.bin', { path: file, size: bytes.length }, { contentType: 'application/octet-stream' })).resolves.toBe('created')
       expect((await store.get('packs/pack.bin'))?.equals(bytes)).toBe(true)
       expect((await store.head('packs/pack.bin'))?.size).toBe(bytes.length)
 
-      await expectFailure(store.put('packs/short.bin', { path: file, size: bytes.length + 1 }), 'other')
+      await expectFailure(put('packs/short.bin', { path: file, size: bytes.length + 1 }), 'other')
       await expect(store.head('packs/short.bin')).resolves.toBeUndefined()
-      await expectFailure(store.put('packs/none.bin', { path: path.join(dir, 'does-not-exist'), size: 1 }), 'other')
+      await expectFailure(put('packs/none.bin', { path: path.join(dir, 'does-not-exist'), size: 1 }), 'other')
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
   })
 
-  test('list returns every object across pages of 1000, in key order, relative to the prefix; delete removes them in batches', async () => {
+  testIf(!can.listAll)('list yields the newest object under a prefix, and nothing under a prefix without objects', async () => {
+    await put('refs/a/old', Buffer.from('old'))
+    await put('refs/a/new', Buffer.from('newer'))
+    await put('refs/b/other', Buffer.from('other'))
+    expect((await collect(store.list('refs/a/'))).map(info => [info.key, info.size])).toEqual([['refs/a/new', 5]])
+    expect((await collect(store.list('refs/a/o'))).map(info => info.key)).toEqual(['refs/a/old'])
+    expect(await collect(store.list('refs/c/'))).toEqual([])
+    await expectFailure(store.delete(['refs/a/old']), 'other')
+  })
+
+  testIf(can.listAll)('list returns every object across pages of 1000, in key order, relative to the prefix; delete removes them in batches', async () => {
     const keys = Array.from({ length: 1234 }, (_, i) => `many/${String(i).padStart(4, '0')}`)
-    await inParallel(keys, 32, key => store.put(key, Buffer.from(key)))
-    await store.put('other/outside', Buffer.from('x'))
+    await inParallel(keys, 32, key => put(key, Buffer.from(key)))
+    await put('other/outside', Buffer.from('x'))
 
     const listed = await collect(store.list('many/'))
     expect(listed.map(info => info.key)).toEqual(keys)
@@ -221,19 +262,19 @@ describe.each([
     await expect(store.get('other/outside')).resolves.toBeDefined()
   })
 
-  test('list orders keys by their bytes, as S3 does, across folder boundaries', async () => {
+  testIf(can.listAll)('list orders keys by their bytes, as S3 does, across folder boundaries', async () => {
     // '-' (0x2d) < '.' (0x2e) < '/' (0x2f) < '0': a folder's keys sort between its neighbours' names.
     const keys = ['order/a', 'order/a-c', 'order/a.d', 'order/a0', 'order/b/x', 'order/b-', 'order/b/y/z', 'order/é', 'order/Z']
     const sorted = [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)))
     // 'order/a' is a key; 'order/b' a folder (an FsStore cannot hold both 'a' and 'a/...').
-    await inParallel(keys, 8, key => store.put(key, Buffer.from(key)))
+    await inParallel(keys, 8, key => put(key, Buffer.from(key)))
     expect((await collect(store.list('order/'))).map(info => info.key)).toEqual(sorted)
     expect((await collect(store.list('order/b'))).map(info => info.key)).toEqual(sorted.filter(key => key.startsWith('order/b')))
   })
 
-  test('delete ignores missing keys and leaves other objects alone', async () => {
-    await store.put('keep', Buffer.from('keep'))
-    await store.put('drop', Buffer.from('drop'))
+  testIf(can.delete)('delete ignores missing keys and leaves other objects alone', async () => {
+    await put('keep', Buffer.from('keep'))
+    await put('drop', Buffer.from('drop'))
     await store.delete(['drop', 'missing'])
     await store.delete([])
     await expect(store.get('drop')).resolves.toBeUndefined()

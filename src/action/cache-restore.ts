@@ -6,7 +6,16 @@ import { formatBytes, formatRetries, progressPrinter } from '../core/report-form
 import type { ObjectStore } from '../core/store/object-store.js'
 import { openStore } from '../core/store/open-store.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
-import { assertKnownInputs, booleanInput, CACHE_INPUTS, Inputs, listInput, readStoreInputs, requiredInput } from './inputs.js'
+import {
+  assertKnownInputs,
+  booleanInput,
+  CACHE_INPUTS,
+  Inputs,
+  listInput,
+  noticeCompatibleInputs,
+  readStoreInputs,
+  requiredInput
+} from './inputs.js'
 import { writeSummaryTable } from './job-summary.js'
 import { storeWarning } from './store-warning.js'
 
@@ -39,7 +48,8 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
     const restoreKeys = listInput(Inputs.RestoreKeys)
     const lookupOnly = booleanInput(Inputs.LookupOnly)
     const failOnCacheMiss = booleanInput(Inputs.FailOnCacheMiss)
-    const config = readStoreInputs()
+    noticeCompatibleInputs()
+    const config = readStoreInputs(Inputs.Store, process.env, { serviceDefault: true })
     core.setOutput(Outputs.PrimaryKey, key)
     if (options.saveState) core.saveState(State.PrimaryKey, key)
 

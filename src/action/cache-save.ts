@@ -15,8 +15,10 @@ import {
   CACHE_INPUTS,
   Inputs,
   listInput,
+  noticeCompatibleInputs,
   readStoreInputs,
-  requiredInput
+  requiredInput,
+  uploadChunkSizeInput
 } from './inputs.js'
 import { logRemoved } from './cache-prune.js'
 import { writeSummaryTable } from './job-summary.js'
@@ -36,7 +38,12 @@ export async function runSave(options: { fromState: boolean }): Promise<void> {
     if (paths.length === 0) requiredInput(Inputs.Path, 'list the files or directories to cache, one per line')
     const update = booleanInput(Inputs.Update)
     const budget = budgetFromInputs()
-    const config = readStoreInputs()
+    noticeCompatibleInputs()
+    const partSize = uploadChunkSizeInput()
+    const config = readStoreInputs(Inputs.Store, process.env, { serviceDefault: true, partSize })
+    if (partSize && config.kind !== 'external') {
+      core.notice(`${Inputs.UploadChunkSize}: this store takes each object (at most ~16 MiB) in one request; it applies to GitHub's cache.`)
+    }
     const matchedTree = options.fromState ? core.getState(State.MatchedTree) : ''
     const exactHit = options.fromState && core.getState(State.MatchedKey) === key
     if (exactHit && !update) core.info(`Cache hit occurred on the primary key ${key}, not saving cache.`)

@@ -2,6 +2,8 @@ import * as core from '@actions/core'
 import { InputError } from '../core/errors.js'
 import { parsePathPatterns } from '../core/cache/tree-paths.js'
 import { parseStoreUrl, defaultLocalStoreDir, type StoreConfig } from '../core/store/store-config.js'
+import { cacheServiceFromEnv, CacheServiceClient } from '../github/cache-service.js'
+import { GitHubCacheStore } from '../github/github-cache-store.js'
 
 /** Input names, as action.yml declares them. */
 export const Inputs = {
@@ -12,6 +14,9 @@ export const Inputs = {
   FailOnCacheMiss: 'fail-on-cache-miss',
   Update: 'update',
   MaxSize: 'max-size',
+  UploadChunkSize: 'upload-chunk-size',
+  EnableCrossOsArchive: 'enableCrossOsArchive',
+  SaveAlways: 'save-always',
   Store: 'store',
   Endpoint: 'endpoint',
   Region: 'region',
@@ -22,14 +27,29 @@ export const Inputs = {
 } as const
 
 export const STORE_INPUTS = [Inputs.Store, Inputs.Endpoint, Inputs.Region, Inputs.PathStyle, Inputs.AccessKeyId, Inputs.SecretAccessKey, Inputs.SessionToken]
-export const CACHE_INPUTS = [
+/** actions/cache's inputs (v4 and v5, its restore/ and save/ included) that work as they do there. */
+const ACTIONS_CACHE_INPUTS = [
   Inputs.Path,
   Inputs.Key,
   Inputs.RestoreKeys,
   Inputs.LookupOnly,
   Inputs.FailOnCacheMiss,
-  Inputs.Update,
-  Inputs.MaxSize,
+  Inputs.UploadChunkSize
+]
+/** actions/cache's inputs that change nothing here, with what they do here instead. */
+const COMPATIBLE_INPUTS: Record<string, string> = {
+  [Inputs.EnableCrossOsArchive]:
+    'accepted; entries are never tied to an OS here (paths are stored relative, /-separated), so every entry restores on every OS',
+  [Inputs.SaveAlways]:
+    'accepted, but a post step cannot read it (actions/cache deprecated it for that reason); ' +
+    'to save after a failure, use the save/ sub-action with `if: always()`'
+}
+/** This action's own cache inputs, beyond actions/cache's. */
+const OWN_CACHE_INPUTS = [Inputs.Update, Inputs.MaxSize]
+export const CACHE_INPUTS = [
+  ...ACTIONS_CACHE_INPUTS,
+  ...OWN_CACHE_INPUTS,
+  ...Object.keys(COMPATIBLE_INPUTS),
   ...STORE_INPUTS
 ]
 
@@ -63,14 +83,59 @@ export function listInput(name: string): string[] {
   return parsePathPatterns(core.getInput(name))
 }
 
-/** The store inputs; explicit credentials are masked before anything is logged. */
-export function readStoreInputs(storeInput: string = Inputs.Store, env: NodeJS.ProcessEnv = process.env): StoreConfig {
+/** One notice line for each actions/cache input given that changes nothing here. */
+export function noticeCompatibleInputs(): void {
+  for (const [name, meaning] of Object.entries(COMPATIBLE_INPUTS)) {
+    const value = core.getInput(name).trim()
+    if (value && value !== 'false') core.notice(`${name}: ${meaning}.`)
+  }
+}
+
+/** `upload-chunk-size`, in bytes: the size of the blocks of an upload that does not go in one request. */
+export function uploadChunkSizeInput(): number | undefined {
+  const value = core.getInput(Inputs.UploadChunkSize).trim()
+  if (!value) return undefined
+  const bytes = Number(value)
+  if (!Number.isSafeInteger(bytes) || bytes < 1024 * 1024 || bytes > 256 * 1024 * 1024) {
+    throw new InputError(`${Inputs.UploadChunkSize}: "${value}" is not a size in bytes from 1 MiB to 256 MiB, e.g. 33554432`)
+  }
+  return bytes
+}
+
+/**
+ * The store without a `store` input: GitHub's cache service when the job runs in GitHub Actions
+ * and the service is there (`serviceDefault`), otherwise the local directory. Logs which, in one line.
+ */
+function defaultStore(env: NodeJS.ProcessEnv, serviceDefault: boolean, partSize: number | undefined): StoreConfig {
+  const service = serviceDefault ? cacheServiceFromEnv(env) : undefined
+  if (service) {
+    core.setSecret(service.token)
+    const client = new CacheServiceClient(service)
+    const store = new GitHubCacheStore(client, { partSize })
+    core.info(`Store: ${store.location} (no \`${Inputs.Store}\` input, and the job runs in GitHub Actions)`)
+    return { kind: 'external', location: store.location, open: () => store }
+  }
+  const dir = defaultLocalStoreDir(env)
+  const why = serviceDefault ? "GitHub's cache service is not available here" : 'the default'
+  core.info(`Store: the local directory ${dir} (no \`${Inputs.Store}\` input; ${why})`)
+  return { kind: 'fs', dir }
+}
+
+/**
+ * The store inputs; explicit credentials are masked before anything is logged. `serviceDefault`:
+ * without a store, use GitHub's cache service when there is one (the cache actions).
+ */
+export function readStoreInputs(
+  storeInput: string = Inputs.Store,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { serviceDefault?: boolean; partSize?: number } = {}
+): StoreConfig {
   const url = core.getInput(storeInput) || (storeInput === Inputs.Store ? env.ARTIFACT_ACTION_STORE : '') || ''
   const accessKeyId = core.getInput(Inputs.AccessKeyId)
   const secretAccessKey = core.getInput(Inputs.SecretAccessKey)
   const sessionToken = core.getInput(Inputs.SessionToken)
   for (const secret of [accessKeyId, secretAccessKey, sessionToken]) if (secret) core.setSecret(secret)
-  if (!url) return { kind: 'fs', dir: defaultLocalStoreDir(env) }
+  if (!url) return defaultStore(env, options.serviceDefault ?? false, options.partSize)
   if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) throw new InputError(`${accessKeyId ? Inputs.SecretAccessKey : Inputs.AccessKeyId}: required when ${accessKeyId ? Inputs.AccessKeyId : Inputs.SecretAccessKey} is given; give both, or neither to use the AWS credential chain`)
   return parseStoreUrl(url, storeInput, {
     region: core.getInput(Inputs.Region) || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',

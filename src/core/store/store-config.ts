@@ -1,10 +1,18 @@
 import { homedir } from 'node:os'
 import * as path from 'node:path'
 import { InputError } from '../errors.js'
+import type { ObjectStore } from './object-store.js'
 import type { S3StoreConfig } from './s3-store.js'
 
+/** A backend that an adapter configures and opens (GitHub's cache service); the core only names and opens it. */
+export interface ExternalStoreConfig {
+  kind: 'external'
+  location: string
+  open: () => ObjectStore
+}
+
 /** Which backend holds a store, and where. Credentials, when given, come from the caller. */
-export type StoreConfig = { kind: 'fs'; dir: string } | ({ kind: 's3' } & S3StoreConfig)
+export type StoreConfig = { kind: 'fs'; dir: string } | ({ kind: 's3' } & S3StoreConfig) | ExternalStoreConfig
 
 /** The embedded default: a directory in the user's cache folder. */
 export function defaultLocalStoreDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -29,6 +37,7 @@ export function parseStoreUrl(url: string, input: string, s3Options: Omit<Extrac
 
 /** A description without secrets, for logs. */
 export function describeStore(config: StoreConfig): string {
+  if (config.kind === 'external') return config.location
   return config.kind === 'fs' ? config.dir : `s3://${config.bucket}/${config.prefix ?? ''}${config.endpoint ? ` at ${config.endpoint}` : ''}`
 }
 
@@ -40,7 +49,7 @@ export function storesOverlap(a: StoreConfig, b: StoreConfig): boolean {
     const prefix = (p?: string) => (p ?? '').replace(/^\/+|\/+$/g, '')
     return a.bucket === b.bucket && sameEndpoint(a.endpoint, b.endpoint) && inside(prefix(a.prefix), prefix(b.prefix))
   }
-  return false
+  return a === b
 }
 
 /**
