@@ -6,6 +6,9 @@ import type { ObjectInfo, ObjectStore } from '../../src/core/store/object-store.
 import { S3Store } from '../../src/core/store/s3-store.js'
 import { createTestBucket } from '../helpers/s3.js'
 import { runCliFromSource } from '../helpers/source-runner.js'
+import { branchScopes, startCacheService, type CacheServiceStandIn } from '../helpers/github-cache-service.js'
+import { cacheServiceFromEnv, CacheServiceClient } from '../../src/github/cache-service.js'
+import { GitHubCacheStore } from '../../src/github/github-cache-store.js'
 import { describeTree, seededBytes, tempDir } from '../helpers/trees.js'
 
 const MAIN = 'branch/main'
@@ -244,5 +247,52 @@ describe('updatable entries on RGW', () => {
     expect(await describeTree(path.join(target, 'out'))).toEqual(await describeTree(path.join(workspace, 'out')))
     const listed = await runCliFromSource(['ls', '--store', storeDir])
     expect(listed.stdout.split('\n').map(line => line.split('\t')[1])).toEqual(['KEY', 'deps@1', 'deps', undefined])
+  })
+})
+
+describe("updatable entries on GitHub's cache service (the stand-in, with Azurite)", () => {
+  let service: CacheServiceStandIn
+  beforeAll(async () => {
+    service = await startCacheService()
+  })
+  afterAll(async () => {
+    await service?.stop()
+  })
+
+  it('saves revisions, restores the newest, writes nothing for an unchanged tree, and lands racing updates', async () => {
+    const config = cacheServiceFromEnv(service.env(branchScopes('main')))!
+    const inner = new GitHubCacheStore(new CacheServiceClient(config))
+    const files = baseFiles()
+    const workspace = await workspaceWith(files)
+    saved(await save(inner, workspace, { update: true }))
+    await workspaceWith({ ...files, 'src/file3.txt': 'changed' }, workspace)
+    const update = saved(await save(inner, workspace, { update: true }))
+    expect(update.revision).toBe(1)
+    expect(update.stats.bytesUploaded).toBeLessThan(64 * KiB)
+    expect(await restore(inner, 'deps-linux')).toMatchObject({ tree: update.tree, exact: true })
+    expect(await restore(inner, 'deps-windows', ['deps-'])).toMatchObject({ tree: update.tree, exact: false })
+
+    const entries = service.entries().length
+    expect(await save(inner, workspace, { update: true })).toMatchObject({ status: 'unchanged', tree: update.tree })
+    expect(service.entries()).toHaveLength(entries)
+
+    let waiting = 0
+    let release!: () => void
+    const bothThere = new Promise<void>(resolve => (release = resolve))
+    const store = wrapStore(inner, {
+      async put(key, body, options) {
+        if (key.startsWith('refs/') && waiting < 2) {
+          if (++waiting === 2) release()
+          await bothThere
+        }
+        return inner.put(key, body, options)
+      }
+    })
+    const a = await workspaceWith({ ...files, 'a.txt': 'update a' })
+    const b = await workspaceWith({ ...files, 'b.txt': 'update b' })
+    const results = (await Promise.all([save(store, a, { update: true }), save(store, b, { update: true })])).map(saved)
+    expect(results.map(result => result.revision).sort()).toEqual([2, 3])
+    const later = results.find(result => result.revision === 3)!
+    expect(await restore(inner, 'deps-linux')).toMatchObject({ tree: later.tree })
   })
 })
