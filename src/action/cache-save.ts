@@ -129,13 +129,18 @@ function budgetFromInputs(): number | undefined {
 
 /**
  * After the save, a job on the default branch prunes the store to the budget: other scopes' entries
- * go first and the default branch's newest entry of each key family stays. Elsewhere it only says so.
+ * go first and the default branch's newest entry of each key family stays. Elsewhere, and on GitHub's
+ * cache (which evicts by itself), it only says so.
  */
 async function pruneToBudget(maxBytes: number, config: StoreConfig): Promise<void> {
   const context = refContextFromEnv()
   if (!context.defaultBranch || context.ref !== `refs/heads/${context.defaultBranch}`) {
     const on = context.ref ?? 'no ref'
     core.info(`${Inputs.MaxSize}: the store is pruned by jobs on the default branch; this job runs on ${on}`)
+    return
+  }
+  if (config.kind === 'external') {
+    core.notice(`${Inputs.MaxSize}: ${describeStore(config)} evicts entries itself; nothing is pruned`)
     return
   }
   try {
