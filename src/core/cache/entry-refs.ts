@@ -40,7 +40,7 @@ export interface EntryRevision {
 
 /** A revision's slot in a ref name: ten digits, so names sort as numbers. */
 const REVISION_DIGITS = 10
-export const MAX_REVISION = 10 ** REVISION_DIGITS - 1
+const MAX_REVISION = 10 ** REVISION_DIGITS - 1
 /** Racing updates of one key retry on the next slot at most this many times. */
 const REVISION_ATTEMPTS = 20
 
@@ -131,14 +131,11 @@ export async function readEntry(store: ObjectStore, key: string): Promise<EntryR
   return record
 }
 
-function entryBytes(record: EntryRecord): Buffer {
-  return Buffer.from(JSON.stringify(record, null, 2))
-}
-
 /** Writes an entry unless its key exists: 'exists' means another save got there first. */
 export async function writeEntry(store: ObjectStore, record: EntryRecord): Promise<'created' | 'exists'> {
   const key = refKey(record.scope, record.version, record.key, record.revision ?? 0)
-  return store.put(key, entryBytes(record), { ifNoneMatch: true, contentType: 'application/json' })
+  const bytes = Buffer.from(JSON.stringify(record, null, 2))
+  return store.put(key, bytes, { ifNoneMatch: true, contentType: 'application/json' })
 }
 
 /** The revision slots of a key that refs name, highest first (revision 0 is not listed here). */
