@@ -641,6 +641,11 @@ describe('prune on RGW', () => {
         'max-size': '700KB'
       }
       const env = { GITHUB_WORKSPACE: workspace, GITHUB_EVENT_PATH: event }
+      const bad = await runActionFromSource('save-only', { ...inputs, 'max-size': 'lots' }, env)
+      expect(bad.exitCode).toBe(1)
+      expect(bad.stdout.split('\n').filter(line => line.startsWith('::error::'))).toEqual([
+        '::error::max-size: "lots" is not a size; give a number and a unit B, KB, MB, GB, TB (or KiB, MiB, GiB, TiB), e.g. 10GB'
+      ])
       const onPr = await runActionFromSource(
         'save-only',
         { ...inputs, key: 'deps-fff' },

@@ -3,6 +3,7 @@ import {
   formatDuration,
   parseDuration,
   parseEntryCount,
+  parsePruneRules,
   parseScope,
   parseSize
 } from '../../src/core/cache/prune-rules.js'
@@ -87,6 +88,43 @@ describe('parsing prune rules', () => {
       expect(() => parseScope(text, 'delete-scopes')).toThrow(
         /^delete-scopes: ".*" is not a scope; give one such as pr\/12/
       )
+  })
+
+  it('reads the default branch, its protection and the eviction order, naming each bad value', () => {
+    const names = {
+      maxAge: 'max-age',
+      maxSize: 'max-size',
+      maxEntriesPerScope: 'max-entries-per-scope',
+      deleteScopes: 'delete-scopes',
+      grace: 'grace-period',
+      keepVersions: 'keep-versions',
+      defaultBranch: 'default-branch',
+      protectDefaultBranch: 'protect-default-branch',
+      evictOrder: 'evict-order'
+    }
+    const texts = { deleteScopes: [] }
+    expect(
+      parsePruneRules(
+        {
+          ...texts,
+          keepVersions: '3',
+          defaultBranch: 'refs/heads/release/2.x',
+          protectDefaultBranch: 'false',
+          evictOrder: 'LRU'
+        },
+        names
+      )
+    ).toMatchObject({ keepVersions: 3, defaultBranch: 'release/2.x', protectDefaultBranch: false, evictOrder: 'lru' })
+    expect(() => parsePruneRules({ ...texts, keepVersions: '0' }, names)).toThrow(/^keep-versions: "0" is not a whole/)
+    expect(() => parsePruneRules({ ...texts, defaultBranch: 'a b' }, names)).toThrow(
+      /^default-branch: "a b" is not a branch name; give one such as main$/
+    )
+    expect(() => parsePruneRules({ ...texts, protectDefaultBranch: 'maybe' }, names)).toThrow(
+      /^protect-default-branch: "maybe" is not a boolean; use true or false$/
+    )
+    expect(() => parsePruneRules({ ...texts, evictOrder: 'fifo' }, names)).toThrow(
+      /^evict-order: "fifo" is not an eviction order; give branches-first or lru$/
+    )
   })
 })
 
@@ -220,7 +258,12 @@ describe('choosing entries to evict', () => {
     it('evicts by last use alone with evict-order lru, and protects nothing when told not to', () => {
       const lru = planEvictions(mixed, sizes, { maxBytes: 1600, defaultBranch: 'main', evictOrder: 'lru' }, NOW)
       expect(order(lru)).toEqual(['main-deps-old', 'feature'])
-      const unprotected = { maxBytes: 0, defaultBranch: 'main', evictOrder: 'lru', protectDefaultBranch: false } as const
+      const unprotected = {
+        maxBytes: 0,
+        defaultBranch: 'main',
+        evictOrder: 'lru',
+        protectDefaultBranch: false
+      } as const
       expect(order(planEvictions(mixed, sizes, unprotected, NOW))).toEqual([
         'main-deps-old',
         'main-build',
