@@ -12,6 +12,8 @@ export const Inputs = {
   RestoreKeys: 'restore-keys',
   LookupOnly: 'lookup-only',
   FailOnCacheMiss: 'fail-on-cache-miss',
+  Update: 'update',
+  MaxSize: 'max-size',
   UploadChunkSize: 'upload-chunk-size',
   EnableCrossOsArchive: 'enableCrossOsArchive',
   SaveAlways: 'save-always',
@@ -43,10 +45,12 @@ const COMPATIBLE_INPUTS: Record<string, string> = {
     'accepted, but a post step cannot read it (actions/cache deprecated it for that reason); ' +
     'to save after a failure, use the save/ sub-action with `if: always()`'
 }
+/** This action's own cache inputs, beyond actions/cache's. */
+const OWN_CACHE_INPUTS = [Inputs.Update, Inputs.MaxSize, Inputs.ExactMirror]
 export const CACHE_INPUTS = [
   ...ACTIONS_CACHE_INPUTS,
+  ...OWN_CACHE_INPUTS,
   ...Object.keys(COMPATIBLE_INPUTS),
-  Inputs.ExactMirror,
   ...STORE_INPUTS
 ]
 

@@ -37,22 +37,33 @@ function entryRequest(values: Values, positionals: string[], verb: 'give the key
 export const saveCommand: Command = {
   name: 'save',
   summary: 'Save paths to the store under a key. Uploads only what the store lacks. Exit 0 when saved or already present.',
-  usage: 'save --key KEY [--path P]... [P...]',
-  options: { ...entryOptions, ...entrySigningOptions },
+  usage: 'save --key KEY [--update] [--path P]... [P...]',
+  options: {
+    ...entryOptions,
+    ...entrySigningOptions,
+    update: { type: 'boolean', description: 'when the key exists with another tree, save a new revision of it' }
+  },
   async run(values, positionals) {
     const request = entryRequest(values, positionals, 'give the key to save under', 'uploaded')
     const { key } = request
-    const result = await saveEntry({ ...request, signing: entrySigningFrom(values) })
+    const result = await saveEntry({ ...request, update: values.update === true, signing: entrySigningFrom(values) })
+    if (result.status === 'unchanged') {
+      print(`${key}: unchanged (tree ${result.tree}); nothing saved`)
+      return Exit.Ok
+    }
     if (result.status === 'no-files') {
       progress(`nothing to save: no file matches ${pathsOf(values, positionals).join(', ')}`)
       return Exit.Miss
     }
     if (result.status === 'exists') {
+      if (result.updateUnsupported)
+        progress(`notice: --update: ${request.store.location} cannot hold revisions of an entry`)
       print(`${key}: already in the store; nothing saved`)
       return Exit.Ok
     }
     const { stats } = result
-    print(`saved ${key} in scope ${result.scope}: tree ${result.tree}`)
+    const revision = result.revision > 0 ? ` as revision ${result.revision}` : ''
+    print(`saved ${key}${revision} in scope ${result.scope}: tree ${result.tree}`)
     print(
       `${stats.files} files, ${formatBytes(stats.treeBytes)}; ` +
         `uploaded ${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects, ` +
@@ -126,7 +137,7 @@ export const lsCommand: Command = {
     }
     const now = Date.now()
     print(['SCOPE', 'KEY', 'SIZE', 'FILES', 'AGE', 'LAST USED', 'TREE'].join('\t'))
-    for (const entry of entries) print([entry.scope, entry.key, formatBytes(entry.size), String(entry.files), formatAge(now - Date.parse(entry.created)), entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'))
+    for (const entry of entries) print([entry.scope, entry.revision ? `${entry.key}@${entry.revision}` : entry.key, formatBytes(entry.size), String(entry.files), formatAge(now - Date.parse(entry.created)), entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'))
     return Exit.Ok
   }
 }

@@ -12,10 +12,12 @@ import {
   ENTRY_SCHEMA,
   entryVersion,
   findEntry,
+  newestRevision,
   parseEntryKey,
   refKey,
   validateKey,
   writeEntry,
+  writeRevision,
   type EntryMatch,
   type EntryRecord
 } from './entry-refs.js'
@@ -73,12 +75,22 @@ export interface SaveRequest extends EntryRequest {
   baseTrees?: string[]
   /** Sign the entry: one more object, beside the ref (see entry-signature.ts). */
   signing?: EntrySigning
+  /**
+   * When the key exists in the own scope with another tree, write the tree as its next revision
+   * (entry-refs.ts), with the newest revision as the base; an unchanged tree writes nothing.
+   */
+  update?: boolean
+  /** The tree of an exact hit this job restored (from any scope): an update that leaves it unchanged writes nothing. */
+  hitTree?: string
 }
 
 type Saved =
   | { status: 'no-files' }
-  | { status: 'exists'; tree?: string; stats?: SnapshotStats }
-  | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string; signed: boolean }
+  | { status: 'exists'; tree?: string; stats?: SnapshotStats; updateUnsupported?: boolean }
+  /** An update whose tree is the key's newest (or the exact hit's): nothing was written. */
+  | { status: 'unchanged'; tree: string; revision?: number }
+  /** `revision` above 0: an update, written beside the key's earlier revisions. */
+  | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string; revision: number; signed: boolean }
 export type SaveResult = Saved & Retried
 
 /** Runs `operation` and adds the attempts the store made again meanwhile to its result. */
@@ -165,9 +177,13 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
   const roots = await resolveSaveRoots(request.paths, request.workspace)
   if (roots.length === 0) return { status: 'no-files' }
   await assertNotReleaseStore(request.store)
-  if (await request.store.head(refKey(scope, version, request.key))) return { status: 'exists' }
+  const updateUnsupported = request.update === true && request.store.entryRevisions === false
+  const update = request.update === true && !updateUnsupported
+  const current = update ? await newestRevision(request.store, scope, version, request.key) : undefined
+  if (!update && (await request.store.head(refKey(scope, version, request.key))))
+    return { status: 'exists', ...(updateUnsupported ? { updateUnsupported } : {}) }
 
-  const bases = await loadBases(request, version)
+  const bases = await loadBases(request, version, current?.record.tree)
   let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress })
   // A prune may have collected objects of a base since it was read: wait out a prune's deletions
   // in progress, then store again the blobs whose objects are gone.
@@ -189,11 +205,21 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
     size: snapshot.stats.treeBytes,
     created: new Date().toISOString()
   }
-  // The signature is stored before the ref, so a signed entry is never visible without it.
+  const signed = Boolean(request.signing)
+  if (update) {
+    if (!current && snapshot.digest === request.hitTree) return { status: 'unchanged', tree: snapshot.digest }
+    // The signature is stored before the ref, so a signed entry is never visible without it.
+    if (request.signing) await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing)
+    const written = await writeRevision(request.store, record)
+    if (written.status === 'unchanged')
+      return { status: 'unchanged', tree: snapshot.digest, revision: written.revision }
+    return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: written.revision, signed }
+  }
   if (request.signing) await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing)
   const written = await writeEntry(request.store, record)
-  if (written === 'exists') return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats }
-  return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, signed: Boolean(request.signing) }
+  const unsupported = updateUnsupported ? { updateUnsupported } : {}
+  if (written === 'exists') return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats, ...unsupported }
+  return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: 0, signed }
 }
 
 async function missingObjects(store: ObjectStore, objects: Set<string>): Promise<Set<string>> {
@@ -204,9 +230,12 @@ async function missingObjects(store: ObjectStore, objects: Set<string>): Promise
   return missing
 }
 
-/** Manifests whose blobs a save may reuse: those this job restored, else the entry a restore would pick. */
-async function loadBases(request: SaveRequest, version: string): Promise<ManifestColumns[]> {
-  const digests = [...(request.baseTrees ?? [])]
+/**
+ * Manifests whose blobs a save may reuse: those this job restored and the newest revision an update
+ * follows, else the entry a restore would pick.
+ */
+async function loadBases(request: SaveRequest, version: string, previous?: string): Promise<ManifestColumns[]> {
+  const digests = [...new Set([...(request.baseTrees ?? []), ...(previous ? [previous] : [])])]
   if (digests.length === 0) {
     const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] }).catch(() => undefined)
     if (match) digests.push(match.record.tree)

@@ -16,7 +16,7 @@ import {
 } from '../signing/sigstore-instance.js'
 import type { ObjectStore } from '../store/object-store.js'
 import type { EntryMatch, EntryRecord } from './entry-refs.js'
-import { parseEntryKey } from './entry-refs.js'
+import { parseEntryKey, refKey } from './entry-refs.js'
 import { scopeOfRef } from './scope.js'
 
 /**
@@ -206,7 +206,8 @@ class Refused extends Error {}
 
 async function verifiedWriter(store: ObjectStore, match: EntryMatch, policy: RestorePolicy): Promise<SignedWriter> {
   const { record } = match
-  const bytes = await store.get(signatureKey(match.refKey, record.tree))
+  // Keyed by the key's first ref and the tree: every revision that names this tree shares the signature.
+  const bytes = await store.get(signatureKey(refKey(record.scope, record.version, record.key), record.tree))
   if (!bytes) throw new Refused('unsigned (no signature for its tree)')
   let bundle: { verificationMaterial?: { publicKey?: { hint?: unknown } } }
   try {
