@@ -79094,9 +79094,16 @@ async function waitForPruneLeases(store, options = {}) {
 /**
  * A cache entry is a small JSON object at refs/<scope>/<version>/<key> naming a tree digest. It is
  * written last, with a conditional create, so it appears only once its whole tree is stored, and
- * a key, once written, is never overwritten.
+ * a key, once written, is never overwritten. An update adds a revision beside it, at
+ * refs/<scope>/<version>/<key>@<revision> (ten digits, 1 and up; the first entry is revision 0):
+ * each slot is created once, so racing updates take successive slots and the highest is the newest.
  */
 const ENTRY_SCHEMA = 'artifact-action/entry@1';
+/** A revision's slot in a ref name: ten digits, so names sort as numbers. */
+const REVISION_DIGITS = 10;
+const MAX_REVISION = 10 ** REVISION_DIGITS - 1;
+/** Racing updates of one key retry on the next slot at most this many times. */
+const REVISION_ATTEMPTS = 20;
 const MAX_KEY_LENGTH = 512;
 /** Refuses keys that actions/cache refuses, naming the input. */
 function validateKey(key, input = 'key') {
@@ -79111,33 +79118,120 @@ function validateKey(key, input = 'key') {
 function entryVersion(paths) {
     return sha256Hex(JSON.stringify([MANIFEST_SCHEMA, paths])).slice(0, 16);
 }
+/**
+ * The family of a key: the key up to and including its last '-', as a restore key would name it
+ * ("deps-linux-3f2a" is in "deps-linux-"); a key without '-' is a family of its own.
+ */
+function keyFamily(key) {
+    const cut = key.lastIndexOf('-');
+    return cut < 0 ? key : key.slice(0, cut + 1);
+}
 /** Percent-encoding keeps prefixes: a key's prefix encodes to a prefix of the encoded key. */
 function encodeName(name) {
     return encodeURIComponent(name);
 }
-function refKey(scope, version, key) {
-    return `refs/${encodeName(scope)}/${version}/${encodeName(key)}`;
+/** The ref of an entry; a revision above 0 is an update of it. '@' never appears in an encoded name. */
+function refKey(scope, version, key, revision = 0) {
+    const slot = revision > 0 ? `@${String(revision).padStart(REVISION_DIGITS, '0')}` : '';
+    return `refs/${encodeName(scope)}/${version}/${encodeName(key)}${slot}`;
 }
 function accessKey(refKeyOfEntry) {
     return `access/${refKeyOfEntry.slice('refs/'.length)}`;
 }
-/** The scope, version and key that a ref or access object name encodes. */
+/**
+ * The scope, version, key and revision that a ref or access object name encodes; undefined unless
+ * the name is exactly what refKey writes (canonical encoding, a revision slot of ten digits above 0).
+ */
 function parseEntryKey(objectKey) {
-    const match = /^(?:refs|access)\/([^/]+)\/([0-9a-f]{16})\/([^/]+)$/.exec(objectKey);
-    if (!match)
+    const match = /^(?:refs|access)\/([^/@]+)\/([0-9a-f]{16})\/([^/@]+)(?:@(\d{10}))?$/.exec(objectKey);
+    if (!match || match[4] === '0'.repeat(REVISION_DIGITS))
         return undefined;
-    return { scope: decodeURIComponent(match[1]), version: match[2], key: decodeURIComponent(match[3]) };
+    try {
+        const name = {
+            scope: decodeURIComponent(match[1]),
+            version: match[2],
+            key: decodeURIComponent(match[3]),
+            revision: match[4] ? Number(match[4]) : 0
+        };
+        if (encodeName(name.scope) !== match[1] || encodeName(name.key) !== match[3])
+            return undefined;
+        return name;
+    }
+    catch {
+        return undefined;
+    }
 }
+/**
+ * Reads an entry; undefined when it is missing or is not one this version can trust: a ref anyone
+ * with bucket access wrote must name a tree digest and agree with its own name (key, revision).
+ */
 async function readEntry(store, key) {
-    const bytes = await store.get(key);
-    if (!bytes)
+    const name = parseEntryKey(key);
+    const bytes = name && (await store.get(key));
+    if (!name || !bytes)
         return undefined;
-    const record = JSON.parse(bytes.toString('utf8'));
-    return record.schema === ENTRY_SCHEMA ? record : undefined;
+    let record;
+    try {
+        record = JSON.parse(bytes.toString('utf8'));
+    }
+    catch {
+        return undefined;
+    }
+    const tree = record?.tree;
+    if (record?.schema !== ENTRY_SCHEMA || typeof tree !== 'string' || !/^[0-9a-f]{64}$/.test(tree))
+        return undefined;
+    if (record.key !== name.key || (record.revision ?? 0) !== name.revision)
+        return undefined;
+    return record;
 }
 /** Writes an entry unless its key exists: 'exists' means another save got there first. */
 async function writeEntry(store, record) {
-    return store.put(refKey(record.scope, record.version, record.key), Buffer.from(JSON.stringify(record, null, 2)), { ifNoneMatch: true, contentType: 'application/json' });
+    const key = refKey(record.scope, record.version, record.key, record.revision ?? 0);
+    const bytes = Buffer.from(JSON.stringify(record, null, 2));
+    return store.put(key, bytes, { ifNoneMatch: true, contentType: 'application/json' });
+}
+/** The revision slots of a key that refs name, highest first (revision 0 is not listed here). */
+async function revisionSlots(store, scope, version, key) {
+    const slots = [];
+    for await (const object of store.list(`${refKey(scope, version, key)}@`)) {
+        const name = parseEntryKey(object.key);
+        if (name && name.scope === scope && name.version === version && name.key === key)
+            slots.push(name.revision);
+    }
+    return slots.sort((a, b) => b - a);
+}
+/** The newest readable revision of a key in one scope: refs that do not read as entries are passed over. */
+async function newestRevision(store, scope, version, key) {
+    for (const revision of [...(await revisionSlots(store, scope, version, key)), 0]) {
+        const ref = refKey(scope, version, key, revision);
+        const record = await readEntry(store, ref);
+        if (record)
+            return { record, refKey: ref, revision };
+    }
+    return undefined;
+}
+/**
+ * Writes a record as the next revision of its key: one slot above the highest any ref names, created
+ * only if free. When another update takes the slot first, it tries the next; when the newest
+ * revision already names this tree, nothing is written.
+ */
+async function writeRevision(store, record) {
+    const { scope, version, key } = record;
+    for (let attempt = 0; attempt < REVISION_ATTEMPTS; attempt++) {
+        const newest = await newestRevision(store, scope, version, key);
+        if (newest?.record.tree === record.tree)
+            return { status: 'unchanged', revision: newest.revision };
+        const slots = await revisionSlots(store, scope, version, key);
+        const base = await store.head(refKey(scope, version, key));
+        const revision = slots.length > 0 ? slots[0] + 1 : base ? 1 : 0;
+        if (revision > MAX_REVISION)
+            throw new StoreError(`key ${JSON.stringify(key)} has no revision slot left in ${scope}`);
+        const written = await writeEntry(store, { ...record, revision: revision > 0 ? revision : undefined });
+        if (written === 'created')
+            return { status: 'created', revision };
+    }
+    const tries = `${REVISION_ATTEMPTS} times`;
+    throw new StoreError(`key ${JSON.stringify(key)}: other updates took the next revision first ${tries}; try again`);
 }
 /**
  * Finds the entry a restore uses, as actions/cache does: in each readable scope in turn, the exact
@@ -79147,35 +79241,51 @@ async function writeEntry(store, record) {
  */
 async function findEntry(store, request, accept = async () => true) {
     for (const scope of request.scopes) {
-        const exactKey = refKey(scope, request.version, request.key);
-        const exact = await readEntry(store, exactKey);
-        if (exact && (await accept({ record: exact, refKey: exactKey, exact: true })))
-            return { record: exact, refKey: exactKey, exact: true };
+        const exact = await newestRevision(store, scope, request.version, request.key);
+        if (exact) {
+            const match = { record: exact.record, refKey: exact.refKey, exact: true };
+            if (await accept(match))
+                return match;
+        }
         for (const prefix of [request.key, ...request.restoreKeys]) {
             const newest = await newestEntryUnder(store, refKey(scope, request.version, prefix));
-            if (newest && (await accept({ ...newest, exact: false })))
-                return { ...newest, exact: false };
+            // The newest write under a prefix is a key's newest revision unless updates raced: take that key's.
+            const revision = newest && (await newestRevision(store, scope, request.version, newest.record.key));
+            if (!revision)
+                continue;
+            const match = { record: revision.record, refKey: revision.refKey, exact: false };
+            if (await accept(match))
+                return match;
         }
     }
     return undefined;
 }
-/** The newest entry under a prefix; entries stored within the same second are told apart by their `created` time. */
+/**
+ * The newest entry under a prefix; entries stored at the same time are told apart by their
+ * `created` time. Refs that do not read as entries are passed over, for the next newest.
+ */
 async function newestEntryUnder(store, prefix) {
-    let latest = [];
-    for await (const object of store.list(prefix)) {
-        const newer = latest.length === 0 ? 1 : object.lastModified.getTime() - latest[0].lastModified.getTime();
-        if (newer > 0)
-            latest = [object];
-        else if (newer === 0)
-            latest.push(object);
+    const listed = [];
+    for await (const object of store.list(prefix))
+        if (parseEntryKey(object.key))
+            listed.push(object);
+    listed.sort((a, b) => b.lastModified.getTime() - a.lastModified.getTime());
+    for (let start = 0; start < listed.length;) {
+        const time = listed[start].lastModified.getTime();
+        let end = start;
+        while (end < listed.length && listed[end].lastModified.getTime() === time)
+            end++;
+        let best;
+        for (const object of listed.slice(start, end)) {
+            const record = await readEntry(store, object.key);
+            if (record && (!best || record.created > best.record.created))
+                best = { record, refKey: object.key };
+        }
+        if (best)
+            return best;
+        start = end;
     }
-    let best;
-    for (const object of latest) {
-        const record = await readEntry(store, object.key);
-        if (record && (!best || record.created > best.record.created))
-            best = { record, refKey: object.key };
-    }
-    return best;
+    return undefined;
 }
 
 // EXTERNAL MODULE: ./node_modules/@sigstore/bundle/dist/index.js
@@ -79915,7 +80025,8 @@ class Refused extends Error {
 }
 async function verifiedWriter(store, match, policy) {
     const { record } = match;
-    const bytes = await store.get(signatureKey(match.refKey, record.tree));
+    // Keyed by the key's first ref and the tree: every revision that names this tree shares the signature.
+    const bytes = await store.get(signatureKey(refKey(record.scope, record.version, record.key), record.tree));
     if (!bytes)
         throw new Refused('unsigned (no signature for its tree)');
     let bundle;
@@ -80205,9 +80316,12 @@ async function storeAndName(request) {
     if (roots.length === 0)
         return { status: 'no-files' };
     await assertNotReleaseStore(request.store);
-    if (await request.store.head(refKey(scope, version, request.key)))
-        return { status: 'exists' };
-    const bases = await loadBases(request, version);
+    const updateUnsupported = request.update === true && request.store.entryRevisions === false;
+    const update = request.update === true && !updateUnsupported;
+    const current = update ? await newestRevision(request.store, scope, version, request.key) : undefined;
+    if (!update && (await request.store.head(refKey(scope, version, request.key))))
+        return { status: 'exists', ...(updateUnsupported ? { updateUnsupported } : {}) };
+    const bases = await loadBases(request, version, current?.record.tree);
     let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress });
     // A prune may have collected objects of a base since it was read: wait out a prune's deletions
     // in progress, then store again the blobs whose objects are gone.
@@ -80230,13 +80344,25 @@ async function storeAndName(request) {
         size: snapshot.stats.treeBytes,
         created: new Date().toISOString()
     };
-    // The signature is stored before the ref, so a signed entry is never visible without it.
+    const signed = Boolean(request.signing);
+    if (update) {
+        if (!current && snapshot.digest === request.hitTree)
+            return { status: 'unchanged', tree: snapshot.digest };
+        // The signature is stored before the ref, so a signed entry is never visible without it.
+        if (request.signing)
+            await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing);
+        const written = await writeRevision(request.store, record);
+        if (written.status === 'unchanged')
+            return { status: 'unchanged', tree: snapshot.digest, revision: written.revision };
+        return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: written.revision, signed };
+    }
     if (request.signing)
         await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing);
     const written = await writeEntry(request.store, record);
+    const unsupported = updateUnsupported ? { updateUnsupported } : {};
     if (written === 'exists')
-        return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats };
-    return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, signed: Boolean(request.signing) };
+        return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats, ...unsupported };
+    return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: 0, signed };
 }
 async function missingObjects(store, objects) {
     const missing = new Set();
@@ -80246,9 +80372,12 @@ async function missingObjects(store, objects) {
     });
     return missing;
 }
-/** Manifests whose blobs a save may reuse: those this job restored, else the entry a restore would pick. */
-async function loadBases(request, version) {
-    const digests = [...(request.baseTrees ?? [])];
+/**
+ * Manifests whose blobs a save may reuse: those this job restored and the newest revision an update
+ * follows, else the entry a restore would pick.
+ */
+async function loadBases(request, version, previous) {
+    const digests = [...new Set([...(request.baseTrees ?? []), ...(previous ? [previous] : [])])];
     if (digests.length === 0) {
         const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] }).catch(() => undefined);
         if (match)
@@ -85490,22 +85619,33 @@ function entryRequest(values, positionals, verb, progressVerb) {
 const saveCommand = {
     name: 'save',
     summary: 'Save paths to the store under a key. Uploads only what the store lacks. Exit 0 when saved or already present.',
-    usage: 'save --key KEY [--path P]... [P...]',
-    options: { ...entryOptions, ...entrySigningOptions },
+    usage: 'save --key KEY [--update] [--path P]... [P...]',
+    options: {
+        ...entryOptions,
+        ...entrySigningOptions,
+        update: { type: 'boolean', description: 'when the key exists with another tree, save a new revision of it' }
+    },
     async run(values, positionals) {
         const request = entryRequest(values, positionals, 'give the key to save under', 'uploaded');
         const { key } = request;
-        const result = await saveEntry({ ...request, signing: entrySigningFrom(values) });
+        const result = await saveEntry({ ...request, update: values.update === true, signing: entrySigningFrom(values) });
+        if (result.status === 'unchanged') {
+            print(`${key}: unchanged (tree ${result.tree}); nothing saved`);
+            return Exit.Ok;
+        }
         if (result.status === 'no-files') {
             progress(`nothing to save: no file matches ${pathsOf(values, positionals).join(', ')}`);
             return Exit.Miss;
         }
         if (result.status === 'exists') {
+            if (result.updateUnsupported)
+                progress(`notice: --update: ${request.store.location} cannot hold revisions of an entry`);
             print(`${key}: already in the store; nothing saved`);
             return Exit.Ok;
         }
         const { stats } = result;
-        print(`saved ${key} in scope ${result.scope}: tree ${result.tree}`);
+        const revision = result.revision > 0 ? ` as revision ${result.revision}` : '';
+        print(`saved ${key}${revision} in scope ${result.scope}: tree ${result.tree}`);
         print(`${stats.files} files, ${formatBytes(stats.treeBytes)}; ` +
             `uploaded ${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects, ` +
             `${formatBytes(stats.bytesDeduplicated)} already stored${formatRetries(result.retries)}`);
@@ -85576,7 +85716,7 @@ const lsCommand = {
         const now = Date.now();
         print(['SCOPE', 'KEY', 'SIZE', 'FILES', 'AGE', 'LAST USED', 'TREE'].join('\t'));
         for (const entry of entries)
-            print([entry.scope, entry.key, formatBytes(entry.size), String(entry.files), formatAge(now - Date.parse(entry.created)), entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'));
+            print([entry.scope, entry.revision ? `${entry.key}@${entry.revision}` : entry.key, formatBytes(entry.size), String(entry.files), formatAge(now - Date.parse(entry.created)), entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'));
         return Exit.Ok;
     }
 };
@@ -86593,6 +86733,12 @@ const planCommand = {
 ;// CONCATENATED MODULE: ./lib/core/cache/prune-rules.js
 
 
+/**
+ * branches-first: entries of pull requests, other branches and tags before the default branch's,
+ * each group least recently used first; lru: least recently used first, whatever the scope.
+ */
+const EVICT_ORDERS = ['branches-first', 'lru'];
+const DEFAULT_KEEP_VERSIONS = 1;
 const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 /** "7d", "12h", "90m", "30s", "2w" (one number, one unit) to milliseconds. */
 function parseDuration(text, input) {
@@ -86636,6 +86782,27 @@ function parseEntryCount(text, input) {
         throw new errors_InputError(`${input}: "${text}" is not a whole number of entries of at least 1, e.g. 5`);
     return count;
 }
+function parseSwitch(text, input) {
+    const value = text.trim().toLowerCase();
+    if (['true', 'yes', '1'].includes(value))
+        return true;
+    if (['false', 'no', '0'].includes(value))
+        return false;
+    throw new errors_InputError(`${input}: "${text}" is not a boolean; use true or false`);
+}
+function parseEvictOrder(text, input) {
+    const order = EVICT_ORDERS.find(name => name === text.trim().toLowerCase());
+    if (!order)
+        throw new errors_InputError(`${input}: "${text}" is not an eviction order; give ${EVICT_ORDERS.join(' or ')}`);
+    return order;
+}
+/** A branch name, e.g. main (refs/heads/main is taken as main). */
+function parseBranch(text, input) {
+    const branch = text.trim().replace(/^refs\/heads\//, '');
+    if (!/^[^\s~^:?*[\\]+$/.test(branch) || branch.startsWith('/') || branch.endsWith('/'))
+        throw new errors_InputError(`${input}: "${text}" is not a branch name; give one such as main`);
+    return branch;
+}
 /** A scope as cache entries name it (pr/12, branch/main), or a git ref that maps to one (refs/pull/12/merge). */
 function parseScope(text, input) {
     const scope = text.trim();
@@ -86654,11 +86821,19 @@ function parsePruneRules(texts, names) {
             ? undefined
             : parseEntryCount(texts.maxEntriesPerScope, names.maxEntriesPerScope),
         deleteScopes: texts.deleteScopes.map(scope => parseScope(scope, names.deleteScopes)),
-        graceMs: texts.grace === undefined ? undefined : parseDuration(texts.grace, names.grace)
+        graceMs: texts.grace === undefined ? undefined : parseDuration(texts.grace, names.grace),
+        keepVersions: texts.keepVersions === undefined ? undefined : parseEntryCount(texts.keepVersions, names.keepVersions),
+        defaultBranch: texts.defaultBranch === undefined ? undefined : parseBranch(texts.defaultBranch, names.defaultBranch),
+        protectDefaultBranch: texts.protectDefaultBranch === undefined
+            ? undefined
+            : parseSwitch(texts.protectDefaultBranch, names.protectDefaultBranch),
+        evictOrder: texts.evictOrder === undefined ? undefined : parseEvictOrder(texts.evictOrder, names.evictOrder)
     };
 }
 
 ;// CONCATENATED MODULE: ./lib/core/cache/prune-plan.js
+
+
 
 
 
@@ -86682,11 +86857,23 @@ class PruneRefusedError extends Error {
 function leastRecentlyUsedFirst(a, b) {
     return a.lastUsed - b.lastUsed || a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
+/** Newest first: by creation, then revision, then id. */
+function newestFirst(a, b) {
+    return b.created - a.created || (b.revision ?? 0) - (a.revision ?? 0) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+function groupBy(entries, by) {
+    const groups = new Map();
+    for (const entry of entries)
+        groups.set(by(entry), [...(groups.get(by(entry)) ?? []), entry]);
+    return [...groups.values()];
+}
 /**
- * Which entries go, and why: broken entries, deleted scopes, entries unused for longer than the
- * maximum age, the least recently used beyond the per-scope count, then the least recently used
- * until the bytes the rest reference fit the budget. A key shared by several entries counts once,
- * and frees its bytes only when the last entry naming it goes.
+ * Which entries go, and why, in order: broken entries, deleted scopes, entries unused for longer
+ * than the maximum age, revisions of a key beyond the newest `keepVersions`, the least recently
+ * used beyond the per-scope count, then entries until the bytes the rest reference fit the budget.
+ * The budgets (count and size) never evict the default branch's newest entry of each key family;
+ * the size budget takes other scopes' entries first unless the order is 'lru'. A key shared by
+ * several entries counts once, and frees its bytes only when the last entry naming it goes.
  */
 function planEvictions(entries, sizes, rules, now) {
     const evicted = new Map();
@@ -86700,14 +86887,30 @@ function planEvictions(entries, sizes, rules, now) {
         else if (rules.maxAgeMs !== undefined && now - entry.lastUsed > rules.maxAgeMs)
             evicted.set(entry.id, 'max-age');
     }
+    const keepVersions = rules.keepVersions ?? DEFAULT_KEEP_VERSIONS;
+    for (const revisions of groupBy(remaining(), entry => `${entry.scope}\n${entry.entryKey ?? entry.id}`)) {
+        const newest = revisions.sort((a, b) => (b.revision ?? 0) - (a.revision ?? 0));
+        for (const entry of newest.slice(keepVersions).reverse())
+            evicted.set(entry.id, 'old-version');
+    }
+    const defaultScope = rules.defaultBranch === undefined ? undefined : branchScope(rules.defaultBranch);
+    const kept = new Set();
+    if (defaultScope !== undefined && rules.protectDefaultBranch !== false) {
+        const ofDefault = remaining().filter(entry => entry.scope === defaultScope);
+        for (const family of groupBy(ofDefault, entry => entry.family ?? entry.id))
+            kept.add(family.sort(newestFirst)[0].id);
+    }
     if (rules.maxEntriesPerScope !== undefined) {
-        const byScope = new Map();
-        for (const entry of remaining())
-            byScope.set(entry.scope, [...(byScope.get(entry.scope) ?? []), entry]);
-        for (const scoped of byScope.values()) {
-            const newestFirst = scoped.sort(leastRecentlyUsedFirst).reverse();
-            for (const entry of newestFirst.slice(rules.maxEntriesPerScope))
-                evicted.set(entry.id, 'max-entries-per-scope');
+        for (const scoped of groupBy(remaining(), entry => entry.scope)) {
+            let room = rules.maxEntriesPerScope - scoped.filter(entry => kept.has(entry.id)).length;
+            for (const entry of scoped.sort(leastRecentlyUsedFirst).reverse()) {
+                if (kept.has(entry.id))
+                    continue;
+                if (room > 0)
+                    room--;
+                else
+                    evicted.set(entry.id, 'max-entries-per-scope');
+            }
         }
     }
     const references = new Map();
@@ -86721,7 +86924,11 @@ function planEvictions(entries, sizes, rules, now) {
         }
     }
     if (rules.maxBytes !== undefined) {
-        for (const entry of remaining().sort(leastRecentlyUsedFirst)) {
+        const tier = (entry) => rules.evictOrder !== 'lru' && entry.scope === defaultScope ? 1 : 0;
+        const order = remaining()
+            .filter(entry => !kept.has(entry.id))
+            .sort((a, b) => tier(a) - tier(b) || leastRecentlyUsedFirst(a, b));
+        for (const entry of order) {
             if (liveBytes <= rules.maxBytes)
                 break;
             evicted.set(entry.id, 'max-size');
@@ -86733,7 +86940,7 @@ function planEvictions(entries, sizes, rules, now) {
             }
         }
     }
-    return { evicted, liveBytes };
+    return { evicted, protected: kept, liveBytes };
 }
 const LIST_SKEW_MS = 5 * 60 * 1000;
 const READ_CONCURRENCY = 16;
@@ -86811,6 +87018,11 @@ async function readRef(store, key) {
     }
     if (record?.schema !== ENTRY_SCHEMA || typeof record.tree !== 'string' || !/^[0-9a-f]{64}$/.test(record.tree))
         throw new PruneRefusedError(`${key} is not a cache entry this version understands (schema ${JSON.stringify(record?.schema)})`);
+    // A restore passes over a ref that disagrees with its name; counted as a revision here, it could
+    // push out the revision that restores use.
+    const name = parseEntryKey(key);
+    if (!name || record.key !== name.key || (record.revision ?? 0) !== name.revision)
+        throw new PruneRefusedError(`${key} names key ${JSON.stringify(record.key)} revision ${record.revision ?? 0}, not its own`);
     return record;
 }
 /** The object keys a manifest names; undefined when the manifest is missing. An unreadable manifest refuses the prune. */
@@ -86855,6 +87067,7 @@ async function loadEntries(store, scan, manifests, deleteScopes) {
         entries.push({
             record: { ...record, scope: names.scope, version: names.version, key: names.key },
             refKey: ref.key,
+            revision: names.revision,
             ref,
             lastUsed: (access ?? ref).lastModified.getTime(),
             keys: [manifestKey(record.tree), ...(objects ?? [])],
@@ -86883,7 +87096,9 @@ async function checkUnlistedKeys(store, scan, entries, sizes) {
     for (const entry of entries)
         entry.broken = !entry.manifestMissing && entry.keys.some(key => missing.has(key));
 }
-function describeEntry(entry, sizes, reason) {
+function describeEntry(entry, sizes, plan) {
+    const reason = plan.evicted.get(entry.refKey);
+    const order = [...plan.evicted.keys()].indexOf(entry.refKey) + 1;
     return {
         scope: entry.record.scope,
         version: entry.record.version,
@@ -86893,7 +87108,9 @@ function describeEntry(entry, sizes, reason) {
         bytes: entry.keys.reduce((sum, key) => sum + (sizes.get(key) ?? 0), 0),
         created: entry.record.created,
         lastUsed: new Date(entry.lastUsed).toISOString(),
-        ...(reason ? { reason } : {})
+        revision: entry.revision,
+        ...(reason ? { reason, order } : {}),
+        ...(plan.protected.has(entry.refKey) ? { protected: true } : {})
     };
 }
 /**
@@ -86925,6 +87142,9 @@ async function planPrune(options) {
         scope: entry.record.scope,
         lastUsed: entry.lastUsed,
         created: Date.parse(entry.record.created) || entry.ref.lastModified.getTime(),
+        entryKey: `${entry.record.version}/${entry.record.key}`,
+        family: `${entry.record.version}/${keyFamily(entry.record.key)}`,
+        revision: entry.revision,
         keys: entry.keys,
         broken: entry.broken
     }));
@@ -86972,10 +87192,9 @@ async function planPrune(options) {
         store: store.location,
         dryRun: true,
         graceMs,
-        kept: kept.map(entry => describeEntry(entry, sizes)).sort((a, b) => (a.lastUsed < b.lastUsed ? 1 : -1)),
-        removed: removed
-            .map(entry => describeEntry(entry, sizes, plan.evicted.get(entry.refKey)))
-            .sort((a, b) => (a.lastUsed < b.lastUsed ? -1 : 1)),
+        kept: kept.map(entry => describeEntry(entry, sizes, plan)).sort((a, b) => (a.lastUsed < b.lastUsed ? 1 : -1)),
+        // In the order of eviction: a dry run shows what a budget takes first.
+        removed: removed.map(entry => describeEntry(entry, sizes, plan)).sort((a, b) => a.order - b.order),
         liveBytes: plan.liveBytes,
         manifestsRemoved: 0,
         objectsRemoved: 0,
@@ -87193,13 +87412,21 @@ function pruneRulesFrom(values) {
         maxSize: stringValue(values, 'max-size'),
         maxEntriesPerScope: stringValue(values, 'max-entries-per-scope'),
         deleteScopes: listValue(values, 'delete-scope'),
-        grace: stringValue(values, 'grace')
+        grace: stringValue(values, 'grace'),
+        keepVersions: stringValue(values, 'keep-versions'),
+        defaultBranch: stringValue(values, 'default-branch'),
+        protectDefaultBranch: stringValue(values, 'protect-default-branch'),
+        evictOrder: stringValue(values, 'evict-order')
     }, {
         maxAge: '--max-age',
         maxSize: '--max-size',
         maxEntriesPerScope: '--max-entries-per-scope',
         deleteScopes: '--delete-scope',
-        grace: '--grace'
+        grace: '--grace',
+        keepVersions: '--keep-versions',
+        defaultBranch: '--default-branch',
+        protectDefaultBranch: '--protect-default-branch',
+        evictOrder: '--evict-order'
     });
     return { ...rules, dryRun: values['dry-run'] === true };
 }
@@ -87219,15 +87446,17 @@ function printTable(report) {
     const now = Date.now();
     const rows = [
         ...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '', entry]),
-        ...report.kept.map(entry => ['kept', '', entry])
+        ...report.kept.map(entry => ['kept', entry.protected ? 'protected' : '', entry])
     ];
-    prune_command_print(['OUTCOME', 'REASON', 'SCOPE', 'KEY', 'SIZE', 'LAST USED'].join('\t'));
+    // Removed entries come in the order of eviction, numbered.
+    prune_command_print(['#', 'OUTCOME', 'REASON', 'SCOPE', 'KEY', 'SIZE', 'LAST USED'].join('\t'));
     for (const [outcome, reason, entry] of rows)
         prune_command_print([
+            entry.order ?? '-',
             outcome,
             reason || '-',
             entry.scope,
-            entry.key,
+            entry.revision > 0 ? `${entry.key}@${entry.revision}` : entry.key,
             formatBytes(entry.bytes),
             formatAge(now - Date.parse(entry.lastUsed))
         ].join('\t'));
@@ -87235,7 +87464,9 @@ function printTable(report) {
 const pruneCommand = {
     name: 'prune',
     summary: 'Evict cache entries by age, size budget, count per scope or scope, then delete the manifests and objects no entry references. Refuses release stores and incomplete listings.',
-    usage: 'prune [--max-age 7d] [--max-size 10GB] [--max-entries-per-scope N] [--delete-scope pr/12]... [--grace 1h] [--dry-run] [--json]',
+    usage: 'prune [--max-age 7d] [--max-size 10GB] [--max-entries-per-scope N] [--delete-scope pr/12]... [--keep-versions N] ' +
+        '[--default-branch main] [--protect-default-branch true|false] [--evict-order branches-first|lru] [--grace 1h] ' +
+        '[--dry-run] [--json]',
     options: {
         'max-age': { type: 'string', description: 'evict entries unused for longer than this: 30s, 90m, 12h, 7d, 2w' },
         'max-size': {
@@ -87250,6 +87481,19 @@ const pruneCommand = {
             type: 'string',
             multiple: true,
             description: 'evict every entry of a scope, e.g. pr/12; repeat for more'
+        },
+        'keep-versions': { type: 'string', description: 'keep the newest N revisions of each updated key (default 1)' },
+        'default-branch': {
+            type: 'string',
+            description: 'the default branch, e.g. main: its newest entry of each key family is kept, its entries go last'
+        },
+        'protect-default-branch': {
+            type: 'string',
+            description: "keep the default branch's newest entry of each key family whatever the budgets (default true)"
+        },
+        'evict-order': {
+            type: 'string',
+            description: 'branches-first (default): other scopes before the default branch; lru: least recently used first'
         },
         grace: {
             type: 'string',
