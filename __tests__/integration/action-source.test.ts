@@ -51,6 +51,7 @@ function cacheInputs(store: StoreConfig, workspace: string, overrides: Partial<C
     lookupOnly: false,
     failOnCacheMiss: false,
     exactMirror: false,
+    update: false,
     store,
     workspace,
     ...overrides
@@ -123,6 +124,8 @@ describe('the input readers', () => {
       lookupOnly: true,
       failOnCacheMiss: false,
       exactMirror: false,
+      update: false,
+      policy: expect.anything(),
       uploadChunkSize: undefined,
       store: { kind: 'fs', dir: '/tmp/x' },
       workspace: '/work/space'

@@ -11,6 +11,16 @@ import { PruneOutputs } from './names.js'
 /** The job summary lists at most this many entries; the totals cover all. */
 const SUMMARY_ROWS = 200
 
+/** One line per removed entry, in the order of eviction. */
+export function logRemoved(report: PruneReport): void {
+  for (const entry of report.removed)
+    core.info(
+      `${entry.order}. ${report.dryRun ? 'would remove' : 'removed'} ${entry.scope} ${entry.key}` +
+        `${entry.revision > 0 ? `@${entry.revision}` : ''} ` +
+        `(${entry.reason}, ${formatBytes(entry.bytes)}, last used ${entry.lastUsed})`
+    )
+}
+
 async function writePruneSummary(report: PruneReport): Promise<void> {
   const would = report.dryRun ? ' (dry run: nothing deleted)' : ''
   await writeSummaryTable(`Cache prune${would}`, [
@@ -25,9 +35,10 @@ async function writePruneSummary(report: PruneReport): Promise<void> {
     ...report.warnings.map((warning): [string, string] => ['warning', warning])
   ])
   // Empty cells render as unclosed <td> in the summary, so a missing value is '-'.
+  // Removed entries come in the order of eviction.
   const rows = [
     ...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '-', entry] as const),
-    ...report.kept.map(entry => ['kept', '-', entry] as const)
+    ...report.kept.map(entry => ['kept', entry.protected ? 'protected' : '-', entry] as const)
   ]
   const shown = rows
     .slice(0, SUMMARY_ROWS)
@@ -51,11 +62,7 @@ async function writePruneSummary(report: PruneReport): Promise<void> {
 export async function pruneCache(inputs: PruneInputValues): Promise<void> {
   const store = openStore(inputs.store)
   const report = await pruneStore({ store, ...inputs.rules, log: core.info })
-  const verb = report.dryRun ? 'would remove' : 'removed'
-  for (const entry of report.removed) {
-    const what = `${entry.reason}, ${formatBytes(entry.bytes)}, last used ${entry.lastUsed}`
-    core.info(`${verb} ${entry.scope} ${entry.key} (${what})`)
-  }
+  logRemoved(report)
   for (const warning of report.warnings) core.warning(warning)
   core.info(
     `${report.dryRun ? 'Dry run: would remove' : 'Removed'} ${report.removed.length} entries, ` +

@@ -7,6 +7,7 @@ import type { ObjectStore } from '../core/store/object-store.js'
 import { openStore } from '../core/store/open-store.js'
 import { refContextFromEnv } from '../github/runner-context.js'
 import type { CacheInputs } from './inputs/cache.js'
+import { noteRestored } from './entry-trust.js'
 import { writeSummaryTable } from './job-summary.js'
 import { Outputs, State } from './names.js'
 import type { StateProvider } from './state.js'
@@ -35,8 +36,13 @@ export async function restoreCache(inputs: CacheInputs, state: StateProvider): P
       readScopes: readScopes(refContextFromEnv()),
       lookupOnly,
       exactMirror: inputs.exactMirror,
+      policy: inputs.policy,
       onProgress: progressPrinter('Downloaded', core.info)
     })
+    for (const entry of result.refused ?? []) {
+      const rule = inputs.policy?.rule.kind
+      core.warning(`Cache entry ${entry.key} (scope ${entry.scope}) refused by restore-policy ${rule}: ${entry.reason}`)
+    }
   } catch (error) {
     if (isNamedError(error, 'InputError')) throw error
     core.warning(storeWarning('restore from', config, error))
@@ -59,6 +65,10 @@ export async function restoreCache(inputs: CacheInputs, state: StateProvider): P
     return
   }
   const { record } = result.match
+  if (!lookupOnly) {
+    const { key: entryKey, scope, version, tree } = record
+    await noteRestored({ kind: 'cache-entry', key: entryKey, scope, version, tree, signer: result.signer })
+  }
   core.setOutput(Outputs.CacheHit, String(result.exact))
   core.setOutput(Outputs.MatchedKey, record.key)
   core.setOutput(Outputs.TreeDigest, record.tree)
@@ -71,11 +81,18 @@ export async function restoreCache(inputs: CacheInputs, state: StateProvider): P
   const unchanged = result.stats ? `, ${result.stats.filesUnchanged} files unchanged` : ''
   const from = `${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})`
   core.info(`${verb} from key: ${from}${unchanged}${retried}`)
+  if (result.signer) {
+    core.info(`Signed by ${result.signer.signer} for ${result.signer.ref} (${result.signer.event ?? 'no event'})`)
+  }
   await writeSummaryTable('Cache restore', [
     ['key', key],
     ['matched key', `${record.key} (${result.exact ? 'exact' : 'prefix'} match)`],
     ['scope', record.scope],
     ['tree digest', record.tree],
+    [
+      'signed by',
+      result.signer ? `${result.signer.signer} (${result.signer.ref})` : 'not checked (restore-policy any)'
+    ],
     ['files', String(record.files)],
     ['tree size', formatBytes(record.size)],
     ['files unchanged', result.stats ? String(result.stats.filesUnchanged) : '-'],

@@ -1,10 +1,13 @@
 import * as core from '@actions/core'
 import { saveEntry } from '../core/cache/checkpoint-cache.js'
+import { pruneStore } from '../core/cache/prune.js'
 import { readScopes } from '../core/cache/scope.js'
-import { isNamedError } from '../core/errors.js'
+import { errorMessage, isNamedError } from '../core/errors.js'
 import { formatBytes, formatRetries, progressPrinter } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
+import { describeStore, type StoreConfig } from '../core/store/store-config.js'
 import { refContextFromEnv } from '../github/runner-context.js'
+import { logRemoved } from './cache-prune.js'
 import type { CacheInputs } from './inputs/cache.js'
 import { writeSummaryTable } from './job-summary.js'
 import { Inputs, Outputs, State } from './names.js'
@@ -13,11 +16,12 @@ import { storeWarning } from './store-warning.js'
 
 /**
  * Saves a cache entry. A key and match that a restore left in `state` (the root action's post step)
- * come first: nothing is saved after an exact hit, and the restored tree serves as the base.
- * A store problem is a warning: a cache never breaks a build.
+ * come first: nothing is saved after an exact hit (unless `update` is set), and the restored tree
+ * serves as the base. With `max-size`, a job on the default branch then prunes the store to that
+ * budget. A store problem is a warning: a cache never breaks a build.
  */
 export async function saveCache(inputs: CacheInputs, state: StateProvider): Promise<void> {
-  const { paths, store: config } = inputs
+  const { store: config } = inputs
   const key = state.get(State.PrimaryKey) || inputs.key
   if (inputs.uploadChunkSize && config.kind !== 'external') {
     core.notice(
@@ -25,11 +29,15 @@ export async function saveCache(inputs: CacheInputs, state: StateProvider): Prom
         "it applies to GitHub's cache."
     )
   }
-  if (state.get(State.MatchedKey) === key) {
-    core.info(`Cache hit occurred on the primary key ${key}, not saving cache.`)
-    return
-  }
   const matchedTree = state.get(State.MatchedTree)
+  const exactHit = state.get(State.MatchedKey) === key
+  if (exactHit && !inputs.update) core.info(`Cache hit occurred on the primary key ${key}, not saving cache.`)
+  else await saveToStore(inputs, key, matchedTree, exactHit ? matchedTree : undefined)
+  if (inputs.maxSize !== undefined) await pruneToBudget(inputs.maxSize, config)
+}
+
+async function saveToStore(inputs: CacheInputs, key: string, matchedTree: string, hitTree?: string): Promise<void> {
+  const { paths, store: config } = inputs
   const started = Date.now()
   try {
     const result = await saveEntry({
@@ -40,6 +48,9 @@ export async function saveCache(inputs: CacheInputs, state: StateProvider): Prom
       workspace: inputs.workspace,
       readScopes: readScopes(refContextFromEnv()),
       baseTrees: matchedTree ? [matchedTree] : [],
+      update: inputs.update,
+      hitTree: hitTree || undefined,
+      signing: inputs.signing,
       onProgress: progressPrinter('Uploaded', core.info)
     })
     if (result.status === 'no-files') {
@@ -49,7 +60,17 @@ export async function saveCache(inputs: CacheInputs, state: StateProvider): Prom
       )
       return
     }
+    if (result.status === 'unchanged') {
+      core.info(`Cache entry ${key} is unchanged (tree ${result.tree.slice(0, 12)}); nothing saved.`)
+      core.setOutput(Outputs.TreeDigest, result.tree)
+      core.setOutput(Outputs.BytesUploaded, '0')
+      return
+    }
     if (result.status === 'exists') {
+      if (result.updateUnsupported) {
+        const where = describeStore(config)
+        core.notice(`${Inputs.Update}: ${where} cannot hold revisions of an entry; only new keys are saved`)
+      }
       core.info(`Cache entry ${key} already exists in this scope; another job saved it first. Not saving.`)
       return
     }
@@ -58,8 +79,10 @@ export async function saveCache(inputs: CacheInputs, state: StateProvider): Prom
     core.setOutput(Outputs.BytesUploaded, String(stats.bytesUploaded))
     core.setOutput(Outputs.BytesDeduplicated, String(stats.bytesDeduplicated))
     const seconds = (Date.now() - started) / 1000
+    const revision = result.revision > 0 ? ` as revision ${result.revision}` : ''
     core.info(
-      `Cache saved with key: ${key} (scope ${result.scope}, tree ${result.tree.slice(0, 12)}); ` +
+      `Cache saved with key: ${key}${revision} (scope ${result.scope}, tree ${result.tree.slice(0, 12)}` +
+        `${result.signed ? ', signed' : ''}); ` +
         `uploaded ${formatBytes(stats.bytesUploaded)} of ${formatBytes(stats.treeBytes)}` +
         formatRetries(result.retries)
     )
@@ -67,6 +90,7 @@ export async function saveCache(inputs: CacheInputs, state: StateProvider): Prom
       ['key', key],
       ['scope', result.scope],
       ['tree digest', result.tree],
+      ['signed', result.signed ? 'yes' : 'no'],
       ['files', String(stats.files)],
       ['tree size', formatBytes(stats.treeBytes)],
       ['uploaded', `${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects`],
@@ -77,5 +101,36 @@ export async function saveCache(inputs: CacheInputs, state: StateProvider): Prom
   } catch (error) {
     if (isNamedError(error, 'InputError')) throw error
     core.warning(storeWarning('save to', config, error))
+  }
+}
+
+/**
+ * After the save, a job on the default branch prunes the store to the budget: other scopes' entries
+ * go first and the default branch's newest entry of each key family stays. Elsewhere, and on GitHub's
+ * cache (which evicts by itself), it only says so.
+ */
+async function pruneToBudget(maxBytes: number, config: StoreConfig): Promise<void> {
+  const context = refContextFromEnv()
+  if (!context.defaultBranch || context.ref !== `refs/heads/${context.defaultBranch}`) {
+    const on = context.ref ?? 'no ref'
+    core.info(`${Inputs.MaxSize}: the store is pruned by jobs on the default branch; this job runs on ${on}`)
+    return
+  }
+  if (config.kind === 'external') {
+    core.notice(`${Inputs.MaxSize}: ${describeStore(config)} evicts entries itself; nothing is pruned`)
+    return
+  }
+  try {
+    const store = openStore(config)
+    const report = await pruneStore({ store, maxBytes, defaultBranch: context.defaultBranch, log: core.info })
+    logRemoved(report)
+    core.info(
+      `Pruned to ${Inputs.MaxSize} ${formatBytes(maxBytes)}: removed ${report.removed.length} entries, ` +
+        `freed ${formatBytes(report.bytesFreed)}; the kept entries reference ${formatBytes(report.liveBytes)}`
+    )
+    for (const warning of report.warnings) core.warning(warning)
+  } catch (error) {
+    if (isNamedError(error, 'InputError')) throw error
+    core.warning(`${Inputs.MaxSize}: the store was not pruned: ${errorMessage(error)}`)
   }
 }

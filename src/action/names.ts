@@ -21,11 +21,25 @@ export const Inputs = {
   LookupOnly: 'lookup-only',
   FailOnCacheMiss: 'fail-on-cache-miss',
   UploadChunkSize: 'upload-chunk-size',
+  Update: 'update',
+  MaxSize: 'max-size',
+  ExactMirror: 'exact-mirror',
   EnableCrossOsArchive: 'enableCrossOsArchive',
   SaveAlways: 'save-always',
-  ExactMirror: 'exact-mirror',
   ...StoreInputs
 } as const
+
+/** Inputs that sign cache entries (save) and choose which entries a restore accepts (cache actions and run/). */
+export const TrustInputs = {
+  Signing: 'signing',
+  SigningKey: 'signing-key',
+  RestorePolicy: 'restore-policy',
+  RestorePublicKey: 'restore-public-key',
+  RestoreIdentity: 'restore-identity',
+  RestoreIdentityRegexp: 'restore-identity-regexp'
+} as const
+
+export const TRUST_INPUTS = [...Object.values(TrustInputs), ...Object.values(SigstoreInputs)]
 
 export const Outputs = {
   CacheHit: 'cache-hit',
@@ -67,7 +81,8 @@ export const ReleaseInputs = {
   SigningKey: 'signing-key',
   GitHubRelease: 'github-release',
   GitHubToken: 'github-token',
-  RetentionDays: 'retention-days'
+  RetentionDays: 'retention-days',
+  KitTrustedRoot: 'kit-trusted-root'
 } as const
 
 export const ReleaseOutputs = {
@@ -91,7 +106,8 @@ export const VerifyInputs = {
   Project: 'project',
   Version: 'version',
   ReleaseStore: 'release-store',
-  PublicKey: 'public-key'
+  PublicKey: 'public-key',
+  RequireCacheFrom: 'require-cache-from'
 } as const
 
 export const VerifyOutputs = {
@@ -104,6 +120,10 @@ export const PruneInputs = {
   MaxEntriesPerScope: 'max-entries-per-scope',
   DeleteScopes: 'delete-scopes',
   GracePeriod: 'grace-period',
+  KeepVersions: 'keep-versions',
+  DefaultBranch: 'default-branch',
+  ProtectDefaultBranch: 'protect-default-branch',
+  EvictOrder: 'evict-order',
   DryRun: 'dry-run'
 } as const
 
@@ -115,8 +135,8 @@ export const PruneOutputs = {
 
 /** Every input each action accepts (verify's are in inputs/verify.ts); any other INPUT_* fails the step. */
 export const KnownInputs = {
-  cache: Object.values(Inputs),
-  run: [...Object.values(RunInputs), ...Object.values(StoreInputs)],
+  cache: [...Object.values(Inputs), ...TRUST_INPUTS],
+  run: [...Object.values(RunInputs), ...Object.values(StoreInputs), ...TRUST_INPUTS],
   release: [...Object.values(ReleaseInputs), ...SigstoreSigningInputs, ...Object.values(StoreInputs)],
   prune: [...Object.values(PruneInputs), ...Object.values(StoreInputs)]
 } as const

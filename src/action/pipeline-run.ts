@@ -10,6 +10,7 @@ import { TIMELINE_HEADER, timelineRows } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { refContextFromEnv } from '../github/runner-context.js'
 import type { RunInputValues } from './inputs/run.js'
+import { noteRestored } from './entry-trust.js'
 import { writeSummaryGrid } from './job-summary.js'
 import { RunOutputs } from './names.js'
 
@@ -30,6 +31,8 @@ export async function runPipeline(inputs: RunInputValues): Promise<void> {
     store: openStore(inputs.store),
     readScopes: readScopes(refContextFromEnv()),
     needFinalTree: inputs.restoreFinalTree,
+    policy: inputs.policy,
+    signing: inputs.signing,
     log: actionLog,
     sourcesDir: path.join(
       process.env.RUNNER_TEMP || path.join(workspace, '.artifact-action'),
@@ -40,6 +43,7 @@ export async function runPipeline(inputs: RunInputValues): Promise<void> {
     if (reports) await writeTimeline(reports)
     throw error
   })
+  if (result.restored) await noteRestored(result.restored)
   const planFile = await writePlanFile(formatPlan(plan), process.env.RUNNER_TEMP || workspace)
   core.setOutput(RunOutputs.Plan, JSON.stringify(plan))
   core.setOutput(RunOutputs.PlanFile, planFile)

@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { readRestored, restoredDependency } from '../core/cache/restore-record.js'
 import { buildContextFromEnv } from '../core/release/provenance.js'
 import { publishRelease, type StatementSigner } from '../core/release/publish-release.js'
 import { keylessSigner, keySigner, resolvePackages } from '../core/release/release-job.js'
@@ -7,6 +8,7 @@ import { formatBytes } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { describeStore } from '../core/store/store-config.js'
 import { publishGitHubRelease, releaseNotes } from '../github/github-release.js'
+import { restoreRecordFrom } from './entry-trust.js'
 import type { ReleaseInputValues, ReleaseSigning } from './inputs/release.js'
 import { writeSummaryGrid } from './job-summary.js'
 import { ReleaseOutputs } from './names.js'
@@ -21,8 +23,14 @@ export async function publishReleaseStep(inputs: ReleaseInputValues): Promise<vo
   const { project, version } = inputs
   const packages = await resolvePackages(inputs.packages, inputs.workspace)
   const context = buildContextFromEnv(process.env)
+  const record = restoreRecordFrom()
+  const restored = record ? await readRestored(record.file, record.job) : []
+  for (const entry of restored) {
+    core.info(`The provenance names the restored ${entry.kind} ${entry.key} (scope ${entry.scope})`)
+  }
   const store = openStore(inputs.releaseStore)
   const result = await publishRelease({
+    dependencies: restored.map(restoredDependency),
     store,
     project,
     version,

@@ -13,6 +13,7 @@ export async function verifyReleaseStep(inputs: VerifyInputValues): Promise<void
     project,
     version,
     publicKeyPem: inputs.publicKeyPem,
+    requireCacheFrom: inputs.requireCacheFrom,
     keyless: inputs.keyless
   })
   for (const line of verified.checked) core.info(`ok: ${line}`)

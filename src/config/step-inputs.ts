@@ -1,3 +1,4 @@
+import type { EntrySigning, PolicyRule, RestorePolicy } from '../core/cache/entry-signature.js'
 import type { PruneOptions } from '../core/cache/prune.js'
 import type { IdentityPolicy } from '../core/signing/identity-policy.js'
 import type { SigstoreInstance } from '../core/signing/sigstore-instance.js'
@@ -14,6 +15,14 @@ export interface CacheInputs {
   failOnCacheMiss: boolean
   /** Remove what the restored directories hold besides the entry's files. */
   exactMirror: boolean
+  /** Save a new revision when the key exists with another tree. */
+  update: boolean
+  /** max-size: after a save on the default branch, prune the store to this many bytes. */
+  maxSize?: number
+  /** How a save signs the entry; none without. */
+  signing?: EntrySigning
+  /** Which entries a restore accepts; any without. */
+  policy?: RestorePolicy
   /** upload-chunk-size, in bytes. */
   uploadChunkSize?: number
   store: StoreConfig
@@ -33,4 +42,6 @@ export interface VerifyInputValues {
   releaseStore: StoreConfig
   publicKeyPem?: string
   keyless: { instance: SigstoreInstance; policy: IdentityPolicy }
+  /** require-cache-from: the rule every cache the release names must meet. */
+  requireCacheFrom?: PolicyRule
 }

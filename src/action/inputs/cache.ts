@@ -4,6 +4,8 @@ import { workspaceFromEnv } from '../../github/runner-context.js'
 import { Inputs, KnownInputs, StoreInputs } from '../names.js'
 import { assertKnownInputs, booleanInput, input, listInput, requiredInput, storeInput } from './read.js'
 import { InputError } from '../../core/errors.js'
+import { parseSize } from '../../core/cache/prune-rules.js'
+import { readEntrySigning, readRestorePolicy } from './trust.js'
 
 export type { CacheInputs }
 
@@ -49,9 +51,14 @@ export function readCacheInputs(): CacheInputs {
   const lookupOnly = booleanInput(Inputs.LookupOnly)
   const failOnCacheMiss = booleanInput(Inputs.FailOnCacheMiss)
   const exactMirror = booleanInput(Inputs.ExactMirror)
+  const update = booleanInput(Inputs.Update)
+  const maxSizeText = input(Inputs.MaxSize).trim()
+  const maxSize = maxSizeText ? parseSize(maxSizeText, Inputs.MaxSize) : undefined
   noticeCompatibleInputs()
   const uploadChunkSize = uploadChunkSizeInput()
   const store = storeInput(StoreInputs.Store, env, { serviceDefault: true, partSize: uploadChunkSize })
+  const policy = readRestorePolicy(env)
+  const signing = readEntrySigning(env)
   return {
     paths,
     key,
@@ -59,6 +66,10 @@ export function readCacheInputs(): CacheInputs {
     lookupOnly,
     failOnCacheMiss,
     exactMirror,
+    update,
+    maxSize,
+    signing,
+    policy,
     uploadChunkSize,
     store,
     workspace: workspaceFromEnv(env)

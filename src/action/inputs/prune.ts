@@ -1,5 +1,6 @@
 import type { PruneInputValues } from '../../config/step-inputs.js'
 import { parsePruneRules } from '../../core/cache/prune-rules.js'
+import { refContextFromEnv } from '../../github/runner-context.js'
 import { KnownInputs, PruneInputs, StoreInputs } from '../names.js'
 import { assertKnownInputs, booleanInput, input, multilineInput, storeInput } from './read.js'
 
@@ -16,14 +17,23 @@ export function readPruneInputs(): PruneInputValues {
       maxSize: text(PruneInputs.MaxSize),
       maxEntriesPerScope: text(PruneInputs.MaxEntriesPerScope),
       deleteScopes: multilineInput(PruneInputs.DeleteScopes),
-      grace: text(PruneInputs.GracePeriod)
+      grace: text(PruneInputs.GracePeriod),
+      keepVersions: text(PruneInputs.KeepVersions),
+      // The repository's default branch from the event, unless given.
+      defaultBranch: text(PruneInputs.DefaultBranch) ?? refContextFromEnv(env).defaultBranch,
+      protectDefaultBranch: text(PruneInputs.ProtectDefaultBranch),
+      evictOrder: text(PruneInputs.EvictOrder)
     },
     {
       maxAge: PruneInputs.MaxAge,
       maxSize: PruneInputs.MaxSize,
       maxEntriesPerScope: PruneInputs.MaxEntriesPerScope,
       deleteScopes: PruneInputs.DeleteScopes,
-      grace: PruneInputs.GracePeriod
+      grace: PruneInputs.GracePeriod,
+      keepVersions: PruneInputs.KeepVersions,
+      defaultBranch: PruneInputs.DefaultBranch,
+      protectDefaultBranch: PruneInputs.ProtectDefaultBranch,
+      evictOrder: PruneInputs.EvictOrder
     }
   )
   return { rules: { ...rules, dryRun: booleanInput(PruneInputs.DryRun) }, store: storeInput(StoreInputs.Store, env) }

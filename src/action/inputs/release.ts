@@ -52,7 +52,11 @@ function retentionDaysInput(): number | undefined {
 function signingInputs(): ReleaseSigning {
   const method = input(ReleaseInputs.Signing) || (input(ReleaseInputs.SigningKey) ? 'key' : 'keyless')
   const sigstore = inputValues(SigstoreSigningInputs)
-  if (method === 'keyless') return { method, instance: resolveSigstoreInstance(sigstore, 'sign') }
+  if (method === 'keyless') {
+    const instance = resolveSigstoreInstance(sigstore, 'sign')
+    const kitRoot = input(ReleaseInputs.KitTrustedRoot)
+    return { method, instance: kitRoot ? { ...instance, trustedRootPath: kitRoot } : instance }
+  }
   if (method !== 'key') throw new InputError(`${ReleaseInputs.Signing}: "${method}" is not key or keyless`)
   const stray = SigstoreSigningInputs.find(name => sigstore[name])
   if (stray) {

@@ -1,9 +1,11 @@
 import * as path from 'node:path'
+import type { EntrySigning, RestorePolicy } from '../../core/cache/entry-signature.js'
 import { InputError } from '../../core/errors.js'
 import { loadPipeline, parsePipeline, type Pipeline } from '../../core/pipeline/definition.js'
 import type { StoreConfig } from '../../core/store/store-config.js'
 import { workspaceFromEnv } from '../../github/runner-context.js'
 import { KnownInputs, RunInputs, StoreInputs } from '../names.js'
+import { readEntrySigning, readRestorePolicy } from './trust.js'
 import { assertKnownInputs, booleanInput, input, storeInput } from './read.js'
 
 /** The inputs of run/. */
@@ -11,6 +13,10 @@ export interface RunInputValues {
   pipeline: Pipeline
   restoreFinalTree: boolean
   store: StoreConfig
+  /** Which checkpoints a restore accepts. */
+  policy: RestorePolicy
+  /** How checkpoints are signed; none without. */
+  signing?: EntrySigning
   workspace: string
 }
 
@@ -34,5 +40,13 @@ export async function readRunInputs(): Promise<RunInputValues> {
     ? parsePipeline(inline, RunInputs.PipelineYaml, workspace)
     : await loadPipeline(path.resolve(workspace, file))
   const restoreFinalTree = booleanInput(RunInputs.RestoreFinalTree, true)
-  return { pipeline, restoreFinalTree, store: storeInput(StoreInputs.Store, env), workspace }
+  const store = storeInput(StoreInputs.Store, env)
+  return {
+    pipeline,
+    restoreFinalTree,
+    store,
+    policy: readRestorePolicy(env),
+    signing: readEntrySigning(env),
+    workspace
+  }
 }

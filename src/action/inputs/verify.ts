@@ -1,3 +1,5 @@
+import { parsePolicyRule } from '../../core/cache/entry-signature.js'
+import { refContextFromEnv } from '../../github/runner-context.js'
 import { InputError } from '../../core/errors.js'
 import { IdentityInputs, resolveIdentityPolicy } from '../../core/signing/identity-policy.js'
 import { resolveSigstoreInstance } from '../../core/signing/sigstore-instance.js'
@@ -25,12 +27,18 @@ export function readVerifyInputs(): VerifyInputValues {
   if (!input(VerifyInputs.ReleaseStore)) {
     throw new InputError(`${VerifyInputs.ReleaseStore}: required; give the release store to verify from`)
   }
+  const requireCacheFrom = parsePolicyRule(
+    input(VerifyInputs.RequireCacheFrom),
+    VerifyInputs.RequireCacheFrom,
+    refContextFromEnv(env).defaultBranch
+  )
   const releaseStore = storeInput(VerifyInputs.ReleaseStore, env)
   return {
     project,
     version,
     releaseStore,
     publicKeyPem: input(VerifyInputs.PublicKey) || undefined,
+    requireCacheFrom,
     keyless: {
       instance: resolveSigstoreInstance(inputValues(SigstoreVerifyInputs), 'verify'),
       policy: resolveIdentityPolicy(inputValues(IDENTITY_INPUTS))
