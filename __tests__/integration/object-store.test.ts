@@ -376,7 +376,7 @@ describe('S3Store', () => {
     for (const operation of [() => store.check(), () => store.put('k', Buffer.from('x')), () => store.get('k'), () => collect(store.list(''))]) {
       const error = await expectFailure(operation(), 'no-bucket')
       expect(error.message).toContain(`"${bucket}"`)
-      expect(error.message).toContain('create it or fix the `bucket` input')
+      expect(error.message).toContain('create it or fix the `store` input')
     }
   })
 

@@ -111,6 +111,8 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
   if (roots.length === 0) return { status: 'no-files' }
   await assertNotReleaseStore(request.store)
   if (await request.store.head(refKey(scope, version, request.key))) return { status: 'exists' }
+  // A missing bucket reads as a missing key: the check names it before the tree is read.
+  await request.store.check()
 
   const bases = await loadBases(request, version)
   let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress })
