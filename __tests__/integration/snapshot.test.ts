@@ -61,7 +61,8 @@ describe('snapshot', () => {
     await writeFile(path.join(dir, 'large.bin'), seededBytes(3 * 1024 * 1024, 5))
     const store = new FsStore(await tempDir('store'))
     const roots = [{ spec: 'tree', absolute: dir }]
-    const tuning = { chunk: { minSize: 64 * 1024, avgSize: 256 * 1024, maxSize: 1024 * 1024 }, smallFileLimit: 64 * 1024 }
+    const chunk = { minSize: 64 * 1024, avgSize: 256 * 1024, maxSize: 1024 * 1024 }
+    const tuning = { chunk, smallFileLimit: 64 * 1024 }
     const first = await snapshotTree({ store, roots, tuning })
     expect(first.stats.bytesDeduplicated).toBe(0)
 
