@@ -8,9 +8,9 @@ import { tempDir } from '../helpers/trees.js'
 
 describe('plan --help', () => {
   it("states --diff's exit codes, and plan --diff exits with them", async () => {
-    expect(helpText(planCommand)).toContain(
-      '\nexit codes: 0 printed, or with --diff no key differs; 1 with --diff a key differs (as diff does), or failed; 2 bad input.'
-    )
+    const help = helpText(planCommand)
+    expect(help).toContain('\nexit codes: 0 printed, or with --diff no key differs; ')
+    expect(help).toContain('1 with --diff a key differs (as diff does), or failed; 2 bad input.')
     const dir = await tempDir('plan')
     const pipelineFile = path.join(dir, 'pipeline.yml')
     await writeFile(path.join(dir, 'input.txt'), 'one')
