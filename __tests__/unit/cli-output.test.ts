@@ -4,10 +4,11 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { tempDir } from '../helpers/trees.js'
 
-/** `artifact-action <args>` from the sources, its stdout read only after `delay` ms, or closed after the first chunk. */
+/** `artifact-action <args>` from the sources; stdout read only after `delay` ms, or closed after its first chunk. */
 async function cli(args: string[], reader: { delay: number } | 'first-chunk') {
   const node = ['--experimental-transform-types', '--no-warnings', '--import', path.resolve('scripts/ts-register.mjs')]
-  const child = spawn(process.execPath, [...node, path.resolve('src/entry/cli.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const entry = path.resolve('src/entry/cli.ts')
+  const child = spawn(process.execPath, [...node, entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', chunk => (stderr += chunk))
   const exited = new Promise<number>(resolve => child.on('close', code => resolve(code ?? 1)))

@@ -69,17 +69,30 @@ function canonicalEntry(entry: ManifestEntry): ManifestEntry {
 
 /** Permission bits and setuid, setgid and sticky: all a mode may hold (no file-type bits). */
 const MAX_MODE = 0o7777
-/** On Windows a backslash or a colon in a name would be read as a separator or a drive or stream. */
-const WINDOWS_UNSAFE = /[\\:]/
+/**
+ * On Windows a backslash or a colon in a name would be read as a separator or a drive or stream, and the other
+ * characters are not allowed in a name.
+ */
+// eslint-disable-next-line no-control-regex
+const WINDOWS_UNSAFE = /[\\:<>"|?*\x01-\x1f]/
 
 /** An empty, `.` or `..` segment: a path that has one could leave its root (or is not canonical). */
 const UNSAFE_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/
 
-/** Refuses paths that could leave their root: absolute, `..`, `.`, empty segments, NUL (on Windows `\\` and `:`). */
-export function assertSafeRelativePath(path: string): void {
+/**
+ * Refuses paths that could leave their root: absolute, `..`, `.`, empty segments, NUL; on Windows also names
+ * it does not allow (a tree saved elsewhere restores there only where its names allow).
+ */
+export function assertSafeRelativePath(path: string, platform: NodeJS.Platform = process.platform): void {
   if (path === '') return
-  if (UNSAFE_SEGMENT.test(path) || path.includes('\0') || (process.platform === 'win32' && WINDOWS_UNSAFE.test(path))) {
+  if (UNSAFE_SEGMENT.test(path) || path.includes('\0')) {
     throw new IntegrityError(`manifest path ${JSON.stringify(path)} is unsafe (absolute, or contains '..'); refusing to restore`)
+  }
+  if (platform === 'win32' && WINDOWS_UNSAFE.test(path)) {
+    throw new IntegrityError(
+      `manifest path ${JSON.stringify(path)} is not a valid Windows path (it holds \\ : < > " | ? * or a control ` +
+        'character); refusing to restore'
+    )
   }
 }
 
