@@ -209,7 +209,7 @@ describe('diffPlans', () => {
   it('names the salt, added and removed stages', async () => {
     const dir = copyProject()
     const before = await planOf(dir)
-    editDefinition(dir, text => text.replace('salt: fixture-1', 'salt: fixture-2').replace(/  - id: docs[\s\S]*$/, ''))
+    editDefinition(dir, text => text.replace('salt: fixture-1', 'salt: fixture-2').replace(/ {2}- id: docs[\s\S]*$/, ''))
     const lines = diffPlans(before, await planOf(dir))
     expect(lines[0]).toMatch(/^first stage whose key changed: toolchain \(stages\[0\]\)/)
     expect(lines[1]).toBe('  salt changed: "fixture-1" → "fixture-2"')
@@ -222,7 +222,7 @@ describe('diffPlans', () => {
     mkdirSync(path.join(dir, 'src', 'many'))
     for (let index = 0; index < 25; index++) writeFileSync(path.join(dir, 'src', 'many', `f${String(index).padStart(2, '0')}.c`), `int f${index};\n`)
     const lines = diffPlans(before, await planOf(dir))
-    expect(lines.filter(line => /^  file .* added$/.test(line))).toHaveLength(20)
+    expect(lines.filter(line => /^ {2}file .* added$/.test(line))).toHaveLength(20)
     expect(lines).toContain('  … and 5 more added')
   })
 })

@@ -86322,6 +86322,8 @@ async function signStatementKeyless(statement, options) {
     }
     catch (error) {
         const reason = withoutToken(error, token);
+        // No cause: the original error may carry the identity token.
+        // eslint-disable-next-line preserve-caught-error
         throw new Error(`keyless signing through the ${instance.name} Sigstore (${servicesOf(instance)}) failed: ${reason}`);
     }
     if (bundle.mediaType !== bundle_dist.BUNDLE_V03_MEDIA_TYPE) {

@@ -91,6 +91,8 @@ export async function signStatementKeyless(
     })
   } catch (error) {
     const reason = withoutToken(error, token)
+    // No cause: the original error may carry the identity token.
+    // eslint-disable-next-line preserve-caught-error
     throw new Error(`keyless signing through the ${instance.name} Sigstore (${servicesOf(instance)}) failed: ${reason}`)
   }
   if (bundle.mediaType !== BUNDLE_V03_MEDIA_TYPE) {
