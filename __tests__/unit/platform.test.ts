@@ -1,6 +1,6 @@
 import { IntegrityError } from '../../src/core/errors.js'
 import { assertSafeRelativePath } from '../../src/core/store/manifest.js'
-import { joinManifestPath, portableLinkTarget, portableMode } from '../../src/core/store/platform.js'
+import { joinManifestPath, portableLinkTarget, portableMode, unsafeOnWindows } from '../../src/core/store/platform.js'
 
 describe('a manifest path on each OS', () => {
   it('joins below its root with the separator of the OS', () => {
@@ -39,5 +39,18 @@ describe('what a save on Windows stores', () => {
     expect(portableMode('symlink', 0o120666, 'win32')).toBe(0o777)
     expect(portableMode('file', 0o104755, 'linux')).toBe(0o4755)
     expect(portableMode('dir', 0o41777, 'darwin')).toBe(0o1777)
+  })
+})
+
+describe("a store's keys as file names on Windows", () => {
+  it('refuses what Windows would read as a separator, drive or stream, and lets the usual keys through', () => {
+    const key = (name: string) => `refs/branch%2Fmain/0123abcd/${encodeURIComponent(name)}`
+    expect(unsafeOnWindows(key('npm-Linux-4f2a'))).toBe(false)
+    expect(unsafeOnWindows(key("deps (v2) it's ~!"))).toBe(false)
+    expect(unsafeOnWindows(`objects/ab/${'ab'.repeat(32)}`)).toBe(false)
+    // encodeURIComponent leaves '*' as it is; a backslash in a raw key would leave the store's folder.
+    expect(unsafeOnWindows(key('build-*'))).toBe(true)
+    expect(unsafeOnWindows('refs/..\\..\\outside')).toBe(true)
+    expect(unsafeOnWindows('refs/c:stream')).toBe(true)
   })
 })

@@ -12,6 +12,18 @@ export const isWindows = process.platform === 'win32'
 export const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0
 export const O_NONBLOCK = constants.O_NONBLOCK ?? 0
 
+/**
+ * Characters Windows does not allow in a name: a backslash or a colon would be read as a separator or a drive or
+ * stream, the others are refused.
+ */
+// eslint-disable-next-line no-control-regex
+const WINDOWS_UNSAFE = /[\\:<>"|?*\x01-\x1f]/
+
+/** Whether `name` (a path or a name) holds a character Windows does not allow in a name. */
+export function unsafeOnWindows(name: string): boolean {
+  return WINDOWS_UNSAFE.test(name)
+}
+
 /** A manifest path (relative, '/'-separated) below `root`, with the separator of `platform`. */
 export function joinManifestPath(root: string, relative: string, platform: NodeJS.Platform = process.platform): string {
   if (relative === '') return root
