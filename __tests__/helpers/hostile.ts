@@ -9,6 +9,7 @@ import {
   readFileSync as readFile,
   readlinkSync as readlink,
   symlinkSync as symlink,
+  utimesSync as utimes,
   writeFileSync as writeFile
 } from 'node:fs'
 import * as path from 'node:path'
@@ -35,6 +36,9 @@ export const CONTENTS = [
   Buffer.from('0123456789abcdef'.repeat(8))
 ]
 
+/** The mtime of every planted file, and of the files in the way that hold the same as one. */
+export const MTIME = 1_700_000_000_123
+
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
@@ -53,7 +57,7 @@ export async function storeContents(store: ObjectStore): Promise<Record<string, 
 
 /**
  * A manifest entry's content: CONTENTS[content] in one blob, except the last one, which is stored
- * in two halves (a chunked file, created at its size before the chunks land).
+ * in two halves (a chunked file, created at its size before the chunks land). Its mtime is MTIME.
  */
 export function fileEntry(root: number, entryPath: string, mode: number, content: number): ManifestEntry {
   const bytes = CONTENTS[content]
@@ -63,7 +67,14 @@ export function fileEntry(root: number, entryPath: string, mode: number, content
       : content === CONTENTS.length - 1
         ? [sha256(bytes.subarray(0, 64)), sha256(bytes.subarray(64))]
         : [sha256(bytes)]
-  return { root, path: entryPath, type: 'file', mode, size: bytes.length, blobs }
+  return { root, path: entryPath, type: 'file', mode, size: bytes.length, blobs, mtime: MTIME }
+}
+
+/** Writes CONTENTS[1] as a planted 0o644 file has it (bytes, mode, mtime): a restore could take it as unchanged. */
+function writeSame(at: string): void {
+  writeFile(at, CONTENTS[1], { mode: 0o644 })
+  chmod(at, 0o644)
+  utimes(at, MTIME / 1000, MTIME / 1000)
 }
 
 /** Puts a manifest and an entry for it under `key`, as someone who can write to the bucket would. */
@@ -100,6 +111,7 @@ export async function makeSandbox(sandbox: string): Promise<{ workspace: string;
   mkdir(path.join(canary, 'dir', 'sub'), { recursive: true })
   writeFile(path.join(canary, 'file.txt'), 'canary file\n')
   writeFile(path.join(canary, 'dir', 'inner.txt'), 'canary inner\n')
+  writeSame(path.join(canary, 'same.txt'))
   chmod(path.join(canary, 'dir', 'sub'), 0o700)
   chmod(path.join(canary, 'dir'), 0o755)
   mkdir(workspace)
@@ -109,7 +121,15 @@ export async function makeSandbox(sandbox: string): Promise<{ workspace: string;
 
 /** What a workspace may already hold, in the restore's way. */
 export type Obstacle =
-  'dir' | 'file' | 'link-to-canary-dir' | 'link-to-canary-file' | 'link-up' | 'link-inside' | 'hardlink-to-canary-file'
+  | 'dir'
+  | 'file'
+  | 'link-to-canary-dir'
+  | 'link-to-canary-file'
+  | 'link-up'
+  | 'link-inside'
+  | 'hardlink-to-canary-file'
+  | 'same-file'
+  | 'hardlink-to-canary-same'
 
 /** Puts an obstacle at `relative` in the workspace, making its parents; skipped where a parent is not a directory. */
 export async function placeObstacle(
@@ -128,6 +148,8 @@ export async function placeObstacle(
     else if (kind === 'link-to-canary-file') symlink(path.join(canary, 'file.txt'), at)
     else if (kind === 'link-up') symlink(path.relative(path.dirname(at), canary), at)
     else if (kind === 'link-inside') symlink('.', at)
+    else if (kind === 'same-file') writeSame(at)
+    else if (kind === 'hardlink-to-canary-same') link(path.join(canary, 'same.txt'), at)
     else link(path.join(canary, 'file.txt'), at)
   } catch {
     // A parent in the way is a file or a link: this obstacle cannot be placed, the others still are.
@@ -184,7 +206,9 @@ const OBSTACLES: Obstacle[] = [
   'link-to-canary-file',
   'link-up',
   'link-inside',
-  'hardlink-to-canary-file'
+  'hardlink-to-canary-file',
+  'same-file',
+  'hardlink-to-canary-same'
 ]
 
 export interface HostileCase {
@@ -199,6 +223,8 @@ export interface HostileCase {
     target: string
   }>
   obstacles: Array<{ at: string; kind: Obstacle }>
+  /** Restore as an exact mirror. */
+  mirror: boolean
 }
 
 /** Roots: valid ones, overlapping, duplicated, escaping, absolute, and the canary itself ('@' is the sandbox). */
@@ -259,7 +285,8 @@ export const hostileCase: fc.Arbitrary<HostileCase> = fc.record({
   entries: fc.array(entry, { minLength: 1, maxLength: 6 }),
   obstacles: fc.array(fc.record({ at: fc.constantFrom(...OBSTACLE_PATHS), kind: fc.constantFrom(...OBSTACLES) }), {
     maxLength: 4
-  })
+  }),
+  mirror: fc.boolean()
 })
 
 /**
@@ -300,7 +327,8 @@ export const KNOWN_ESCAPES: HostileCase[] = [
     patterns: ['out'],
     roots: ['out/sub/link'],
     entries: [{ root: 0, path: 'a/b', type: 'file', mode: 0o644, content: 1, target: '.' }],
-    obstacles: [{ at: 'out', kind: 'link-to-canary-dir' }]
+    obstacles: [{ at: 'out', kind: 'link-to-canary-dir' }],
+    mirror: false
   },
   // A root that is a symlink, with a directory below it: the directory's mode went to the canary.
   {
@@ -310,7 +338,8 @@ export const KNOWN_ESCAPES: HostileCase[] = [
       { root: 0, path: '', type: 'symlink', mode: 0o777, content: 0, target: '@/canary/dir' },
       { root: 0, path: 'sub', type: 'dir', mode: 0o777, content: 0, target: '.' }
     ],
-    obstacles: []
+    obstacles: [],
+    mirror: false
   },
   // A directory that becomes a symlink.
   {
@@ -320,7 +349,8 @@ export const KNOWN_ESCAPES: HostileCase[] = [
       { root: 0, path: 'd', type: 'dir', mode: 0o777, content: 0, target: '.' },
       { root: 0, path: 'd', type: 'symlink', mode: 0o777, content: 0, target: '@/canary/dir/sub' }
     ],
-    obstacles: []
+    obstacles: [],
+    mirror: false
   },
   // Overlapping roots: one root's link leads the other's directory mode.
   {
@@ -330,14 +360,16 @@ export const KNOWN_ESCAPES: HostileCase[] = [
       { root: 0, path: 'b', type: 'symlink', mode: 0o777, content: 0, target: '@/canary/dir/sub' },
       { root: 1, path: '', type: 'dir', mode: 0o777, content: 0, target: '.' }
     ],
-    obstacles: []
+    obstacles: [],
+    mirror: false
   },
   // A hard link to a file outside, where a file goes: it was truncated and written.
   {
     patterns: ['out'],
     roots: ['out'],
     entries: [{ root: 0, path: 'f', type: 'file', mode: 0o644, content: 1, target: '.' }],
-    obstacles: [{ at: 'out/f', kind: 'hardlink-to-canary-file' }]
+    obstacles: [{ at: 'out/f', kind: 'hardlink-to-canary-file' }],
+    mirror: false
   },
   // A root symlink made after its directory was checked: a later link removed a canary directory recursively.
   {
@@ -348,6 +380,7 @@ export const KNOWN_ESCAPES: HostileCase[] = [
       { root: 0, path: '', type: 'symlink', mode: 0o777, content: 0, target: '@/canary' },
       { root: 0, path: 'dir', type: 'symlink', mode: 0o777, content: 0, target: 'y' }
     ],
-    obstacles: []
+    obstacles: [],
+    mirror: false
   }
 ]

@@ -32,6 +32,8 @@ export interface WorkflowIdentity {
   sha?: string
   /** The reusable workflow that runs the job, owner/name/path@ref; default the repository's own workflow. */
   jobWorkflowRef?: string
+  /** The event that started the run; default push. */
+  event?: string
 }
 
 export interface LocalSigstore {
@@ -174,7 +176,7 @@ function claimsOf(identity: WorkflowIdentity, audience: string) {
     workflow: path.basename(workflow),
     workflow_ref: workflowRef,
     job_workflow_ref: identity.jobWorkflowRef ?? workflowRef,
-    event_name: 'push',
+    event_name: identity.event ?? 'push',
     run_id: '4242',
     run_attempt: '1',
     runner_environment: 'github-hosted'

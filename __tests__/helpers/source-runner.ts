@@ -30,7 +30,8 @@ async function run(
   entry: string,
   args: string[],
   env: Record<string, string>,
-  cwd = ROOT
+  cwd = ROOT,
+  wrapper: string[] = []
 ): Promise<Omit<SourceRun, 'outputs'>> {
   const node = [
     '--experimental-transform-types',
@@ -38,7 +39,8 @@ async function run(
     '--import',
     path.join(ROOT, 'scripts/ts-register.mjs')
   ]
-  const child = spawn(process.execPath, [...node, path.join(ROOT, entry), ...args], {
+  const [command, ...wrapped] = [...wrapper, process.execPath]
+  const child = spawn(command, [...wrapped, ...node, path.join(ROOT, entry), ...args], {
     cwd,
     env: { ...cleanEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -58,6 +60,11 @@ export async function runCliFromSource(
   cwd?: string
 ): Promise<SourceRun> {
   return { ...(await run('src/entry/cli.ts', args, env, cwd)), outputs: {} }
+}
+
+/** `artifact-action <args>` in a network namespace of its own (`unshare -rn`): only loopback, and nothing on it. */
+export async function runCliWithoutNetwork(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<SourceRun> {
+  return { ...(await run('src/entry/cli.ts', args, env, cwd, ['unshare', '-rn'])), outputs: {} }
 }
 
 /** A sub-action from src/entry/<entry>.ts, as the runner runs it: inputs as INPUT_<NAME>, a file for outputs. */

@@ -115,6 +115,28 @@ describe("no store input, in GitHub Actions with the cache service: GitHub's cac
     expect(mainRestore.outputs['cache-matched-key']).toBe('build-v1')
   })
 
+  test('with update, a main job that changed the tree saves a revision of the exact key; the next job restores it and writes nothing', async () => {
+    const main = await job('refs/heads/main', branchScopes('main'))
+    const update = { ...inputs('build-v1'), update: 'true' }
+    const restore = await runStep('restore', update, main.env)
+    expect(restore.outputs['cache-hit']).toBe('true')
+    await appendFile(path.join(main.workspace, 'build', 'pkg2', 'mod2', 'file2.js'), '// changed on main\n')
+    const save = await runStep('save', update, main.env, restore.state)
+    expect(save.exitCode).toBe(0)
+    expect(save.stdout).toMatch(/Cache saved with key: build-v1 as revision 1 \(scope branch\/main/)
+    expect(Number(save.outputs['bytes-uploaded'])).toBeLessThan(Number(save.outputs['bytes-deduplicated']) / 10)
+    const updated = await describeTree(path.join(main.workspace, 'build'))
+
+    const next = await job('refs/heads/main', branchScopes('main'))
+    const again = await runStep('restore', update, next.env)
+    expect(again.outputs['cache-hit']).toBe('true')
+    expect(await describeTree(path.join(next.workspace, 'build'))).toEqual(updated)
+    const before = service.entries().length
+    const unchanged = await runStep('save', update, next.env, again.state)
+    expect(unchanged.stdout).toContain('Cache entry build-v1 is unchanged')
+    expect(service.entries()).toHaveLength(before)
+  })
+
   test('a corrupt blob in the storage is a miss with a warning, and leaves no tree', async () => {
     const packs = service.entries().filter(entry => entry.scope === 'refs/heads/main' && entry.key.startsWith('objects/'))
     const largest = packs.reduce((a, b) => (b.size > a.size ? b : a))

@@ -33,6 +33,7 @@ describe('the bundled restore action, given hostile manifests', () => {
         'restore-keys': '',
         'lookup-only': 'false',
         'fail-on-cache-miss': 'false',
+        'exact-mirror': String(hostile.mirror),
         store: `s3://${config.bucket}/ci`,
         endpoint: config.endpoint!,
         'aws-access-key-id': config.credentials!.accessKeyId,

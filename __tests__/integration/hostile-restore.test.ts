@@ -1,5 +1,5 @@
 import { link, lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
+import { existsSync, lstatSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import fc from 'fast-check'
@@ -38,6 +38,8 @@ describe('a restore of a hostile manifest', () => {
   let blobs: Record<string, BlobLocation>
   let writers: BlobWriters
   let caseNumber = 0
+  /** Files that restores found in place, unchanged: the property reaches that path too. */
+  let filesUnchanged = 0
 
   beforeAll(async () => {
     // On a RAM disk where there is one: a case is a few dozen file operations, and that is its cost.
@@ -56,29 +58,71 @@ describe('a restore of a hostile manifest', () => {
    * What restoreEntry does once it found the entry, on writer threads shared by every case (a
    * thread's start would cost more than the case).
    */
-  async function restore(key: string, patterns: string[], workspace: string): Promise<string> {
+  async function restore(key: string, hostile: HostileCase, workspace: string): Promise<string> {
+    const { patterns, mirror: exactMirror } = hostile
     const match = await findEntry(store, { scopes: [SCOPE], version: entryVersion(patterns), key, restoreKeys: [] })
     if (!match) return 'miss'
     const manifest = await loadManifestColumns(store, match.record.tree)
     const targets = restoreTargets(manifest.roots, patterns, workspace)
     const destinations = targets.map(target => target.destination)
-    await materializeTree({ store, manifest, destinations, bases: targets.map(target => target.base), writers })
+    const bases = targets.map(target => target.base)
+    const stats = await materializeTree({ store, manifest, destinations, bases, writers, exactMirror })
+    filesUnchanged += stats.filesUnchanged
     return 'found'
   }
 
-  /** Restores a case into a fresh sandbox; what lies outside workspace/out before and after. */
-  async function run(hostile: HostileCase): Promise<{ before: string[]; after: string[]; outcome: string }> {
+  /**
+   * What a restored case left wrong in its roots: a file of the tree that is a link to another
+   * (a hard link in the way, kept), or, for an exact mirror, a name in a directory of the tree that
+   * the tree does not have (as an entry or a folder above one).
+   */
+  function restoredProblems(hostile: HostileCase, workspace: string): string[] {
+    const problems: string[] = []
+    const at = (entry: HostileCase['entries'][number]): string =>
+      path.join(workspace, hostile.roots[Math.min(entry.root, hostile.roots.length - 1)], entry.path)
+    // The entries, and the folders above them that a manifest need not list.
+    const tracked = new Set(
+      hostile.entries.flatMap(entry =>
+        entry.path.split('/').map((_, end, parts) => at({ ...entry, path: parts.slice(0, end + 1).join('/') }))
+      )
+    )
+    for (const entry of hostile.entries) {
+      const stats = lstatSync(at(entry))
+      if (entry.type === 'file' && stats.nlink !== 1) problems.push(`${entry.path} has ${stats.nlink} links`)
+      if (entry.type !== 'dir' || !hostile.mirror) continue
+      for (const name of readdirSync(at(entry))) {
+        if (!tracked.has(path.join(at(entry), name)))
+          problems.push(`${path.join(entry.path, name)} is left in a mirror`)
+      }
+    }
+    return problems
+  }
+
+  /**
+   * Restores a case into a fresh sandbox, and a restored one again over itself; what lies outside
+   * workspace/out before and after, and what restoredProblems found.
+   */
+  async function run(
+    hostile: HostileCase
+  ): Promise<{ before: string[]; after: string[]; outcome: string; problems: string[] }> {
     const key = `hostile-${caseNumber}`
     const planted = await plantCase(path.join(runDir, `case-${caseNumber++}`), hostile, store, key, blobs)
     let outcome: string
     try {
-      outcome = await restore(key, hostile.patterns, planted.workspace)
+      outcome = await restore(key, hostile, planted.workspace)
     } catch (error) {
       outcome = (error as Error).message
     }
+    const problems = outcome === 'found' ? restoredProblems(hostile, planted.workspace) : []
+    if (outcome === 'found') {
+      // Again over what it restored: the files are found unchanged, and the restore stays inside.
+      const again = await restore(key, hostile, planted.workspace).catch((error: Error) => error.message)
+      if (again !== 'found') problems.push(`restored again: ${again}`)
+      else problems.push(...restoredProblems(hostile, planted.workspace))
+    }
     const after = await planted.outside()
     await rm(planted.sandbox, { recursive: true, force: true })
-    return { before: planted.before, after, outcome }
+    return { before: planted.before, after, outcome, problems }
   }
 
   it('changes nothing outside the restore roots, over 2,000 seeded cases', async () => {
@@ -87,13 +131,14 @@ describe('a restore of a hostile manifest', () => {
     const outcomes = new Map<string, number>()
     await fc.assert(
       fc.asyncProperty(hostileCase, async hostile => {
-        const { before, after, outcome } = await run(hostile)
+        const { before, after, outcome, problems } = await run(hostile)
         const kind = outcome
           .split(/[\s:]+/)
           .slice(0, 3)
           .join(' ')
         outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1)
         expect(after).toEqual(before)
+        expect(problems).toEqual([])
       }),
       {
         numRuns: 2000,
@@ -105,7 +150,9 @@ describe('a restore of a hostile manifest', () => {
     )
     const seconds = (Date.now() - started) / 1000
     const counts = [...outcomes].map(([kind, count]) => `  ${count} ${kind}`).join('\n')
-    console.log(`2,000 hostile cases in ${seconds.toFixed(1)} s (seed ${seed}); outcomes:\n${counts}`)
+    const unchanged = `${filesUnchanged} files found unchanged`
+    console.log(`2,000 hostile cases in ${seconds.toFixed(1)} s (seed ${seed}, ${unchanged}); outcomes:\n${counts}`)
+    expect(filesUnchanged).toBeGreaterThan(100)
     // Some cases must get through to writing, or the property proves little.
     expect(outcomes.get('found') ?? 0).toBeGreaterThan(200)
   })

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { loadManifest, restoreEntry, saveEntry } from '../../src/core/cache/checkpoint-cache.js'
-import { accessKey, refKey, entryVersion } from '../../src/core/cache/entry-refs.js'
+import { accessKey, refKey, entryVersion, parseEntryKey } from '../../src/core/cache/entry-refs.js'
 import { PruneRefusedError, RELEASE_STORE_MARKER, type PruneReport } from '../../src/core/cache/prune-plan.js'
 import { pruneStore, type PruneOptions } from '../../src/core/cache/prune.js'
 import { main } from '../../src/cli/main.js'
@@ -12,6 +12,7 @@ import { encodeManifest, manifestKey, objectKey, type Manifest } from '../../src
 import type { ObjectInfo, ObjectStore } from '../../src/core/store/object-store.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { parseCommandFile } from '../helpers/action-runner.js'
+import { runActionFromSource, runCliFromSource } from '../helpers/source-runner.js'
 import { createTestBucket } from '../helpers/s3.js'
 import { describeTree, seededBytes, tempDir } from '../helpers/trees.js'
 
@@ -506,6 +507,166 @@ describe('prune on RGW', () => {
     })
   })
 
+  describe('revisions and the default branch', () => {
+    const revisionRef = (key: string, revision: number): string => refKey(MAIN, entryVersion(PATHS), key, revision)
+
+    it('keeps the newest revisions of an updated key, and the newest still restores', async () => {
+      const { store } = await freshStore('prune-revisions')
+      const workspace = await tempDir('prune-ws')
+      const trees: string[] = []
+      for (const content of ['one', 'two', 'three']) {
+        await writeTree(workspace, { 'a.txt': content, 'big.bin': seededBytes(200 * 1024, 4) })
+        const result = await saveEntry({
+          store,
+          key: 'deps',
+          paths: PATHS,
+          workspace,
+          readScopes: [MAIN],
+          update: true
+        })
+        if (result.status !== 'saved') throw new Error(`expected a save, got ${result.status}`)
+        trees.push(result.tree)
+      }
+      await ageData()
+      const two = await prune(store, { keepVersions: 2, dryRun: true })
+      expect(two.removed.map(entry => [entry.key, entry.revision, entry.reason])).toEqual([['deps', 0, 'old-version']])
+      const report = await prune(store)
+      expect(report.removed.map(entry => [entry.revision, entry.reason])).toEqual([
+        [0, 'old-version'],
+        [1, 'old-version']
+      ])
+      expect(report.kept.map(entry => entry.revision)).toEqual([2])
+      const after = await snapshotKeys(store)
+      expect(keysUnder(after, 'refs/')).toEqual([revisionRef('deps', 2)])
+      expect(after.has(manifestKey(trees[0]))).toBe(false)
+      expect(after.has(manifestKey(trees[2]))).toBe(true)
+      const restored = await restoreEntry({
+        store,
+        key: 'deps',
+        paths: PATHS,
+        workspace: await tempDir('r'),
+        readScopes: [MAIN]
+      })
+      expect(restored).toMatchObject({ status: 'found', match: { record: { tree: trees[2], revision: 2 } } })
+    })
+
+    it('refuses to prune when a revision ref disagrees with its name, deleting nothing', async () => {
+      const { store } = await freshStore('prune-forged-revision')
+      const workspace = await tempDir('prune-ws')
+      await writeTree(workspace, { 'a.txt': 'one' })
+      await saveEntry({ store, key: 'deps', paths: PATHS, workspace, readScopes: [MAIN], update: true })
+      await writeTree(workspace, { 'a.txt': 'two' })
+      await saveEntry({ store, key: 'deps', paths: PATHS, workspace, readScopes: [MAIN], update: true })
+      // A ref at slot 9 that says it is revision 1: counted as the newest, it would push out the real one.
+      const real = (await store.get(revisionRef('deps', 1)))!
+      await store.put(revisionRef('deps', 9), real)
+      await ageData()
+      const before = await snapshotKeys(store)
+      await expect(prune(store)).rejects.toThrow(/deps@0000000009 names key "deps" revision 1, not its own; nothing/)
+      expect(await snapshotKeys(store)).toEqual(before)
+    })
+
+    /** Main's deps family (old, new) and build family, two pull requests and a feature branch, each tree 300 KiB. */
+    async function mainAndBranches(store: ObjectStore): Promise<void> {
+      const tree = (seed: number): Files => ({ 'x.bin': seededBytes(300 * 1024, seed) })
+      await saveTree(store, 'deps-aaa', [MAIN], tree(1))
+      await sleep(20)
+      await saveTree(store, 'build-aaa', [MAIN], tree(2))
+      await sleep(20)
+      await saveTree(store, 'deps-bbb', [MAIN], tree(3))
+      await sleep(20)
+      await saveTree(store, 'deps-ccc', ['branch/feature', MAIN], tree(4))
+      await sleep(20)
+      await saveTree(store, 'deps-ddd', ['pr/5', MAIN], tree(5))
+      await sleep(20)
+      await saveTree(store, 'build-bbb', ['pr/6', MAIN], tree(6))
+      await ageData()
+    }
+
+    it("a dry run over budget evicts pull request and branch entries first and keeps main's newest of each family", async () => {
+      const { store, config } = await freshStore('prune-branches-first')
+      await mainAndBranches(store)
+      const before = await snapshotKeys(store)
+      const env = {
+        AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey
+      }
+      const storeArgs = ['--store', `s3://${config.bucket}`, '--endpoint', config.endpoint!]
+      // Six trees of about 300 KiB; a budget of 700 KB leaves room for two.
+      const args = ['prune', ...storeArgs, '--max-size', '700KB', '--default-branch', 'main']
+      const dry = await runCliFromSource([...args, '--dry-run'], env)
+      expect(dry.exitCode).toBe(0)
+      const rows = dry.stdout
+        .trim()
+        .split('\n')
+        .slice(1, 7)
+        .map(line => line.split('\t').slice(0, 5))
+      expect(rows).toEqual([
+        // Least recently used first among the other scopes, then main's older deps entry.
+        ['1', 'would remove', 'max-size', 'branch/feature', 'deps-ccc'],
+        ['2', 'would remove', 'max-size', 'pr/5', 'deps-ddd'],
+        ['3', 'would remove', 'max-size', 'pr/6', 'build-bbb'],
+        ['4', 'would remove', 'max-size', MAIN, 'deps-aaa'],
+        ['-', 'kept', 'protected', MAIN, 'deps-bbb'],
+        ['-', 'kept', 'protected', MAIN, 'build-aaa']
+      ])
+      expect(await snapshotKeys(store)).toEqual(before)
+
+      // By last use alone, main's entries, the oldest, would go first.
+      const lru = await prune(store, { maxBytes: 700_000, defaultBranch: 'main', evictOrder: 'lru', dryRun: true })
+      expect(lru.removed.map(entry => entry.key)).toEqual(['deps-aaa', 'deps-ccc', 'deps-ddd', 'build-bbb'])
+      const unprotected = { maxBytes: 700_000, evictOrder: 'lru', protectDefaultBranch: false, dryRun: true } as const
+      expect((await prune(store, { ...unprotected, defaultBranch: 'main' })).removed.map(entry => entry.key)).toEqual([
+        'deps-aaa',
+        'build-aaa',
+        'deps-bbb',
+        'deps-ccc'
+      ])
+    })
+
+    it('the save/ step of a job on the default branch prunes to max-size; elsewhere it does not', async () => {
+      const { store, config } = await freshStore('prune-after-save')
+      await mainAndBranches(store)
+      const workspace = await tempDir('prune-ws')
+      await writeTree(workspace, { 'y.bin': seededBytes(300 * 1024, 7) })
+      const event = path.join(workspace, 'event.json')
+      await writeFile(event, JSON.stringify({ repository: { default_branch: 'main' } }))
+      const inputs = {
+        path: 'out',
+        key: 'deps-eee',
+        store: `s3://${config.bucket}`,
+        endpoint: config.endpoint!,
+        'aws-access-key-id': config.credentials!.accessKeyId,
+        'aws-secret-access-key': config.credentials!.secretAccessKey,
+        'max-size': '700KB'
+      }
+      const env = { GITHUB_WORKSPACE: workspace, GITHUB_EVENT_PATH: event }
+      const bad = await runActionFromSource('save-only', { ...inputs, 'max-size': 'lots' }, env)
+      expect(bad.exitCode).toBe(1)
+      expect(bad.stdout.split('\n').filter(line => line.startsWith('::error::'))).toEqual([
+        '::error::max-size: "lots" is not a size; give a number and a unit B, KB, MB, GB, TB (or KiB, MiB, GiB, TiB), e.g. 10GB'
+      ])
+      const onPr = await runActionFromSource(
+        'save-only',
+        { ...inputs, key: 'deps-fff' },
+        { ...env, GITHUB_REF: 'refs/pull/7/merge' }
+      )
+      expect(onPr.exitCode).toBe(0)
+      expect(onPr.stdout).toMatch(
+        /max-size: the store is pruned by jobs on the default branch; this job runs on refs\/pull\/7\/merge/
+      )
+      expect(keysUnder(await snapshotKeys(store), 'refs/')).toHaveLength(7)
+
+      const onMain = await runActionFromSource('save-only', inputs, { ...env, GITHUB_REF: 'refs/heads/main' })
+      expect(onMain.exitCode).toBe(0)
+      expect(onMain.stdout).toMatch(/Cache saved with key: deps-eee/)
+      expect(onMain.stdout).toMatch(/Pruned to max-size .*: removed 6 entries/)
+      // Main keeps its newest deps (the one just saved) and build entries: about 600 KiB fit the budget.
+      const left = keysUnder(await snapshotKeys(store), 'refs/').map(key => parseEntryKey(key)!)
+      expect(left.map(name => `${name.scope} ${name.key}`).sort()).toEqual([`${MAIN} build-aaa`, `${MAIN} deps-eee`])
+    })
+  })
+
   describe('the CLI and the prune/ sub-action', () => {
     let config: S3StoreConfig
     let store: S3Store
@@ -574,11 +735,12 @@ describe('prune on RGW', () => {
       ])
       expect(dry.code).toBe(0)
       const lines = dry.stdout.trim().split('\n')
-      expect(lines[0]).toBe('OUTCOME\tREASON\tSCOPE\tKEY\tSIZE\tLAST USED')
-      expect(lines.slice(1, 4).map(line => line.split('\t').slice(0, 4))).toEqual([
-        ['would remove', 'max-entries-per-scope', MAIN, 'old'],
-        ['would remove', 'deleted-scope', 'pr/4', 'pr'],
-        ['kept', '-', MAIN, 'new']
+      expect(lines[0]).toBe('#\tOUTCOME\tREASON\tSCOPE\tKEY\tSIZE\tLAST USED')
+      // Removed entries in the order of eviction: the rules in turn.
+      expect(lines.slice(1, 4).map(line => line.split('\t').slice(0, 5))).toEqual([
+        ['1', 'would remove', 'deleted-scope', 'pr/4', 'pr'],
+        ['2', 'would remove', 'max-entries-per-scope', MAIN, 'old'],
+        ['-', 'kept', '-', MAIN, 'new']
       ])
       expect(lines[4]).toMatch(
         /^would remove 2 of 3 entries; 2 manifests and 2 objects; would free \d+\.\d KB; kept 1 entry referencing \d+\.\d KB; kept 0 unreferenced keys younger than the 1s grace period$/
@@ -601,7 +763,7 @@ describe('prune on RGW', () => {
       const report = JSON.parse(real.stdout) as PruneReport
       expect(report).toMatchObject({
         dryRun: false,
-        removed: [{ key: 'old' }, { key: 'pr' }],
+        removed: [{ key: 'pr' }, { key: 'old' }],
         kept: [{ key: 'new' }],
         manifestsRemoved: 2,
         objectsRemoved: 2

@@ -1,6 +1,6 @@
 import * as path from 'node:path'
 import { homedir } from 'node:os'
-import { entryVersion, parseEntryKey, refKey, validateKey } from '../../src/core/cache/entry-refs.js'
+import { entryVersion, keyFamily, parseEntryKey, refKey, validateKey } from '../../src/core/cache/entry-refs.js'
 import { readScopes, scopeOfRef } from '../../src/core/cache/scope.js'
 import { restoreTargets } from '../../src/core/cache/tree-paths.js'
 
@@ -16,7 +16,25 @@ describe('keys', () => {
     const full = refKey('branch/main', entryVersion(['dist']), 'deps-linux-a/b c')
     const prefix = refKey('branch/main', entryVersion(['dist']), 'deps-linux-')
     expect(full.startsWith(prefix)).toBe(true)
-    expect(parseEntryKey(full)).toEqual({ scope: 'branch/main', version: entryVersion(['dist']), key: 'deps-linux-a/b c' })
+    expect(parseEntryKey(full)).toEqual({ scope: 'branch/main', version: entryVersion(['dist']), key: 'deps-linux-a/b c', revision: 0 })
+  })
+
+  it('names revisions beside their key, so listing the key as a prefix still finds them, and parses only what it writes', () => {
+    const version = entryVersion(['dist'])
+    const revision = refKey('branch/main', version, 'deps@x', 12)
+    expect(revision).toBe(`refs/branch%2Fmain/${version}/deps%40x@0000000012`)
+    expect(revision.startsWith(refKey('branch/main', version, 'dep'))).toBe(true)
+    expect(parseEntryKey(revision)).toEqual({ scope: 'branch/main', version, key: 'deps@x', revision: 12 })
+    expect(parseEntryKey(`access/${revision.slice('refs/'.length)}`)?.revision).toBe(12)
+    const base = `refs/branch%2Fmain/${version}/deps`
+    for (const malformed of [`${base}@0000000000`, `${base}@12`, `${base}@00000000012`, `${base}@abcdefghij`, `${base}@1@0000000001`, `refs/branch%2Fmain/${version}/de%70s`, `refs/branch%2Fmain/${version}/%E0%A4%A`])
+      expect(parseEntryKey(malformed)).toBeUndefined()
+  })
+
+  it('puts a key in the family of the restore key that its last dash ends', () => {
+    expect(keyFamily('deps-linux-3f2a')).toBe('deps-linux-')
+    expect(keyFamily('deps-')).toBe('deps-')
+    expect(keyFamily('build')).toBe('build')
   })
 
   it('gives different paths different versions', () => {
@@ -50,9 +68,9 @@ describe('restore targets', () => {
     ])
   })
 
-  it('allows a root outside the workspace only where a requested path names it, reached from that path', () => {
+  it('allows a root outside the workspace only where a requested path names it, reached from it or its parent', () => {
     const npm = path.join(homedir(), '.npm')
-    expect(restoreTargets(['~/.npm'], ['~/.npm'], workspace)).toEqual([{ destination: npm, base: npm }])
+    expect(restoreTargets(['~/.npm'], ['~/.npm'], workspace)).toEqual([{ destination: npm, base: homedir() }])
     expect(restoreTargets(['~/.cache/pip'], ['~/.cache'], workspace)[0].base).toBe(path.join(homedir(), '.cache'))
     expect(() => destinations(['/etc'], ['dist'])).toThrow(/outside the workspace/)
     expect(() => destinations(['../other'], ['dist'])).toThrow(/outside the workspace/)

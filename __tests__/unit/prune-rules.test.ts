@@ -3,6 +3,7 @@ import {
   formatDuration,
   parseDuration,
   parseEntryCount,
+  parsePruneRules,
   parseScope,
   parseSize
 } from '../../src/core/cache/prune-rules.js'
@@ -87,6 +88,43 @@ describe('parsing prune rules', () => {
       expect(() => parseScope(text, 'delete-scopes')).toThrow(
         /^delete-scopes: ".*" is not a scope; give one such as pr\/12/
       )
+  })
+
+  it('reads the default branch, its protection and the eviction order, naming each bad value', () => {
+    const names = {
+      maxAge: 'max-age',
+      maxSize: 'max-size',
+      maxEntriesPerScope: 'max-entries-per-scope',
+      deleteScopes: 'delete-scopes',
+      grace: 'grace-period',
+      keepVersions: 'keep-versions',
+      defaultBranch: 'default-branch',
+      protectDefaultBranch: 'protect-default-branch',
+      evictOrder: 'evict-order'
+    }
+    const texts = { deleteScopes: [] }
+    expect(
+      parsePruneRules(
+        {
+          ...texts,
+          keepVersions: '3',
+          defaultBranch: 'refs/heads/release/2.x',
+          protectDefaultBranch: 'false',
+          evictOrder: 'LRU'
+        },
+        names
+      )
+    ).toMatchObject({ keepVersions: 3, defaultBranch: 'release/2.x', protectDefaultBranch: false, evictOrder: 'lru' })
+    expect(() => parsePruneRules({ ...texts, keepVersions: '0' }, names)).toThrow(/^keep-versions: "0" is not a whole/)
+    expect(() => parsePruneRules({ ...texts, defaultBranch: 'a b' }, names)).toThrow(
+      /^default-branch: "a b" is not a branch name; give one such as main$/
+    )
+    expect(() => parsePruneRules({ ...texts, protectDefaultBranch: 'maybe' }, names)).toThrow(
+      /^protect-default-branch: "maybe" is not a boolean; use true or false$/
+    )
+    expect(() => parsePruneRules({ ...texts, evictOrder: 'fifo' }, names)).toThrow(
+      /^evict-order: "fifo" is not an eviction order; give branches-first or lru$/
+    )
   })
 })
 
@@ -180,5 +218,69 @@ describe('choosing entries to evict', () => {
     const plan = planEvictions(entries, sizes, { deleteScopes: ['pr/13'], maxBytes: 1500 }, NOW)
     // Without d, the rest reference 30 + 1000 + 600 = 1630: b, the least recently used left, goes.
     expect(evicted(plan)).toEqual({ b: 'max-size', d: 'deleted-scope' })
+  })
+
+  it('keeps the newest revisions of each key, per scope, and counts the older ones as evictable', () => {
+    const revisions = [
+      entry('k', 'branch/main', 3, ['o/1'], { entryKey: 'v/k', revision: 0 }),
+      entry('k@1', 'branch/main', 2, ['o/2'], { entryKey: 'v/k', revision: 1 }),
+      entry('k@2', 'branch/main', 4, ['o/3'], { entryKey: 'v/k', revision: 2 }),
+      entry('pr-k', 'pr/12', 9, ['o/4'], { entryKey: 'v/k', revision: 0 }),
+      entry('other', 'branch/main', 9, ['o/4'], { entryKey: 'v/other', revision: 0 })
+    ]
+    // Revision order decides, not last use: k@2 is the newest though k@1 was restored later.
+    expect(evicted(planEvictions(revisions, sizes, {}, NOW))).toEqual({ k: 'old-version', 'k@1': 'old-version' })
+    expect(evicted(planEvictions(revisions, sizes, { keepVersions: 2 }, NOW))).toEqual({ k: 'old-version' })
+    expect(evicted(planEvictions(revisions, sizes, { keepVersions: 3 }, NOW))).toEqual({})
+  })
+
+  describe('with a default branch', () => {
+    // Two families in main (deps-, build-) and entries of two pull requests and a feature branch.
+    const mixed = [
+      entry('main-deps-old', 'branch/main', 8, ['o/1'], { family: 'deps-', created: NOW - 9 * DAY }),
+      entry('main-deps-new', 'branch/main', 6, ['o/2'], { family: 'deps-', created: NOW - 7 * DAY }),
+      entry('main-build', 'branch/main', 7, ['o/3'], { family: 'build-', created: NOW - 8 * DAY }),
+      entry('pr-deps', 'pr/12', 1, ['m/a', 'o/shared'], { family: 'deps-' }),
+      entry('pr-build', 'pr/13', 2, ['m/b'], { family: 'build-' }),
+      entry('feature', 'branch/feature', 3, ['m/c', 'o/4'], { family: 'deps-' })
+    ]
+    const order = (plan: ReturnType<typeof planEvictions>): string[] => [...plan.evicted.keys()]
+
+    it('evicts other scopes first, least recently used first, then the default branch, never its newest of a family', () => {
+      const plan = planEvictions(mixed, sizes, { maxBytes: 0, defaultBranch: 'main' }, NOW)
+      expect(order(plan)).toEqual(['feature', 'pr-build', 'pr-deps', 'main-deps-old'])
+      expect([...plan.protected].sort()).toEqual(['main-build', 'main-deps-new'])
+      expect(plan.liveBytes).toBe(200 + 300)
+      // A budget that other scopes can meet leaves main whole, though its entries are the least recently used.
+      expect(order(planEvictions(mixed, sizes, { maxBytes: 1700, defaultBranch: 'main' }, NOW))).toEqual(['feature'])
+    })
+
+    it('evicts by last use alone with evict-order lru, and protects nothing when told not to', () => {
+      const lru = planEvictions(mixed, sizes, { maxBytes: 1600, defaultBranch: 'main', evictOrder: 'lru' }, NOW)
+      expect(order(lru)).toEqual(['main-deps-old', 'feature'])
+      const unprotected = {
+        maxBytes: 0,
+        defaultBranch: 'main',
+        evictOrder: 'lru',
+        protectDefaultBranch: false
+      } as const
+      expect(order(planEvictions(mixed, sizes, unprotected, NOW))).toEqual([
+        'main-deps-old',
+        'main-build',
+        'main-deps-new',
+        'feature',
+        'pr-build',
+        'pr-deps'
+      ])
+      // Without a default branch, nothing is protected either.
+      expect(planEvictions(mixed, sizes, { maxBytes: 0 }, NOW).evicted.size).toBe(6)
+    })
+
+    it('keeps the protected entries beyond the per-scope count, and lets the age limit take them', () => {
+      const counted = planEvictions(mixed, sizes, { maxEntriesPerScope: 1, defaultBranch: 'main' }, NOW)
+      expect(evicted(counted)).toEqual({ 'main-deps-old': 'max-entries-per-scope' })
+      const aged = planEvictions(mixed, sizes, { maxAgeMs: 5 * DAY, defaultBranch: 'main' }, NOW)
+      expect(evicted(aged)).toEqual({ 'main-build': 'max-age', 'main-deps-new': 'max-age', 'main-deps-old': 'max-age' })
+    })
   })
 })

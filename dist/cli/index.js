@@ -39586,7 +39586,7 @@ __webpack_unused_export__ = debug; // for test
 
 /***/ }),
 
-/***/ 24371:
+/***/ 46752:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
@@ -74374,7 +74374,7 @@ var omap = __nccwpck_require__(50303);
 var pairs = __nccwpck_require__(18385);
 var schema$2 = __nccwpck_require__(35913);
 var set = __nccwpck_require__(81528);
-var timestamp = __nccwpck_require__(46752);
+var timestamp = __nccwpck_require__(24371);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -74981,7 +74981,7 @@ var merge = __nccwpck_require__(90452);
 var omap = __nccwpck_require__(50303);
 var pairs = __nccwpck_require__(18385);
 var set = __nccwpck_require__(81528);
-var timestamp = __nccwpck_require__(46752);
+var timestamp = __nccwpck_require__(24371);
 
 const schema = [
     map.map,
@@ -75115,7 +75115,7 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 46752:
+/***/ 24371:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -76592,7 +76592,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 74033:
+/***/ 59230:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -76613,7 +76613,7 @@ const systemClock = { now: () => Date.now() };
  * used (a warning for a cache, unless the user asked to fail). IntegrityError: stored bytes do not
  * match their digest. TrustRootError: Sigstore's trust root could not be fetched.
  */
-class InputError extends Error {
+class errors_InputError extends Error {
     name = 'InputError';
 }
 class StoreError extends Error {
@@ -76634,7 +76634,7 @@ class TrustRootError extends Error {
 function isNamedError(error, name) {
     return error instanceof Error && error.name === name;
 }
-function errorMessage(error) {
+function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
@@ -76657,7 +76657,7 @@ function parseCommandArgs(command, args) {
         return { values: values, positionals };
     }
     catch (error) {
-        throw new InputError(`${command.name}: ${error.message.split('\n')[0]}; see 'artifact-action ${command.name} --help'`);
+        throw new errors_InputError(`${command.name}: ${error.message.split('\n')[0]}; see 'artifact-action ${command.name} --help'`);
     }
 }
 function helpText(command) {
@@ -76680,7 +76680,7 @@ function listValue(values, name) {
 function requireValue(values, name, hint) {
     const value = stringValue(values, name);
     if (!value)
-        throw new InputError(`--${name}: required; ${hint}`);
+        throw new errors_InputError(`--${name}: required; ${hint}`);
     return value;
 }
 
@@ -77698,6 +77698,17 @@ function ownsItsBuffer(bytes) {
     return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }
 
+;// CONCATENATED MODULE: ./lib/core/store/file-times.js
+/**
+ * The seconds futimes takes for a whole-millisecond mtime. libuv cuts seconds to the nanosecond
+ * and a file system to its step (1 ns, 100 ns, 1 µs), and `ms / 1000` is often a hair below the
+ * millisecond; half a microsecond more makes the file's mtimeMs that millisecond exactly, which is
+ * what a save compares. The writer threads and the restore's main thread use it.
+ */
+function futimesSeconds(mtimeMs) {
+    return mtimeMs / 1000 + 5e-7;
+}
+
 ;// CONCATENATED MODULE: ./lib/core/store/open-replacing.js
 /** Errors of an open that something in the way causes. */
 const IN_THE_WAY = ['EEXIST', 'ELOOP', 'ETXTBSY', 'ENXIO', 'EACCES'];
@@ -77848,6 +77859,8 @@ class WriteJobReader {
 
 
 
+
+
 const MERGE_GAP = 1024 * 1024;
 /** Blobs per ranged read, at most (but a shared frame is never split): bounds a writer job's memory. */
 const MAX_RUN_BLOBS = 4096;
@@ -77881,7 +77894,16 @@ async function materializeTree(options) {
     if (destinations.length !== columns.roots.length)
         throw new Error('one destination per manifest root is required');
     assertSeparate(destinations);
-    const stats = { files: 0, treeBytes: 0, bytesDownloaded: 0, objectsDownloaded: 0 };
+    for (let i = 0; i < paths.length; i++) {
+        const r = rootIndexes[i];
+        if (paths[i] === '' && types[i] !== EntryCode.dir && options.bases?.[r] === destinations[r]) {
+            const rule = `is ${destinations[r]} itself and must be a directory`;
+            throw new errors_IntegrityError(`manifest root ${JSON.stringify(columns.roots[r])} ${rule}; refusing to restore`);
+        }
+    }
+    const stats = { files: 0, treeBytes: 0, filesUnchanged: 0, bytesDownloaded: 0, objectsDownloaded: 0 };
+    /** The mode each entry gets: setuid and setgid dropped (and sticky, from a file) unless kept. */
+    const modeOf = (i) => options.keepSpecialModes ? modes[i] : modes[i] & (types[i] === EntryCode.dir ? ~0o6000 : ~0o7000);
     const n = paths.length;
     /** Entries whose file or link this call created (or replaced). */
     const created = new Uint8Array(n);
@@ -77912,8 +77934,22 @@ async function materializeTree(options) {
         rootsReady[r] = 1;
         const destination = destinations[r];
         const base = options.bases?.[r];
-        if (base === undefined || base === destination) {
+        if (base === undefined) {
             (0,external_node_fs_.mkdirSync)(external_node_path_.dirname(destination), { recursive: true });
+            return;
+        }
+        // The base is used as it stands (a root that is its base, the workspace itself, is never
+        // replaced); one that is absent is made.
+        const baseStats = (0,external_node_fs_.statSync)(base, { throwIfNoEntry: false });
+        if (baseStats && !baseStats.isDirectory())
+            throw new errors_IntegrityError(`cannot restore into ${base}: not a directory`);
+        if (!baseStats) {
+            (0,external_node_fs_.mkdirSync)(external_node_path_.dirname(base), { recursive: true });
+            (0,external_node_fs_.mkdirSync)(base);
+            madeDirectory(base);
+        }
+        if (base === destination) {
+            checkedDirs.add(destination);
             return;
         }
         const relative = external_node_path_.relative(base, destination);
@@ -77978,7 +78014,7 @@ async function materializeTree(options) {
             const destination = destinationOf(i);
             if (checkedDirs.has(destination))
                 continue;
-            const mode = modes[i];
+            const mode = modeOf(i);
             const exact = (mode & ~0o777) === 0 && (mode & 0o700) === 0o700 && (mode & umask) === 0;
             const made = makeDirectory(destination, exact ? mode : 0o777);
             if (made)
@@ -77987,6 +78023,8 @@ async function materializeTree(options) {
                 dirsToChmod.push(i);
             checkedDirs.add(destination);
         }
+        if (options.exactMirror)
+            removeUntracked(columns, destinationOf, newDirs);
         // Each blob's targets as a list through the references: `firstTarget[k]` is the last reference
         // to digest k, `nextTarget[j]` the one before reference j (-1: none).
         const firstTarget = new Int32Array(blobSizes.length).fill(-1);
@@ -77994,15 +78032,22 @@ async function materializeTree(options) {
         const targetEntry = new Uint32Array(refs.length);
         const targetPosition = new Float64Array(refs.length);
         let ref = 0;
+        let bytesUnchanged = 0;
         for (let i = 0; i < n; i++) {
             if (types[i] !== EntryCode.file)
                 continue;
             ensureParents(i);
             stats.files++;
             stats.treeBytes += sizes[i];
+            const file = destinationOf(i);
+            if (inTheWay(file) && isUnchanged(columns, i, ref, file, modeOf(i))) {
+                stats.filesUnchanged++;
+                bytesUnchanged += sizes[i];
+                ref += blobCounts[i];
+                continue;
+            }
             if (blobCounts[i] !== 1) {
                 // Empty files and chunked files are created at their full size now; chunks land later.
-                const file = destinationOf(i);
                 createAtSize(file, sizes[i], inTheWay(file));
                 created[i] = 1;
             }
@@ -78018,7 +78063,7 @@ async function materializeTree(options) {
         }
         const { order, runs } = planFetches(columns, firstTarget);
         const bytesTotal = stats.treeBytes;
-        let bytesDone = 0;
+        let bytesDone = bytesUnchanged;
         let lastReport = Date.now();
         /** A run as a writer job; marks the files it writes whole as created. */
         const jobOf = (run, bytes) => {
@@ -78032,14 +78077,16 @@ async function materializeTree(options) {
                     if (whole)
                         created[i] = 1;
                     const file = destinationOf(i);
-                    job.target(file, targetPosition[target], whole, modes[i], mtimes[i], whole && inTheWay(file));
+                    job.target(file, targetPosition[target], whole, modeOf(i), mtimes[i], whole && inTheWay(file));
                 }
             }
             return job.build(bytes);
         };
         for (const run of runs) {
             await pool.submit(Math.max(run.end - run.start, run.rawSize), async () => {
-                const bytes = await store.get(objectKey(run.object), { start: run.start, end: run.end - 1 });
+                // Blobs of no stored bytes (raw and empty) need no read; a range cannot be empty.
+                const range = { start: run.start, end: run.end - 1 };
+                const bytes = run.end > run.start ? await store.get(objectKey(run.object), range) : new Uint8Array(0);
                 if (!bytes)
                     throw new errors_IntegrityError(`object ${run.object.slice(0, 12)} is missing from the store`);
                 if (bytes.length !== run.end - run.start) {
@@ -78066,9 +78113,9 @@ async function materializeTree(options) {
         await pool.drain();
         options.onProgress?.({ bytesDone, bytesTotal, bytesTransferred: stats.bytesDownloaded });
         for (let i = 0; i < n; i++) {
-            if (types[i] !== EntryCode.file || blobCounts[i] === 1)
+            if (types[i] !== EntryCode.file || blobCounts[i] === 1 || !created[i])
                 continue;
-            setAttributes(destinationOf(i), modes[i], mtimes[i]);
+            setAttributes(destinationOf(i), modeOf(i), mtimes[i]);
         }
         // Before the first link: the directories that links go into and that get their modes, as
         // checked (device and inode), for every step after it to compare with.
@@ -78103,7 +78150,7 @@ async function materializeTree(options) {
         }
         for (const i of dirsToChmod.reverse()) {
             const dir = destinationOf(i);
-            setAttributes(dir, modes[i], NaN, identities.get(dir));
+            setAttributes(dir, modeOf(i), NaN, identities.get(dir));
         }
         return stats;
     }
@@ -78124,6 +78171,70 @@ async function materializeTree(options) {
     finally {
         if (!options.writers)
             await writers.close();
+    }
+}
+/**
+ * Whether file entry `i` (its blobs from reference `ref` on) is already at `file` as the manifest
+ * has it: a regular file with one link, of its size, `mode` and mtime (the cheap check), then every
+ * blob's sha256. Such a file is neither fetched nor written.
+ */
+function isUnchanged(columns, i, ref, file, mode) {
+    const stats = lstatOrUndefined(file);
+    if (!stats?.isFile() || stats.nlink !== 1 || stats.size !== columns.sizes[i])
+        return false;
+    if ((stats.mode & 0o7777) !== mode || Math.floor(stats.mtimeMs) !== columns.mtimes[i])
+        return false;
+    let fd;
+    try {
+        fd = (0,external_node_fs_.openSync)(file, ATTRIBUTE_FLAGS);
+    }
+    catch {
+        return false;
+    }
+    try {
+        let position = 0;
+        for (const end = ref + columns.blobCounts[i]; ref < end; ref++) {
+            const k = columns.refs[ref];
+            const blob = Buffer.allocUnsafe(columns.blobSizes[k]);
+            for (let read = 0, got = -1; read < blob.length; read += got) {
+                got = (0,external_node_fs_.readSync)(fd, blob, read, blob.length - read, position + read);
+                if (got === 0)
+                    return false;
+            }
+            if (sha256Hex(blob) !== digestAt(columns, k))
+                return false;
+            position += blob.length;
+        }
+        return true;
+    }
+    finally {
+        (0,external_node_fs_.closeSync)(fd);
+    }
+}
+/**
+ * Removes what the tree's directories hold besides their entries and the folders above them. Only
+ * directories of the tree are listed, each made or checked to be a real one on the way from its
+ * root, and removal never follows a link; directories the restore made hold nothing yet.
+ */
+function removeUntracked(columns, destinationOf, made) {
+    const { paths, types, rootIndexes } = columns;
+    const tracked = columns.roots.map(() => new Set());
+    // With the folders above each entry: a manifest need not list them, and the restore made them.
+    for (let i = 0; i < paths.length; i++) {
+        for (let end = paths[i].indexOf('/'); end >= 0; end = paths[i].indexOf('/', end + 1)) {
+            tracked[rootIndexes[i]].add(paths[i].slice(0, end));
+        }
+        tracked[rootIndexes[i]].add(paths[i]);
+    }
+    for (let i = 0; i < paths.length; i++) {
+        if (types[i] !== EntryCode.dir || made.has(destinationOf(i)))
+            continue;
+        const dir = destinationOf(i);
+        for (const name of (0,external_node_fs_.readdirSync)(dir)) {
+            if (!tracked[rootIndexes[i]].has(paths[i] === '' ? name : `${paths[i]}/${name}`)) {
+                (0,external_node_fs_.rmSync)(external_node_path_.join(dir, name), { recursive: true, force: true });
+            }
+        }
     }
 }
 /**
@@ -78224,7 +78335,7 @@ function setAttributes(target, mode, mtime, identity) {
             throw movedDirectory(target);
         (0,external_node_fs_.fchmodSync)(fd, mode);
         if (!Number.isNaN(mtime))
-            (0,external_node_fs_.futimesSync)(fd, mtime / 1000, mtime / 1000);
+            (0,external_node_fs_.futimesSync)(fd, futimesSeconds(mtime), futimesSeconds(mtime));
     }
     finally {
         (0,external_node_fs_.closeSync)(fd);
@@ -78287,11 +78398,11 @@ const INDEX_SCHEMA = 'artifact-action/release-index@1';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 function validateProjectName(project, input = 'project') {
     if (!NAME.test(project))
-        throw new InputError(`${input}: "${project}" is not a valid project name; use letters, digits, '.', '_', '+' or '-', starting with a letter or digit`);
+        throw new errors_InputError(`${input}: "${project}" is not a valid project name; use letters, digits, '.', '_', '+' or '-', starting with a letter or digit`);
 }
 function validateVersion(version, input = 'version') {
     if (!NAME.test(version) || version.includes('..'))
-        throw new InputError(`${input}: "${version}" is not a valid version name; use a tag-like name such as v1.2.3 (letters, digits, '.', '_', '+', '-')`);
+        throw new errors_InputError(`${input}: "${version}" is not a valid version name; use a tag-like name such as v1.2.3 (letters, digits, '.', '_', '+', '-')`);
 }
 /** A package file name: one path segment, no '..'. */
 function isPackageName(name) {
@@ -78300,7 +78411,7 @@ function isPackageName(name) {
 const release_layout_SHA256_HEX = /^[0-9a-f]{64}$/;
 function validatePackageName(name) {
     if (!isPackageName(name))
-        throw new InputError(`packages: "${name}" is not a valid package file name; rename it (letters, digits, '.', '_', '+', '-')`);
+        throw new errors_InputError(`packages: "${name}" is not a valid package file name; rename it (letters, digits, '.', '_', '+', '-')`);
 }
 /** The version a tag ref names (refs/tags/v1.2.3 → v1.2.3); undefined for any other ref. */
 function versionOfTagRef(ref) {
@@ -78362,14 +78473,14 @@ async function markReleaseStore(store) {
  */
 async function assertNotReleaseStore(store, input = 'store') {
     if (await store.head(releaseLayout.marker)) {
-        throw new InputError(`${input}: ${store.location} is a release store (it holds ${releaseLayout.marker}); caches and pipelines may not write there, give them their own bucket or prefix`);
+        throw new errors_InputError(`${input}: ${store.location} is a release store (it holds ${releaseLayout.marker}); caches and pipelines may not write there, give them their own bucket or prefix`);
     }
 }
 /** Refuses to release into a store that holds cache entries: a cache is pruned, releases never are. */
 async function assertNotACache(store, input = 'release-store') {
     for (const prefix of ['refs/', 'manifests/']) {
         for await (const _ of store.list(prefix)) {
-            throw new InputError(`${input}: ${store.location} holds cache entries (${prefix}); use a separate bucket or prefix for releases, which are never pruned`);
+            throw new errors_InputError(`${input}: ${store.location} holds cache entries (${prefix}); use a separate bucket or prefix for releases, which are never pruned`);
         }
     }
 }
@@ -78983,87 +79094,1056 @@ async function waitForPruneLeases(store, options = {}) {
 /**
  * A cache entry is a small JSON object at refs/<scope>/<version>/<key> naming a tree digest. It is
  * written last, with a conditional create, so it appears only once its whole tree is stored, and
- * a key, once written, is never overwritten.
+ * a key, once written, is never overwritten. An update adds a revision beside it, at
+ * refs/<scope>/<version>/<key>@<revision> (ten digits, 1 and up; the first entry is revision 0):
+ * each slot is created once, so racing updates take successive slots and the highest is the newest.
  */
 const ENTRY_SCHEMA = 'artifact-action/entry@1';
+/** A revision's slot in a ref name: ten digits, so names sort as numbers. */
+const REVISION_DIGITS = 10;
+const MAX_REVISION = 10 ** REVISION_DIGITS - 1;
+/** Racing updates of one key retry on the next slot at most this many times. */
+const REVISION_ATTEMPTS = 20;
 const MAX_KEY_LENGTH = 512;
 /** Refuses keys that actions/cache refuses, naming the input. */
 function validateKey(key, input = 'key') {
     if (key.length === 0)
-        throw new InputError(`${input}: must not be empty; give a cache key such as "deps-\${{ hashFiles('package-lock.json') }}"`);
+        throw new errors_InputError(`${input}: must not be empty; give a cache key such as "deps-\${{ hashFiles('package-lock.json') }}"`);
     if (key.length > MAX_KEY_LENGTH)
-        throw new InputError(`${input}: "${key.slice(0, 40)}…" is ${key.length} characters; a key may have at most ${MAX_KEY_LENGTH}`);
+        throw new errors_InputError(`${input}: "${key.slice(0, 40)}…" is ${key.length} characters; a key may have at most ${MAX_KEY_LENGTH}`);
     if (key.includes(','))
-        throw new InputError(`${input}: "${key}" contains a comma; remove it (commas are not allowed in cache keys)`);
+        throw new errors_InputError(`${input}: "${key}" contains a comma; remove it (commas are not allowed in cache keys)`);
 }
 /** Entries saved with different paths are different entries, as in actions/cache. */
 function entryVersion(paths) {
     return sha256Hex(JSON.stringify([MANIFEST_SCHEMA, paths])).slice(0, 16);
 }
+/**
+ * The family of a key: the key up to and including its last '-', as a restore key would name it
+ * ("deps-linux-3f2a" is in "deps-linux-"); a key without '-' is a family of its own.
+ */
+function keyFamily(key) {
+    const cut = key.lastIndexOf('-');
+    return cut < 0 ? key : key.slice(0, cut + 1);
+}
 /** Percent-encoding keeps prefixes: a key's prefix encodes to a prefix of the encoded key. */
 function encodeName(name) {
     return encodeURIComponent(name);
 }
-function refKey(scope, version, key) {
-    return `refs/${encodeName(scope)}/${version}/${encodeName(key)}`;
+/** The ref of an entry; a revision above 0 is an update of it. '@' never appears in an encoded name. */
+function refKey(scope, version, key, revision = 0) {
+    const slot = revision > 0 ? `@${String(revision).padStart(REVISION_DIGITS, '0')}` : '';
+    return `refs/${encodeName(scope)}/${version}/${encodeName(key)}${slot}`;
 }
 function accessKey(refKeyOfEntry) {
     return `access/${refKeyOfEntry.slice('refs/'.length)}`;
 }
-/** The scope, version and key that a ref or access object name encodes. */
+/**
+ * The scope, version, key and revision that a ref or access object name encodes; undefined unless
+ * the name is exactly what refKey writes (canonical encoding, a revision slot of ten digits above 0).
+ */
 function parseEntryKey(objectKey) {
-    const match = /^(?:refs|access)\/([^/]+)\/([0-9a-f]{16})\/([^/]+)$/.exec(objectKey);
-    if (!match)
+    const match = /^(?:refs|access)\/([^/@]+)\/([0-9a-f]{16})\/([^/@]+)(?:@(\d{10}))?$/.exec(objectKey);
+    if (!match || match[4] === '0'.repeat(REVISION_DIGITS))
         return undefined;
-    return { scope: decodeURIComponent(match[1]), version: match[2], key: decodeURIComponent(match[3]) };
+    try {
+        const name = {
+            scope: decodeURIComponent(match[1]),
+            version: match[2],
+            key: decodeURIComponent(match[3]),
+            revision: match[4] ? Number(match[4]) : 0
+        };
+        if (encodeName(name.scope) !== match[1] || encodeName(name.key) !== match[3])
+            return undefined;
+        return name;
+    }
+    catch {
+        return undefined;
+    }
 }
+/**
+ * Reads an entry; undefined when it is missing or is not one this version can trust: a ref anyone
+ * with bucket access wrote must name a tree digest and agree with its own name (key, revision).
+ */
 async function readEntry(store, key) {
-    const bytes = await store.get(key);
-    if (!bytes)
+    const name = parseEntryKey(key);
+    const bytes = name && (await store.get(key));
+    if (!name || !bytes)
         return undefined;
-    const record = JSON.parse(bytes.toString('utf8'));
-    return record.schema === ENTRY_SCHEMA ? record : undefined;
+    let record;
+    try {
+        record = JSON.parse(bytes.toString('utf8'));
+    }
+    catch {
+        return undefined;
+    }
+    const tree = record?.tree;
+    if (record?.schema !== ENTRY_SCHEMA || typeof tree !== 'string' || !/^[0-9a-f]{64}$/.test(tree))
+        return undefined;
+    if (record.key !== name.key || (record.revision ?? 0) !== name.revision)
+        return undefined;
+    return record;
 }
 /** Writes an entry unless its key exists: 'exists' means another save got there first. */
 async function writeEntry(store, record) {
-    return store.put(refKey(record.scope, record.version, record.key), Buffer.from(JSON.stringify(record, null, 2)), { ifNoneMatch: true, contentType: 'application/json' });
+    const key = refKey(record.scope, record.version, record.key, record.revision ?? 0);
+    const bytes = Buffer.from(JSON.stringify(record, null, 2));
+    return store.put(key, bytes, { ifNoneMatch: true, contentType: 'application/json' });
+}
+/** The revision slots of a key that refs name, highest first (revision 0 is not listed here). */
+async function revisionSlots(store, scope, version, key) {
+    const slots = [];
+    for await (const object of store.list(`${refKey(scope, version, key)}@`)) {
+        const name = parseEntryKey(object.key);
+        if (name && name.scope === scope && name.version === version && name.key === key)
+            slots.push(name.revision);
+    }
+    return slots.sort((a, b) => b - a);
+}
+/** The newest readable revision of a key in one scope: refs that do not read as entries are passed over. */
+async function newestRevision(store, scope, version, key) {
+    for (const revision of [...(await revisionSlots(store, scope, version, key)), 0]) {
+        const ref = refKey(scope, version, key, revision);
+        const record = await readEntry(store, ref);
+        if (record)
+            return { record, refKey: ref, revision };
+    }
+    return undefined;
+}
+/**
+ * Writes a record as the next revision of its key: one slot above the highest any ref names, created
+ * only if free. When another update takes the slot first, it tries the next; when the newest
+ * revision already names this tree, nothing is written.
+ */
+async function writeRevision(store, record) {
+    const { scope, version, key } = record;
+    for (let attempt = 0; attempt < REVISION_ATTEMPTS; attempt++) {
+        const newest = await newestRevision(store, scope, version, key);
+        if (newest?.record.tree === record.tree)
+            return { status: 'unchanged', revision: newest.revision };
+        const slots = await revisionSlots(store, scope, version, key);
+        const base = await store.head(refKey(scope, version, key));
+        const revision = slots.length > 0 ? slots[0] + 1 : base ? 1 : 0;
+        if (revision > MAX_REVISION)
+            throw new StoreError(`key ${JSON.stringify(key)} has no revision slot left in ${scope}`);
+        const written = await writeEntry(store, { ...record, revision: revision > 0 ? revision : undefined });
+        if (written === 'created')
+            return { status: 'created', revision };
+    }
+    const tries = `${REVISION_ATTEMPTS} times`;
+    throw new StoreError(`key ${JSON.stringify(key)}: other updates took the next revision first ${tries}; try again`);
 }
 /**
  * Finds the entry a restore uses, as actions/cache does: in each readable scope in turn, the exact
  * key, then the newest entry whose key starts with the key or with each restore key, in order.
- * Prefix lookups list only the keys under that prefix, page by page.
+ * Prefix lookups list only the keys under that prefix, page by page. A candidate that `accept` refuses is
+ * skipped, and the search goes on with the next one.
  */
-async function findEntry(store, request) {
+async function findEntry(store, request, accept = async () => true) {
     for (const scope of request.scopes) {
-        const exactKey = refKey(scope, request.version, request.key);
-        const exact = await readEntry(store, exactKey);
-        if (exact)
-            return { record: exact, refKey: exactKey, exact: true };
+        const exact = await newestRevision(store, scope, request.version, request.key);
+        if (exact) {
+            const match = { record: exact.record, refKey: exact.refKey, exact: true };
+            if (await accept(match))
+                return match;
+        }
         for (const prefix of [request.key, ...request.restoreKeys]) {
             const newest = await newestEntryUnder(store, refKey(scope, request.version, prefix));
-            if (newest)
-                return { ...newest, exact: false };
+            // The newest write under a prefix is a key's newest revision unless updates raced: take that key's.
+            const revision = newest && (await newestRevision(store, scope, request.version, newest.record.key));
+            if (!revision)
+                continue;
+            const match = { record: revision.record, refKey: revision.refKey, exact: false };
+            if (await accept(match))
+                return match;
         }
     }
     return undefined;
 }
-/** The newest entry under a prefix; entries stored within the same second are told apart by their `created` time. */
+/**
+ * The newest entry under a prefix; entries stored at the same time are told apart by their
+ * `created` time. Refs that do not read as entries are passed over, for the next newest.
+ */
 async function newestEntryUnder(store, prefix) {
-    let latest = [];
-    for await (const object of store.list(prefix)) {
-        const newer = latest.length === 0 ? 1 : object.lastModified.getTime() - latest[0].lastModified.getTime();
-        if (newer > 0)
-            latest = [object];
-        else if (newer === 0)
-            latest.push(object);
+    const listed = [];
+    for await (const object of store.list(prefix))
+        if (parseEntryKey(object.key))
+            listed.push(object);
+    listed.sort((a, b) => b.lastModified.getTime() - a.lastModified.getTime());
+    for (let start = 0; start < listed.length;) {
+        const time = listed[start].lastModified.getTime();
+        let end = start;
+        while (end < listed.length && listed[end].lastModified.getTime() === time)
+            end++;
+        let best;
+        for (const object of listed.slice(start, end)) {
+            const record = await readEntry(store, object.key);
+            if (record && (!best || record.created > best.record.created))
+                best = { record, refKey: object.key };
+        }
+        if (best)
+            return best;
+        start = end;
     }
-    let best;
-    for (const object of latest) {
-        const record = await readEntry(store, object.key);
-        if (record && (!best || record.created > best.record.created))
-            best = { record, refKey: object.key };
+    return undefined;
+}
+
+// EXTERNAL MODULE: ./node_modules/@sigstore/bundle/dist/index.js
+var dist = __nccwpck_require__(61040);
+// EXTERNAL MODULE: ./node_modules/@sigstore/core/dist/index.js
+var core_dist = __nccwpck_require__(83917);
+;// CONCATENATED MODULE: ./lib/core/signing/dsse.js
+
+/** DSSE (Dead Simple Signing Envelope): what a signature covers. https://github.com/secure-systems-lab/dsse */
+/** The payload type of an in-toto statement. */
+const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+/** The pre-authentication encoding, the bytes that are signed: `DSSEv1 <len(type)> <type> <len(body)> <body>`. */
+const preAuthEncoding = (payloadType, payload) => core_dist.dsse.preAuthEncoding(payloadType, Buffer.from(payload));
+
+// EXTERNAL MODULE: ./node_modules/@sigstore/verify/dist/index.js
+var verify_dist = __nccwpck_require__(54187);
+;// CONCATENATED MODULE: ./lib/core/signing/identity-policy.js
+
+
+/** The OIDC issuer of GitHub Actions' id tokens, required of keyless signers unless told otherwise. */
+const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
+/** Fulcio's Source Repository URI extension: the repository whose workflow run got the certificate. */
+const SOURCE_REPOSITORY_OID = '1.3.6.1.4.1.57264.1.12';
+/** Input names, as action.yml declares them (the CLI flags add `--`). */
+const IdentityInputs = {
+    Identity: 'certificate-identity',
+    IdentityRegexp: 'certificate-identity-regexp',
+    Issuer: 'certificate-oidc-issuer',
+    SourceRepository: 'source-repository'
+};
+/** Reads the policy from inputs (or flags, with prefix `--`). */
+function resolveIdentityPolicy(values, prefix = '') {
+    const name = (input) => `${prefix}${input}`;
+    const exact = values['certificate-identity']?.trim();
+    const regexp = values['certificate-identity-regexp']?.trim();
+    if (exact && regexp) {
+        throw new errors_InputError(`${name('certificate-identity')}: give it or ${name('certificate-identity-regexp')}, not both`);
     }
-    return best;
+    const issuer = values['certificate-oidc-issuer']?.trim() || GITHUB_ACTIONS_ISSUER;
+    const repository = values['source-repository']?.trim();
+    const sourceRepository = repository ? repositoryUrl(repository, name('source-repository')) : undefined;
+    if (exact)
+        return { issuer, identity: { kind: 'exact', uri: exact }, sourceRepository };
+    if (regexp) {
+        const pattern = compile(regexp, name('certificate-identity-regexp'));
+        return { issuer, identity: { kind: 'regexp', pattern }, sourceRepository };
+    }
+    return { issuer, identity: { kind: 'repository-workflows' }, sourceRepository };
+}
+/**
+ * Checks a verified certificate's identity against the policy; `statementRepository` is the repository URL the
+ * signed statement names. Throws IntegrityError with the reason.
+ */
+function checkSignerIdentity(identity, policy, statementRepository, subject = 'provenance') {
+    const san = identity?.subjectAlternativeName;
+    const issuer = identity?.extensions?.issuer;
+    if (issuer !== policy.issuer) {
+        throw new errors_IntegrityError(`${subject} certificate is for OIDC issuer ${issuer ?? '(none)'}, not ${policy.issuer}`);
+    }
+    if (!san)
+        throw new errors_IntegrityError(`${subject} certificate names no signer identity (no SAN)`);
+    if (policy.sourceRepository && !sameUrl(statementRepository, policy.sourceRepository)) {
+        const named = statementRepository ?? '(none)';
+        throw new errors_IntegrityError(`${subject} names repository ${named}, not ${policy.sourceRepository}`);
+    }
+    const repository = policy.sourceRepository ?? statementRepository;
+    if (policy.identity.kind === 'exact' && san !== policy.identity.uri) {
+        throw new errors_IntegrityError(`${subject} was signed by ${san}, not by ${policy.identity.uri}`);
+    }
+    if (policy.identity.kind === 'regexp' && !policy.identity.pattern.test(san)) {
+        const pattern = policy.identity.pattern.source;
+        throw new errors_IntegrityError(`${subject} was signed by ${san}, which does not match ${pattern}`);
+    }
+    if (policy.identity.kind === 'repository-workflows') {
+        if (!repository) {
+            throw new errors_IntegrityError(`${subject} names no source repository; give certificate-identity to verify its signer`);
+        }
+        if (!san.toLowerCase().startsWith(`${trimSlash(repository).toLowerCase()}/`)) {
+            const which = policy.sourceRepository ? 'source-repository' : 'the repository it names';
+            throw new errors_IntegrityError(`${subject} was signed by ${san}, not by a workflow of ${repository}, ${which}`);
+        }
+    }
+    // A reusable workflow of the repository, run by another one, has a SAN under the repository: the certificate's
+    // source repository tells them apart.
+    if (policy.identity.kind === 'repository-workflows' || policy.sourceRepository) {
+        const source = sourceRepositoryOf(identity);
+        if (!sameUrl(source, repository)) {
+            const ran = source ?? '(no source repository)';
+            throw new errors_IntegrityError(`${subject} was signed by a workflow run in ${ran}, not in ${repository}`);
+        }
+    }
+}
+/** The repository URL an in-toto statement of GitHub's workflow build type names. */
+function repositoryOfStatement(statement) {
+    const { predicate } = (statement ?? {});
+    const repository = predicate?.buildDefinition?.externalParameters?.workflow?.repository;
+    return typeof repository === 'string' && repository ? repository : undefined;
+}
+function sourceRepositoryOf(identity) {
+    return certificateExtension(identity, SOURCE_REPOSITORY_OID);
+}
+/** The text of a Fulcio certificate extension (a DER UTF8String), by OID; undefined when absent or unreadable. */
+function certificateExtension(identity, oid) {
+    const extension = identity?.oids?.find(candidate => candidate.oid?.id.join('.') === oid);
+    if (!extension)
+        return undefined;
+    try {
+        return core_dist.ASN1Obj.parseBuffer(Buffer.from(extension.value)).value.toString('utf8');
+    }
+    catch {
+        return undefined;
+    }
+}
+/** owner/name means a GitHub repository; a URL is taken as it is. */
+function repositoryUrl(value, input) {
+    if (/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(value))
+        return `https://github.com/${value}`;
+    if (/^https?:\/\/[^/]+\/[^/]+\/[^/]+\/?$/.test(value))
+        return trimSlash(value);
+    throw new errors_InputError(`${input}: "${value}" is not owner/name or a repository URL; give e.g. acme/app`);
+}
+function compile(pattern, input) {
+    try {
+        return new RegExp(pattern);
+    }
+    catch (error) {
+        throw new errors_InputError(`${input}: not a valid regular expression (${error.message})`);
+    }
+}
+function sameUrl(a, b) {
+    return a !== undefined && b !== undefined && trimSlash(a).toLowerCase() === trimSlash(b).toLowerCase();
+}
+function trimSlash(url) {
+    return url.replace(/\/+$/, '');
+}
+
+;// CONCATENATED MODULE: ./lib/core/signing/keys.js
+
+
+const GENERATE_HINT = 'generate one with `openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt` (or `artifact-action keygen`)';
+/**
+ * Loads a PEM private key: PKCS#8 ("PRIVATE KEY") or SEC1 ("EC PRIVATE KEY"), ECDSA P-256 or Ed25519.
+ * Tolerates how keys get pasted into secrets: literal \n escapes, indentation, CRLF, surrounding
+ * quotes, a leading "EC PARAMETERS" block. Errors are InputError, one line, naming `input`, and
+ * never contain key material.
+ */
+function keys_loadSigningKey(pem, input = 'signing-key') {
+    if (!pem?.trim())
+        throw new errors_InputError(`${input}: empty; offline signing needs a PEM private key; ${GENERATE_HINT}`);
+    const blocks = pemBlocks(pem);
+    const block = blocks.find(candidate => candidate.label.endsWith('PRIVATE KEY'));
+    if (!block) {
+        const found = blocks.some(candidate => candidate.label.endsWith('PUBLIC KEY')) ? 'a public key, not the private key' : blocks.length ? `a PEM ${blocks[0].label}, not a private key` : 'not a PEM private key';
+        throw new errors_InputError(`${input}: ${found}; give the private key (PKCS#8 or EC PEM); ${GENERATE_HINT}`);
+    }
+    if (block.label === 'ENCRYPTED PRIVATE KEY' || block.encrypted)
+        throw new errors_InputError(`${input}: the private key is encrypted; give it unencrypted (\`openssl pkcs8 -topk8 -nocrypt\`) and keep it in a secret`);
+    if (block.label === 'OPENSSH PRIVATE KEY')
+        throw new errors_InputError(`${input}: OpenSSH key format is not supported; give a PKCS#8 or EC PEM key; ${GENERATE_HINT}`);
+    let privateKey;
+    try {
+        privateKey = (0,external_node_crypto_.createPrivateKey)({ key: block.pem, format: 'pem' });
+    }
+    catch {
+        throw new errors_InputError(`${input}: the ${block.label} block is not a readable key (damaged or truncated); ${GENERATE_HINT}`);
+    }
+    const type = keyTypeOf(privateKey);
+    if (!type)
+        throw new errors_InputError(`${input}: ${describeKey(privateKey)} keys are not supported; use ECDSA P-256 (default) or Ed25519; ${GENERATE_HINT}`);
+    return withPublicKey(type, privateKey);
+}
+/** Reads a public key PEM (SPKI); the error names the input. */
+function loadPublicKey(pem, input = 'public-key') {
+    const block = pemBlocks(pem ?? '').find(candidate => candidate.label === 'PUBLIC KEY');
+    if (!block)
+        throw new errors_InputError(`${input}: not a PEM public key ("BEGIN PUBLIC KEY"); give the .pub file written with the signing key`);
+    let publicKey;
+    try {
+        publicKey = (0,external_node_crypto_.createPublicKey)({ key: block.pem, format: 'pem' });
+    }
+    catch {
+        throw new errors_InputError(`${input}: the PUBLIC KEY block is not a readable key (damaged or truncated)`);
+    }
+    if (!keyTypeOf(publicKey))
+        throw new errors_InputError(`${input}: ${describeKey(publicKey)} keys are not supported; use an ECDSA P-256 or Ed25519 public key`);
+    return publicKey;
+}
+/** A new key pair, for tests and `artifact-action keygen`; the private key as unencrypted PKCS#8 PEM. */
+function generateSigningKey(type = 'ecdsa-p256') {
+    const { privateKey } = type === 'ed25519' ? (0,external_node_crypto_.generateKeyPairSync)('ed25519') : (0,external_node_crypto_.generateKeyPairSync)('ec', { namedCurve: 'prime256v1' });
+    return { key: withPublicKey(type, privateKey), privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+/** Hex sha256 of the public key's SPKI DER. */
+function keyIdOf(publicKey) {
+    return (0,external_node_crypto_.createHash)('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+}
+function keyTypeOf(key) {
+    if (key.asymmetricKeyType === 'ed25519')
+        return 'ed25519';
+    if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1')
+        return 'ecdsa-p256';
+    return undefined;
+}
+/** ECDSA P-256: ecdsa-with-SHA256, DER-encoded (as cosign). Ed25519: pure Ed25519 over the bytes. */
+function signBytes(key, data) {
+    return (0,external_node_crypto_.sign)(key.type === 'ed25519' ? null : 'sha256', data, key.privateKey);
+}
+function withPublicKey(type, privateKey) {
+    const publicKey = (0,external_node_crypto_.createPublicKey)(privateKey);
+    return { type, privateKey, publicKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), keyId: keyIdOf(publicKey) };
+}
+function describeKey(key) {
+    if (key.asymmetricKeyType === 'ec')
+        return `ECDSA ${key.asymmetricKeyDetails?.namedCurve ?? 'unknown-curve'}`;
+    return (key.asymmetricKeyType ?? 'unknown').toUpperCase();
+}
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+/** Finds PEM blocks in pasted text and rebuilds each with 64-column base64 lines. */
+function pemBlocks(text) {
+    const unescaped = text.replace(/\\r/g, '').replace(/\\n/g, '\n');
+    const blocks = [];
+    for (const [, label, content] of unescaped.matchAll(PEM_BLOCK)) {
+        const encrypted = /Proc-Type:\s*4,ENCRYPTED/.test(content);
+        const base64 = content.replace(/^\s*[A-Za-z-]+:.*$/gm, '').replace(/\s+/g, '');
+        const lines = base64.match(/.{1,64}/g) ?? [];
+        blocks.push({ label, encrypted, pem: [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`, ''].join('\n') });
+    }
+    return blocks;
+}
+
+;// CONCATENATED MODULE: ./lib/core/signing/sigstore-instance.js
+
+/** The public-good instance: its trusted root comes from Sigstore's TUF repository. */
+const PUBLIC_SIGSTORE = {
+    name: 'public',
+    fulcioURL: 'https://fulcio.sigstore.dev',
+    rekorURL: 'https://rekor.sigstore.dev'
+};
+/** GitHub's instance, which actions/attest uses for private repositories: no transparency log, a TSA instead. */
+const GITHUB_SIGSTORE = {
+    name: 'github',
+    fulcioURL: 'https://fulcio.githubapp.com',
+    tsaURL: 'https://timestamp.githubapp.com'
+};
+/** Input names, as action.yml declares them (the CLI flags add `--`). */
+const sigstore_instance_SigstoreInputs = {
+    Sigstore: 'sigstore',
+    FulcioURL: 'fulcio-url',
+    RekorURL: 'rekor-url',
+    TimestampURL: 'timestamp-url',
+    TrustedRoot: 'trusted-root'
+};
+/**
+ * Resolves the instance from inputs (or flags, with prefix `--`). `sign` needs the service URLs of a custom
+ * instance; verifying needs only its trusted root. URLs without `sigstore` mean custom.
+ */
+function sigstore_instance_resolveSigstoreInstance(values, use, prefix = '') {
+    const name = (input) => `${prefix}${input}`;
+    const urls = { fulcioURL: values['fulcio-url'], rekorURL: values['rekor-url'], tsaURL: values['timestamp-url'] };
+    const named = { 'fulcio-url': urls.fulcioURL, 'rekor-url': urls.rekorURL, 'timestamp-url': urls.tsaURL };
+    const given = Object.entries(named).filter(([, url]) => url);
+    const chosen = values.sigstore?.trim() || (given.length > 0 ? 'custom' : 'public');
+    const trustedRootPath = values['trusted-root']?.trim() || undefined;
+    if (chosen !== 'public' && chosen !== 'github' && chosen !== 'custom') {
+        throw new errors_InputError(`${name('sigstore')}: "${chosen}" is not public, github or custom`);
+    }
+    if (chosen !== 'custom' && given.length > 0) {
+        const input = name(given[0][0]);
+        throw new errors_InputError(`${input}: only for sigstore custom; drop it, or set ${name('sigstore')} to custom`);
+    }
+    if (chosen === 'public')
+        return { ...PUBLIC_SIGSTORE, trustedRootPath };
+    if (chosen === 'github')
+        return { ...GITHUB_SIGSTORE, trustedRootPath };
+    for (const [input, url] of given)
+        checkUrl(url, name(input));
+    if (use === 'sign' && !urls.fulcioURL) {
+        throw new errors_InputError(`${name('fulcio-url')}: required for sigstore custom; give your Fulcio's URL`);
+    }
+    if (use === 'sign' && !urls.rekorURL && !urls.tsaURL) {
+        const hint = 'give rekor-url or timestamp-url';
+        throw new errors_InputError(`${name('rekor-url')}: sigstore custom needs a Rekor or a timestamp authority; ${hint}`);
+    }
+    if (use === 'verify' && !trustedRootPath) {
+        throw new errors_InputError(`${name('trusted-root')}: required for sigstore custom; give its trusted root JSON file`);
+    }
+    return { name: 'custom', ...urls, trustedRootPath };
+}
+function checkUrl(url, input) {
+    let parsed;
+    try {
+        parsed = new URL(url);
+    }
+    catch {
+        throw new errors_InputError(`${input}: "${url}" is not a URL; give e.g. https://fulcio.example.com`);
+    }
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+        throw new errors_InputError(`${input}: "${url}" is not an http(s) URL`);
+    }
+}
+
+// EXTERNAL MODULE: ./node_modules/@sigstore/protobuf-specs/dist/index.js
+var protobuf_specs_dist = __nccwpck_require__(19654);
+;// CONCATENATED MODULE: ./lib/core/signing/trust-root.js
+
+
+
+const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json';
+/** Where the public-good instance publishes its trusted root (through TUF). */
+const PUBLIC_TUF_MIRROR = 'https://tuf-repo-cdn.sigstore.dev';
+/**
+ * The trusted root of an instance: from its file when given, else (public instance only) from Sigstore's TUF
+ * repository. A fetch that fails is a TrustRootError; a bad file is an InputError naming `input`.
+ */
+async function loadTrustedRoot(instance, input = 'trusted-root') {
+    if (instance.trustedRootPath)
+        return readTrustedRoot(instance.trustedRootPath, input);
+    if (instance.name === 'github') {
+        const command = '`gh attestation trusted-root > trusted_root.jsonl`';
+        throw new errors_InputError(`${input}: required for GitHub's Sigstore instance; write it with ${command}`);
+    }
+    if (instance.name !== 'public') {
+        throw new errors_InputError(`${input}: required for sigstore ${instance.name}; give its trusted root JSON file`);
+    }
+    // Loaded on demand: the TUF client is large and needs the network.
+    const { getTrustedRoot } = await __nccwpck_require__.e(/* import() */ 694).then(__nccwpck_require__.t.bind(__nccwpck_require__, 84423, 19));
+    try {
+        return await getTrustedRoot({ retry: { retries: 1 }, timeout: 5000 });
+    }
+    catch (error) {
+        throw new TrustRootError(`cannot fetch the Sigstore trust root from ${PUBLIC_TUF_MIRROR} (${reasonOf(error)}); ` +
+            `to verify offline, pass ${input} with a trusted root JSON file`);
+    }
+}
+/** The error and its causes on one line, e.g. "error refreshing TUF metadata: connect ECONNREFUSED …". */
+function reasonOf(error) {
+    const reasons = [];
+    for (let cause = error; cause && reasons.length < 3; cause = cause.cause) {
+        reasons.push(errors_errorMessage(cause).split('\n')[0]);
+    }
+    return reasons.join(': ');
+}
+/**
+ * What a bundle must carry besides a valid certificate: an entry in the transparency log and a signed certificate
+ * timestamp where the instance keeps logs, and always at least one timestamp (log entry or TSA).
+ */
+function thresholdsFor(instance, root) {
+    if (instance.name === 'public')
+        return { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 };
+    if (instance.name === 'github')
+        return { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 1 };
+    const required = (list) => (list.length > 0 ? 1 : 0);
+    return { tlogThreshold: required(root.tlogs), ctlogThreshold: required(root.ctlogs), timestampThreshold: 1 };
+}
+/**
+ * Reads a trusted root file: one JSON document, or JSON lines with one trusted root each (as `gh attestation
+ * trusted-root` prints them), which are all trusted.
+ */
+async function readTrustedRoot(file, input) {
+    let text;
+    try {
+        text = await (0,promises_.readFile)(file, 'utf8');
+    }
+    catch (error) {
+        const reason = error.code ?? errors_errorMessage(error);
+        throw new errors_InputError(`${input}: cannot read ${file} (${reason})`);
+    }
+    const documents = documentsOf(text, file, input);
+    if (documents.length === 0)
+        throw new errors_InputError(`${input}: ${file} is empty; give a Sigstore trusted root JSON file`);
+    const roots = documents.map(document => {
+        const mediaType = document?.mediaType;
+        if (typeof mediaType !== 'string' || !mediaType.startsWith(TRUSTED_ROOT_MEDIA_TYPE)) {
+            const found = `mediaType ${String(mediaType)}, not ${TRUSTED_ROOT_MEDIA_TYPE}`;
+            throw new errors_InputError(`${input}: ${file} is not a Sigstore trusted root (${found})`);
+        }
+        try {
+            return protobuf_specs_dist.TrustedRoot.fromJSON(document);
+        }
+        catch (error) {
+            throw new errors_InputError(`${input}: ${file} is not a valid trusted root (${errors_errorMessage(error)})`);
+        }
+    });
+    return roots.reduce((all, root) => ({
+        ...all,
+        tlogs: [...all.tlogs, ...root.tlogs],
+        certificateAuthorities: [...all.certificateAuthorities, ...root.certificateAuthorities],
+        ctlogs: [...all.ctlogs, ...root.ctlogs],
+        timestampAuthorities: [...all.timestampAuthorities, ...root.timestampAuthorities]
+    }));
+}
+function documentsOf(text, file, input) {
+    try {
+        return [JSON.parse(text)];
+    }
+    catch {
+        // Not one document: JSON lines.
+    }
+    return text
+        .split('\n')
+        .filter(line => line.trim())
+        .map((line, index) => {
+        try {
+            return JSON.parse(line);
+        }
+        catch {
+            throw new errors_InputError(`${input}: ${file} is not JSON (line ${index + 1}); give a Sigstore trusted root file`);
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./lib/core/signing/bundle.js
+
+
+
+
+
+
+
+
+
+
+/**
+ * Signs a statement offline: a DSSE envelope in a Sigstore bundle v0.3 whose public-key hint (and
+ * signature keyid) is the key id. No transparency log or timestamp: trust comes from the key alone.
+ */
+function signStatementWithKey(statement, key) {
+    const payload = Buffer.from(JSON.stringify(statement), 'utf8');
+    const signature = signBytes(key, preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, payload));
+    const bundle = {
+        mediaType: dist.BUNDLE_V03_MEDIA_TYPE,
+        verificationMaterial: { publicKey: { hint: key.keyId }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
+        dsseEnvelope: { payload: payload.toString('base64'), payloadType: IN_TOTO_PAYLOAD_TYPE, signatures: [{ sig: signature.toString('base64'), keyid: key.keyId }] }
+    };
+    (0,dist.assertBundleLatest)((0,dist.bundleFromJSON)(bundle));
+    return bundle;
+}
+/**
+ * Checks a key-signed bundle offline against a public key and returns the statement it signs.
+ * Bundle problems throw IntegrityError with the reason; an unreadable public key is an InputError.
+ */
+function verifyBundleWithKey(bundleJson, publicKeyPem, input = 'public-key') {
+    const publicKey = loadPublicKey(publicKeyPem, input);
+    const bundle = parseDsseBundle(bundleJson);
+    if (!(0,dist.isBundleWithPublicKey)(bundle))
+        throw new errors_IntegrityError(`provenance is signed keylessly (${bundle.verificationMaterial.content.$case}), not with a key; verify it keylessly`);
+    const keyId = keyIdOf(publicKey);
+    const { hint } = bundle.verificationMaterial.content.publicKey;
+    if (hint !== keyId)
+        throw new errors_IntegrityError(`provenance is signed by key ${shortId(hint)}, not by the given public key ${shortId(keyId)}`);
+    const envelope = bundle.content.dsseEnvelope;
+    const [signature] = envelope.signatures;
+    if (signature.keyid && signature.keyid !== keyId)
+        throw new errors_IntegrityError(`provenance signature names key ${shortId(signature.keyid)}, not the given public key ${shortId(keyId)}`);
+    // The signature itself is checked by Sigstore's verifier, with this key as the only trust material.
+    const trust = { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: () => ({ publicKey, validFor: () => true }) };
+    try {
+        new verify_dist.Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify((0,verify_dist.toSignedEntity)(bundle));
+    }
+    catch {
+        throw new errors_IntegrityError(`provenance signature is invalid: it does not match the payload under key ${shortId(keyId)} (the payload or signature was altered)`);
+    }
+    return statementOf(bundle);
+}
+/**
+ * Signs keylessly, as actions/attest does: a short-lived Fulcio certificate for the workflow's OIDC identity
+ * (token audience "sigstore"), then a Rekor entry and/or an RFC 3161 timestamp, as the instance has them.
+ * Needs the network; the default instance is the public one.
+ */
+async function signStatementKeyless(statement, options) {
+    const token = options.identityToken?.trim();
+    if (!token) {
+        const hint = 'add `permissions: id-token: write` to the job, or give signing-key for offline signing';
+        throw new errors_InputError(`signing: keyless signing needs the job's OIDC token; ${hint}`);
+    }
+    if (token.split('.').length !== 3) {
+        const hint = 'request it with audience "sigstore" (core.getIDToken("sigstore"))';
+        throw new errors_InputError(`signing: the OIDC identity token is not a JWT; ${hint}`);
+    }
+    const instance = options.instance ?? PUBLIC_SIGSTORE;
+    // Loaded on demand: the keyless stack (Fulcio, Rekor, TUF clients) is large and only needed here.
+    const { attest } = await Promise.all(/* import() */[__nccwpck_require__.e(694), __nccwpck_require__.e(267)]).then(__nccwpck_require__.t.bind(__nccwpck_require__, 94267, 19));
+    let bundle;
+    try {
+        bundle = await attest(Buffer.from(JSON.stringify(statement), 'utf8'), IN_TOTO_PAYLOAD_TYPE, {
+            identityToken: token,
+            fulcioURL: instance.fulcioURL,
+            rekorURL: instance.rekorURL,
+            tlogUpload: Boolean(instance.rekorURL),
+            tsaServerURL: instance.tsaURL
+        });
+    }
+    catch (error) {
+        const reason = withoutToken(error, token);
+        // No cause: the original error may carry the identity token.
+        // eslint-disable-next-line preserve-caught-error
+        throw new Error(`keyless signing through the ${instance.name} Sigstore (${servicesOf(instance)}) failed: ${reason}`);
+    }
+    if (bundle.mediaType !== dist.BUNDLE_V03_MEDIA_TYPE) {
+        throw new errors_IntegrityError(`Sigstore returned a bundle of type ${bundle.mediaType}, not ${dist.BUNDLE_V03_MEDIA_TYPE}`);
+    }
+    return bundle;
+}
+/**
+ * Checks a keyless bundle against the instance's trusted root (from its file, else fetched through TUF) and the
+ * identity policy, then returns the statement it signs. A trust root that cannot be fetched is a TrustRootError;
+ * a bundle that does not verify, or a signer the policy refuses, is an IntegrityError with the reason.
+ */
+async function verifyBundleKeyless(bundleJson, options = {}) {
+    const { statement, identity } = await verifyKeylessSignature(bundleJson, options);
+    const policy = options.policy ?? { issuer: GITHUB_ACTIONS_ISSUER, identity: { kind: 'repository-workflows' } };
+    checkSignerIdentity(identity, policy, repositoryOfStatement(statement));
+    return statement;
+}
+/**
+ * Checks a keyless bundle against the instance's trusted root only, and returns the statement and the certificate's
+ * identity, for the caller's identity policy. Errors as verifyBundleKeyless.
+ */
+async function verifyKeylessSignature(bundleJson, options = {}, subject = 'provenance') {
+    const bundle = parseDsseBundle(bundleJson);
+    if ((0,dist.isBundleWithPublicKey)(bundle)) {
+        throw new errors_IntegrityError(`${subject} is signed with a key, not keylessly; verify it with the public key`);
+    }
+    const statement = statementOf(bundle);
+    const instance = options.instance ?? PUBLIC_SIGSTORE;
+    const root = await loadTrustedRoot(instance, options.trustedRootInput);
+    let signer;
+    try {
+        signer = new verify_dist.Verifier((0,verify_dist.toTrustMaterial)(root), thresholdsFor(instance, root)).verify((0,verify_dist.toSignedEntity)(bundle));
+    }
+    catch (error) {
+        throw new errors_IntegrityError(`${subject} signature is invalid: ${error.message}`);
+    }
+    return { statement, identity: signer.identity };
+}
+function servicesOf(instance) {
+    const { fulcioURL, rekorURL, tsaURL } = instance;
+    return [`Fulcio ${fulcioURL}`, rekorURL && `Rekor ${rekorURL}`, tsaURL && `TSA ${tsaURL}`].filter(Boolean).join(', ');
+}
+/** Parses a bundle (object or JSON text) and requires a DSSE envelope carrying an in-toto statement. */
+function parseDsseBundle(bundleJson) {
+    const json = jsonOf(bundleJson);
+    if (typeof json !== 'object' || json === null || Array.isArray(json))
+        throw new errors_IntegrityError('provenance is not a Sigstore bundle (not a JSON object)');
+    let bundle;
+    try {
+        bundle = (0,dist.bundleFromJSON)(json);
+    }
+    catch (error) {
+        const fields = error.fields;
+        throw new errors_IntegrityError(`provenance is not a valid Sigstore bundle (${fields?.length ? `bad ${fields.join(', ')}` : error.message})`);
+    }
+    if (!(0,dist.isBundleWithDsseEnvelope)(bundle))
+        throw new errors_IntegrityError('provenance bundle holds a message signature, not a DSSE envelope');
+    const { payloadType } = bundle.content.dsseEnvelope;
+    if (payloadType !== IN_TOTO_PAYLOAD_TYPE)
+        throw new errors_IntegrityError(`provenance payload type is ${JSON.stringify(payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}`);
+    return bundle;
+}
+function jsonOf(bundleJson) {
+    if (typeof bundleJson !== 'string')
+        return bundleJson;
+    try {
+        return JSON.parse(bundleJson);
+    }
+    catch {
+        throw new errors_IntegrityError('provenance is not JSON');
+    }
+}
+function statementOf(bundle) {
+    let statement;
+    try {
+        statement = JSON.parse(bundle.content.dsseEnvelope.payload.toString('utf8'));
+    }
+    catch {
+        throw new errors_IntegrityError('provenance payload is not JSON');
+    }
+    if (typeof statement !== 'object' || statement === null || Array.isArray(statement))
+        throw new errors_IntegrityError('provenance payload is not an in-toto statement (not a JSON object)');
+    return statement;
+}
+function shortId(keyId) {
+    return keyId ? keyId.slice(0, 12) : '(none)';
+}
+function withoutToken(error, token) {
+    return (error instanceof Error ? error.message : String(error)).split(token).join('***');
+}
+
+;// CONCATENATED MODULE: ./lib/core/cache/scope.js
+const LOCAL_SCOPE = 'local';
+function scopeOfRef(ref) {
+    if (!ref)
+        return LOCAL_SCOPE;
+    const pull = /^refs\/pull\/(\d+)\//.exec(ref);
+    if (pull)
+        return `pr/${pull[1]}`;
+    if (ref.startsWith('refs/heads/'))
+        return `branch/${ref.slice('refs/heads/'.length)}`;
+    if (ref.startsWith('refs/tags/'))
+        return `tag/${ref.slice('refs/tags/'.length)}`;
+    return `ref/${ref.replace(/^refs\//, '')}`;
+}
+function branchScope(branch) {
+    return scopeOfRef(`refs/heads/${branch.replace(/^refs\/heads\//, '')}`);
+}
+function writeScope(context) {
+    return scopeOfRef(context.ref);
+}
+/** The scopes a restore reads, in order, without repeats. */
+function readScopes(context) {
+    const scopes = [writeScope(context)];
+    if (context.baseRef)
+        scopes.push(branchScope(context.baseRef));
+    if (context.defaultBranch)
+        scopes.push(branchScope(context.defaultBranch));
+    return [...new Set(scopes)];
+}
+
+;// CONCATENATED MODULE: ./lib/core/cache/entry-signature.js
+
+
+
+
+
+
+
+/**
+ * A signed entry has one more object, `signatures/<scope>/<version>/<key>/<tree digest>`: a Sigstore bundle whose
+ * DSSE envelope carries an in-toto statement over the entry (key, scope, version, tree) and its writer. It lives
+ * outside `refs/`, so prefix listings of refs never see it, and it is named by the tree, so a signature always
+ * belongs to one tree. Unsigned stores and entries keep working; only a restore policy asks for signatures.
+ */
+const ENTRY_PREDICATE_TYPE = 'https://artifact-action.dev/cache-entry/v1';
+const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+/** Fulcio's extensions for GitHub Actions: what the certificate, not the statement, says about the job. */
+const CERTIFICATE = {
+    sourceRepository: '1.3.6.1.4.1.57264.1.12',
+    sourceRef: '1.3.6.1.4.1.57264.1.14',
+    buildConfig: '1.3.6.1.4.1.57264.1.18',
+    trigger: '1.3.6.1.4.1.57264.1.20',
+    runInvocation: '1.3.6.1.4.1.57264.1.21'
+};
+function signatureKey(entryRefKey, tree) {
+    return `signatures/${entryRefKey.slice('refs/'.length)}/${tree}`;
+}
+/** The statement a save signs: the entry as its ref names it, and the writer. */
+function entryStatement(record, writer) {
+    const { key, scope, version, tree } = record;
+    return {
+        _type: STATEMENT_TYPE,
+        subject: [{ name: `${scope}/${key}`, digest: { sha256: tree } }],
+        predicateType: ENTRY_PREDICATE_TYPE,
+        predicate: { key, scope, version, tree, writer }
+    };
+}
+/** Signs an entry and stores its signature (overwriting one a bucket writer may have planted for this tree). */
+async function writeEntrySignature(store, entryRefKey, record, signing) {
+    const bundle = await signing.sign(entryStatement(record, signing.writer));
+    await store.put(signatureKey(entryRefKey, record.tree), Buffer.from(JSON.stringify(bundle)), {
+        contentType: 'application/json'
+    });
+}
+const PATTERN_HINT = 'any, signed, default-branch, or refs such as "refs/heads/main refs/tags/*"';
+/** Parses `restore-policy` (or `--restore-policy`); default-branch needs the repository's default branch. */
+function parsePolicyRule(text, input, defaultBranch) {
+    const value = (text ?? '').trim();
+    if (value === '' || value === 'any')
+        return { kind: 'any' };
+    if (value === 'signed')
+        return { kind: 'signed' };
+    if (value === 'default-branch') {
+        if (!defaultBranch)
+            throw new errors_InputError(`${input}: default-branch needs the repository's default branch, which this run does not name; ` +
+                'list refs instead, e.g. refs/heads/main');
+        return { kind: 'default-branch', branch: defaultBranch.replace(/^refs\/heads\//, '') };
+    }
+    const patterns = value.split(/[\s,]+/).filter(Boolean);
+    const bad = patterns.find(pattern => !/^refs\/[^*\s]+\*?$/.test(pattern));
+    if (bad)
+        throw new errors_InputError(`${input}: "${bad}" is not ${PATTERN_HINT}`);
+    return { kind: 'refs', patterns };
+}
+/**
+ * The restore policy: `any` unless restore-policy says otherwise. Without restore-public-key or an identity, a
+ * keyless signature by a workflow of `repository` (owner/name), run in it, is trusted.
+ */
+function entry_signature_resolveRestorePolicy(values, context, prefix = '') {
+    const name = (input) => `${prefix}${input}`;
+    const rule = parsePolicyRule(values['restore-policy'], name('restore-policy'), context.defaultBranch);
+    const publicKeys = values['restore-public-key']?.trim() ? [values['restore-public-key']] : [];
+    for (const pem of publicKeys)
+        loadPublicKey(pem, name('restore-public-key'));
+    const exact = values['restore-identity']?.trim();
+    const regexp = values['restore-identity-regexp']?.trim();
+    if (rule.kind === 'any') {
+        const stray = ['restore-public-key', 'restore-identity', 'restore-identity-regexp'].find(input => values[input]?.trim());
+        if (stray) {
+            const hint = `set ${name('restore-policy')} to signed, default-branch or refs`;
+            throw new errors_InputError(`${name(stray)}: only with a restore policy other than any; ${hint}`);
+        }
+        return { rule, publicKeys };
+    }
+    if (publicKeys.length > 0 && !exact && !regexp)
+        return { rule, publicKeys };
+    if (!exact && !regexp && !context.repository) {
+        const trust = `${name('restore-public-key')}, ${name('restore-identity')} or a GitHub repository`;
+        throw new errors_InputError(`${name('restore-policy')}: ${rule.kind} needs ${trust} to trust`);
+    }
+    const identity = resolveIdentityPolicy({
+        'certificate-identity': exact,
+        'certificate-identity-regexp': regexp,
+        'certificate-oidc-issuer': GITHUB_ACTIONS_ISSUER,
+        'source-repository': context.repository
+    }, prefix);
+    const instance = sigstore_instance_resolveSigstoreInstance(values, 'verify', prefix);
+    return { rule, publicKeys, keyless: { instance, identity, trustedRootInput: name(sigstore_instance_SigstoreInputs.TrustedRoot) } };
+}
+/**
+ * Whether an entry may be restored under the policy. Everything is read from the signature: the statement must
+ * name this entry (key, scope, version, tree) exactly as its ref does, and the writer's ref and event come from the
+ * certificate for keyless signatures (a workflow can claim anything in its own statement). The writer's ref must be
+ * one whose scope is the entry's scope. Never throws: a refusal carries its reason.
+ */
+async function checkEntry(store, match, policy) {
+    if (policy.rule.kind === 'any')
+        return { accepted: true };
+    try {
+        const writer = await verifiedWriter(store, match, policy);
+        const refusal = ruleRefusal(policy.rule, writer);
+        return refusal ? { accepted: false, reason: refusal } : { accepted: true, writer };
+    }
+    catch (error) {
+        return { accepted: false, reason: errors_errorMessage(error) };
+    }
+}
+class Refused extends Error {
+}
+async function verifiedWriter(store, match, policy) {
+    const { record } = match;
+    // Keyed by where the ref lies, without its revision, and the tree: the revisions of one tree share it.
+    const at = parseEntryKey(match.refKey);
+    const firstRef = at ? refKey(at.scope, at.version, at.key) : match.refKey;
+    const bytes = await store.get(signatureKey(firstRef, record.tree));
+    if (!bytes)
+        throw new Refused('unsigned (no signature for its tree)');
+    let bundle;
+    try {
+        bundle = JSON.parse(bytes.toString('utf8'));
+    }
+    catch {
+        throw new Refused('its signature is not JSON');
+    }
+    const hint = bundle?.verificationMaterial?.publicKey?.hint;
+    let statement;
+    let signer;
+    let certified;
+    if (typeof hint === 'string') {
+        const pem = policy.publicKeys.find(candidate => keyIdOf(loadPublicKey(candidate)) === hint);
+        if (!pem)
+            throw new Refused(`signed by key ${hint.slice(0, 12)}, which is not trusted`);
+        statement = verifyBundleWithKey(bundle, pem);
+        signer = `key ${hint.slice(0, 12)}`;
+    }
+    else {
+        if (!policy.keyless)
+            throw new Refused('signed keylessly, but no keyless identity is trusted');
+        const { identity } = policy.keyless;
+        // The statement's repository is the writer's own claim: the trusted repository must come from the policy.
+        if (identity.identity.kind === 'repository-workflows' && !identity.sourceRepository)
+            throw new Refused('signed keylessly, but no repository is trusted');
+        const verified = await verifyKeylessSignature(bundle, policy.keyless, 'entry');
+        statement = verified.statement;
+        const writerOfStatement = predicateOf(statement).writer;
+        checkSignerIdentity(verified.identity, policy.keyless.identity, stringOr(writerOfStatement?.repository), 'entry');
+        signer = verified.identity?.subjectAlternativeName ?? '(no SAN)';
+        const extension = (oid) => certificateExtension(verified.identity, oid);
+        certified = {
+            repository: extension(CERTIFICATE.sourceRepository),
+            workflow: extension(CERTIFICATE.buildConfig),
+            ref: extension(CERTIFICATE.sourceRef),
+            event: extension(CERTIFICATE.trigger),
+            runId: extension(CERTIFICATE.runInvocation)
+        };
+    }
+    const predicate = predicateOf(statement);
+    const location = parseEntryKey(match.refKey);
+    const expected = { key: record.key, scope: record.scope, version: record.version, tree: record.tree };
+    for (const field of ['key', 'scope', 'version', 'tree']) {
+        if (predicate[field] !== expected[field])
+            throw new Refused(`its signature covers ${field} ${entry_signature_short(predicate[field])}, but its ref names ${entry_signature_short(expected[field])}`);
+        if (field !== 'tree' && location && location[field] !== expected[field])
+            throw new Refused(`its ref is stored under ${field} ${entry_signature_short(location[field])}, but names ${entry_signature_short(expected[field])}`);
+    }
+    const claimed = predicate.writer ?? {};
+    // Keyless: only what the certificate says; a field it lacks is unknown, never filled in from the claim.
+    const writer = { ...pickWriter(certified ?? claimed), signer };
+    if (certified) {
+        for (const field of ['repository', 'ref', 'event']) {
+            if (claimed[field] !== undefined && certified[field] !== undefined && claimed[field] !== certified[field]) {
+                throw new Refused(`its signature claims ${field} ${claimed[field]}, but the certificate says ${certified[field]}`);
+            }
+        }
+    }
+    if (!writer.ref)
+        throw new Refused(`its signature names no writer ref (signed by ${signer})`);
+    const writerScope = scopeOfRef(writer.ref);
+    if (writerScope !== record.scope)
+        throw new Refused(`it is in scope ${record.scope}, but was signed by a job of ${writer.ref} (scope ${writerScope})`);
+    return writer;
+}
+/** The rule in words, e.g. "default-branch (main)". */
+function describeRule(rule) {
+    if (rule.kind === 'default-branch')
+        return `default-branch (${rule.branch})`;
+    if (rule.kind === 'refs')
+        return `refs ${rule.patterns.join(', ')}`;
+    return rule.kind;
+}
+/** Why the rule refuses a verified writer; undefined when it accepts. */
+function ruleRefusal(rule, writer) {
+    const by = `written by ${writer.ref} (${writer.event ?? 'no event'})`;
+    if (rule.kind === 'default-branch') {
+        const defaultPush = writer.ref === `refs/heads/${rule.branch}` && writer.event === 'push';
+        const tag = writer.ref?.startsWith('refs/tags/') && (writer.event === 'push' || writer.event === 'release');
+        return defaultPush || tag ? undefined : `${by}, not by a push to ${rule.branch} or a tag`;
+    }
+    if (rule.kind === 'refs') {
+        const matches = rule.patterns.some(pattern => pattern.endsWith('*') ? writer.ref.startsWith(pattern.slice(0, -1)) : writer.ref === pattern);
+        return matches ? undefined : `${by}, not by ${rule.patterns.join(', ')}`;
+    }
+    return undefined;
+}
+function predicateOf(statement) {
+    const { predicateType, predicate } = (statement ?? {});
+    if (predicateType !== ENTRY_PREDICATE_TYPE || typeof predicate !== 'object' || predicate === null) {
+        throw new Refused(`its signature is not over a cache entry (predicate type ${entry_signature_short(predicateType)})`);
+    }
+    const writer = predicate.writer;
+    return {
+        ...predicate,
+        writer: typeof writer === 'object' && writer !== null ? writer : undefined
+    };
+}
+function pickWriter(writer) {
+    const picked = {};
+    for (const field of ['repository', 'workflow', 'ref', 'event', 'runId']) {
+        const value = stringOr(writer[field]);
+        if (value !== undefined)
+            picked[field] = value;
+    }
+    return picked;
+}
+function stringOr(value) {
+    return typeof value === 'string' && value ? value : undefined;
+}
+function entry_signature_short(value) {
+    const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? 'none');
+    return /^[0-9a-f]{64}$/.test(text) ? text.slice(0, 12) : text.slice(0, 80);
 }
 
 ;// CONCATENATED MODULE: ./lib/core/cache/tree-paths.js
@@ -79084,7 +80164,7 @@ function parsePathPatterns(text) {
  */
 async function resolveSaveRoots(patterns, workspace) {
     if (patterns.length === 0)
-        throw new InputError('path: no paths given; list the files or directories to cache, one per line');
+        throw new errors_InputError('path: no paths given; list the files or directories to cache, one per line');
     const home = (0,external_node_os_.homedir)();
     const excludes = patterns.filter(pattern => pattern.startsWith('!')).map(pattern => resolveRootSpec(pattern.slice(1), workspace, home));
     const matches = new Set();
@@ -79129,7 +80209,8 @@ function restoreTargets(roots, patterns, workspace) {
         const excluded = excludes.some(exclude => external_node_path_.matchesGlob(destination, exclude));
         if ((literal === undefined && !belowGlob) || excluded)
             throw refuse('the requested paths');
-        return { destination, base: inWorkspace ? workspace : literal };
+        // A root that is the literal pattern itself is reached from its parent: only the workspace is its own base.
+        return { destination, base: inWorkspace ? workspace : destination === literal ? external_node_path_.dirname(literal) : literal };
     });
 }
 /** A glob's leading folders that hold no glob character: every match lies below them. */
@@ -79143,6 +80224,7 @@ function isAtOrBelow(target, folder) {
 }
 
 ;// CONCATENATED MODULE: ./lib/core/cache/checkpoint-cache.js
+
 
 
 
@@ -79180,19 +80262,40 @@ async function findAndRestore(request) {
     for (const restoreKey of request.restoreKeys ?? [])
         validateKey(restoreKey, 'restore-keys');
     const version = entryVersion(request.paths);
-    const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] });
+    const { policy } = request;
+    const refused = [];
+    const verdicts = new Map();
+    const accept = async (candidate) => {
+        if (!policy)
+            return true;
+        // The exact key is also the first prefix match: check each ref once.
+        let verdict = verdicts.get(candidate.refKey);
+        if (!verdict) {
+            verdict = await checkEntry(request.store, candidate, policy);
+            verdicts.set(candidate.refKey, verdict);
+            // Named by where the ref is stored: what it says about itself is not trusted.
+            const where = parseEntryKey(candidate.refKey) ?? candidate.record;
+            if (!verdict.accepted)
+                refused.push({ key: where.key, scope: where.scope, reason: verdict.reason });
+        }
+        return verdict.accepted;
+    };
+    const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] }, accept);
+    const refusals = refused.length > 0 ? { refused } : {};
     if (!match)
-        return { status: 'miss' };
+        return { status: 'miss', ...refusals };
+    const verdict = verdicts.get(match.refKey);
+    const signer = verdict?.accepted ? verdict.writer : undefined;
     if (request.lookupOnly)
-        return { status: 'found', match, exact: match.exact };
+        return { status: 'found', match, exact: match.exact, signer, ...refusals };
     const manifest = await loadManifestColumns(request.store, match.record.tree);
     const targets = restoreTargets(manifest.roots, request.paths, request.workspace);
     const destinations = targets.map(target => target.destination);
     const bases = targets.map(target => target.base);
-    const { store, onProgress } = request;
-    const stats = await materializeTree({ store, manifest, destinations, bases, onProgress });
+    const { store, onProgress, exactMirror, keepSpecialModes } = request;
+    const stats = await materializeTree({ store, manifest, destinations, bases, onProgress, exactMirror, keepSpecialModes });
     await recordUse(request.store, match.refKey);
-    return { status: 'found', match, exact: match.exact, stats };
+    return { status: 'found', match, exact: match.exact, stats, signer, ...refusals };
 }
 /** Records when an entry was last restored, in a tiny object of its own, for pruning by age. */
 async function recordUse(store, entryRefKey) {
@@ -79215,9 +80318,12 @@ async function storeAndName(request) {
     if (roots.length === 0)
         return { status: 'no-files' };
     await assertNotReleaseStore(request.store);
-    if (await request.store.head(refKey(scope, version, request.key)))
-        return { status: 'exists' };
-    const bases = await loadBases(request, version);
+    const updateUnsupported = request.update === true && request.store.entryRevisions === false;
+    const update = request.update === true && !updateUnsupported;
+    const current = update ? await newestRevision(request.store, scope, version, request.key) : undefined;
+    if (!update && (await request.store.head(refKey(scope, version, request.key))))
+        return { status: 'exists', ...(updateUnsupported ? { updateUnsupported } : {}) };
+    const bases = await loadBases(request, version, current?.record.tree);
     let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress });
     // A prune may have collected objects of a base since it was read: wait out a prune's deletions
     // in progress, then store again the blobs whose objects are gone.
@@ -79230,7 +80336,7 @@ async function storeAndName(request) {
         // The first manifest under this digest named the vanished objects; this one is checked.
         await request.store.put(manifestKey(snapshot.digest), snapshot.encoded);
     }
-    const written = await writeEntry(request.store, {
+    const record = {
         schema: ENTRY_SCHEMA,
         key: request.key,
         scope,
@@ -79239,10 +80345,26 @@ async function storeAndName(request) {
         files: snapshot.stats.files,
         size: snapshot.stats.treeBytes,
         created: new Date().toISOString()
-    });
+    };
+    const signed = Boolean(request.signing);
+    if (update) {
+        if (!current && snapshot.digest === request.hitTree)
+            return { status: 'unchanged', tree: snapshot.digest };
+        // The signature is stored before the ref, so a signed entry is never visible without it.
+        if (request.signing)
+            await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing);
+        const written = await writeRevision(request.store, record);
+        if (written.status === 'unchanged')
+            return { status: 'unchanged', tree: snapshot.digest, revision: written.revision };
+        return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: written.revision, signed };
+    }
+    if (request.signing)
+        await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing);
+    const written = await writeEntry(request.store, record);
+    const unsupported = updateUnsupported ? { updateUnsupported } : {};
     if (written === 'exists')
-        return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats };
-    return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope };
+        return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats, ...unsupported };
+    return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: 0, signed };
 }
 async function missingObjects(store, objects) {
     const missing = new Set();
@@ -79252,9 +80374,12 @@ async function missingObjects(store, objects) {
     });
     return missing;
 }
-/** Manifests whose blobs a save may reuse: those this job restored, else the entry a restore would pick. */
-async function loadBases(request, version) {
-    const digests = [...(request.baseTrees ?? [])];
+/**
+ * Manifests whose blobs a save may reuse: those this job restored and the newest revision an update
+ * follows, else the entry a restore would pick.
+ */
+async function loadBases(request, version, previous) {
+    const digests = [...new Set([...(request.baseTrees ?? []), ...(previous ? [previous] : [])])];
     if (digests.length === 0) {
         const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] }).catch(() => undefined);
         if (match)
@@ -79334,36 +80459,6 @@ function timelineRows(stages) {
         stage.seconds.toFixed(1),
         formatBytes(stage.bytes)
     ]);
-}
-
-;// CONCATENATED MODULE: ./lib/core/cache/scope.js
-const LOCAL_SCOPE = 'local';
-function scopeOfRef(ref) {
-    if (!ref)
-        return LOCAL_SCOPE;
-    const pull = /^refs\/pull\/(\d+)\//.exec(ref);
-    if (pull)
-        return `pr/${pull[1]}`;
-    if (ref.startsWith('refs/heads/'))
-        return `branch/${ref.slice('refs/heads/'.length)}`;
-    if (ref.startsWith('refs/tags/'))
-        return `tag/${ref.slice('refs/tags/'.length)}`;
-    return `ref/${ref.replace(/^refs\//, '')}`;
-}
-function branchScope(branch) {
-    return scopeOfRef(`refs/heads/${branch.replace(/^refs\/heads\//, '')}`);
-}
-function writeScope(context) {
-    return scopeOfRef(context.ref);
-}
-/** The scopes a restore reads, in order, without repeats. */
-function readScopes(context) {
-    const scopes = [writeScope(context)];
-    if (context.baseRef)
-        scopes.push(branchScope(context.baseRef));
-    if (context.defaultBranch)
-        scopes.push(branchScope(context.defaultBranch));
-    return [...new Set(scopes)];
 }
 
 ;// CONCATENATED MODULE: ./lib/core/store/fs-store.js
@@ -80275,14 +81370,14 @@ function parseStoreUrl(url, input, s3Options = {}) {
     if (url.startsWith('s3://')) {
         const [bucket, ...rest] = url.slice('s3://'.length).split('/');
         if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
-            throw new InputError(`${input}: "${bucket}" is not a valid bucket name; use s3://<bucket>/<prefix> with a lowercase bucket name of 3-63 characters`);
+            throw new errors_InputError(`${input}: "${bucket}" is not a valid bucket name; use s3://<bucket>/<prefix> with a lowercase bucket name of 3-63 characters`);
         return { kind: 's3', bucket, prefix: rest.join('/').replace(/^\/+|\/+$/g, ''), ...s3Options };
     }
     if (/^[a-z][a-z0-9+.-]*:\/\//.test(url) && !url.startsWith('file://'))
-        throw new InputError(`${input}: "${url.split('://')[0]}://" stores are not supported; use s3://bucket/prefix or a directory`);
+        throw new errors_InputError(`${input}: "${url.split('://')[0]}://" stores are not supported; use s3://bucket/prefix or a directory`);
     const dir = url.startsWith('file://') ? new URL(url).pathname : url;
     if (dir.trim() === '')
-        throw new InputError(`${input}: empty; give s3://bucket/prefix or a directory`);
+        throw new errors_InputError(`${input}: empty; give s3://bucket/prefix or a directory`);
     return { kind: 'fs', dir: external_node_path_.resolve(dir) };
 }
 /** A description without secrets, for logs. */
@@ -80326,7 +81421,7 @@ function sameEndpoint(a, b) {
 ;// CONCATENATED MODULE: ./lib/action/github-context.js
 
 /** The ref, base ref and default branch of this run, from the runner's environment and event payload. */
-function refContextFromEnv(env = process.env) {
+function github_context_refContextFromEnv(env = process.env) {
     return { ref: env.GITHUB_REF || undefined, baseRef: env.GITHUB_BASE_REF || undefined, defaultBranch: defaultBranchFromEvent(env.GITHUB_EVENT_PATH) };
 }
 function defaultBranchFromEvent(eventPath) {
@@ -80375,7 +81470,7 @@ function storeFrom(values, flag = 'store') {
     return openStore(storeConfigFrom(values, flag));
 }
 function refContextFrom(values) {
-    const env = refContextFromEnv();
+    const env = github_context_refContextFromEnv();
     return {
         ref: stringValue(values, 'ref') ?? env.ref,
         baseRef: stringValue(values, 'base-ref') ?? env.baseRef,
@@ -80386,1792 +81481,1007 @@ function scopesFrom(values) {
     return readScopes(refContextFrom(values));
 }
 
-;// CONCATENATED MODULE: ./lib/cli/commands/cache-commands.js
+;// CONCATENATED MODULE: ./lib/core/release/offline-kit.js
 
 
 
 
 
-const print = (line) => void process.stdout.write(`${line}\n`);
-const progress = (line) => void process.stderr.write(`${line}\n`);
-const entryOptions = {
-    key: { type: 'string', short: 'k', description: 'cache key (at most 512 characters, no commas)' },
-    path: { type: 'string', short: 'p', multiple: true, description: 'file, directory or glob to cache; repeat for more' },
-    'restore-key': { type: 'string', multiple: true, description: 'key prefix to fall back to, newest first; repeat for more' },
-    workspace: { type: 'string', description: 'folder that relative paths are relative to (default: current directory)' },
-    ...storeOptions,
-    ...scopeOptions
+
+
+
+
+/**
+ * The offline verification kit a release carries beside its provenance: the public key (key signing) or the
+ * trusted root that was in force (keyless), and VERIFY.md with the exact commands. None of it is signed, and anyone
+ * who can edit the release can edit it, so a verifier pins what it trusts (a key fingerprint, a trusted root's
+ * digest or its own copy, a signer identity) and uses the kit only when it matches.
+ */
+const KIT = {
+    publicKey: 'public-key.pem',
+    trustedRoot: 'trusted_root.json',
+    readme: 'VERIFY.md'
 };
-function pathsOf(values, positionals) {
-    return [...listValue(values, 'path'), ...positionals];
+const kitKey = (project, version, name) => `${releaseLayout.version(project, version)}${name}`;
+function isKitKey(project, version, key) {
+    return Object.values(KIT).some(name => kitKey(project, version, name) === key);
 }
-/** The request both save and restore make from the same flags. */
-function entryRequest(values, positionals, verb, progressVerb) {
-    return {
-        store: storeFrom(values),
-        key: requireValue(values, 'key', verb),
-        restoreKeys: listValue(values, 'restore-key'),
-        paths: pathsOf(values, positionals),
-        workspace: stringValue(values, 'workspace') ?? process.cwd(),
-        readScopes: scopesFrom(values),
-        onProgress: progressPrinter(progressVerb, progress)
-    };
+/** The trusted root as JSON text (the Sigstore trusted root format), from what loadTrustedRoot returns. */
+function trustedRootJson(root) {
+    return `${JSON.stringify(protobuf_specs_dist.TrustedRoot.toJSON(root), null, 2)}\n`;
 }
-const saveCommand = {
-    name: 'save',
-    summary: 'Save paths to the store under a key. Uploads only what the store lacks. Exit 0 when saved or already present.',
-    usage: 'save --key KEY [--path P]... [P...]',
-    options: entryOptions,
-    async run(values, positionals) {
-        const request = entryRequest(values, positionals, 'give the key to save under', 'uploaded');
-        const { key } = request;
-        const result = await saveEntry(request);
-        if (result.status === 'no-files') {
-            progress(`nothing to save: no file matches ${pathsOf(values, positionals).join(', ')}`);
-            return Exit.Miss;
-        }
-        if (result.status === 'exists') {
-            print(`${key}: already in the store; nothing saved`);
-            return Exit.Ok;
-        }
-        const { stats } = result;
-        print(`saved ${key} in scope ${result.scope}: tree ${result.tree}`);
-        print(`${stats.files} files, ${formatBytes(stats.treeBytes)}; ` +
-            `uploaded ${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects, ` +
-            `${formatBytes(stats.bytesDeduplicated)} already stored${formatRetries(result.retries)}`);
-        return Exit.Ok;
-    }
-};
-const restoreCommand = {
-    name: 'restore',
-    summary: 'Restore the entry for a key (or the newest restore-key match). Every byte is verified. Exit 0 when restored, 3 on a miss.',
-    usage: 'restore --key KEY [--path P]... [P...]',
-    options: { ...entryOptions, 'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' } },
-    async run(values, positionals) {
-        const request = entryRequest(values, positionals, 'give the key to restore', 'downloaded');
-        const { key } = request;
-        const result = await restoreEntry({ ...request, lookupOnly: values['lookup-only'] === true });
-        if (result.status === 'miss') {
-            progress(`cache miss: no entry for ${[key, ...listValue(values, 'restore-key')].join(', ')}`);
-            return Exit.Miss;
-        }
-        const { record } = result.match;
-        const how = result.exact ? 'exact match' : 'prefix match';
-        if (!result.stats)
-            print(`found ${record.key} (${how}, scope ${record.scope}, tree ${record.tree})`);
-        else {
-            const { files, treeBytes, bytesDownloaded } = result.stats;
-            print(`restored ${record.key} (${how}, scope ${record.scope}): ${files} files, ${formatBytes(treeBytes)}, ` +
-                `downloaded ${formatBytes(bytesDownloaded)}${formatRetries(result.retries)}`);
-        }
-        return Exit.Ok;
-    }
-};
-const lsCommand = {
-    name: 'ls',
-    summary: 'List cache entries with size, age and scope, newest first.',
-    usage: 'ls [--scope SCOPE] [--json]',
-    options: { ...storeOptions, scope: { type: 'string', description: 'only this scope, e.g. branch/main or pr/12' }, json: { type: 'boolean', description: 'print JSON' }, manifest: { type: 'string', description: 'print the manifest of this tree digest' } },
-    async run(values) {
-        const store = storeFrom(values);
-        const digest = stringValue(values, 'manifest');
-        if (digest) {
-            print(JSON.stringify(await loadManifest(store, digest), null, 2));
-            return Exit.Ok;
-        }
-        const scope = stringValue(values, 'scope');
-        const entries = (await listEntries(store)).filter(entry => !scope || entry.scope === scope);
-        if (values.json === true) {
-            print(JSON.stringify(entries, null, 2));
-            return Exit.Ok;
-        }
-        const now = Date.now();
-        print(['SCOPE', 'KEY', 'SIZE', 'FILES', 'AGE', 'LAST USED', 'TREE'].join('\t'));
-        for (const entry of entries)
-            print([entry.scope, entry.key, formatBytes(entry.size), String(entry.files), formatAge(now - Date.parse(entry.created)), entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'));
-        return Exit.Ok;
-    }
-};
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(38815);
-;// CONCATENATED MODULE: ./lib/core/pipeline/definition.js
-
-
-
-
-/** One InputError listing every problem: `origin: N errors`, then `origin:line: field: message` lines. */
-function definitionError(origin, problems) {
-    const sorted = [...problems].sort((a, b) => a.line - b.line);
-    const summary = `${origin}: ${problems.length} error${problems.length === 1 ? '' : 's'}`;
-    return new InputError([summary, ...sorted.map(problem => `${origin}:${problem.line}: ${problem.field}: ${problem.message}`)].join('\n'));
-}
-const TOP_FIELDS = ['version', 'salt', 'stages'];
-const STAGE_FIELDS = ['id', 'run', 'working-directory', 'env', 'secret-env', 'inputs', 'paths', 'checkpoint', 'portable', 'sources'];
-const INPUT_FIELDS = ['glob', 'optional'];
-const SOURCE_FIELDS = ['url', 'sha256', 'path'];
-const STAGE_ID = /^[A-Za-z0-9._-]{1,100}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const SHA256 = /^[0-9a-fA-F]{64}$/;
-/** Reads and validates a pipeline file; its folder is the pipeline's root. */
-async function loadPipeline(file) {
-    let text;
-    try {
-        text = await (0,promises_.readFile)(file, 'utf8');
-    }
-    catch (error) {
-        throw new InputError(`${file}: cannot read the pipeline definition: ${error.code ?? error.message}`);
-    }
-    return parsePipeline(text, file, external_node_path_.dirname(external_node_path_.resolve(file)));
-}
-/**
- * Parses and validates a definition (file contents or the inline form). Collects every problem and
- * throws one InputError (see definitionError).
- */
-function parsePipeline(text, origin, rootDir) {
-    const lineCounter = new dist/* LineCounter */.HN();
-    const document = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-    const reader = new DefinitionReader(document, lineCounter);
-    for (const error of document.errors)
-        reader.problem(lineCounter.linePos(error.pos[0]).line, '(yaml)', error.message.split('\n')[0]);
-    const pipeline = reader.problems.length === 0 ? reader.readPipeline(origin, external_node_path_.resolve(rootDir)) : undefined;
-    if (reader.problems.length > 0 || !pipeline)
-        throw definitionError(origin, reader.problems);
-    return pipeline;
-}
-/** Walks the YAML tree, recording problems with their line and field instead of stopping at the first. */
-class DefinitionReader {
-    document;
-    lineCounter;
-    problems = [];
-    /** Line of each stage id seen so far, to report duplicates even in otherwise invalid stages. */
-    idLines = new Map();
-    constructor(document, lineCounter) {
-        this.document = document;
-        this.lineCounter = lineCounter;
-    }
-    problem(line, field, message) {
-        this.problems.push({ line, field, message });
-    }
-    readPipeline(origin, rootDir) {
-        const root = this.resolve(this.document.contents);
-        if (!(0,dist/* isMap */.jh)(root)) {
-            this.problem(this.lineOf(root, 1), '(document)', `must be a map with a stages list, got ${this.describe(root)}`);
-            return undefined;
-        }
-        const fields = this.fields(root, '', TOP_FIELDS);
-        const version = fields.get('version');
-        if (version && !((0,dist/* isScalar */.jn)(version.value) && version.value.value === 1))
-            this.problem(version.line, 'version', `must be 1, got ${this.describe(version.value)}`);
-        const salt = this.optionalString(fields.get('salt'), 'salt');
-        const stagesField = fields.get('stages');
-        const stages = [];
-        if (!stagesField || this.isNull(stagesField.value))
-            this.problem(this.lineOf(root, 1), 'stages', 'required (a list of stages)');
-        else if (!(0,dist/* isSeq */.oP)(stagesField.value))
-            this.problem(stagesField.line, 'stages', `must be a list, got ${this.describe(stagesField.value)}`);
-        else if (stagesField.value.items.length === 0)
-            this.problem(stagesField.line, 'stages', 'must list at least one stage');
-        else
-            stagesField.value.items.forEach((item, index) => {
-                const stage = this.readStage(item, index, stagesField.line);
-                if (stage)
-                    stages.push(stage);
-            });
-        if (stages.length > 0)
-            stages[stages.length - 1].checkpoint = true;
-        return { origin, rootDir, ...(salt === undefined ? {} : { salt }), stages };
-    }
-    readStage(item, index, listLine) {
-        const at = `stages[${index}]`;
-        const node = this.resolve(item);
-        const line = this.lineOf(node, listLine);
-        if (!(0,dist/* isMap */.jh)(node)) {
-            this.problem(line, at, `must be a map with id and run, got ${this.describe(node)}`);
-            return undefined;
-        }
-        const fields = this.fields(node, `${at}.`, STAGE_FIELDS);
-        const id = this.requiredString(fields.get('id'), `${at}.id`, line);
-        if (id !== undefined && !STAGE_ID.test(id))
-            this.problem(fields.get('id').line, `${at}.id`, `"${id}" may only contain letters, digits, '.', '_' and '-' (at most 100)`);
-        if (id !== undefined) {
-            const firstLine = this.idLines.get(id);
-            if (firstLine === undefined)
-                this.idLines.set(id, fields.get('id').line);
-            else
-                this.problem(fields.get('id').line, `${at}.id`, `duplicate id "${id}" (first used on line ${firstLine})`);
-        }
-        const run = this.requiredString(fields.get('run'), `${at}.run`, line);
-        if (run !== undefined && run.trim() === '')
-            this.problem(fields.get('run').line, `${at}.run`, 'must not be empty');
-        const workingDirectory = this.relativePath(fields.get('working-directory'), `${at}.working-directory`, { allowRoot: true }) ?? '.';
-        const env = this.readEnv(fields.get('env'), `${at}.env`);
-        const secretEnv = this.readSecretEnv(fields.get('secret-env'), `${at}.secret-env`, env);
-        const inputs = this.list(fields.get('inputs'), `${at}.inputs`, (entry, field) => this.readInput(entry, field));
-        const paths = this.list(fields.get('paths'), `${at}.paths`, (entry, field) => this.relativePath(entry, field, { allowRoot: false }));
-        this.rejectDuplicates(paths, fields.get('paths'), `${at}.paths`, value => value);
-        const checkpoint = this.optionalBoolean(fields.get('checkpoint'), `${at}.checkpoint`) ?? false;
-        const portable = this.optionalBoolean(fields.get('portable'), `${at}.portable`) ?? false;
-        const sources = this.list(fields.get('sources'), `${at}.sources`, (entry, field) => this.readSource(entry, field));
-        this.rejectDuplicates(sources, fields.get('sources'), `${at}.sources`, source => source.path);
-        if (id === undefined || run === undefined)
-            return undefined;
-        return { id, run, workingDirectory, env, secretEnv, inputs, paths, checkpoint, portable, sources, line, index };
-    }
-    readEnv(field, at) {
-        const env = {};
-        if (!field || this.isNull(field.value))
-            return env;
-        if (!(0,dist/* isMap */.jh)(field.value)) {
-            this.problem(field.line, at, `must be a map of names to strings, got ${this.describe(field.value)}`);
-            return env;
-        }
-        for (const pair of field.value.items) {
-            const name = this.keyName(pair);
-            const line = this.lineOf(pair.key, field.line);
-            if (name === undefined || !ENV_NAME.test(name)) {
-                this.problem(line, `${at}`, `${JSON.stringify(name ?? null)} is not a valid variable name`);
-                continue;
-            }
-            const value = this.resolve(pair.value);
-            if (!(0,dist/* isScalar */.jn)(value) || typeof value.value !== 'string') {
-                const hint = (0,dist/* isScalar */.jn)(value) && (typeof value.value === 'number' || typeof value.value === 'boolean') ? ` (quote it: "${String(value.value)}")` : '';
-                this.problem(line, `${at}.${name}`, `must be a string, got ${this.describe(value)}${hint}`);
-                continue;
-            }
-            // A file is not a workflow: `${{ secrets.X }}` would be passed literally, and env values are keyed and shown in the plan.
-            if (value.value.includes('${{'))
-                this.problem(line, `${at}.${name}`, 'expressions are not evaluated here and env values are not secret; pass secrets by name with secret-env');
-            env[name] = value.value;
-        }
-        return env;
-    }
-    readSecretEnv(field, at, env) {
-        const names = this.list(field, at, (entry, entryAt) => {
-            const name = this.requiredString(entry, entryAt, field.line);
-            if (name === undefined)
-                return undefined;
-            if (!ENV_NAME.test(name))
-                this.problem(entry.line, entryAt, `"${name}" is not a valid variable name`);
-            else if (Object.hasOwn(env, name))
-                this.problem(entry.line, entryAt, `"${name}" is also set in env; a variable is either set in env or passed through as a secret`);
-            else
-                return name;
-            return undefined;
-        });
-        this.rejectDuplicates(names, field, at, name => name);
-        return names;
-    }
-    readInput(entry, at) {
-        const node = entry.value;
-        if ((0,dist/* isMap */.jh)(node)) {
-            const fields = this.fields(node, `${at}.`, INPUT_FIELDS);
-            const glob = this.requiredString(fields.get('glob'), `${at}.glob`, entry.line);
-            const optional = this.optionalBoolean(fields.get('optional'), `${at}.optional`) ?? false;
-            if (glob === undefined)
-                return undefined;
-            return this.checkGlob(glob, fields.get('glob').line, `${at}.glob`) ? { glob, optional, line: entry.line } : undefined;
-        }
-        if ((0,dist/* isScalar */.jn)(node) && typeof node.value === 'string')
-            return this.checkGlob(node.value, entry.line, at) ? { glob: node.value, optional: false, line: entry.line } : undefined;
-        this.problem(entry.line, at, `must be a path or glob string, or { glob, optional }, got ${this.describe(node)}`);
-        return undefined;
-    }
-    checkGlob(glob, line, at) {
-        const problem = relativePathProblem(glob) ?? (glob.startsWith('!') ? 'exclusions (!) are not supported; narrow the glob instead' : undefined);
-        if (problem)
-            this.problem(line, at, problem);
-        return !problem;
-    }
-    readSource(entry, at) {
-        if (!(0,dist/* isMap */.jh)(entry.value)) {
-            this.problem(entry.line, at, `must be a map with url, sha256 and path, got ${this.describe(entry.value)}`);
-            return undefined;
-        }
-        const fields = this.fields(entry.value, `${at}.`, SOURCE_FIELDS);
-        const url = this.requiredString(fields.get('url'), `${at}.url`, entry.line);
-        if (url !== undefined && !isHttpUrl(url))
-            this.problem(fields.get('url').line, `${at}.url`, 'must be an http:// or https:// URL');
-        const sha256 = this.requiredString(this.plainText(fields.get('sha256')), `${at}.sha256`, entry.line);
-        if (sha256 !== undefined && !SHA256.test(sha256))
-            this.problem(fields.get('sha256').line, `${at}.sha256`, `must be 64 hex digits, got ${sha256.length} characters`);
-        const pathField = fields.get('path');
-        const sourcePath = pathField && !this.isNull(pathField.value) ? this.relativePath(pathField, `${at}.path`, { allowRoot: false }) : this.requiredString(pathField, `${at}.path`, entry.line);
-        if (url === undefined || sha256 === undefined || sourcePath === undefined || !SHA256.test(sha256) || !isHttpUrl(url))
-            return undefined;
-        return { url, sha256: sha256.toLowerCase(), path: sourcePath, line: entry.line };
-    }
-    /** A map's fields by name; reports fields not in `allowed`, naming the allowed ones. */
-    fields(map, prefix, allowed) {
-        const fields = new Map();
-        for (const pair of map.items) {
-            const name = this.keyName(pair);
-            const line = this.lineOf(pair.key, this.lineOf(map, 1));
-            if (name === undefined || !allowed.includes(name)) {
-                this.problem(line, `${prefix}${name ?? '?'}`, `unknown field; allowed: ${allowed.join(', ')}`);
-                continue;
-            }
-            fields.set(name, { value: this.resolve(pair.value), line });
-        }
-        return fields;
-    }
-    /** Reads a list field (absent or null: empty), one entry at a time; invalid entries are dropped. */
-    list(field, at, read) {
-        if (!field || this.isNull(field.value))
-            return [];
-        if (!(0,dist/* isSeq */.oP)(field.value)) {
-            this.problem(field.line, at, `must be a list, got ${this.describe(field.value)}`);
-            return [];
-        }
-        const out = [];
-        field.value.items.forEach((item, index) => {
-            const value = this.resolve(item);
-            const entry = read({ value, line: this.lineOf(value, field.line) }, `${at}[${index}]`);
-            if (entry !== undefined)
-                out.push(entry);
-        });
-        return out;
-    }
-    rejectDuplicates(entries, field, at, keyOf) {
-        const seen = new Set();
-        for (const entry of entries) {
-            const key = keyOf(entry);
-            const line = entry.line ?? field?.line ?? 1;
-            if (seen.has(key))
-                this.problem(line, at, `"${key}" is listed twice`);
-            seen.add(key);
-        }
-    }
-    relativePath(field, at, options) {
-        if (!field || this.isNull(field.value))
-            return undefined;
-        const value = this.optionalString(field, at);
-        if (value === undefined)
-            return undefined;
-        const problem = relativePathProblem(value);
-        if (problem) {
-            this.problem(field.line, at, problem);
-            return undefined;
-        }
-        const normalized = normalizeRelativePath(value);
-        if (normalized === '.' && !options.allowRoot) {
-            this.problem(field.line, at, "must name something inside the pipeline's folder, not the folder itself");
-            return undefined;
-        }
-        return normalized;
-    }
-    requiredString(field, at, parentLine) {
-        if (!field || this.isNull(field.value)) {
-            this.problem(field?.line ?? parentLine, at, 'required');
-            return undefined;
-        }
-        return this.optionalString(field, at);
-    }
-    optionalString(field, at) {
-        if (!field || this.isNull(field.value))
-            return undefined;
-        if ((0,dist/* isScalar */.jn)(field.value) && typeof field.value.value === 'string')
-            return field.value.value;
-        this.problem(field.line, at, `must be a string, got ${this.describe(field.value)}`);
-        return undefined;
-    }
-    /** A plain scalar as written, so that an unquoted digest like 0123…e45 is not read as a number. */
-    plainText(field) {
-        const value = field?.value;
-        if (!(0,dist/* isScalar */.jn)(value) || typeof value.value !== 'number' || value.type !== 'PLAIN' || typeof value.source !== 'string')
-            return field;
-        return { line: field.line, value: new dist/* Scalar */.X5(value.source) };
-    }
-    optionalBoolean(field, at) {
-        if (!field || this.isNull(field.value))
-            return undefined;
-        if ((0,dist/* isScalar */.jn)(field.value) && typeof field.value.value === 'boolean')
-            return field.value.value;
-        this.problem(field.line, at, `must be true or false, got ${this.describe(field.value)}`);
-        return undefined;
-    }
-    keyName(pair) {
-        const key = this.resolve(pair.key);
-        return (0,dist/* isScalar */.jn)(key) && (typeof key.value === 'string' || typeof key.value === 'number') ? String(key.value) : undefined;
-    }
-    resolve(node) {
-        if ((0,dist/* isAlias */.Vj)(node))
-            return node.resolve(this.document) ?? undefined;
-        return node ?? undefined;
-    }
-    isNull(node) {
-        return node === undefined || node === null || ((0,dist/* isScalar */.jn)(node) && node.value === null);
-    }
-    lineOf(node, fallback) {
-        const offset = node?.range?.[0];
-        return offset === undefined ? fallback : this.lineCounter.linePos(offset).line;
-    }
-    describe(node) {
-        if (this.isNull(node))
-            return 'nothing';
-        if ((0,dist/* isMap */.jh)(node))
-            return 'a map';
-        if ((0,dist/* isSeq */.oP)(node))
-            return 'a list';
-        if ((0,dist/* isScalar */.jn)(node))
-            return typeof node.value === 'string' ? 'a string' : `${typeof node.value} ${JSON.stringify(node.value)}`;
-        return 'an unsupported value';
-    }
-}
-/** Why a path from the definition is not a plain relative path, or undefined when it is. */
-function relativePathProblem(value) {
-    if (value === '')
-        return 'must not be empty';
-    if (value.includes('\0'))
-        return 'must not contain NUL';
-    if (value.startsWith('/') || value.startsWith('\\') || /^[A-Za-z]:/.test(value) || value.startsWith('~'))
-        return `"${value}" must be relative to the pipeline's folder, not absolute`;
-    if (value.split(/[\\/]/).includes('..'))
-        return `"${value}" must not contain '..'`;
-    return undefined;
-}
-function normalizeRelativePath(value) {
-    const normalized = external_node_path_.posix.normalize(value.replace(/\\/g, '/'));
-    return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
-}
-function isHttpUrl(value) {
-    try {
-        const url = new URL(value);
-        return url.protocol === 'http:' || url.protocol === 'https:';
-    }
-    catch {
-        return false;
-    }
-}
-
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(31421);
-;// CONCATENATED MODULE: ./lib/core/pipeline/stage-process.js
-
-const TAIL_LINES = 30;
-/** Replaces every secret value in a line with ***. */
-function redact(line, secrets) {
-    let out = line;
-    for (const secret of secrets)
-        if (secret.length >= 3)
-            out = out.split(secret).join('***');
-    return out;
-}
-/**
- * Runs a stage's shell command with bash (-e -o pipefail), streaming each output line, with every
- * secret value redacted, to `print`.
- */
-function runStageCommand(command, options) {
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_.spawn)('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', command], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-        const tail = [];
-        const partial = { stdout: '', stderr: '' };
-        const emit = (line) => {
-            const clean = redact(line, options.secrets);
-            options.print(clean);
-            tail.push(clean);
-            if (tail.length > TAIL_LINES)
-                tail.shift();
-        };
-        for (const stream of ['stdout', 'stderr']) {
-            child[stream].setEncoding('utf8');
-            child[stream].on('data', (text) => {
-                const lines = (partial[stream] + text).split('\n');
-                partial[stream] = lines.pop() ?? '';
-                lines.forEach(emit);
-            });
-        }
-        child.on('error', reject);
-        child.on('close', code => {
-            for (const rest of Object.values(partial))
-                if (rest)
-                    emit(rest);
-            resolve({ exitCode: code ?? 1, tail });
-        });
-    });
-}
-
-;// CONCATENATED MODULE: ./lib/core/pipeline/runner.js
-
-
-
-
-
-class StageFailedError extends Error {
-    name = 'StageFailedError';
-}
-/** Checkpoint entry key of a stage. Its key already hashes everything before it. */
-function checkpointKey(stage) {
-    return `stage-${stage.id}-${stage.key}`;
-}
-/** A checkpoint after stage n holds the outputs of stages 1..n, so the next stage can start from it. */
-function checkpointPaths(stages, index) {
-    return [...new Set(stages.slice(0, index + 1).flatMap(stage => stage.paths))];
-}
-/**
- * Runs a pipeline osbuild-style: if the final stage's checkpoint exists nothing runs; otherwise the
- * newest existing checkpoint is restored and only the stages after it run. Each checkpointed stage
- * commits its tree only after it succeeded, so no later run starts from a broken tree.
- */
-async function runPipeline(options) {
-    const { stages, log } = options;
-    const reports = stages.map(stage => ({ id: stage.id, key: stage.key, outcome: 'skipped', seconds: 0, bytes: 0 }));
-    const last = stages.length - 1;
-    const entryFor = (index, lookupOnly) => restoreEntry({
-        store: options.store,
-        key: checkpointKey(stages[index]),
-        paths: checkpointPaths(stages, index),
-        workspace: options.rootDir,
-        readScopes: options.readScopes,
-        lookupOnly
-    });
-    // Newest checkpoint first: the final stage, then earlier checkpointed stages.
-    let startAt = 0;
-    /** The last tree restored or saved: the base the next checkpoint deduplicates against. */
-    let lastTree;
-    for (let index = last; index >= 0; index--) {
-        if (index !== last && !stages[index].checkpoint)
-            continue;
-        const started = Date.now();
-        const lookupOnly = index === last && !options.needFinalTree;
-        const found = await tryRestore(() => entryFor(index, lookupOnly), log);
-        if (!found)
-            continue;
-        lastTree = found.tree;
-        reports[index] = { id: stages[index].id, key: stages[index].key, outcome: lookupOnly ? 'cached' : 'restored', seconds: (Date.now() - started) / 1000, bytes: found.bytes };
-        log.info(`${lookupOnly ? 'found' : 'restored'} the checkpoint of stage ${stages[index].id} (${stages[index].key.slice(0, 12)})`);
-        if (index === last)
-            return { status: 'up-to-date', stages: reports };
-        startAt = index + 1;
-        break;
-    }
-    for (let index = startAt; index <= last; index++) {
-        const stage = stages[index];
-        const started = Date.now();
-        const report = reports[index];
-        try {
-            await log.group(`stage ${stage.id} (${stage.key.slice(0, 12)})`, async () => {
-                await stage.prepare?.();
-                await runStage(stage, options);
-                await assertOutputs(stage, options.rootDir);
-            });
-        }
-        catch (error) {
-            report.outcome = 'failed';
-            report.seconds = (Date.now() - started) / 1000;
-            throw Object.assign(error, { reports });
-        }
-        report.outcome = 'ran';
-        if (stage.checkpoint || index === last) {
-            try {
-                const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes, baseTrees: lastTree ? [lastTree] : [] });
-                report.bytes = saved.status === 'saved' ? saved.stats.bytesUploaded : 0;
-                if (saved.status === 'saved')
-                    lastTree = saved.tree;
-                log.info(saved.status === 'saved' ? `checkpointed stage ${stage.id}: uploaded ${saved.stats.bytesUploaded} bytes` : `checkpoint of stage ${stage.id} already stored`);
-            }
-            catch (error) {
-                log.warning(`could not checkpoint stage ${stage.id}: ${error.message}`);
-            }
-        }
-        report.seconds = (Date.now() - started) / 1000;
-    }
-    return { status: 'built', stages: reports };
-}
-async function tryRestore(restore, log) {
-    try {
-        const result = await restore();
-        return result.status === 'found' && result.exact ? { bytes: result.stats?.bytesDownloaded ?? 0, tree: result.match.record.tree } : undefined;
-    }
-    catch (error) {
-        if (error.name === 'InputError')
-            throw error;
-        log.warning(`a checkpoint could not be restored and will be rebuilt: ${error.message}`);
-        return undefined;
-    }
-}
-async function runStage(stage, options) {
-    const baseEnv = options.env ?? process.env;
-    const secrets = stage.secretEnv.map(name => baseEnv[name]).filter((value) => Boolean(value));
-    const cwd = external_node_path_.resolve(options.rootDir, stage.workingDirectory || '.');
-    const result = await runStageCommand(stage.run, { cwd, env: { ...baseEnv, ...stage.env }, secrets, print: options.log.output });
-    if (result.exitCode === 0)
-        return;
-    const hint = result.exitCode === 127 ? ' (command not found)' : '';
-    throw new StageFailedError(`stage ${stage.id} failed with exit code ${result.exitCode}${hint}; nothing was checkpointed for it\n${result.tail.join('\n')}`);
-}
-async function assertOutputs(stage, rootDir) {
-    const missing = [];
-    for (const output of stage.paths)
-        if (!(await (0,promises_.lstat)(external_node_path_.resolve(rootDir, output)).catch(() => undefined)))
-            missing.push(output);
-    if (missing.length > 0)
-        throw new InputError(`stage ${stage.id}: declared output path${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing after the stage ran; fix the stage's paths or its command`);
-}
-
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
-;// CONCATENATED MODULE: ./lib/core/pipeline/sources.js
-
-
-
-
-
-
-
-/**
- * Places every pinned source of a stage in its working directory. A digest already in the cache is
- * used as is; otherwise the URL is downloaded to a temporary file while hashing, and moved into the
- * cache only if its sha256 matches the pin, so the cache only ever holds verified files. The cached file
- * is copied (a reflink where supported) so that a stage editing it cannot alter the cache.
- */
-async function fetchSources(stage, options) {
-    const digestDir = external_node_path_.join(options.cacheDir, 'sha256');
-    const fetched = [];
-    for (const source of stage.sources) {
-        const cached = external_node_path_.join(digestDir, source.sha256);
-        const present = await (0,promises_.stat)(cached).then(info => info.isFile(), () => false);
-        if (!present)
-            await download(stage.id, source.url, source.sha256, cached, options.fetch ?? globalThis.fetch);
-        const destination = external_node_path_.resolve(options.workDir, source.path);
-        await (0,promises_.mkdir)(external_node_path_.dirname(destination), { recursive: true });
-        await (0,promises_.copyFile)(cached, destination, external_node_fs_.constants.COPYFILE_FICLONE);
-        fetched.push({ path: source.path, sha256: source.sha256, downloaded: !present });
-    }
-    return fetched;
-}
-async function download(stageId, url, expected, cached, fetchUrl) {
-    await (0,promises_.mkdir)(external_node_path_.dirname(cached), { recursive: true });
-    // In the cache's own folder, so that the rename is atomic; a dotfile, so it is never taken for a digest.
-    const temporary = external_node_path_.join(external_node_path_.dirname(cached), `.download-${(0,external_node_crypto_.randomUUID)()}`);
-    const shown = displayUrl(url);
-    try {
-        let response;
-        try {
-            response = await fetchUrl(url);
-        }
-        catch (error) {
-            throw new Error(`stage ${stageId}: could not download source ${shown}: ${error.message}`, { cause: error });
-        }
-        if (!response.ok || !response.body) {
-            await response.body?.cancel();
-            throw new InputError(`stage ${stageId}: could not download source ${shown}: HTTP ${response.status} ${response.statusText}`.trimEnd());
-        }
-        const hash = (0,external_node_crypto_.createHash)('sha256');
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.fromWeb(response.body), async function* (chunks) {
-            for await (const chunk of chunks) {
-                hash.update(chunk);
-                yield chunk;
-            }
-        }, (0,external_node_fs_.createWriteStream)(temporary, { flags: 'wx' }));
-        const actual = hash.digest('hex');
-        if (actual !== expected) {
-            throw new InputError(`stage ${stageId}: source ${shown} has sha256 ${actual}, but the pipeline pins ${expected}; nothing was cached. Fix the URL, or the pin if the file is known to have changed`);
-        }
-        await (0,promises_.rename)(temporary, cached);
-    }
-    finally {
-        await (0,promises_.rm)(temporary, { force: true });
-    }
-}
-/** The URL for messages: credentials and query (which may hold a signature) are hidden. */
-function displayUrl(url) {
-    try {
-        const parsed = new URL(url);
-        if (parsed.username || parsed.password) {
-            parsed.username = '***';
-            parsed.password = '';
-        }
-        if (parsed.search)
-            parsed.search = '?***';
-        return parsed.toString();
-    }
-    catch {
-        return '(invalid URL)';
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/core/pipeline/stage-keys.js
-
-
-
-
-
-
-/*
- * Stage key recipe (STAGE_KEY_RECIPE), for stage n:
- *
- *   key(n) = hex(sha256(canonicalJson({
- *     recipe: 'artifact-action/stage-key@1',
- *     salt: <pipeline salt> | null,
- *     parent: key(n-1) | null,
- *     definition: { id, run, working-directory, env, secret-env, paths },
- *     files: { <path relative to the pipeline root, '/'-separated>: <sha256 of contents> },
- *     sources: [{ path, sha256 }] sorted by path (URLs are not keyed),
- *     platform: { os, arch } | null (null when the stage is portable),
- *   })))
- *
- * canonicalJson sorts object keys and has no whitespace. `env` holds the non-secret variables, names and
- * values; `secret-env` holds only the names of passed-through variables, never their values. `paths` is
- * sorted. Not keyed: `checkpoint` (it changes what is stored, not what is built), input glob patterns
- * (only the files they match), source URLs, and the root folder's absolute path.
- */
-const STAGE_KEY_RECIPE = 'artifact-action/stage-key@1';
-const PLAN_SCHEMA = 'artifact-action/plan@1';
-function currentPlatform() {
-    return { os: process.platform, arch: process.arch };
-}
-/** JSON with object keys sorted at every level and no whitespace; undefined properties are dropped. */
-function canonicalJson(value) {
-    if (Array.isArray(value))
-        return `[${value.map(canonicalJson).join(',')}]`;
-    if (value !== null && typeof value === 'object') {
-        const entries = Object.entries(value)
-            .filter(([, item]) => item !== undefined)
-            .sort(([a], [b]) => compareStrings(a, b));
-        return `{${entries.map(([name, item]) => `${JSON.stringify(name)}:${canonicalJson(item)}`).join(',')}}`;
-    }
-    return JSON.stringify(value);
-}
-/** The key of a stage from what the plan records for it (see the recipe above). */
-function stageKey(inputs, salt) {
-    const keyed = { recipe: STAGE_KEY_RECIPE, salt: salt ?? null, ...inputs };
-    return (0,external_node_crypto_.createHash)('sha256').update(canonicalJson(keyed)).digest('hex');
-}
-/**
- * Hashes every stage's inputs and chains the keys. Throws one InputError listing every required
- * input glob that matched no file.
- */
-async function computePlan(pipeline, options = {}) {
-    const platform = options.platform ?? currentPlatform();
-    const problems = [];
-    const filesPerStage = [];
-    for (const stage of pipeline.stages)
-        filesPerStage.push(await hashStageInputs(pipeline.rootDir, stage, problems));
-    if (problems.length > 0)
-        throw definitionError(pipeline.origin, problems);
-    const stages = [];
-    let parent = null;
-    pipeline.stages.forEach((stage, index) => {
-        const inputs = {
-            definition: keyedDefinition(stage),
-            files: filesPerStage[index],
-            sources: stage.sources.map(source => ({ path: source.path, sha256: source.sha256 })).sort((a, b) => compareStrings(a.path, b.path)),
-            parent,
-            platform: stage.portable ? null : { os: platform.os, arch: platform.arch }
-        };
-        const key = stageKey(inputs, pipeline.salt);
-        stages.push({ id: stage.id, key, checkpoint: stage.checkpoint, inputs });
-        parent = key;
-    });
-    return { schema: PLAN_SCHEMA, ...(pipeline.salt === undefined ? {} : { salt: pipeline.salt }), platform: { os: platform.os, arch: platform.arch }, stages };
-}
-/** The plan as a file: two-space JSON with a final newline, the same bytes for the same plan. */
-function formatPlan(plan) {
-    return `${JSON.stringify(plan, null, 2)}\n`;
-}
-function keyedDefinition(stage) {
-    const env = {};
-    for (const name of Object.keys(stage.env).sort(compareStrings))
-        env[name] = stage.env[name];
-    return {
-        id: stage.id,
-        run: stage.run,
-        'working-directory': stage.workingDirectory,
-        env,
-        'secret-env': [...stage.secretEnv].sort(compareStrings),
-        paths: [...new Set(stage.paths)].sort(compareStrings)
-    };
-}
-/**
- * Sorted relative path → sha256 of contents, for every file the stage's inputs match. A pattern without
- * glob characters may name a directory, which means every file beneath it (dotfiles included); glob
- * wildcards match files only and, like most globs, skip names starting with '.'.
- */
-async function hashStageInputs(rootDir, stage, problems) {
-    const matched = new Set();
-    for (const pattern of stage.inputs) {
-        const files = await expandInput(rootDir, pattern, stage, problems);
-        if (files.length === 0 && !pattern.optional) {
-            problems.push({
-                line: pattern.line,
-                field: `stages[${stage.index}].inputs`,
-                message: `"${pattern.glob}" matched no files (stage ${stage.id}); fix it, or write { glob: "${pattern.glob}", optional: true } if that is expected`
-            });
-        }
-        for (const file of files)
-            matched.add(file);
-    }
-    const sorted = [...matched].sort(compareStrings);
-    const digests = await mapLimit(sorted, 8, file => sha256OfFile(external_node_path_.join(rootDir, file)));
-    const files = {};
-    sorted.forEach((file, index) => (files[file] = digests[index]));
-    return files;
-}
-const GLOB_MAGIC = /[*?[\]{}()!+@]/;
-async function expandInput(rootDir, pattern, stage, problems) {
-    const files = [];
-    // Follows symbolic links to files; reports broken ones, which have no contents to hash.
-    const addIfFile = async (relative, descend) => {
-        const info = await (0,promises_.stat)(external_node_path_.join(rootDir, relative)).catch((error) => {
-            if (error.code === 'ENOENT' && !descend)
-                problems.push({ line: pattern.line, field: `stages[${stage.index}].inputs`, message: `${relative} (from "${pattern.glob}", stage ${stage.id}) is a broken symbolic link` });
-            else if (error.code !== 'ENOENT')
-                throw error;
-            return undefined;
-        });
-        if (info?.isFile())
-            files.push(relative);
-        else if (info?.isDirectory() && descend)
-            files.push(...(await filesBeneath(rootDir, relative, pattern, stage, problems)));
-    };
-    if (GLOB_MAGIC.test(pattern.glob)) {
-        for await (const match of (0,promises_.glob)(pattern.glob, { cwd: rootDir }))
-            await addIfFile(toSlashes(match), false);
+/** VERIFY.md: one page, the exact commands for this release. */
+function verifyReadme(release) {
+    const { project, version, repository, files, keyId } = release;
+    const file = files[0]?.name ?? 'PACKAGE';
+    const repo = repository.replace(/^https:\/\/github\.com\//, '');
+    const lines = [
+        `# Verifying ${project} ${version}`,
+        '',
+        'Run these in this folder (a copy of the release: `packages/`, `SHA256SUMS`, `provenance.sigstore.json`,',
+        '`release.json` and this kit). Nothing here needs the network. Nothing in this folder vouches for itself:',
+        'pin what you trust from a source other than this folder (the project site, an earlier release, your own copy).',
+        ''
+    ];
+    if (keyId) {
+        lines.push(`Signed with a key. Its fingerprint (sha256 of the public key's DER) is \`${keyId}\`: check it against the one`, 'the project publishes elsewhere.', '', '```sh', `npx artifact-action verify --offline . --public-key-fingerprint ${keyId}`, '', `openssl pkey -pubin -in ${KIT.publicKey} -outform DER | sha256sum          # must print the fingerprint`, '(cd packages && sha256sum -c ../SHA256SUMS)', 'jq -r .dsseEnvelope.payload provenance.sigstore.json | base64 -d > payload.json', 'type=$(jq -r .dsseEnvelope.payloadType provenance.sigstore.json)', `{ printf 'DSSEv1 %d %s %d ' "\${#type}" "$type" "$(stat -c %s payload.json)"; cat payload.json; } > pae.bin`, "jq -r '.dsseEnvelope.signatures[0].sig' provenance.sigstore.json | base64 -d > sig.bin", `openssl dgst -sha256 -verify ${KIT.publicKey} -signature sig.bin pae.bin   # Ed25519: openssl pkeyutl -verify -pubin -inkey ${KIT.publicKey} -rawin -in pae.bin -sigfile sig.bin`, `jq -r '.subject[] | "\\(.digest.sha256)  \\(.name)"' payload.json | sort | diff - <(sort SHA256SUMS)`, '', `cosign verify-blob-attestation --new-bundle-format --bundle provenance.sigstore.json --key ${KIT.publicKey} \\`, `  --insecure-ignore-tlog=true packages/${file}`, '```');
     }
     else {
-        await addIfFile(external_node_path_.posix.normalize(toSlashes(pattern.glob)).replace(/\/$/, ''), true);
+        const root = release.trustedRoot
+            ? `\`${KIT.trustedRoot}\` is the Sigstore trusted root that was in force when it was signed; trust it only if its sha256 matches one you got elsewhere, or use your own copy (\`gh attestation trusted-root\`).`
+            : 'This release carries no trusted root: use your own copy of the Sigstore trusted root.';
+        lines.push(`Signed keylessly by a GitHub Actions workflow of ${repository}. ${root}`, '', '```sh', `sha256sum ${KIT.trustedRoot}`, `npx artifact-action verify --offline . --trusted-root-sha256 <pinned sha256> --source-repository ${repo}`, `npx artifact-action verify --offline . --trusted-root <your trusted_root.json> --source-repository ${repo}`, '', `gh attestation verify packages/${file} --bundle provenance.sigstore.json --repo ${repo} \\`, `  --custom-trusted-root ${KIT.trustedRoot}`, '', `cosign verify-blob-attestation --new-bundle-format --bundle provenance.sigstore.json \\`, `  --trusted-root ${KIT.trustedRoot} --certificate-oidc-issuer ${GITHUB_ACTIONS_ISSUER} \\`, `  --certificate-identity-regexp '^${repository.replace(/[.]/g, '\\.')}/' packages/${file}`, '(cd packages && sha256sum -c ../SHA256SUMS)', '```');
     }
-    return files;
-}
-/** Every file beneath a directory, relative to the root; symbolic links to directories are not descended. */
-async function filesBeneath(rootDir, relativeDir, pattern, stage, problems) {
-    const files = [];
-    const entries = await (0,promises_.readdir)(external_node_path_.join(rootDir, relativeDir), { withFileTypes: true, recursive: true });
-    for (const entry of entries) {
-        const relative = toSlashes(external_node_path_.relative(rootDir, external_node_path_.join(entry.parentPath, entry.name)));
-        if (entry.isFile())
-            files.push(relative);
-        else if (entry.isSymbolicLink()) {
-            const info = await (0,promises_.stat)(external_node_path_.join(rootDir, relative)).catch(() => undefined);
-            if (info?.isFile())
-                files.push(relative);
-            else if (!info)
-                problems.push({ line: pattern.line, field: `stages[${stage.index}].inputs`, message: `${relative} (from "${pattern.glob}", stage ${stage.id}) is a broken symbolic link` });
-        }
-    }
-    return files;
-}
-function toSlashes(relative) {
-    return relative.split(external_node_path_.sep).join('/');
-}
-/** Code-unit order, independent of locale. */
-function compareStrings(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-const MAX_LISTED = 20;
-/**
- * Why keys differ between two plans, as lines for a person: the first stage whose key differs and every
- * recorded input of it that changed, then later stages' own changes. Empty when every key is the same.
- * Names env variables but never prints their values.
- */
-function diffPlans(before, after) {
-    const lines = [];
-    if (before.schema !== after.schema)
-        lines.push(`plan schema changed: ${before.schema} → ${after.schema}`);
-    const count = Math.max(before.stages.length, after.stages.length);
-    let first = -1;
-    for (let index = 0; index < count && first < 0; index++)
-        if (before.stages[index]?.key !== after.stages[index]?.key)
-            first = index;
-    if (first < 0)
-        return lines;
-    const describeStage = (index, isFirst) => {
-        const old = before.stages[index];
-        const now = after.stages[index];
-        if (!old)
-            return [`stage ${now.id} (stages[${index}]) was added`];
-        if (!now)
-            return [`stage ${old.id} (stages[${index}]) was removed`];
-        const changes = inputChanges(old.inputs, now.inputs, isFirst ? { before: before.salt, after: after.salt } : undefined);
-        if (isFirst) {
-            const heading = `first stage whose key changed: ${now.id} (stages[${index}]), ${stage_keys_short(old.key)} → ${stage_keys_short(now.key)}`;
-            return [heading, ...(changes.length > 0 ? changes : ['no recorded input differs; the key recipe may have changed']).map(line => `  ${line}`)];
-        }
-        return changes.length > 0 ? [`stage ${now.id} (stages[${index}]) also changed:`, ...changes.map(line => `  ${line}`)] : [];
-    };
-    lines.push(...describeStage(first, true));
-    let laterChanged = 0;
-    for (let index = first + 1; index < count; index++) {
-        if (before.stages[index]?.key !== after.stages[index]?.key)
-            laterChanged++;
-        lines.push(...describeStage(index, false));
-    }
-    if (laterChanged > 0)
-        lines.push(`${laterChanged} later stage${laterChanged === 1 ? '' : 's'} change key too, since each key includes its parent's`);
-    return lines;
-}
-/** Changed inputs of one stage; parent, salt and platform only when `planWide` is given (the first changed stage). */
-function inputChanges(before, after, planWide) {
-    const lines = [];
-    if (planWide) {
-        if (before.parent !== after.parent)
-            lines.push(`parent key changed: ${stage_keys_short(before.parent)} → ${stage_keys_short(after.parent)}`);
-        if (planWide.before !== planWide.after)
-            lines.push(`salt changed: ${JSON.stringify(planWide.before ?? null)} → ${JSON.stringify(planWide.after ?? null)}`);
-        const platformText = (platform) => (platform ? `${platform.os}/${platform.arch}` : 'none (portable)');
-        if (platformText(before.platform) !== platformText(after.platform))
-            lines.push(`platform changed: ${platformText(before.platform)} → ${platformText(after.platform)}`);
-    }
-    const old = before.definition;
-    const now = after.definition;
-    if (old.id !== now.id)
-        lines.push(`definition.id changed: ${old.id} → ${now.id}`);
-    if (old.run !== now.run)
-        lines.push('definition.run changed');
-    if (old['working-directory'] !== now['working-directory'])
-        lines.push(`definition.working-directory changed: ${old['working-directory']} → ${now['working-directory']}`);
-    for (const list of ['paths', 'secret-env']) {
-        if (canonicalJson(old[list]) !== canonicalJson(now[list]))
-            lines.push(`definition.${list} changed: ${JSON.stringify(old[list])} → ${JSON.stringify(now[list])}`);
-    }
-    lines.push(...mapChanges(old.env, now.env, name => `definition.env.${name}`));
-    const sourcesByPath = (sources) => Object.fromEntries(sources.map(source => [source.path, source.sha256]));
-    lines.push(...mapChanges(sourcesByPath(before.sources), sourcesByPath(after.sources), name => `source ${name}`));
-    lines.push(...mapChanges(before.files, after.files, name => `file ${name}`));
-    return lines;
-}
-/** Added, removed and changed entries of two maps, at most MAX_LISTED of each; values are not printed. */
-function mapChanges(before, after, label) {
-    const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort(compareStrings);
-    const lines = [];
-    for (const kind of ['added', 'removed', 'changed']) {
-        const matching = names.filter(name => {
-            const inBefore = Object.hasOwn(before, name);
-            const inAfter = Object.hasOwn(after, name);
-            return kind === 'added' ? !inBefore && inAfter : kind === 'removed' ? inBefore && !inAfter : inBefore && inAfter && before[name] !== after[name];
-        });
-        lines.push(...matching.slice(0, MAX_LISTED).map(name => `${label(name)} ${kind}`));
-        if (matching.length > MAX_LISTED)
-            lines.push(`… and ${matching.length - MAX_LISTED} more ${kind}`);
-    }
-    return lines;
-}
-function stage_keys_short(key) {
-    return key === null ? 'none' : key.slice(0, 12);
-}
-
-;// CONCATENATED MODULE: ./lib/core/pipeline/pipeline-job.js
-
-
-
-
-
-
-
-
-/** Computes the plan, then restores, runs and checkpoints the pipeline. */
-async function runPipelineJob(options) {
-    const { pipeline } = options;
-    const plan = await computePlan(pipeline);
-    await assertNotReleaseStore(options.store);
-    const stages = pipeline.stages.map((stage, index) => ({
-        id: stage.id,
-        key: plan.stages[index].key,
-        run: stage.run,
-        workingDirectory: stage.workingDirectory,
-        env: stage.env,
-        secretEnv: stage.secretEnv,
-        paths: stage.paths,
-        checkpoint: stage.checkpoint,
-        prepare: stage.sources.length > 0 ? () => placeSources(stage, options) : undefined
-    }));
-    const result = await runPipeline({ stages, rootDir: pipeline.rootDir, store: options.store, readScopes: options.readScopes, needFinalTree: options.needFinalTree, log: options.log, env: options.env });
-    return { plan, result };
+    return `${lines.join('\n')}\n`;
 }
 /**
- * Sources are content-addressed like everything else: a digest the local folder lacks is taken from
- * the store's objects when present (and checked), and a newly downloaded one is added to the store,
- * so each source is downloaded once for every runner that shares the store.
+ * A folder holding one release (a copy of `<project>/releases/<version>/`) as a read-only release store, so the
+ * same verifier runs on it. Project and version come from its release.json, which the signature must then confirm.
  */
-async function placeSources(stage, options) {
-    const digestDir = external_node_path_.join(options.sourcesDir, 'sha256');
-    await (0,promises_.mkdir)(digestDir, { recursive: true });
-    for (const source of stage.sources) {
-        const local = external_node_path_.join(digestDir, source.sha256);
-        if (await (0,promises_.stat)(local).catch(() => undefined))
-            continue;
-        const stored = await options.store.get(objectKey(source.sha256)).catch(() => undefined);
-        if (stored && sha256Hex(stored) === source.sha256) {
-            const temporary = `${local}.from-store`;
-            await (0,promises_.writeFile)(temporary, stored);
-            await (0,promises_.rename)(temporary, local);
-        }
-    }
-    const fetched = await fetchSources(stage, { cacheDir: options.sourcesDir, workDir: external_node_path_.resolve(options.pipeline.rootDir, stage.workingDirectory) });
-    for (const source of fetched.filter(item => item.downloaded)) {
-        try {
-            await options.store.put(objectKey(source.sha256), await (0,promises_.readFile)(external_node_path_.join(digestDir, source.sha256)), { ifNoneMatch: true });
-        }
-        catch (error) {
-            options.log.warning(`source ${source.path} was not added to the store: ${error.message}`);
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/cli/commands/pipeline-commands.js
-
-
-
-
-
-
-
-
-
-
-const pipeline_commands_print = (line) => void process.stdout.write(`${line}\n`);
-const printErr = (line) => void process.stderr.write(`${line}\n`);
-function pipelineFile(positionals) {
-    if (!positionals[0])
-        throw new InputError('pipeline: give the pipeline file, e.g. artifact-action run pipeline.yml');
-    return external_node_path_.resolve(positionals[0]);
-}
-const cliLog = {
-    info: line => printErr(line),
-    warning: line => printErr(`warning: ${line}`),
-    output: line => printErr(`  | ${line}`),
-    async group(title, body) {
-        printErr(`== ${title}`);
-        return body();
-    }
-};
-const runCommand = {
-    name: 'run',
-    summary: 'Run a pipeline: restore the newest checkpoint, run the stages after it, checkpoint each one that succeeds. Exit 0 when built or up to date.',
-    usage: 'run PIPELINE.yml [--plan-out FILE]',
-    options: {
-        ...storeOptions,
-        ...scopeOptions,
-        'plan-out': { type: 'string', description: 'write the plan JSON here' },
-        'no-final-tree': { type: 'boolean', description: 'when the final checkpoint exists, do not download it' },
-        'sources-dir': { type: 'string', description: 'where verified sources are kept (default: next to the local store)' }
-    },
-    async run(values, positionals) {
-        const pipeline = await loadPipeline(pipelineFile(positionals));
-        const { plan, result } = await runPipelineJob({
-            pipeline,
-            store: storeFrom(values),
-            readScopes: scopesFrom(values),
-            needFinalTree: values['no-final-tree'] !== true,
-            log: cliLog,
-            sourcesDir: stringValue(values, 'sources-dir') ?? external_node_path_.join(external_node_path_.dirname(defaultLocalStoreDir()), 'sources')
-        });
-        const planOut = stringValue(values, 'plan-out');
-        if (planOut)
-            await (0,promises_.writeFile)(planOut, formatPlan(plan));
-        pipeline_commands_print(TIMELINE_HEADER.map(name => name.toUpperCase()).join('\t'));
-        for (const row of timelineRows(result.stages))
-            pipeline_commands_print(row.join('\t'));
-        pipeline_commands_print(result.status === 'up-to-date' ? 'up to date: the final checkpoint exists, no stage ran' : 'built');
-        return Exit.Ok;
-    }
-};
-const planCommand = {
-    name: 'plan',
-    summary: 'Print the stage keys and every input that went into each, as JSON; with --diff, explain why keys differ from an earlier plan.',
-    usage: 'plan PIPELINE.yml [--diff OLD-PLAN.json]',
-    options: { diff: { type: 'string', description: 'an earlier plan JSON to compare with' } },
-    async run(values, positionals) {
-        const plan = await computePlan(await loadPipeline(pipelineFile(positionals)));
-        const against = stringValue(values, 'diff');
-        if (!against) {
-            process.stdout.write(formatPlan(plan));
-            return Exit.Ok;
-        }
-        const before = JSON.parse(await (0,promises_.readFile)(against, 'utf8'));
-        const lines = diffPlans(before, plan);
-        for (const line of lines)
-            pipeline_commands_print(line);
-        return lines.length === 0 ? Exit.Ok : Exit.Failure;
-    }
-};
-
-;// CONCATENATED MODULE: ./lib/core/cache/prune-rules.js
-
-
-const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-/** "7d", "12h", "90m", "30s", "2w" (one number, one unit) to milliseconds. */
-function parseDuration(text, input) {
-    const match = /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(text.trim());
-    if (!match)
-        throw new InputError(`${input}: "${text}" is not a duration; give a number and a unit s, m, h, d or w, e.g. 7d or 12h`);
-    return Math.round(Number(match[1]) * DURATION_UNITS[match[2]]);
-}
-/** The largest whole unit that expresses the duration, e.g. 7d, 90m; for reports. */
-function formatDuration(ms) {
-    if (ms === 0)
-        return '0s';
-    const units = Object.entries(DURATION_UNITS).reverse();
-    for (const [unit, size] of units)
-        if (ms >= size && ms % size === 0)
-            return `${ms / size}${unit}`;
-    return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
-}
-const SIZE_UNITS = {
-    b: 1,
-    kb: 1e3,
-    mb: 1e6,
-    gb: 1e9,
-    tb: 1e12,
-    kib: 2 ** 10,
-    mib: 2 ** 20,
-    gib: 2 ** 30,
-    tib: 2 ** 40
-};
-/** "10GB", "500 MB", "1.5GiB", "1000" (bytes) to bytes. KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024. */
-function parseSize(text, input) {
-    const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
-    const unit = match ? SIZE_UNITS[match[2].toLowerCase() || 'b'] : undefined;
-    if (!match || unit === undefined)
-        throw new InputError(`${input}: "${text}" is not a size; give a number and a unit B, KB, MB, GB, TB (or KiB, MiB, GiB, TiB), e.g. 10GB`);
-    return Math.floor(Number(match[1]) * unit);
-}
-function parseEntryCount(text, input) {
-    const count = Number(text.trim());
-    if (!/^\d+$/.test(text.trim()) || count < 1)
-        throw new InputError(`${input}: "${text}" is not a whole number of entries of at least 1, e.g. 5`);
-    return count;
-}
-/** A scope as cache entries name it (pr/12, branch/main), or a git ref that maps to one (refs/pull/12/merge). */
-function parseScope(text, input) {
-    const scope = text.trim();
-    if (scope.startsWith('refs/'))
-        return scopeOfRef(scope);
-    if (!/^[^\s/]+\/\S+$/.test(scope) && scope !== 'local')
-        throw new InputError(`${input}: "${text}" is not a scope; give one such as pr/12, branch/feature-x or tag/v1.0 (or a ref such as refs/pull/12/merge)`);
-    return scope;
-}
-/** Parses the rules; each bad value is reported under the name the user gave it (an input or a flag). */
-function parsePruneRules(texts, names) {
-    return {
-        maxAgeMs: texts.maxAge === undefined ? undefined : parseDuration(texts.maxAge, names.maxAge),
-        maxBytes: texts.maxSize === undefined ? undefined : parseSize(texts.maxSize, names.maxSize),
-        maxEntriesPerScope: texts.maxEntriesPerScope === undefined
-            ? undefined
-            : parseEntryCount(texts.maxEntriesPerScope, names.maxEntriesPerScope),
-        deleteScopes: texts.deleteScopes.map(scope => parseScope(scope, names.deleteScopes)),
-        graceMs: texts.grace === undefined ? undefined : parseDuration(texts.grace, names.grace)
-    };
-}
-
-;// CONCATENATED MODULE: ./lib/core/cache/prune-plan.js
-
-
-
-
-
-
-/**
- * The plan of a prune: one listing of the store, every entry's manifest read, the entries the
- * rules evict (planEvictions), the keys marked live, and the sweep's candidates, with the report of
- * what carrying it out would remove. Reading the store is all it does: a dry run is a plan that is
- * not executed (prune-execute.ts carries one out).
- */
-/** Written at the root of a release store by the release code; a store holding it is never pruned. */
-const RELEASE_STORE_MARKER = releaseLayout.marker;
-const DEFAULT_GRACE_MS = 60 * 60 * 1000;
-/** The prune stops before deleting anything when its view of the store looks incomplete or wrong. */
-class PruneRefusedError extends Error {
-    name = 'PruneRefusedError';
-}
-/** Least recently used first; ties broken by creation, then id, so a plan is deterministic. */
-function leastRecentlyUsedFirst(a, b) {
-    return a.lastUsed - b.lastUsed || a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-/**
- * Which entries go, and why: broken entries, deleted scopes, entries unused for longer than the
- * maximum age, the least recently used beyond the per-scope count, then the least recently used
- * until the bytes the rest reference fit the budget. A key shared by several entries counts once,
- * and frees its bytes only when the last entry naming it goes.
- */
-function planEvictions(entries, sizes, rules, now) {
-    const evicted = new Map();
-    const deleteScopes = new Set(rules.deleteScopes ?? []);
-    const remaining = () => entries.filter(entry => !evicted.has(entry.id));
-    for (const entry of entries) {
-        if (entry.broken)
-            evicted.set(entry.id, 'broken');
-        else if (deleteScopes.has(entry.scope))
-            evicted.set(entry.id, 'deleted-scope');
-        else if (rules.maxAgeMs !== undefined && now - entry.lastUsed > rules.maxAgeMs)
-            evicted.set(entry.id, 'max-age');
-    }
-    if (rules.maxEntriesPerScope !== undefined) {
-        const byScope = new Map();
-        for (const entry of remaining())
-            byScope.set(entry.scope, [...(byScope.get(entry.scope) ?? []), entry]);
-        for (const scoped of byScope.values()) {
-            const newestFirst = scoped.sort(leastRecentlyUsedFirst).reverse();
-            for (const entry of newestFirst.slice(rules.maxEntriesPerScope))
-                evicted.set(entry.id, 'max-entries-per-scope');
-        }
-    }
-    const references = new Map();
-    let liveBytes = 0;
-    for (const entry of remaining()) {
-        for (const key of new Set(entry.keys)) {
-            const count = references.get(key) ?? 0;
-            if (count === 0)
-                liveBytes += sizes.get(key) ?? 0;
-            references.set(key, count + 1);
-        }
-    }
-    if (rules.maxBytes !== undefined) {
-        for (const entry of remaining().sort(leastRecentlyUsedFirst)) {
-            if (liveBytes <= rules.maxBytes)
-                break;
-            evicted.set(entry.id, 'max-size');
-            for (const key of new Set(entry.keys)) {
-                const count = references.get(key) - 1;
-                references.set(key, count);
-                if (count === 0)
-                    liveBytes -= sizes.get(key) ?? 0;
-            }
-        }
-    }
-    return { evicted, liveBytes };
-}
-const LIST_SKEW_MS = 5 * 60 * 1000;
-const READ_CONCURRENCY = 16;
-const MANIFEST_KEY = /^manifests\/[0-9a-f]{64}$/;
-const OBJECT_KEY = /^objects\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
-const CACHE_FOLDERS = new Set(['refs', 'access', 'manifests', 'objects', 'leases']);
-function isObjectKey(key) {
-    const match = OBJECT_KEY.exec(key);
-    return match !== null && match[2].startsWith(match[1]);
-}
-/** A release store, or a release file in a store: releases are never pruned. */
-function releaseKey(key) {
-    if (key === RELEASE_STORE_MARKER)
-        return true;
-    const parts = key.split('/');
-    if (CACHE_FOLDERS.has(parts[0]))
-        return false;
-    return ((parts.length === 2 && parts[1] === 'index.json') ||
-        (parts.length === 4 && parts[1] === 'releases' && parts[3] === 'release.json'));
-}
-/** Lists a prefix and refuses a listing that is not in strictly increasing key order (a broken pagination). */
-async function* orderedListing(store, prefix) {
-    let previous;
-    for await (const object of store.list(prefix)) {
-        const key = Buffer.from(object.key);
-        if (previous && Buffer.compare(previous, key) >= 0)
-            throw new PruneRefusedError(`the listing of ${prefix || 'the store'} returned ${object.key} out of order; it looks incomplete`);
-        previous = key;
-        yield object;
-    }
-}
-async function scanStore(store, clock) {
-    const scan = {
-        startedAt: clock.now(),
-        refs: new Map(),
-        access: new Map(),
-        manifests: new Map(),
-        objects: new Map(),
-        otherKeys: 0
-    };
-    for await (const object of orderedListing(store, '')) {
-        const { key } = object;
-        if (releaseKey(key))
-            throw new InputError(`store: ${store.location} holds releases (${key}); releases are never pruned — point prune at the cache store`);
-        if (key.startsWith('refs/')) {
-            if (!parseEntryKey(key))
-                throw new PruneRefusedError(`${key} is not a cache entry this version understands`);
-            scan.refs.set(key, object);
-        }
-        else if (key.startsWith('access/') && parseEntryKey(key))
-            scan.access.set(key, object);
-        else if (MANIFEST_KEY.test(key))
-            scan.manifests.set(key, object);
-        else if (isObjectKey(key))
-            scan.objects.set(key, object);
-        else
-            scan.otherKeys++;
-    }
-    if (scan.refs.size + scan.manifests.size + scan.objects.size === 0 && scan.otherKeys > 0) {
-        throw new InputError(`store: ${store.location} has ${scan.otherKeys} keys but no cache entries, manifests or objects; it does not look like a cache store`);
-    }
-    return scan;
-}
-/** Reads a ref; undefined when it has gone since it was listed. Anything unreadable refuses the prune. */
-async function readRef(store, key) {
-    const bytes = await store.get(key);
-    if (!bytes)
-        return undefined;
+async function openReleaseFolder(dir, input = '--offline') {
     let record;
     try {
-        record = JSON.parse(bytes.toString('utf8'));
+        record = JSON.parse(await (0,promises_.readFile)(external_node_path_.join(dir, 'release.json'), 'utf8'));
     }
     catch {
-        throw new PruneRefusedError(`${key} is not JSON`);
+        throw new errors_InputError(`${input}: ${dir} holds no readable release.json; give the folder of one copied release`);
     }
-    if (record?.schema !== ENTRY_SCHEMA || typeof record.tree !== 'string' || !/^[0-9a-f]{64}$/.test(record.tree))
-        throw new PruneRefusedError(`${key} is not a cache entry this version understands (schema ${JSON.stringify(record?.schema)})`);
+    if (typeof record.project !== 'string' || typeof record.version !== 'string') {
+        throw new errors_IntegrityError('release.json: project or version is missing or malformed');
+    }
+    const prefix = releaseLayout.version(record.project, record.version);
+    const folder = new FsStore(dir);
+    const inside = (key) => (key.startsWith(prefix) ? key.slice(prefix.length) : undefined);
+    const readOnly = () => {
+        throw new errors_InputError(`${input}: a copied release is read-only`);
+    };
+    const store = {
+        location: folder.location,
+        identity: folder.identity,
+        put: async () => readOnly(),
+        delete: async () => readOnly(),
+        check: async () => folder.check(),
+        get: async (key, range) => (inside(key) === undefined ? undefined : folder.get(inside(key), range)),
+        getStream: async (key) => inside(key) === undefined ? undefined : folder.getStream(inside(key)),
+        head: async (key) => (inside(key) === undefined ? undefined : folder.head(inside(key))),
+        async *list(listPrefix) {
+            const rest = inside(listPrefix);
+            if (rest === undefined)
+                return;
+            for await (const object of folder.list(rest))
+                yield { ...object, key: `${prefix}${object.key}` };
+        }
+    };
+    return { store, project: record.project, version: record.version };
+}
+/** The public key a copied release carries, if its fingerprint is the pinned one. */
+async function pinnedCarriedKey(dir, fingerprint, input) {
+    const pin = fingerprint
+        .trim()
+        .toLowerCase()
+        .replace(/^sha256:/, '');
+    if (!/^[0-9a-f]{64}$/.test(pin))
+        throw new errors_InputError(`${input}: "${fingerprint}" is not a sha256 fingerprint (64 hex digits)`);
+    const pem = await (0,promises_.readFile)(external_node_path_.join(dir, KIT.publicKey), 'utf8').catch(() => undefined);
+    if (!pem)
+        throw new errors_IntegrityError(`${KIT.publicKey}: missing from the release; give the public key with --public-key`);
+    const keyId = keyIdOf(loadPublicKey(pem, KIT.publicKey));
+    if (keyId !== pin)
+        throw new errors_IntegrityError(`${KIT.publicKey}: fingerprint ${keyId}, not the pinned ${pin}; the key was replaced`);
+    return pem;
+}
+/** The trusted root file a copied release carries, if its sha256 is the pinned one. */
+async function pinnedCarriedRoot(dir, sha256, input) {
+    const pin = sha256.trim().toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(pin))
+        throw new errors_InputError(`${input}: "${sha256}" is not a sha256 (64 hex digits)`);
+    const file = external_node_path_.join(dir, KIT.trustedRoot);
+    const bytes = await (0,promises_.readFile)(file).catch(() => undefined);
+    if (!bytes)
+        throw new errors_IntegrityError(`${KIT.trustedRoot}: missing from the release; give your own with --trusted-root`);
+    if (sha256Hex(bytes) !== pin)
+        throw new errors_IntegrityError(`${KIT.trustedRoot}: sha256 ${sha256Hex(bytes)}, not the pinned ${pin}; the trusted root was replaced`);
+    return file;
+}
+
+;// CONCATENATED MODULE: ./lib/core/release/provenance.js
+
+
+const provenance_STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
+const GITHUB_WORKFLOW_BUILD_TYPE = 'https://actions.github.io/buildtypes/workflow/v1';
+/** A build run by the CLI on someone's machine: no runner, no workflow, no run id. */
+const LOCAL_BUILD_TYPE = 'urn:artifact-action:buildtype:local:v1';
+const LOCAL_BUILDER_ID = 'urn:artifact-action:builder:local';
+/**
+ * Reads the standard GITHUB_* variables from a given environment (not process.env, so it stays testable).
+ * Outside GitHub Actions (GITHUB_ACTIONS is not "true") the context names a local build.
+ */
+function buildContextFromEnv(env) {
+    const repository = env.GITHUB_REPOSITORY ?? '';
+    const serverUrl = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '');
+    const workflowRef = env.GITHUB_WORKFLOW_REF || undefined;
+    return {
+        builder: env.GITHUB_ACTIONS === 'true' ? 'github-actions' : 'local',
+        serverUrl,
+        repository,
+        repositoryUri: repository ? `${serverUrl}/${repository}` : '',
+        repositoryId: env.GITHUB_REPOSITORY_ID,
+        repositoryOwnerId: env.GITHUB_REPOSITORY_OWNER_ID,
+        ref: env.GITHUB_REF ?? '',
+        commit: env.GITHUB_SHA ?? '',
+        workflowPath: workflowRef ? splitWorkflowRef(workflowRef, repository).path : undefined,
+        workflowRef,
+        eventName: env.GITHUB_EVENT_NAME,
+        runId: env.GITHUB_RUN_ID,
+        runAttempt: env.GITHUB_RUN_ATTEMPT,
+        runnerEnvironment: env.RUNNER_ENVIRONMENT
+    };
+}
+/**
+ * A git remote as a repository URI, without credentials or a trailing .git: `git@host:owner/repo`
+ * and ssh://host/owner/repo become https://host/owner/repo; SSH on another port stays ssh://host:port/…,
+ * as its https address cannot be known. Undefined for a local path or anything else unrecognised.
+ */
+function repositoryUriOfRemote(remote) {
+    const text = remote.trim();
+    const scp = /^(?:[^@/:\s]+@)?([A-Za-z0-9.-]+):(?!\/\/)([^\s]+)$/.exec(text);
+    if (scp)
+        return `https://${scp[1].toLowerCase()}/${repositoryPath(scp[2])}`;
+    let url;
+    try {
+        url = new URL(text);
+    }
+    catch {
+        return undefined;
+    }
+    const scheme = url.protocol.replace(/^git\+|\+git$/, '').slice(0, -1);
+    const host = url.hostname.toLowerCase();
+    const repoPath = repositoryPath(decodeURIComponent(url.pathname));
+    if (!host || !repoPath)
+        return undefined;
+    if (scheme === 'ssh')
+        return url.port && url.port !== '22' ? `ssh://${host}:${url.port}/${repoPath}` : `https://${host}/${repoPath}`;
+    if (scheme === 'https' || scheme === 'http' || scheme === 'git')
+        return `${scheme}://${host}${url.port ? `:${url.port}` : ''}/${repoPath}`;
+    return undefined;
+}
+/**
+ * The context a CLI release signs: given flags override; outside GitHub Actions the git checkout
+ * supplies the rest. A ref is kept only for the commit it points at (locally, the branch HEAD is on);
+ * nothing unknown is made up. Errors name the flag to give.
+ */
+function withSourceFacts(context, facts) {
+    const local = context.builder === 'local';
+    const named = facts.repository ?? (local ? facts.git?.remote : undefined);
+    const result = { ...context };
+    if (named !== undefined) {
+        const ownerName = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(named);
+        const uri = ownerName ? `${context.serverUrl}/${named}` : repositoryUriOfRemote(named);
+        if (!uri)
+            throw new errors_InputError(`repository: ${JSON.stringify(named.slice(0, 200))} is neither owner/name nor a repository URL; give --repository`);
+        Object.assign(result, { repository: ownerName ? named : '', repositoryUri: uri });
+    }
+    if (!result.repositoryUri)
+        throw new errors_InputError('repository: unknown (no git remote "origin"); give --repository owner/name or its URL');
+    const built = local ? facts.git?.head : context.commit;
+    result.commit = facts.commit ?? built ?? '';
+    // The ref is known only for the commit that the checkout (or the workflow) is at.
+    result.ref = result.commit !== built ? '' : local ? (facts.git?.headRef ?? '') : context.ref;
+    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(result.commit)) {
+        throw new errors_InputError(`commit: ${JSON.stringify(result.commit)} is not a full git commit id; run in the git checkout, or give --commit`);
+    }
+    return result;
+}
+/** owner/repo.git/ → owner/repo */
+function repositoryPath(text) {
+    return text.replace(/^\/+|\/+$/g, '').replace(/\.git$/, '');
+}
+/**
+ * owner/repo/.github/workflows/x.yml@refs/tags/a@1 → path and ref, splitting at the first @ after
+ * the repository as actions/attest does (tags may contain @).
+ */
+function splitWorkflowRef(workflowRef, repository) {
+    const rest = repository && workflowRef.startsWith(`${repository}/`)
+        ? workflowRef.slice(repository.length + 1)
+        : workflowRef.split('/').slice(2).join('/');
+    const at = rest.indexOf('@');
+    return at < 0 ? { path: rest, ref: '' } : { path: rest.slice(0, at), ref: rest.slice(at + 1) };
+}
+/**
+ * An in-toto Statement v1 with a SLSA provenance v1 predicate. On GitHub it is shaped like GitHub's
+ * own build provenance (actions/attest-build-provenance); a local build says so and claims nothing
+ * it does not know (no workflow, run or ref). Both carry the release (project, version, repository,
+ * commit) and the pipeline's plan under internalParameters.artifactAction. Secrets are redacted
+ * before anything is returned.
+ */
+function buildProvenanceStatement(options) {
+    const { context } = options;
+    const source = context.repositoryUri;
+    const artifactAction = {
+        release: { ...options.release, repository: source, commit: context.commit },
+        ...(options.plan === undefined ? {} : { plan: options.plan })
+    };
+    const resolvedDependencies = [
+        { uri: `git+${source}${context.ref ? `@${context.ref}` : ''}`, digest: { gitCommit: context.commit } },
+        ...(options.dependencies ?? [])
+    ];
+    const subject = options.subjects.map(file => ({ name: file.name, digest: { sha256: file.sha256 } }));
+    const predicate = context.builder === 'local'
+        ? {
+            buildDefinition: {
+                buildType: LOCAL_BUILD_TYPE,
+                externalParameters: { source: { repository: source, ...(context.ref ? { ref: context.ref } : {}) } },
+                internalParameters: { artifactAction },
+                resolvedDependencies
+            },
+            runDetails: { builder: { id: LOCAL_BUILDER_ID } }
+        }
+        : githubPredicate(context, artifactAction, resolvedDependencies);
+    const statement = {
+        _type: provenance_STATEMENT_TYPE,
+        subject,
+        predicateType: SLSA_PROVENANCE_V1,
+        predicate
+    };
+    return redactSecrets(statement, options.secrets ?? []);
+}
+function githubPredicate(context, artifactAction, resolvedDependencies) {
+    const repositoryUrl = context.repositoryUri;
+    const workflow = context.workflowRef
+        ? splitWorkflowRef(context.workflowRef, context.repository)
+        : { path: context.workflowPath ?? '', ref: context.ref };
+    return {
+        buildDefinition: {
+            buildType: GITHUB_WORKFLOW_BUILD_TYPE,
+            externalParameters: {
+                workflow: { ref: workflow.ref || context.ref, repository: repositoryUrl, path: workflow.path }
+            },
+            internalParameters: {
+                github: {
+                    event_name: context.eventName ?? '',
+                    repository_id: context.repositoryId ?? '',
+                    repository_owner_id: context.repositoryOwnerId ?? '',
+                    runner_environment: context.runnerEnvironment ?? ''
+                },
+                artifactAction
+            },
+            resolvedDependencies
+        },
+        runDetails: {
+            builder: { id: builderId(context, workflow) },
+            metadata: {
+                invocationId: `${repositoryUrl}/actions/runs/${context.runId ?? '0'}/attempts/${context.runAttempt ?? '1'}`
+            }
+        }
+    };
+}
+/** GitHub uses the (job) workflow's URL at its ref; without one, the runner kind stands in. */
+function builderId(context, workflow) {
+    if (context.workflowRef)
+        return `${context.serverUrl}/${context.workflowRef}`;
+    if (workflow.path)
+        return `${context.serverUrl}/${context.repository}/${workflow.path}@${workflow.ref || context.ref}`;
+    return `${context.serverUrl}/actions/runner/${context.runnerEnvironment === 'self-hosted' ? 'self-hosted' : 'github-hosted'}`;
+}
+/**
+ * What a signed statement says about its release: the release facts and the files (subjects).
+ * The statement is checked as a whole; any field out of shape is an IntegrityError naming it.
+ */
+function releaseFactsOf(statement) {
+    const fail = (field, problem) => {
+        throw new errors_IntegrityError(`provenance: ${field} ${problem}; the signed statement is not an artifact-action release`);
+    };
+    const record = (value, field) => typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? value
+        : fail(field, 'is missing or not an object');
+    const text = (value, field) => typeof value === 'string' && value !== '' ? value : fail(field, 'is missing or empty');
+    const root = record(statement, 'statement');
+    if (root._type !== provenance_STATEMENT_TYPE)
+        fail('_type', `is ${JSON.stringify(root._type)}, not ${provenance_STATEMENT_TYPE}`);
+    if (root.predicateType !== SLSA_PROVENANCE_V1)
+        fail('predicateType', `is ${JSON.stringify(root.predicateType)}, not ${SLSA_PROVENANCE_V1}`);
+    if (!Array.isArray(root.subject) || root.subject.length === 0)
+        fail('subject', 'is missing or empty');
+    const names = new Set();
+    const files = root.subject.map((item, index) => {
+        const subject = record(item, `subject[${index}]`);
+        const name = text(subject.name, `subject[${index}].name`);
+        if (!isPackageName(name))
+            fail(`subject[${index}].name`, `${JSON.stringify(name.slice(0, 80))} is not a package file name`);
+        if (names.has(name))
+            fail(`subject[${index}].name`, `${name} is listed twice`);
+        names.add(name);
+        const sha256 = record(subject.digest, `subject[${index}].digest`).sha256;
+        if (typeof sha256 !== 'string' || !release_layout_SHA256_HEX.test(sha256))
+            fail(`subject[${index}].digest.sha256`, 'is not a sha256');
+        return { name, sha256: sha256 };
+    });
+    const field = 'predicate.buildDefinition.internalParameters.artifactAction.release';
+    const predicate = record(root.predicate, 'predicate');
+    const internal = record(record(predicate.buildDefinition, 'predicate.buildDefinition').internalParameters, 'predicate.buildDefinition.internalParameters');
+    const release = record(record(internal.artifactAction, 'predicate.buildDefinition.internalParameters.artifactAction').release, field);
+    return {
+        project: text(release.project, `${field}.project`),
+        version: text(release.version, `${field}.version`),
+        repository: text(release.repository, `${field}.repository`),
+        commit: text(release.commit, `${field}.commit`),
+        files
+    };
+}
+const REDACTED = '***';
+/** Shapes of credentials that must never be published, whatever secrets the caller knew about. */
+const CREDENTIAL_PATTERNS = [
+    // GitHub tokens: personal (ghp_), OAuth (gho_), user-to-server (ghu_), server/Actions (ghs_), refresh (ghr_), fine-grained PATs.
+    /(?<![A-Za-z0-9])gh[pousr]_[A-Za-z0-9_]{20,}/g,
+    /(?<![A-Za-z0-9])github_pat_[A-Za-z0-9_]{20,}/g,
+    // AWS access key ids (long-term and temporary).
+    /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g,
+    // Private keys in PEM form, also with literal \n escapes.
+    /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g,
+    // Passwords in URLs: scheme://user:password@host.
+    /(?<=:\/\/[^/\s:@]+:)[^@\s/]+(?=@)/g
+];
+/** Environment-variable names that hold credentials, e.g. AWS_SECRET_ACCESS_KEY, NPM_TOKEN, DB_PASSWORD. */
+const SECRET_ENV_NAME = /^[A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIALS?)[A-Z0-9_]*$/;
+/** The same names in assignments inside strings: `AWS_SECRET_ACCESS_KEY=... make`. */
+const SECRET_ENV_ASSIGNMENT = /\b([A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIALS?)[A-Z0-9_]*)=("[^"]*"|'[^']*'|[^\s"';&|]+)/g;
+/**
+ * Returns a copy of `value` in which every given secret value, anything shaped like a GitHub token,
+ * AWS access key id, PEM private key or URL password, and the value of every env-like entry named
+ * like a credential (AWS_SECRET_ACCESS_KEY, *_TOKEN, ...) is replaced with ***. Object keys are
+ * redacted too. Secret values shorter than 4 characters are ignored: replacing them would mangle
+ * the statement without hiding anything.
+ */
+function redactSecrets(value, secrets) {
+    const needles = secretNeedles(secrets);
+    const redactString = (text) => {
+        let result = text;
+        for (const needle of needles)
+            result = result.split(needle).join(REDACTED);
+        for (const pattern of CREDENTIAL_PATTERNS)
+            result = result.replace(pattern, REDACTED);
+        return result.replace(SECRET_ENV_ASSIGNMENT, `$1=${REDACTED}`);
+    };
+    const walk = (node) => {
+        if (typeof node === 'string')
+            return redactString(node);
+        if (Array.isArray(node))
+            return node.map(walk);
+        if (node !== null && typeof node === 'object') {
+            const copy = {};
+            for (const [key, inner] of Object.entries(node))
+                copy[redactString(key)] =
+                    SECRET_ENV_NAME.test(key) && (typeof inner === 'string' || typeof inner === 'number') ? REDACTED : walk(inner);
+            return copy;
+        }
+        return node;
+    };
+    return walk(value);
+}
+/** Each secret as given, trimmed, with newlines as literal \n (as pasted into secrets), and line by line; longest first. */
+function secretNeedles(secrets) {
+    const needles = new Set();
+    for (const secret of secrets) {
+        const escaped = secret.replace(/\r?\n/g, '\\n');
+        for (const candidate of [
+            secret,
+            secret.trim(),
+            escaped,
+            secret.trim().replace(/\r?\n/g, '\\n'),
+            ...secret.split(/\r?\n/).map(line => line.trim())
+        ]) {
+            if (candidate.length >= 4)
+                needles.add(candidate);
+        }
+    }
+    return [...needles].sort((a, b) => b.length - a.length);
+}
+
+;// CONCATENATED MODULE: ./lib/core/release/release-index.js
+
+
+
+const ATTEMPTS = 10;
+/**
+ * Adds a version to `<project>/index.json`. Each update claims the next sequence slot under
+ * index.d/ with a create-only write (If-None-Match: *), so two releases never lose each other's
+ * entry: the loser of a slot re-reads and retries. index.json is then a copy of the newest slot.
+ * (If-Match on PUT would do too, but Ceph RGW does not honour it.)
+ */
+async function addToIndex(store, project, entry) {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+        const current = (await readNewestSlot(store, project)) ?? {
+            schema: INDEX_SCHEMA,
+            project,
+            sequence: 0,
+            versions: []
+        };
+        if (current.versions.some(existing => existing.version === entry.version)) {
+            await publishIndexCopy(store, project, current);
+            return current;
+        }
+        const next = { ...current, sequence: current.sequence + 1, versions: [...current.versions, entry] };
+        if ((await store.put(releaseLayout.indexSlot(project, next.sequence), json(next), {
+            ifNoneMatch: true,
+            contentType: 'application/json'
+        })) === 'created') {
+            await publishIndexCopy(store, project, next);
+            return next;
+        }
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(50 + Math.random() * 200 * (attempt + 1));
+    }
+    throw new StoreError(`${releaseLayout.index(project)}: ${ATTEMPTS} concurrent updates in a row; re-run the release`);
+}
+async function readIndex(store, project) {
+    return readNewestSlot(store, project);
+}
+async function readNewestSlot(store, project) {
+    let newest;
+    for await (const object of store.list(releaseLayout.indexSlots(project)))
+        if (!newest || object.key > newest)
+            newest = object.key;
+    if (!newest)
+        return undefined;
+    const bytes = await store.get(newest);
+    return bytes ? JSON.parse(bytes.toString('utf8')) : undefined;
+}
+/**
+ * Writes index.json from `index`, and again from any newer slot that appeared meanwhile; writes
+ * nothing when index.json already holds those bytes (an identical re-run changes no object).
+ */
+async function publishIndexCopy(store, project, index) {
+    let written = index;
+    for (;;) {
+        const bytes = json(written);
+        const current = await store.get(releaseLayout.index(project));
+        if (!current?.equals(bytes))
+            await store.put(releaseLayout.index(project), bytes, { contentType: 'application/json' });
+        const newest = await readNewestSlot(store, project);
+        if (!newest || newest.sequence <= written.sequence)
+            return;
+        written = newest;
+    }
+}
+function json(value) {
+    return Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+;// CONCATENATED MODULE: ./lib/core/cache/restore-record.js
+
+
+
+/** resolvedDependencies[].uri of a restored entry: artifact-action-cache:<scope>/<key> */
+const RESTORED_URI_PREFIX = 'artifact-action-cache:';
+async function restore_record_recordRestored(file, job, entry) {
+    await appendFile(file, `${JSON.stringify({ job, ...entry })}\n`);
+}
+/** This job's restored entries, in order, without repeats; no file means none. */
+async function readRestored(file, job) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    const entries = new Map();
+    for (const line of text.split('\n').filter(Boolean)) {
+        let parsed;
+        try {
+            parsed = JSON.parse(line);
+        }
+        catch {
+            throw new IntegrityError(`${file}: a line is not JSON; the record of restored caches was damaged`);
+        }
+        if (parsed.job !== job)
+            continue;
+        const { job: _job, ...entry } = parsed;
+        entries.set(`${entry.kind} ${entry.scope} ${entry.key} ${entry.tree}`, entry);
+    }
+    return [...entries.values()];
+}
+/** A restored entry as a SLSA resource descriptor in resolvedDependencies. */
+function restoredDependency(entry) {
+    const { kind, key, scope, version, signer } = entry;
+    return {
+        uri: `${RESTORED_URI_PREFIX}${scope}/${key}`,
+        digest: { sha256: entry.tree },
+        annotations: { kind, key, scope, version, ...(signer ? { signer } : {}) }
+    };
+}
+/**
+ * Refuses a release whose signed provenance names a restored cache entry or checkpoint that the rule does not
+ * accept: one restored without a signature check, or written by a ref the rule refuses.
+ */
+function checkRestoredDependencies(statement, rule) {
+    if (rule.kind === 'any')
+        return;
+    const { predicate } = (statement ?? {});
+    const dependencies = predicate?.buildDefinition?.resolvedDependencies;
+    for (const dependency of Array.isArray(dependencies) ? dependencies : []) {
+        const { uri, annotations } = (dependency ?? {});
+        if (typeof uri !== 'string' || !uri.startsWith(RESTORED_URI_PREFIX))
+            continue;
+        const what = `${annotations?.kind === 'checkpoint' ? 'checkpoint' : 'cache entry'} ${uri.slice(RESTORED_URI_PREFIX.length)}`;
+        const signer = annotations?.signer;
+        if (typeof signer?.ref !== 'string')
+            throw new errors_IntegrityError(`provenance: built from ${what}, restored without a signature check`);
+        const refusal = ruleRefusal(rule, signer);
+        if (refusal)
+            throw new errors_IntegrityError(`provenance: built from ${what}, ${refusal}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/core/release/verify-release.js
+
+
+
+
+
+
+/**
+ * Verifies a published release end to end. The provenance's signature holds and names the release;
+ * release.json says the same as the signed statement, field by field; SHA256SUMS lists exactly the
+ * signed files; packages/ holds exactly those files, each matching its signed sha256. Any mismatch
+ * throws IntegrityError naming the field or file at fault. Nothing unsigned is returned.
+ */
+async function verifyRelease(request) {
+    const { store, project, version } = request;
+    validateProjectName(project);
+    validateVersion(version);
+    const checked = [];
+    const recordBytes = await store.get(releaseLayout.record(project, version));
+    if (!recordBytes)
+        throw new errors_IntegrityError(`${project} ${version}: no release.json; the release does not exist or was never completed`);
+    const record = parseRecord(recordBytes);
+    const provenanceBytes = await store.get(releaseLayout.provenance(project, version));
+    if (!provenanceBytes)
+        throw new errors_IntegrityError('provenance.sigstore.json is missing');
+    if (sha256Hex(provenanceBytes) !== record.provenance.sha256)
+        throw new errors_IntegrityError('provenance.sigstore.json does not match the digest in release.json');
+    let bundle;
+    try {
+        bundle = JSON.parse(provenanceBytes.toString('utf8'));
+    }
+    catch {
+        throw new errors_IntegrityError('provenance.sigstore.json is not JSON');
+    }
+    const statement = await request.verifyBundle(bundle);
+    checked.push('provenance signature is valid');
+    const signed = releaseFactsOf(statement);
+    if (signed.project !== project || signed.version !== version) {
+        throw new errors_IntegrityError(`provenance: signed for ${signed.project} ${signed.version}, not ${project} ${version}; it was copied from another release`);
+    }
+    bindRecord(record, signed);
+    checked.push('release.json says what the signed provenance says (project, version, repository, commit, files)');
+    if (request.requireCacheFrom && request.requireCacheFrom.kind !== 'any') {
+        checkRestoredDependencies(statement, request.requireCacheFrom);
+        checked.push(`every cache entry and checkpoint it was built from passes ${describeRule(request.requireCacheFrom)}`);
+    }
+    const sumsBytes = await store.get(releaseLayout.sums(project, version));
+    if (!sumsBytes)
+        throw new errors_IntegrityError('SHA256SUMS is missing');
+    let sums;
+    try {
+        sums = parseSha256Sums(sumsBytes.toString('utf8'));
+    }
+    catch (error) {
+        throw new errors_IntegrityError(error.message);
+    }
+    const unsignedLine = difference(sums.map(fileLine), signed.files.map(fileLine));
+    const missingLine = difference(signed.files.map(fileLine), sums.map(fileLine));
+    if (unsignedLine || missingLine || sums.length !== signed.files.length) {
+        const problem = unsignedLine
+            ? `the line for ${unsignedLine.split(' ')[0]} does not match the signed provenance`
+            : 'does not list exactly the signed files';
+        throw new errors_IntegrityError(`SHA256SUMS: ${problem}`);
+    }
+    checked.push('SHA256SUMS lists exactly the signed files');
+    const signedNames = new Set(signed.files.map(file => file.name));
+    const prefix = releaseLayout.packages(project, version);
+    for await (const object of store.list(prefix)) {
+        const name = object.key.slice(prefix.length);
+        if (!signedNames.has(name))
+            throw new errors_IntegrityError(`packages/${name}: not named by the signed provenance; someone added it, do not use this release`);
+    }
+    const files = [];
+    for (const file of signed.files) {
+        const stream = await store.getStream(releaseLayout.package(project, version, file.name));
+        if (!stream)
+            throw new errors_IntegrityError(`packages/${file.name}: missing`);
+        const { sha256, size } = await sha256OfStream(stream);
+        if (sha256 !== file.sha256)
+            throw new errors_IntegrityError(`packages/${file.name}: does not match its signed sha256`);
+        files.push({ name: file.name, size, sha256 });
+    }
+    checked.push(`packages/ holds exactly the ${files.length} signed package(s), each matching its sha256`);
+    return {
+        release: { project, version, repository: signed.repository, commit: signed.commit, files },
+        statement,
+        checked
+    };
+}
+/** Refuses a release.json that says anything the signed statement does not, naming the first field that differs. */
+function bindRecord(record, signed) {
+    for (const field of ['project', 'version', 'repository', 'commit']) {
+        if (record[field] !== signed[field]) {
+            throw new errors_IntegrityError(`release.json: ${field} is ${JSON.stringify(record[field])}, but the signed provenance says ${JSON.stringify(signed[field])}; release.json was altered, do not use this release`);
+        }
+    }
+    const extra = difference(record.files.map(fileLine), signed.files.map(fileLine));
+    const missing = difference(signed.files.map(fileLine), record.files.map(fileLine));
+    if (extra)
+        throw new errors_IntegrityError(`release.json: files has ${extra.split(' ')[0]} with a digest the signed provenance does not name; release.json was altered`);
+    if (missing || record.files.length !== signed.files.length)
+        throw new errors_IntegrityError(`release.json: files lacks ${missing?.split(' ')[0] ?? 'a signed file'} that the signed provenance names; release.json was altered`);
+}
+function fileLine(file) {
+    return `${file.name} ${file.sha256}`;
+}
+/** The first of `a` that is not in `b`. */
+function difference(a, b) {
+    const other = new Set(b);
+    return a.find(item => !other.has(item));
+}
+/** release.json checked field by field; the error names the first field out of shape. */
+function parseRecord(bytes) {
+    let value;
+    try {
+        value = JSON.parse(bytes.toString('utf8'));
+    }
+    catch {
+        throw new errors_IntegrityError('release.json is not JSON');
+    }
+    const fail = (field) => {
+        throw new errors_IntegrityError(`release.json: ${field} is missing or malformed; the release is incomplete or was altered`);
+    };
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+        return fail('(the whole file)');
+    const record = value;
+    if (record.schema !== RELEASE_SCHEMA)
+        fail('schema');
+    for (const field of ['project', 'version', 'repository', 'commit'])
+        if (typeof record[field] !== 'string')
+            fail(field);
+    if (!Array.isArray(record.files) || record.files.length === 0)
+        fail('files');
+    record.files.forEach((file, index) => {
+        if (typeof file !== 'object' ||
+            file === null ||
+            typeof file.name !== 'string' ||
+            !release_layout_SHA256_HEX.test(String(file.sha256)))
+            fail(`files[${index}]`);
+    });
+    if (!release_layout_SHA256_HEX.test(String(record.provenance?.sha256)))
+        fail('provenance.sha256');
+    if (record.signing?.method !== 'key' && record.signing?.method !== 'keyless')
+        fail('signing.method');
     return record;
 }
-/** The object keys a manifest names; undefined when the manifest is missing. An unreadable manifest refuses the prune. */
-async function manifestObjects(store, digest) {
-    try {
-        return (await loadManifestColumns(store, digest)).objects.map(objectKey);
-    }
-    catch (error) {
-        if (isNamedError(error, 'IntegrityError') && !(await store.head(manifestKey(digest))))
-            return undefined;
-        if (isNamedError(error, 'IntegrityError'))
-            throw new PruneRefusedError(`manifest ${digest.slice(0, 12)} is unreadable: ${errorMessage(error)}`);
-        throw error;
-    }
-}
-/** Loads manifests once each, however many entries or re-listings name them. */
-class ManifestReader {
-    store;
-    loaded = new Map();
-    constructor(store) {
-        this.store = store;
-    }
-    objects(digest, version = '') {
-        const id = `${digest}@${version}`;
-        if (!this.loaded.has(id))
-            this.loaded.set(id, manifestObjects(this.store, digest));
-        return this.loaded.get(id);
-    }
-}
-async function loadEntries(store, scan, manifests, deleteScopes) {
-    const entries = [];
-    await mapLimit(scan.refs.values(), READ_CONCURRENCY, async (ref) => {
-        const record = await readRef(store, ref.key);
-        if (!record)
-            return; // deleted since the listing: no longer an entry
-        const names = parseEntryKey(ref.key);
-        const objects = await manifests.objects(record.tree);
-        if (!objects && !deleteScopes.has(names.scope)) {
-            throw new PruneRefusedError(`entry ${names.scope} ${JSON.stringify(names.key)} (${ref.key}) names manifest ${record.tree.slice(0, 12)}, which is missing; delete that ref if the entry is broken`);
-        }
-        const access = scan.access.get(accessKey(ref.key));
-        entries.push({
-            record: { ...record, scope: names.scope, version: names.version, key: names.key },
-            refKey: ref.key,
-            ref,
-            lastUsed: (access ?? ref).lastModified.getTime(),
-            keys: [manifestKey(record.tree), ...(objects ?? [])],
-            manifestMissing: !objects,
-            broken: false
-        });
+
+;// CONCATENATED MODULE: ./lib/core/release/publish-release.js
+
+
+
+
+
+
+
+
+
+/**
+ * Publishes a release. The statement is made from the local packages and signed before anything is
+ * written, so a signing failure leaves the store as it was. Every object is created with
+ * If-None-Match: *, so nothing is ever overwritten; release.json is written last, so a release is
+ * visible only once complete. Re-running with identical packages writes nothing; different bytes
+ * for an existing version fail.
+ */
+async function publishRelease(request) {
+    const { store, project, version, context, signer } = request;
+    validateProjectName(project);
+    validateVersion(version);
+    if (!context.repositoryUri)
+        throw new errors_InputError('repository: unknown; give the source repository (owner/name or its URL)');
+    if (!context.commit)
+        throw new errors_InputError('commit: unknown; give the commit the packages were built from');
+    if (request.packages.length === 0)
+        throw new errors_InputError('packages: no file matched; check the globs, or build the packages before releasing');
+    const files = await describePackages(request.packages);
+    await assertNotACache(store);
+    const existing = await readRecord(store, project, version);
+    if (existing)
+        return alreadyPublished(store, existing, files);
+    const statement = buildProvenanceStatement({
+        subjects: files,
+        context,
+        release: { project, version },
+        plan: request.plan,
+        dependencies: request.dependencies,
+        secrets: request.secrets
     });
-    return entries.sort((a, b) => (a.refKey < b.refKey ? -1 : 1));
-}
-/**
- * Keys that entries reference but the listing did not show: HEAD each. A missing object means the
- * entry is broken. A key present and older than the listing means the listing skipped it, so the
- * listing cannot be trusted. Younger ones were written by a save while the listing ran.
- */
-async function checkUnlistedKeys(store, scan, entries, sizes) {
-    const unlisted = new Set(entries.flatMap(entry => entry.keys.filter(key => !sizes.has(key))));
-    const missing = new Set();
-    await mapLimit(unlisted, READ_CONCURRENCY, async (key) => {
-        const info = await store.head(key);
-        if (!info)
-            return void missing.add(key);
-        if (info.lastModified.getTime() < scan.startedAt - LIST_SKEW_MS)
-            throw new PruneRefusedError(`the listing did not show ${key}, which exists; the listing looks incomplete`);
-        sizes.set(key, info.size);
-    });
-    for (const entry of entries)
-        entry.broken = !entry.manifestMissing && entry.keys.some(key => missing.has(key));
-}
-function describeEntry(entry, sizes, reason) {
-    return {
-        scope: entry.record.scope,
-        version: entry.record.version,
-        key: entry.record.key,
-        tree: entry.record.tree,
-        refKey: entry.refKey,
-        bytes: entry.keys.reduce((sum, key) => sum + (sizes.get(key) ?? 0), 0),
-        created: entry.record.created,
-        lastUsed: new Date(entry.lastUsed).toISOString(),
-        ...(reason ? { reason } : {})
-    };
-}
-/**
- * Plans a prune. Nothing is deleted until the whole store has been listed and every entry's
- * manifest read; any failure here refuses the prune.
- */
-async function planPrune(options) {
-    const { store, clock, log } = options;
-    const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
-    const deleteScopes = new Set(options.deleteScopes ?? []);
-    const manifests = new ManifestReader(store);
-    let scan;
-    let entries;
-    const sizes = new Map();
-    try {
-        scan = await scanStore(store, clock);
-        log(`listed ${scan.refs.size} entries, ${scan.manifests.size} manifests, ${scan.objects.size} objects in ${store.location}`);
-        for (const info of [...scan.manifests.values(), ...scan.objects.values()])
-            sizes.set(info.key, info.size);
-        entries = await loadEntries(store, scan, manifests, deleteScopes);
-        await checkUnlistedKeys(store, scan, entries, sizes);
-    }
-    catch (error) {
-        throw refusal(error, store, 0);
-    }
-    const now = clock.now();
-    const candidates = entries.map(entry => ({
-        id: entry.refKey,
-        scope: entry.record.scope,
-        lastUsed: entry.lastUsed,
-        created: Date.parse(entry.record.created) || entry.ref.lastModified.getTime(),
-        keys: entry.keys,
-        broken: entry.broken
-    }));
-    const plan = planEvictions(candidates, sizes, options, now);
-    const removed = entries.filter(entry => plan.evicted.has(entry.refKey));
-    const kept = entries.filter(entry => !plan.evicted.has(entry.refKey));
-    const warnings = [];
-    for (const scope of deleteScopes)
-        if (!entries.some(entry => entry.record.scope === scope))
-            warnings.push(`scope ${scope} has no entries`);
-    for (const entry of removed)
-        if (entry.manifestMissing)
-            warnings.push(`entry ${entry.record.scope} ${JSON.stringify(entry.record.key)} names a missing manifest; removed with its scope`);
-    for (const entry of removed)
-        if (entry.broken)
-            warnings.push(`entry ${entry.record.scope} ${JSON.stringify(entry.record.key)} names objects missing from the store; removed as broken`);
-    // Mark: kept entries, and manifests within the grace period (a save may be about to name them).
-    const marked = new Set();
-    const referenced = new Set(kept.flatMap(entry => entry.keys));
-    try {
-        for (const key of referenced)
-            marked.add(key);
-        const young = [...scan.manifests.values()].filter(info => now - info.lastModified.getTime() < graceMs && !marked.has(info.key));
-        await mapLimit(young, READ_CONCURRENCY, async (info) => void (await markManifest(manifests, marked, info.key)));
-    }
-    catch (error) {
-        throw refusal(error, store, 0);
-    }
-    // Sweep candidates: unmarked manifests and objects older than the grace period.
-    let keptByGrace = 0;
-    const sweep = [];
-    for (const info of [...scan.manifests.values(), ...scan.objects.values()]) {
-        if (referenced.has(info.key))
-            continue;
-        if (marked.has(info.key) || now - info.lastModified.getTime() < graceMs)
-            keptByGrace++;
-        else
-            sweep.push(info.key);
-    }
-    const remainingRefs = new Set(kept.map(entry => entry.refKey));
-    const refKeys = removed.map(entry => entry.refKey);
-    const accessKeys = [...scan.access.keys()].filter(key => !remainingRefs.has(`refs/${key.slice('access/'.length)}`));
-    const sizeOf = (key) => sizes.get(key) ?? scan.refs.get(key)?.size ?? scan.access.get(key)?.size ?? 0;
-    const report = {
-        store: store.location,
-        dryRun: true,
-        graceMs,
-        kept: kept.map(entry => describeEntry(entry, sizes)).sort((a, b) => (a.lastUsed < b.lastUsed ? 1 : -1)),
-        removed: removed
-            .map(entry => describeEntry(entry, sizes, plan.evicted.get(entry.refKey)))
-            .sort((a, b) => (a.lastUsed < b.lastUsed ? -1 : 1)),
-        liveBytes: plan.liveBytes,
-        manifestsRemoved: 0,
-        objectsRemoved: 0,
-        keptByGrace,
-        bytesFreed: 0,
-        warnings
-    };
-    countDeleted(report, [...refKeys, ...accessKeys, ...sweep], sizeOf);
-    return { store, report, refKeys, accessKeys, sweep, marked, scan, manifests, sizeOf };
-}
-/** Adds deleted keys to a report's counts and bytes freed. */
-function countDeleted(report, keys, sizeOf) {
-    for (const key of keys) {
-        report.bytesFreed += sizeOf(key);
-        if (key.startsWith('manifests/'))
-            report.manifestsRemoved++;
-        else if (key.startsWith('objects/'))
-            report.objectsRemoved++;
-    }
-}
-/** Marks a manifest and the objects it names; false when the manifest is missing. */
-async function markManifest(manifests, marked, key, version = '') {
-    const objects = await manifests.objects(key.slice('manifests/'.length), version);
-    if (!objects)
-        return false;
-    marked.add(key);
-    for (const object of objects)
-        marked.add(object);
-    return true;
-}
-/** One line: why the prune stopped, and what it had deleted by then. */
-function refusal(error, store, deleted) {
-    if (isNamedError(error, 'InputError'))
-        return error;
-    const done = deleted === 0 ? 'nothing was deleted' : `${deleted} keys were deleted before it stopped`;
-    return new PruneRefusedError(`refusing to prune ${store.location}: ${errorMessage(error)}; ${done}`);
-}
-
-;// CONCATENATED MODULE: ./lib/core/cache/prune-execute.js
-
-
-
-
-
-const prune_execute_DELETE_BATCH = 1000;
-/**
- * The execution of a prune's plan: deletes what the plan found evicted and unreferenced, keeping a
- * live set of the keys not to delete, refreshed before each batch, under a lease that a save's
- * commit waits for (prune-lease.ts).
- */
-/**
- * Carries out a plan: the evicted entries' refs first (so no restore finds an evicted entry), then
- * last-use records, then manifests and objects in batches, each batch under a prune lease and after
- * a fresh listing of refs and manifests. Returns the plan's report with what was deleted.
- */
-async function executePrune(plan, log) {
-    const { store, sweep } = plan;
-    const counts = { manifestsRemoved: 0, objectsRemoved: 0, bytesFreed: 0 };
-    const report = { ...plan.report, dryRun: false, ...counts, warnings: [...plan.report.warnings] };
-    const live = new LiveSet(store, plan.manifests, plan.marked, plan.scan);
-    let deleted = 0;
-    const deleteKeys = async (keys) => {
-        if (keys.length === 0)
+    const facts = releaseFactsOf(statement);
+    const sums = Buffer.from(formatSha256Sums(files));
+    const publicKey = signer.keyId && signer.publicKeyPem
+        ? { key: releaseLayout.key(project, signer.keyId), bytes: Buffer.from(signer.publicKeyPem) }
+        : undefined;
+    const earlier = await earlierAttempt(store, { project, version, files, sums, facts, signer });
+    if (earlier.record)
+        return alreadyPublished(store, earlier.record, files);
+    if (publicKey)
+        await assertSameIfPresent(store, publicKey.key, publicKey.bytes);
+    // Signed before the first write: a signer that fails leaves nothing behind.
+    const provenance = earlier.provenance ?? publish_release_json(await signer.sign(statement));
+    const kit = await offlineKit(project, version, facts, files, signer);
+    const lock = await store.objectLock?.();
+    const retainUntil = lock?.enabled && !lock.defaultRetention
+        ? new Date(Date.now() + (request.retentionDays ?? 3650) * 86_400_000)
+        : undefined;
+    const created = [];
+    const createOnce = async (key, body, sha256) => {
+        if (earlier.present.has(key))
             return;
-        await store.delete(keys);
-        deleted += keys.length;
-        countDeleted(report, keys, plan.sizeOf);
+        if ((await store.put(key, body, { ifNoneMatch: true, retainUntil })) === 'created') {
+            created.push(key);
+            return;
+        }
+        const present = await store.get(key);
+        if (!present || sha256Hex(present) !== sha256)
+            throw startedEarlier(project, version, key);
     };
-    const swept = new Set();
-    try {
-        await deleteKeys(plan.refKeys);
-        await deleteKeys(plan.accessKeys);
-        // Manifests first: an interrupted prune then leaves only unreferenced objects.
-        for (let start = 0; start < sweep.length; start += prune_execute_DELETE_BATCH) {
-            // The lease makes a save that writes its manifest after this listing wait for the deletions.
-            const releaseLease = await holdPruneLease(store);
-            try {
-                const orphan = (await live.refresh()).find(entry => entry.manifestMissing);
-                if (orphan)
-                    throw new PruneRefusedError(`${orphan.refKey}, written while pruning, names manifest ${orphan.tree.slice(0, 12)}, which is missing`);
-                const batch = sweep.slice(start, start + prune_execute_DELETE_BATCH).filter(key => !live.keys.has(key));
-                await deleteKeys(batch);
-                for (const key of batch)
-                    swept.add(key);
-            }
-            finally {
-                await releaseLease();
-            }
-        }
-        if (swept.size > 0)
-            await removeEntriesThatLostKeys(store, live, plan.manifests, swept, deleteKeys, report.warnings);
+    await markReleaseStore(store);
+    for (const file of files) {
+        const local = request.packages.find(item => item.name === file.name);
+        await createOnce(releaseLayout.package(project, version, file.name), { path: local.path, size: file.size }, file.sha256);
     }
-    catch (error) {
-        throw refusal(error, store, deleted);
+    await createOnce(releaseLayout.sums(project, version), sums, sha256Hex(sums));
+    await createOnce(releaseLayout.provenance(project, version), provenance, sha256Hex(provenance));
+    for (const item of kit)
+        await createOnce(item.key, item.bytes, sha256Hex(item.bytes));
+    if (publicKey && !(await store.head(publicKey.key))) {
+        if ((await store.put(publicKey.key, publicKey.bytes, { ifNoneMatch: true, retainUntil })) === 'created')
+            created.push(publicKey.key);
     }
-    log(`removed ${report.removed.length} entries, ${report.manifestsRemoved} manifests, ${report.objectsRemoved} objects`);
-    return report;
+    const record = {
+        schema: RELEASE_SCHEMA,
+        project,
+        version,
+        repository: facts.repository,
+        commit: facts.commit,
+        created: new Date().toISOString(),
+        files,
+        sha256sums: { path: 'SHA256SUMS', sha256: sha256Hex(sums) },
+        provenance: { path: 'provenance.sigstore.json', sha256: sha256Hex(provenance), predicateType: SLSA_PROVENANCE_V1 },
+        signing: {
+            method: signer.method,
+            keyId: signer.keyId,
+            publicKey: signer.keyId ? `keys/${signer.keyId}.pem` : undefined
+        },
+        ...(lock?.enabled
+            ? {
+                retention: retainUntil ? { mode: 'GOVERNANCE', until: retainUntil.toISOString() } : { mode: 'bucket default' }
+            }
+            : {})
+    };
+    const recordKey = releaseLayout.record(project, version);
+    if ((await store.put(recordKey, publish_release_json(record), { ifNoneMatch: true, contentType: 'application/json', retainUntil })) ===
+        'exists') {
+        // A concurrent run of the same release got there first.
+        const winner = (await readRecord(store, project, version));
+        assertSameFiles(winner, files);
+        return { status: 'unchanged', record: winner, created };
+    }
+    created.push(recordKey);
+    await addToIndex(store, project, indexEntry(record));
+    return { status: 'published', record, created };
+}
+/** The offline verification kit (offline-kit.ts): public key or trusted root, and VERIFY.md. */
+async function offlineKit(project, version, facts, files, signer) {
+    const kit = [];
+    const add = (name, text) => kit.push({ key: kitKey(project, version, name), bytes: Buffer.from(text) });
+    if (signer.publicKeyPem)
+        add(KIT.publicKey, signer.publicKeyPem);
+    const root = signer.method === 'keyless' ? await signer.trustedRoot?.() : undefined;
+    if (root)
+        add(KIT.trustedRoot, root);
+    const keyId = signer.method === 'key' ? signer.keyId : undefined;
+    add(KIT.readme, verifyReadme({ project, version, repository: facts.repository, files, keyId, trustedRoot: Boolean(root) }));
+    return kit;
+}
+async function readRecord(store, project, version) {
+    const bytes = await store.get(releaseLayout.record(project, version));
+    return bytes ? parseRecord(bytes) : undefined;
+}
+/** An identical re-run: writes nothing, except an index entry that an interrupted run did not add. */
+async function alreadyPublished(store, record, files) {
+    assertSameFiles(record, files);
+    await addToIndex(store, record.project, indexEntry(record));
+    return { status: 'unchanged', record, created: [] };
 }
 /**
- * The keys a prune must not delete: those of kept entries, of manifests younger than the grace
- * period, and of any entry or manifest that appears or changes while it runs. `refresh` re-lists
- * refs and manifests so that a save finishing during the prune is seen before each deletion.
+ * What an earlier run of this version that never finished left behind, checked before anything is
+ * signed or written: each object must be exactly what this run would write (a provenance counts
+ * when it is for the same release, files, repository and commit, by the same key), or the run stops.
  */
-class LiveSet {
-    store;
-    manifests;
-    keys;
-    /** Entries that appeared since the first listing. */
-    appeared = [];
-    seenRefs = new Map();
-    seenManifests = new Map();
-    constructor(store, manifests, 
-    /** The keys not to delete, as the plan marked them; refreshes add to them. */
-    keys, scan) {
-        this.store = store;
-        this.manifests = manifests;
-        this.keys = keys;
-        for (const [key, info] of scan.refs)
-            this.seenRefs.set(key, info.lastModified.getTime());
-        for (const [key, info] of scan.manifests)
-            this.seenManifests.set(key, info.lastModified.getTime());
-    }
-    /** Marks a manifest and the objects it names; false when the manifest is missing. */
-    markManifest(key, version = '') {
-        return markManifest(this.manifests, this.keys, key, version);
-    }
-    /** Re-lists refs and manifests and marks what appeared or changed since; returns the entries that appeared. */
-    async refresh() {
-        const newRefs = [];
-        for await (const ref of orderedListing(this.store, 'refs/')) {
-            if (!parseEntryKey(ref.key))
-                throw new PruneRefusedError(`${ref.key} is not a cache entry this version understands`);
-            if (this.seenRefs.get(ref.key) !== ref.lastModified.getTime())
-                newRefs.push(ref);
+async function earlierAttempt(store, want) {
+    const { project, version } = want;
+    const present = new Set();
+    let provenance;
+    for await (const object of store.list(releaseLayout.version(project, version))) {
+        const key = object.key;
+        const file = want.files.find(item => releaseLayout.package(project, version, item.name) === key);
+        if (key === releaseLayout.record(project, version))
+            return { present, record: await readRecord(store, project, version) };
+        if (file) {
+            const stream = await store.getStream(key);
+            if (!stream || (await sha256OfStream(stream)).sha256 !== file.sha256)
+                throw startedEarlier(project, version, key);
         }
-        const newManifests = [];
-        for await (const manifest of orderedListing(this.store, 'manifests/')) {
-            if (MANIFEST_KEY.test(manifest.key) && this.seenManifests.get(manifest.key) !== manifest.lastModified.getTime())
-                newManifests.push(manifest);
+        else if (key === releaseLayout.sums(project, version)) {
+            if (!want.sums.equals((await store.get(key)) ?? Buffer.alloc(0)))
+                throw startedEarlier(project, version, key);
         }
-        const entries = [];
-        await mapLimit(newRefs, READ_CONCURRENCY, async (ref) => {
-            const version = String(ref.lastModified.getTime());
-            const record = await readRef(this.store, ref.key);
-            if (record)
-                entries.push({
-                    refKey: ref.key,
-                    tree: record.tree,
-                    version,
-                    manifestMissing: !(await this.markManifest(manifestKey(record.tree), version))
-                });
-            this.seenRefs.set(ref.key, ref.lastModified.getTime());
-        });
-        await mapLimit(newManifests, READ_CONCURRENCY, async (manifest) => {
-            await this.markManifest(manifest.key, String(manifest.lastModified.getTime()));
-            this.seenManifests.set(manifest.key, manifest.lastModified.getTime());
-        });
-        this.appeared.push(...entries);
-        return entries;
-    }
-}
-/**
- * A save whose manifest appears between the last listing and the deletion that follows can name
- * keys that deletion removed. Its own check stores them again when it runs after the deletion;
- * when it ran before, the save writes an entry that cannot restore. A listing after the
- * deletions finds such entries: those whose keys are still missing are removed (their key can be
- * saved again) and reported. One written after that listing is removed by the next prune as broken.
- */
-async function removeEntriesThatLostKeys(store, live, manifests, swept, deleteKeys, warnings) {
-    await live.refresh();
-    const named = new Map();
-    for (const entry of live.appeared) {
-        const objects = entry.manifestMissing ? [] : ((await manifests.objects(entry.tree, entry.version)) ?? []);
-        named.set(entry.refKey, [manifestKey(entry.tree), ...objects].filter(key => swept.has(key)));
-    }
-    const missing = new Set();
-    await mapLimit(new Set([...swept].filter(key => live.keys.has(key)).concat(...named.values())), READ_CONCURRENCY, async (key) => {
-        if (!(await store.head(key)))
-            missing.add(key);
-    });
-    if (missing.size === 0)
-        return;
-    const broken = [...named].filter(([, keys]) => keys.some(key => missing.has(key))).map(([refKey]) => refKey);
-    // A manifest without an entry yet belongs to a save still running: it checks and stores again after our lease.
-    if (broken.length === 0)
-        return;
-    await deleteKeys(broken);
-    const removed = `${broken.length} ${broken.length === 1 ? 'entry' : 'entries'}`;
-    warnings.push(`a save that finished during this prune names keys it deleted (${[...broken, ...missing][0]}); removed ${removed} that could no longer restore, and the next prune removes any saved later`);
-}
-
-;// CONCATENATED MODULE: ./lib/core/cache/prune.js
-
-
-
-/** Prunes a cache store: plans, then carries out the plan unless this is a dry run. */
-async function pruneStore(options) {
-    const log = options.log ?? (() => undefined);
-    const plan = await planPrune({ ...options, clock: options.clock ?? systemClock, log });
-    return options.dryRun ? plan.report : executePrune(plan, log);
-}
-
-;// CONCATENATED MODULE: ./lib/cli/commands/prune-command.js
-
-
-
-
-
-const prune_command_print = (line) => void process.stdout.write(`${line}\n`);
-const prune_command_progress = (line) => void process.stderr.write(`${line}\n`);
-/** The rules and grace period the flags give; each bad value names its flag and the format. */
-function pruneRulesFrom(values) {
-    const rules = parsePruneRules({
-        maxAge: stringValue(values, 'max-age'),
-        maxSize: stringValue(values, 'max-size'),
-        maxEntriesPerScope: stringValue(values, 'max-entries-per-scope'),
-        deleteScopes: listValue(values, 'delete-scope'),
-        grace: stringValue(values, 'grace')
-    }, {
-        maxAge: '--max-age',
-        maxSize: '--max-size',
-        maxEntriesPerScope: '--max-entries-per-scope',
-        deleteScopes: '--delete-scope',
-        grace: '--grace'
-    });
-    return { ...rules, dryRun: values['dry-run'] === true };
-}
-const count = (n, singular, plural = `${singular}s`) => `${n} ${n === 1 ? singular : plural}`;
-/** The totals line of a prune: entries kept and removed, keys deleted, bytes freed. */
-function pruneTotals(report) {
-    const verb = report.dryRun ? 'would remove' : 'removed';
-    return [
-        `${verb} ${report.removed.length} of ${count(report.removed.length + report.kept.length, 'entry', 'entries')}`,
-        `${count(report.manifestsRemoved, 'manifest')} and ${count(report.objectsRemoved, 'object')}`,
-        `${report.dryRun ? 'would free' : 'freed'} ${formatBytes(report.bytesFreed)}`,
-        `kept ${count(report.kept.length, 'entry', 'entries')} referencing ${formatBytes(report.liveBytes)}`,
-        `kept ${count(report.keptByGrace, 'unreferenced key')} younger than the ${formatDuration(report.graceMs)} grace period`
-    ].join('; ');
-}
-function printTable(report) {
-    const now = Date.now();
-    const rows = [
-        ...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '', entry]),
-        ...report.kept.map(entry => ['kept', '', entry])
-    ];
-    prune_command_print(['OUTCOME', 'REASON', 'SCOPE', 'KEY', 'SIZE', 'LAST USED'].join('\t'));
-    for (const [outcome, reason, entry] of rows)
-        prune_command_print([
-            outcome,
-            reason || '-',
-            entry.scope,
-            entry.key,
-            formatBytes(entry.bytes),
-            formatAge(now - Date.parse(entry.lastUsed))
-        ].join('\t'));
-}
-const pruneCommand = {
-    name: 'prune',
-    summary: 'Evict cache entries by age, size budget, count per scope or scope, then delete the manifests and objects no entry references. Refuses release stores and incomplete listings.',
-    usage: 'prune [--max-age 7d] [--max-size 10GB] [--max-entries-per-scope N] [--delete-scope pr/12]... [--grace 1h] [--dry-run] [--json]',
-    options: {
-        'max-age': { type: 'string', description: 'evict entries unused for longer than this: 30s, 90m, 12h, 7d, 2w' },
-        'max-size': {
-            type: 'string',
-            description: 'evict least recently used entries until the rest fit: 500MB, 10GB, 2GiB'
-        },
-        'max-entries-per-scope': {
-            type: 'string',
-            description: 'keep at most N entries per scope, the most recently used'
-        },
-        'delete-scope': {
-            type: 'string',
-            multiple: true,
-            description: 'evict every entry of a scope, e.g. pr/12; repeat for more'
-        },
-        grace: {
-            type: 'string',
-            description: 'keep unreferenced data younger than this: a save may still name it (default 1h)'
-        },
-        'dry-run': { type: 'boolean', description: 'print what would be removed and the bytes freed; delete nothing' },
-        json: { type: 'boolean', description: 'print the report as JSON' },
-        ...storeOptions
-    },
-    async run(values, _positionals, { clock }) {
-        const rules = pruneRulesFrom(values);
-        const report = await pruneStore({ store: storeFrom(values), ...rules, clock, log: prune_command_progress });
-        for (const warning of report.warnings)
-            prune_command_progress(`warning: ${warning}`);
-        if (values.json === true)
-            prune_command_print(JSON.stringify(report, null, 2));
+        else if (isKitKey(project, version, key)) {
+            // The kit is unsigned convenience that verifiers pin; an earlier attempt's copy stays as it is.
+        }
+        else if (key === releaseLayout.provenance(project, version)) {
+            provenance = await store.get(key);
+            if (!provenance || !sameSignedRelease(provenance, want.facts, want.signer))
+                throw startedEarlier(project, version, key);
+        }
         else {
-            printTable(report);
-            prune_command_print(pruneTotals(report));
-            if (report.dryRun)
-                prune_command_print('dry run: nothing was deleted');
+            throw startedEarlier(project, version, key);
         }
-        return Exit.Ok;
+        present.add(key);
     }
-};
+    return { present, provenance };
+}
+/** Whether a bundle signs the same release (facts and files) with the same key, judged from its payload. */
+function sameSignedRelease(bundleBytes, facts, signer) {
+    try {
+        const bundle = JSON.parse(bundleBytes.toString('utf8'));
+        const hint = bundle.verificationMaterial?.publicKey?.hint;
+        if (signer.method === 'key' ? hint !== signer.keyId : hint !== undefined)
+            return false;
+        const earlier = releaseFactsOf(JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')));
+        return JSON.stringify(earlier) === JSON.stringify(facts);
+    }
+    catch {
+        return false;
+    }
+}
+async function assertSameIfPresent(store, key, bytes) {
+    const present = await store.get(key);
+    if (present && !present.equals(bytes))
+        throw new errors_IntegrityError(`release-store: ${key} is not the signing key's public key; the release store was altered, remove it or use another store`);
+}
+function startedEarlier(project, version, key) {
+    const name = key.slice(releaseLayout.version(project, version).length);
+    return new errors_InputError(`version: ${project} ${version} was started earlier with a different ${name} and never finished; release under a new version (nothing was overwritten)`);
+}
+function indexEntry(record) {
+    return {
+        version: record.version,
+        commit: record.commit,
+        created: record.created,
+        record: `releases/${record.version}/release.json`
+    };
+}
+function assertSameFiles(record, files) {
+    const { project, version } = record;
+    const describe = (list) => list.map(file => `${file.name}:${file.size}:${file.sha256}`).join('\n');
+    if (describe(record.files) === describe(files))
+        return;
+    const changed = files.find(file => !record.files.some(old => old.name === file.name && old.sha256 === file.sha256)) ??
+        record.files.find(old => !files.some(file => file.name === old.name));
+    throw new errors_InputError(`version: ${project} ${version} is already released with different bytes${changed ? ` (${changed.name})` : ''}; bump the version — the published release stays as it was`);
+}
+async function describePackages(packages) {
+    const names = new Set();
+    const files = [];
+    for (const item of packages) {
+        validatePackageName(item.name);
+        if (names.has(item.name))
+            throw new errors_InputError(`packages: two packages are named ${item.name}; package file names must be unique`);
+        names.add(item.name);
+        files.push({ name: item.name, size: (await (0,promises_.stat)(item.path)).size, sha256: await sha256OfFile(item.path) });
+    }
+    return files.sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+function publish_release_json(value) {
+    return Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+;// CONCATENATED MODULE: ./lib/core/release/release-job.js
+
+
+
+
+
+
+
+
+
+
+
+/** Refuses a release store that shares objects with the cache: a cache is pruned, releases never are. */
+function assertSeparateStores(release, cache) {
+    if (cache && storesOverlap(release, cache))
+        throw new errors_InputError(`release-store: ${describeStore(release)} overlaps the cache store ${describeStore(cache)}; releases are never pruned, so give them their own bucket or prefix`);
+}
+/** The files the package globs match (relative to the workspace), named by their base names. */
+async function resolvePackages(patterns, workspace) {
+    const files = new Set();
+    for (const pattern of patterns) {
+        for await (const match of (0,promises_.glob)(external_node_path_.resolve(workspace, pattern))) {
+            const info = await (0,promises_.stat)(match);
+            if (info.isFile())
+                files.add(external_node_path_.resolve(match));
+            else if (info.isDirectory())
+                for await (const inner of (0,promises_.glob)(external_node_path_.join(match, '**/*')))
+                    if ((await (0,promises_.stat)(inner)).isFile())
+                        files.add(external_node_path_.resolve(inner));
+        }
+    }
+    if (files.size === 0)
+        throw new errors_InputError(`packages: no file matches ${patterns.join(', ') || '(nothing given)'}; build the packages first, or fix the globs`);
+    return [...files].sort().map(file => ({ name: external_node_path_.basename(file), path: file }));
+}
+function release_job_keySigner(key) {
+    return { method: 'key', keyId: key.keyId, publicKeyPem: key.publicKeyPem, sign: async (statement) => signStatementWithKey(statement, key) };
+}
+function release_job_keylessSigner(identityToken, instance) {
+    return {
+        method: 'keyless',
+        sign: async (statement) => signStatementKeyless(statement, { identityToken: await identityToken(), instance }),
+        trustedRoot: async () => {
+            try {
+                return trustedRootJson(await loadTrustedRoot(instance ?? PUBLIC_SIGSTORE));
+            }
+            catch {
+                return undefined;
+            }
+        }
+    };
+}
+/** Verifies a release with the method its release.json names. */
+async function verifyPublishedRelease(options) {
+    const record = await readRecord(options.store, options.project, options.version);
+    let keySource = 'keyless';
+    let publicKeyPem = options.publicKeyPem;
+    if (record?.signing.method === 'key' && !publicKeyPem) {
+        const published = record.signing.keyId ? await options.store.get(releaseLayout.key(options.project, record.signing.keyId)) : undefined;
+        if (!published)
+            throw new errors_IntegrityError(`the public key ${record.signing.keyId?.slice(0, 12)} is not in the release store; pass the public key to verify with`);
+        publicKeyPem = published.toString('utf8');
+        keySource = 'store';
+    }
+    else if (record?.signing.method === 'key') {
+        keySource = 'given';
+    }
+    const verified = await verifyRelease({
+        store: options.store,
+        project: options.project,
+        version: options.version,
+        requireCacheFrom: options.requireCacheFrom,
+        verifyBundle: async (bundle) => (publicKeyPem ? verifyBundleWithKey(bundle, publicKeyPem) : await verifyBundleKeyless(bundle, options.keyless ?? {}))
+    });
+    return { ...verified, keySource };
+}
 
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(70857);
@@ -82444,7 +82754,7 @@ class DecodedURL extends URL {
 // EXTERNAL MODULE: ./node_modules/tunnel/index.js
 var tunnel = __nccwpck_require__(20770);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(24371);
+var undici = __nccwpck_require__(46752);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
@@ -83304,7 +83614,7 @@ var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { access, appendFile, writeFile } = external_fs_.promises;
+const { access, appendFile: summary_appendFile, writeFile } = external_fs_.promises;
 const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
 const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
 class Summary {
@@ -83365,7 +83675,7 @@ class Summary {
         return summary_awaiter(this, void 0, void 0, function* () {
             const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
             const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
+            const writeFunc = overwrite ? writeFile : summary_appendFile;
             yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
             return this.emptyBuffer();
         });
@@ -85120,510 +85430,7 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ./lib/core/release/provenance.js
-
-
-const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
-const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
-const GITHUB_WORKFLOW_BUILD_TYPE = 'https://actions.github.io/buildtypes/workflow/v1';
-/** A build run by the CLI on someone's machine: no runner, no workflow, no run id. */
-const LOCAL_BUILD_TYPE = 'urn:artifact-action:buildtype:local:v1';
-const LOCAL_BUILDER_ID = 'urn:artifact-action:builder:local';
-/**
- * Reads the standard GITHUB_* variables from a given environment (not process.env, so it stays testable).
- * Outside GitHub Actions (GITHUB_ACTIONS is not "true") the context names a local build.
- */
-function buildContextFromEnv(env) {
-    const repository = env.GITHUB_REPOSITORY ?? '';
-    const serverUrl = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '');
-    const workflowRef = env.GITHUB_WORKFLOW_REF || undefined;
-    return {
-        builder: env.GITHUB_ACTIONS === 'true' ? 'github-actions' : 'local',
-        serverUrl,
-        repository,
-        repositoryUri: repository ? `${serverUrl}/${repository}` : '',
-        repositoryId: env.GITHUB_REPOSITORY_ID,
-        repositoryOwnerId: env.GITHUB_REPOSITORY_OWNER_ID,
-        ref: env.GITHUB_REF ?? '',
-        commit: env.GITHUB_SHA ?? '',
-        workflowPath: workflowRef ? splitWorkflowRef(workflowRef, repository).path : undefined,
-        workflowRef,
-        eventName: env.GITHUB_EVENT_NAME,
-        runId: env.GITHUB_RUN_ID,
-        runAttempt: env.GITHUB_RUN_ATTEMPT,
-        runnerEnvironment: env.RUNNER_ENVIRONMENT
-    };
-}
-/**
- * A git remote as a repository URI, without credentials or a trailing .git: `git@host:owner/repo`
- * and ssh://host/owner/repo become https://host/owner/repo; SSH on another port stays ssh://host:port/…,
- * as its https address cannot be known. Undefined for a local path or anything else unrecognised.
- */
-function repositoryUriOfRemote(remote) {
-    const text = remote.trim();
-    const scp = /^(?:[^@/:\s]+@)?([A-Za-z0-9.-]+):(?!\/\/)([^\s]+)$/.exec(text);
-    if (scp)
-        return `https://${scp[1].toLowerCase()}/${repositoryPath(scp[2])}`;
-    let url;
-    try {
-        url = new URL(text);
-    }
-    catch {
-        return undefined;
-    }
-    const scheme = url.protocol.replace(/^git\+|\+git$/, '').slice(0, -1);
-    const host = url.hostname.toLowerCase();
-    const repoPath = repositoryPath(decodeURIComponent(url.pathname));
-    if (!host || !repoPath)
-        return undefined;
-    if (scheme === 'ssh')
-        return url.port && url.port !== '22' ? `ssh://${host}:${url.port}/${repoPath}` : `https://${host}/${repoPath}`;
-    if (scheme === 'https' || scheme === 'http' || scheme === 'git')
-        return `${scheme}://${host}${url.port ? `:${url.port}` : ''}/${repoPath}`;
-    return undefined;
-}
-/**
- * The context a CLI release signs: given flags override; outside GitHub Actions the git checkout
- * supplies the rest. A ref is kept only for the commit it points at (locally, the branch HEAD is on);
- * nothing unknown is made up. Errors name the flag to give.
- */
-function withSourceFacts(context, facts) {
-    const local = context.builder === 'local';
-    const named = facts.repository ?? (local ? facts.git?.remote : undefined);
-    const result = { ...context };
-    if (named !== undefined) {
-        const ownerName = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(named);
-        const uri = ownerName ? `${context.serverUrl}/${named}` : repositoryUriOfRemote(named);
-        if (!uri)
-            throw new InputError(`repository: ${JSON.stringify(named.slice(0, 200))} is neither owner/name nor a repository URL; give --repository`);
-        Object.assign(result, { repository: ownerName ? named : '', repositoryUri: uri });
-    }
-    if (!result.repositoryUri)
-        throw new InputError('repository: unknown (no git remote "origin"); give --repository owner/name or its URL');
-    const built = local ? facts.git?.head : context.commit;
-    result.commit = facts.commit ?? built ?? '';
-    // The ref is known only for the commit that the checkout (or the workflow) is at.
-    result.ref = result.commit !== built ? '' : local ? (facts.git?.headRef ?? '') : context.ref;
-    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(result.commit)) {
-        throw new InputError(`commit: ${JSON.stringify(result.commit)} is not a full git commit id; run in the git checkout, or give --commit`);
-    }
-    return result;
-}
-/** owner/repo.git/ → owner/repo */
-function repositoryPath(text) {
-    return text.replace(/^\/+|\/+$/g, '').replace(/\.git$/, '');
-}
-/**
- * owner/repo/.github/workflows/x.yml@refs/tags/a@1 → path and ref, splitting at the first @ after
- * the repository as actions/attest does (tags may contain @).
- */
-function splitWorkflowRef(workflowRef, repository) {
-    const rest = repository && workflowRef.startsWith(`${repository}/`)
-        ? workflowRef.slice(repository.length + 1)
-        : workflowRef.split('/').slice(2).join('/');
-    const at = rest.indexOf('@');
-    return at < 0 ? { path: rest, ref: '' } : { path: rest.slice(0, at), ref: rest.slice(at + 1) };
-}
-/**
- * An in-toto Statement v1 with a SLSA provenance v1 predicate. On GitHub it is shaped like GitHub's
- * own build provenance (actions/attest-build-provenance); a local build says so and claims nothing
- * it does not know (no workflow, run or ref). Both carry the release (project, version, repository,
- * commit) and the pipeline's plan under internalParameters.artifactAction. Secrets are redacted
- * before anything is returned.
- */
-function buildProvenanceStatement(options) {
-    const { context } = options;
-    const source = context.repositoryUri;
-    const artifactAction = {
-        release: { ...options.release, repository: source, commit: context.commit },
-        ...(options.plan === undefined ? {} : { plan: options.plan })
-    };
-    const resolvedDependencies = [
-        { uri: `git+${source}${context.ref ? `@${context.ref}` : ''}`, digest: { gitCommit: context.commit } }
-    ];
-    const subject = options.subjects.map(file => ({ name: file.name, digest: { sha256: file.sha256 } }));
-    const predicate = context.builder === 'local'
-        ? {
-            buildDefinition: {
-                buildType: LOCAL_BUILD_TYPE,
-                externalParameters: { source: { repository: source, ...(context.ref ? { ref: context.ref } : {}) } },
-                internalParameters: { artifactAction },
-                resolvedDependencies
-            },
-            runDetails: { builder: { id: LOCAL_BUILDER_ID } }
-        }
-        : githubPredicate(context, artifactAction, resolvedDependencies);
-    const statement = {
-        _type: STATEMENT_TYPE,
-        subject,
-        predicateType: SLSA_PROVENANCE_V1,
-        predicate
-    };
-    return redactSecrets(statement, options.secrets ?? []);
-}
-function githubPredicate(context, artifactAction, resolvedDependencies) {
-    const repositoryUrl = context.repositoryUri;
-    const workflow = context.workflowRef
-        ? splitWorkflowRef(context.workflowRef, context.repository)
-        : { path: context.workflowPath ?? '', ref: context.ref };
-    return {
-        buildDefinition: {
-            buildType: GITHUB_WORKFLOW_BUILD_TYPE,
-            externalParameters: {
-                workflow: { ref: workflow.ref || context.ref, repository: repositoryUrl, path: workflow.path }
-            },
-            internalParameters: {
-                github: {
-                    event_name: context.eventName ?? '',
-                    repository_id: context.repositoryId ?? '',
-                    repository_owner_id: context.repositoryOwnerId ?? '',
-                    runner_environment: context.runnerEnvironment ?? ''
-                },
-                artifactAction
-            },
-            resolvedDependencies
-        },
-        runDetails: {
-            builder: { id: builderId(context, workflow) },
-            metadata: {
-                invocationId: `${repositoryUrl}/actions/runs/${context.runId ?? '0'}/attempts/${context.runAttempt ?? '1'}`
-            }
-        }
-    };
-}
-/** GitHub uses the (job) workflow's URL at its ref; without one, the runner kind stands in. */
-function builderId(context, workflow) {
-    if (context.workflowRef)
-        return `${context.serverUrl}/${context.workflowRef}`;
-    if (workflow.path)
-        return `${context.serverUrl}/${context.repository}/${workflow.path}@${workflow.ref || context.ref}`;
-    return `${context.serverUrl}/actions/runner/${context.runnerEnvironment === 'self-hosted' ? 'self-hosted' : 'github-hosted'}`;
-}
-/**
- * What a signed statement says about its release: the release facts and the files (subjects).
- * The statement is checked as a whole; any field out of shape is an IntegrityError naming it.
- */
-function releaseFactsOf(statement) {
-    const fail = (field, problem) => {
-        throw new errors_IntegrityError(`provenance: ${field} ${problem}; the signed statement is not an artifact-action release`);
-    };
-    const record = (value, field) => typeof value === 'object' && value !== null && !Array.isArray(value)
-        ? value
-        : fail(field, 'is missing or not an object');
-    const text = (value, field) => typeof value === 'string' && value !== '' ? value : fail(field, 'is missing or empty');
-    const root = record(statement, 'statement');
-    if (root._type !== STATEMENT_TYPE)
-        fail('_type', `is ${JSON.stringify(root._type)}, not ${STATEMENT_TYPE}`);
-    if (root.predicateType !== SLSA_PROVENANCE_V1)
-        fail('predicateType', `is ${JSON.stringify(root.predicateType)}, not ${SLSA_PROVENANCE_V1}`);
-    if (!Array.isArray(root.subject) || root.subject.length === 0)
-        fail('subject', 'is missing or empty');
-    const names = new Set();
-    const files = root.subject.map((item, index) => {
-        const subject = record(item, `subject[${index}]`);
-        const name = text(subject.name, `subject[${index}].name`);
-        if (!isPackageName(name))
-            fail(`subject[${index}].name`, `${JSON.stringify(name.slice(0, 80))} is not a package file name`);
-        if (names.has(name))
-            fail(`subject[${index}].name`, `${name} is listed twice`);
-        names.add(name);
-        const sha256 = record(subject.digest, `subject[${index}].digest`).sha256;
-        if (typeof sha256 !== 'string' || !release_layout_SHA256_HEX.test(sha256))
-            fail(`subject[${index}].digest.sha256`, 'is not a sha256');
-        return { name, sha256: sha256 };
-    });
-    const field = 'predicate.buildDefinition.internalParameters.artifactAction.release';
-    const predicate = record(root.predicate, 'predicate');
-    const internal = record(record(predicate.buildDefinition, 'predicate.buildDefinition').internalParameters, 'predicate.buildDefinition.internalParameters');
-    const release = record(record(internal.artifactAction, 'predicate.buildDefinition.internalParameters.artifactAction').release, field);
-    return {
-        project: text(release.project, `${field}.project`),
-        version: text(release.version, `${field}.version`),
-        repository: text(release.repository, `${field}.repository`),
-        commit: text(release.commit, `${field}.commit`),
-        files
-    };
-}
-const REDACTED = '***';
-/** Shapes of credentials that must never be published, whatever secrets the caller knew about. */
-const CREDENTIAL_PATTERNS = [
-    // GitHub tokens: personal (ghp_), OAuth (gho_), user-to-server (ghu_), server/Actions (ghs_), refresh (ghr_), fine-grained PATs.
-    /(?<![A-Za-z0-9])gh[pousr]_[A-Za-z0-9_]{20,}/g,
-    /(?<![A-Za-z0-9])github_pat_[A-Za-z0-9_]{20,}/g,
-    // AWS access key ids (long-term and temporary).
-    /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g,
-    // Private keys in PEM form, also with literal \n escapes.
-    /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g,
-    // Passwords in URLs: scheme://user:password@host.
-    /(?<=:\/\/[^/\s:@]+:)[^@\s/]+(?=@)/g
-];
-/** Environment-variable names that hold credentials, e.g. AWS_SECRET_ACCESS_KEY, NPM_TOKEN, DB_PASSWORD. */
-const SECRET_ENV_NAME = /^[A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIALS?)[A-Z0-9_]*$/;
-/** The same names in assignments inside strings: `AWS_SECRET_ACCESS_KEY=... make`. */
-const SECRET_ENV_ASSIGNMENT = /\b([A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|API_KEY|CREDENTIALS?)[A-Z0-9_]*)=("[^"]*"|'[^']*'|[^\s"';&|]+)/g;
-/**
- * Returns a copy of `value` in which every given secret value, anything shaped like a GitHub token,
- * AWS access key id, PEM private key or URL password, and the value of every env-like entry named
- * like a credential (AWS_SECRET_ACCESS_KEY, *_TOKEN, ...) is replaced with ***. Object keys are
- * redacted too. Secret values shorter than 4 characters are ignored: replacing them would mangle
- * the statement without hiding anything.
- */
-function redactSecrets(value, secrets) {
-    const needles = secretNeedles(secrets);
-    const redactString = (text) => {
-        let result = text;
-        for (const needle of needles)
-            result = result.split(needle).join(REDACTED);
-        for (const pattern of CREDENTIAL_PATTERNS)
-            result = result.replace(pattern, REDACTED);
-        return result.replace(SECRET_ENV_ASSIGNMENT, `$1=${REDACTED}`);
-    };
-    const walk = (node) => {
-        if (typeof node === 'string')
-            return redactString(node);
-        if (Array.isArray(node))
-            return node.map(walk);
-        if (node !== null && typeof node === 'object') {
-            const copy = {};
-            for (const [key, inner] of Object.entries(node))
-                copy[redactString(key)] =
-                    SECRET_ENV_NAME.test(key) && (typeof inner === 'string' || typeof inner === 'number') ? REDACTED : walk(inner);
-            return copy;
-        }
-        return node;
-    };
-    return walk(value);
-}
-/** Each secret as given, trimmed, with newlines as literal \n (as pasted into secrets), and line by line; longest first. */
-function secretNeedles(secrets) {
-    const needles = new Set();
-    for (const secret of secrets) {
-        const escaped = secret.replace(/\r?\n/g, '\\n');
-        for (const candidate of [
-            secret,
-            secret.trim(),
-            escaped,
-            secret.trim().replace(/\r?\n/g, '\\n'),
-            ...secret.split(/\r?\n/).map(line => line.trim())
-        ]) {
-            if (candidate.length >= 4)
-                needles.add(candidate);
-        }
-    }
-    return [...needles].sort((a, b) => b.length - a.length);
-}
-
-;// CONCATENATED MODULE: ./lib/core/release/release-index.js
-
-
-
-const ATTEMPTS = 10;
-/**
- * Adds a version to `<project>/index.json`. Each update claims the next sequence slot under
- * index.d/ with a create-only write (If-None-Match: *), so two releases never lose each other's
- * entry: the loser of a slot re-reads and retries. index.json is then a copy of the newest slot.
- * (If-Match on PUT would do too, but Ceph RGW does not honour it.)
- */
-async function addToIndex(store, project, entry) {
-    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-        const current = (await readNewestSlot(store, project)) ?? {
-            schema: INDEX_SCHEMA,
-            project,
-            sequence: 0,
-            versions: []
-        };
-        if (current.versions.some(existing => existing.version === entry.version)) {
-            await publishIndexCopy(store, project, current);
-            return current;
-        }
-        const next = { ...current, sequence: current.sequence + 1, versions: [...current.versions, entry] };
-        if ((await store.put(releaseLayout.indexSlot(project, next.sequence), json(next), {
-            ifNoneMatch: true,
-            contentType: 'application/json'
-        })) === 'created') {
-            await publishIndexCopy(store, project, next);
-            return next;
-        }
-        await (0,external_node_timers_promises_namespaceObject.setTimeout)(50 + Math.random() * 200 * (attempt + 1));
-    }
-    throw new StoreError(`${releaseLayout.index(project)}: ${ATTEMPTS} concurrent updates in a row; re-run the release`);
-}
-async function readIndex(store, project) {
-    return readNewestSlot(store, project);
-}
-async function readNewestSlot(store, project) {
-    let newest;
-    for await (const object of store.list(releaseLayout.indexSlots(project)))
-        if (!newest || object.key > newest)
-            newest = object.key;
-    if (!newest)
-        return undefined;
-    const bytes = await store.get(newest);
-    return bytes ? JSON.parse(bytes.toString('utf8')) : undefined;
-}
-/**
- * Writes index.json from `index`, and again from any newer slot that appeared meanwhile; writes
- * nothing when index.json already holds those bytes (an identical re-run changes no object).
- */
-async function publishIndexCopy(store, project, index) {
-    let written = index;
-    for (;;) {
-        const bytes = json(written);
-        const current = await store.get(releaseLayout.index(project));
-        if (!current?.equals(bytes))
-            await store.put(releaseLayout.index(project), bytes, { contentType: 'application/json' });
-        const newest = await readNewestSlot(store, project);
-        if (!newest || newest.sequence <= written.sequence)
-            return;
-        written = newest;
-    }
-}
-function json(value) {
-    return Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-;// CONCATENATED MODULE: ./lib/core/release/verify-release.js
-
-
-
-
-/**
- * Verifies a published release end to end. The provenance's signature holds and names the release;
- * release.json says the same as the signed statement, field by field; SHA256SUMS lists exactly the
- * signed files; packages/ holds exactly those files, each matching its signed sha256. Any mismatch
- * throws IntegrityError naming the field or file at fault. Nothing unsigned is returned.
- */
-async function verifyRelease(request) {
-    const { store, project, version } = request;
-    validateProjectName(project);
-    validateVersion(version);
-    const checked = [];
-    const recordBytes = await store.get(releaseLayout.record(project, version));
-    if (!recordBytes)
-        throw new errors_IntegrityError(`${project} ${version}: no release.json; the release does not exist or was never completed`);
-    const record = parseRecord(recordBytes);
-    const provenanceBytes = await store.get(releaseLayout.provenance(project, version));
-    if (!provenanceBytes)
-        throw new errors_IntegrityError('provenance.sigstore.json is missing');
-    if (sha256Hex(provenanceBytes) !== record.provenance.sha256)
-        throw new errors_IntegrityError('provenance.sigstore.json does not match the digest in release.json');
-    let bundle;
-    try {
-        bundle = JSON.parse(provenanceBytes.toString('utf8'));
-    }
-    catch {
-        throw new errors_IntegrityError('provenance.sigstore.json is not JSON');
-    }
-    const statement = await request.verifyBundle(bundle);
-    checked.push('provenance signature is valid');
-    const signed = releaseFactsOf(statement);
-    if (signed.project !== project || signed.version !== version) {
-        throw new errors_IntegrityError(`provenance: signed for ${signed.project} ${signed.version}, not ${project} ${version}; it was copied from another release`);
-    }
-    bindRecord(record, signed);
-    checked.push('release.json says what the signed provenance says (project, version, repository, commit, files)');
-    const sumsBytes = await store.get(releaseLayout.sums(project, version));
-    if (!sumsBytes)
-        throw new errors_IntegrityError('SHA256SUMS is missing');
-    let sums;
-    try {
-        sums = parseSha256Sums(sumsBytes.toString('utf8'));
-    }
-    catch (error) {
-        throw new errors_IntegrityError(error.message);
-    }
-    const unsignedLine = difference(sums.map(fileLine), signed.files.map(fileLine));
-    const missingLine = difference(signed.files.map(fileLine), sums.map(fileLine));
-    if (unsignedLine || missingLine || sums.length !== signed.files.length) {
-        const problem = unsignedLine
-            ? `the line for ${unsignedLine.split(' ')[0]} does not match the signed provenance`
-            : 'does not list exactly the signed files';
-        throw new errors_IntegrityError(`SHA256SUMS: ${problem}`);
-    }
-    checked.push('SHA256SUMS lists exactly the signed files');
-    const signedNames = new Set(signed.files.map(file => file.name));
-    const prefix = releaseLayout.packages(project, version);
-    for await (const object of store.list(prefix)) {
-        const name = object.key.slice(prefix.length);
-        if (!signedNames.has(name))
-            throw new errors_IntegrityError(`packages/${name}: not named by the signed provenance; someone added it, do not use this release`);
-    }
-    const files = [];
-    for (const file of signed.files) {
-        const stream = await store.getStream(releaseLayout.package(project, version, file.name));
-        if (!stream)
-            throw new errors_IntegrityError(`packages/${file.name}: missing`);
-        const { sha256, size } = await sha256OfStream(stream);
-        if (sha256 !== file.sha256)
-            throw new errors_IntegrityError(`packages/${file.name}: does not match its signed sha256`);
-        files.push({ name: file.name, size, sha256 });
-    }
-    checked.push(`packages/ holds exactly the ${files.length} signed package(s), each matching its sha256`);
-    return {
-        release: { project, version, repository: signed.repository, commit: signed.commit, files },
-        statement,
-        checked
-    };
-}
-/** Refuses a release.json that says anything the signed statement does not, naming the first field that differs. */
-function bindRecord(record, signed) {
-    for (const field of ['project', 'version', 'repository', 'commit']) {
-        if (record[field] !== signed[field]) {
-            throw new errors_IntegrityError(`release.json: ${field} is ${JSON.stringify(record[field])}, but the signed provenance says ${JSON.stringify(signed[field])}; release.json was altered, do not use this release`);
-        }
-    }
-    const extra = difference(record.files.map(fileLine), signed.files.map(fileLine));
-    const missing = difference(signed.files.map(fileLine), record.files.map(fileLine));
-    if (extra)
-        throw new errors_IntegrityError(`release.json: files has ${extra.split(' ')[0]} with a digest the signed provenance does not name; release.json was altered`);
-    if (missing || record.files.length !== signed.files.length)
-        throw new errors_IntegrityError(`release.json: files lacks ${missing?.split(' ')[0] ?? 'a signed file'} that the signed provenance names; release.json was altered`);
-}
-function fileLine(file) {
-    return `${file.name} ${file.sha256}`;
-}
-/** The first of `a` that is not in `b`. */
-function difference(a, b) {
-    const other = new Set(b);
-    return a.find(item => !other.has(item));
-}
-/** release.json checked field by field; the error names the first field out of shape. */
-function parseRecord(bytes) {
-    let value;
-    try {
-        value = JSON.parse(bytes.toString('utf8'));
-    }
-    catch {
-        throw new errors_IntegrityError('release.json is not JSON');
-    }
-    const fail = (field) => {
-        throw new errors_IntegrityError(`release.json: ${field} is missing or malformed; the release is incomplete or was altered`);
-    };
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-        return fail('(the whole file)');
-    const record = value;
-    if (record.schema !== RELEASE_SCHEMA)
-        fail('schema');
-    for (const field of ['project', 'version', 'repository', 'commit'])
-        if (typeof record[field] !== 'string')
-            fail(field);
-    if (!Array.isArray(record.files) || record.files.length === 0)
-        fail('files');
-    record.files.forEach((file, index) => {
-        if (typeof file !== 'object' ||
-            file === null ||
-            typeof file.name !== 'string' ||
-            !release_layout_SHA256_HEX.test(String(file.sha256)))
-            fail(`files[${index}]`);
-    });
-    if (!release_layout_SHA256_HEX.test(String(record.provenance?.sha256)))
-        fail('provenance.sha256');
-    if (record.signing?.method !== 'key' && record.signing?.method !== 'keyless')
-        fail('signing.method');
-    return record;
-}
-
-;// CONCATENATED MODULE: ./lib/core/release/publish-release.js
+;// CONCATENATED MODULE: ./lib/action/entry-trust.js
 
 
 
@@ -85632,848 +85439,2189 @@ function parseRecord(bytes) {
 
 
 
-/**
- * Publishes a release. The statement is made from the local packages and signed before anything is
- * written, so a signing failure leaves the store as it was. Every object is created with
- * If-None-Match: *, so nothing is ever overwritten; release.json is written last, so a release is
- * visible only once complete. Re-running with identical packages writes nothing; different bytes
- * for an existing version fail.
- */
-async function publishRelease(request) {
-    const { store, project, version, context, signer } = request;
-    validateProjectName(project);
-    validateVersion(version);
-    if (!context.repositoryUri)
-        throw new InputError('repository: unknown; give the source repository (owner/name or its URL)');
-    if (!context.commit)
-        throw new InputError('commit: unknown; give the commit the packages were built from');
-    if (request.packages.length === 0)
-        throw new InputError('packages: no file matched; check the globs, or build the packages before releasing');
-    const files = await describePackages(request.packages);
-    await assertNotACache(store);
-    const existing = await readRecord(store, project, version);
-    if (existing)
-        return alreadyPublished(store, existing, files);
-    const statement = buildProvenanceStatement({
-        subjects: files,
-        context,
-        release: { project, version },
-        plan: request.plan,
-        secrets: request.secrets
-    });
-    const facts = releaseFactsOf(statement);
-    const sums = Buffer.from(formatSha256Sums(files));
-    const publicKey = signer.keyId && signer.publicKeyPem
-        ? { key: releaseLayout.key(project, signer.keyId), bytes: Buffer.from(signer.publicKeyPem) }
-        : undefined;
-    const earlier = await earlierAttempt(store, { project, version, files, sums, facts, signer });
-    if (earlier.record)
-        return alreadyPublished(store, earlier.record, files);
-    if (publicKey)
-        await assertSameIfPresent(store, publicKey.key, publicKey.bytes);
-    // Signed before the first write: a signer that fails leaves nothing behind.
-    const provenance = earlier.provenance ?? publish_release_json(await signer.sign(statement));
-    const lock = await store.objectLock?.();
-    const retainUntil = lock?.enabled && !lock.defaultRetention
-        ? new Date(Date.now() + (request.retentionDays ?? 3650) * 86_400_000)
-        : undefined;
-    const created = [];
-    const createOnce = async (key, body, sha256) => {
-        if (earlier.present.has(key))
-            return;
-        if ((await store.put(key, body, { ifNoneMatch: true, retainUntil })) === 'created') {
-            created.push(key);
-            return;
-        }
-        const present = await store.get(key);
-        if (!present || sha256Hex(present) !== sha256)
-            throw startedEarlier(project, version, key);
-    };
-    await markReleaseStore(store);
-    for (const file of files) {
-        const local = request.packages.find(item => item.name === file.name);
-        await createOnce(releaseLayout.package(project, version, file.name), { path: local.path, size: file.size }, file.sha256);
-    }
-    await createOnce(releaseLayout.sums(project, version), sums, sha256Hex(sums));
-    await createOnce(releaseLayout.provenance(project, version), provenance, sha256Hex(provenance));
-    if (publicKey && !(await store.head(publicKey.key))) {
-        if ((await store.put(publicKey.key, publicKey.bytes, { ifNoneMatch: true, retainUntil })) === 'created')
-            created.push(publicKey.key);
-    }
-    const record = {
-        schema: RELEASE_SCHEMA,
-        project,
-        version,
-        repository: facts.repository,
-        commit: facts.commit,
-        created: new Date().toISOString(),
-        files,
-        sha256sums: { path: 'SHA256SUMS', sha256: sha256Hex(sums) },
-        provenance: { path: 'provenance.sigstore.json', sha256: sha256Hex(provenance), predicateType: SLSA_PROVENANCE_V1 },
-        signing: {
-            method: signer.method,
-            keyId: signer.keyId,
-            publicKey: signer.keyId ? `keys/${signer.keyId}.pem` : undefined
-        },
-        ...(lock?.enabled
-            ? {
-                retention: retainUntil ? { mode: 'GOVERNANCE', until: retainUntil.toISOString() } : { mode: 'bucket default' }
-            }
-            : {})
-    };
-    const recordKey = releaseLayout.record(project, version);
-    if ((await store.put(recordKey, publish_release_json(record), { ifNoneMatch: true, contentType: 'application/json', retainUntil })) ===
-        'exists') {
-        // A concurrent run of the same release got there first.
-        const winner = (await readRecord(store, project, version));
-        assertSameFiles(winner, files);
-        return { status: 'unchanged', record: winner, created };
-    }
-    created.push(recordKey);
-    await addToIndex(store, project, indexEntry(record));
-    return { status: 'published', record, created };
-}
-async function readRecord(store, project, version) {
-    const bytes = await store.get(releaseLayout.record(project, version));
-    return bytes ? parseRecord(bytes) : undefined;
-}
-/** An identical re-run: writes nothing, except an index entry that an interrupted run did not add. */
-async function alreadyPublished(store, record, files) {
-    assertSameFiles(record, files);
-    await addToIndex(store, record.project, indexEntry(record));
-    return { status: 'unchanged', record, created: [] };
-}
-/**
- * What an earlier run of this version that never finished left behind, checked before anything is
- * signed or written: each object must be exactly what this run would write (a provenance counts
- * when it is for the same release, files, repository and commit, by the same key), or the run stops.
- */
-async function earlierAttempt(store, want) {
-    const { project, version } = want;
-    const present = new Set();
-    let provenance;
-    for await (const object of store.list(releaseLayout.version(project, version))) {
-        const key = object.key;
-        const file = want.files.find(item => releaseLayout.package(project, version, item.name) === key);
-        if (key === releaseLayout.record(project, version))
-            return { present, record: await readRecord(store, project, version) };
-        if (file) {
-            const stream = await store.getStream(key);
-            if (!stream || (await sha256OfStream(stream)).sha256 !== file.sha256)
-                throw startedEarlier(project, version, key);
-        }
-        else if (key === releaseLayout.sums(project, version)) {
-            if (!want.sums.equals((await store.get(key)) ?? Buffer.alloc(0)))
-                throw startedEarlier(project, version, key);
-        }
-        else if (key === releaseLayout.provenance(project, version)) {
-            provenance = await store.get(key);
-            if (!provenance || !sameSignedRelease(provenance, want.facts, want.signer))
-                throw startedEarlier(project, version, key);
-        }
-        else {
-            throw startedEarlier(project, version, key);
-        }
-        present.add(key);
-    }
-    return { present, provenance };
-}
-/** Whether a bundle signs the same release (facts and files) with the same key, judged from its payload. */
-function sameSignedRelease(bundleBytes, facts, signer) {
-    try {
-        const bundle = JSON.parse(bundleBytes.toString('utf8'));
-        const hint = bundle.verificationMaterial?.publicKey?.hint;
-        if (signer.method === 'key' ? hint !== signer.keyId : hint !== undefined)
-            return false;
-        const earlier = releaseFactsOf(JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')));
-        return JSON.stringify(earlier) === JSON.stringify(facts);
-    }
-    catch {
-        return false;
-    }
-}
-async function assertSameIfPresent(store, key, bytes) {
-    const present = await store.get(key);
-    if (present && !present.equals(bytes))
-        throw new errors_IntegrityError(`release-store: ${key} is not the signing key's public key; the release store was altered, remove it or use another store`);
-}
-function startedEarlier(project, version, key) {
-    const name = key.slice(releaseLayout.version(project, version).length);
-    return new InputError(`version: ${project} ${version} was started earlier with a different ${name} and never finished; release under a new version (nothing was overwritten)`);
-}
-function indexEntry(record) {
-    return {
-        version: record.version,
-        commit: record.commit,
-        created: record.created,
-        record: `releases/${record.version}/release.json`
-    };
-}
-function assertSameFiles(record, files) {
-    const { project, version } = record;
-    const describe = (list) => list.map(file => `${file.name}:${file.size}:${file.sha256}`).join('\n');
-    if (describe(record.files) === describe(files))
-        return;
-    const changed = files.find(file => !record.files.some(old => old.name === file.name && old.sha256 === file.sha256)) ??
-        record.files.find(old => !files.some(file => file.name === old.name));
-    throw new InputError(`version: ${project} ${version} is already released with different bytes${changed ? ` (${changed.name})` : ''}; bump the version — the published release stays as it was`);
-}
-async function describePackages(packages) {
-    const names = new Set();
-    const files = [];
-    for (const item of packages) {
-        validatePackageName(item.name);
-        if (names.has(item.name))
-            throw new InputError(`packages: two packages are named ${item.name}; package file names must be unique`);
-        names.add(item.name);
-        files.push({ name: item.name, size: (await (0,promises_.stat)(item.path)).size, sha256: await sha256OfFile(item.path) });
-    }
-    return files.sort((a, b) => (a.name < b.name ? -1 : 1));
-}
-function publish_release_json(value) {
-    return Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
-}
 
-// EXTERNAL MODULE: ./node_modules/@sigstore/bundle/dist/index.js
-var bundle_dist = __nccwpck_require__(61040);
-// EXTERNAL MODULE: ./node_modules/@sigstore/core/dist/index.js
-var core_dist = __nccwpck_require__(83917);
-;// CONCATENATED MODULE: ./lib/core/signing/dsse.js
-
-/** DSSE (Dead Simple Signing Envelope): what a signature covers. https://github.com/secure-systems-lab/dsse */
-/** The payload type of an in-toto statement. */
-const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
-/** The pre-authentication encoding, the bytes that are signed: `DSSEv1 <len(type)> <type> <len(body)> <body>`. */
-const preAuthEncoding = (payloadType, payload) => core_dist.dsse.preAuthEncoding(payloadType, Buffer.from(payload));
-
-// EXTERNAL MODULE: ./node_modules/@sigstore/verify/dist/index.js
-var verify_dist = __nccwpck_require__(54187);
-;// CONCATENATED MODULE: ./lib/core/signing/identity-policy.js
-
-
-/** The OIDC issuer of GitHub Actions' id tokens, required of keyless signers unless told otherwise. */
-const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
-/** Fulcio's Source Repository URI extension: the repository whose workflow run got the certificate. */
-const SOURCE_REPOSITORY_OID = '1.3.6.1.4.1.57264.1.12';
-/** Input names, as action.yml declares them (the CLI flags add `--`). */
-const IdentityInputs = {
-    Identity: 'certificate-identity',
-    IdentityRegexp: 'certificate-identity-regexp',
-    Issuer: 'certificate-oidc-issuer',
-    SourceRepository: 'source-repository'
+/** Inputs that sign cache entries (save) and choose which entries a restore accepts. */
+const TrustInputs = {
+    Signing: 'signing',
+    SigningKey: 'signing-key',
+    RestorePolicy: 'restore-policy',
+    RestorePublicKey: 'restore-public-key',
+    RestoreIdentity: 'restore-identity',
+    RestoreIdentityRegexp: 'restore-identity-regexp'
 };
-/** Reads the policy from inputs (or flags, with prefix `--`). */
-function resolveIdentityPolicy(values, prefix = '') {
-    const name = (input) => `${prefix}${input}`;
-    const exact = values['certificate-identity']?.trim();
-    const regexp = values['certificate-identity-regexp']?.trim();
-    if (exact && regexp) {
-        throw new InputError(`${name('certificate-identity')}: give it or ${name('certificate-identity-regexp')}, not both`);
+const TRUST_INPUTS = [...Object.values(TrustInputs), ...Object.values(sigstore_instance_SigstoreInputs)];
+function input(name) {
+    return core.getInput(name).trim() || undefined;
+}
+/** The job as it describes itself in the entries it signs; keyless signatures add the certificate's word. */
+function writerFromEnv(env = process.env) {
+    const server = env.GITHUB_SERVER_URL || 'https://github.com';
+    return {
+        repository: env.GITHUB_REPOSITORY ? `${server}/${env.GITHUB_REPOSITORY}` : undefined,
+        workflow: env.GITHUB_WORKFLOW_REF || undefined,
+        ref: env.GITHUB_REF || undefined,
+        event: env.GITHUB_EVENT_NAME || undefined,
+        runId: env.GITHUB_RUN_ID
+            ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${env.GITHUB_RUN_ATTEMPT || '1'}`
+            : undefined
+    };
+}
+/** How a save signs its entries: none (default), key (`signing-key`) or keyless (the job's OIDC token). */
+function entrySigningFromInputs(env = process.env) {
+    const pem = core.getInput(TrustInputs.SigningKey);
+    if (pem)
+        core.setSecret(pem);
+    const method = input(TrustInputs.Signing) ?? (pem ? 'key' : 'none');
+    if (method === 'none') {
+        if (pem)
+            throw new InputError(`${TrustInputs.SigningKey}: given, but ${TrustInputs.Signing} is none; drop one of them`);
+        return undefined;
     }
-    const issuer = values['certificate-oidc-issuer']?.trim() || GITHUB_ACTIONS_ISSUER;
-    const repository = values['source-repository']?.trim();
-    const sourceRepository = repository ? repositoryUrl(repository, name('source-repository')) : undefined;
-    if (exact)
-        return { issuer, identity: { kind: 'exact', uri: exact }, sourceRepository };
-    if (regexp) {
-        const pattern = compile(regexp, name('certificate-identity-regexp'));
-        return { issuer, identity: { kind: 'regexp', pattern }, sourceRepository };
-    }
-    return { issuer, identity: { kind: 'repository-workflows' }, sourceRepository };
+    const writer = writerFromEnv(env);
+    if (method === 'key')
+        return { sign: keySigner(loadSigningKey(pem, TrustInputs.SigningKey)).sign, writer };
+    if (method !== 'keyless')
+        throw new InputError(`${TrustInputs.Signing}: "${method}" is not none, key or keyless`);
+    const instance = resolveSigstoreInstance(sigstoreValues(), 'sign');
+    return { sign: keylessSigner(() => core.getIDToken('sigstore').catch(() => undefined), instance).sign, writer };
+}
+/** The restore policy from the inputs (see resolveRestorePolicy). */
+function restorePolicyFromInputs(env = process.env) {
+    const values = Object.fromEntries(Object.values(TrustInputs).map(name => [name, input(name)]));
+    return resolveRestorePolicy({ ...values, ...sigstoreValues() }, { defaultBranch: refContextFromEnv(env).defaultBranch, repository: env.GITHUB_REPOSITORY });
+}
+function sigstoreValues() {
+    return Object.fromEntries(Object.values(SigstoreInputs).map(name => [name, input(name)]));
 }
 /**
- * Checks a verified certificate's identity against the policy; `statementRepository` is the repository URL the
- * signed statement names. Throws IntegrityError with the reason.
+ * The job-local record of restored caches (restore-record.ts): in RUNNER_TEMP, which the runner empties for every
+ * job, and each line names this run, attempt and job, so a release step reads only what its own job restored.
  */
-function checkSignerIdentity(identity, policy, statementRepository) {
-    const san = identity?.subjectAlternativeName;
-    const issuer = identity?.extensions?.issuer;
-    if (issuer !== policy.issuer) {
-        throw new errors_IntegrityError(`provenance certificate is for OIDC issuer ${issuer ?? '(none)'}, not ${policy.issuer}`);
-    }
-    if (!san)
-        throw new errors_IntegrityError('provenance certificate names no signer identity (no SAN)');
-    if (policy.sourceRepository && !sameUrl(statementRepository, policy.sourceRepository)) {
-        const named = statementRepository ?? '(none)';
-        throw new errors_IntegrityError(`provenance names repository ${named}, not ${policy.sourceRepository}`);
-    }
-    const repository = policy.sourceRepository ?? statementRepository;
-    if (policy.identity.kind === 'exact' && san !== policy.identity.uri) {
-        throw new errors_IntegrityError(`provenance was signed by ${san}, not by ${policy.identity.uri}`);
-    }
-    if (policy.identity.kind === 'regexp' && !policy.identity.pattern.test(san)) {
-        const pattern = policy.identity.pattern.source;
-        throw new errors_IntegrityError(`provenance was signed by ${san}, which does not match ${pattern}`);
-    }
-    if (policy.identity.kind === 'repository-workflows') {
-        if (!repository) {
-            throw new errors_IntegrityError('provenance names no source repository; give certificate-identity to verify its signer');
-        }
-        if (!san.toLowerCase().startsWith(`${trimSlash(repository).toLowerCase()}/`)) {
-            const which = policy.sourceRepository ? 'source-repository' : 'the repository it names';
-            throw new errors_IntegrityError(`provenance was signed by ${san}, not by a workflow of ${repository}, ${which}`);
-        }
-    }
-    // A reusable workflow of the repository, run by another one, has a SAN under the repository: the certificate's
-    // source repository tells them apart.
-    if (policy.identity.kind === 'repository-workflows' || policy.sourceRepository) {
-        const source = sourceRepositoryOf(identity);
-        if (!sameUrl(source, repository)) {
-            const ran = source ?? '(no source repository)';
-            throw new errors_IntegrityError(`provenance was signed by a workflow run in ${ran}, not in ${repository}`);
-        }
-    }
-}
-/** The repository URL an in-toto statement of GitHub's workflow build type names. */
-function repositoryOfStatement(statement) {
-    const { predicate } = (statement ?? {});
-    const repository = predicate?.buildDefinition?.externalParameters?.workflow?.repository;
-    return typeof repository === 'string' && repository ? repository : undefined;
-}
-function sourceRepositoryOf(identity) {
-    const extension = identity?.oids?.find(oid => oid.oid?.id.join('.') === SOURCE_REPOSITORY_OID);
-    if (!extension)
+function restoreRecordFrom(env = process.env) {
+    if (!env.RUNNER_TEMP)
         return undefined;
-    try {
-        return core_dist.ASN1Obj.parseBuffer(Buffer.from(extension.value)).value.toString('utf8');
-    }
-    catch {
-        return undefined;
-    }
+    const job = [env.GITHUB_REPOSITORY, env.GITHUB_RUN_ID, env.GITHUB_RUN_ATTEMPT || '1', env.GITHUB_JOB].join('/');
+    return { file: path.join(env.RUNNER_TEMP, 'artifact-action-restored.jsonl'), job };
 }
-/** owner/name means a GitHub repository; a URL is taken as it is. */
-function repositoryUrl(value, input) {
-    if (/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(value))
-        return `https://github.com/${value}`;
-    if (/^https?:\/\/[^/]+\/[^/]+\/[^/]+\/?$/.test(value))
-        return trimSlash(value);
-    throw new InputError(`${input}: "${value}" is not owner/name or a repository URL; give e.g. acme/app`);
-}
-function compile(pattern, input) {
+/** Appends a restored entry to this job's record; a failure is a warning (the release then names less). */
+async function noteRestored(entry) {
+    const record = restoreRecordFrom();
+    if (!record)
+        return;
     try {
-        return new RegExp(pattern);
+        await recordRestored(record.file, record.job, entry);
     }
     catch (error) {
-        throw new InputError(`${input}: not a valid regular expression (${error.message})`);
+        core.warning(`could not record the restored ${entry.kind} ${entry.key} for the release provenance: ${errorMessage(error)}`);
     }
-}
-function sameUrl(a, b) {
-    return a !== undefined && b !== undefined && trimSlash(a).toLowerCase() === trimSlash(b).toLowerCase();
-}
-function trimSlash(url) {
-    return url.replace(/\/+$/, '');
 }
 
-;// CONCATENATED MODULE: ./lib/core/signing/keys.js
+;// CONCATENATED MODULE: ./lib/cli/trust-options.js
 
 
-const GENERATE_HINT = 'generate one with `openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt` (or `artifact-action keygen`)';
-/**
- * Loads a PEM private key: PKCS#8 ("PRIVATE KEY") or SEC1 ("EC PRIVATE KEY"), ECDSA P-256 or Ed25519.
- * Tolerates how keys get pasted into secrets: literal \n escapes, indentation, CRLF, surrounding
- * quotes, a leading "EC PARAMETERS" block. Errors are InputError, one line, naming `input`, and
- * never contain key material.
- */
-function loadSigningKey(pem, input = 'signing-key') {
-    if (!pem?.trim())
-        throw new InputError(`${input}: empty; offline signing needs a PEM private key; ${GENERATE_HINT}`);
-    const blocks = pemBlocks(pem);
-    const block = blocks.find(candidate => candidate.label.endsWith('PRIVATE KEY'));
-    if (!block) {
-        const found = blocks.some(candidate => candidate.label.endsWith('PUBLIC KEY')) ? 'a public key, not the private key' : blocks.length ? `a PEM ${blocks[0].label}, not a private key` : 'not a PEM private key';
-        throw new InputError(`${input}: ${found}; give the private key (PKCS#8 or EC PEM); ${GENERATE_HINT}`);
-    }
-    if (block.label === 'ENCRYPTED PRIVATE KEY' || block.encrypted)
-        throw new InputError(`${input}: the private key is encrypted; give it unencrypted (\`openssl pkcs8 -topk8 -nocrypt\`) and keep it in a secret`);
-    if (block.label === 'OPENSSH PRIVATE KEY')
-        throw new InputError(`${input}: OpenSSH key format is not supported; give a PKCS#8 or EC PEM key; ${GENERATE_HINT}`);
-    let privateKey;
-    try {
-        privateKey = (0,external_node_crypto_.createPrivateKey)({ key: block.pem, format: 'pem' });
-    }
-    catch {
-        throw new InputError(`${input}: the ${block.label} block is not a readable key (damaged or truncated); ${GENERATE_HINT}`);
-    }
-    const type = keyTypeOf(privateKey);
-    if (!type)
-        throw new InputError(`${input}: ${describeKey(privateKey)} keys are not supported; use ECDSA P-256 (default) or Ed25519; ${GENERATE_HINT}`);
-    return withPublicKey(type, privateKey);
-}
-/** Reads a public key PEM (SPKI); the error names the input. */
-function loadPublicKey(pem, input = 'public-key') {
-    const block = pemBlocks(pem ?? '').find(candidate => candidate.label === 'PUBLIC KEY');
-    if (!block)
-        throw new InputError(`${input}: not a PEM public key ("BEGIN PUBLIC KEY"); give the .pub file written with the signing key`);
+
+
+
+
+
+
+/** Flags of a restore policy (restore and run). */
+const restorePolicyOptions = {
+    'restore-policy': {
+        type: 'string',
+        description: 'any (default), signed, default-branch, or refs such as "refs/heads/main refs/tags/*"'
+    },
+    'restore-public-key': { type: 'string', description: 'public key file (PEM) whose entry signatures are trusted' },
+    'restore-identity': { type: 'string', description: 'exact keyless signer identity (certificate SAN) to trust' },
+    'restore-identity-regexp': { type: 'string', description: 'regular expression for the keyless signer identity' },
+    'source-repository': {
+        type: 'string',
+        description: 'owner/name whose workflows are trusted (default: $GITHUB_REPOSITORY)'
+    },
+    sigstore: {
+        type: 'string',
+        description: 'Sigstore instance of keyless signatures: public (default), github, custom'
+    },
+    'trusted-root': { type: 'string', description: 'trusted root JSON file of the Sigstore instance' }
+};
+/** Flags of entry signing (save and run); the CLI signs with a key only. */
+const entrySigningOptions = {
+    'signing-key-file': { type: 'string', description: 'sign saved entries with this PEM private key' }
+};
+function restorePolicyFrom(values) {
+    const keyFile = stringValue(values, 'restore-public-key');
     let publicKey;
     try {
-        publicKey = (0,external_node_crypto_.createPublicKey)({ key: block.pem, format: 'pem' });
+        publicKey = keyFile ? (0,external_node_fs_.readFileSync)(keyFile, 'utf8') : undefined;
     }
     catch {
-        throw new InputError(`${input}: the PUBLIC KEY block is not a readable key (damaged or truncated)`);
+        throw new errors_InputError(`--restore-public-key: cannot read ${keyFile}`);
     }
-    if (!keyTypeOf(publicKey))
-        throw new InputError(`${input}: ${describeKey(publicKey)} keys are not supported; use an ECDSA P-256 or Ed25519 public key`);
-    return publicKey;
+    const text = (name) => stringValue(values, name);
+    return entry_signature_resolveRestorePolicy({
+        'restore-policy': text('restore-policy'),
+        'restore-public-key': publicKey,
+        'restore-identity': text('restore-identity'),
+        'restore-identity-regexp': text('restore-identity-regexp'),
+        sigstore: text('sigstore'),
+        'trusted-root': text('trusted-root')
+    }, {
+        defaultBranch: refContextFrom(values).defaultBranch,
+        repository: text('source-repository') ?? process.env.GITHUB_REPOSITORY
+    }, '--');
 }
-/** A new key pair, for tests and `artifact-action keygen`; the private key as unencrypted PKCS#8 PEM. */
-function generateSigningKey(type = 'ecdsa-p256') {
-    const { privateKey } = type === 'ed25519' ? (0,external_node_crypto_.generateKeyPairSync)('ed25519') : (0,external_node_crypto_.generateKeyPairSync)('ec', { namedCurve: 'prime256v1' });
-    return { key: withPublicKey(type, privateKey), privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
-}
-/** Hex sha256 of the public key's SPKI DER. */
-function keyIdOf(publicKey) {
-    return (0,external_node_crypto_.createHash)('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
-}
-function keyTypeOf(key) {
-    if (key.asymmetricKeyType === 'ed25519')
-        return 'ed25519';
-    if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1')
-        return 'ecdsa-p256';
-    return undefined;
-}
-/** ECDSA P-256: ecdsa-with-SHA256, DER-encoded (as cosign). Ed25519: pure Ed25519 over the bytes. */
-function signBytes(key, data) {
-    return (0,external_node_crypto_.sign)(key.type === 'ed25519' ? null : 'sha256', data, key.privateKey);
-}
-function withPublicKey(type, privateKey) {
-    const publicKey = (0,external_node_crypto_.createPublicKey)(privateKey);
-    return { type, privateKey, publicKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), keyId: keyIdOf(publicKey) };
-}
-function describeKey(key) {
-    if (key.asymmetricKeyType === 'ec')
-        return `ECDSA ${key.asymmetricKeyDetails?.namedCurve ?? 'unknown-curve'}`;
-    return (key.asymmetricKeyType ?? 'unknown').toUpperCase();
-}
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
-/** Finds PEM blocks in pasted text and rebuilds each with 64-column base64 lines. */
-function pemBlocks(text) {
-    const unescaped = text.replace(/\\r/g, '').replace(/\\n/g, '\n');
-    const blocks = [];
-    for (const [, label, content] of unescaped.matchAll(PEM_BLOCK)) {
-        const encrypted = /Proc-Type:\s*4,ENCRYPTED/.test(content);
-        const base64 = content.replace(/^\s*[A-Za-z-]+:.*$/gm, '').replace(/\s+/g, '');
-        const lines = base64.match(/.{1,64}/g) ?? [];
-        blocks.push({ label, encrypted, pem: [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`, ''].join('\n') });
-    }
-    return blocks;
-}
-
-;// CONCATENATED MODULE: ./lib/core/signing/sigstore-instance.js
-
-/** The public-good instance: its trusted root comes from Sigstore's TUF repository. */
-const PUBLIC_SIGSTORE = {
-    name: 'public',
-    fulcioURL: 'https://fulcio.sigstore.dev',
-    rekorURL: 'https://rekor.sigstore.dev'
-};
-/** GitHub's instance, which actions/attest uses for private repositories: no transparency log, a TSA instead. */
-const GITHUB_SIGSTORE = {
-    name: 'github',
-    fulcioURL: 'https://fulcio.githubapp.com',
-    tsaURL: 'https://timestamp.githubapp.com'
-};
-/** Input names, as action.yml declares them (the CLI flags add `--`). */
-const SigstoreInputs = {
-    Sigstore: 'sigstore',
-    FulcioURL: 'fulcio-url',
-    RekorURL: 'rekor-url',
-    TimestampURL: 'timestamp-url',
-    TrustedRoot: 'trusted-root'
-};
-/**
- * Resolves the instance from inputs (or flags, with prefix `--`). `sign` needs the service URLs of a custom
- * instance; verifying needs only its trusted root. URLs without `sigstore` mean custom.
- */
-function resolveSigstoreInstance(values, use, prefix = '') {
-    const name = (input) => `${prefix}${input}`;
-    const urls = { fulcioURL: values['fulcio-url'], rekorURL: values['rekor-url'], tsaURL: values['timestamp-url'] };
-    const named = { 'fulcio-url': urls.fulcioURL, 'rekor-url': urls.rekorURL, 'timestamp-url': urls.tsaURL };
-    const given = Object.entries(named).filter(([, url]) => url);
-    const chosen = values.sigstore?.trim() || (given.length > 0 ? 'custom' : 'public');
-    const trustedRootPath = values['trusted-root']?.trim() || undefined;
-    if (chosen !== 'public' && chosen !== 'github' && chosen !== 'custom') {
-        throw new InputError(`${name('sigstore')}: "${chosen}" is not public, github or custom`);
-    }
-    if (chosen !== 'custom' && given.length > 0) {
-        const input = name(given[0][0]);
-        throw new InputError(`${input}: only for sigstore custom; drop it, or set ${name('sigstore')} to custom`);
-    }
-    if (chosen === 'public')
-        return { ...PUBLIC_SIGSTORE, trustedRootPath };
-    if (chosen === 'github')
-        return { ...GITHUB_SIGSTORE, trustedRootPath };
-    for (const [input, url] of given)
-        checkUrl(url, name(input));
-    if (use === 'sign' && !urls.fulcioURL) {
-        throw new InputError(`${name('fulcio-url')}: required for sigstore custom; give your Fulcio's URL`);
-    }
-    if (use === 'sign' && !urls.rekorURL && !urls.tsaURL) {
-        const hint = 'give rekor-url or timestamp-url';
-        throw new InputError(`${name('rekor-url')}: sigstore custom needs a Rekor or a timestamp authority; ${hint}`);
-    }
-    if (use === 'verify' && !trustedRootPath) {
-        throw new InputError(`${name('trusted-root')}: required for sigstore custom; give its trusted root JSON file`);
-    }
-    return { name: 'custom', ...urls, trustedRootPath };
-}
-function checkUrl(url, input) {
-    let parsed;
+/** Key signing of saved entries; the writer is this job (GITHUB_* variables) or the --ref given. */
+function entrySigningFrom(values) {
+    const file = stringValue(values, 'signing-key-file');
+    if (!file)
+        return undefined;
+    let pem;
     try {
-        parsed = new URL(url);
+        pem = (0,external_node_fs_.readFileSync)(file, 'utf8');
     }
     catch {
-        throw new InputError(`${input}: "${url}" is not a URL; give e.g. https://fulcio.example.com`);
+        throw new errors_InputError(`--signing-key-file: cannot read ${file}`);
     }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-        throw new InputError(`${input}: "${url}" is not an http(s) URL`);
-    }
+    const ref = refContextFrom(values).ref;
+    return { sign: release_job_keySigner(keys_loadSigningKey(pem, '--signing-key-file')).sign, writer: { ...writerFromEnv(), ref } };
 }
 
-// EXTERNAL MODULE: ./node_modules/@sigstore/protobuf-specs/dist/index.js
-var protobuf_specs_dist = __nccwpck_require__(19654);
-;// CONCATENATED MODULE: ./lib/core/signing/trust-root.js
+;// CONCATENATED MODULE: ./lib/cli/commands/cache-commands.js
 
 
 
-const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json';
-/** Where the public-good instance publishes its trusted root (through TUF). */
-const PUBLIC_TUF_MIRROR = 'https://tuf-repo-cdn.sigstore.dev';
-/**
- * The trusted root of an instance: from its file when given, else (public instance only) from Sigstore's TUF
- * repository. A fetch that fails is a TrustRootError; a bad file is an InputError naming `input`.
- */
-async function loadTrustedRoot(instance, input = 'trusted-root') {
-    if (instance.trustedRootPath)
-        return readTrustedRoot(instance.trustedRootPath, input);
-    if (instance.name === 'github') {
-        const command = '`gh attestation trusted-root > trusted_root.jsonl`';
-        throw new InputError(`${input}: required for GitHub's Sigstore instance; write it with ${command}`);
-    }
-    if (instance.name !== 'public') {
-        throw new InputError(`${input}: required for sigstore ${instance.name}; give its trusted root JSON file`);
-    }
-    // Loaded on demand: the TUF client is large and needs the network.
-    const { getTrustedRoot } = await __nccwpck_require__.e(/* import() */ 694).then(__nccwpck_require__.t.bind(__nccwpck_require__, 84423, 19));
-    try {
-        return await getTrustedRoot({ retry: { retries: 1 }, timeout: 5000 });
-    }
-    catch (error) {
-        throw new TrustRootError(`cannot fetch the Sigstore trust root from ${PUBLIC_TUF_MIRROR} (${reasonOf(error)}); ` +
-            `to verify offline, pass ${input} with a trusted root JSON file`);
-    }
+
+
+
+const print = (line) => void process.stdout.write(`${line}\n`);
+const progress = (line) => void process.stderr.write(`${line}\n`);
+const entryOptions = {
+    key: { type: 'string', short: 'k', description: 'cache key (at most 512 characters, no commas)' },
+    path: { type: 'string', short: 'p', multiple: true, description: 'file, directory or glob to cache; repeat for more' },
+    'restore-key': { type: 'string', multiple: true, description: 'key prefix to fall back to, newest first; repeat for more' },
+    workspace: { type: 'string', description: 'folder that relative paths are relative to (default: current directory)' },
+    ...storeOptions,
+    ...scopeOptions
+};
+function pathsOf(values, positionals) {
+    return [...listValue(values, 'path'), ...positionals];
 }
-/** The error and its causes on one line, e.g. "error refreshing TUF metadata: connect ECONNREFUSED …". */
-function reasonOf(error) {
-    const reasons = [];
-    for (let cause = error; cause && reasons.length < 3; cause = cause.cause) {
-        reasons.push(errorMessage(cause).split('\n')[0]);
+/** The request both save and restore make from the same flags. */
+function entryRequest(values, positionals, verb, progressVerb) {
+    return {
+        store: storeFrom(values),
+        key: requireValue(values, 'key', verb),
+        restoreKeys: listValue(values, 'restore-key'),
+        paths: pathsOf(values, positionals),
+        workspace: stringValue(values, 'workspace') ?? process.cwd(),
+        readScopes: scopesFrom(values),
+        onProgress: progressPrinter(progressVerb, progress)
+    };
+}
+const saveCommand = {
+    name: 'save',
+    summary: 'Save paths to the store under a key. Uploads only what the store lacks. Exit 0 when saved or already present.',
+    usage: 'save --key KEY [--update] [--path P]... [P...]',
+    options: {
+        ...entryOptions,
+        ...entrySigningOptions,
+        update: { type: 'boolean', description: 'when the key exists with another tree, save a new revision of it' }
+    },
+    async run(values, positionals) {
+        const request = entryRequest(values, positionals, 'give the key to save under', 'uploaded');
+        const { key } = request;
+        const result = await saveEntry({ ...request, update: values.update === true, signing: entrySigningFrom(values) });
+        if (result.status === 'unchanged') {
+            print(`${key}: unchanged (tree ${result.tree}); nothing saved`);
+            return Exit.Ok;
+        }
+        if (result.status === 'no-files') {
+            progress(`nothing to save: no file matches ${pathsOf(values, positionals).join(', ')}`);
+            return Exit.Miss;
+        }
+        if (result.status === 'exists') {
+            if (result.updateUnsupported)
+                progress(`notice: --update: ${request.store.location} cannot hold revisions of an entry`);
+            print(`${key}: already in the store; nothing saved`);
+            return Exit.Ok;
+        }
+        const { stats } = result;
+        const revision = result.revision > 0 ? ` as revision ${result.revision}` : '';
+        print(`saved ${key}${revision} in scope ${result.scope}: tree ${result.tree}`);
+        print(`${stats.files} files, ${formatBytes(stats.treeBytes)}; ` +
+            `uploaded ${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects, ` +
+            `${formatBytes(stats.bytesDeduplicated)} already stored${formatRetries(result.retries)}`);
+        return Exit.Ok;
     }
-    return reasons.join(': ');
+};
+const restoreCommand = {
+    name: 'restore',
+    summary: 'Restore the entry for a key (or the newest restore-key match). Every byte is verified. Exit 0 when restored, 3 on a miss.',
+    usage: 'restore --key KEY [--path P]... [P...]',
+    options: {
+        ...entryOptions,
+        ...restorePolicyOptions,
+        'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' },
+        'exact-mirror': { type: 'boolean', description: 'remove what the restored directories hold besides the entry' },
+        'keep-special-modes': { type: 'boolean', description: 'restore setuid, setgid and sticky bits as saved' }
+    },
+    async run(values, positionals) {
+        const request = entryRequest(values, positionals, 'give the key to restore', 'downloaded');
+        const { key } = request;
+        const policy = restorePolicyFrom(values);
+        const result = await restoreEntry({
+            ...request,
+            lookupOnly: values['lookup-only'] === true,
+            exactMirror: values['exact-mirror'] === true,
+            keepSpecialModes: values['keep-special-modes'] === true,
+            policy
+        });
+        for (const entry of result.refused ?? []) {
+            progress(`warning: entry ${entry.key} (scope ${entry.scope}) refused by --restore-policy ${policy.rule.kind}: ${entry.reason}`);
+        }
+        if (result.status === 'miss') {
+            progress(`cache miss: no entry for ${[key, ...listValue(values, 'restore-key')].join(', ')}`);
+            return Exit.Miss;
+        }
+        const { record } = result.match;
+        const how = result.exact ? 'exact match' : 'prefix match';
+        if (result.signer)
+            print(`signed by ${result.signer.signer} for ${result.signer.ref}`);
+        if (!result.stats)
+            print(`found ${record.key} (${how}, scope ${record.scope}, tree ${record.tree})`);
+        else {
+            const { files, filesUnchanged, treeBytes, bytesDownloaded } = result.stats;
+            print(`restored ${record.key} (${how}, scope ${record.scope}): ${files} files, ${formatBytes(treeBytes)}, ` +
+                `${filesUnchanged} files unchanged, downloaded ${formatBytes(bytesDownloaded)}${formatRetries(result.retries)}`);
+        }
+        return Exit.Ok;
+    }
+};
+const lsCommand = {
+    name: 'ls',
+    summary: 'List cache entries with size, age and scope, newest first.',
+    usage: 'ls [--scope SCOPE] [--json]',
+    options: { ...storeOptions, scope: { type: 'string', description: 'only this scope, e.g. branch/main or pr/12' }, json: { type: 'boolean', description: 'print JSON' }, manifest: { type: 'string', description: 'print the manifest of this tree digest' } },
+    async run(values) {
+        const store = storeFrom(values);
+        const digest = stringValue(values, 'manifest');
+        if (digest) {
+            print(JSON.stringify(await loadManifest(store, digest), null, 2));
+            return Exit.Ok;
+        }
+        const scope = stringValue(values, 'scope');
+        const entries = (await listEntries(store)).filter(entry => !scope || entry.scope === scope);
+        if (values.json === true) {
+            print(JSON.stringify(entries, null, 2));
+            return Exit.Ok;
+        }
+        const now = Date.now();
+        print(['SCOPE', 'KEY', 'SIZE', 'FILES', 'AGE', 'LAST USED', 'TREE'].join('\t'));
+        for (const entry of entries)
+            print([entry.scope, entry.revision ? `${entry.key}@${entry.revision}` : entry.key, formatBytes(entry.size), String(entry.files), formatAge(now - Date.parse(entry.created)), entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'));
+        return Exit.Ok;
+    }
+};
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var yaml_dist = __nccwpck_require__(38815);
+;// CONCATENATED MODULE: ./lib/core/pipeline/definition.js
+
+
+
+
+/** One InputError listing every problem: `origin: N errors`, then `origin:line: field: message` lines. */
+function definitionError(origin, problems) {
+    const sorted = [...problems].sort((a, b) => a.line - b.line);
+    const summary = `${origin}: ${problems.length} error${problems.length === 1 ? '' : 's'}`;
+    return new errors_InputError([summary, ...sorted.map(problem => `${origin}:${problem.line}: ${problem.field}: ${problem.message}`)].join('\n'));
 }
-/**
- * What a bundle must carry besides a valid certificate: an entry in the transparency log and a signed certificate
- * timestamp where the instance keeps logs, and always at least one timestamp (log entry or TSA).
- */
-function thresholdsFor(instance, root) {
-    if (instance.name === 'public')
-        return { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 };
-    if (instance.name === 'github')
-        return { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 1 };
-    const required = (list) => (list.length > 0 ? 1 : 0);
-    return { tlogThreshold: required(root.tlogs), ctlogThreshold: required(root.ctlogs), timestampThreshold: 1 };
-}
-/**
- * Reads a trusted root file: one JSON document, or JSON lines with one trusted root each (as `gh attestation
- * trusted-root` prints them), which are all trusted.
- */
-async function readTrustedRoot(file, input) {
+const TOP_FIELDS = ['version', 'salt', 'stages'];
+const STAGE_FIELDS = ['id', 'run', 'working-directory', 'env', 'secret-env', 'inputs', 'paths', 'checkpoint', 'portable', 'sources'];
+const INPUT_FIELDS = ['glob', 'optional'];
+const SOURCE_FIELDS = ['url', 'sha256', 'path'];
+const STAGE_ID = /^[A-Za-z0-9._-]{1,100}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SHA256 = /^[0-9a-fA-F]{64}$/;
+/** Reads and validates a pipeline file; its folder is the pipeline's root. */
+async function loadPipeline(file) {
     let text;
     try {
         text = await (0,promises_.readFile)(file, 'utf8');
     }
     catch (error) {
-        const reason = error.code ?? errorMessage(error);
-        throw new InputError(`${input}: cannot read ${file} (${reason})`);
+        throw new errors_InputError(`${file}: cannot read the pipeline definition: ${error.code ?? error.message}`);
     }
-    const documents = documentsOf(text, file, input);
-    if (documents.length === 0)
-        throw new InputError(`${input}: ${file} is empty; give a Sigstore trusted root JSON file`);
-    const roots = documents.map(document => {
-        const mediaType = document?.mediaType;
-        if (typeof mediaType !== 'string' || !mediaType.startsWith(TRUSTED_ROOT_MEDIA_TYPE)) {
-            const found = `mediaType ${String(mediaType)}, not ${TRUSTED_ROOT_MEDIA_TYPE}`;
-            throw new InputError(`${input}: ${file} is not a Sigstore trusted root (${found})`);
+    return parsePipeline(text, file, external_node_path_.dirname(external_node_path_.resolve(file)));
+}
+/**
+ * Parses and validates a definition (file contents or the inline form). Collects every problem and
+ * throws one InputError (see definitionError).
+ */
+function parsePipeline(text, origin, rootDir) {
+    const lineCounter = new yaml_dist/* LineCounter */.HN();
+    const document = (0,yaml_dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+    const reader = new DefinitionReader(document, lineCounter);
+    for (const error of document.errors)
+        reader.problem(lineCounter.linePos(error.pos[0]).line, '(yaml)', error.message.split('\n')[0]);
+    const pipeline = reader.problems.length === 0 ? reader.readPipeline(origin, external_node_path_.resolve(rootDir)) : undefined;
+    if (reader.problems.length > 0 || !pipeline)
+        throw definitionError(origin, reader.problems);
+    return pipeline;
+}
+/** Walks the YAML tree, recording problems with their line and field instead of stopping at the first. */
+class DefinitionReader {
+    document;
+    lineCounter;
+    problems = [];
+    /** Line of each stage id seen so far, to report duplicates even in otherwise invalid stages. */
+    idLines = new Map();
+    constructor(document, lineCounter) {
+        this.document = document;
+        this.lineCounter = lineCounter;
+    }
+    problem(line, field, message) {
+        this.problems.push({ line, field, message });
+    }
+    readPipeline(origin, rootDir) {
+        const root = this.resolve(this.document.contents);
+        if (!(0,yaml_dist/* isMap */.jh)(root)) {
+            this.problem(this.lineOf(root, 1), '(document)', `must be a map with a stages list, got ${this.describe(root)}`);
+            return undefined;
         }
+        const fields = this.fields(root, '', TOP_FIELDS);
+        const version = fields.get('version');
+        if (version && !((0,yaml_dist/* isScalar */.jn)(version.value) && version.value.value === 1))
+            this.problem(version.line, 'version', `must be 1, got ${this.describe(version.value)}`);
+        const salt = this.optionalString(fields.get('salt'), 'salt');
+        const stagesField = fields.get('stages');
+        const stages = [];
+        if (!stagesField || this.isNull(stagesField.value))
+            this.problem(this.lineOf(root, 1), 'stages', 'required (a list of stages)');
+        else if (!(0,yaml_dist/* isSeq */.oP)(stagesField.value))
+            this.problem(stagesField.line, 'stages', `must be a list, got ${this.describe(stagesField.value)}`);
+        else if (stagesField.value.items.length === 0)
+            this.problem(stagesField.line, 'stages', 'must list at least one stage');
+        else
+            stagesField.value.items.forEach((item, index) => {
+                const stage = this.readStage(item, index, stagesField.line);
+                if (stage)
+                    stages.push(stage);
+            });
+        if (stages.length > 0)
+            stages[stages.length - 1].checkpoint = true;
+        return { origin, rootDir, ...(salt === undefined ? {} : { salt }), stages };
+    }
+    readStage(item, index, listLine) {
+        const at = `stages[${index}]`;
+        const node = this.resolve(item);
+        const line = this.lineOf(node, listLine);
+        if (!(0,yaml_dist/* isMap */.jh)(node)) {
+            this.problem(line, at, `must be a map with id and run, got ${this.describe(node)}`);
+            return undefined;
+        }
+        const fields = this.fields(node, `${at}.`, STAGE_FIELDS);
+        const id = this.requiredString(fields.get('id'), `${at}.id`, line);
+        if (id !== undefined && !STAGE_ID.test(id))
+            this.problem(fields.get('id').line, `${at}.id`, `"${id}" may only contain letters, digits, '.', '_' and '-' (at most 100)`);
+        if (id !== undefined) {
+            const firstLine = this.idLines.get(id);
+            if (firstLine === undefined)
+                this.idLines.set(id, fields.get('id').line);
+            else
+                this.problem(fields.get('id').line, `${at}.id`, `duplicate id "${id}" (first used on line ${firstLine})`);
+        }
+        const run = this.requiredString(fields.get('run'), `${at}.run`, line);
+        if (run !== undefined && run.trim() === '')
+            this.problem(fields.get('run').line, `${at}.run`, 'must not be empty');
+        const workingDirectory = this.relativePath(fields.get('working-directory'), `${at}.working-directory`, { allowRoot: true }) ?? '.';
+        const env = this.readEnv(fields.get('env'), `${at}.env`);
+        const secretEnv = this.readSecretEnv(fields.get('secret-env'), `${at}.secret-env`, env);
+        const inputs = this.list(fields.get('inputs'), `${at}.inputs`, (entry, field) => this.readInput(entry, field));
+        const paths = this.list(fields.get('paths'), `${at}.paths`, (entry, field) => this.relativePath(entry, field, { allowRoot: false }));
+        this.rejectDuplicates(paths, fields.get('paths'), `${at}.paths`, value => value);
+        const checkpoint = this.optionalBoolean(fields.get('checkpoint'), `${at}.checkpoint`) ?? false;
+        const portable = this.optionalBoolean(fields.get('portable'), `${at}.portable`) ?? false;
+        const sources = this.list(fields.get('sources'), `${at}.sources`, (entry, field) => this.readSource(entry, field));
+        this.rejectDuplicates(sources, fields.get('sources'), `${at}.sources`, source => source.path);
+        if (id === undefined || run === undefined)
+            return undefined;
+        return { id, run, workingDirectory, env, secretEnv, inputs, paths, checkpoint, portable, sources, line, index };
+    }
+    readEnv(field, at) {
+        const env = {};
+        if (!field || this.isNull(field.value))
+            return env;
+        if (!(0,yaml_dist/* isMap */.jh)(field.value)) {
+            this.problem(field.line, at, `must be a map of names to strings, got ${this.describe(field.value)}`);
+            return env;
+        }
+        for (const pair of field.value.items) {
+            const name = this.keyName(pair);
+            const line = this.lineOf(pair.key, field.line);
+            if (name === undefined || !ENV_NAME.test(name)) {
+                this.problem(line, `${at}`, `${JSON.stringify(name ?? null)} is not a valid variable name`);
+                continue;
+            }
+            const value = this.resolve(pair.value);
+            if (!(0,yaml_dist/* isScalar */.jn)(value) || typeof value.value !== 'string') {
+                const hint = (0,yaml_dist/* isScalar */.jn)(value) && (typeof value.value === 'number' || typeof value.value === 'boolean') ? ` (quote it: "${String(value.value)}")` : '';
+                this.problem(line, `${at}.${name}`, `must be a string, got ${this.describe(value)}${hint}`);
+                continue;
+            }
+            // A file is not a workflow: `${{ secrets.X }}` would be passed literally, and env values are keyed and shown in the plan.
+            if (value.value.includes('${{'))
+                this.problem(line, `${at}.${name}`, 'expressions are not evaluated here and env values are not secret; pass secrets by name with secret-env');
+            env[name] = value.value;
+        }
+        return env;
+    }
+    readSecretEnv(field, at, env) {
+        const names = this.list(field, at, (entry, entryAt) => {
+            const name = this.requiredString(entry, entryAt, field.line);
+            if (name === undefined)
+                return undefined;
+            if (!ENV_NAME.test(name))
+                this.problem(entry.line, entryAt, `"${name}" is not a valid variable name`);
+            else if (Object.hasOwn(env, name))
+                this.problem(entry.line, entryAt, `"${name}" is also set in env; a variable is either set in env or passed through as a secret`);
+            else
+                return name;
+            return undefined;
+        });
+        this.rejectDuplicates(names, field, at, name => name);
+        return names;
+    }
+    readInput(entry, at) {
+        const node = entry.value;
+        if ((0,yaml_dist/* isMap */.jh)(node)) {
+            const fields = this.fields(node, `${at}.`, INPUT_FIELDS);
+            const glob = this.requiredString(fields.get('glob'), `${at}.glob`, entry.line);
+            const optional = this.optionalBoolean(fields.get('optional'), `${at}.optional`) ?? false;
+            if (glob === undefined)
+                return undefined;
+            return this.checkGlob(glob, fields.get('glob').line, `${at}.glob`) ? { glob, optional, line: entry.line } : undefined;
+        }
+        if ((0,yaml_dist/* isScalar */.jn)(node) && typeof node.value === 'string')
+            return this.checkGlob(node.value, entry.line, at) ? { glob: node.value, optional: false, line: entry.line } : undefined;
+        this.problem(entry.line, at, `must be a path or glob string, or { glob, optional }, got ${this.describe(node)}`);
+        return undefined;
+    }
+    checkGlob(glob, line, at) {
+        const problem = relativePathProblem(glob) ?? (glob.startsWith('!') ? 'exclusions (!) are not supported; narrow the glob instead' : undefined);
+        if (problem)
+            this.problem(line, at, problem);
+        return !problem;
+    }
+    readSource(entry, at) {
+        if (!(0,yaml_dist/* isMap */.jh)(entry.value)) {
+            this.problem(entry.line, at, `must be a map with url, sha256 and path, got ${this.describe(entry.value)}`);
+            return undefined;
+        }
+        const fields = this.fields(entry.value, `${at}.`, SOURCE_FIELDS);
+        const url = this.requiredString(fields.get('url'), `${at}.url`, entry.line);
+        if (url !== undefined && !isHttpUrl(url))
+            this.problem(fields.get('url').line, `${at}.url`, 'must be an http:// or https:// URL');
+        const sha256 = this.requiredString(this.plainText(fields.get('sha256')), `${at}.sha256`, entry.line);
+        if (sha256 !== undefined && !SHA256.test(sha256))
+            this.problem(fields.get('sha256').line, `${at}.sha256`, `must be 64 hex digits, got ${sha256.length} characters`);
+        const pathField = fields.get('path');
+        const sourcePath = pathField && !this.isNull(pathField.value) ? this.relativePath(pathField, `${at}.path`, { allowRoot: false }) : this.requiredString(pathField, `${at}.path`, entry.line);
+        if (url === undefined || sha256 === undefined || sourcePath === undefined || !SHA256.test(sha256) || !isHttpUrl(url))
+            return undefined;
+        return { url, sha256: sha256.toLowerCase(), path: sourcePath, line: entry.line };
+    }
+    /** A map's fields by name; reports fields not in `allowed`, naming the allowed ones. */
+    fields(map, prefix, allowed) {
+        const fields = new Map();
+        for (const pair of map.items) {
+            const name = this.keyName(pair);
+            const line = this.lineOf(pair.key, this.lineOf(map, 1));
+            if (name === undefined || !allowed.includes(name)) {
+                this.problem(line, `${prefix}${name ?? '?'}`, `unknown field; allowed: ${allowed.join(', ')}`);
+                continue;
+            }
+            fields.set(name, { value: this.resolve(pair.value), line });
+        }
+        return fields;
+    }
+    /** Reads a list field (absent or null: empty), one entry at a time; invalid entries are dropped. */
+    list(field, at, read) {
+        if (!field || this.isNull(field.value))
+            return [];
+        if (!(0,yaml_dist/* isSeq */.oP)(field.value)) {
+            this.problem(field.line, at, `must be a list, got ${this.describe(field.value)}`);
+            return [];
+        }
+        const out = [];
+        field.value.items.forEach((item, index) => {
+            const value = this.resolve(item);
+            const entry = read({ value, line: this.lineOf(value, field.line) }, `${at}[${index}]`);
+            if (entry !== undefined)
+                out.push(entry);
+        });
+        return out;
+    }
+    rejectDuplicates(entries, field, at, keyOf) {
+        const seen = new Set();
+        for (const entry of entries) {
+            const key = keyOf(entry);
+            const line = entry.line ?? field?.line ?? 1;
+            if (seen.has(key))
+                this.problem(line, at, `"${key}" is listed twice`);
+            seen.add(key);
+        }
+    }
+    relativePath(field, at, options) {
+        if (!field || this.isNull(field.value))
+            return undefined;
+        const value = this.optionalString(field, at);
+        if (value === undefined)
+            return undefined;
+        const problem = relativePathProblem(value);
+        if (problem) {
+            this.problem(field.line, at, problem);
+            return undefined;
+        }
+        const normalized = normalizeRelativePath(value);
+        if (normalized === '.' && !options.allowRoot) {
+            this.problem(field.line, at, "must name something inside the pipeline's folder, not the folder itself");
+            return undefined;
+        }
+        return normalized;
+    }
+    requiredString(field, at, parentLine) {
+        if (!field || this.isNull(field.value)) {
+            this.problem(field?.line ?? parentLine, at, 'required');
+            return undefined;
+        }
+        return this.optionalString(field, at);
+    }
+    optionalString(field, at) {
+        if (!field || this.isNull(field.value))
+            return undefined;
+        if ((0,yaml_dist/* isScalar */.jn)(field.value) && typeof field.value.value === 'string')
+            return field.value.value;
+        this.problem(field.line, at, `must be a string, got ${this.describe(field.value)}`);
+        return undefined;
+    }
+    /** A plain scalar as written, so that an unquoted digest like 0123…e45 is not read as a number. */
+    plainText(field) {
+        const value = field?.value;
+        if (!(0,yaml_dist/* isScalar */.jn)(value) || typeof value.value !== 'number' || value.type !== 'PLAIN' || typeof value.source !== 'string')
+            return field;
+        return { line: field.line, value: new yaml_dist/* Scalar */.X5(value.source) };
+    }
+    optionalBoolean(field, at) {
+        if (!field || this.isNull(field.value))
+            return undefined;
+        if ((0,yaml_dist/* isScalar */.jn)(field.value) && typeof field.value.value === 'boolean')
+            return field.value.value;
+        this.problem(field.line, at, `must be true or false, got ${this.describe(field.value)}`);
+        return undefined;
+    }
+    keyName(pair) {
+        const key = this.resolve(pair.key);
+        return (0,yaml_dist/* isScalar */.jn)(key) && (typeof key.value === 'string' || typeof key.value === 'number') ? String(key.value) : undefined;
+    }
+    resolve(node) {
+        if ((0,yaml_dist/* isAlias */.Vj)(node))
+            return node.resolve(this.document) ?? undefined;
+        return node ?? undefined;
+    }
+    isNull(node) {
+        return node === undefined || node === null || ((0,yaml_dist/* isScalar */.jn)(node) && node.value === null);
+    }
+    lineOf(node, fallback) {
+        const offset = node?.range?.[0];
+        return offset === undefined ? fallback : this.lineCounter.linePos(offset).line;
+    }
+    describe(node) {
+        if (this.isNull(node))
+            return 'nothing';
+        if ((0,yaml_dist/* isMap */.jh)(node))
+            return 'a map';
+        if ((0,yaml_dist/* isSeq */.oP)(node))
+            return 'a list';
+        if ((0,yaml_dist/* isScalar */.jn)(node))
+            return typeof node.value === 'string' ? 'a string' : `${typeof node.value} ${JSON.stringify(node.value)}`;
+        return 'an unsupported value';
+    }
+}
+/** Why a path from the definition is not a plain relative path, or undefined when it is. */
+function relativePathProblem(value) {
+    if (value === '')
+        return 'must not be empty';
+    if (value.includes('\0'))
+        return 'must not contain NUL';
+    if (value.startsWith('/') || value.startsWith('\\') || /^[A-Za-z]:/.test(value) || value.startsWith('~'))
+        return `"${value}" must be relative to the pipeline's folder, not absolute`;
+    if (value.split(/[\\/]/).includes('..'))
+        return `"${value}" must not contain '..'`;
+    return undefined;
+}
+function normalizeRelativePath(value) {
+    const normalized = external_node_path_.posix.normalize(value.replace(/\\/g, '/'));
+    return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
+}
+function isHttpUrl(value) {
+    try {
+        const url = new URL(value);
+        return url.protocol === 'http:' || url.protocol === 'https:';
+    }
+    catch {
+        return false;
+    }
+}
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(31421);
+;// CONCATENATED MODULE: ./lib/core/pipeline/stage-process.js
+
+const TAIL_LINES = 30;
+/** Replaces every secret value in a line with ***. */
+function redact(line, secrets) {
+    let out = line;
+    for (const secret of secrets)
+        if (secret.length >= 3)
+            out = out.split(secret).join('***');
+    return out;
+}
+/**
+ * Runs a stage's shell command with bash (-e -o pipefail), streaming each output line, with every
+ * secret value redacted, to `print`.
+ */
+function runStageCommand(command, options) {
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_.spawn)('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', command], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const tail = [];
+        const partial = { stdout: '', stderr: '' };
+        const emit = (line) => {
+            const clean = redact(line, options.secrets);
+            options.print(clean);
+            tail.push(clean);
+            if (tail.length > TAIL_LINES)
+                tail.shift();
+        };
+        for (const stream of ['stdout', 'stderr']) {
+            child[stream].setEncoding('utf8');
+            child[stream].on('data', (text) => {
+                const lines = (partial[stream] + text).split('\n');
+                partial[stream] = lines.pop() ?? '';
+                lines.forEach(emit);
+            });
+        }
+        child.on('error', reject);
+        child.on('close', code => {
+            for (const rest of Object.values(partial))
+                if (rest)
+                    emit(rest);
+            resolve({ exitCode: code ?? 1, tail });
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./lib/core/pipeline/runner.js
+
+
+
+
+
+class StageFailedError extends Error {
+    name = 'StageFailedError';
+}
+/** Checkpoint entry key of a stage. Its key already hashes everything before it. */
+function checkpointKey(stage) {
+    return `stage-${stage.id}-${stage.key}`;
+}
+/** A checkpoint after stage n holds the outputs of stages 1..n, so the next stage can start from it. */
+function checkpointPaths(stages, index) {
+    return [...new Set(stages.slice(0, index + 1).flatMap(stage => stage.paths))];
+}
+/**
+ * Runs a pipeline osbuild-style: if the final stage's checkpoint exists nothing runs; otherwise the
+ * newest existing checkpoint is restored and only the stages after it run. Each checkpointed stage
+ * commits its tree only after it succeeded, so no later run starts from a broken tree.
+ */
+async function runPipeline(options) {
+    const { stages, log } = options;
+    const reports = stages.map(stage => ({ id: stage.id, key: stage.key, outcome: 'skipped', seconds: 0, bytes: 0 }));
+    const last = stages.length - 1;
+    const entryFor = (index, lookupOnly) => restoreEntry({
+        store: options.store,
+        key: checkpointKey(stages[index]),
+        paths: checkpointPaths(stages, index),
+        workspace: options.rootDir,
+        readScopes: options.readScopes,
+        lookupOnly,
+        policy: options.policy
+    });
+    // Newest checkpoint first: the final stage, then earlier checkpointed stages.
+    let startAt = 0;
+    /** The last tree restored or saved: the base the next checkpoint deduplicates against. */
+    let lastTree;
+    let restored;
+    for (let index = last; index >= 0; index--) {
+        if (index !== last && !stages[index].checkpoint)
+            continue;
+        const started = Date.now();
+        const lookupOnly = index === last && !options.needFinalTree;
+        const found = await tryRestore(() => entryFor(index, lookupOnly), log);
+        if (!found)
+            continue;
+        lastTree = found.tree;
+        if (!lookupOnly)
+            restored = { kind: 'checkpoint', ...found.entry };
+        reports[index] = { id: stages[index].id, key: stages[index].key, outcome: lookupOnly ? 'cached' : 'restored', seconds: (Date.now() - started) / 1000, bytes: found.bytes };
+        log.info(`${lookupOnly ? 'found' : 'restored'} the checkpoint of stage ${stages[index].id} (${stages[index].key.slice(0, 12)})`);
+        if (index === last)
+            return { status: 'up-to-date', stages: reports, ...(restored ? { restored } : {}) };
+        startAt = index + 1;
+        break;
+    }
+    for (let index = startAt; index <= last; index++) {
+        const stage = stages[index];
+        const started = Date.now();
+        const report = reports[index];
         try {
-            return protobuf_specs_dist.TrustedRoot.fromJSON(document);
+            await log.group(`stage ${stage.id} (${stage.key.slice(0, 12)})`, async () => {
+                await stage.prepare?.();
+                await runStage(stage, options);
+                await assertOutputs(stage, options.rootDir);
+            });
         }
         catch (error) {
-            throw new InputError(`${input}: ${file} is not a valid trusted root (${errorMessage(error)})`);
+            report.outcome = 'failed';
+            report.seconds = (Date.now() - started) / 1000;
+            throw Object.assign(error, { reports });
         }
-    });
-    return roots.reduce((all, root) => ({
-        ...all,
-        tlogs: [...all.tlogs, ...root.tlogs],
-        certificateAuthorities: [...all.certificateAuthorities, ...root.certificateAuthorities],
-        ctlogs: [...all.ctlogs, ...root.ctlogs],
-        timestampAuthorities: [...all.timestampAuthorities, ...root.timestampAuthorities]
-    }));
+        report.outcome = 'ran';
+        if (stage.checkpoint || index === last) {
+            try {
+                const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes, baseTrees: lastTree ? [lastTree] : [], signing: options.signing });
+                report.bytes = saved.status === 'saved' ? saved.stats.bytesUploaded : 0;
+                if (saved.status === 'saved')
+                    lastTree = saved.tree;
+                log.info(saved.status === 'saved' ? `checkpointed stage ${stage.id}: uploaded ${saved.stats.bytesUploaded} bytes` : `checkpoint of stage ${stage.id} already stored`);
+            }
+            catch (error) {
+                log.warning(`could not checkpoint stage ${stage.id}: ${error.message}`);
+            }
+        }
+        report.seconds = (Date.now() - started) / 1000;
+    }
+    return { status: 'built', stages: reports, ...(restored ? { restored } : {}) };
 }
-function documentsOf(text, file, input) {
+async function tryRestore(restore, log) {
     try {
-        return [JSON.parse(text)];
+        const result = await restore();
+        for (const entry of result.refused ?? [])
+            log.warning(`checkpoint ${entry.key} (scope ${entry.scope}) refused by the restore policy: ${entry.reason}`);
+        if (result.status !== 'found' || !result.exact)
+            return undefined;
+        const { key, scope, version, tree } = result.match.record;
+        const entry = { key, scope, version, tree, ...(result.signer ? { signer: result.signer } : {}) };
+        return { bytes: result.stats?.bytesDownloaded ?? 0, tree, entry };
     }
-    catch {
-        // Not one document: JSON lines.
+    catch (error) {
+        if (error.name === 'InputError')
+            throw error;
+        log.warning(`a checkpoint could not be restored and will be rebuilt: ${error.message}`);
+        return undefined;
     }
-    return text
-        .split('\n')
-        .filter(line => line.trim())
-        .map((line, index) => {
+}
+async function runStage(stage, options) {
+    const baseEnv = options.env ?? process.env;
+    const secrets = stage.secretEnv.map(name => baseEnv[name]).filter((value) => Boolean(value));
+    const cwd = external_node_path_.resolve(options.rootDir, stage.workingDirectory || '.');
+    const result = await runStageCommand(stage.run, { cwd, env: { ...baseEnv, ...stage.env }, secrets, print: options.log.output });
+    if (result.exitCode === 0)
+        return;
+    const hint = result.exitCode === 127 ? ' (command not found)' : '';
+    throw new StageFailedError(`stage ${stage.id} failed with exit code ${result.exitCode}${hint}; nothing was checkpointed for it\n${result.tail.join('\n')}`);
+}
+async function assertOutputs(stage, rootDir) {
+    const missing = [];
+    for (const output of stage.paths)
+        if (!(await (0,promises_.lstat)(external_node_path_.resolve(rootDir, output)).catch(() => undefined)))
+            missing.push(output);
+    if (missing.length > 0)
+        throw new errors_InputError(`stage ${stage.id}: declared output path${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing after the stage ran; fix the stage's paths or its command`);
+}
+
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./lib/core/pipeline/sources.js
+
+
+
+
+
+
+
+/**
+ * Places every pinned source of a stage in its working directory. A digest already in the cache is
+ * used as is; otherwise the URL is downloaded to a temporary file while hashing, and moved into the
+ * cache only if its sha256 matches the pin, so the cache only ever holds verified files. The cached file
+ * is copied (a reflink where supported) so that a stage editing it cannot alter the cache.
+ */
+async function fetchSources(stage, options) {
+    const digestDir = external_node_path_.join(options.cacheDir, 'sha256');
+    const fetched = [];
+    for (const source of stage.sources) {
+        const cached = external_node_path_.join(digestDir, source.sha256);
+        const present = await (0,promises_.stat)(cached).then(info => info.isFile(), () => false);
+        if (!present)
+            await download(stage.id, source.url, source.sha256, cached, options.fetch ?? globalThis.fetch);
+        const destination = external_node_path_.resolve(options.workDir, source.path);
+        await (0,promises_.mkdir)(external_node_path_.dirname(destination), { recursive: true });
+        await (0,promises_.copyFile)(cached, destination, external_node_fs_.constants.COPYFILE_FICLONE);
+        fetched.push({ path: source.path, sha256: source.sha256, downloaded: !present });
+    }
+    return fetched;
+}
+async function download(stageId, url, expected, cached, fetchUrl) {
+    await (0,promises_.mkdir)(external_node_path_.dirname(cached), { recursive: true });
+    // In the cache's own folder, so that the rename is atomic; a dotfile, so it is never taken for a digest.
+    const temporary = external_node_path_.join(external_node_path_.dirname(cached), `.download-${(0,external_node_crypto_.randomUUID)()}`);
+    const shown = displayUrl(url);
+    try {
+        let response;
         try {
-            return JSON.parse(line);
+            response = await fetchUrl(url);
         }
-        catch {
-            throw new InputError(`${input}: ${file} is not JSON (line ${index + 1}); give a Sigstore trusted root file`);
+        catch (error) {
+            throw new Error(`stage ${stageId}: could not download source ${shown}: ${error.message}`, { cause: error });
         }
+        if (!response.ok || !response.body) {
+            await response.body?.cancel();
+            throw new errors_InputError(`stage ${stageId}: could not download source ${shown}: HTTP ${response.status} ${response.statusText}`.trimEnd());
+        }
+        const hash = (0,external_node_crypto_.createHash)('sha256');
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.fromWeb(response.body), async function* (chunks) {
+            for await (const chunk of chunks) {
+                hash.update(chunk);
+                yield chunk;
+            }
+        }, (0,external_node_fs_.createWriteStream)(temporary, { flags: 'wx' }));
+        const actual = hash.digest('hex');
+        if (actual !== expected) {
+            throw new errors_InputError(`stage ${stageId}: source ${shown} has sha256 ${actual}, but the pipeline pins ${expected}; nothing was cached. Fix the URL, or the pin if the file is known to have changed`);
+        }
+        await (0,promises_.rename)(temporary, cached);
+    }
+    finally {
+        await (0,promises_.rm)(temporary, { force: true });
+    }
+}
+/** The URL for messages: credentials and query (which may hold a signature) are hidden. */
+function displayUrl(url) {
+    try {
+        const parsed = new URL(url);
+        if (parsed.username || parsed.password) {
+            parsed.username = '***';
+            parsed.password = '';
+        }
+        if (parsed.search)
+            parsed.search = '?***';
+        return parsed.toString();
+    }
+    catch {
+        return '(invalid URL)';
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/core/pipeline/stage-keys.js
+
+
+
+
+
+
+/*
+ * Stage key recipe (STAGE_KEY_RECIPE), for stage n:
+ *
+ *   key(n) = hex(sha256(canonicalJson({
+ *     recipe: 'artifact-action/stage-key@1',
+ *     salt: <pipeline salt> | null,
+ *     parent: key(n-1) | null,
+ *     definition: { id, run, working-directory, env, secret-env, paths },
+ *     files: { <path relative to the pipeline root, '/'-separated>: <sha256 of contents> },
+ *     sources: [{ path, sha256 }] sorted by path (URLs are not keyed),
+ *     platform: { os, arch } | null (null when the stage is portable),
+ *   })))
+ *
+ * canonicalJson sorts object keys and has no whitespace. `env` holds the non-secret variables, names and
+ * values; `secret-env` holds only the names of passed-through variables, never their values. `paths` is
+ * sorted. Not keyed: `checkpoint` (it changes what is stored, not what is built), input glob patterns
+ * (only the files they match), source URLs, and the root folder's absolute path.
+ */
+const STAGE_KEY_RECIPE = 'artifact-action/stage-key@1';
+const PLAN_SCHEMA = 'artifact-action/plan@1';
+function currentPlatform() {
+    return { os: process.platform, arch: process.arch };
+}
+/** JSON with object keys sorted at every level and no whitespace; undefined properties are dropped. */
+function canonicalJson(value) {
+    if (Array.isArray(value))
+        return `[${value.map(canonicalJson).join(',')}]`;
+    if (value !== null && typeof value === 'object') {
+        const entries = Object.entries(value)
+            .filter(([, item]) => item !== undefined)
+            .sort(([a], [b]) => compareStrings(a, b));
+        return `{${entries.map(([name, item]) => `${JSON.stringify(name)}:${canonicalJson(item)}`).join(',')}}`;
+    }
+    return JSON.stringify(value);
+}
+/** The key of a stage from what the plan records for it (see the recipe above). */
+function stageKey(inputs, salt) {
+    const keyed = { recipe: STAGE_KEY_RECIPE, salt: salt ?? null, ...inputs };
+    return (0,external_node_crypto_.createHash)('sha256').update(canonicalJson(keyed)).digest('hex');
+}
+/**
+ * Hashes every stage's inputs and chains the keys. Throws one InputError listing every required
+ * input glob that matched no file.
+ */
+async function computePlan(pipeline, options = {}) {
+    const platform = options.platform ?? currentPlatform();
+    const problems = [];
+    const filesPerStage = [];
+    for (const stage of pipeline.stages)
+        filesPerStage.push(await hashStageInputs(pipeline.rootDir, stage, problems));
+    if (problems.length > 0)
+        throw definitionError(pipeline.origin, problems);
+    const stages = [];
+    let parent = null;
+    pipeline.stages.forEach((stage, index) => {
+        const inputs = {
+            definition: keyedDefinition(stage),
+            files: filesPerStage[index],
+            sources: stage.sources.map(source => ({ path: source.path, sha256: source.sha256 })).sort((a, b) => compareStrings(a.path, b.path)),
+            parent,
+            platform: stage.portable ? null : { os: platform.os, arch: platform.arch }
+        };
+        const key = stageKey(inputs, pipeline.salt);
+        stages.push({ id: stage.id, key, checkpoint: stage.checkpoint, inputs });
+        parent = key;
     });
+    return { schema: PLAN_SCHEMA, ...(pipeline.salt === undefined ? {} : { salt: pipeline.salt }), platform: { os: platform.os, arch: platform.arch }, stages };
 }
-
-;// CONCATENATED MODULE: ./lib/core/signing/bundle.js
-
-
-
-
-
-
-
-
-
-
-/**
- * Signs a statement offline: a DSSE envelope in a Sigstore bundle v0.3 whose public-key hint (and
- * signature keyid) is the key id. No transparency log or timestamp: trust comes from the key alone.
- */
-function signStatementWithKey(statement, key) {
-    const payload = Buffer.from(JSON.stringify(statement), 'utf8');
-    const signature = signBytes(key, preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, payload));
-    const bundle = {
-        mediaType: bundle_dist.BUNDLE_V03_MEDIA_TYPE,
-        verificationMaterial: { publicKey: { hint: key.keyId }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
-        dsseEnvelope: { payload: payload.toString('base64'), payloadType: IN_TOTO_PAYLOAD_TYPE, signatures: [{ sig: signature.toString('base64'), keyid: key.keyId }] }
-    };
-    (0,bundle_dist.assertBundleLatest)((0,bundle_dist.bundleFromJSON)(bundle));
-    return bundle;
+/** The plan as a file: two-space JSON with a final newline, the same bytes for the same plan. */
+function formatPlan(plan) {
+    return `${JSON.stringify(plan, null, 2)}\n`;
 }
-/**
- * Checks a key-signed bundle offline against a public key and returns the statement it signs.
- * Bundle problems throw IntegrityError with the reason; an unreadable public key is an InputError.
- */
-function verifyBundleWithKey(bundleJson, publicKeyPem, input = 'public-key') {
-    const publicKey = loadPublicKey(publicKeyPem, input);
-    const bundle = parseDsseBundle(bundleJson);
-    if (!(0,bundle_dist.isBundleWithPublicKey)(bundle))
-        throw new errors_IntegrityError(`provenance is signed keylessly (${bundle.verificationMaterial.content.$case}), not with a key; verify it keylessly`);
-    const keyId = keyIdOf(publicKey);
-    const { hint } = bundle.verificationMaterial.content.publicKey;
-    if (hint !== keyId)
-        throw new errors_IntegrityError(`provenance is signed by key ${shortId(hint)}, not by the given public key ${shortId(keyId)}`);
-    const envelope = bundle.content.dsseEnvelope;
-    const [signature] = envelope.signatures;
-    if (signature.keyid && signature.keyid !== keyId)
-        throw new errors_IntegrityError(`provenance signature names key ${shortId(signature.keyid)}, not the given public key ${shortId(keyId)}`);
-    // The signature itself is checked by Sigstore's verifier, with this key as the only trust material.
-    const trust = { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: () => ({ publicKey, validFor: () => true }) };
-    try {
-        new verify_dist.Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify((0,verify_dist.toSignedEntity)(bundle));
-    }
-    catch {
-        throw new errors_IntegrityError(`provenance signature is invalid: it does not match the payload under key ${shortId(keyId)} (the payload or signature was altered)`);
-    }
-    return statementOf(bundle);
-}
-/**
- * Signs keylessly, as actions/attest does: a short-lived Fulcio certificate for the workflow's OIDC identity
- * (token audience "sigstore"), then a Rekor entry and/or an RFC 3161 timestamp, as the instance has them.
- * Needs the network; the default instance is the public one.
- */
-async function signStatementKeyless(statement, options) {
-    const token = options.identityToken?.trim();
-    if (!token) {
-        const hint = 'add `permissions: id-token: write` to the job, or give signing-key for offline signing';
-        throw new InputError(`signing: keyless signing needs the job's OIDC token; ${hint}`);
-    }
-    if (token.split('.').length !== 3) {
-        const hint = 'request it with audience "sigstore" (core.getIDToken("sigstore"))';
-        throw new InputError(`signing: the OIDC identity token is not a JWT; ${hint}`);
-    }
-    const instance = options.instance ?? PUBLIC_SIGSTORE;
-    // Loaded on demand: the keyless stack (Fulcio, Rekor, TUF clients) is large and only needed here.
-    const { attest } = await Promise.all(/* import() */[__nccwpck_require__.e(694), __nccwpck_require__.e(267)]).then(__nccwpck_require__.t.bind(__nccwpck_require__, 94267, 19));
-    let bundle;
-    try {
-        bundle = await attest(Buffer.from(JSON.stringify(statement), 'utf8'), IN_TOTO_PAYLOAD_TYPE, {
-            identityToken: token,
-            fulcioURL: instance.fulcioURL,
-            rekorURL: instance.rekorURL,
-            tlogUpload: Boolean(instance.rekorURL),
-            tsaServerURL: instance.tsaURL
-        });
-    }
-    catch (error) {
-        const reason = withoutToken(error, token);
-        // No cause: the original error may carry the identity token.
-        // eslint-disable-next-line preserve-caught-error
-        throw new Error(`keyless signing through the ${instance.name} Sigstore (${servicesOf(instance)}) failed: ${reason}`);
-    }
-    if (bundle.mediaType !== bundle_dist.BUNDLE_V03_MEDIA_TYPE) {
-        throw new errors_IntegrityError(`Sigstore returned a bundle of type ${bundle.mediaType}, not ${bundle_dist.BUNDLE_V03_MEDIA_TYPE}`);
-    }
-    return bundle;
-}
-/**
- * Checks a keyless bundle against the instance's trusted root (from its file, else fetched through TUF) and the
- * identity policy, then returns the statement it signs. A trust root that cannot be fetched is a TrustRootError;
- * a bundle that does not verify, or a signer the policy refuses, is an IntegrityError with the reason.
- */
-async function verifyBundleKeyless(bundleJson, options = {}) {
-    const bundle = parseDsseBundle(bundleJson);
-    if ((0,bundle_dist.isBundleWithPublicKey)(bundle)) {
-        throw new errors_IntegrityError('provenance is signed with a key, not keylessly; verify it with the public key');
-    }
-    const statement = statementOf(bundle);
-    const instance = options.instance ?? PUBLIC_SIGSTORE;
-    const root = await loadTrustedRoot(instance, options.trustedRootInput);
-    let signer;
-    try {
-        signer = new verify_dist.Verifier((0,verify_dist.toTrustMaterial)(root), thresholdsFor(instance, root)).verify((0,verify_dist.toSignedEntity)(bundle));
-    }
-    catch (error) {
-        throw new errors_IntegrityError(`provenance signature is invalid: ${error.message}`);
-    }
-    const policy = options.policy ?? { issuer: GITHUB_ACTIONS_ISSUER, identity: { kind: 'repository-workflows' } };
-    checkSignerIdentity(signer.identity, policy, repositoryOfStatement(statement));
-    return statement;
-}
-function servicesOf(instance) {
-    const { fulcioURL, rekorURL, tsaURL } = instance;
-    return [`Fulcio ${fulcioURL}`, rekorURL && `Rekor ${rekorURL}`, tsaURL && `TSA ${tsaURL}`].filter(Boolean).join(', ');
-}
-/** Parses a bundle (object or JSON text) and requires a DSSE envelope carrying an in-toto statement. */
-function parseDsseBundle(bundleJson) {
-    const json = jsonOf(bundleJson);
-    if (typeof json !== 'object' || json === null || Array.isArray(json))
-        throw new errors_IntegrityError('provenance is not a Sigstore bundle (not a JSON object)');
-    let bundle;
-    try {
-        bundle = (0,bundle_dist.bundleFromJSON)(json);
-    }
-    catch (error) {
-        const fields = error.fields;
-        throw new errors_IntegrityError(`provenance is not a valid Sigstore bundle (${fields?.length ? `bad ${fields.join(', ')}` : error.message})`);
-    }
-    if (!(0,bundle_dist.isBundleWithDsseEnvelope)(bundle))
-        throw new errors_IntegrityError('provenance bundle holds a message signature, not a DSSE envelope');
-    const { payloadType } = bundle.content.dsseEnvelope;
-    if (payloadType !== IN_TOTO_PAYLOAD_TYPE)
-        throw new errors_IntegrityError(`provenance payload type is ${JSON.stringify(payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}`);
-    return bundle;
-}
-function jsonOf(bundleJson) {
-    if (typeof bundleJson !== 'string')
-        return bundleJson;
-    try {
-        return JSON.parse(bundleJson);
-    }
-    catch {
-        throw new errors_IntegrityError('provenance is not JSON');
-    }
-}
-function statementOf(bundle) {
-    let statement;
-    try {
-        statement = JSON.parse(bundle.content.dsseEnvelope.payload.toString('utf8'));
-    }
-    catch {
-        throw new errors_IntegrityError('provenance payload is not JSON');
-    }
-    if (typeof statement !== 'object' || statement === null || Array.isArray(statement))
-        throw new errors_IntegrityError('provenance payload is not an in-toto statement (not a JSON object)');
-    return statement;
-}
-function shortId(keyId) {
-    return keyId ? keyId.slice(0, 12) : '(none)';
-}
-function withoutToken(error, token) {
-    return (error instanceof Error ? error.message : String(error)).split(token).join('***');
-}
-
-;// CONCATENATED MODULE: ./lib/core/release/release-job.js
-
-
-
-
-
-
-
-
-/** Refuses a release store that shares objects with the cache: a cache is pruned, releases never are. */
-function assertSeparateStores(release, cache) {
-    if (cache && storesOverlap(release, cache))
-        throw new InputError(`release-store: ${describeStore(release)} overlaps the cache store ${describeStore(cache)}; releases are never pruned, so give them their own bucket or prefix`);
-}
-/** The files the package globs match (relative to the workspace), named by their base names. */
-async function resolvePackages(patterns, workspace) {
-    const files = new Set();
-    for (const pattern of patterns) {
-        for await (const match of (0,promises_.glob)(external_node_path_.resolve(workspace, pattern))) {
-            const info = await (0,promises_.stat)(match);
-            if (info.isFile())
-                files.add(external_node_path_.resolve(match));
-            else if (info.isDirectory())
-                for await (const inner of (0,promises_.glob)(external_node_path_.join(match, '**/*')))
-                    if ((await (0,promises_.stat)(inner)).isFile())
-                        files.add(external_node_path_.resolve(inner));
-        }
-    }
-    if (files.size === 0)
-        throw new InputError(`packages: no file matches ${patterns.join(', ') || '(nothing given)'}; build the packages first, or fix the globs`);
-    return [...files].sort().map(file => ({ name: external_node_path_.basename(file), path: file }));
-}
-function keySigner(key) {
-    return { method: 'key', keyId: key.keyId, publicKeyPem: key.publicKeyPem, sign: async (statement) => signStatementWithKey(statement, key) };
-}
-function keylessSigner(identityToken, instance) {
+function keyedDefinition(stage) {
+    const env = {};
+    for (const name of Object.keys(stage.env).sort(compareStrings))
+        env[name] = stage.env[name];
     return {
-        method: 'keyless',
-        sign: async (statement) => signStatementKeyless(statement, { identityToken: await identityToken(), instance })
+        id: stage.id,
+        run: stage.run,
+        'working-directory': stage.workingDirectory,
+        env,
+        'secret-env': [...stage.secretEnv].sort(compareStrings),
+        paths: [...new Set(stage.paths)].sort(compareStrings)
     };
 }
-/** Verifies a release with the method its release.json names. */
-async function verifyPublishedRelease(options) {
-    const record = await readRecord(options.store, options.project, options.version);
-    let keySource = 'keyless';
-    let publicKeyPem = options.publicKeyPem;
-    if (record?.signing.method === 'key' && !publicKeyPem) {
-        const published = record.signing.keyId ? await options.store.get(releaseLayout.key(options.project, record.signing.keyId)) : undefined;
-        if (!published)
-            throw new errors_IntegrityError(`the public key ${record.signing.keyId?.slice(0, 12)} is not in the release store; pass the public key to verify with`);
-        publicKeyPem = published.toString('utf8');
-        keySource = 'store';
+/**
+ * Sorted relative path → sha256 of contents, for every file the stage's inputs match. A pattern without
+ * glob characters may name a directory, which means every file beneath it (dotfiles included); glob
+ * wildcards match files only and, like most globs, skip names starting with '.'.
+ */
+async function hashStageInputs(rootDir, stage, problems) {
+    const matched = new Set();
+    for (const pattern of stage.inputs) {
+        const files = await expandInput(rootDir, pattern, stage, problems);
+        if (files.length === 0 && !pattern.optional) {
+            problems.push({
+                line: pattern.line,
+                field: `stages[${stage.index}].inputs`,
+                message: `"${pattern.glob}" matched no files (stage ${stage.id}); fix it, or write { glob: "${pattern.glob}", optional: true } if that is expected`
+            });
+        }
+        for (const file of files)
+            matched.add(file);
     }
-    else if (record?.signing.method === 'key') {
-        keySource = 'given';
+    const sorted = [...matched].sort(compareStrings);
+    const digests = await mapLimit(sorted, 8, file => sha256OfFile(external_node_path_.join(rootDir, file)));
+    const files = {};
+    sorted.forEach((file, index) => (files[file] = digests[index]));
+    return files;
+}
+const GLOB_MAGIC = /[*?[\]{}()!+@]/;
+async function expandInput(rootDir, pattern, stage, problems) {
+    const files = [];
+    // Follows symbolic links to files; reports broken ones, which have no contents to hash.
+    const addIfFile = async (relative, descend) => {
+        const info = await (0,promises_.stat)(external_node_path_.join(rootDir, relative)).catch((error) => {
+            if (error.code === 'ENOENT' && !descend)
+                problems.push({ line: pattern.line, field: `stages[${stage.index}].inputs`, message: `${relative} (from "${pattern.glob}", stage ${stage.id}) is a broken symbolic link` });
+            else if (error.code !== 'ENOENT')
+                throw error;
+            return undefined;
+        });
+        if (info?.isFile())
+            files.push(relative);
+        else if (info?.isDirectory() && descend)
+            files.push(...(await filesBeneath(rootDir, relative, pattern, stage, problems)));
+    };
+    if (GLOB_MAGIC.test(pattern.glob)) {
+        for await (const match of (0,promises_.glob)(pattern.glob, { cwd: rootDir }))
+            await addIfFile(toSlashes(match), false);
     }
-    const verified = await verifyRelease({
-        store: options.store,
-        project: options.project,
-        version: options.version,
-        verifyBundle: async (bundle) => (publicKeyPem ? verifyBundleWithKey(bundle, publicKeyPem) : await verifyBundleKeyless(bundle, options.keyless ?? {}))
+    else {
+        await addIfFile(external_node_path_.posix.normalize(toSlashes(pattern.glob)).replace(/\/$/, ''), true);
+    }
+    return files;
+}
+/** Every file beneath a directory, relative to the root; symbolic links to directories are not descended. */
+async function filesBeneath(rootDir, relativeDir, pattern, stage, problems) {
+    const files = [];
+    const entries = await (0,promises_.readdir)(external_node_path_.join(rootDir, relativeDir), { withFileTypes: true, recursive: true });
+    for (const entry of entries) {
+        const relative = toSlashes(external_node_path_.relative(rootDir, external_node_path_.join(entry.parentPath, entry.name)));
+        if (entry.isFile())
+            files.push(relative);
+        else if (entry.isSymbolicLink()) {
+            const info = await (0,promises_.stat)(external_node_path_.join(rootDir, relative)).catch(() => undefined);
+            if (info?.isFile())
+                files.push(relative);
+            else if (!info)
+                problems.push({ line: pattern.line, field: `stages[${stage.index}].inputs`, message: `${relative} (from "${pattern.glob}", stage ${stage.id}) is a broken symbolic link` });
+        }
+    }
+    return files;
+}
+function toSlashes(relative) {
+    return relative.split(external_node_path_.sep).join('/');
+}
+/** Code-unit order, independent of locale. */
+function compareStrings(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+const MAX_LISTED = 20;
+/**
+ * Why keys differ between two plans, as lines for a person: the first stage whose key differs and every
+ * recorded input of it that changed, then later stages' own changes. Empty when every key is the same.
+ * Names env variables but never prints their values.
+ */
+function diffPlans(before, after) {
+    const lines = [];
+    if (before.schema !== after.schema)
+        lines.push(`plan schema changed: ${before.schema} → ${after.schema}`);
+    const count = Math.max(before.stages.length, after.stages.length);
+    let first = -1;
+    for (let index = 0; index < count && first < 0; index++)
+        if (before.stages[index]?.key !== after.stages[index]?.key)
+            first = index;
+    if (first < 0)
+        return lines;
+    const describeStage = (index, isFirst) => {
+        const old = before.stages[index];
+        const now = after.stages[index];
+        if (!old)
+            return [`stage ${now.id} (stages[${index}]) was added`];
+        if (!now)
+            return [`stage ${old.id} (stages[${index}]) was removed`];
+        const changes = inputChanges(old.inputs, now.inputs, isFirst ? { before: before.salt, after: after.salt } : undefined);
+        if (isFirst) {
+            const heading = `first stage whose key changed: ${now.id} (stages[${index}]), ${stage_keys_short(old.key)} → ${stage_keys_short(now.key)}`;
+            return [heading, ...(changes.length > 0 ? changes : ['no recorded input differs; the key recipe may have changed']).map(line => `  ${line}`)];
+        }
+        return changes.length > 0 ? [`stage ${now.id} (stages[${index}]) also changed:`, ...changes.map(line => `  ${line}`)] : [];
+    };
+    lines.push(...describeStage(first, true));
+    let laterChanged = 0;
+    for (let index = first + 1; index < count; index++) {
+        if (before.stages[index]?.key !== after.stages[index]?.key)
+            laterChanged++;
+        lines.push(...describeStage(index, false));
+    }
+    if (laterChanged > 0)
+        lines.push(`${laterChanged} later stage${laterChanged === 1 ? '' : 's'} change key too, since each key includes its parent's`);
+    return lines;
+}
+/** Changed inputs of one stage; parent, salt and platform only when `planWide` is given (the first changed stage). */
+function inputChanges(before, after, planWide) {
+    const lines = [];
+    if (planWide) {
+        if (before.parent !== after.parent)
+            lines.push(`parent key changed: ${stage_keys_short(before.parent)} → ${stage_keys_short(after.parent)}`);
+        if (planWide.before !== planWide.after)
+            lines.push(`salt changed: ${JSON.stringify(planWide.before ?? null)} → ${JSON.stringify(planWide.after ?? null)}`);
+        const platformText = (platform) => (platform ? `${platform.os}/${platform.arch}` : 'none (portable)');
+        if (platformText(before.platform) !== platformText(after.platform))
+            lines.push(`platform changed: ${platformText(before.platform)} → ${platformText(after.platform)}`);
+    }
+    const old = before.definition;
+    const now = after.definition;
+    if (old.id !== now.id)
+        lines.push(`definition.id changed: ${old.id} → ${now.id}`);
+    if (old.run !== now.run)
+        lines.push('definition.run changed');
+    if (old['working-directory'] !== now['working-directory'])
+        lines.push(`definition.working-directory changed: ${old['working-directory']} → ${now['working-directory']}`);
+    for (const list of ['paths', 'secret-env']) {
+        if (canonicalJson(old[list]) !== canonicalJson(now[list]))
+            lines.push(`definition.${list} changed: ${JSON.stringify(old[list])} → ${JSON.stringify(now[list])}`);
+    }
+    lines.push(...mapChanges(old.env, now.env, name => `definition.env.${name}`));
+    const sourcesByPath = (sources) => Object.fromEntries(sources.map(source => [source.path, source.sha256]));
+    lines.push(...mapChanges(sourcesByPath(before.sources), sourcesByPath(after.sources), name => `source ${name}`));
+    lines.push(...mapChanges(before.files, after.files, name => `file ${name}`));
+    return lines;
+}
+/** Added, removed and changed entries of two maps, at most MAX_LISTED of each; values are not printed. */
+function mapChanges(before, after, label) {
+    const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort(compareStrings);
+    const lines = [];
+    for (const kind of ['added', 'removed', 'changed']) {
+        const matching = names.filter(name => {
+            const inBefore = Object.hasOwn(before, name);
+            const inAfter = Object.hasOwn(after, name);
+            return kind === 'added' ? !inBefore && inAfter : kind === 'removed' ? inBefore && !inAfter : inBefore && inAfter && before[name] !== after[name];
+        });
+        lines.push(...matching.slice(0, MAX_LISTED).map(name => `${label(name)} ${kind}`));
+        if (matching.length > MAX_LISTED)
+            lines.push(`… and ${matching.length - MAX_LISTED} more ${kind}`);
+    }
+    return lines;
+}
+function stage_keys_short(key) {
+    return key === null ? 'none' : key.slice(0, 12);
+}
+
+;// CONCATENATED MODULE: ./lib/core/pipeline/pipeline-job.js
+
+
+
+
+
+
+
+
+/** Computes the plan, then restores, runs and checkpoints the pipeline. */
+async function runPipelineJob(options) {
+    const { pipeline } = options;
+    const plan = await computePlan(pipeline);
+    await assertNotReleaseStore(options.store);
+    const stages = pipeline.stages.map((stage, index) => ({
+        id: stage.id,
+        key: plan.stages[index].key,
+        run: stage.run,
+        workingDirectory: stage.workingDirectory,
+        env: stage.env,
+        secretEnv: stage.secretEnv,
+        paths: stage.paths,
+        checkpoint: stage.checkpoint,
+        prepare: stage.sources.length > 0 ? () => placeSources(stage, options) : undefined
+    }));
+    const result = await runPipeline({ stages, rootDir: pipeline.rootDir, store: options.store, readScopes: options.readScopes, needFinalTree: options.needFinalTree, log: options.log, env: options.env, policy: options.policy, signing: options.signing });
+    return { plan, result };
+}
+/**
+ * Sources are content-addressed like everything else: a digest the local folder lacks is taken from
+ * the store's objects when present (and checked), and a newly downloaded one is added to the store,
+ * so each source is downloaded once for every runner that shares the store.
+ */
+async function placeSources(stage, options) {
+    const digestDir = external_node_path_.join(options.sourcesDir, 'sha256');
+    await (0,promises_.mkdir)(digestDir, { recursive: true });
+    for (const source of stage.sources) {
+        const local = external_node_path_.join(digestDir, source.sha256);
+        if (await (0,promises_.stat)(local).catch(() => undefined))
+            continue;
+        const stored = await options.store.get(objectKey(source.sha256)).catch(() => undefined);
+        if (stored && sha256Hex(stored) === source.sha256) {
+            const temporary = `${local}.from-store`;
+            await (0,promises_.writeFile)(temporary, stored);
+            await (0,promises_.rename)(temporary, local);
+        }
+    }
+    const fetched = await fetchSources(stage, { cacheDir: options.sourcesDir, workDir: external_node_path_.resolve(options.pipeline.rootDir, stage.workingDirectory) });
+    for (const source of fetched.filter(item => item.downloaded)) {
+        try {
+            await options.store.put(objectKey(source.sha256), await (0,promises_.readFile)(external_node_path_.join(digestDir, source.sha256)), { ifNoneMatch: true });
+        }
+        catch (error) {
+            options.log.warning(`source ${source.path} was not added to the store: ${error.message}`);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/cli/commands/pipeline-commands.js
+
+
+
+
+
+
+
+
+
+
+
+const pipeline_commands_print = (line) => void process.stdout.write(`${line}\n`);
+const printErr = (line) => void process.stderr.write(`${line}\n`);
+function pipelineFile(positionals) {
+    if (!positionals[0])
+        throw new errors_InputError('pipeline: give the pipeline file, e.g. artifact-action run pipeline.yml');
+    return external_node_path_.resolve(positionals[0]);
+}
+const cliLog = {
+    info: line => printErr(line),
+    warning: line => printErr(`warning: ${line}`),
+    output: line => printErr(`  | ${line}`),
+    async group(title, body) {
+        printErr(`== ${title}`);
+        return body();
+    }
+};
+const runCommand = {
+    name: 'run',
+    summary: 'Run a pipeline: restore the newest checkpoint, run the stages after it, checkpoint each one that succeeds. Exit 0 when built or up to date.',
+    usage: 'run PIPELINE.yml [--plan-out FILE]',
+    options: {
+        ...storeOptions,
+        ...scopeOptions,
+        ...restorePolicyOptions,
+        ...entrySigningOptions,
+        'plan-out': { type: 'string', description: 'write the plan JSON here' },
+        'no-final-tree': { type: 'boolean', description: 'when the final checkpoint exists, do not download it' },
+        'sources-dir': { type: 'string', description: 'where verified sources are kept (default: next to the local store)' }
+    },
+    async run(values, positionals) {
+        const pipeline = await loadPipeline(pipelineFile(positionals));
+        const { plan, result } = await runPipelineJob({
+            pipeline,
+            store: storeFrom(values),
+            readScopes: scopesFrom(values),
+            needFinalTree: values['no-final-tree'] !== true,
+            policy: restorePolicyFrom(values),
+            signing: entrySigningFrom(values),
+            log: cliLog,
+            sourcesDir: stringValue(values, 'sources-dir') ?? external_node_path_.join(external_node_path_.dirname(defaultLocalStoreDir()), 'sources')
+        });
+        const planOut = stringValue(values, 'plan-out');
+        if (planOut)
+            await (0,promises_.writeFile)(planOut, formatPlan(plan));
+        pipeline_commands_print(TIMELINE_HEADER.map(name => name.toUpperCase()).join('\t'));
+        for (const row of timelineRows(result.stages))
+            pipeline_commands_print(row.join('\t'));
+        pipeline_commands_print(result.status === 'up-to-date' ? 'up to date: the final checkpoint exists, no stage ran' : 'built');
+        return Exit.Ok;
+    }
+};
+const planCommand = {
+    name: 'plan',
+    summary: 'Print the stage keys and every input that went into each, as JSON; with --diff, explain why keys differ from an earlier plan.',
+    usage: 'plan PIPELINE.yml [--diff OLD-PLAN.json]',
+    options: { diff: { type: 'string', description: 'an earlier plan JSON to compare with' } },
+    async run(values, positionals) {
+        const plan = await computePlan(await loadPipeline(pipelineFile(positionals)));
+        const against = stringValue(values, 'diff');
+        if (!against) {
+            process.stdout.write(formatPlan(plan));
+            return Exit.Ok;
+        }
+        const before = JSON.parse(await (0,promises_.readFile)(against, 'utf8'));
+        const lines = diffPlans(before, plan);
+        for (const line of lines)
+            pipeline_commands_print(line);
+        return lines.length === 0 ? Exit.Ok : Exit.Failure;
+    }
+};
+
+;// CONCATENATED MODULE: ./lib/core/cache/prune-rules.js
+
+
+/**
+ * branches-first: entries of pull requests, other branches and tags before the default branch's,
+ * each group least recently used first; lru: least recently used first, whatever the scope.
+ */
+const EVICT_ORDERS = ['branches-first', 'lru'];
+const DEFAULT_KEEP_VERSIONS = 1;
+const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+/** "7d", "12h", "90m", "30s", "2w" (one number, one unit) to milliseconds. */
+function parseDuration(text, input) {
+    const match = /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(text.trim());
+    if (!match)
+        throw new errors_InputError(`${input}: "${text}" is not a duration; give a number and a unit s, m, h, d or w, e.g. 7d or 12h`);
+    return Math.round(Number(match[1]) * DURATION_UNITS[match[2]]);
+}
+/** The largest whole unit that expresses the duration, e.g. 7d, 90m; for reports. */
+function formatDuration(ms) {
+    if (ms === 0)
+        return '0s';
+    const units = Object.entries(DURATION_UNITS).reverse();
+    for (const [unit, size] of units)
+        if (ms >= size && ms % size === 0)
+            return `${ms / size}${unit}`;
+    return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+const SIZE_UNITS = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    tb: 1e12,
+    kib: 2 ** 10,
+    mib: 2 ** 20,
+    gib: 2 ** 30,
+    tib: 2 ** 40
+};
+/** "10GB", "500 MB", "1.5GiB", "1000" (bytes) to bytes. KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024. */
+function parseSize(text, input) {
+    const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+    const unit = match ? SIZE_UNITS[match[2].toLowerCase() || 'b'] : undefined;
+    if (!match || unit === undefined)
+        throw new errors_InputError(`${input}: "${text}" is not a size; give a number and a unit B, KB, MB, GB, TB (or KiB, MiB, GiB, TiB), e.g. 10GB`);
+    return Math.floor(Number(match[1]) * unit);
+}
+function parseEntryCount(text, input) {
+    const count = Number(text.trim());
+    if (!/^\d+$/.test(text.trim()) || count < 1)
+        throw new errors_InputError(`${input}: "${text}" is not a whole number of entries of at least 1, e.g. 5`);
+    return count;
+}
+function parseSwitch(text, input) {
+    const value = text.trim().toLowerCase();
+    if (['true', 'yes', '1'].includes(value))
+        return true;
+    if (['false', 'no', '0'].includes(value))
+        return false;
+    throw new errors_InputError(`${input}: "${text}" is not a boolean; use true or false`);
+}
+function parseEvictOrder(text, input) {
+    const order = EVICT_ORDERS.find(name => name === text.trim().toLowerCase());
+    if (!order)
+        throw new errors_InputError(`${input}: "${text}" is not an eviction order; give ${EVICT_ORDERS.join(' or ')}`);
+    return order;
+}
+/** A branch name, e.g. main (refs/heads/main is taken as main). */
+function parseBranch(text, input) {
+    const branch = text.trim().replace(/^refs\/heads\//, '');
+    if (!/^[^\s~^:?*[\\]+$/.test(branch) || branch.startsWith('/') || branch.endsWith('/'))
+        throw new errors_InputError(`${input}: "${text}" is not a branch name; give one such as main`);
+    return branch;
+}
+/** A scope as cache entries name it (pr/12, branch/main), or a git ref that maps to one (refs/pull/12/merge). */
+function parseScope(text, input) {
+    const scope = text.trim();
+    if (scope.startsWith('refs/'))
+        return scopeOfRef(scope);
+    if (!/^[^\s/]+\/\S+$/.test(scope) && scope !== 'local')
+        throw new errors_InputError(`${input}: "${text}" is not a scope; give one such as pr/12, branch/feature-x or tag/v1.0 (or a ref such as refs/pull/12/merge)`);
+    return scope;
+}
+/** Parses the rules; each bad value is reported under the name the user gave it (an input or a flag). */
+function parsePruneRules(texts, names) {
+    return {
+        maxAgeMs: texts.maxAge === undefined ? undefined : parseDuration(texts.maxAge, names.maxAge),
+        maxBytes: texts.maxSize === undefined ? undefined : parseSize(texts.maxSize, names.maxSize),
+        maxEntriesPerScope: texts.maxEntriesPerScope === undefined
+            ? undefined
+            : parseEntryCount(texts.maxEntriesPerScope, names.maxEntriesPerScope),
+        deleteScopes: texts.deleteScopes.map(scope => parseScope(scope, names.deleteScopes)),
+        graceMs: texts.grace === undefined ? undefined : parseDuration(texts.grace, names.grace),
+        keepVersions: texts.keepVersions === undefined ? undefined : parseEntryCount(texts.keepVersions, names.keepVersions),
+        defaultBranch: texts.defaultBranch === undefined ? undefined : parseBranch(texts.defaultBranch, names.defaultBranch),
+        protectDefaultBranch: texts.protectDefaultBranch === undefined
+            ? undefined
+            : parseSwitch(texts.protectDefaultBranch, names.protectDefaultBranch),
+        evictOrder: texts.evictOrder === undefined ? undefined : parseEvictOrder(texts.evictOrder, names.evictOrder)
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/core/cache/prune-plan.js
+
+
+
+
+
+
+
+
+/**
+ * The plan of a prune: one listing of the store, every entry's manifest read, the entries the
+ * rules evict (planEvictions), the keys marked live, and the sweep's candidates, with the report of
+ * what carrying it out would remove. Reading the store is all it does: a dry run is a plan that is
+ * not executed (prune-execute.ts carries one out).
+ */
+/** Written at the root of a release store by the release code; a store holding it is never pruned. */
+const RELEASE_STORE_MARKER = releaseLayout.marker;
+const DEFAULT_GRACE_MS = 60 * 60 * 1000;
+/** The prune stops before deleting anything when its view of the store looks incomplete or wrong. */
+class PruneRefusedError extends Error {
+    name = 'PruneRefusedError';
+}
+/** Least recently used first; ties broken by creation, then id, so a plan is deterministic. */
+function leastRecentlyUsedFirst(a, b) {
+    return a.lastUsed - b.lastUsed || a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+/** Newest first: by creation, then revision, then id. */
+function newestFirst(a, b) {
+    return b.created - a.created || (b.revision ?? 0) - (a.revision ?? 0) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+function groupBy(entries, by) {
+    const groups = new Map();
+    for (const entry of entries)
+        groups.set(by(entry), [...(groups.get(by(entry)) ?? []), entry]);
+    return [...groups.values()];
+}
+/**
+ * Which entries go, and why, in order: broken entries, deleted scopes, entries unused for longer
+ * than the maximum age, revisions of a key beyond the newest `keepVersions`, the least recently
+ * used beyond the per-scope count, then entries until the bytes the rest reference fit the budget.
+ * The budgets (count and size) never evict the default branch's newest entry of each key family;
+ * the size budget takes other scopes' entries first unless the order is 'lru'. A key shared by
+ * several entries counts once, and frees its bytes only when the last entry naming it goes.
+ */
+function planEvictions(entries, sizes, rules, now) {
+    const evicted = new Map();
+    const deleteScopes = new Set(rules.deleteScopes ?? []);
+    const remaining = () => entries.filter(entry => !evicted.has(entry.id));
+    for (const entry of entries) {
+        if (entry.broken)
+            evicted.set(entry.id, 'broken');
+        else if (deleteScopes.has(entry.scope))
+            evicted.set(entry.id, 'deleted-scope');
+        else if (rules.maxAgeMs !== undefined && now - entry.lastUsed > rules.maxAgeMs)
+            evicted.set(entry.id, 'max-age');
+    }
+    const keepVersions = rules.keepVersions ?? DEFAULT_KEEP_VERSIONS;
+    for (const revisions of groupBy(remaining(), entry => `${entry.scope}\n${entry.entryKey ?? entry.id}`)) {
+        const newest = revisions.sort((a, b) => (b.revision ?? 0) - (a.revision ?? 0));
+        for (const entry of newest.slice(keepVersions).reverse())
+            evicted.set(entry.id, 'old-version');
+    }
+    const defaultScope = rules.defaultBranch === undefined ? undefined : branchScope(rules.defaultBranch);
+    const kept = new Set();
+    if (defaultScope !== undefined && rules.protectDefaultBranch !== false) {
+        const ofDefault = remaining().filter(entry => entry.scope === defaultScope);
+        for (const family of groupBy(ofDefault, entry => entry.family ?? entry.id))
+            kept.add(family.sort(newestFirst)[0].id);
+    }
+    if (rules.maxEntriesPerScope !== undefined) {
+        for (const scoped of groupBy(remaining(), entry => entry.scope)) {
+            let room = rules.maxEntriesPerScope - scoped.filter(entry => kept.has(entry.id)).length;
+            for (const entry of scoped.sort(leastRecentlyUsedFirst).reverse()) {
+                if (kept.has(entry.id))
+                    continue;
+                if (room > 0)
+                    room--;
+                else
+                    evicted.set(entry.id, 'max-entries-per-scope');
+            }
+        }
+    }
+    const references = new Map();
+    let liveBytes = 0;
+    for (const entry of remaining()) {
+        for (const key of new Set(entry.keys)) {
+            const count = references.get(key) ?? 0;
+            if (count === 0)
+                liveBytes += sizes.get(key) ?? 0;
+            references.set(key, count + 1);
+        }
+    }
+    if (rules.maxBytes !== undefined) {
+        const tier = (entry) => rules.evictOrder !== 'lru' && entry.scope === defaultScope ? 1 : 0;
+        const order = remaining()
+            .filter(entry => !kept.has(entry.id))
+            .sort((a, b) => tier(a) - tier(b) || leastRecentlyUsedFirst(a, b));
+        for (const entry of order) {
+            if (liveBytes <= rules.maxBytes)
+                break;
+            evicted.set(entry.id, 'max-size');
+            for (const key of new Set(entry.keys)) {
+                const count = references.get(key) - 1;
+                references.set(key, count);
+                if (count === 0)
+                    liveBytes -= sizes.get(key) ?? 0;
+            }
+        }
+    }
+    return { evicted, protected: kept, liveBytes };
+}
+const LIST_SKEW_MS = 5 * 60 * 1000;
+const READ_CONCURRENCY = 16;
+const MANIFEST_KEY = /^manifests\/[0-9a-f]{64}$/;
+const OBJECT_KEY = /^objects\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
+const CACHE_FOLDERS = new Set(['refs', 'access', 'manifests', 'objects', 'leases']);
+function isObjectKey(key) {
+    const match = OBJECT_KEY.exec(key);
+    return match !== null && match[2].startsWith(match[1]);
+}
+/** A release store, or a release file in a store: releases are never pruned. */
+function releaseKey(key) {
+    if (key === RELEASE_STORE_MARKER)
+        return true;
+    const parts = key.split('/');
+    if (CACHE_FOLDERS.has(parts[0]))
+        return false;
+    return ((parts.length === 2 && parts[1] === 'index.json') ||
+        (parts.length === 4 && parts[1] === 'releases' && parts[3] === 'release.json'));
+}
+/** Lists a prefix and refuses a listing that is not in strictly increasing key order (a broken pagination). */
+async function* orderedListing(store, prefix) {
+    let previous;
+    for await (const object of store.list(prefix)) {
+        const key = Buffer.from(object.key);
+        if (previous && Buffer.compare(previous, key) >= 0)
+            throw new PruneRefusedError(`the listing of ${prefix || 'the store'} returned ${object.key} out of order; it looks incomplete`);
+        previous = key;
+        yield object;
+    }
+}
+async function scanStore(store, clock) {
+    const scan = {
+        startedAt: clock.now(),
+        refs: new Map(),
+        access: new Map(),
+        manifests: new Map(),
+        objects: new Map(),
+        otherKeys: 0
+    };
+    for await (const object of orderedListing(store, '')) {
+        const { key } = object;
+        if (releaseKey(key))
+            throw new errors_InputError(`store: ${store.location} holds releases (${key}); releases are never pruned — point prune at the cache store`);
+        if (key.startsWith('refs/')) {
+            if (!parseEntryKey(key))
+                throw new PruneRefusedError(`${key} is not a cache entry this version understands`);
+            scan.refs.set(key, object);
+        }
+        else if (key.startsWith('access/') && parseEntryKey(key))
+            scan.access.set(key, object);
+        else if (MANIFEST_KEY.test(key))
+            scan.manifests.set(key, object);
+        else if (isObjectKey(key))
+            scan.objects.set(key, object);
+        else
+            scan.otherKeys++;
+    }
+    if (scan.refs.size + scan.manifests.size + scan.objects.size === 0 && scan.otherKeys > 0) {
+        throw new errors_InputError(`store: ${store.location} has ${scan.otherKeys} keys but no cache entries, manifests or objects; it does not look like a cache store`);
+    }
+    return scan;
+}
+/** Reads a ref; undefined when it has gone since it was listed. Anything unreadable refuses the prune. */
+async function readRef(store, key) {
+    const bytes = await store.get(key);
+    if (!bytes)
+        return undefined;
+    let record;
+    try {
+        record = JSON.parse(bytes.toString('utf8'));
+    }
+    catch {
+        throw new PruneRefusedError(`${key} is not JSON`);
+    }
+    if (record?.schema !== ENTRY_SCHEMA || typeof record.tree !== 'string' || !/^[0-9a-f]{64}$/.test(record.tree))
+        throw new PruneRefusedError(`${key} is not a cache entry this version understands (schema ${JSON.stringify(record?.schema)})`);
+    // A restore passes over a ref that disagrees with its name; counted as a revision here, it could
+    // push out the revision that restores use.
+    const name = parseEntryKey(key);
+    if (!name || record.key !== name.key || (record.revision ?? 0) !== name.revision)
+        throw new PruneRefusedError(`${key} names key ${JSON.stringify(record.key)} revision ${record.revision ?? 0}, not its own`);
+    return record;
+}
+/** The object keys a manifest names; undefined when the manifest is missing. An unreadable manifest refuses the prune. */
+async function manifestObjects(store, digest) {
+    try {
+        return (await loadManifestColumns(store, digest)).objects.map(objectKey);
+    }
+    catch (error) {
+        if (isNamedError(error, 'IntegrityError') && !(await store.head(manifestKey(digest))))
+            return undefined;
+        if (isNamedError(error, 'IntegrityError'))
+            throw new PruneRefusedError(`manifest ${digest.slice(0, 12)} is unreadable: ${errors_errorMessage(error)}`);
+        throw error;
+    }
+}
+/** Loads manifests once each, however many entries or re-listings name them. */
+class ManifestReader {
+    store;
+    loaded = new Map();
+    constructor(store) {
+        this.store = store;
+    }
+    objects(digest, version = '') {
+        const id = `${digest}@${version}`;
+        if (!this.loaded.has(id))
+            this.loaded.set(id, manifestObjects(this.store, digest));
+        return this.loaded.get(id);
+    }
+}
+async function loadEntries(store, scan, manifests, deleteScopes) {
+    const entries = [];
+    await mapLimit(scan.refs.values(), READ_CONCURRENCY, async (ref) => {
+        const record = await readRef(store, ref.key);
+        if (!record)
+            return; // deleted since the listing: no longer an entry
+        const names = parseEntryKey(ref.key);
+        const objects = await manifests.objects(record.tree);
+        if (!objects && !deleteScopes.has(names.scope)) {
+            throw new PruneRefusedError(`entry ${names.scope} ${JSON.stringify(names.key)} (${ref.key}) names manifest ${record.tree.slice(0, 12)}, which is missing; delete that ref if the entry is broken`);
+        }
+        const access = scan.access.get(accessKey(ref.key));
+        entries.push({
+            record: { ...record, scope: names.scope, version: names.version, key: names.key },
+            refKey: ref.key,
+            revision: names.revision,
+            ref,
+            lastUsed: (access ?? ref).lastModified.getTime(),
+            keys: [manifestKey(record.tree), ...(objects ?? [])],
+            manifestMissing: !objects,
+            broken: false
+        });
     });
-    return { ...verified, keySource };
+    return entries.sort((a, b) => (a.refKey < b.refKey ? -1 : 1));
+}
+/**
+ * Keys that entries reference but the listing did not show: HEAD each. A missing object means the
+ * entry is broken. A key present and older than the listing means the listing skipped it, so the
+ * listing cannot be trusted. Younger ones were written by a save while the listing ran.
+ */
+async function checkUnlistedKeys(store, scan, entries, sizes) {
+    const unlisted = new Set(entries.flatMap(entry => entry.keys.filter(key => !sizes.has(key))));
+    const missing = new Set();
+    await mapLimit(unlisted, READ_CONCURRENCY, async (key) => {
+        const info = await store.head(key);
+        if (!info)
+            return void missing.add(key);
+        if (info.lastModified.getTime() < scan.startedAt - LIST_SKEW_MS)
+            throw new PruneRefusedError(`the listing did not show ${key}, which exists; the listing looks incomplete`);
+        sizes.set(key, info.size);
+    });
+    for (const entry of entries)
+        entry.broken = !entry.manifestMissing && entry.keys.some(key => missing.has(key));
+}
+function describeEntry(entry, sizes, plan) {
+    const reason = plan.evicted.get(entry.refKey);
+    const order = [...plan.evicted.keys()].indexOf(entry.refKey) + 1;
+    return {
+        scope: entry.record.scope,
+        version: entry.record.version,
+        key: entry.record.key,
+        tree: entry.record.tree,
+        refKey: entry.refKey,
+        bytes: entry.keys.reduce((sum, key) => sum + (sizes.get(key) ?? 0), 0),
+        created: entry.record.created,
+        lastUsed: new Date(entry.lastUsed).toISOString(),
+        revision: entry.revision,
+        ...(reason ? { reason, order } : {}),
+        ...(plan.protected.has(entry.refKey) ? { protected: true } : {})
+    };
+}
+/**
+ * Plans a prune. Nothing is deleted until the whole store has been listed and every entry's
+ * manifest read; any failure here refuses the prune.
+ */
+async function planPrune(options) {
+    const { store, clock, log } = options;
+    const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    const deleteScopes = new Set(options.deleteScopes ?? []);
+    const manifests = new ManifestReader(store);
+    let scan;
+    let entries;
+    const sizes = new Map();
+    try {
+        scan = await scanStore(store, clock);
+        log(`listed ${scan.refs.size} entries, ${scan.manifests.size} manifests, ${scan.objects.size} objects in ${store.location}`);
+        for (const info of [...scan.manifests.values(), ...scan.objects.values()])
+            sizes.set(info.key, info.size);
+        entries = await loadEntries(store, scan, manifests, deleteScopes);
+        await checkUnlistedKeys(store, scan, entries, sizes);
+    }
+    catch (error) {
+        throw refusal(error, store, 0);
+    }
+    const now = clock.now();
+    const candidates = entries.map(entry => ({
+        id: entry.refKey,
+        scope: entry.record.scope,
+        lastUsed: entry.lastUsed,
+        created: Date.parse(entry.record.created) || entry.ref.lastModified.getTime(),
+        entryKey: `${entry.record.version}/${entry.record.key}`,
+        family: `${entry.record.version}/${keyFamily(entry.record.key)}`,
+        revision: entry.revision,
+        keys: entry.keys,
+        broken: entry.broken
+    }));
+    const plan = planEvictions(candidates, sizes, options, now);
+    const removed = entries.filter(entry => plan.evicted.has(entry.refKey));
+    const kept = entries.filter(entry => !plan.evicted.has(entry.refKey));
+    const warnings = [];
+    for (const scope of deleteScopes)
+        if (!entries.some(entry => entry.record.scope === scope))
+            warnings.push(`scope ${scope} has no entries`);
+    for (const entry of removed)
+        if (entry.manifestMissing)
+            warnings.push(`entry ${entry.record.scope} ${JSON.stringify(entry.record.key)} names a missing manifest; removed with its scope`);
+    for (const entry of removed)
+        if (entry.broken)
+            warnings.push(`entry ${entry.record.scope} ${JSON.stringify(entry.record.key)} names objects missing from the store; removed as broken`);
+    // Mark: kept entries, and manifests within the grace period (a save may be about to name them).
+    const marked = new Set();
+    const referenced = new Set(kept.flatMap(entry => entry.keys));
+    try {
+        for (const key of referenced)
+            marked.add(key);
+        const young = [...scan.manifests.values()].filter(info => now - info.lastModified.getTime() < graceMs && !marked.has(info.key));
+        await mapLimit(young, READ_CONCURRENCY, async (info) => void (await markManifest(manifests, marked, info.key)));
+    }
+    catch (error) {
+        throw refusal(error, store, 0);
+    }
+    // Sweep candidates: unmarked manifests and objects older than the grace period.
+    let keptByGrace = 0;
+    const sweep = [];
+    for (const info of [...scan.manifests.values(), ...scan.objects.values()]) {
+        if (referenced.has(info.key))
+            continue;
+        if (marked.has(info.key) || now - info.lastModified.getTime() < graceMs)
+            keptByGrace++;
+        else
+            sweep.push(info.key);
+    }
+    const remainingRefs = new Set(kept.map(entry => entry.refKey));
+    const refKeys = removed.map(entry => entry.refKey);
+    const accessKeys = [...scan.access.keys()].filter(key => !remainingRefs.has(`refs/${key.slice('access/'.length)}`));
+    const sizeOf = (key) => sizes.get(key) ?? scan.refs.get(key)?.size ?? scan.access.get(key)?.size ?? 0;
+    const report = {
+        store: store.location,
+        dryRun: true,
+        graceMs,
+        kept: kept.map(entry => describeEntry(entry, sizes, plan)).sort((a, b) => (a.lastUsed < b.lastUsed ? 1 : -1)),
+        // In the order of eviction: a dry run shows what a budget takes first.
+        removed: removed.map(entry => describeEntry(entry, sizes, plan)).sort((a, b) => a.order - b.order),
+        liveBytes: plan.liveBytes,
+        manifestsRemoved: 0,
+        objectsRemoved: 0,
+        keptByGrace,
+        bytesFreed: 0,
+        warnings
+    };
+    countDeleted(report, [...refKeys, ...accessKeys, ...sweep], sizeOf);
+    return { store, report, refKeys, accessKeys, sweep, marked, scan, manifests, sizeOf };
+}
+/** Adds deleted keys to a report's counts and bytes freed. */
+function countDeleted(report, keys, sizeOf) {
+    for (const key of keys) {
+        report.bytesFreed += sizeOf(key);
+        if (key.startsWith('manifests/'))
+            report.manifestsRemoved++;
+        else if (key.startsWith('objects/'))
+            report.objectsRemoved++;
+    }
+}
+/** Marks a manifest and the objects it names; false when the manifest is missing. */
+async function markManifest(manifests, marked, key, version = '') {
+    const objects = await manifests.objects(key.slice('manifests/'.length), version);
+    if (!objects)
+        return false;
+    marked.add(key);
+    for (const object of objects)
+        marked.add(object);
+    return true;
+}
+/** One line: why the prune stopped, and what it had deleted by then. */
+function refusal(error, store, deleted) {
+    if (isNamedError(error, 'InputError'))
+        return error;
+    const done = deleted === 0 ? 'nothing was deleted' : `${deleted} keys were deleted before it stopped`;
+    return new PruneRefusedError(`refusing to prune ${store.location}: ${errors_errorMessage(error)}; ${done}`);
+}
+
+;// CONCATENATED MODULE: ./lib/core/cache/prune-execute.js
+
+
+
+
+
+const prune_execute_DELETE_BATCH = 1000;
+/**
+ * The execution of a prune's plan: deletes what the plan found evicted and unreferenced, keeping a
+ * live set of the keys not to delete, refreshed before each batch, under a lease that a save's
+ * commit waits for (prune-lease.ts).
+ */
+/**
+ * Carries out a plan: the evicted entries' refs first (so no restore finds an evicted entry), then
+ * last-use records, then manifests and objects in batches, each batch under a prune lease and after
+ * a fresh listing of refs and manifests. Returns the plan's report with what was deleted.
+ */
+async function executePrune(plan, log) {
+    const { store, sweep } = plan;
+    const counts = { manifestsRemoved: 0, objectsRemoved: 0, bytesFreed: 0 };
+    const report = { ...plan.report, dryRun: false, ...counts, warnings: [...plan.report.warnings] };
+    const live = new LiveSet(store, plan.manifests, plan.marked, plan.scan);
+    let deleted = 0;
+    const deleteKeys = async (keys) => {
+        if (keys.length === 0)
+            return;
+        await store.delete(keys);
+        deleted += keys.length;
+        countDeleted(report, keys, plan.sizeOf);
+    };
+    const swept = new Set();
+    try {
+        await deleteKeys(plan.refKeys);
+        await deleteKeys(plan.accessKeys);
+        // Manifests first: an interrupted prune then leaves only unreferenced objects.
+        for (let start = 0; start < sweep.length; start += prune_execute_DELETE_BATCH) {
+            // The lease makes a save that writes its manifest after this listing wait for the deletions.
+            const releaseLease = await holdPruneLease(store);
+            try {
+                const orphan = (await live.refresh()).find(entry => entry.manifestMissing);
+                if (orphan)
+                    throw new PruneRefusedError(`${orphan.refKey}, written while pruning, names manifest ${orphan.tree.slice(0, 12)}, which is missing`);
+                const batch = sweep.slice(start, start + prune_execute_DELETE_BATCH).filter(key => !live.keys.has(key));
+                await deleteKeys(batch);
+                for (const key of batch)
+                    swept.add(key);
+            }
+            finally {
+                await releaseLease();
+            }
+        }
+        if (swept.size > 0)
+            await removeEntriesThatLostKeys(store, live, plan.manifests, swept, deleteKeys, report.warnings);
+    }
+    catch (error) {
+        throw refusal(error, store, deleted);
+    }
+    log(`removed ${report.removed.length} entries, ${report.manifestsRemoved} manifests, ${report.objectsRemoved} objects`);
+    return report;
+}
+/**
+ * The keys a prune must not delete: those of kept entries, of manifests younger than the grace
+ * period, and of any entry or manifest that appears or changes while it runs. `refresh` re-lists
+ * refs and manifests so that a save finishing during the prune is seen before each deletion.
+ */
+class LiveSet {
+    store;
+    manifests;
+    keys;
+    /** Entries that appeared since the first listing. */
+    appeared = [];
+    seenRefs = new Map();
+    seenManifests = new Map();
+    constructor(store, manifests, 
+    /** The keys not to delete, as the plan marked them; refreshes add to them. */
+    keys, scan) {
+        this.store = store;
+        this.manifests = manifests;
+        this.keys = keys;
+        for (const [key, info] of scan.refs)
+            this.seenRefs.set(key, info.lastModified.getTime());
+        for (const [key, info] of scan.manifests)
+            this.seenManifests.set(key, info.lastModified.getTime());
+    }
+    /** Marks a manifest and the objects it names; false when the manifest is missing. */
+    markManifest(key, version = '') {
+        return markManifest(this.manifests, this.keys, key, version);
+    }
+    /** Re-lists refs and manifests and marks what appeared or changed since; returns the entries that appeared. */
+    async refresh() {
+        const newRefs = [];
+        for await (const ref of orderedListing(this.store, 'refs/')) {
+            if (!parseEntryKey(ref.key))
+                throw new PruneRefusedError(`${ref.key} is not a cache entry this version understands`);
+            if (this.seenRefs.get(ref.key) !== ref.lastModified.getTime())
+                newRefs.push(ref);
+        }
+        const newManifests = [];
+        for await (const manifest of orderedListing(this.store, 'manifests/')) {
+            if (MANIFEST_KEY.test(manifest.key) && this.seenManifests.get(manifest.key) !== manifest.lastModified.getTime())
+                newManifests.push(manifest);
+        }
+        const entries = [];
+        await mapLimit(newRefs, READ_CONCURRENCY, async (ref) => {
+            const version = String(ref.lastModified.getTime());
+            const record = await readRef(this.store, ref.key);
+            if (record)
+                entries.push({
+                    refKey: ref.key,
+                    tree: record.tree,
+                    version,
+                    manifestMissing: !(await this.markManifest(manifestKey(record.tree), version))
+                });
+            this.seenRefs.set(ref.key, ref.lastModified.getTime());
+        });
+        await mapLimit(newManifests, READ_CONCURRENCY, async (manifest) => {
+            await this.markManifest(manifest.key, String(manifest.lastModified.getTime()));
+            this.seenManifests.set(manifest.key, manifest.lastModified.getTime());
+        });
+        this.appeared.push(...entries);
+        return entries;
+    }
+}
+/**
+ * A save whose manifest appears between the last listing and the deletion that follows can name
+ * keys that deletion removed. Its own check stores them again when it runs after the deletion;
+ * when it ran before, the save writes an entry that cannot restore. A listing after the
+ * deletions finds such entries: those whose keys are still missing are removed (their key can be
+ * saved again) and reported. One written after that listing is removed by the next prune as broken.
+ */
+async function removeEntriesThatLostKeys(store, live, manifests, swept, deleteKeys, warnings) {
+    await live.refresh();
+    const named = new Map();
+    for (const entry of live.appeared) {
+        const objects = entry.manifestMissing ? [] : ((await manifests.objects(entry.tree, entry.version)) ?? []);
+        named.set(entry.refKey, [manifestKey(entry.tree), ...objects].filter(key => swept.has(key)));
+    }
+    const missing = new Set();
+    await mapLimit(new Set([...swept].filter(key => live.keys.has(key)).concat(...named.values())), READ_CONCURRENCY, async (key) => {
+        if (!(await store.head(key)))
+            missing.add(key);
+    });
+    if (missing.size === 0)
+        return;
+    const broken = [...named].filter(([, keys]) => keys.some(key => missing.has(key))).map(([refKey]) => refKey);
+    // A manifest without an entry yet belongs to a save still running: it checks and stores again after our lease.
+    if (broken.length === 0)
+        return;
+    await deleteKeys(broken);
+    const removed = `${broken.length} ${broken.length === 1 ? 'entry' : 'entries'}`;
+    warnings.push(`a save that finished during this prune names keys it deleted (${[...broken, ...missing][0]}); removed ${removed} that could no longer restore, and the next prune removes any saved later`);
+}
+
+;// CONCATENATED MODULE: ./lib/core/cache/prune.js
+
+
+
+/** Prunes a cache store: plans, then carries out the plan unless this is a dry run. */
+async function pruneStore(options) {
+    const log = options.log ?? (() => undefined);
+    const plan = await planPrune({ ...options, clock: options.clock ?? systemClock, log });
+    return options.dryRun ? plan.report : executePrune(plan, log);
+}
+
+;// CONCATENATED MODULE: ./lib/cli/commands/prune-command.js
+
+
+
+
+
+const prune_command_print = (line) => void process.stdout.write(`${line}\n`);
+const prune_command_progress = (line) => void process.stderr.write(`${line}\n`);
+/** The rules and grace period the flags give; each bad value names its flag and the format. */
+function pruneRulesFrom(values) {
+    const rules = parsePruneRules({
+        maxAge: stringValue(values, 'max-age'),
+        maxSize: stringValue(values, 'max-size'),
+        maxEntriesPerScope: stringValue(values, 'max-entries-per-scope'),
+        deleteScopes: listValue(values, 'delete-scope'),
+        grace: stringValue(values, 'grace'),
+        keepVersions: stringValue(values, 'keep-versions'),
+        defaultBranch: stringValue(values, 'default-branch'),
+        protectDefaultBranch: stringValue(values, 'protect-default-branch'),
+        evictOrder: stringValue(values, 'evict-order')
+    }, {
+        maxAge: '--max-age',
+        maxSize: '--max-size',
+        maxEntriesPerScope: '--max-entries-per-scope',
+        deleteScopes: '--delete-scope',
+        grace: '--grace',
+        keepVersions: '--keep-versions',
+        defaultBranch: '--default-branch',
+        protectDefaultBranch: '--protect-default-branch',
+        evictOrder: '--evict-order'
+    });
+    return { ...rules, dryRun: values['dry-run'] === true };
+}
+const count = (n, singular, plural = `${singular}s`) => `${n} ${n === 1 ? singular : plural}`;
+/** The totals line of a prune: entries kept and removed, keys deleted, bytes freed. */
+function pruneTotals(report) {
+    const verb = report.dryRun ? 'would remove' : 'removed';
+    return [
+        `${verb} ${report.removed.length} of ${count(report.removed.length + report.kept.length, 'entry', 'entries')}`,
+        `${count(report.manifestsRemoved, 'manifest')} and ${count(report.objectsRemoved, 'object')}`,
+        `${report.dryRun ? 'would free' : 'freed'} ${formatBytes(report.bytesFreed)}`,
+        `kept ${count(report.kept.length, 'entry', 'entries')} referencing ${formatBytes(report.liveBytes)}`,
+        `kept ${count(report.keptByGrace, 'unreferenced key')} younger than the ${formatDuration(report.graceMs)} grace period`
+    ].join('; ');
+}
+function printTable(report) {
+    const now = Date.now();
+    const rows = [
+        ...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '', entry]),
+        ...report.kept.map(entry => ['kept', entry.protected ? 'protected' : '', entry])
+    ];
+    // Removed entries come in the order of eviction, numbered.
+    prune_command_print(['#', 'OUTCOME', 'REASON', 'SCOPE', 'KEY', 'SIZE', 'LAST USED'].join('\t'));
+    for (const [outcome, reason, entry] of rows)
+        prune_command_print([
+            entry.order ?? '-',
+            outcome,
+            reason || '-',
+            entry.scope,
+            entry.revision > 0 ? `${entry.key}@${entry.revision}` : entry.key,
+            formatBytes(entry.bytes),
+            formatAge(now - Date.parse(entry.lastUsed))
+        ].join('\t'));
+}
+const pruneCommand = {
+    name: 'prune',
+    summary: 'Evict cache entries by age, size budget, count per scope or scope, then delete the manifests and objects no entry references. Refuses release stores and incomplete listings.',
+    usage: 'prune [--max-age 7d] [--max-size 10GB] [--max-entries-per-scope N] [--delete-scope pr/12]... [--keep-versions N] ' +
+        '[--default-branch main] [--protect-default-branch true|false] [--evict-order branches-first|lru] [--grace 1h] ' +
+        '[--dry-run] [--json]',
+    options: {
+        'max-age': { type: 'string', description: 'evict entries unused for longer than this: 30s, 90m, 12h, 7d, 2w' },
+        'max-size': {
+            type: 'string',
+            description: 'evict least recently used entries until the rest fit: 500MB, 10GB, 2GiB'
+        },
+        'max-entries-per-scope': {
+            type: 'string',
+            description: 'keep at most N entries per scope, the most recently used'
+        },
+        'delete-scope': {
+            type: 'string',
+            multiple: true,
+            description: 'evict every entry of a scope, e.g. pr/12; repeat for more'
+        },
+        'keep-versions': { type: 'string', description: 'keep the newest N revisions of each updated key (default 1)' },
+        'default-branch': {
+            type: 'string',
+            description: 'the default branch, e.g. main: its newest entry of each key family is kept, its entries go last'
+        },
+        'protect-default-branch': {
+            type: 'string',
+            description: "keep the default branch's newest entry of each key family whatever the budgets (default true)"
+        },
+        'evict-order': {
+            type: 'string',
+            description: 'branches-first (default): other scopes before the default branch; lru: least recently used first'
+        },
+        grace: {
+            type: 'string',
+            description: 'keep unreferenced data younger than this: a save may still name it (default 1h)'
+        },
+        'dry-run': { type: 'boolean', description: 'print what would be removed and the bytes freed; delete nothing' },
+        json: { type: 'boolean', description: 'print the report as JSON' },
+        ...storeOptions
+    },
+    async run(values, _positionals, { clock }) {
+        const rules = pruneRulesFrom(values);
+        const report = await pruneStore({ store: storeFrom(values), ...rules, clock, log: prune_command_progress });
+        for (const warning of report.warnings)
+            prune_command_progress(`warning: ${warning}`);
+        if (values.json === true)
+            prune_command_print(JSON.stringify(report, null, 2));
+        else {
+            printTable(report);
+            prune_command_print(pruneTotals(report));
+            if (report.dryRun)
+                prune_command_print('dry run: nothing was deleted');
+        }
+        return Exit.Ok;
+    }
+};
+
+;// CONCATENATED MODULE: ./lib/cli/commands/offline-verify.js
+
+
+
+
+
+
+
+
+
+const offline_verify_print = (line) => void process.stdout.write(`${line}\n`);
+const offlineVerifyOptions = {
+    offline: { type: 'string', description: 'verify a copied release folder with no network, against what you pin' },
+    'public-key-fingerprint': {
+        type: 'string',
+        description: `--offline, key: sha256 of the public key; ${KIT.publicKey} must match`
+    },
+    'trusted-root-sha256': {
+        type: 'string',
+        description: `--offline, keyless: sha256 of ${KIT.trustedRoot}, which must match`
+    }
+};
+/**
+ * verify --offline DIR: only what the folder carries, and only under the user's pins: a key (file or fingerprint
+ * of the carried public-key.pem), or a trusted root (own file, or sha256 of the carried one) plus a signer identity.
+ */
+async function verifyOffline(values) {
+    const dir = external_node_path_.resolve(stringValue(values, 'offline'));
+    const { store, project, version } = await openReleaseFolder(dir);
+    const bundle = JSON.parse(await (0,promises_.readFile)(external_node_path_.join(dir, 'provenance.sigstore.json'), 'utf8').catch(() => '{}'));
+    const keySigned = Boolean(bundle?.verificationMaterial?.publicKey);
+    const pinned = [];
+    let publicKeyPem;
+    let trustedRoot;
+    if (keySigned) {
+        const keyFile = stringValue(values, 'public-key');
+        const fingerprint = stringValue(values, 'public-key-fingerprint');
+        if (keyFile) {
+            publicKeyPem = await (0,promises_.readFile)(keyFile, 'utf8');
+            pinned.push(`the public key in ${keyFile}`);
+        }
+        else if (fingerprint) {
+            publicKeyPem = await pinnedCarriedKey(dir, fingerprint, '--public-key-fingerprint');
+            pinned.push(`the key with fingerprint ${fingerprint} (the carried ${KIT.publicKey} matched)`);
+        }
+        else {
+            throw new errors_InputError('--public-key-fingerprint: required with --offline for a key-signed release (or --public-key); ' +
+                'the release carries its key, but anyone who can edit the release can replace it');
+        }
+    }
+    else {
+        const rootFile = stringValue(values, 'trusted-root');
+        const rootSha = stringValue(values, 'trusted-root-sha256');
+        if (rootFile) {
+            trustedRoot = rootFile;
+            pinned.push(`the trusted root in ${rootFile}`);
+        }
+        else if (rootSha) {
+            trustedRoot = await pinnedCarriedRoot(dir, rootSha, '--trusted-root-sha256');
+            pinned.push(`the trusted root with sha256 ${rootSha} (the carried ${KIT.trustedRoot} matched)`);
+        }
+        else {
+            throw new errors_InputError('--trusted-root-sha256: required with --offline for a keyless release (or --trusted-root); ' +
+                `the carried ${KIT.trustedRoot} alone proves nothing: anyone who can edit the release can replace it`);
+        }
+        const identity = Object.values(IdentityInputs).filter(name => name !== IdentityInputs.Issuer);
+        const given = identity.filter(name => stringValue(values, name));
+        if (given.length === 0) {
+            throw new errors_InputError(`--source-repository: required with --offline for a keyless release (or --${IdentityInputs.Identity} or ` +
+                `--${IdentityInputs.IdentityRegexp}); say whose workflow must have signed it`);
+        }
+        for (const name of given)
+            pinned.push(`${name} ${stringValue(values, name)}`);
+    }
+    const policyValues = Object.fromEntries(Object.values(IdentityInputs).map(name => [name, stringValue(values, name)]));
+    const verified = await verifyPublishedRelease({
+        store,
+        project,
+        version,
+        publicKeyPem,
+        requireCacheFrom: parsePolicyRule(stringValue(values, 'require-cache-from'), '--require-cache-from', stringValue(values, 'default-branch')),
+        keyless: keySigned
+            ? undefined
+            : {
+                instance: sigstore_instance_resolveSigstoreInstance({ sigstore: stringValue(values, 'sigstore') ?? 'custom', 'trusted-root': trustedRoot ?? '' }, 'verify', '--'),
+                policy: resolveIdentityPolicy(policyValues, '--'),
+                trustedRootInput: '--trusted-root'
+            }
+    });
+    for (const line of verified.checked)
+        offline_verify_print(`ok: ${line}`);
+    for (const line of pinned)
+        offline_verify_print(`pinned: ${line}`);
+    offline_verify_print(`verified offline ${project} ${version} (${verified.release.repository}@${verified.release.commit.slice(0, 12)})`);
+    return Exit.Ok;
 }
 
 ;// CONCATENATED MODULE: ./lib/cli/commands/release-commands.js
+
+
 
 
 
@@ -86511,6 +87659,10 @@ const sigstoreOptions = {
     'rekor-url': { type: 'string', description: 'keyless, sigstore custom: the Rekor URL (none: no transparency log)' },
     'timestamp-url': { type: 'string', description: 'keyless, sigstore custom: the RFC 3161 timestamp authority URL' }
 };
+/** release: the trusted root the release carries in its offline kit (default: the instance's, when it has one). */
+const kitRootOption = {
+    'kit-trusted-root': { type: 'string', description: 'keyless: trusted root JSON to carry in the release (offline kit)' }
+};
 const keylessVerifyOptions = {
     'trusted-root': { type: 'string', description: 'keyless: trusted root JSON of the instance (offline; default: TUF)' },
     'certificate-identity': { type: 'string', description: 'keyless: the exact workflow identity URI to require' },
@@ -86532,24 +87684,26 @@ async function identityToken() {
 /** The signer the flags name, and the secrets it holds (to keep out of the provenance). */
 async function signerFrom(values) {
     const method = stringValue(values, 'signing') ?? 'key';
-    const { Sigstore, FulcioURL, RekorURL, TimestampURL } = SigstoreInputs;
+    const { Sigstore, FulcioURL, RekorURL, TimestampURL } = sigstore_instance_SigstoreInputs;
     const sigstore = valuesOf(values, [Sigstore, FulcioURL, RekorURL, TimestampURL]);
     if (method === 'keyless') {
-        return { signer: keylessSigner(identityToken, resolveSigstoreInstance(sigstore, 'sign', '--')), secrets: [] };
+        const instance = sigstore_instance_resolveSigstoreInstance(sigstore, 'sign', '--');
+        const kitRoot = stringValue(values, 'kit-trusted-root');
+        return { signer: release_job_keylessSigner(identityToken, kitRoot ? { ...instance, trustedRootPath: kitRoot } : instance), secrets: [] };
     }
     if (method !== 'key')
-        throw new InputError(`--signing: "${method}" is not key or keyless`);
+        throw new errors_InputError(`--signing: "${method}" is not key or keyless`);
     const stray = Object.entries(sigstore).find(([, value]) => value);
     if (stray)
-        throw new InputError(`--${stray[0]}: only for keyless signing; drop it, or give --signing keyless`);
+        throw new errors_InputError(`--${stray[0]}: only for keyless signing; drop it, or give --signing keyless`);
     const keyFile = stringValue(values, 'signing-key-file');
     const pem = keyFile ? await (0,promises_.readFile)(keyFile, 'utf8').catch(() => '') : process.env.ARTIFACT_ACTION_SIGNING_KEY;
-    return { signer: keySigner(loadSigningKey(pem, keyFile ? '--signing-key-file' : 'signing-key')), secrets: pem ? [pem] : [] };
+    return { signer: release_job_keySigner(keys_loadSigningKey(pem, keyFile ? '--signing-key-file' : 'signing-key')), secrets: pem ? [pem] : [] };
 }
 function versionFrom(values) {
     const version = stringValue(values, 'version') ?? versionOfTagRef(process.env.GITHUB_REF);
     if (!version)
-        throw new InputError('--version: required when not building a tag; give the version to release, e.g. v1.2.3');
+        throw new errors_InputError('--version: required when not building a tag; give the version to release, e.g. v1.2.3');
     return version;
 }
 const releaseCommand = {
@@ -86562,6 +87716,7 @@ const releaseCommand = {
         signing: { type: 'string', description: 'key (default) or keyless (Sigstore; $SIGSTORE_ID_TOKEN or GitHub OIDC)' },
         'signing-key-file': { type: 'string', description: 'PEM private key for offline signing (or $ARTIFACT_ACTION_SIGNING_KEY)' },
         ...sigstoreOptions,
+        ...kitRootOption,
         plan: { type: 'string', description: "the pipeline's plan JSON, carried in the provenance" },
         repository: { type: 'string', description: 'source repository (default: $GITHUB_REPOSITORY or the git remote)' },
         commit: { type: 'string', description: 'source commit (default: $GITHUB_SHA or git HEAD)' }
@@ -86571,7 +87726,7 @@ const releaseCommand = {
         const version = versionFrom(values);
         const releaseConfig = storeConfigFrom(values, 'release-store');
         if (!stringValue(values, 'release-store'))
-            throw new InputError('--release-store: required; give s3://bucket/prefix or a directory that is not the cache');
+            throw new errors_InputError('--release-store: required; give s3://bucket/prefix or a directory that is not the cache');
         assertSeparateStores(releaseConfig, storeConfigFrom(values));
         const { signer, secrets } = await signerFrom(values);
         const planFile = stringValue(values, 'plan');
@@ -86611,21 +87766,28 @@ const verifyCommand = {
         ...storeOptions,
         'public-key': { type: 'string', description: 'PEM public key to require (default: the key published beside the release)' },
         sigstore: { type: 'string', description: 'keyless: the Sigstore that signed: public (default), github, or custom' },
-        ...keylessVerifyOptions
+        ...keylessVerifyOptions,
+        'require-cache-from': { type: 'string', description: 'refuse a release built from caches this rule refuses: signed, default-branch, or refs' },
+        'default-branch': { type: 'string', description: 'the default branch, for --require-cache-from default-branch' },
+        ...offlineVerifyOptions
     },
     async run(values) {
+        if (stringValue(values, 'offline'))
+            return verifyOffline(values);
         const project = requireValue(values, 'project', 'give the project name');
         const version = versionFrom(values);
         if (!stringValue(values, 'release-store'))
-            throw new InputError('--release-store: required; give the release store to verify from');
+            throw new errors_InputError('--release-store: required; give the release store to verify from');
         const keyFile = stringValue(values, 'public-key');
+        const requireCacheFrom = parsePolicyRule(stringValue(values, 'require-cache-from'), '--require-cache-from', stringValue(values, 'default-branch'));
         const verified = await verifyPublishedRelease({
+            requireCacheFrom,
             store: openStore(storeConfigFrom(values, 'release-store')),
             project,
             version,
             publicKeyPem: keyFile ? await (0,promises_.readFile)(keyFile, 'utf8') : undefined,
             keyless: {
-                instance: resolveSigstoreInstance(valuesOf(values, Object.values(SigstoreInputs)), 'verify', '--'),
+                instance: sigstore_instance_resolveSigstoreInstance(valuesOf(values, Object.values(sigstore_instance_SigstoreInputs)), 'verify', '--'),
                 policy: resolveIdentityPolicy(valuesOf(values, Object.values(IdentityInputs)), '--'),
                 trustedRootInput: '--trusted-root'
             }
@@ -86651,7 +87813,7 @@ const keygenCommand = {
         const out = requireValue(values, 'out', 'give the file name to write, e.g. --out release-signing');
         const type = stringValue(values, 'type') ?? 'ecdsa-p256';
         if (type !== 'ecdsa-p256' && type !== 'ed25519')
-            throw new InputError(`--type: "${type}" is not ecdsa-p256 or ed25519`);
+            throw new errors_InputError(`--type: "${type}" is not ecdsa-p256 or ed25519`);
         const { key, privateKeyPem } = generateSigningKey(type);
         await (0,promises_.writeFile)(`${out}.key`, privateKeyPem, { mode: 0o600, flag: 'wx' });
         await (0,promises_.writeFile)(`${out}.pub`, key.publicKeyPem, { flag: 'wx' });
@@ -86694,7 +87856,7 @@ async function main(argv, context = { clock: systemClock }) {
         return await command.run(values, positionals, context);
     }
     catch (error) {
-        process.stderr.write(`artifact-action ${name}: ${errorMessage(error)}\n`);
+        process.stderr.write(`artifact-action ${name}: ${errors_errorMessage(error)}\n`);
         return isNamedError(error, 'InputError') ? Exit.Usage : Exit.Failure;
     }
 }
@@ -86706,7 +87868,7 @@ async function main(argv, context = { clock: systemClock }) {
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(74033);
+/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(59230);
 
 process.exit(await (0,_cli_main_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2)));
 

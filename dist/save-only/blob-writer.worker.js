@@ -140,6 +140,17 @@ function serveJobs(moduleUrl, handle) {
     });
 }
 
+;// CONCATENATED MODULE: ./lib/core/store/file-times.js
+/**
+ * The seconds futimes takes for a whole-millisecond mtime. libuv cuts seconds to the nanosecond
+ * and a file system to its step (1 ns, 100 ns, 1 µs), and `ms / 1000` is often a hair below the
+ * millisecond; half a microsecond more makes the file's mtimeMs that millisecond exactly, which is
+ * what a save compares. The writer threads and the restore's main thread use it.
+ */
+function futimesSeconds(mtimeMs) {
+    return mtimeMs / 1000 + 5e-7;
+}
+
 ;// CONCATENATED MODULE: ./lib/core/store/open-replacing.js
 /** Errors of an open that something in the way causes. */
 const IN_THE_WAY = ['EEXIST', 'ELOOP', 'ETXTBSY', 'ENXIO', 'EACCES'];
@@ -286,6 +297,7 @@ class WriteJobReader {
 
 
 
+
 const CHUNK_FLAGS = external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW;
 const failure = (code, message) => Object.assign(new Error(message), { code });
 const unzstd = (stored, size) => external_node_zlib_namespaceObject.zstdDecompressSync(stored, { chunkSize: Math.max(64, size), maxOutputLength: Math.max(1, size) });
@@ -338,7 +350,7 @@ function handle(job) {
                     if (whole && (mode & umask) !== 0)
                         external_node_fs_namespaceObject.fchmodSync(fd, mode);
                     if (whole && !Number.isNaN(mtime))
-                        external_node_fs_namespaceObject.futimesSync(fd, mtime / 1000, mtime / 1000);
+                        external_node_fs_namespaceObject.futimesSync(fd, futimesSeconds(mtime), futimesSeconds(mtime));
                 }
                 finally {
                     external_node_fs_namespaceObject.closeSync(fd);

@@ -5,6 +5,7 @@ import { pruneStore, type PruneOptions } from '../core/cache/prune.js'
 import { errorMessage } from '../core/errors.js'
 import { formatBytes } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
+import { refContextFromEnv } from './github-context.js'
 import { assertKnownInputs, booleanInput, readStoreInputs, STORE_INPUTS } from './inputs.js'
 import { writeSummaryGrid, writeSummaryTable } from './job-summary.js'
 
@@ -14,6 +15,10 @@ export const PruneInputs = {
   MaxEntriesPerScope: 'max-entries-per-scope',
   DeleteScopes: 'delete-scopes',
   GracePeriod: 'grace-period',
+  KeepVersions: 'keep-versions',
+  DefaultBranch: 'default-branch',
+  ProtectDefaultBranch: 'protect-default-branch',
+  EvictOrder: 'evict-order',
   DryRun: 'dry-run'
 } as const
 
@@ -36,17 +41,36 @@ function pruneRulesFromInputs(): Omit<PruneOptions, 'store'> {
       maxSize: text(PruneInputs.MaxSize),
       maxEntriesPerScope: text(PruneInputs.MaxEntriesPerScope),
       deleteScopes: core.getMultilineInput(PruneInputs.DeleteScopes).filter(line => line.trim() !== ''),
-      grace: text(PruneInputs.GracePeriod)
+      grace: text(PruneInputs.GracePeriod),
+      keepVersions: text(PruneInputs.KeepVersions),
+      // The repository's default branch from the event, unless given.
+      defaultBranch: text(PruneInputs.DefaultBranch) ?? refContextFromEnv().defaultBranch,
+      protectDefaultBranch: text(PruneInputs.ProtectDefaultBranch),
+      evictOrder: text(PruneInputs.EvictOrder)
     },
     {
       maxAge: PruneInputs.MaxAge,
       maxSize: PruneInputs.MaxSize,
       maxEntriesPerScope: PruneInputs.MaxEntriesPerScope,
       deleteScopes: PruneInputs.DeleteScopes,
-      grace: PruneInputs.GracePeriod
+      grace: PruneInputs.GracePeriod,
+      keepVersions: PruneInputs.KeepVersions,
+      defaultBranch: PruneInputs.DefaultBranch,
+      protectDefaultBranch: PruneInputs.ProtectDefaultBranch,
+      evictOrder: PruneInputs.EvictOrder
     }
   )
   return { ...rules, dryRun: booleanInput(PruneInputs.DryRun) }
+}
+
+/** One line per removed entry, in the order of eviction. */
+export function logRemoved(report: PruneReport): void {
+  for (const entry of report.removed)
+    core.info(
+      `${entry.order}. ${report.dryRun ? 'would remove' : 'removed'} ${entry.scope} ${entry.key}` +
+        `${entry.revision > 0 ? `@${entry.revision}` : ''} ` +
+        `(${entry.reason}, ${formatBytes(entry.bytes)}, last used ${entry.lastUsed})`
+    )
 }
 
 async function writePruneSummary(report: PruneReport): Promise<void> {
@@ -63,9 +87,10 @@ async function writePruneSummary(report: PruneReport): Promise<void> {
     ...report.warnings.map((warning): [string, string] => ['warning', warning])
   ])
   // Empty cells render as unclosed <td> in the summary, so a missing value is '-'.
+  // Removed entries come in the order of eviction.
   const rows = [
     ...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '-', entry] as const),
-    ...report.kept.map(entry => ['kept', '-', entry] as const)
+    ...report.kept.map(entry => ['kept', entry.protected ? 'protected' : '-', entry] as const)
   ]
   const shown = rows
     .slice(0, SUMMARY_ROWS)
@@ -92,10 +117,7 @@ export async function runPruneAction(): Promise<void> {
     const rules = pruneRulesFromInputs()
     const store = openStore(readStoreInputs())
     const report = await pruneStore({ store, ...rules, log: core.info })
-    for (const entry of report.removed)
-      core.info(
-        `${report.dryRun ? 'would remove' : 'removed'} ${entry.scope} ${entry.key} (${entry.reason}, ${formatBytes(entry.bytes)}, last used ${entry.lastUsed})`
-      )
+    logRemoved(report)
     for (const warning of report.warnings) core.warning(warning)
     core.info(
       `${report.dryRun ? 'Dry run: would remove' : 'Removed'} ${report.removed.length} entries, kept ${report.kept.length}; ${report.manifestsRemoved} manifests and ${report.objectsRemoved} objects, ${formatBytes(report.bytesFreed)}`

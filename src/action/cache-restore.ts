@@ -18,6 +18,7 @@ import {
 } from './inputs.js'
 import { writeSummaryTable } from './job-summary.js'
 import { storeWarning } from './store-warning.js'
+import { noteRestored, restorePolicyFromInputs, TRUST_INPUTS } from './entry-trust.js'
 
 export const State = {
   PrimaryKey: 'primary-key',
@@ -41,15 +42,17 @@ export const Outputs = {
  */
 export async function runRestore(options: { saveState: boolean }): Promise<void> {
   try {
-    assertKnownInputs(CACHE_INPUTS)
+    assertKnownInputs([...CACHE_INPUTS, ...TRUST_INPUTS])
     const paths = listInput(Inputs.Path)
     const key = requiredInput(Inputs.Key, 'give the cache key to restore, e.g. "build-${{ hashFiles(\'**/lockfile\') }}"')
     if (paths.length === 0) requiredInput(Inputs.Path, 'list the files or directories to cache, one per line')
     const restoreKeys = listInput(Inputs.RestoreKeys)
     const lookupOnly = booleanInput(Inputs.LookupOnly)
     const failOnCacheMiss = booleanInput(Inputs.FailOnCacheMiss)
+    const exactMirror = booleanInput(Inputs.ExactMirror)
     noticeCompatibleInputs()
     const config = readStoreInputs(Inputs.Store, process.env, { serviceDefault: true })
+    const policy = restorePolicyFromInputs()
     core.setOutput(Outputs.PrimaryKey, key)
     if (options.saveState) core.saveState(State.PrimaryKey, key)
 
@@ -66,8 +69,13 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
         workspace: workspaceFromEnv(),
         readScopes: readScopes(refContextFromEnv()),
         lookupOnly,
+        exactMirror,
+        policy,
         onProgress: progressPrinter('Downloaded', core.info)
       })
+      for (const entry of result.refused ?? []) {
+        core.warning(`Cache entry ${entry.key} (scope ${entry.scope}) refused by restore-policy ${policy.rule.kind}: ${entry.reason}`)
+      }
     } catch (error) {
       if (isNamedError(error, 'InputError')) throw error
       core.warning(storeWarning('restore from', config, error))
@@ -83,6 +91,10 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
       return
     }
     const { record } = result.match
+    if (!lookupOnly) {
+      const { key: entryKey, scope, version, tree } = record
+      await noteRestored({ kind: 'cache-entry', key: entryKey, scope, version, tree, signer: result.signer })
+    }
     core.setOutput(Outputs.CacheHit, String(result.exact))
     core.setOutput(Outputs.MatchedKey, record.key)
     core.setOutput(Outputs.TreeDigest, record.tree)
@@ -94,14 +106,19 @@ export async function runRestore(options: { saveState: boolean }): Promise<void>
     const seconds = (Date.now() - started) / 1000
     const verb = lookupOnly ? 'Cache found' : 'Cache restored'
     const retried = formatRetries(result.retries)
-    core.info(`${verb} from key: ${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})${retried}`)
+    const unchanged = result.stats ? `, ${result.stats.filesUnchanged} files unchanged` : ''
+    const from = `${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})`
+    core.info(`${verb} from key: ${from}${unchanged}${retried}`)
+    if (result.signer) core.info(`Signed by ${result.signer.signer} for ${result.signer.ref} (${result.signer.event ?? 'no event'})`)
     await writeSummaryTable('Cache restore', [
       ['key', key],
       ['matched key', `${record.key} (${result.exact ? 'exact' : 'prefix'} match)`],
       ['scope', record.scope],
       ['tree digest', record.tree],
+      ['signed by', result.signer ? `${result.signer.signer} (${result.signer.ref})` : 'not checked (restore-policy any)'],
       ['files', String(record.files)],
       ['tree size', formatBytes(record.size)],
+      ['files unchanged', result.stats ? String(result.stats.filesUnchanged) : '-'],
       ['downloaded', result.stats ? formatBytes(result.stats.bytesDownloaded) : 'nothing (lookup only)'],
       ['retries', String(result.retries)],
       ['seconds', seconds.toFixed(1)]

@@ -12,9 +12,12 @@ export const Inputs = {
   RestoreKeys: 'restore-keys',
   LookupOnly: 'lookup-only',
   FailOnCacheMiss: 'fail-on-cache-miss',
+  Update: 'update',
+  MaxSize: 'max-size',
   UploadChunkSize: 'upload-chunk-size',
   EnableCrossOsArchive: 'enableCrossOsArchive',
   SaveAlways: 'save-always',
+  ExactMirror: 'exact-mirror',
   Store: 'store',
   Endpoint: 'endpoint',
   Region: 'region',
@@ -42,7 +45,14 @@ const COMPATIBLE_INPUTS: Record<string, string> = {
     'accepted, but a post step cannot read it (actions/cache deprecated it for that reason); ' +
     'to save after a failure, use the save/ sub-action with `if: always()`'
 }
-export const CACHE_INPUTS = [...ACTIONS_CACHE_INPUTS, ...Object.keys(COMPATIBLE_INPUTS), ...STORE_INPUTS]
+/** This action's own cache inputs, beyond actions/cache's. */
+const OWN_CACHE_INPUTS = [Inputs.Update, Inputs.MaxSize, Inputs.ExactMirror]
+export const CACHE_INPUTS = [
+  ...ACTIONS_CACHE_INPUTS,
+  ...OWN_CACHE_INPUTS,
+  ...Object.keys(COMPATIBLE_INPUTS),
+  ...STORE_INPUTS
+]
 
 /**
  * The runner passes every input as INPUT_<NAME>. One it does not know of is almost always a typo,

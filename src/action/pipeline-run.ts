@@ -14,6 +14,7 @@ import { InputError } from '../core/errors.js'
 import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
 import { assertKnownInputs, booleanInput, readStoreInputs, STORE_INPUTS } from './inputs.js'
 import { writeSummaryGrid } from './job-summary.js'
+import { entrySigningFromInputs, noteRestored, restorePolicyFromInputs, TRUST_INPUTS } from './entry-trust.js'
 
 export const RunInputs = {
   Pipeline: 'pipeline',
@@ -46,7 +47,7 @@ function readPipeline(workspace: string): Promise<Pipeline> | Pipeline {
 /** The run/ sub-action: restore checkpoints, run the pipeline, checkpoint, and publish the plan. */
 export async function runPipelineAction(): Promise<void> {
   try {
-    assertKnownInputs(RUN_INPUTS)
+    assertKnownInputs([...RUN_INPUTS, ...TRUST_INPUTS])
     const workspace = workspaceFromEnv()
     const pipeline = await readPipeline(workspace)
     for (const name of new Set(pipeline.stages.flatMap(stage => stage.secretEnv)))
@@ -57,6 +58,8 @@ export async function runPipelineAction(): Promise<void> {
       store: openStore(config),
       readScopes: readScopes(refContextFromEnv()),
       needFinalTree: booleanInput(RunInputs.RestoreFinalTree, true),
+      policy: restorePolicyFromInputs(),
+      signing: entrySigningFromInputs(),
       log: actionLog,
       sourcesDir: path.join(
         process.env.RUNNER_TEMP || path.join(workspace, '.artifact-action'),
@@ -69,6 +72,7 @@ export async function runPipelineAction(): Promise<void> {
       if (failed.reports) await writeTimeline(failed.reports)
       throw error
     })
+    if (result.restored) await noteRestored(result.restored)
     await setPlanOutputs(plan, workspace)
     core.setOutput('status', result.status)
     core.info(result.status === 'up-to-date' ? 'The final checkpoint exists: no stage ran.' : 'Pipeline built.')

@@ -15,6 +15,8 @@ import { publishGitHubRelease, releaseNotes } from '../github/github-release.js'
 import { workspaceFromEnv } from './github-context.js'
 import { assertKnownInputs, booleanInput, Inputs, listInput, readStoreInputs, requiredInput, STORE_INPUTS } from './inputs.js'
 import { writeSummaryGrid } from './job-summary.js'
+import { readRestored, restoredDependency } from '../core/cache/restore-record.js'
+import { restoreRecordFrom } from './entry-trust.js'
 
 export const ReleaseInputs = {
   Project: 'project',
@@ -26,7 +28,8 @@ export const ReleaseInputs = {
   SigningKey: 'signing-key',
   GitHubRelease: 'github-release',
   GitHubToken: 'github-token',
-  RetentionDays: 'retention-days'
+  RetentionDays: 'retention-days',
+  KitTrustedRoot: 'kit-trusted-root'
 } as const
 
 /** The Sigstore instance inputs of keyless signing (verify also takes trusted-root). */
@@ -58,7 +61,9 @@ function signerFromInputs(): StatementSigner {
   const sigstore = inputValues(SIGSTORE_SIGNING_INPUTS)
   if (method === 'keyless') {
     const instance = resolveSigstoreInstance(sigstore, 'sign')
-    return keylessSigner(() => core.getIDToken('sigstore').catch(() => undefined), instance)
+    const kitRoot = core.getInput(ReleaseInputs.KitTrustedRoot)
+    const token = () => core.getIDToken('sigstore').catch(() => undefined)
+    return keylessSigner(token, kitRoot ? { ...instance, trustedRootPath: kitRoot } : instance)
   }
   if (method !== 'key') throw new InputError(`${ReleaseInputs.Signing}: "${method}" is not key or keyless`)
   const stray = SIGSTORE_SIGNING_INPUTS.find(name => sigstore[name])
@@ -96,8 +101,12 @@ export async function runReleaseAction(): Promise<void> {
     const context = buildContextFromEnv(process.env)
     const secrets = [core.getInput(ReleaseInputs.SigningKey), core.getInput(ReleaseInputs.GitHubToken), core.getInput(Inputs.SecretAccessKey), core.getInput(Inputs.SessionToken)].filter(Boolean)
 
+    const record = restoreRecordFrom()
+    const restored = record ? await readRestored(record.file, record.job) : []
+    for (const entry of restored) core.info(`The provenance names the restored ${entry.kind} ${entry.key} (scope ${entry.scope})`)
     const store = openStore(releaseConfig)
     const result = await publishRelease({
+      dependencies: restored.map(restoredDependency),
       store,
       project,
       version,

@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { parsePolicyRule } from '../core/cache/entry-signature.js'
 import { errorMessage, InputError } from '../core/errors.js'
 import { verifyPublishedRelease } from '../core/release/release-job.js'
 import { IdentityInputs, resolveIdentityPolicy } from '../core/signing/identity-policy.js'
@@ -7,11 +8,12 @@ import { openStore } from '../core/store/open-store.js'
 import { assertKnownInputs, readStoreInputs, requiredInput, STORE_INPUTS } from './inputs.js'
 import { inputValues, versionFromRef } from './release-publish.js'
 import { writeSummaryTable } from './job-summary.js'
+import { refContextFromEnv } from './github-context.js'
 
 const SIGSTORE_INPUTS = [SigstoreInputs.Sigstore, SigstoreInputs.TrustedRoot]
 const IDENTITY_INPUTS = Object.values(IdentityInputs)
 const VERIFY_INPUTS = [
-  ...['project', 'version', 'release-store', 'public-key'],
+  ...['project', 'version', 'release-store', 'public-key', 'require-cache-from'],
   ...IDENTITY_INPUTS,
   ...SIGSTORE_INPUTS,
   ...STORE_INPUTS
@@ -24,7 +26,9 @@ export async function runVerifyAction(): Promise<void> {
     const project = requiredInput('project', 'give the project name')
     const version = versionFromRef(process.env.GITHUB_REF, 'version')
     if (!core.getInput('release-store')) throw new InputError('release-store: required; give the release store to verify from')
+    const requireCacheFrom = parsePolicyRule(core.getInput('require-cache-from'), 'require-cache-from', refContextFromEnv().defaultBranch)
     const verified = await verifyPublishedRelease({
+      requireCacheFrom,
       store: openStore(readStoreInputs('release-store')),
       project,
       version,

@@ -3,6 +3,7 @@ import { listEntries } from '../../core/cache/entry-listing.js'
 import { formatAge, formatBytes, formatRetries, progressPrinter } from '../../core/report-format.js'
 import { Exit, listValue, requireValue, stringValue, type Command, type Options, type Values } from '../command.js'
 import { scopeOptions, scopesFrom, storeFrom, storeOptions } from '../store-options.js'
+import { entrySigningFrom, entrySigningOptions, restorePolicyFrom, restorePolicyOptions } from '../trust-options.js'
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`)
 const progress = (line: string): void => void process.stderr.write(`${line}\n`)
@@ -36,22 +37,33 @@ function entryRequest(values: Values, positionals: string[], verb: 'give the key
 export const saveCommand: Command = {
   name: 'save',
   summary: 'Save paths to the store under a key. Uploads only what the store lacks. Exit 0 when saved or already present.',
-  usage: 'save --key KEY [--path P]... [P...]',
-  options: entryOptions,
+  usage: 'save --key KEY [--update] [--path P]... [P...]',
+  options: {
+    ...entryOptions,
+    ...entrySigningOptions,
+    update: { type: 'boolean', description: 'when the key exists with another tree, save a new revision of it' }
+  },
   async run(values, positionals) {
     const request = entryRequest(values, positionals, 'give the key to save under', 'uploaded')
     const { key } = request
-    const result = await saveEntry(request)
+    const result = await saveEntry({ ...request, update: values.update === true, signing: entrySigningFrom(values) })
+    if (result.status === 'unchanged') {
+      print(`${key}: unchanged (tree ${result.tree}); nothing saved`)
+      return Exit.Ok
+    }
     if (result.status === 'no-files') {
       progress(`nothing to save: no file matches ${pathsOf(values, positionals).join(', ')}`)
       return Exit.Miss
     }
     if (result.status === 'exists') {
+      if (result.updateUnsupported)
+        progress(`notice: --update: ${request.store.location} cannot hold revisions of an entry`)
       print(`${key}: already in the store; nothing saved`)
       return Exit.Ok
     }
     const { stats } = result
-    print(`saved ${key} in scope ${result.scope}: tree ${result.tree}`)
+    const revision = result.revision > 0 ? ` as revision ${result.revision}` : ''
+    print(`saved ${key}${revision} in scope ${result.scope}: tree ${result.tree}`)
     print(
       `${stats.files} files, ${formatBytes(stats.treeBytes)}; ` +
         `uploaded ${formatBytes(stats.bytesUploaded)} in ${stats.objectsUploaded} objects, ` +
@@ -65,23 +77,40 @@ export const restoreCommand: Command = {
   name: 'restore',
   summary: 'Restore the entry for a key (or the newest restore-key match). Every byte is verified. Exit 0 when restored, 3 on a miss.',
   usage: 'restore --key KEY [--path P]... [P...]',
-  options: { ...entryOptions, 'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' } },
+  options: {
+    ...entryOptions,
+    ...restorePolicyOptions,
+    'lookup-only': { type: 'boolean', description: 'only report whether an entry exists' },
+    'exact-mirror': { type: 'boolean', description: 'remove what the restored directories hold besides the entry' },
+    'keep-special-modes': { type: 'boolean', description: 'restore setuid, setgid and sticky bits as saved' }
+  },
   async run(values, positionals) {
     const request = entryRequest(values, positionals, 'give the key to restore', 'downloaded')
     const { key } = request
-    const result = await restoreEntry({ ...request, lookupOnly: values['lookup-only'] === true })
+    const policy = restorePolicyFrom(values)
+    const result = await restoreEntry({
+      ...request,
+      lookupOnly: values['lookup-only'] === true,
+      exactMirror: values['exact-mirror'] === true,
+      keepSpecialModes: values['keep-special-modes'] === true,
+      policy
+    })
+    for (const entry of result.refused ?? []) {
+      progress(`warning: entry ${entry.key} (scope ${entry.scope}) refused by --restore-policy ${policy.rule.kind}: ${entry.reason}`)
+    }
     if (result.status === 'miss') {
       progress(`cache miss: no entry for ${[key, ...listValue(values, 'restore-key')].join(', ')}`)
       return Exit.Miss
     }
     const { record } = result.match
     const how = result.exact ? 'exact match' : 'prefix match'
+    if (result.signer) print(`signed by ${result.signer.signer} for ${result.signer.ref}`)
     if (!result.stats) print(`found ${record.key} (${how}, scope ${record.scope}, tree ${record.tree})`)
     else {
-      const { files, treeBytes, bytesDownloaded } = result.stats
+      const { files, filesUnchanged, treeBytes, bytesDownloaded } = result.stats
       print(
         `restored ${record.key} (${how}, scope ${record.scope}): ${files} files, ${formatBytes(treeBytes)}, ` +
-          `downloaded ${formatBytes(bytesDownloaded)}${formatRetries(result.retries)}`
+          `${filesUnchanged} files unchanged, downloaded ${formatBytes(bytesDownloaded)}${formatRetries(result.retries)}`
       )
     }
     return Exit.Ok
@@ -108,7 +137,7 @@ export const lsCommand: Command = {
     }
     const now = Date.now()
     print(['SCOPE', 'KEY', 'SIZE', 'FILES', 'AGE', 'LAST USED', 'TREE'].join('\t'))
-    for (const entry of entries) print([entry.scope, entry.key, formatBytes(entry.size), String(entry.files), formatAge(now - Date.parse(entry.created)), entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'))
+    for (const entry of entries) print([entry.scope, entry.revision ? `${entry.key}@${entry.revision}` : entry.key, formatBytes(entry.size), String(entry.files), formatAge(now - Date.parse(entry.created)), entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'))
     return Exit.Ok
   }
 }

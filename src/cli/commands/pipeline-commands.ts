@@ -9,6 +9,7 @@ import { TIMELINE_HEADER, timelineRows } from '../../core/report-format.js'
 import { defaultLocalStoreDir } from '../../core/store/store-config.js'
 import { Exit, stringValue, type Command } from '../command.js'
 import { scopeOptions, scopesFrom, storeFrom, storeOptions } from '../store-options.js'
+import { entrySigningFrom, entrySigningOptions, restorePolicyFrom, restorePolicyOptions } from '../trust-options.js'
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`)
 const printErr = (line: string): void => void process.stderr.write(`${line}\n`)
@@ -35,6 +36,8 @@ export const runCommand: Command = {
   options: {
     ...storeOptions,
     ...scopeOptions,
+    ...restorePolicyOptions,
+    ...entrySigningOptions,
     'plan-out': { type: 'string', description: 'write the plan JSON here' },
     'no-final-tree': { type: 'boolean', description: 'when the final checkpoint exists, do not download it' },
     'sources-dir': { type: 'string', description: 'where verified sources are kept (default: next to the local store)' }
@@ -46,6 +49,8 @@ export const runCommand: Command = {
       store: storeFrom(values),
       readScopes: scopesFrom(values),
       needFinalTree: values['no-final-tree'] !== true,
+      policy: restorePolicyFrom(values),
+      signing: entrySigningFrom(values),
       log: cliLog,
       sourcesDir: stringValue(values, 'sources-dir') ?? path.join(path.dirname(defaultLocalStoreDir()), 'sources')
     })

@@ -16,14 +16,22 @@ function pruneRulesFrom(values: Values): Omit<PruneOptions, 'store'> {
       maxSize: stringValue(values, 'max-size'),
       maxEntriesPerScope: stringValue(values, 'max-entries-per-scope'),
       deleteScopes: listValue(values, 'delete-scope'),
-      grace: stringValue(values, 'grace')
+      grace: stringValue(values, 'grace'),
+      keepVersions: stringValue(values, 'keep-versions'),
+      defaultBranch: stringValue(values, 'default-branch'),
+      protectDefaultBranch: stringValue(values, 'protect-default-branch'),
+      evictOrder: stringValue(values, 'evict-order')
     },
     {
       maxAge: '--max-age',
       maxSize: '--max-size',
       maxEntriesPerScope: '--max-entries-per-scope',
       deleteScopes: '--delete-scope',
-      grace: '--grace'
+      grace: '--grace',
+      keepVersions: '--keep-versions',
+      defaultBranch: '--default-branch',
+      protectDefaultBranch: '--protect-default-branch',
+      evictOrder: '--evict-order'
     }
   )
   return { ...rules, dryRun: values['dry-run'] === true }
@@ -47,16 +55,18 @@ function printTable(report: PruneReport): void {
   const now = Date.now()
   const rows = [
     ...report.removed.map(entry => [report.dryRun ? 'would remove' : 'removed', entry.reason ?? '', entry] as const),
-    ...report.kept.map(entry => ['kept', '', entry] as const)
+    ...report.kept.map(entry => ['kept', entry.protected ? 'protected' : '', entry] as const)
   ]
-  print(['OUTCOME', 'REASON', 'SCOPE', 'KEY', 'SIZE', 'LAST USED'].join('\t'))
+  // Removed entries come in the order of eviction, numbered.
+  print(['#', 'OUTCOME', 'REASON', 'SCOPE', 'KEY', 'SIZE', 'LAST USED'].join('\t'))
   for (const [outcome, reason, entry] of rows)
     print(
       [
+        entry.order ?? '-',
         outcome,
         reason || '-',
         entry.scope,
-        entry.key,
+        entry.revision > 0 ? `${entry.key}@${entry.revision}` : entry.key,
         formatBytes(entry.bytes),
         formatAge(now - Date.parse(entry.lastUsed))
       ].join('\t')
@@ -68,7 +78,9 @@ export const pruneCommand: Command = {
   summary:
     'Evict cache entries by age, size budget, count per scope or scope, then delete the manifests and objects no entry references. Refuses release stores and incomplete listings.',
   usage:
-    'prune [--max-age 7d] [--max-size 10GB] [--max-entries-per-scope N] [--delete-scope pr/12]... [--grace 1h] [--dry-run] [--json]',
+    'prune [--max-age 7d] [--max-size 10GB] [--max-entries-per-scope N] [--delete-scope pr/12]... [--keep-versions N] ' +
+    '[--default-branch main] [--protect-default-branch true|false] [--evict-order branches-first|lru] [--grace 1h] ' +
+    '[--dry-run] [--json]',
   options: {
     'max-age': { type: 'string', description: 'evict entries unused for longer than this: 30s, 90m, 12h, 7d, 2w' },
     'max-size': {
@@ -83,6 +95,19 @@ export const pruneCommand: Command = {
       type: 'string',
       multiple: true,
       description: 'evict every entry of a scope, e.g. pr/12; repeat for more'
+    },
+    'keep-versions': { type: 'string', description: 'keep the newest N revisions of each updated key (default 1)' },
+    'default-branch': {
+      type: 'string',
+      description: 'the default branch, e.g. main: its newest entry of each key family is kept, its entries go last'
+    },
+    'protect-default-branch': {
+      type: 'string',
+      description: "keep the default branch's newest entry of each key family whatever the budgets (default true)"
+    },
+    'evict-order': {
+      type: 'string',
+      description: 'branches-first (default): other scopes before the default branch; lru: least recently used first'
     },
     grace: {
       type: 'string',

@@ -1,3 +1,5 @@
+import { parsePolicyRule } from '../../core/cache/entry-signature.js'
+import { offlineVerifyOptions, verifyOffline } from './offline-verify.js'
 import * as core from '@actions/core'
 import { execFileSync } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -40,6 +42,11 @@ const sigstoreOptions = {
   'timestamp-url': { type: 'string', description: 'keyless, sigstore custom: the RFC 3161 timestamp authority URL' }
 } satisfies Options
 
+/** release: the trusted root the release carries in its offline kit (default: the instance's, when it has one). */
+const kitRootOption = {
+  'kit-trusted-root': { type: 'string', description: 'keyless: trusted root JSON to carry in the release (offline kit)' }
+} satisfies Options
+
 const keylessVerifyOptions = {
   'trusted-root': { type: 'string', description: 'keyless: trusted root JSON of the instance (offline; default: TUF)' },
   'certificate-identity': { type: 'string', description: 'keyless: the exact workflow identity URI to require' },
@@ -65,7 +72,9 @@ async function signerFrom(values: Values): Promise<{ signer: StatementSigner; se
   const { Sigstore, FulcioURL, RekorURL, TimestampURL } = SigstoreInputs
   const sigstore = valuesOf(values, [Sigstore, FulcioURL, RekorURL, TimestampURL])
   if (method === 'keyless') {
-    return { signer: keylessSigner(identityToken, resolveSigstoreInstance(sigstore, 'sign', '--')), secrets: [] }
+    const instance = resolveSigstoreInstance(sigstore, 'sign', '--')
+    const kitRoot = stringValue(values, 'kit-trusted-root')
+    return { signer: keylessSigner(identityToken, kitRoot ? { ...instance, trustedRootPath: kitRoot } : instance), secrets: [] }
   }
   if (method !== 'key') throw new InputError(`--signing: "${method}" is not key or keyless`)
   const stray = Object.entries(sigstore).find(([, value]) => value)
@@ -91,6 +100,7 @@ export const releaseCommand: Command = {
     signing: { type: 'string', description: 'key (default) or keyless (Sigstore; $SIGSTORE_ID_TOKEN or GitHub OIDC)' },
     'signing-key-file': { type: 'string', description: 'PEM private key for offline signing (or $ARTIFACT_ACTION_SIGNING_KEY)' },
     ...sigstoreOptions,
+    ...kitRootOption,
     plan: { type: 'string', description: "the pipeline's plan JSON, carried in the provenance" },
     repository: { type: 'string', description: 'source repository (default: $GITHUB_REPOSITORY or the git remote)' },
     commit: { type: 'string', description: 'source commit (default: $GITHUB_SHA or git HEAD)' }
@@ -140,14 +150,20 @@ export const verifyCommand: Command = {
     ...storeOptions,
     'public-key': { type: 'string', description: 'PEM public key to require (default: the key published beside the release)' },
     sigstore: { type: 'string', description: 'keyless: the Sigstore that signed: public (default), github, or custom' },
-    ...keylessVerifyOptions
+    ...keylessVerifyOptions,
+    'require-cache-from': { type: 'string', description: 'refuse a release built from caches this rule refuses: signed, default-branch, or refs' },
+    'default-branch': { type: 'string', description: 'the default branch, for --require-cache-from default-branch' },
+    ...offlineVerifyOptions
   },
   async run(values) {
+    if (stringValue(values, 'offline')) return verifyOffline(values)
     const project = requireValue(values, 'project', 'give the project name')
     const version = versionFrom(values)
     if (!stringValue(values, 'release-store')) throw new InputError('--release-store: required; give the release store to verify from')
     const keyFile = stringValue(values, 'public-key')
+    const requireCacheFrom = parsePolicyRule(stringValue(values, 'require-cache-from'), '--require-cache-from', stringValue(values, 'default-branch'))
     const verified = await verifyPublishedRelease({
+      requireCacheFrom,
       store: openStore(storeConfigFrom(values, 'release-store')),
       project,
       version,

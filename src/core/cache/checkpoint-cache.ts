@@ -7,7 +7,21 @@ import type { ObjectStore } from '../store/object-store.js'
 import { assertNotReleaseStore } from '../release/release-store.js'
 import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
 import { waitForPruneLeases } from './prune-lease.js'
-import { accessKey, ENTRY_SCHEMA, entryVersion, findEntry, refKey, validateKey, writeEntry, type EntryMatch } from './entry-refs.js'
+import {
+  accessKey,
+  ENTRY_SCHEMA,
+  entryVersion,
+  findEntry,
+  newestRevision,
+  parseEntryKey,
+  refKey,
+  validateKey,
+  writeEntry,
+  writeRevision,
+  type EntryMatch,
+  type EntryRecord
+} from './entry-refs.js'
+import { checkEntry, writeEntrySignature, type EntrySigning, type RestorePolicy, type SignedWriter } from './entry-signature.js'
 import { resolveSaveRoots, restoreTargets } from './tree-paths.js'
 
 export interface EntryRequest {
@@ -24,6 +38,12 @@ export interface EntryRequest {
 
 export interface RestoreRequest extends EntryRequest {
   lookupOnly?: boolean
+  /** Remove what the restored directories hold besides the tree's entries (materializeTree's `exactMirror`). */
+  exactMirror?: boolean
+  /** Restore setuid, setgid and sticky bits as saved (materializeTree's `keepSpecialModes`). */
+  keepSpecialModes?: boolean
+  /** Which entries may be restored; default any (no signature needed). */
+  policy?: RestorePolicy
 }
 
 /** Every result says how many attempts the store made again during the call. */
@@ -31,18 +51,46 @@ interface Retried {
   retries: number
 }
 
-type Restored = { status: 'miss' } | { status: 'found'; match: EntryMatch; exact: boolean; stats?: MaterializeStats }
+/** An entry the policy refused, and why: a restore reports each as a one-line warning. */
+export interface RefusedEntry {
+  key: string
+  scope: string
+  reason: string
+}
+
+type Restored =
+  | { status: 'miss'; refused?: RefusedEntry[] }
+  | {
+      status: 'found'
+      match: EntryMatch
+      exact: boolean
+      stats?: MaterializeStats
+      signer?: SignedWriter
+      refused?: RefusedEntry[]
+    }
 export type RestoreResult = Restored & Retried
 
 export interface SaveRequest extends EntryRequest {
   /** Tree digests already known to this job (from its restore), used to skip uploads. */
   baseTrees?: string[]
+  /** Sign the entry: one more object, beside the ref (see entry-signature.ts). */
+  signing?: EntrySigning
+  /**
+   * When the key exists in the own scope with another tree, write the tree as its next revision
+   * (entry-refs.ts), with the newest revision as the base; an unchanged tree writes nothing.
+   */
+  update?: boolean
+  /** The tree of an exact hit this job restored (from any scope): an update that leaves it unchanged writes nothing. */
+  hitTree?: string
 }
 
 type Saved =
   | { status: 'no-files' }
-  | { status: 'exists'; tree?: string; stats?: SnapshotStats }
-  | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string }
+  | { status: 'exists'; tree?: string; stats?: SnapshotStats; updateUnsupported?: boolean }
+  /** An update whose tree is the key's newest (or the exact hit's): nothing was written. */
+  | { status: 'unchanged'; tree: string; revision?: number }
+  /** `revision` above 0: an update, written beside the key's earlier revisions. */
+  | { status: 'saved'; tree: string; stats: SnapshotStats; scope: string; revision: number; signed: boolean }
 export type SaveResult = Saved & Retried
 
 /** Runs `operation` and adds the attempts the store made again meanwhile to its result. */
@@ -76,17 +124,36 @@ async function findAndRestore(request: RestoreRequest): Promise<Restored> {
   validateKey(request.key)
   for (const restoreKey of request.restoreKeys ?? []) validateKey(restoreKey, 'restore-keys')
   const version = entryVersion(request.paths)
-  const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] })
-  if (!match) return { status: 'miss' }
-  if (request.lookupOnly) return { status: 'found', match, exact: match.exact }
+  const { policy } = request
+  const refused: RefusedEntry[] = []
+  const verdicts = new Map<string, Awaited<ReturnType<typeof checkEntry>>>()
+  const accept = async (candidate: EntryMatch): Promise<boolean> => {
+    if (!policy) return true
+    // The exact key is also the first prefix match: check each ref once.
+    let verdict = verdicts.get(candidate.refKey)
+    if (!verdict) {
+      verdict = await checkEntry(request.store, candidate, policy)
+      verdicts.set(candidate.refKey, verdict)
+      // Named by where the ref is stored: what it says about itself is not trusted.
+      const where = parseEntryKey(candidate.refKey) ?? candidate.record
+      if (!verdict.accepted) refused.push({ key: where.key, scope: where.scope, reason: verdict.reason })
+    }
+    return verdict.accepted
+  }
+  const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] }, accept)
+  const refusals = refused.length > 0 ? { refused } : {}
+  if (!match) return { status: 'miss', ...refusals }
+  const verdict = verdicts.get(match.refKey)
+  const signer = verdict?.accepted ? verdict.writer : undefined
+  if (request.lookupOnly) return { status: 'found', match, exact: match.exact, signer, ...refusals }
   const manifest = await loadManifestColumns(request.store, match.record.tree)
   const targets = restoreTargets(manifest.roots, request.paths, request.workspace)
   const destinations = targets.map(target => target.destination)
   const bases = targets.map(target => target.base)
-  const { store, onProgress } = request
-  const stats = await materializeTree({ store, manifest, destinations, bases, onProgress })
+  const { store, onProgress, exactMirror, keepSpecialModes } = request
+  const stats = await materializeTree({ store, manifest, destinations, bases, onProgress, exactMirror, keepSpecialModes })
   await recordUse(request.store, match.refKey)
-  return { status: 'found', match, exact: match.exact, stats }
+  return { status: 'found', match, exact: match.exact, stats, signer, ...refusals }
 }
 
 /** Records when an entry was last restored, in a tiny object of its own, for pruning by age. */
@@ -110,11 +177,15 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
   const roots = await resolveSaveRoots(request.paths, request.workspace)
   if (roots.length === 0) return { status: 'no-files' }
   await assertNotReleaseStore(request.store)
-  if (await request.store.head(refKey(scope, version, request.key))) return { status: 'exists' }
+  const updateUnsupported = request.update === true && request.store.entryRevisions === false
+  const update = request.update === true && !updateUnsupported
+  const current = update ? await newestRevision(request.store, scope, version, request.key) : undefined
+  if (!update && (await request.store.head(refKey(scope, version, request.key))))
+    return { status: 'exists', ...(updateUnsupported ? { updateUnsupported } : {}) }
   // A missing bucket reads as a missing key: the check names it before the tree is read.
   await request.store.check()
 
-  const bases = await loadBases(request, version)
+  const bases = await loadBases(request, version, current?.record.tree)
   let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress })
   // A prune may have collected objects of a base since it was read: wait out a prune's deletions
   // in progress, then store again the blobs whose objects are gone.
@@ -126,7 +197,7 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
     // The first manifest under this digest named the vanished objects; this one is checked.
     await request.store.put(manifestKey(snapshot.digest), snapshot.encoded)
   }
-  const written = await writeEntry(request.store, {
+  const record: EntryRecord = {
     schema: ENTRY_SCHEMA,
     key: request.key,
     scope,
@@ -135,9 +206,22 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
     files: snapshot.stats.files,
     size: snapshot.stats.treeBytes,
     created: new Date().toISOString()
-  })
-  if (written === 'exists') return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats }
-  return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope }
+  }
+  const signed = Boolean(request.signing)
+  if (update) {
+    if (!current && snapshot.digest === request.hitTree) return { status: 'unchanged', tree: snapshot.digest }
+    // The signature is stored before the ref, so a signed entry is never visible without it.
+    if (request.signing) await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing)
+    const written = await writeRevision(request.store, record)
+    if (written.status === 'unchanged')
+      return { status: 'unchanged', tree: snapshot.digest, revision: written.revision }
+    return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: written.revision, signed }
+  }
+  if (request.signing) await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing)
+  const written = await writeEntry(request.store, record)
+  const unsupported = updateUnsupported ? { updateUnsupported } : {}
+  if (written === 'exists') return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats, ...unsupported }
+  return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: 0, signed }
 }
 
 async function missingObjects(store: ObjectStore, objects: Set<string>): Promise<Set<string>> {
@@ -148,9 +232,12 @@ async function missingObjects(store: ObjectStore, objects: Set<string>): Promise
   return missing
 }
 
-/** Manifests whose blobs a save may reuse: those this job restored, else the entry a restore would pick. */
-async function loadBases(request: SaveRequest, version: string): Promise<ManifestColumns[]> {
-  const digests = [...(request.baseTrees ?? [])]
+/**
+ * Manifests whose blobs a save may reuse: those this job restored and the newest revision an update
+ * follows, else the entry a restore would pick.
+ */
+async function loadBases(request: SaveRequest, version: string, previous?: string): Promise<ManifestColumns[]> {
+  const digests = [...new Set([...(request.baseTrees ?? []), ...(previous ? [previous] : [])])]
   if (digests.length === 0) {
     const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] }).catch(() => undefined)
     if (match) digests.push(match.record.tree)

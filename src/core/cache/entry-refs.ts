@@ -1,4 +1,4 @@
-import { InputError } from '../errors.js'
+import { InputError, StoreError } from '../errors.js'
 import { sha256Hex } from '../store/codec.js'
 import { MANIFEST_SCHEMA } from '../store/manifest.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
@@ -6,7 +6,9 @@ import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
 /**
  * A cache entry is a small JSON object at refs/<scope>/<version>/<key> naming a tree digest. It is
  * written last, with a conditional create, so it appears only once its whole tree is stored, and
- * a key, once written, is never overwritten.
+ * a key, once written, is never overwritten. An update adds a revision beside it, at
+ * refs/<scope>/<version>/<key>@<revision> (ten digits, 1 and up; the first entry is revision 0):
+ * each slot is created once, so racing updates take successive slots and the highest is the newest.
  */
 export const ENTRY_SCHEMA = 'artifact-action/entry@1'
 
@@ -19,6 +21,8 @@ export interface EntryRecord {
   files: number
   size: number
   created: string
+  /** The slot of an update (1 and up); absent on the first entry of a key. */
+  revision?: number
 }
 
 export interface EntryMatch {
@@ -26,6 +30,19 @@ export interface EntryMatch {
   refKey: string
   exact: boolean
 }
+
+/** The newest readable revision of one key. */
+export interface EntryRevision {
+  record: EntryRecord
+  refKey: string
+  revision: number
+}
+
+/** A revision's slot in a ref name: ten digits, so names sort as numbers. */
+const REVISION_DIGITS = 10
+const MAX_REVISION = 10 ** REVISION_DIGITS - 1
+/** Racing updates of one key retry on the next slot at most this many times. */
+const REVISION_ATTEMPTS = 20
 
 const MAX_KEY_LENGTH = 512
 
@@ -41,68 +58,183 @@ export function entryVersion(paths: string[]): string {
   return sha256Hex(JSON.stringify([MANIFEST_SCHEMA, paths])).slice(0, 16)
 }
 
+/**
+ * The family of a key: the key up to and including its last '-', as a restore key would name it
+ * ("deps-linux-3f2a" is in "deps-linux-"); a key without '-' is a family of its own.
+ */
+export function keyFamily(key: string): string {
+  const cut = key.lastIndexOf('-')
+  return cut < 0 ? key : key.slice(0, cut + 1)
+}
+
 /** Percent-encoding keeps prefixes: a key's prefix encodes to a prefix of the encoded key. */
 function encodeName(name: string): string {
   return encodeURIComponent(name)
 }
 
-export function refKey(scope: string, version: string, key: string): string {
-  return `refs/${encodeName(scope)}/${version}/${encodeName(key)}`
+/** The ref of an entry; a revision above 0 is an update of it. '@' never appears in an encoded name. */
+export function refKey(scope: string, version: string, key: string, revision = 0): string {
+  const slot = revision > 0 ? `@${String(revision).padStart(REVISION_DIGITS, '0')}` : ''
+  return `refs/${encodeName(scope)}/${version}/${encodeName(key)}${slot}`
 }
 
 export function accessKey(refKeyOfEntry: string): string {
   return `access/${refKeyOfEntry.slice('refs/'.length)}`
 }
 
-/** The scope, version and key that a ref or access object name encodes. */
-export function parseEntryKey(objectKey: string): { scope: string; version: string; key: string } | undefined {
-  const match = /^(?:refs|access)\/([^/]+)\/([0-9a-f]{16})\/([^/]+)$/.exec(objectKey)
-  if (!match) return undefined
-  return { scope: decodeURIComponent(match[1]), version: match[2], key: decodeURIComponent(match[3]) }
+export interface EntryName {
+  scope: string
+  version: string
+  key: string
+  /** 0 for the first entry of a key, 1 and up for its updates. */
+  revision: number
 }
 
+/**
+ * The scope, version, key and revision that a ref or access object name encodes; undefined unless
+ * the name is exactly what refKey writes (canonical encoding, a revision slot of ten digits above 0).
+ */
+export function parseEntryKey(objectKey: string): EntryName | undefined {
+  const match = /^(?:refs|access)\/([^/@]+)\/([0-9a-f]{16})\/([^/@]+)(?:@(\d{10}))?$/.exec(objectKey)
+  if (!match || match[4] === '0'.repeat(REVISION_DIGITS)) return undefined
+  try {
+    const name = {
+      scope: decodeURIComponent(match[1]),
+      version: match[2],
+      key: decodeURIComponent(match[3]),
+      revision: match[4] ? Number(match[4]) : 0
+    }
+    if (encodeName(name.scope) !== match[1] || encodeName(name.key) !== match[3]) return undefined
+    return name
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Reads an entry; undefined when it is missing or is not one this version can trust: a ref anyone
+ * with bucket access wrote must name a tree digest and agree with its own name (key, revision).
+ */
 export async function readEntry(store: ObjectStore, key: string): Promise<EntryRecord | undefined> {
-  const bytes = await store.get(key)
-  if (!bytes) return undefined
-  const record = JSON.parse(bytes.toString('utf8')) as EntryRecord
-  return record.schema === ENTRY_SCHEMA ? record : undefined
+  const name = parseEntryKey(key)
+  const bytes = name && (await store.get(key))
+  if (!name || !bytes) return undefined
+  let record: EntryRecord
+  try {
+    record = JSON.parse(bytes.toString('utf8')) as EntryRecord
+  } catch {
+    return undefined
+  }
+  const tree = record?.tree
+  if (record?.schema !== ENTRY_SCHEMA || typeof tree !== 'string' || !/^[0-9a-f]{64}$/.test(tree)) return undefined
+  if (record.key !== name.key || (record.revision ?? 0) !== name.revision) return undefined
+  return record
 }
 
 /** Writes an entry unless its key exists: 'exists' means another save got there first. */
 export async function writeEntry(store: ObjectStore, record: EntryRecord): Promise<'created' | 'exists'> {
-  return store.put(refKey(record.scope, record.version, record.key), Buffer.from(JSON.stringify(record, null, 2)), { ifNoneMatch: true, contentType: 'application/json' })
+  const key = refKey(record.scope, record.version, record.key, record.revision ?? 0)
+  const bytes = Buffer.from(JSON.stringify(record, null, 2))
+  return store.put(key, bytes, { ifNoneMatch: true, contentType: 'application/json' })
+}
+
+/** The revision slots of a key that refs name, highest first (revision 0 is not listed here). */
+async function revisionSlots(store: ObjectStore, scope: string, version: string, key: string): Promise<number[]> {
+  const slots: number[] = []
+  for await (const object of store.list(`${refKey(scope, version, key)}@`)) {
+    const name = parseEntryKey(object.key)
+    if (name && name.scope === scope && name.version === version && name.key === key) slots.push(name.revision)
+  }
+  return slots.sort((a, b) => b - a)
+}
+
+/** The newest readable revision of a key in one scope: refs that do not read as entries are passed over. */
+export async function newestRevision(
+  store: ObjectStore,
+  scope: string,
+  version: string,
+  key: string
+): Promise<EntryRevision | undefined> {
+  for (const revision of [...(await revisionSlots(store, scope, version, key)), 0]) {
+    const ref = refKey(scope, version, key, revision)
+    const record = await readEntry(store, ref)
+    if (record) return { record, refKey: ref, revision }
+  }
+  return undefined
+}
+
+export type UpdateWritten = { status: 'created'; revision: number } | { status: 'unchanged'; revision: number }
+
+/**
+ * Writes a record as the next revision of its key: one slot above the highest any ref names, created
+ * only if free. When another update takes the slot first, it tries the next; when the newest
+ * revision already names this tree, nothing is written.
+ */
+export async function writeRevision(store: ObjectStore, record: EntryRecord): Promise<UpdateWritten> {
+  const { scope, version, key } = record
+  for (let attempt = 0; attempt < REVISION_ATTEMPTS; attempt++) {
+    const newest = await newestRevision(store, scope, version, key)
+    if (newest?.record.tree === record.tree) return { status: 'unchanged', revision: newest.revision }
+    const slots = await revisionSlots(store, scope, version, key)
+    const base = await store.head(refKey(scope, version, key))
+    const revision = slots.length > 0 ? slots[0] + 1 : base ? 1 : 0
+    if (revision > MAX_REVISION)
+      throw new StoreError(`key ${JSON.stringify(key)} has no revision slot left in ${scope}`)
+    const written = await writeEntry(store, { ...record, revision: revision > 0 ? revision : undefined })
+    if (written === 'created') return { status: 'created', revision }
+  }
+  const tries = `${REVISION_ATTEMPTS} times`
+  throw new StoreError(`key ${JSON.stringify(key)}: other updates took the next revision first ${tries}; try again`)
 }
 
 /**
  * Finds the entry a restore uses, as actions/cache does: in each readable scope in turn, the exact
  * key, then the newest entry whose key starts with the key or with each restore key, in order.
- * Prefix lookups list only the keys under that prefix, page by page.
+ * Prefix lookups list only the keys under that prefix, page by page. A candidate that `accept` refuses is
+ * skipped, and the search goes on with the next one.
  */
-export async function findEntry(store: ObjectStore, request: { scopes: string[]; version: string; key: string; restoreKeys: string[] }): Promise<EntryMatch | undefined> {
+export async function findEntry(
+  store: ObjectStore,
+  request: { scopes: string[]; version: string; key: string; restoreKeys: string[] },
+  accept: (match: EntryMatch) => Promise<boolean> = async () => true
+): Promise<EntryMatch | undefined> {
   for (const scope of request.scopes) {
-    const exactKey = refKey(scope, request.version, request.key)
-    const exact = await readEntry(store, exactKey)
-    if (exact) return { record: exact, refKey: exactKey, exact: true }
+    const exact = await newestRevision(store, scope, request.version, request.key)
+    if (exact) {
+      const match = { record: exact.record, refKey: exact.refKey, exact: true }
+      if (await accept(match)) return match
+    }
     for (const prefix of [request.key, ...request.restoreKeys]) {
       const newest = await newestEntryUnder(store, refKey(scope, request.version, prefix))
-      if (newest) return { ...newest, exact: false }
+      // The newest write under a prefix is a key's newest revision unless updates raced: take that key's.
+      const revision = newest && (await newestRevision(store, scope, request.version, newest.record.key))
+      if (!revision) continue
+      const match = { record: revision.record, refKey: revision.refKey, exact: false }
+      if (await accept(match)) return match
     }
   }
   return undefined
 }
 
-/** The newest entry under a prefix; entries stored within the same second are told apart by their `created` time. */
+/**
+ * The newest entry under a prefix; entries stored at the same time are told apart by their
+ * `created` time. Refs that do not read as entries are passed over, for the next newest.
+ */
 async function newestEntryUnder(store: ObjectStore, prefix: string): Promise<{ record: EntryRecord; refKey: string } | undefined> {
-  let latest: ObjectInfo[] = []
-  for await (const object of store.list(prefix)) {
-    const newer = latest.length === 0 ? 1 : object.lastModified.getTime() - latest[0].lastModified.getTime()
-    if (newer > 0) latest = [object]
-    else if (newer === 0) latest.push(object)
+  const listed: ObjectInfo[] = []
+  for await (const object of store.list(prefix)) if (parseEntryKey(object.key)) listed.push(object)
+  listed.sort((a, b) => b.lastModified.getTime() - a.lastModified.getTime())
+  for (let start = 0; start < listed.length; ) {
+    const time = listed[start].lastModified.getTime()
+    let end = start
+    while (end < listed.length && listed[end].lastModified.getTime() === time) end++
+    let best: { record: EntryRecord; refKey: string } | undefined
+    for (const object of listed.slice(start, end)) {
+      const record = await readEntry(store, object.key)
+      if (record && (!best || record.created > best.record.created)) best = { record, refKey: object.key }
+    }
+    if (best) return best
+    start = end
   }
-  let best: { record: EntryRecord; refKey: string } | undefined
-  for (const object of latest) {
-    const record = await readEntry(store, object.key)
-    if (record && (!best || record.created > best.record.created)) best = { record, refKey: object.key }
-  }
-  return best
+  return undefined
 }

@@ -5,8 +5,9 @@ import { manifestKey, objectKey } from '../store/manifest.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
 import { mapLimit } from '../task-pool.js'
 import { loadManifestColumns } from './checkpoint-cache.js'
-import { accessKey, ENTRY_SCHEMA, parseEntryKey, type EntryRecord } from './entry-refs.js'
-import type { PruneRules } from './prune-rules.js'
+import { accessKey, ENTRY_SCHEMA, keyFamily, parseEntryKey, type EntryRecord } from './entry-refs.js'
+import { DEFAULT_KEEP_VERSIONS, type PruneRules } from './prune-rules.js'
+import { branchScope } from './scope.js'
 
 /**
  * The plan of a prune: one listing of the store, every entry's manifest read, the entries the
@@ -26,11 +27,18 @@ export class PruneRefusedError extends Error {
 
 // ---------------------------------------------------------------- eviction (pure)
 
-export type EvictionReason = 'broken' | 'deleted-scope' | 'max-age' | 'max-entries-per-scope' | 'max-size'
+export type EvictionReason =
+  'broken' | 'deleted-scope' | 'max-age' | 'old-version' | 'max-entries-per-scope' | 'max-size'
 
 export interface EvictionCandidate {
   id: string
   scope: string
+  /** Names its key (with the paths' version): revisions of one key share it. Default: the id. */
+  entryKey?: string
+  /** Names its key family (with the paths' version), see keyFamily. Default: the id. */
+  family?: string
+  /** Its revision of the key: 0 for the first entry, 1 and up for updates. */
+  revision?: number
   /** Milliseconds since the epoch. */
   lastUsed: number
   created: number
@@ -41,7 +49,10 @@ export interface EvictionCandidate {
 }
 
 export interface EvictionPlan {
+  /** Evicted entries in the order they were chosen. */
   evicted: Map<string, EvictionReason>
+  /** The default branch's newest entry of each key family, kept whatever the budgets. */
+  protected: Set<string>
   /** Stored bytes of the keys the kept entries reference, each key counted once. */
   liveBytes: number
 }
@@ -51,11 +62,27 @@ export function leastRecentlyUsedFirst(a: EvictionCandidate, b: EvictionCandidat
   return a.lastUsed - b.lastUsed || a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 }
 
+/** Newest first: by creation, then revision, then id. */
+function newestFirst(a: EvictionCandidate, b: EvictionCandidate): number {
+  return b.created - a.created || (b.revision ?? 0) - (a.revision ?? 0) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+}
+
+function groupBy(
+  entries: readonly EvictionCandidate[],
+  by: (entry: EvictionCandidate) => string
+): EvictionCandidate[][] {
+  const groups = new Map<string, EvictionCandidate[]>()
+  for (const entry of entries) groups.set(by(entry), [...(groups.get(by(entry)) ?? []), entry])
+  return [...groups.values()]
+}
+
 /**
- * Which entries go, and why: broken entries, deleted scopes, entries unused for longer than the
- * maximum age, the least recently used beyond the per-scope count, then the least recently used
- * until the bytes the rest reference fit the budget. A key shared by several entries counts once,
- * and frees its bytes only when the last entry naming it goes.
+ * Which entries go, and why, in order: broken entries, deleted scopes, entries unused for longer
+ * than the maximum age, revisions of a key beyond the newest `keepVersions`, the least recently
+ * used beyond the per-scope count, then entries until the bytes the rest reference fit the budget.
+ * The budgets (count and size) never evict the default branch's newest entry of each key family;
+ * the size budget takes other scopes' entries first unless the order is 'lru'. A key shared by
+ * several entries counts once, and frees its bytes only when the last entry naming it goes.
  */
 export function planEvictions(
   entries: readonly EvictionCandidate[],
@@ -71,12 +98,25 @@ export function planEvictions(
     else if (deleteScopes.has(entry.scope)) evicted.set(entry.id, 'deleted-scope')
     else if (rules.maxAgeMs !== undefined && now - entry.lastUsed > rules.maxAgeMs) evicted.set(entry.id, 'max-age')
   }
+  const keepVersions = rules.keepVersions ?? DEFAULT_KEEP_VERSIONS
+  for (const revisions of groupBy(remaining(), entry => `${entry.scope}\n${entry.entryKey ?? entry.id}`)) {
+    const newest = revisions.sort((a, b) => (b.revision ?? 0) - (a.revision ?? 0))
+    for (const entry of newest.slice(keepVersions).reverse()) evicted.set(entry.id, 'old-version')
+  }
+  const defaultScope = rules.defaultBranch === undefined ? undefined : branchScope(rules.defaultBranch)
+  const kept = new Set<string>()
+  if (defaultScope !== undefined && rules.protectDefaultBranch !== false) {
+    const ofDefault = remaining().filter(entry => entry.scope === defaultScope)
+    for (const family of groupBy(ofDefault, entry => entry.family ?? entry.id)) kept.add(family.sort(newestFirst)[0].id)
+  }
   if (rules.maxEntriesPerScope !== undefined) {
-    const byScope = new Map<string, EvictionCandidate[]>()
-    for (const entry of remaining()) byScope.set(entry.scope, [...(byScope.get(entry.scope) ?? []), entry])
-    for (const scoped of byScope.values()) {
-      const newestFirst = scoped.sort(leastRecentlyUsedFirst).reverse()
-      for (const entry of newestFirst.slice(rules.maxEntriesPerScope)) evicted.set(entry.id, 'max-entries-per-scope')
+    for (const scoped of groupBy(remaining(), entry => entry.scope)) {
+      let room = rules.maxEntriesPerScope - scoped.filter(entry => kept.has(entry.id)).length
+      for (const entry of scoped.sort(leastRecentlyUsedFirst).reverse()) {
+        if (kept.has(entry.id)) continue
+        if (room > 0) room--
+        else evicted.set(entry.id, 'max-entries-per-scope')
+      }
     }
   }
   const references = new Map<string, number>()
@@ -89,7 +129,12 @@ export function planEvictions(
     }
   }
   if (rules.maxBytes !== undefined) {
-    for (const entry of remaining().sort(leastRecentlyUsedFirst)) {
+    const tier = (entry: EvictionCandidate): number =>
+      rules.evictOrder !== 'lru' && entry.scope === defaultScope ? 1 : 0
+    const order = remaining()
+      .filter(entry => !kept.has(entry.id))
+      .sort((a, b) => tier(a) - tier(b) || leastRecentlyUsedFirst(a, b))
+    for (const entry of order) {
       if (liveBytes <= rules.maxBytes) break
       evicted.set(entry.id, 'max-size')
       for (const key of new Set(entry.keys)) {
@@ -99,7 +144,7 @@ export function planEvictions(
       }
     }
   }
-  return { evicted, liveBytes }
+  return { evicted, protected: kept, liveBytes }
 }
 
 export interface PrunedEntry {
@@ -112,8 +157,14 @@ export interface PrunedEntry {
   bytes: number
   created: string
   lastUsed: string
+  /** Its revision of the key: 0 for the first entry, 1 and up for updates. */
+  revision: number
   /** Why it is (or, in a dry run, would be) removed; absent for kept entries. */
   reason?: EvictionReason
+  /** Where it comes in the order of eviction, from 1; absent for kept entries. */
+  order?: number
+  /** Kept as the default branch's newest entry of its key family, whatever the budgets. */
+  protected?: boolean
 }
 
 export interface PruneReport {
@@ -152,6 +203,7 @@ export interface StoreScan {
 interface LoadedEntry {
   record: EntryRecord
   refKey: string
+  revision: number
   ref: ObjectInfo
   lastUsed: number
   /** Its manifest's key and its objects' keys; only the manifest's when the manifest is missing. */
@@ -235,6 +287,13 @@ export async function readRef(store: ObjectStore, key: string): Promise<EntryRec
     throw new PruneRefusedError(
       `${key} is not a cache entry this version understands (schema ${JSON.stringify(record?.schema)})`
     )
+  // A restore passes over a ref that disagrees with its name; counted as a revision here, it could
+  // push out the revision that restores use.
+  const name = parseEntryKey(key)
+  if (!name || record.key !== name.key || (record.revision ?? 0) !== name.revision)
+    throw new PruneRefusedError(
+      `${key} names key ${JSON.stringify(record.key)} revision ${record.revision ?? 0}, not its own`
+    )
   return record
 }
 
@@ -282,6 +341,7 @@ async function loadEntries(
     entries.push({
       record: { ...record, scope: names.scope, version: names.version, key: names.key },
       refKey: ref.key,
+      revision: names.revision,
       ref,
       lastUsed: (access ?? ref).lastModified.getTime(),
       keys: [manifestKey(record.tree), ...(objects ?? [])],
@@ -315,7 +375,9 @@ async function checkUnlistedKeys(
   for (const entry of entries) entry.broken = !entry.manifestMissing && entry.keys.some(key => missing.has(key))
 }
 
-function describeEntry(entry: LoadedEntry, sizes: ReadonlyMap<string, number>, reason?: EvictionReason): PrunedEntry {
+function describeEntry(entry: LoadedEntry, sizes: ReadonlyMap<string, number>, plan: EvictionPlan): PrunedEntry {
+  const reason = plan.evicted.get(entry.refKey)
+  const order = [...plan.evicted.keys()].indexOf(entry.refKey) + 1
   return {
     scope: entry.record.scope,
     version: entry.record.version,
@@ -325,7 +387,9 @@ function describeEntry(entry: LoadedEntry, sizes: ReadonlyMap<string, number>, r
     bytes: entry.keys.reduce((sum, key) => sum + (sizes.get(key) ?? 0), 0),
     created: entry.record.created,
     lastUsed: new Date(entry.lastUsed).toISOString(),
-    ...(reason ? { reason } : {})
+    revision: entry.revision,
+    ...(reason ? { reason, order } : {}),
+    ...(plan.protected.has(entry.refKey) ? { protected: true } : {})
   }
 }
 
@@ -391,6 +455,9 @@ export async function planPrune(options: PlanOptions): Promise<PrunePlan> {
     scope: entry.record.scope,
     lastUsed: entry.lastUsed,
     created: Date.parse(entry.record.created) || entry.ref.lastModified.getTime(),
+    entryKey: `${entry.record.version}/${entry.record.key}`,
+    family: `${entry.record.version}/${keyFamily(entry.record.key)}`,
+    revision: entry.revision,
     keys: entry.keys,
     broken: entry.broken
   }))
@@ -441,10 +508,9 @@ export async function planPrune(options: PlanOptions): Promise<PrunePlan> {
     store: store.location,
     dryRun: true,
     graceMs,
-    kept: kept.map(entry => describeEntry(entry, sizes)).sort((a, b) => (a.lastUsed < b.lastUsed ? 1 : -1)),
-    removed: removed
-      .map(entry => describeEntry(entry, sizes, plan.evicted.get(entry.refKey)))
-      .sort((a, b) => (a.lastUsed < b.lastUsed ? -1 : 1)),
+    kept: kept.map(entry => describeEntry(entry, sizes, plan)).sort((a, b) => (a.lastUsed < b.lastUsed ? 1 : -1)),
+    // In the order of eviction: a dry run shows what a budget takes first.
+    removed: removed.map(entry => describeEntry(entry, sizes, plan)).sort((a, b) => a.order! - b.order!),
     liveBytes: plan.liveBytes,
     manifestsRemoved: 0,
     objectsRemoved: 0,

@@ -15,7 +15,24 @@ export interface PruneRules {
   maxEntriesPerScope?: number
   /** Evict every entry of these scopes, e.g. a closed pull request's pr/12. */
   deleteScopes?: readonly string[]
+  /** Keep this many revisions of each key, the newest; the older ones are evicted. Default 1. */
+  keepVersions?: number
+  /** The default branch, e.g. main: with `protectDefaultBranch`, its newest entry of each key family is kept. */
+  defaultBranch?: string
+  /** Keep the default branch's newest entry of each key family whatever the count and size budgets. Default true. */
+  protectDefaultBranch?: boolean
+  /** What a budget evicts first; default 'branches-first' (see EVICT_ORDERS). */
+  evictOrder?: EvictOrder
 }
+
+/**
+ * branches-first: entries of pull requests, other branches and tags before the default branch's,
+ * each group least recently used first; lru: least recently used first, whatever the scope.
+ */
+export const EVICT_ORDERS = ['branches-first', 'lru'] as const
+export type EvictOrder = (typeof EVICT_ORDERS)[number]
+
+export const DEFAULT_KEEP_VERSIONS = 1
 
 /** The rules, and the grace period of the sweep, as parsed from their texts. */
 export interface ParsedPruneRules extends PruneRules {
@@ -72,6 +89,27 @@ export function parseEntryCount(text: string, input: string): number {
   return count
 }
 
+export function parseSwitch(text: string, input: string): boolean {
+  const value = text.trim().toLowerCase()
+  if (['true', 'yes', '1'].includes(value)) return true
+  if (['false', 'no', '0'].includes(value)) return false
+  throw new InputError(`${input}: "${text}" is not a boolean; use true or false`)
+}
+
+export function parseEvictOrder(text: string, input: string): EvictOrder {
+  const order = EVICT_ORDERS.find(name => name === text.trim().toLowerCase())
+  if (!order) throw new InputError(`${input}: "${text}" is not an eviction order; give ${EVICT_ORDERS.join(' or ')}`)
+  return order
+}
+
+/** A branch name, e.g. main (refs/heads/main is taken as main). */
+export function parseBranch(text: string, input: string): string {
+  const branch = text.trim().replace(/^refs\/heads\//, '')
+  if (!/^[^\s~^:?*[\\]+$/.test(branch) || branch.startsWith('/') || branch.endsWith('/'))
+    throw new InputError(`${input}: "${text}" is not a branch name; give one such as main`)
+  return branch
+}
+
 /** A scope as cache entries name it (pr/12, branch/main), or a git ref that maps to one (refs/pull/12/merge). */
 export function parseScope(text: string, input: string): string {
   const scope = text.trim()
@@ -90,6 +128,10 @@ export interface PruneRuleTexts {
   maxEntriesPerScope?: string
   deleteScopes: string[]
   grace?: string
+  keepVersions?: string
+  defaultBranch?: string
+  protectDefaultBranch?: string
+  evictOrder?: string
 }
 
 /** Parses the rules; each bad value is reported under the name the user gave it (an input or a flag). */
@@ -102,6 +144,15 @@ export function parsePruneRules(texts: PruneRuleTexts, names: Record<keyof Prune
         ? undefined
         : parseEntryCount(texts.maxEntriesPerScope, names.maxEntriesPerScope),
     deleteScopes: texts.deleteScopes.map(scope => parseScope(scope, names.deleteScopes)),
-    graceMs: texts.grace === undefined ? undefined : parseDuration(texts.grace, names.grace)
+    graceMs: texts.grace === undefined ? undefined : parseDuration(texts.grace, names.grace),
+    keepVersions:
+      texts.keepVersions === undefined ? undefined : parseEntryCount(texts.keepVersions, names.keepVersions),
+    defaultBranch:
+      texts.defaultBranch === undefined ? undefined : parseBranch(texts.defaultBranch, names.defaultBranch),
+    protectDefaultBranch:
+      texts.protectDefaultBranch === undefined
+        ? undefined
+        : parseSwitch(texts.protectDefaultBranch, names.protectDefaultBranch),
+    evictOrder: texts.evictOrder === undefined ? undefined : parseEvictOrder(texts.evictOrder, names.evictOrder)
   }
 }

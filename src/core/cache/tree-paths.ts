@@ -38,7 +38,8 @@ export interface RestoreTarget {
   destination: string
   /**
    * Taken as it is: the workspace for a root inside it, else the requested path that allows the
-   * root. Between it and the destination the restore follows no symlink.
+   * root (its parent, for a root that is that path). Between it and the destination the restore
+   * follows no symlink.
    */
   base: string
 }
@@ -69,7 +70,8 @@ export function restoreTargets(roots: string[], patterns: string[], workspace: s
     const belowGlob = globBases.some(folder => isAtOrBelow(destination, folder) && destination !== folder)
     const excluded = excludes.some(exclude => path.matchesGlob(destination, exclude))
     if ((literal === undefined && !belowGlob) || excluded) throw refuse('the requested paths')
-    return { destination, base: inWorkspace ? workspace : literal! }
+    // A root that is the literal pattern itself is reached from its parent: only the workspace is its own base.
+    return { destination, base: inWorkspace ? workspace : destination === literal ? path.dirname(literal) : literal! }
   })
 }
 

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
+import type { EntrySigning, RestorePolicy } from '../cache/entry-signature.js'
 import { assertNotReleaseStore } from '../release/release-store.js'
 import { sha256Hex } from '../store/codec.js'
 import { objectKey } from '../store/manifest.js'
@@ -18,6 +19,8 @@ export interface PipelineJobOptions {
   /** Local folder where verified sources are kept by digest. */
   sourcesDir: string
   env?: NodeJS.ProcessEnv
+  policy?: RestorePolicy
+  signing?: EntrySigning
 }
 
 /** Computes the plan, then restores, runs and checkpoints the pipeline; a failure after planning carries the plan. */
@@ -44,7 +47,9 @@ export async function runPipelineJob(options: PipelineJobOptions): Promise<{ pla
       readScopes: options.readScopes,
       needFinalTree: options.needFinalTree,
       log: options.log,
-      env: options.env
+      env: options.env,
+      policy: options.policy,
+      signing: options.signing
     })
     return { plan, result }
   } catch (error) {

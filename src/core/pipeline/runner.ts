@@ -1,6 +1,8 @@
 import { lstat } from 'node:fs/promises'
 import * as path from 'node:path'
 import { restoreEntry, saveEntry } from '../cache/checkpoint-cache.js'
+import type { EntrySigning, RestorePolicy } from '../cache/entry-signature.js'
+import type { RestoredEntry } from '../cache/restore-record.js'
 import { InputError } from '../errors.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { runStageCommand } from './stage-process.js'
@@ -50,11 +52,16 @@ export interface RunPipelineOptions {
   needFinalTree: boolean
   log: PipelineLog
   env?: NodeJS.ProcessEnv
+  /** Which checkpoints may be restored (default any), and how new ones are signed (default unsigned). */
+  policy?: RestorePolicy
+  signing?: EntrySigning
 }
 
 export interface PipelineResult {
   status: 'up-to-date' | 'built'
   stages: StageReport[]
+  /** The checkpoint whose tree this run restored and built on, if any. */
+  restored?: RestoredEntry
 }
 
 export class StageFailedError extends Error {
@@ -87,13 +94,15 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       paths: checkpointPaths(stages, index),
       workspace: options.rootDir,
       readScopes: options.readScopes,
-      lookupOnly
+      lookupOnly,
+      policy: options.policy
     })
 
   // Newest checkpoint first: the final stage, then earlier checkpointed stages.
   let startAt = 0
   /** The last tree restored or saved: the base the next checkpoint deduplicates against. */
   let lastTree: string | undefined
+  let restored: RestoredEntry | undefined
   for (let index = last; index >= 0; index--) {
     if (index !== last && !stages[index].checkpoint) continue
     const started = Date.now()
@@ -101,9 +110,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     const found = await tryRestore(() => entryFor(index, lookupOnly), log)
     if (!found) continue
     lastTree = found.tree
+    if (!lookupOnly) restored = { kind: 'checkpoint', ...found.entry }
     reports[index] = { id: stages[index].id, key: stages[index].key, outcome: lookupOnly ? 'cached' : 'restored', seconds: (Date.now() - started) / 1000, bytes: found.bytes }
     log.info(`${lookupOnly ? 'found' : 'restored'} the checkpoint of stage ${stages[index].id} (${stages[index].key.slice(0, 12)})`)
-    if (index === last) return { status: 'up-to-date', stages: reports }
+    if (index === last) return { status: 'up-to-date', stages: reports, ...(restored ? { restored } : {}) }
     startAt = index + 1
     break
   }
@@ -126,7 +136,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     report.outcome = 'ran'
     if (stage.checkpoint || index === last) {
       try {
-        const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes, baseTrees: lastTree ? [lastTree] : [] })
+        const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes, baseTrees: lastTree ? [lastTree] : [], signing: options.signing })
         report.bytes = saved.status === 'saved' ? saved.stats.bytesUploaded : 0
         if (saved.status === 'saved') lastTree = saved.tree
         log.info(saved.status === 'saved' ? `checkpointed stage ${stage.id}: uploaded ${saved.stats.bytesUploaded} bytes` : `checkpoint of stage ${stage.id} already stored`)
@@ -136,13 +146,20 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     }
     report.seconds = (Date.now() - started) / 1000
   }
-  return { status: 'built', stages: reports }
+  return { status: 'built', stages: reports, ...(restored ? { restored } : {}) }
 }
 
-async function tryRestore(restore: () => ReturnType<typeof restoreEntry>, log: PipelineLog): Promise<{ bytes: number; tree: string } | undefined> {
+async function tryRestore(
+  restore: () => ReturnType<typeof restoreEntry>,
+  log: PipelineLog
+): Promise<{ bytes: number; tree: string; entry: Omit<RestoredEntry, 'kind'> } | undefined> {
   try {
     const result = await restore()
-    return result.status === 'found' && result.exact ? { bytes: result.stats?.bytesDownloaded ?? 0, tree: result.match.record.tree } : undefined
+    for (const entry of result.refused ?? []) log.warning(`checkpoint ${entry.key} (scope ${entry.scope}) refused by the restore policy: ${entry.reason}`)
+    if (result.status !== 'found' || !result.exact) return undefined
+    const { key, scope, version, tree } = result.match.record
+    const entry = { key, scope, version, tree, ...(result.signer ? { signer: result.signer } : {}) }
+    return { bytes: result.stats?.bytesDownloaded ?? 0, tree, entry }
   } catch (error) {
     if ((error as Error).name === 'InputError') throw error
     log.warning(`a checkpoint could not be restored and will be rebuilt: ${(error as Error).message}`)

@@ -60,7 +60,8 @@ export interface ProvenanceStatement {
         /** What this action adds: the release, and the pipeline's plan (stage keys and the inputs that made them). */
         artifactAction: { release: ReleaseFacts; plan?: unknown }
       }
-      resolvedDependencies: Array<{ uri: string; digest: { gitCommit: string } }>
+      /** The source commit, then every cache entry and checkpoint the job restored (restore-record.ts). */
+      resolvedDependencies: Array<{ uri: string; digest: Record<string, string>; annotations?: Record<string, unknown> }>
     }
     runDetails: { builder: { id: string }; metadata?: { invocationId: string } }
   }
@@ -191,6 +192,8 @@ export function buildProvenanceStatement(options: {
   release: { project: string; version: string }
   plan?: unknown
   secrets?: string[]
+  /** Further resolved dependencies: what the job restored from the cache. */
+  dependencies?: ProvenanceStatement['predicate']['buildDefinition']['resolvedDependencies']
 }): ProvenanceStatement {
   const { context } = options
   const source = context.repositoryUri
@@ -199,7 +202,8 @@ export function buildProvenanceStatement(options: {
     ...(options.plan === undefined ? {} : { plan: options.plan })
   }
   const resolvedDependencies = [
-    { uri: `git+${source}${context.ref ? `@${context.ref}` : ''}`, digest: { gitCommit: context.commit } }
+    { uri: `git+${source}${context.ref ? `@${context.ref}` : ''}`, digest: { gitCommit: context.commit } },
+    ...(options.dependencies ?? [])
   ]
   const subject = options.subjects.map(file => ({ name: file.name, digest: { sha256: file.sha256 } }))
   const predicate: ProvenanceStatement['predicate'] =

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises'
 import { InputError, IntegrityError } from '../errors.js'
 import { sha256Hex, sha256OfFile, sha256OfStream } from '../store/codec.js'
 import type { ObjectStore } from '../store/object-store.js'
+import { isKitKey, KIT, kitKey, verifyReadme } from './offline-kit.js'
 import { buildProvenanceStatement, releaseFactsOf, SLSA_PROVENANCE_V1, type BuildContext } from './provenance.js'
 import { addToIndex } from './release-index.js'
 import { assertNotACache, markReleaseStore } from './release-store.js'
@@ -23,6 +24,8 @@ export interface StatementSigner {
   keyId?: string
   publicKeyPem?: string
   sign(statement: object): Promise<object>
+  /** Keyless: the trusted root in force (JSON text) for the offline kit; undefined when it cannot be had. */
+  trustedRoot?: () => Promise<string | undefined>
 }
 
 export interface PublishRequest {
@@ -34,6 +37,8 @@ export interface PublishRequest {
   context: BuildContext
   /** The pipeline's plan, carried in the provenance. */
   plan?: unknown
+  /** What the job restored from the cache: resolved dependencies of the provenance. */
+  dependencies?: Parameters<typeof buildProvenanceStatement>[0]['dependencies']
   /** Values kept out of the provenance (see redactSecrets). */
   secrets?: string[]
   signer: StatementSigner
@@ -75,6 +80,7 @@ export async function publishRelease(request: PublishRequest): Promise<PublishRe
     context,
     release: { project, version },
     plan: request.plan,
+    dependencies: request.dependencies,
     secrets: request.secrets
   })
   const facts = releaseFactsOf(statement)
@@ -88,6 +94,7 @@ export async function publishRelease(request: PublishRequest): Promise<PublishRe
   if (publicKey) await assertSameIfPresent(store, publicKey.key, publicKey.bytes)
   // Signed before the first write: a signer that fails leaves nothing behind.
   const provenance = earlier.provenance ?? json(await signer.sign(statement))
+  const kit = await offlineKit(project, version, facts, files, signer)
 
   const lock = await store.objectLock?.()
   const retainUntil =
@@ -120,6 +127,7 @@ export async function publishRelease(request: PublishRequest): Promise<PublishRe
   }
   await createOnce(releaseLayout.sums(project, version), sums, sha256Hex(sums))
   await createOnce(releaseLayout.provenance(project, version), provenance, sha256Hex(provenance))
+  for (const item of kit) await createOnce(item.key, item.bytes, sha256Hex(item.bytes))
   if (publicKey && !(await store.head(publicKey.key))) {
     if ((await store.put(publicKey.key, publicKey.bytes, { ifNoneMatch: true, retainUntil })) === 'created')
       created.push(publicKey.key)
@@ -159,6 +167,24 @@ export async function publishRelease(request: PublishRequest): Promise<PublishRe
   created.push(recordKey)
   await addToIndex(store, project, indexEntry(record))
   return { status: 'published', record, created }
+}
+
+/** The offline verification kit (offline-kit.ts): public key or trusted root, and VERIFY.md. */
+async function offlineKit(
+  project: string,
+  version: string,
+  facts: ReturnType<typeof releaseFactsOf>,
+  files: ReleaseFile[],
+  signer: StatementSigner
+): Promise<Array<{ key: string; bytes: Buffer }>> {
+  const kit: Array<{ key: string; bytes: Buffer }> = []
+  const add = (name: string, text: string) => kit.push({ key: kitKey(project, version, name), bytes: Buffer.from(text) })
+  if (signer.publicKeyPem) add(KIT.publicKey, signer.publicKeyPem)
+  const root = signer.method === 'keyless' ? await signer.trustedRoot?.() : undefined
+  if (root) add(KIT.trustedRoot, root)
+  const keyId = signer.method === 'key' ? signer.keyId : undefined
+  add(KIT.readme, verifyReadme({ project, version, repository: facts.repository, files, keyId, trustedRoot: Boolean(root) }))
+  return kit
 }
 
 export async function readRecord(
@@ -210,6 +236,8 @@ async function earlierAttempt(
       if (!stream || (await sha256OfStream(stream)).sha256 !== file.sha256) throw startedEarlier(project, version, key)
     } else if (key === releaseLayout.sums(project, version)) {
       if (!want.sums.equals((await store.get(key)) ?? Buffer.alloc(0))) throw startedEarlier(project, version, key)
+    } else if (isKitKey(project, version, key)) {
+      // The kit is unsigned convenience that verifiers pin; an earlier attempt's copy stays as it is.
     } else if (key === releaseLayout.provenance(project, version)) {
       provenance = await store.get(key)
       if (!provenance || !sameSignedRelease(provenance, want.facts, want.signer))

@@ -1,10 +1,13 @@
 import { glob, stat } from 'node:fs/promises'
 import * as path from 'node:path'
+import type { PolicyRule } from '../cache/entry-signature.js'
 import { InputError, IntegrityError } from '../errors.js'
 import { signStatementKeyless, signStatementWithKey, verifyBundleKeyless, verifyBundleWithKey } from '../signing/bundle.js'
 import type { KeylessVerification } from '../signing/bundle.js'
 import type { SigningKey } from '../signing/keys.js'
-import type { SigstoreInstance } from '../signing/sigstore-instance.js'
+import { PUBLIC_SIGSTORE, type SigstoreInstance } from '../signing/sigstore-instance.js'
+import { loadTrustedRoot } from '../signing/trust-root.js'
+import { trustedRootJson } from './offline-kit.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { describeStore, storesOverlap, type StoreConfig } from '../store/store-config.js'
 import type { StatementSigner } from './publish-release.js'
@@ -41,7 +44,14 @@ export function keylessSigner(
 ): StatementSigner {
   return {
     method: 'keyless',
-    sign: async statement => signStatementKeyless(statement, { identityToken: await identityToken(), instance })
+    sign: async statement => signStatementKeyless(statement, { identityToken: await identityToken(), instance }),
+    trustedRoot: async () => {
+      try {
+        return trustedRootJson(await loadTrustedRoot(instance ?? PUBLIC_SIGSTORE))
+      } catch {
+        return undefined
+      }
+    }
   }
 }
 
@@ -53,6 +63,7 @@ export interface VerifyOptions {
   publicKeyPem?: string
   /** For keyless releases: the Sigstore instance and the identity policy. */
   keyless?: KeylessVerification
+  requireCacheFrom?: PolicyRule
 }
 
 /** Verifies a release with the method its release.json names. */
@@ -72,6 +83,7 @@ export async function verifyPublishedRelease(options: VerifyOptions): Promise<Ve
     store: options.store,
     project: options.project,
     version: options.version,
+    requireCacheFrom: options.requireCacheFrom,
     verifyBundle: async bundle => (publicKeyPem ? verifyBundleWithKey(bundle, publicKeyPem) : await verifyBundleKeyless(bundle, options.keyless ?? {})) as InTotoStatement
   })
   return { ...verified, keySource }

@@ -1,3 +1,5 @@
+import { describeRule, type PolicyRule } from '../cache/entry-signature.js'
+import { checkRestoredDependencies } from '../cache/restore-record.js'
 import { IntegrityError } from '../errors.js'
 import { sha256Hex, sha256OfStream } from '../store/codec.js'
 import type { ObjectStore } from '../store/object-store.js'
@@ -41,6 +43,8 @@ export async function verifyRelease(request: {
   project: string
   version: string
   verifyBundle: BundleVerifier
+  /** Refuse a release built from a cache entry or checkpoint this rule does not accept (default any). */
+  requireCacheFrom?: PolicyRule
 }): Promise<VerifiedRelease> {
   const { store, project, version } = request
   validateProjectName(project)
@@ -73,6 +77,10 @@ export async function verifyRelease(request: {
   }
   bindRecord(record, signed)
   checked.push('release.json says what the signed provenance says (project, version, repository, commit, files)')
+  if (request.requireCacheFrom && request.requireCacheFrom.kind !== 'any') {
+    checkRestoredDependencies(statement, request.requireCacheFrom)
+    checked.push(`every cache entry and checkpoint it was built from passes ${describeRule(request.requireCacheFrom)}`)
+  }
 
   const sumsBytes = await store.get(releaseLayout.sums(project, version))
   if (!sumsBytes) throw new IntegrityError('SHA256SUMS is missing')

@@ -117,9 +117,24 @@ export interface KeylessVerification {
  * a bundle that does not verify, or a signer the policy refuses, is an IntegrityError with the reason.
  */
 export async function verifyBundleKeyless(bundleJson: unknown, options: KeylessVerification = {}): Promise<unknown> {
+  const { statement, identity } = await verifyKeylessSignature(bundleJson, options)
+  const policy = options.policy ?? { issuer: GITHUB_ACTIONS_ISSUER, identity: { kind: 'repository-workflows' } }
+  checkSignerIdentity(identity, policy, repositoryOfStatement(statement))
+  return statement
+}
+
+/**
+ * Checks a keyless bundle against the instance's trusted root only, and returns the statement and the certificate's
+ * identity, for the caller's identity policy. Errors as verifyBundleKeyless.
+ */
+export async function verifyKeylessSignature(
+  bundleJson: unknown,
+  options: Omit<KeylessVerification, 'policy'> = {},
+  subject = 'provenance'
+): Promise<{ statement: unknown; identity: Signer['identity'] }> {
   const bundle = parseDsseBundle(bundleJson)
   if (isBundleWithPublicKey(bundle)) {
-    throw new IntegrityError('provenance is signed with a key, not keylessly; verify it with the public key')
+    throw new IntegrityError(`${subject} is signed with a key, not keylessly; verify it with the public key`)
   }
   const statement = statementOf(bundle)
   const instance = options.instance ?? PUBLIC_SIGSTORE
@@ -128,11 +143,9 @@ export async function verifyBundleKeyless(bundleJson: unknown, options: KeylessV
   try {
     signer = new Verifier(toTrustMaterial(root), thresholdsFor(instance, root)).verify(toSignedEntity(bundle))
   } catch (error) {
-    throw new IntegrityError(`provenance signature is invalid: ${(error as Error).message}`)
+    throw new IntegrityError(`${subject} signature is invalid: ${(error as Error).message}`)
   }
-  const policy = options.policy ?? { issuer: GITHUB_ACTIONS_ISSUER, identity: { kind: 'repository-workflows' } }
-  checkSignerIdentity(signer.identity, policy, repositoryOfStatement(statement))
-  return statement
+  return { statement, identity: signer.identity }
 }
 
 function servicesOf(instance: SigstoreInstance): string {

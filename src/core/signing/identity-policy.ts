@@ -59,33 +59,34 @@ export function resolveIdentityPolicy(values: IdentityInputValues, prefix = ''):
 export function checkSignerIdentity(
   identity: Signer['identity'],
   policy: IdentityPolicy,
-  statementRepository: string | undefined
+  statementRepository: string | undefined,
+  subject = 'provenance'
 ): void {
   const san = identity?.subjectAlternativeName
   const issuer = identity?.extensions?.issuer
   if (issuer !== policy.issuer) {
-    throw new IntegrityError(`provenance certificate is for OIDC issuer ${issuer ?? '(none)'}, not ${policy.issuer}`)
+    throw new IntegrityError(`${subject} certificate is for OIDC issuer ${issuer ?? '(none)'}, not ${policy.issuer}`)
   }
-  if (!san) throw new IntegrityError('provenance certificate names no signer identity (no SAN)')
+  if (!san) throw new IntegrityError(`${subject} certificate names no signer identity (no SAN)`)
   if (policy.sourceRepository && !sameUrl(statementRepository, policy.sourceRepository)) {
     const named = statementRepository ?? '(none)'
-    throw new IntegrityError(`provenance names repository ${named}, not ${policy.sourceRepository}`)
+    throw new IntegrityError(`${subject} names repository ${named}, not ${policy.sourceRepository}`)
   }
   const repository = policy.sourceRepository ?? statementRepository
   if (policy.identity.kind === 'exact' && san !== policy.identity.uri) {
-    throw new IntegrityError(`provenance was signed by ${san}, not by ${policy.identity.uri}`)
+    throw new IntegrityError(`${subject} was signed by ${san}, not by ${policy.identity.uri}`)
   }
   if (policy.identity.kind === 'regexp' && !policy.identity.pattern.test(san)) {
     const pattern = policy.identity.pattern.source
-    throw new IntegrityError(`provenance was signed by ${san}, which does not match ${pattern}`)
+    throw new IntegrityError(`${subject} was signed by ${san}, which does not match ${pattern}`)
   }
   if (policy.identity.kind === 'repository-workflows') {
     if (!repository) {
-      throw new IntegrityError('provenance names no source repository; give certificate-identity to verify its signer')
+      throw new IntegrityError(`${subject} names no source repository; give certificate-identity to verify its signer`)
     }
     if (!san.toLowerCase().startsWith(`${trimSlash(repository).toLowerCase()}/`)) {
       const which = policy.sourceRepository ? 'source-repository' : 'the repository it names'
-      throw new IntegrityError(`provenance was signed by ${san}, not by a workflow of ${repository}, ${which}`)
+      throw new IntegrityError(`${subject} was signed by ${san}, not by a workflow of ${repository}, ${which}`)
     }
   }
   // A reusable workflow of the repository, run by another one, has a SAN under the repository: the certificate's
@@ -94,7 +95,7 @@ export function checkSignerIdentity(
     const source = sourceRepositoryOf(identity)
     if (!sameUrl(source, repository)) {
       const ran = source ?? '(no source repository)'
-      throw new IntegrityError(`provenance was signed by a workflow run in ${ran}, not in ${repository}`)
+      throw new IntegrityError(`${subject} was signed by a workflow run in ${ran}, not in ${repository}`)
     }
   }
 }
@@ -108,7 +109,12 @@ export function repositoryOfStatement(statement: unknown): string | undefined {
 }
 
 function sourceRepositoryOf(identity: Signer['identity']): string | undefined {
-  const extension = identity?.oids?.find(oid => oid.oid?.id.join('.') === SOURCE_REPOSITORY_OID)
+  return certificateExtension(identity, SOURCE_REPOSITORY_OID)
+}
+
+/** The text of a Fulcio certificate extension (a DER UTF8String), by OID; undefined when absent or unreadable. */
+export function certificateExtension(identity: Signer['identity'], oid: string): string | undefined {
+  const extension = identity?.oids?.find(candidate => candidate.oid?.id.join('.') === oid)
   if (!extension) return undefined
   try {
     return ASN1Obj.parseBuffer(Buffer.from(extension.value)).value.toString('utf8')

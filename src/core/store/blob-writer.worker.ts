@@ -2,6 +2,7 @@ import { hash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as zlib from 'node:zlib'
 import { serveJobs } from '../thread-protocol.js'
+import { futimesSeconds } from './file-times.js'
 import { openReplacing } from './open-replacing.js'
 import { BLOB_MISMATCH, BLOB_UNDECODABLE, WriteJobReader, type WriteJob } from './write-job.js'
 
@@ -72,7 +73,7 @@ export function handle(job: WriterJob): number {
         try {
           writeAll(fd, raw, whole ? null : blob.position)
           if (whole && (mode & umask) !== 0) fs.fchmodSync(fd, mode)
-          if (whole && !Number.isNaN(mtime)) fs.futimesSync(fd, mtime / 1000, mtime / 1000)
+          if (whole && !Number.isNaN(mtime)) fs.futimesSync(fd, futimesSeconds(mtime), futimesSeconds(mtime))
         } finally {
           fs.closeSync(fd)
         }

@@ -8,8 +8,11 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
+  readSync,
   rmdirSync,
   rmSync,
+  statSync,
   symlinkSync,
   unlinkSync,
   type Stats
@@ -19,6 +22,8 @@ import { IntegrityError } from '../errors.js'
 import { TaskPool } from '../task-pool.js'
 import { ThreadJobError } from '../thread-jobs.js'
 import { BlobWriters } from './blob-writers.js'
+import { sha256Hex } from './codec.js'
+import { futimesSeconds } from './file-times.js'
 import { openReplacing } from './open-replacing.js'
 import { isWindows, joinManifestPath, O_NOFOLLOW, O_NONBLOCK } from './platform.js'
 import { BLOB_MISMATCH, BLOB_UNDECODABLE, WriteJobBuilder, type WriteJob } from './write-job.js'
@@ -35,11 +40,19 @@ export interface MaterializeOptions {
   /**
    * Per root, a directory at or above its destination that the restore takes as it is (the
    * workspace, say). Between it and the destination every existing directory must be a real one,
-   * not a symlink, and missing ones are created. Without it, the destination's parent is created
-   * as needed.
+   * not a symlink, and missing ones are created. A root that is its base is used as it stands (made
+   * if absent, its mode left) and must be a directory entry. Without it, the destination's parent
+   * is created as needed.
    */
   bases?: string[]
   onProgress?: (progress: TransferProgress) => void
+  /**
+   * Make each root an exact mirror of its tree: whatever the tree's directories hold besides their
+   * entries is removed. By default what is there is left, except where the tree puts something.
+   */
+  exactMirror?: boolean
+  /** Restore setuid, setgid and sticky bits as saved; by default files lose all three, directories the first two. */
+  keepSpecialModes?: boolean
   /** Writer threads that the caller keeps (from restoreWriters()); by default its own, closed at the end. */
   writers?: BlobWriters
   downloads?: number
@@ -49,6 +62,8 @@ export interface MaterializeOptions {
 export interface MaterializeStats {
   files: number
   treeBytes: number
+  /** Files already there as the manifest has them (size, mode, mtime, each blob's sha256): not fetched or written. */
+  filesUnchanged: number
   bytesDownloaded: number
   objectsDownloaded: number
 }
@@ -101,7 +116,17 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
   const { paths, types, modes, rootIndexes, sizes, mtimes, blobCounts, refs, blobSizes } = columns
   if (destinations.length !== columns.roots.length) throw new Error('one destination per manifest root is required')
   assertSeparate(destinations)
-  const stats: MaterializeStats = { files: 0, treeBytes: 0, bytesDownloaded: 0, objectsDownloaded: 0 }
+  for (let i = 0; i < paths.length; i++) {
+    const r = rootIndexes[i]
+    if (paths[i] === '' && types[i] !== EntryCode.dir && options.bases?.[r] === destinations[r]) {
+      const rule = `is ${destinations[r]} itself and must be a directory`
+      throw new IntegrityError(`manifest root ${JSON.stringify(columns.roots[r])} ${rule}; refusing to restore`)
+    }
+  }
+  const stats: MaterializeStats = { files: 0, treeBytes: 0, filesUnchanged: 0, bytesDownloaded: 0, objectsDownloaded: 0 }
+  /** The mode each entry gets: setuid and setgid dropped (and sticky, from a file) unless kept. */
+  const modeOf = (i: number): number =>
+    options.keepSpecialModes ? modes[i] : modes[i] & (types[i] === EntryCode.dir ? ~0o6000 : ~0o7000)
   const n = paths.length
   /** Entries whose file or link this call created (or replaced). */
   const created = new Uint8Array(n)
@@ -127,8 +152,21 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     rootsReady[r] = 1
     const destination = destinations[r]
     const base = options.bases?.[r]
-    if (base === undefined || base === destination) {
+    if (base === undefined) {
       mkdirSync(path.dirname(destination), { recursive: true })
+      return
+    }
+    // The base is used as it stands (a root that is its base, the workspace itself, is never
+    // replaced); one that is absent is made.
+    const baseStats = statSync(base, { throwIfNoEntry: false })
+    if (baseStats && !baseStats.isDirectory()) throw new IntegrityError(`cannot restore into ${base}: not a directory`)
+    if (!baseStats) {
+      mkdirSync(path.dirname(base), { recursive: true })
+      mkdirSync(base)
+      madeDirectory(base)
+    }
+    if (base === destination) {
+      checkedDirs.add(destination)
       return
     }
     const relative = path.relative(base, destination)
@@ -188,7 +226,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       ensureParents(i)
       const destination = destinationOf(i)
       if (checkedDirs.has(destination)) continue
-      const mode = modes[i]
+      const mode = modeOf(i)
       const exact = (mode & ~0o777) === 0 && (mode & 0o700) === 0o700 && (mode & umask) === 0
       const made = makeDirectory(destination, exact ? mode : 0o777)
       if (made) madeDirectory(destination)
@@ -196,6 +234,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       if ((!made || !exact) && !isWindows) dirsToChmod.push(i)
       checkedDirs.add(destination)
     }
+    if (options.exactMirror) removeUntracked(columns, destinationOf, newDirs)
 
     // Each blob's targets as a list through the references: `firstTarget[k]` is the last reference
     // to digest k, `nextTarget[j]` the one before reference j (-1: none).
@@ -204,14 +243,21 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     const targetEntry = new Uint32Array(refs.length)
     const targetPosition = new Float64Array(refs.length)
     let ref = 0
+    let bytesUnchanged = 0
     for (let i = 0; i < n; i++) {
       if (types[i] !== EntryCode.file) continue
       ensureParents(i)
       stats.files++
       stats.treeBytes += sizes[i]
+      const file = destinationOf(i)
+      if (inTheWay(file) && isUnchanged(columns, i, ref, file, modeOf(i))) {
+        stats.filesUnchanged++
+        bytesUnchanged += sizes[i]
+        ref += blobCounts[i]
+        continue
+      }
       if (blobCounts[i] !== 1) {
         // Empty files and chunked files are created at their full size now; chunks land later.
-        const file = destinationOf(i)
         createAtSize(file, sizes[i], inTheWay(file))
         created[i] = 1
       }
@@ -228,7 +274,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
 
     const { order, runs } = planFetches(columns, firstTarget)
     const bytesTotal = stats.treeBytes
-    let bytesDone = 0
+    let bytesDone = bytesUnchanged
     let lastReport = Date.now()
     /** A run as a writer job; marks the files it writes whole as created. */
     const jobOf = (run: FetchRun, bytes: Uint8Array): WriteJob => {
@@ -241,14 +287,16 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
           const whole = blobCounts[i] === 1
           if (whole) created[i] = 1
           const file = destinationOf(i)
-          job.target(file, targetPosition[target], whole, modes[i], mtimes[i], whole && inTheWay(file))
+          job.target(file, targetPosition[target], whole, modeOf(i), mtimes[i], whole && inTheWay(file))
         }
       }
       return job.build(bytes)
     }
     for (const run of runs) {
       await pool.submit(Math.max(run.end - run.start, run.rawSize), async () => {
-        const bytes = await store.get(objectKey(run.object), { start: run.start, end: run.end - 1 })
+        // Blobs of no stored bytes (raw and empty) need no read; a range cannot be empty.
+        const range = { start: run.start, end: run.end - 1 }
+        const bytes = run.end > run.start ? await store.get(objectKey(run.object), range) : new Uint8Array(0)
         if (!bytes) throw new IntegrityError(`object ${run.object.slice(0, 12)} is missing from the store`)
         if (bytes.length !== run.end - run.start) {
           const how = bytes.length > run.end - run.start ? 'longer' : 'shorter'
@@ -274,8 +322,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     options.onProgress?.({ bytesDone, bytesTotal, bytesTransferred: stats.bytesDownloaded })
 
     for (let i = 0; i < n; i++) {
-      if (types[i] !== EntryCode.file || blobCounts[i] === 1) continue
-      setAttributes(destinationOf(i), modes[i], mtimes[i])
+      if (types[i] !== EntryCode.file || blobCounts[i] === 1 || !created[i]) continue
+      setAttributes(destinationOf(i), modeOf(i), mtimes[i])
     }
 
     // Before the first link: the directories that links go into and that get their modes, as
@@ -306,7 +354,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     }
     for (const i of dirsToChmod.reverse()) {
       const dir = destinationOf(i)
-      setAttributes(dir, modes[i], NaN, identities.get(dir))
+      setAttributes(dir, modeOf(i), NaN, identities.get(dir))
     }
     return stats
   } catch (error) {
@@ -319,6 +367,65 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     throw error
   } finally {
     if (!options.writers) await writers.close()
+  }
+}
+
+/**
+ * Whether file entry `i` (its blobs from reference `ref` on) is already at `file` as the manifest
+ * has it: a regular file with one link, of its size, `mode` and mtime (the cheap check), then every
+ * blob's sha256. Such a file is neither fetched nor written.
+ */
+function isUnchanged(columns: ManifestColumns, i: number, ref: number, file: string, mode: number): boolean {
+  const stats = lstatOrUndefined(file)
+  if (!stats?.isFile() || stats.nlink !== 1 || stats.size !== columns.sizes[i]) return false
+  if ((stats.mode & 0o7777) !== mode || Math.floor(stats.mtimeMs) !== columns.mtimes[i]) return false
+  let fd: number
+  try {
+    fd = openSync(file, ATTRIBUTE_FLAGS)
+  } catch {
+    return false
+  }
+  try {
+    let position = 0
+    for (const end = ref + columns.blobCounts[i]; ref < end; ref++) {
+      const k = columns.refs[ref]
+      const blob = Buffer.allocUnsafe(columns.blobSizes[k])
+      for (let read = 0, got = -1; read < blob.length; read += got) {
+        got = readSync(fd, blob, read, blob.length - read, position + read)
+        if (got === 0) return false
+      }
+      if (sha256Hex(blob) !== digestAt(columns, k)) return false
+      position += blob.length
+    }
+    return true
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Removes what the tree's directories hold besides their entries and the folders above them. Only
+ * directories of the tree are listed, each made or checked to be a real one on the way from its
+ * root, and removal never follows a link; directories the restore made hold nothing yet.
+ */
+function removeUntracked(columns: ManifestColumns, destinationOf: (i: number) => string, made: Set<string>): void {
+  const { paths, types, rootIndexes } = columns
+  const tracked = columns.roots.map(() => new Set<string>())
+  // With the folders above each entry: a manifest need not list them, and the restore made them.
+  for (let i = 0; i < paths.length; i++) {
+    for (let end = paths[i].indexOf('/'); end >= 0; end = paths[i].indexOf('/', end + 1)) {
+      tracked[rootIndexes[i]].add(paths[i].slice(0, end))
+    }
+    tracked[rootIndexes[i]].add(paths[i])
+  }
+  for (let i = 0; i < paths.length; i++) {
+    if (types[i] !== EntryCode.dir || made.has(destinationOf(i))) continue
+    const dir = destinationOf(i)
+    for (const name of readdirSync(dir)) {
+      if (!tracked[rootIndexes[i]].has(paths[i] === '' ? name : `${paths[i]}/${name}`)) {
+        rmSync(path.join(dir, name), { recursive: true, force: true })
+      }
+    }
   }
 }
 
@@ -413,7 +520,7 @@ function setAttributes(target: string, mode: number, mtime: number, identity?: s
   try {
     if (identity !== undefined && identityOf(fstatSync(fd)) !== identity) throw movedDirectory(target)
     fchmodSync(fd, mode)
-    if (!Number.isNaN(mtime)) futimesSync(fd, mtime / 1000, mtime / 1000)
+    if (!Number.isNaN(mtime)) futimesSync(fd, futimesSeconds(mtime), futimesSeconds(mtime))
   } finally {
     closeSync(fd)
   }

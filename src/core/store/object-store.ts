@@ -53,6 +53,8 @@ export interface ObjectStore {
   delete(keys: string[]): Promise<void>
   /** Fails with a StoreError when the store cannot be used (missing bucket, bad credentials, unreachable). */
   check(): Promise<void>
+  /** False where an entry cannot hold revisions (entry-refs.ts); absent means it can. */
+  readonly entryRevisions?: boolean
   /** Whether the store can hold objects under Object Lock (S3); absent where it cannot. */
   objectLock?(): Promise<ObjectLockStatus>
 }
