@@ -7,7 +7,7 @@ import { errorMessage } from '../core/errors.js'
 import { loadPipeline, parsePipeline, type Pipeline } from '../core/pipeline/definition.js'
 import { runPipelineJob } from '../core/pipeline/pipeline-job.js'
 import type { PipelineLog, StageReport } from '../core/pipeline/runner.js'
-import { formatPlan } from '../core/pipeline/stage-keys.js'
+import { formatPlan, type Plan } from '../core/pipeline/stage-keys.js'
 import { TIMELINE_HEADER, timelineRows } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { InputError } from '../core/errors.js'
@@ -66,21 +66,27 @@ export async function runPipelineAction(): Promise<void> {
         'artifact-action-sources'
       )
     }).catch(async error => {
-      const reports = (error as { reports?: StageReport[] }).reports
-      if (reports) await writeTimeline(reports)
+      // A failure after planning still publishes the plan, so a later step can report what failed.
+      const failed = error as { plan?: Plan; reports?: StageReport[] }
+      if (failed.plan) await setPlanOutputs(failed.plan, workspace)
+      if (failed.reports) await writeTimeline(failed.reports)
       throw error
     })
     if (result.restored) await noteRestored(result.restored)
-    const planFile = await writePlanFile(formatPlan(plan), process.env.RUNNER_TEMP || workspace)
-    core.setOutput('plan', JSON.stringify(plan))
-    core.setOutput('plan-file', planFile)
+    await setPlanOutputs(plan, workspace)
     core.setOutput('status', result.status)
-    core.setOutput('final-key', plan.stages.at(-1)?.key ?? '')
     core.info(result.status === 'up-to-date' ? 'The final checkpoint exists: no stage ran.' : 'Pipeline built.')
     await writeTimeline(result.stages)
   } catch (error) {
+    core.setOutput('status', 'failed')
     core.setFailed(errorMessage(error))
   }
+}
+
+async function setPlanOutputs(plan: Plan, workspace: string): Promise<void> {
+  core.setOutput('plan', JSON.stringify(plan))
+  core.setOutput('plan-file', await writePlanFile(formatPlan(plan), process.env.RUNNER_TEMP || workspace))
+  core.setOutput('final-key', plan.stages.at(-1)?.key ?? '')
 }
 
 /**
