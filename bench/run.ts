@@ -339,7 +339,7 @@ async function main(): Promise<void> {
     targets: checkTargets(summaries, trees, settings.throttleShare),
     samples
   }
-  const markdown = renderMarkdown(report)
+  const markdown = renderMarkdown(report) + signedSaveSection(log)
   writeFileSync(path.join(OUT_DIR, 'report.json'), JSON.stringify(report, null, 2))
   writeFileSync(path.join(OUT_DIR, 'report.md'), markdown)
   process.stdout.write(markdown)
@@ -351,3 +351,17 @@ async function main(): Promise<void> {
 }
 
 await main()
+
+/**
+ * What signing a cache entry costs (bench/signed-save.ts, in a process of its own, after the sessions): a markdown
+ * section for the report. BENCH_SIGNED_SAVE=0 leaves it out.
+ */
+function signedSaveSection(log: (line: string) => void): string {
+  if (process.env.BENCH_SIGNED_SAVE === '0') return ''
+  log('timing signed saves (bench/signed-save.ts)')
+  const script = path.join(import.meta.dirname, 'signed-save.ts')
+  const flags = ['--experimental-transform-types', '--no-warnings', '--import', './scripts/ts-register.mjs']
+  const run = spawnSync(process.execPath, [...flags, script], { encoding: 'utf8', cwd: path.dirname(import.meta.dirname) })
+  const output = run.status === 0 ? run.stdout.trim() : `failed (exit ${run.status}): ${run.stderr.trim().split('\n').pop()}`
+  return `\n### Signed saves\n\n\`\`\`\n${output}\n\`\`\`\n`
+}

@@ -5,6 +5,9 @@ import type { S3StoreConfig } from '../../src/core/store/s3-store.js'
 /** The S3 server that scripts/test.sh boots (scripts/s3-server.sh) describes itself in these variables. */
 const VARIABLES = ['S3_TEST_ENDPOINT', 'S3_TEST_ACCESS_KEY_ID', 'S3_TEST_SECRET_ACCESS_KEY'] as const
 
+/** Set by `npm run test:fs` (CI on macOS and Windows): suites leave out what needs the S3 server or Azurite. */
+export const fsOnly = process.env.TEST_FS_ONLY === '1'
+
 export function s3Available(): boolean {
   return VARIABLES.every(name => Boolean(process.env[name]))
 }

@@ -4,10 +4,10 @@ import * as path from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { loadManifest, restoreEntry, saveEntry, type SaveResult } from '../../src/core/cache/checkpoint-cache.js'
 import { entryVersion, ENTRY_SCHEMA, refKey, writeEntry } from '../../src/core/cache/entry-refs.js'
-import { IntegrityError } from '../../src/core/errors.js'
+import { IntegrityError, StoreError } from '../../src/core/errors.js'
 import { Codec, encodeManifest, MANIFEST_SCHEMA, manifestKey, objectKey, treeDigest, type Manifest } from '../../src/core/store/manifest.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
-import { createTestBucket, s3TestClient } from '../helpers/s3.js'
+import { createTestBucket, s3TestClient, s3TestConfig, uniqueBucketName } from '../helpers/s3.js'
 import { describeTree, listFiles, makeBuildTree, seededBytes, tempDir } from '../helpers/trees.js'
 
 const MAIN = ['branch/main']
@@ -353,6 +353,26 @@ describe('checkpoint cache on RGW', () => {
     expect(second.tree).toBe(first.tree)
     expect(second.stats.bytesUploaded).toBeGreaterThan(0)
     await expectRestored(store, 'tree-2', 'build', workspace)
+  })
+
+  it('reports a missing bucket before reading the tree, naming the store input', async () => {
+    const bucket = uniqueBucketName('absent')
+    const store = new S3Store({ ...s3TestConfig(), bucket })
+    let puts = 0
+    const put = store.put.bind(store)
+    store.put = async (...args) => (puts++, put(...args))
+    let progressed = 0
+    const workspace = await tempDir('ws')
+    await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 20, largeBytes: 1024 * 1024 })
+    const onProgress = () => progressed++
+    const saving = saveEntry({ store, key: 'k', paths: ['build'], workspace, readScopes: MAIN, onProgress })
+    const error = await saving.then(() => undefined, (failure: unknown) => failure)
+    expect(error).toBeInstanceOf(StoreError)
+    expect(error).toMatchObject({ failure: 'no-bucket' })
+    expect((error as Error).message).toContain(`bucket "${bucket}" does not exist`)
+    expect((error as Error).message).toContain('create it or fix the `store` input')
+    expect(puts).toBe(0)
+    expect(progressed).toBe(0)
   })
 
   it('saves and restores a path outside the workspace only when it is requested', async () => {

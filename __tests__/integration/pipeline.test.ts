@@ -10,6 +10,7 @@ import type { PipelineLog, PipelineResult, StageReport } from '../../src/core/pi
 import type { Plan } from '../../src/core/pipeline/stage-keys.js'
 import { S3Store } from '../../src/core/store/s3-store.js'
 import { createTestBucket } from '../helpers/s3.js'
+import { runActionFromSource } from '../helpers/source-runner.js'
 import { tempDir } from '../helpers/trees.js'
 
 const quietLog: PipelineLog = { info: () => undefined, warning: () => undefined, output: () => undefined, group: (_title, body) => body() }
@@ -173,5 +174,32 @@ stages:
     expect(tarball.split('\n')).toEqual(expect.arrayContaining(['hello', 'version.h']))
     const again = execFileSync(process.execPath, [path.resolve('dist/cli/index.js'), 'run', path.join(copy, 'hello', 'pipeline.yml')], { env: { ...process.env, ARTIFACT_ACTION_STORE: storeDir }, encoding: 'utf8' })
     expect(again).toMatch(/up to date/)
+  })
+})
+
+describe('the run action', () => {
+  it('sets its plan and status outputs when a stage fails', async () => {
+    const workspace = await tempDir('job')
+    const stages =
+      'stages:\n  - id: one\n    run: echo one > one.txt\n    paths: [one.txt]\n' +
+      '  - id: two\n    run: exit 3\n    paths: [two.txt]\n'
+    const step = await runActionFromSource(
+      'run',
+      { 'pipeline-yaml': stages, store: await tempDir('store') },
+      { GITHUB_WORKSPACE: workspace, GITHUB_REF: 'refs/heads/main' }
+    )
+    expect(step.exitCode).toBe(1)
+    expect(step.outputs.status).toBe('failed')
+    const plan = JSON.parse(step.outputs.plan) as Plan
+    expect(plan.stages.map(stage => stage.id)).toEqual(['one', 'two'])
+    expect(step.outputs['final-key']).toBe(plan.stages[1].key)
+    expect(JSON.parse(await readFile(step.outputs['plan-file'], 'utf8'))).toEqual(plan)
+  })
+
+  it('sets status to failed, without a plan, when the pipeline cannot be read', async () => {
+    const inputs = { pipeline: 'missing.yml', store: await tempDir('store') }
+    const step = await runActionFromSource('run', inputs, { GITHUB_WORKSPACE: await tempDir('job') })
+    expect(step.exitCode).toBe(1)
+    expect(step.outputs).toEqual({ status: 'failed' })
   })
 })

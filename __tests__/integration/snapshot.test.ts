@@ -55,6 +55,24 @@ describe('snapshot', () => {
     expect(await describeTree(target)).toEqual(await describeTree(dir))
   })
 
+  it('counts objects found in the store as deduplicated, with no base to name them', async () => {
+    const dir = await tempDir('stored')
+    for (let i = 0; i < 20; i++) await writeFile(path.join(dir, `small${i}`), `small file ${i}\n`.repeat(50))
+    await writeFile(path.join(dir, 'large.bin'), seededBytes(3 * 1024 * 1024, 5))
+    const store = new FsStore(await tempDir('store'))
+    const roots = [{ spec: 'tree', absolute: dir }]
+    const chunk = { minSize: 64 * 1024, avgSize: 256 * 1024, maxSize: 1024 * 1024 }
+    const tuning = { chunk, smallFileLimit: 64 * 1024 }
+    const first = await snapshotTree({ store, roots, tuning })
+    expect(first.stats.bytesDeduplicated).toBe(0)
+
+    const again = await snapshotTree({ store, roots, tuning })
+    expect(again.digest).toBe(first.digest)
+    expect(again.stats.bytesUploaded).toBe(0)
+    expect(again.stats.bytesDeduplicated).toBe(again.stats.treeBytes)
+    expect(again.reusedObjects.size).toBeGreaterThan(1)
+  })
+
   it(`puts at most ${MAX_FRAME_BLOBS} blobs in a shared frame`, async () => {
     const dir = await tempDir('many-tiny')
     for (let d = 0; d < 10; d++) {

@@ -76592,16 +76592,16 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 59230:
+/***/ 44855:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  i: () => (/* binding */ main)
+  ak: () => (/* binding */ runCli)
 });
 
-// UNUSED EXPORTS: commands
+// UNUSED EXPORTS: commands, main
 
 ;// CONCATENATED MODULE: ./lib/core/clock.js
 const systemClock = { now: () => Date.now() };
@@ -76667,6 +76667,8 @@ function helpText(command) {
         lines.push(`  --${name}${option.type === 'string' ? ' <value>' : ''}${option.short ? `, -${option.short}` : ''}`.padEnd(34) + description);
     }
     lines.push('  --help, -h'.padEnd(34) + 'show this help');
+    if (command.exitCodes)
+        lines.push('', `exit codes: ${command.exitCodes}`);
     return lines.join('\n');
 }
 function stringValue(values, name) {
@@ -77146,7 +77148,64 @@ function malformed() {
     throw new Error('malformed');
 }
 
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(76760);
+;// CONCATENATED MODULE: ./lib/core/store/platform.js
+/**
+ * What differs between operating systems when a tree is saved on one and restored on another. A manifest holds
+ * POSIX-style entries ('/'-separated relative paths, POSIX modes, '/'-separated link targets); these functions
+ * convert between them and the running OS. Each takes the platform as a parameter so tests run every case here.
+ */
+
+
+const isWindows = process.platform === 'win32';
+/** Windows has no O_NOFOLLOW or O_NONBLOCK: an open there follows a link (O_EXCL still refuses anything in the way). */
+const O_NOFOLLOW = external_node_fs_.constants.O_NOFOLLOW ?? 0;
+const O_NONBLOCK = external_node_fs_.constants.O_NONBLOCK ?? 0;
+/**
+ * Characters Windows does not allow in a name: a backslash or a colon would be read as a separator or a drive or
+ * stream, the others are refused.
+ */
+// eslint-disable-next-line no-control-regex
+const WINDOWS_UNSAFE = /[\\:<>"|?*\x01-\x1f]/;
+/** Whether `name` (a path or a name) holds a character Windows does not allow in a name. */
+function unsafeOnWindows(name) {
+    return WINDOWS_UNSAFE.test(name);
+}
+/** A manifest path (relative, '/'-separated) below `root`, with the separator of `platform`. */
+function joinManifestPath(root, relative, platform = process.platform) {
+    if (relative === '')
+        return root;
+    const sep = platform === 'win32' ? '\\' : '/';
+    const native = sep === '/' ? relative : relative.split('/').join(sep);
+    return root.endsWith(sep) || (platform === 'win32' && root.endsWith('/')) ? root + native : root + sep + native;
+}
+/**
+ * A link target as a manifest holds it: on Windows a relative target's backslashes become '/', so the link
+ * restores elsewhere; an absolute Windows target (`C:\…`, `\\server\…`) is kept as it is.
+ */
+function portableLinkTarget(target, platform = process.platform) {
+    if (platform !== 'win32' || external_node_path_.win32.isAbsolute(target))
+        return target;
+    return target.split('\\').join('/');
+}
+/**
+ * A mode as a manifest holds it. Windows has only a read-only flag, and node reports 0o666 or 0o444 for every
+ * file and 0o777-like modes for folders: a tree saved there gets the usual POSIX modes (0o644, 0o444 when read-only,
+ * 0o755 for folders, 0o777 for links), not world-writable ones.
+ */
+function portableMode(type, mode, platform = process.platform) {
+    if (platform !== 'win32')
+        return mode & 0o7777;
+    if (type === 'dir')
+        return 0o755;
+    if (type === 'symlink')
+        return 0o777;
+    return mode & 0o200 ? 0o644 : 0o444;
+}
+
 ;// CONCATENATED MODULE: ./lib/core/store/manifest.js
+
 
 
 
@@ -77176,16 +77235,21 @@ function canonicalEntry(entry) {
 }
 /** Permission bits and setuid, setgid and sticky: all a mode may hold (no file-type bits). */
 const MAX_MODE = 0o7777;
-/** On Windows a backslash or a colon in a name would be read as a separator or a drive or stream. */
-const WINDOWS_UNSAFE = /[\\:]/;
 /** An empty, `.` or `..` segment: a path that has one could leave its root (or is not canonical). */
 const UNSAFE_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
-/** Refuses paths that could leave their root: absolute, `..`, `.`, empty segments, NUL (on Windows `\\` and `:`). */
-function assertSafeRelativePath(path) {
+/**
+ * Refuses paths that could leave their root: absolute, `..`, `.`, empty segments, NUL; on Windows also names
+ * it does not allow (a tree saved elsewhere restores there only where its names allow).
+ */
+function assertSafeRelativePath(path, platform = process.platform) {
     if (path === '')
         return;
-    if (UNSAFE_SEGMENT.test(path) || path.includes('\0') || (process.platform === 'win32' && WINDOWS_UNSAFE.test(path))) {
+    if (UNSAFE_SEGMENT.test(path) || path.includes('\0')) {
         throw new errors_IntegrityError(`manifest path ${JSON.stringify(path)} is unsafe (absolute, or contains '..'); refusing to restore`);
+    }
+    if (platform === 'win32' && unsafeOnWindows(path)) {
+        throw new errors_IntegrityError(`manifest path ${JSON.stringify(path)} is not a valid Windows path (it holds \\ : < > " | ? * or a control ` +
+            'character); refusing to restore');
     }
 }
 /** Columns already checked, so decoded ones are not checked again by the restore that writes them. */
@@ -77508,8 +77572,6 @@ async function mapLimit(items, limit, map) {
     return results;
 }
 
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(76760);
 // EXTERNAL MODULE: external "node:url"
 var external_node_url_ = __nccwpck_require__(73136);
 // EXTERNAL MODULE: external "node:worker_threads"
@@ -77861,14 +77923,18 @@ class WriteJobReader {
 
 
 
+
 const MERGE_GAP = 1024 * 1024;
 /** Blobs per ranged read, at most (but a shared frame is never split): bounds a writer job's memory. */
 const MAX_RUN_BLOBS = 4096;
 // O_EXCL: whatever is in the way (a symlink, a hard link to a file elsewhere, a FIFO) is replaced
 // by a new file, never opened. O_NOFOLLOW keeps that so where O_EXCL alone would not.
-const WRITE_FLAGS = external_node_fs_.constants.O_WRONLY | external_node_fs_.constants.O_CREAT | external_node_fs_.constants.O_EXCL | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK;
-/** Opens what the restore made, to set its mode and mtime, without following a link put in its place. */
-const ATTRIBUTE_FLAGS = external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NOFOLLOW | external_node_fs_.constants.O_NONBLOCK;
+const WRITE_FLAGS = external_node_fs_.constants.O_WRONLY | external_node_fs_.constants.O_CREAT | external_node_fs_.constants.O_EXCL | O_NOFOLLOW | O_NONBLOCK;
+/**
+ * Opens what the restore made, to set its mode and mtime, without following a link put in its place. Windows
+ * sets them only through a handle opened for writing, and cannot open a folder (folders get no mode there).
+ */
+const ATTRIBUTE_FLAGS = isWindows ? external_node_fs_.constants.O_RDWR : external_node_fs_.constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 /** Writer threads for several restores in turn; the caller closes them. */
 function restoreWriters() {
     return new BlobWriters(WRITE_FLAGS);
@@ -77919,13 +77985,7 @@ async function materializeTree(options) {
     const pool = new TaskPool(options.downloads ?? 8, options.bytesInFlight ?? 64 * 1024 * 1024);
     const writers = options.writers ?? new blob_writers_BlobWriters(WRITE_FLAGS);
     // Manifest paths are checked safe (no '..', '.' or empty segments), so joining is concatenation.
-    const destinationOf = (i) => {
-        const root = destinations[rootIndexes[i]];
-        if (paths[i] === '')
-            return root;
-        const relative = external_node_path_.sep === '/' ? paths[i] : paths[i].split('/').join(external_node_path_.sep);
-        return root.endsWith(external_node_path_.sep) ? root + relative : root + external_node_path_.sep + relative;
-    };
+    const destinationOf = (i) => joinManifestPath(destinations[rootIndexes[i]], paths[i]);
     /** Makes sure the directories above root `r`'s destination are there; below its base, real ones. */
     const rootsReady = new Uint8Array(destinations.length);
     const prepareRoot = (r) => {
@@ -78019,7 +78079,8 @@ async function materializeTree(options) {
             const made = makeDirectory(destination, exact ? mode : 0o777);
             if (made)
                 madeDirectory(destination);
-            if (!made || !exact)
+            // Windows has no folder modes (its read-only flag means nothing on a folder).
+            if ((!made || !exact) && !isWindows)
                 dirsToChmod.push(i);
             checkedDirs.add(destination);
         }
@@ -78145,7 +78206,7 @@ async function materializeTree(options) {
                 (0,external_node_fs_.rmSync)(destination, { recursive: true });
             else if (existing)
                 (0,external_node_fs_.unlinkSync)(destination);
-            (0,external_node_fs_.symlinkSync)(columns.targets[link], destination);
+            makeSymlink(columns.targets[link], destination);
             created[i] = 1;
         }
         for (const i of dirsToChmod.reverse()) {
@@ -78339,6 +78400,18 @@ function setAttributes(target, mode, mtime, identity) {
     }
     finally {
         (0,external_node_fs_.closeSync)(fd);
+    }
+}
+/** Windows lets only administrators, and users in Developer Mode, create symlinks: that failure says so. */
+function makeSymlink(target, link) {
+    try {
+        (0,external_node_fs_.symlinkSync)(target, link);
+    }
+    catch (error) {
+        if (!isWindows || error.code !== 'EPERM')
+            throw error;
+        const reason = 'Windows allows symlinks only to administrators or in Developer Mode';
+        throw new Error(`cannot create the symlink ${link}: ${reason}`, { cause: error });
     }
 }
 /** Opens a file for writing in place of whatever non-directory is there; a directory in the way is an error. */
@@ -78697,6 +78770,7 @@ class SaveBases {
 
 
 
+
 /** How a path on this machine is named in a manifest: relative to the workspace, `~/…`, or absolute. */
 function rootSpecFor(absolute, workspace, home = (0,external_node_os_.homedir)()) {
     const fromWorkspace = external_node_path_.relative(workspace, absolute);
@@ -78737,15 +78811,16 @@ async function walkRoots(roots) {
 }
 function walk(root, source, relative, into) {
     const stats = (0,external_node_fs_.lstatSync)(source);
-    const mode = stats.mode & 0o7777;
     if (stats.isSymbolicLink()) {
-        into.push({ root, path: relative, type: 'symlink', mode, target: (0,external_node_fs_.readlinkSync)(source), source });
+        const target = portableLinkTarget((0,external_node_fs_.readlinkSync)(source));
+        into.push({ root, path: relative, type: 'symlink', mode: portableMode('symlink', stats.mode), target, source });
     }
     else if (stats.isFile()) {
+        const mode = portableMode('file', stats.mode);
         into.push({ root, path: relative, type: 'file', mode, size: stats.size, mtime: Math.floor(stats.mtimeMs), source });
     }
     else if (stats.isDirectory()) {
-        into.push({ root, path: relative, type: 'dir', mode, source });
+        into.push({ root, path: relative, type: 'dir', mode: portableMode('dir', stats.mode), source });
         const names = (0,external_node_fs_.readdirSync)(source).sort();
         for (const name of names)
             walk(root, external_node_path_.join(source, name), relative === '' ? name : `${relative}/${name}`, into);
@@ -78787,9 +78862,9 @@ async function snapshotTree(options) {
     const progress = progressReporter(entries, stats, options.onProgress);
     /**
      * Stores an object unless the store has it. `produce` makes its bytes only when they are needed;
-     * `location`, when given, is corrected to the stored copy.
+     * `location`, when given, is corrected to the stored copy. `rawSize` bytes count as deduplicated when it is there.
      */
-    const storeObject = async (name, produce, location) => {
+    const storeObject = async (name, rawSize, produce, location) => {
         const existing = await store.head(objectKey(name));
         if (existing && location) {
             location[2] = existing.size;
@@ -78798,6 +78873,7 @@ async function snapshotTree(options) {
         if (existing) {
             // Stored before this save, perhaps garbage a prune is about to collect: checked again after the manifest.
             reusedObjects.add(name);
+            stats.bytesDeduplicated += rawSize;
             return;
         }
         const bytes = await produce();
@@ -78808,10 +78884,14 @@ async function snapshotTree(options) {
             stats.objectsUploaded++;
             progress.tick();
         }
+        else {
+            reusedObjects.add(name);
+            stats.bytesDeduplicated += rawSize;
+        }
     };
     const pack = new PackWriter(tuning, (rawSize, seal) => uploads.submit(rawSize, async () => {
         const { name, bytes } = await seal();
-        await storeObject(name, async () => bytes);
+        await storeObject(name, rawSize, async () => bytes);
     }));
     /** Takes a blob this save or a base already stored, if any did. */
     const reuse = (digest) => {
@@ -78847,7 +78927,7 @@ async function snapshotTree(options) {
             const location = [digest, 0, chunk.length, chunk.length, Codec.raw];
             used.set(digest, location);
             // Compression runs inside the upload task, on libuv's pool, while the next chunk is read.
-            await uploads.submit(chunk.length, () => storeObject(digest, async () => {
+            await uploads.submit(chunk.length, () => storeObject(digest, chunk.length, async () => {
                 const encoded = await encodeBlob(chunk);
                 location[2] = encoded.bytes.length;
                 location[4] = encoded.zstd ? Codec.zstd : Codec.raw;
@@ -80025,8 +80105,10 @@ class Refused extends Error {
 }
 async function verifiedWriter(store, match, policy) {
     const { record } = match;
-    // Keyed by the key's first ref and the tree: every revision that names this tree shares the signature.
-    const bytes = await store.get(signatureKey(refKey(record.scope, record.version, record.key), record.tree));
+    // Keyed by where the ref lies, without its revision, and the tree: the revisions of one tree share it.
+    const at = parseEntryKey(match.refKey);
+    const firstRef = at ? refKey(at.scope, at.version, at.key) : match.refKey;
+    const bytes = await store.get(signatureKey(firstRef, record.tree));
     if (!bytes)
         throw new Refused('unsigned (no signature for its tree)');
     let bundle;
@@ -80321,6 +80403,8 @@ async function storeAndName(request) {
     const current = update ? await newestRevision(request.store, scope, version, request.key) : undefined;
     if (!update && (await request.store.head(refKey(scope, version, request.key))))
         return { status: 'exists', ...(updateUnsupported ? { updateUnsupported } : {}) };
+    // A missing bucket reads as a missing key: the check names it before the tree is read.
+    await request.store.check();
     const bases = await loadBases(request, version, current?.record.tree);
     let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress });
     // A prune may have collected objects of a base since it was read: wait out a prune's deletions
@@ -80460,6 +80544,7 @@ function timelineRows(stages) {
 }
 
 ;// CONCATENATED MODULE: ./lib/core/store/fs-store.js
+
 
 
 
@@ -80680,6 +80765,10 @@ class FsStore {
         const segments = relative.split('/');
         if (segments.some(segment => segment === '' || segment === '.' || segment === '..')) {
             throw new StoreError(`key "${key}" in ${this.root}: empty, "." and ".." path segments are not allowed`);
+        }
+        // On Windows a backslash would be a separator (and could leave the directory), a colon a drive or stream.
+        if (isWindows && unsafeOnWindows(relative)) {
+            throw new StoreError(`key "${key}" in ${this.root}: holds a character Windows does not allow in a file name`);
         }
         return external_node_path_.join(this.root, ...segments);
     }
@@ -81311,7 +81400,7 @@ class S3Store {
         const status = statusOf(error);
         const what = `${operation}${key ? ` ${key}` : ''} at ${this.location}`;
         if (name === 'NoSuchBucket' || (operation === 'check' && status === 404)) {
-            return new StoreError(`${what}: bucket "${this.bucket}" does not exist; create it or fix the \`bucket\` input`, 'no-bucket');
+            return new StoreError(`${what}: bucket "${this.bucket}" does not exist; create it or fix the \`store\` input`, 'no-bucket');
         }
         if (status === 403 || DENIED_ERROR_NAMES.has(name)) {
             return new StoreError(`${this.location}: access denied (HTTP 403); ` +
@@ -85093,18 +85182,18 @@ const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* ()
 });
 const platform = external_os_.platform();
 const arch = external_os_.arch();
-const isWindows = platform === 'win32';
+const platform_isWindows = platform === 'win32';
 const isMacOS = platform === 'darwin';
 const isLinux = platform === 'linux';
 function getDetails() {
     return platform_awaiter(this, void 0, void 0, function* () {
-        return Object.assign(Object.assign({}, (yield (isWindows
+        return Object.assign(Object.assign({}, (yield (platform_isWindows
             ? getWindowsInfo()
             : isMacOS
                 ? getMacOsInfo()
                 : getLinuxInfo()))), { platform,
             arch,
-            isWindows,
+            isWindows: platform_isWindows,
             isMacOS,
             isLinux });
     });
@@ -86598,24 +86687,39 @@ function stage_keys_short(key) {
 
 
 
-/** Computes the plan, then restores, runs and checkpoints the pipeline. */
+/** Computes the plan, then restores, runs and checkpoints the pipeline; a failure after planning carries the plan. */
 async function runPipelineJob(options) {
     const { pipeline } = options;
     const plan = await computePlan(pipeline);
-    await assertNotReleaseStore(options.store);
-    const stages = pipeline.stages.map((stage, index) => ({
-        id: stage.id,
-        key: plan.stages[index].key,
-        run: stage.run,
-        workingDirectory: stage.workingDirectory,
-        env: stage.env,
-        secretEnv: stage.secretEnv,
-        paths: stage.paths,
-        checkpoint: stage.checkpoint,
-        prepare: stage.sources.length > 0 ? () => placeSources(stage, options) : undefined
-    }));
-    const result = await runPipeline({ stages, rootDir: pipeline.rootDir, store: options.store, readScopes: options.readScopes, needFinalTree: options.needFinalTree, log: options.log, env: options.env, policy: options.policy, signing: options.signing });
-    return { plan, result };
+    try {
+        await assertNotReleaseStore(options.store);
+        const stages = pipeline.stages.map((stage, index) => ({
+            id: stage.id,
+            key: plan.stages[index].key,
+            run: stage.run,
+            workingDirectory: stage.workingDirectory,
+            env: stage.env,
+            secretEnv: stage.secretEnv,
+            paths: stage.paths,
+            checkpoint: stage.checkpoint,
+            prepare: stage.sources.length > 0 ? () => placeSources(stage, options) : undefined
+        }));
+        const result = await runPipeline({
+            stages,
+            rootDir: pipeline.rootDir,
+            store: options.store,
+            readScopes: options.readScopes,
+            needFinalTree: options.needFinalTree,
+            log: options.log,
+            env: options.env,
+            policy: options.policy,
+            signing: options.signing
+        });
+        return { plan, result };
+    }
+    catch (error) {
+        throw error instanceof Error ? Object.assign(error, { plan }) : error;
+    }
 }
 /**
  * Sources are content-addressed like everything else: a digest the local folder lacks is taken from
@@ -86715,6 +86819,8 @@ const planCommand = {
     summary: 'Print the stage keys and every input that went into each, as JSON; with --diff, explain why keys differ from an earlier plan.',
     usage: 'plan PIPELINE.yml [--diff OLD-PLAN.json]',
     options: { diff: { type: 'string', description: 'an earlier plan JSON to compare with' } },
+    exitCodes: '0 printed, or with --diff no key differs; 1 with --diff a key differs (as diff does), or failed; ' +
+        '2 bad input.',
     async run(values, positionals) {
         const plan = await computePlan(await loadPipeline(pipelineFile(positionals)));
         const against = stringValue(values, 'diff');
@@ -87816,6 +87922,9 @@ const keygenCommand = {
         await (0,promises_.writeFile)(`${out}.key`, privateKeyPem, { mode: 0o600, flag: 'wx' });
         await (0,promises_.writeFile)(`${out}.pub`, key.publicKeyPem, { flag: 'wx' });
         release_commands_print(`wrote ${out}.key and ${out}.pub (key id ${key.keyId})`);
+        // A mode is only a read-only flag on Windows: the folder's access list is what protects the key there.
+        if (process.platform === 'win32')
+            release_commands_print(`${out}.key is protected only by its folder's permissions on Windows`);
         return Exit.Ok;
     }
 };
@@ -87858,6 +87967,19 @@ async function main(argv, context = { clock: systemClock }) {
         return isNamedError(error, 'InputError') ? Exit.Usage : Exit.Failure;
     }
 }
+/**
+ * Runs one CLI invocation and ends the process with its exit code once stdout and stderr have handed on
+ * everything written to them: output piped into a slower reader (`plan | jq`) is written asynchronously, and
+ * process.exit() would drop what is still queued. A reader that stops early (`| head`) ends the wait quietly.
+ */
+async function runCli(argv) {
+    for (const stream of [process.stdout, process.stderr])
+        stream.on('error', () => { });
+    const code = await main(argv);
+    const flushed = (stream) => new Promise(resolve => stream.write('', () => resolve()));
+    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    process.exit(code);
+}
 
 
 /***/ }),
@@ -87866,9 +87988,9 @@ async function main(argv, context = { clock: systemClock }) {
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(59230);
+/* harmony import */ var _cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(44855);
 
-process.exit(await (0,_cli_main_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2)));
+await (0,_cli_main_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2));
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);

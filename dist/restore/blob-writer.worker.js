@@ -298,7 +298,8 @@ class WriteJobReader {
 
 
 
-const CHUNK_FLAGS = external_node_fs_namespaceObject.constants.O_WRONLY | external_node_fs_namespaceObject.constants.O_NOFOLLOW;
+// Windows has no O_NOFOLLOW: a chunk's file there is opened following a link (the restore made the file itself).
+const CHUNK_FLAGS = external_node_fs_namespaceObject.constants.O_WRONLY | (external_node_fs_namespaceObject.constants.O_NOFOLLOW ?? 0);
 const failure = (code, message) => Object.assign(new Error(message), { code });
 const unzstd = (stored, size) => external_node_zlib_namespaceObject.zstdDecompressSync(stored, { chunkSize: Math.max(64, size), maxOutputLength: Math.max(1, size) });
 function writeAll(fd, data, position) {

@@ -5,7 +5,7 @@ import * as path from 'node:path'
 import { readScopes } from '../core/cache/scope.js'
 import { runPipelineJob } from '../core/pipeline/pipeline-job.js'
 import type { PipelineLog, StageReport } from '../core/pipeline/runner.js'
-import { formatPlan } from '../core/pipeline/stage-keys.js'
+import { formatPlan, type Plan } from '../core/pipeline/stage-keys.js'
 import { TIMELINE_HEADER, timelineRows } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { refContextFromEnv } from '../github/runner-context.js'
@@ -39,18 +39,23 @@ export async function runPipeline(inputs: RunInputValues): Promise<void> {
       'artifact-action-sources'
     )
   }).catch(async error => {
-    const reports = (error as { reports?: StageReport[] }).reports
-    if (reports) await writeTimeline(reports)
+    // A failure after planning still publishes the plan, so a later step can report what failed.
+    const failed = error as { plan?: Plan; reports?: StageReport[] }
+    if (failed.plan) await setPlanOutputs(failed.plan, workspace)
+    if (failed.reports) await writeTimeline(failed.reports)
     throw error
   })
   if (result.restored) await noteRestored(result.restored)
-  const planFile = await writePlanFile(formatPlan(plan), process.env.RUNNER_TEMP || workspace)
-  core.setOutput(RunOutputs.Plan, JSON.stringify(plan))
-  core.setOutput(RunOutputs.PlanFile, planFile)
+  await setPlanOutputs(plan, workspace)
   core.setOutput(RunOutputs.Status, result.status)
-  core.setOutput(RunOutputs.FinalKey, plan.stages.at(-1)?.key ?? '')
   core.info(result.status === 'up-to-date' ? 'The final checkpoint exists: no stage ran.' : 'Pipeline built.')
   await writeTimeline(result.stages)
+}
+
+async function setPlanOutputs(plan: Plan, workspace: string): Promise<void> {
+  core.setOutput(RunOutputs.Plan, JSON.stringify(plan))
+  core.setOutput(RunOutputs.PlanFile, await writePlanFile(formatPlan(plan), process.env.RUNNER_TEMP || workspace))
+  core.setOutput(RunOutputs.FinalKey, plan.stages.at(-1)?.key ?? '')
 }
 
 /**

@@ -23,6 +23,8 @@ export interface Command {
   summary: string
   usage: string
   options: Options
+  /** The exit codes this command gives, when they mean more than the CLI's usual ones. */
+  exitCodes?: string
   run(values: Values, positionals: string[], context: CommandContext): Promise<number>
 }
 
@@ -43,6 +45,7 @@ export function helpText(command: Command): string {
     lines.push(`  --${name}${option.type === 'string' ? ' <value>' : ''}${option.short ? `, -${option.short}` : ''}`.padEnd(34) + description)
   }
   lines.push('  --help, -h'.padEnd(34) + 'show this help')
+  if (command.exitCodes) lines.push('', `exit codes: ${command.exitCodes}`)
   return lines.join('\n')
 }
 

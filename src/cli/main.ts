@@ -37,3 +37,16 @@ export async function main(argv: string[], context: CommandContext = { clock: sy
     return isNamedError(error, 'InputError') ? Exit.Usage : Exit.Failure
   }
 }
+
+/**
+ * Runs one CLI invocation and ends the process with its exit code once stdout and stderr have handed on
+ * everything written to them: output piped into a slower reader (`plan | jq`) is written asynchronously, and
+ * process.exit() would drop what is still queued. A reader that stops early (`| head`) ends the wait quietly.
+ */
+export async function runCli(argv: string[]): Promise<never> {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
+  const code = await main(argv)
+  const flushed = (stream: NodeJS.WriteStream) => new Promise<void>(resolve => stream.write('', () => resolve()))
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)])
+  process.exit(code)
+}

@@ -1,3 +1,3 @@
-import { main } from '../cli/main.js'
+import { runCli } from '../cli/main.js'
 
-process.exit(await main(process.argv.slice(2)))
+await runCli(process.argv.slice(2))

@@ -68,6 +68,9 @@ export const planCommand: Command = {
   summary: 'Print the stage keys and every input that went into each, as JSON; with --diff, explain why keys differ from an earlier plan.',
   usage: 'plan PIPELINE.yml [--diff OLD-PLAN.json]',
   options: { diff: { type: 'string', description: 'an earlier plan JSON to compare with' } },
+  exitCodes:
+    '0 printed, or with --diff no key differs; 1 with --diff a key differs (as diff does), or failed; ' +
+    '2 bad input.',
   async run(values, positionals) {
     const plan = await computePlan(await loadPipeline(pipelineFile(positionals)))
     const against = stringValue(values, 'diff')

@@ -198,6 +198,8 @@ export const keygenCommand: Command = {
     await writeFile(`${out}.key`, privateKeyPem, { mode: 0o600, flag: 'wx' })
     await writeFile(`${out}.pub`, key.publicKeyPem, { flag: 'wx' })
     print(`wrote ${out}.key and ${out}.pub (key id ${key.keyId})`)
+    // A mode is only a read-only flag on Windows: the folder's access list is what protects the key there.
+    if (process.platform === 'win32') print(`${out}.key is protected only by its folder's permissions on Windows`)
     return Exit.Ok
   }
 }

@@ -182,6 +182,8 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
   const current = update ? await newestRevision(request.store, scope, version, request.key) : undefined
   if (!update && (await request.store.head(refKey(scope, version, request.key))))
     return { status: 'exists', ...(updateUnsupported ? { updateUnsupported } : {}) }
+  // A missing bucket reads as a missing key: the check names it before the tree is read.
+  await request.store.check()
 
   const bases = await loadBases(request, version, current?.record.tree)
   let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress })

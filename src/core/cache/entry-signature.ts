@@ -206,8 +206,10 @@ class Refused extends Error {}
 
 async function verifiedWriter(store: ObjectStore, match: EntryMatch, policy: RestorePolicy): Promise<SignedWriter> {
   const { record } = match
-  // Keyed by the key's first ref and the tree: every revision that names this tree shares the signature.
-  const bytes = await store.get(signatureKey(refKey(record.scope, record.version, record.key), record.tree))
+  // Keyed by where the ref lies, without its revision, and the tree: the revisions of one tree share it.
+  const at = parseEntryKey(match.refKey)
+  const firstRef = at ? refKey(at.scope, at.version, at.key) : match.refKey
+  const bytes = await store.get(signatureKey(firstRef, record.tree))
   if (!bytes) throw new Refused('unsigned (no signature for its tree)')
   let bundle: { verificationMaterial?: { publicKey?: { hint?: unknown } } }
   try {

@@ -23,24 +23,38 @@ export interface PipelineJobOptions {
   signing?: EntrySigning
 }
 
-/** Computes the plan, then restores, runs and checkpoints the pipeline. */
+/** Computes the plan, then restores, runs and checkpoints the pipeline; a failure after planning carries the plan. */
 export async function runPipelineJob(options: PipelineJobOptions): Promise<{ plan: Plan; result: PipelineResult }> {
   const { pipeline } = options
   const plan = await computePlan(pipeline)
-  await assertNotReleaseStore(options.store)
-  const stages: RunnableStage[] = pipeline.stages.map((stage, index) => ({
-    id: stage.id,
-    key: plan.stages[index].key,
-    run: stage.run,
-    workingDirectory: stage.workingDirectory,
-    env: stage.env,
-    secretEnv: stage.secretEnv,
-    paths: stage.paths,
-    checkpoint: stage.checkpoint,
-    prepare: stage.sources.length > 0 ? () => placeSources(stage, options) : undefined
-  }))
-  const result = await runPipeline({ stages, rootDir: pipeline.rootDir, store: options.store, readScopes: options.readScopes, needFinalTree: options.needFinalTree, log: options.log, env: options.env, policy: options.policy, signing: options.signing })
-  return { plan, result }
+  try {
+    await assertNotReleaseStore(options.store)
+    const stages: RunnableStage[] = pipeline.stages.map((stage, index) => ({
+      id: stage.id,
+      key: plan.stages[index].key,
+      run: stage.run,
+      workingDirectory: stage.workingDirectory,
+      env: stage.env,
+      secretEnv: stage.secretEnv,
+      paths: stage.paths,
+      checkpoint: stage.checkpoint,
+      prepare: stage.sources.length > 0 ? () => placeSources(stage, options) : undefined
+    }))
+    const result = await runPipeline({
+      stages,
+      rootDir: pipeline.rootDir,
+      store: options.store,
+      readScopes: options.readScopes,
+      needFinalTree: options.needFinalTree,
+      log: options.log,
+      env: options.env,
+      policy: options.policy,
+      signing: options.signing
+    })
+    return { plan, result }
+  } catch (error) {
+    throw error instanceof Error ? Object.assign(error, { plan }) : error
+  }
 }
 
 /**

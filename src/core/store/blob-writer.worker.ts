@@ -20,7 +20,8 @@ export interface WriterJob extends WriteJob {
   umask: number
 }
 
-const CHUNK_FLAGS = fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW
+// Windows has no O_NOFOLLOW: a chunk's file there is opened following a link (the restore made the file itself).
+const CHUNK_FLAGS = fs.constants.O_WRONLY | (fs.constants.O_NOFOLLOW ?? 0)
 
 const failure = (code: string, message: string): Error => Object.assign(new Error(message), { code })
 

@@ -5,6 +5,7 @@ import * as path from 'node:path'
 import type { Readable } from 'node:stream'
 import { StoreError } from '../errors.js'
 import type { ByteRange, ObjectInfo, ObjectStore, PutBody, PutOptions } from './object-store.js'
+import { isWindows, unsafeOnWindows } from './platform.js'
 
 /** Names of files being written; never listed, and cannot collide with a key's file. */
 const TEMP_NAME = /\.tmp-[0-9a-f]{16}$/
@@ -212,6 +213,10 @@ export class FsStore implements ObjectStore {
     const segments = relative.split('/')
     if (segments.some(segment => segment === '' || segment === '.' || segment === '..')) {
       throw new StoreError(`key "${key}" in ${this.root}: empty, "." and ".." path segments are not allowed`)
+    }
+    // On Windows a backslash would be a separator (and could leave the directory), a colon a drive or stream.
+    if (isWindows && unsafeOnWindows(relative)) {
+      throw new StoreError(`key "${key}" in ${this.root}: holds a character Windows does not allow in a file name`)
     }
     return path.join(this.root, ...segments)
   }

@@ -1,6 +1,7 @@
 import { IntegrityError } from '../errors.js'
 import { sha256Hex, unzstdSync, zstdSync } from './codec.js'
 import { columnsOf, encodeColumnsWith, encodeTreePart, EntryCode, isColumnar, manifestOf, readColumns, SHA256_HEX, type ManifestColumns, type ManifestTree } from './manifest-columns.js'
+import { unsafeOnWindows } from './platform.js'
 
 export const MANIFEST_SCHEMA = 'artifact-action/manifest@3'
 const COMPACT_JSON_SCHEMA = 'artifact-action/manifest@2'
@@ -69,17 +70,24 @@ function canonicalEntry(entry: ManifestEntry): ManifestEntry {
 
 /** Permission bits and setuid, setgid and sticky: all a mode may hold (no file-type bits). */
 const MAX_MODE = 0o7777
-/** On Windows a backslash or a colon in a name would be read as a separator or a drive or stream. */
-const WINDOWS_UNSAFE = /[\\:]/
 
 /** An empty, `.` or `..` segment: a path that has one could leave its root (or is not canonical). */
 const UNSAFE_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/
 
-/** Refuses paths that could leave their root: absolute, `..`, `.`, empty segments, NUL (on Windows `\\` and `:`). */
-export function assertSafeRelativePath(path: string): void {
+/**
+ * Refuses paths that could leave their root: absolute, `..`, `.`, empty segments, NUL; on Windows also names
+ * it does not allow (a tree saved elsewhere restores there only where its names allow).
+ */
+export function assertSafeRelativePath(path: string, platform: NodeJS.Platform = process.platform): void {
   if (path === '') return
-  if (UNSAFE_SEGMENT.test(path) || path.includes('\0') || (process.platform === 'win32' && WINDOWS_UNSAFE.test(path))) {
+  if (UNSAFE_SEGMENT.test(path) || path.includes('\0')) {
     throw new IntegrityError(`manifest path ${JSON.stringify(path)} is unsafe (absolute, or contains '..'); refusing to restore`)
+  }
+  if (platform === 'win32' && unsafeOnWindows(path)) {
+    throw new IntegrityError(
+      `manifest path ${JSON.stringify(path)} is not a valid Windows path (it holds \\ : < > " | ? * or a control ` +
+        'character); refusing to restore'
+    )
   }
 }
 

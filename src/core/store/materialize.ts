@@ -25,6 +25,7 @@ import { BlobWriters } from './blob-writers.js'
 import { sha256Hex } from './codec.js'
 import { futimesSeconds } from './file-times.js'
 import { openReplacing } from './open-replacing.js'
+import { isWindows, joinManifestPath, O_NOFOLLOW, O_NONBLOCK } from './platform.js'
 import { BLOB_MISMATCH, BLOB_UNDECODABLE, WriteJobBuilder, type WriteJob } from './write-job.js'
 import { Codec, objectKey, validateColumns } from './manifest.js'
 import { digestAt, EntryCode, type ManifestColumns } from './manifest-columns.js'
@@ -83,10 +84,12 @@ const MERGE_GAP = 1024 * 1024
 const MAX_RUN_BLOBS = 4096
 // O_EXCL: whatever is in the way (a symlink, a hard link to a file elsewhere, a FIFO) is replaced
 // by a new file, never opened. O_NOFOLLOW keeps that so where O_EXCL alone would not.
-const WRITE_FLAGS =
-  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NONBLOCK
-/** Opens what the restore made, to set its mode and mtime, without following a link put in its place. */
-const ATTRIBUTE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW | O_NONBLOCK
+/**
+ * Opens what the restore made, to set its mode and mtime, without following a link put in its place. Windows
+ * sets them only through a handle opened for writing, and cannot open a folder (folders get no mode there).
+ */
+const ATTRIBUTE_FLAGS = isWindows ? constants.O_RDWR : constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK
 
 /** Writer threads for several restores in turn; the caller closes them. */
 export function restoreWriters(): BlobWriters {
@@ -140,12 +143,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
   const writers = options.writers ?? new BlobWriters(WRITE_FLAGS)
 
   // Manifest paths are checked safe (no '..', '.' or empty segments), so joining is concatenation.
-  const destinationOf = (i: number): string => {
-    const root = destinations[rootIndexes[i]]
-    if (paths[i] === '') return root
-    const relative = path.sep === '/' ? paths[i] : paths[i].split('/').join(path.sep)
-    return root.endsWith(path.sep) ? root + relative : root + path.sep + relative
-  }
+  const destinationOf = (i: number): string => joinManifestPath(destinations[rootIndexes[i]], paths[i])
 
   /** Makes sure the directories above root `r`'s destination are there; below its base, real ones. */
   const rootsReady = new Uint8Array(destinations.length)
@@ -232,7 +230,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       const exact = (mode & ~0o777) === 0 && (mode & 0o700) === 0o700 && (mode & umask) === 0
       const made = makeDirectory(destination, exact ? mode : 0o777)
       if (made) madeDirectory(destination)
-      if (!made || !exact) dirsToChmod.push(i)
+      // Windows has no folder modes (its read-only flag means nothing on a folder).
+      if ((!made || !exact) && !isWindows) dirsToChmod.push(i)
       checkedDirs.add(destination)
     }
     if (options.exactMirror) removeUntracked(columns, destinationOf, newDirs)
@@ -350,7 +349,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       const existing = lstatOrUndefined(destination)
       if (existing?.isDirectory()) rmSync(destination, { recursive: true })
       else if (existing) unlinkSync(destination)
-      symlinkSync(columns.targets[link], destination)
+      makeSymlink(columns.targets[link], destination)
       created[i] = 1
     }
     for (const i of dirsToChmod.reverse()) {
@@ -524,6 +523,17 @@ function setAttributes(target: string, mode: number, mtime: number, identity?: s
     if (!Number.isNaN(mtime)) futimesSync(fd, futimesSeconds(mtime), futimesSeconds(mtime))
   } finally {
     closeSync(fd)
+  }
+}
+
+/** Windows lets only administrators, and users in Developer Mode, create symlinks: that failure says so. */
+function makeSymlink(target: string, link: string): void {
+  try {
+    symlinkSync(target, link)
+  } catch (error) {
+    if (!isWindows || (error as NodeJS.ErrnoException).code !== 'EPERM') throw error
+    const reason = 'Windows allows symlinks only to administrators or in Developer Mode'
+    throw new Error(`cannot create the symlink ${link}: ${reason}`, { cause: error })
   }
 }
 

@@ -617,7 +617,7 @@ export class S3Store implements ObjectStore {
     const what = `${operation}${key ? ` ${key}` : ''} at ${this.location}`
     if (name === 'NoSuchBucket' || (operation === 'check' && status === 404)) {
       return new StoreError(
-        `${what}: bucket "${this.bucket}" does not exist; create it or fix the \`bucket\` input`,
+        `${what}: bucket "${this.bucket}" does not exist; create it or fix the \`store\` input`,
         'no-bucket'
       )
     }

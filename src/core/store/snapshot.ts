@@ -85,9 +85,14 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
 
   /**
    * Stores an object unless the store has it. `produce` makes its bytes only when they are needed;
-   * `location`, when given, is corrected to the stored copy.
+   * `location`, when given, is corrected to the stored copy. `rawSize` bytes count as deduplicated when it is there.
    */
-  const storeObject = async (name: string, produce: () => Promise<Uint8Array>, location?: BlobLocation): Promise<void> => {
+  const storeObject = async (
+    name: string,
+    rawSize: number,
+    produce: () => Promise<Uint8Array>,
+    location?: BlobLocation
+  ): Promise<void> => {
     const existing = await store.head(objectKey(name))
     if (existing && location) {
       location[2] = existing.size
@@ -96,6 +101,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     if (existing) {
       // Stored before this save, perhaps garbage a prune is about to collect: checked again after the manifest.
       reusedObjects.add(name)
+      stats.bytesDeduplicated += rawSize
       return
     }
     const bytes = await produce()
@@ -105,13 +111,16 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
       stats.bytesUploaded += bytes.length
       stats.objectsUploaded++
       progress.tick()
+    } else {
+      reusedObjects.add(name)
+      stats.bytesDeduplicated += rawSize
     }
   }
 
   const pack = new PackWriter(tuning, (rawSize, seal) =>
     uploads.submit(rawSize, async () => {
       const { name, bytes } = await seal()
-      await storeObject(name, async () => bytes)
+      await storeObject(name, rawSize, async () => bytes)
     })
   )
   /** Takes a blob this save or a base already stored, if any did. */
@@ -150,6 +159,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
       await uploads.submit(chunk.length, () =>
         storeObject(
           digest,
+          chunk.length,
           async () => {
             const encoded = await encodeBlob(chunk)
             location[2] = encoded.bytes.length

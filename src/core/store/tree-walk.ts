@@ -2,6 +2,7 @@ import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
 import { homedir } from 'node:os'
 import * as path from 'node:path'
 import type { ManifestEntry } from './manifest.js'
+import { portableLinkTarget, portableMode } from './platform.js'
 
 /** A saved path: how the manifest names it, and where it is on this machine. */
 export interface TreeRoot {
@@ -52,13 +53,14 @@ export async function walkRoots(roots: TreeRoot[]): Promise<WalkedEntry[]> {
 
 function walk(root: number, source: string, relative: string, into: WalkedEntry[]): void {
   const stats = lstatSync(source)
-  const mode = stats.mode & 0o7777
   if (stats.isSymbolicLink()) {
-    into.push({ root, path: relative, type: 'symlink', mode, target: readlinkSync(source), source })
+    const target = portableLinkTarget(readlinkSync(source))
+    into.push({ root, path: relative, type: 'symlink', mode: portableMode('symlink', stats.mode), target, source })
   } else if (stats.isFile()) {
+    const mode = portableMode('file', stats.mode)
     into.push({ root, path: relative, type: 'file', mode, size: stats.size, mtime: Math.floor(stats.mtimeMs), source })
   } else if (stats.isDirectory()) {
-    into.push({ root, path: relative, type: 'dir', mode, source })
+    into.push({ root, path: relative, type: 'dir', mode: portableMode('dir', stats.mode), source })
     const names = readdirSync(source).sort()
     for (const name of names) walk(root, path.join(source, name), relative === '' ? name : `${relative}/${name}`, into)
   }
