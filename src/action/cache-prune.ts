@@ -1,67 +1,15 @@
 import * as core from '@actions/core'
 import type { PruneReport } from '../core/cache/prune-plan.js'
-import { formatDuration, parsePruneRules } from '../core/cache/prune-rules.js'
-import { pruneStore, type PruneOptions } from '../core/cache/prune.js'
-import { errorMessage } from '../core/errors.js'
+import { formatDuration } from '../core/cache/prune-rules.js'
+import { pruneStore } from '../core/cache/prune.js'
 import { formatBytes } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
-import { refContextFromEnv } from './github-context.js'
-import { assertKnownInputs, booleanInput, readStoreInputs, STORE_INPUTS } from './inputs.js'
+import type { PruneInputValues } from './inputs/prune.js'
 import { writeSummaryGrid, writeSummaryTable } from './job-summary.js'
+import { PruneOutputs } from './names.js'
 
-export const PruneInputs = {
-  MaxAge: 'max-age',
-  MaxSize: 'max-size',
-  MaxEntriesPerScope: 'max-entries-per-scope',
-  DeleteScopes: 'delete-scopes',
-  GracePeriod: 'grace-period',
-  KeepVersions: 'keep-versions',
-  DefaultBranch: 'default-branch',
-  ProtectDefaultBranch: 'protect-default-branch',
-  EvictOrder: 'evict-order',
-  DryRun: 'dry-run'
-} as const
-
-export const PruneOutputs = {
-  EntriesRemoved: 'entries-removed',
-  EntriesKept: 'entries-kept',
-  BytesFreed: 'bytes-freed'
-} as const
-
-const PRUNE_INPUTS = [...Object.values(PruneInputs), ...STORE_INPUTS]
 /** The job summary lists at most this many entries; the totals cover all. */
 const SUMMARY_ROWS = 200
-
-/** The rules the inputs give; an empty input leaves its rule out. */
-function pruneRulesFromInputs(): Omit<PruneOptions, 'store'> {
-  const text = (name: string): string | undefined => core.getInput(name).trim() || undefined
-  const rules = parsePruneRules(
-    {
-      maxAge: text(PruneInputs.MaxAge),
-      maxSize: text(PruneInputs.MaxSize),
-      maxEntriesPerScope: text(PruneInputs.MaxEntriesPerScope),
-      deleteScopes: core.getMultilineInput(PruneInputs.DeleteScopes).filter(line => line.trim() !== ''),
-      grace: text(PruneInputs.GracePeriod),
-      keepVersions: text(PruneInputs.KeepVersions),
-      // The repository's default branch from the event, unless given.
-      defaultBranch: text(PruneInputs.DefaultBranch) ?? refContextFromEnv().defaultBranch,
-      protectDefaultBranch: text(PruneInputs.ProtectDefaultBranch),
-      evictOrder: text(PruneInputs.EvictOrder)
-    },
-    {
-      maxAge: PruneInputs.MaxAge,
-      maxSize: PruneInputs.MaxSize,
-      maxEntriesPerScope: PruneInputs.MaxEntriesPerScope,
-      deleteScopes: PruneInputs.DeleteScopes,
-      grace: PruneInputs.GracePeriod,
-      keepVersions: PruneInputs.KeepVersions,
-      defaultBranch: PruneInputs.DefaultBranch,
-      protectDefaultBranch: PruneInputs.ProtectDefaultBranch,
-      evictOrder: PruneInputs.EvictOrder
-    }
-  )
-  return { ...rules, dryRun: booleanInput(PruneInputs.DryRun) }
-}
 
 /** One line per removed entry, in the order of eviction. */
 export function logRemoved(report: PruneReport): void {
@@ -111,22 +59,18 @@ async function writePruneSummary(report: PruneReport): Promise<void> {
  * The prune/ sub-action, for a scheduled workflow or a closed pull request. Unlike a save, a prune
  * that cannot run fails the step: a refusal means the store needs a look.
  */
-export async function runPruneAction(): Promise<void> {
-  try {
-    assertKnownInputs(PRUNE_INPUTS)
-    const rules = pruneRulesFromInputs()
-    const store = openStore(readStoreInputs())
-    const report = await pruneStore({ store, ...rules, log: core.info })
-    logRemoved(report)
-    for (const warning of report.warnings) core.warning(warning)
-    core.info(
-      `${report.dryRun ? 'Dry run: would remove' : 'Removed'} ${report.removed.length} entries, kept ${report.kept.length}; ${report.manifestsRemoved} manifests and ${report.objectsRemoved} objects, ${formatBytes(report.bytesFreed)}`
-    )
-    core.setOutput(PruneOutputs.EntriesRemoved, String(report.removed.length))
-    core.setOutput(PruneOutputs.EntriesKept, String(report.kept.length))
-    core.setOutput(PruneOutputs.BytesFreed, String(report.bytesFreed))
-    await writePruneSummary(report)
-  } catch (error) {
-    core.setFailed(errorMessage(error))
-  }
+export async function pruneCache(inputs: PruneInputValues): Promise<void> {
+  const store = openStore(inputs.store)
+  const report = await pruneStore({ store, ...inputs.rules, log: core.info })
+  logRemoved(report)
+  for (const warning of report.warnings) core.warning(warning)
+  core.info(
+    `${report.dryRun ? 'Dry run: would remove' : 'Removed'} ${report.removed.length} entries, ` +
+      `kept ${report.kept.length}; ${report.manifestsRemoved} manifests and ${report.objectsRemoved} objects, ` +
+      formatBytes(report.bytesFreed)
+  )
+  core.setOutput(PruneOutputs.EntriesRemoved, String(report.removed.length))
+  core.setOutput(PruneOutputs.EntriesKept, String(report.kept.length))
+  core.setOutput(PruneOutputs.BytesFreed, String(report.bytesFreed))
+  await writePruneSummary(report)
 }

@@ -1,89 +1,63 @@
 import * as core from '@actions/core'
 import { saveEntry } from '../core/cache/checkpoint-cache.js'
+import { pruneStore } from '../core/cache/prune.js'
 import { readScopes } from '../core/cache/scope.js'
 import { errorMessage, isNamedError } from '../core/errors.js'
 import { formatBytes, formatRetries, progressPrinter } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { describeStore, type StoreConfig } from '../core/store/store-config.js'
-import { parseSize } from '../core/cache/prune-rules.js'
-import { pruneStore } from '../core/cache/prune.js'
-import { Outputs, State } from './cache-restore.js'
-import { refContextFromEnv, workspaceFromEnv } from './github-context.js'
-import {
-  assertKnownInputs,
-  booleanInput,
-  CACHE_INPUTS,
-  Inputs,
-  listInput,
-  noticeCompatibleInputs,
-  readStoreInputs,
-  requiredInput,
-  uploadChunkSizeInput
-} from './inputs.js'
+import { refContextFromEnv } from '../github/runner-context.js'
 import { logRemoved } from './cache-prune.js'
+import type { CacheInputs } from './inputs/cache.js'
 import { writeSummaryTable } from './job-summary.js'
+import { Inputs, Outputs, State } from './names.js'
+import type { StateProvider } from './state.js'
 import { storeWarning } from './store-warning.js'
-import { entrySigningFromInputs, TRUST_INPUTS } from './entry-trust.js'
-import type { EntrySigning } from '../core/cache/entry-signature.js'
 
 /**
- * Saves a cache entry. With `fromState`, it is the post step of the root action: the key comes from
- * the main step, nothing is saved after an exact hit (unless `update` is set), and the restored tree
+ * Saves a cache entry. A key and match that a restore left in `state` (the root action's post step)
+ * come first: nothing is saved after an exact hit (unless `update` is set), and the restored tree
  * serves as the base. With `max-size`, a job on the default branch then prunes the store to that
  * budget. A store problem is a warning: a cache never breaks a build.
  */
-export async function runSave(options: { fromState: boolean }): Promise<void> {
-  try {
-    assertKnownInputs([...CACHE_INPUTS, ...TRUST_INPUTS])
-    const key = (options.fromState && core.getState(State.PrimaryKey)) || requiredInput(Inputs.Key, 'give the cache key to save under')
-    const paths = listInput(Inputs.Path)
-    if (paths.length === 0) requiredInput(Inputs.Path, 'list the files or directories to cache, one per line')
-    const update = booleanInput(Inputs.Update)
-    const budget = budgetFromInputs()
-    noticeCompatibleInputs()
-    const partSize = uploadChunkSizeInput()
-    const config = readStoreInputs(Inputs.Store, process.env, { serviceDefault: true, partSize })
-    if (partSize && config.kind !== 'external') {
-      core.notice(`${Inputs.UploadChunkSize}: this store takes each object (at most ~16 MiB) in one request; it applies to GitHub's cache.`)
-    }
-    const signing = entrySigningFromInputs()
-    const matchedTree = options.fromState ? core.getState(State.MatchedTree) : ''
-    const exactHit = options.fromState && core.getState(State.MatchedKey) === key
-    if (exactHit && !update) core.info(`Cache hit occurred on the primary key ${key}, not saving cache.`)
-    else await saveToStore({ key, paths, update, config, matchedTree, hitTree: exactHit ? matchedTree : undefined, signing })
-    if (budget) await pruneToBudget(budget, config)
-  } catch (error) {
-    core.setFailed(errorMessage(error))
+export async function saveCache(inputs: CacheInputs, state: StateProvider): Promise<void> {
+  const { store: config } = inputs
+  const key = state.get(State.PrimaryKey) || inputs.key
+  if (inputs.uploadChunkSize && config.kind !== 'external') {
+    core.notice(
+      `${Inputs.UploadChunkSize}: this store takes each object (at most ~16 MiB) in one request; ` +
+        "it applies to GitHub's cache."
+    )
   }
+  const matchedTree = state.get(State.MatchedTree)
+  const exactHit = state.get(State.MatchedKey) === key
+  if (exactHit && !inputs.update) core.info(`Cache hit occurred on the primary key ${key}, not saving cache.`)
+  else await saveToStore(inputs, key, matchedTree, exactHit ? matchedTree : undefined)
+  if (inputs.maxSize !== undefined) await pruneToBudget(inputs.maxSize, config)
 }
 
-async function saveToStore(request: {
-  key: string
-  paths: string[]
-  update: boolean
-  config: StoreConfig
-  matchedTree: string
-  hitTree?: string
-  signing?: EntrySigning
-}): Promise<void> {
-  const { key, paths, config, matchedTree } = request
+async function saveToStore(inputs: CacheInputs, key: string, matchedTree: string, hitTree?: string): Promise<void> {
+  const { paths, store: config } = inputs
   const started = Date.now()
   try {
     const result = await saveEntry({
       store: openStore(config),
       key,
-      restoreKeys: listInput(Inputs.RestoreKeys),
+      restoreKeys: inputs.restoreKeys,
       paths,
-      workspace: workspaceFromEnv(),
+      workspace: inputs.workspace,
       readScopes: readScopes(refContextFromEnv()),
       baseTrees: matchedTree ? [matchedTree] : [],
-      update: request.update,
-      hitTree: request.hitTree || undefined,
-      signing: request.signing,
+      update: inputs.update,
+      hitTree: hitTree || undefined,
+      signing: inputs.signing,
       onProgress: progressPrinter('Uploaded', core.info)
     })
     if (result.status === 'no-files') {
-      core.warning(`Path Validation Error: Path(s) specified in the action for caching do(es) not exist, hence no cache is being saved. (path: ${paths.join(', ')})`)
+      core.warning(
+        'Path Validation Error: Path(s) specified in the action for caching do(es) not exist, ' +
+          `hence no cache is being saved. (path: ${paths.join(', ')})`
+      )
       return
     }
     if (result.status === 'unchanged') {
@@ -93,8 +67,10 @@ async function saveToStore(request: {
       return
     }
     if (result.status === 'exists') {
-      if (result.updateUnsupported)
-        core.notice(`${Inputs.Update}: ${describeStore(config)} cannot hold revisions of an entry; only new keys are saved`)
+      if (result.updateUnsupported) {
+        const where = describeStore(config)
+        core.notice(`${Inputs.Update}: ${where} cannot hold revisions of an entry; only new keys are saved`)
+      }
       core.info(`Cache entry ${key} already exists in this scope; another job saved it first. Not saving.`)
       return
     }
@@ -126,12 +102,6 @@ async function saveToStore(request: {
     if (isNamedError(error, 'InputError')) throw error
     core.warning(storeWarning('save to', config, error))
   }
-}
-
-/** The size budget of `max-size`, parsed before anything is saved so a bad value fails the step. */
-function budgetFromInputs(): number | undefined {
-  const text = core.getInput(Inputs.MaxSize).trim()
-  return text ? parseSize(text, Inputs.MaxSize) : undefined
 }
 
 /**

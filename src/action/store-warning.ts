@@ -1,6 +1,6 @@
 import { errorMessage, isNamedError, type StoreError } from '../core/errors.js'
 import { describeStore, type StoreConfig } from '../core/store/store-config.js'
-import { Inputs } from './inputs.js'
+import { Inputs } from './names.js'
 
 /**
  * The one-line warning for a store that failed a save or restore (`verb`: "save to", "restore from").

@@ -1,13 +1,17 @@
 import { readScopes, type RefContext } from '../core/cache/scope.js'
 import { openStore } from '../core/store/open-store.js'
 import type { ObjectStore } from '../core/store/object-store.js'
-import { defaultLocalStoreDir, parseStoreUrl, type StoreConfig } from '../core/store/store-config.js'
-import { refContextFromEnv } from '../action/github-context.js'
+import type { StoreConfig } from '../core/store/store-config.js'
+import { resolveStore } from '../config/resolve-store.js'
+import { refContextFromEnv } from '../github/runner-context.js'
 import { stringValue, type Options, type Values } from './command.js'
 
 /** Options every command that touches a store accepts. Credentials come from the AWS chain (env, profile, role). */
 export const storeOptions = {
-  store: { type: 'string', description: 's3://bucket/prefix or a directory (default: $ARTIFACT_ACTION_STORE or ~/.cache/artifact-action/store)' },
+  store: {
+    type: 'string',
+    description: 's3://bucket/prefix or a directory (default: $ARTIFACT_ACTION_STORE or ~/.cache/artifact-action/store)'
+  },
   endpoint: { type: 'string', description: 'S3 endpoint URL for S3-compatible services' },
   region: { type: 'string', description: 'S3 region (default: $AWS_REGION or us-east-1)' },
   'path-style': { type: 'boolean', description: 'path-style S3 addressing (default with --endpoint)' }
@@ -20,13 +24,14 @@ export const scopeOptions = {
 } satisfies Options
 
 export function storeConfigFrom(values: Values, flag = 'store'): StoreConfig {
-  const url = stringValue(values, flag) ?? process.env.ARTIFACT_ACTION_STORE ?? defaultLocalStoreDir()
-  const endpoint = stringValue(values, 'endpoint') ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
-  return parseStoreUrl(url, `--${flag}`, {
-    endpoint,
-    region: stringValue(values, 'region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    forcePathStyle: values['path-style'] === true || Boolean(endpoint)
-  })
+  return resolveStore({
+    name: `--${flag}`,
+    url: stringValue(values, flag),
+    envDefault: true,
+    endpoint: stringValue(values, 'endpoint'),
+    region: stringValue(values, 'region'),
+    pathStyle: values['path-style'] === true ? true : undefined
+  }).config
 }
 
 export function storeFrom(values: Values, flag = 'store'): ObjectStore {

@@ -3,7 +3,7 @@ import { resolveRestorePolicy, type EntrySigning, type RestorePolicy } from '../
 import { InputError } from '../core/errors.js'
 import { keySigner } from '../core/release/release-job.js'
 import { loadSigningKey } from '../core/signing/keys.js'
-import { writerFromEnv } from '../action/entry-trust.js'
+import { writerFromEnv } from '../github/runner-context.js'
 import { stringValue, type Options, type Values } from './command.js'
 import { refContextFrom } from './store-options.js'
 

@@ -1,3 +1,3 @@
-import { runPruneAction } from '../action/cache-prune.js'
+import { run } from '../action/main/prune.js'
 
-await runPruneAction()
+await run()

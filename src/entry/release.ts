@@ -1,3 +1,3 @@
-import { runReleaseAction } from '../action/release-publish.js'
+import { run } from '../action/main/release.js'
 
-await runReleaseAction()
+await run()

@@ -1,3 +1,3 @@
-import { runRestore } from '../action/cache-restore.js'
+import { run } from '../action/main/restore-only.js'
 
-await runRestore({ saveState: false })
+await run()

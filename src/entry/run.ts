@@ -1,3 +1,3 @@
-import { runPipelineAction } from '../action/pipeline-run.js'
+import { run } from '../action/main/run.js'
 
-await runPipelineAction()
+await run()

@@ -1,3 +1,3 @@
-import { runSave } from '../action/cache-save.js'
+import { run } from '../action/main/save-only.js'
 
-await runSave({ fromState: false })
+await run()

@@ -1,3 +1,3 @@
-import { runSave } from '../action/cache-save.js'
+import { run } from '../action/main/save.js'
 
-await runSave({ fromState: true })
+await run()

@@ -1,3 +1,3 @@
-import { runVerifyAction } from '../action/release-verify.js'
+import { run } from '../action/main/verify.js'
 
-await runVerifyAction()
+await run()

@@ -1,8 +1,10 @@
 import { loadManifest, restoreEntry, saveEntry, type EntryRequest } from '../../core/cache/checkpoint-cache.js'
 import { listEntries } from '../../core/cache/entry-listing.js'
+import type { CacheInputs } from '../../config/step-inputs.js'
+import { openStore } from '../../core/store/open-store.js'
 import { formatAge, formatBytes, formatRetries, progressPrinter } from '../../core/report-format.js'
 import { Exit, listValue, requireValue, stringValue, type Command, type Options, type Values } from '../command.js'
-import { scopeOptions, scopesFrom, storeFrom, storeOptions } from '../store-options.js'
+import { scopeOptions, scopesFrom, storeConfigFrom, storeFrom, storeOptions } from '../store-options.js'
 import { entrySigningFrom, entrySigningOptions, restorePolicyFrom, restorePolicyOptions } from '../trust-options.js'
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`)
@@ -21,14 +23,36 @@ function pathsOf(values: Values, positionals: string[]): string[] {
   return [...listValue(values, 'path'), ...positionals]
 }
 
-/** The request both save and restore make from the same flags. */
-function entryRequest(values: Values, positionals: string[], verb: 'give the key to save under' | 'give the key to restore', progressVerb: string): EntryRequest {
+/** The same typed inputs the action's reader builds, from the flags save and restore share. */
+function cacheInputsFrom(values: Values, positionals: string[], hint: string): CacheInputs {
+  const store = storeConfigFrom(values)
   return {
-    store: storeFrom(values),
-    key: requireValue(values, 'key', verb),
-    restoreKeys: listValue(values, 'restore-key'),
+    key: requireValue(values, 'key', hint),
     paths: pathsOf(values, positionals),
-    workspace: stringValue(values, 'workspace') ?? process.cwd(),
+    restoreKeys: listValue(values, 'restore-key'),
+    lookupOnly: values['lookup-only'] === true,
+    failOnCacheMiss: false,
+    exactMirror: values['exact-mirror'] === true,
+    update: values.update === true,
+    store,
+    workspace: stringValue(values, 'workspace') ?? process.cwd()
+  }
+}
+
+/** The request both save and restore make from the same flags. */
+function entryRequest(
+  values: Values,
+  positionals: string[],
+  verb: 'give the key to save under' | 'give the key to restore',
+  progressVerb: string
+): EntryRequest {
+  const inputs = cacheInputsFrom(values, positionals, verb)
+  return {
+    store: openStore(inputs.store),
+    key: inputs.key,
+    restoreKeys: inputs.restoreKeys,
+    paths: inputs.paths,
+    workspace: inputs.workspace,
     readScopes: scopesFrom(values),
     onProgress: progressPrinter(progressVerb, progress)
   }

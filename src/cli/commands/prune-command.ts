@@ -1,15 +1,17 @@
 import type { PruneReport } from '../../core/cache/prune-plan.js'
 import { formatDuration, parsePruneRules } from '../../core/cache/prune-rules.js'
-import { pruneStore, type PruneOptions } from '../../core/cache/prune.js'
+import type { PruneInputValues } from '../../config/step-inputs.js'
+import { pruneStore } from '../../core/cache/prune.js'
+import { openStore } from '../../core/store/open-store.js'
 import { formatAge, formatBytes } from '../../core/report-format.js'
 import { Exit, listValue, stringValue, type Command, type Values } from '../command.js'
-import { storeFrom, storeOptions } from '../store-options.js'
+import { storeConfigFrom, storeOptions } from '../store-options.js'
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`)
 const progress = (line: string): void => void process.stderr.write(`${line}\n`)
 
 /** The rules and grace period the flags give; each bad value names its flag and the format. */
-function pruneRulesFrom(values: Values): Omit<PruneOptions, 'store'> {
+function pruneRulesFrom(values: Values): PruneInputValues['rules'] {
   const rules = parsePruneRules(
     {
       maxAge: stringValue(values, 'max-age'),
@@ -118,8 +120,8 @@ export const pruneCommand: Command = {
     ...storeOptions
   },
   async run(values, _positionals, { clock }) {
-    const rules = pruneRulesFrom(values)
-    const report = await pruneStore({ store: storeFrom(values), ...rules, clock, log: progress })
+    const inputs: PruneInputValues = { rules: pruneRulesFrom(values), store: storeConfigFrom(values) }
+    const report = await pruneStore({ store: openStore(inputs.store), ...inputs.rules, clock, log: progress })
     for (const warning of report.warnings) progress(`warning: ${warning}`)
     if (values.json === true) print(JSON.stringify(report, null, 2))
     else {
