@@ -39,7 +39,10 @@ function succeeded(child: ChildProcess, name: string): Promise<void> {
   })
 }
 
-async function save(client: S3Client, job: BaselineJob & { target: S3Target }): Promise<{ archiveBytes: number; parts: number; childPeakRss: number }> {
+async function save(
+  client: S3Client,
+  job: BaselineJob & { target: S3Target }
+): Promise<{ archiveBytes: number; parts: number; childPeakRss: number }> {
   // zstd first, so tar writes straight into zstd's stdin; the parent closes its copy of that pipe.
   const zstd = spawn('zstd', ['-T0', '-3', '-q', '-c'], { stdio: ['pipe', 'pipe', 'inherit'] })
   const tar = spawn('tar', ['--posix', '-cf', '-', '-C', job.dir, '.'], { stdio: ['ignore', zstd.stdin!, 'inherit'] })
@@ -55,7 +58,9 @@ async function save(client: S3Client, job: BaselineJob & { target: S3Target }): 
   let archiveBytes = 0
   const uploadPart = (partNumber: number, body: Buffer): void => {
     const upload = client
-      .send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }))
+      .send(
+        new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: partNumber, Body: body, ContentLength: body.length })
+      )
       .then(result => {
         etags[partNumber - 1] = result.ETag!
       })
@@ -88,7 +93,12 @@ async function save(client: S3Client, job: BaselineJob & { target: S3Target }): 
     await processes
     while (inFlight.size > 0) await Promise.all(inFlight)
     await client.send(
-      new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } })
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) }
+      })
     )
     return { archiveBytes, parts: partNumber, childPeakRss: stopAll(rss) }
   } catch (error) {
@@ -99,7 +109,10 @@ async function save(client: S3Client, job: BaselineJob & { target: S3Target }): 
   }
 }
 
-async function restore(client: S3Client, job: BaselineJob & { target: S3Target }): Promise<{ archiveBytes: number; ranges: number; childPeakRss: number }> {
+async function restore(
+  client: S3Client,
+  job: BaselineJob & { target: S3Target }
+): Promise<{ archiveBytes: number; ranges: number; childPeakRss: number }> {
   const { Bucket, Key } = { Bucket: job.target.bucket, Key: job.key }
   const head = await client.send(new HeadObjectCommand({ Bucket, Key }))
   const size = head.ContentLength!
@@ -151,7 +164,9 @@ function archiveFile(target: DirTarget, key: string): string {
 }
 
 /** Dir target: `tar | zstd -T0 -3 > <dir>/<key>.tar.zst`. */
-async function saveToDir(job: BaselineJob & { target: DirTarget }): Promise<{ archiveBytes: number; childPeakRss: number }> {
+async function saveToDir(
+  job: BaselineJob & { target: DirTarget }
+): Promise<{ archiveBytes: number; childPeakRss: number }> {
   const file = archiveFile(job.target, job.key)
   mkdirSync(path.dirname(file), { recursive: true })
   const out = openSync(file, 'w')
@@ -165,7 +180,9 @@ async function saveToDir(job: BaselineJob & { target: DirTarget }): Promise<{ ar
 }
 
 /** Dir target: `zstd -d < <dir>/<key>.tar.zst | tar -x`. */
-async function restoreFromDir(job: BaselineJob & { target: DirTarget }): Promise<{ archiveBytes: number; childPeakRss: number }> {
+async function restoreFromDir(
+  job: BaselineJob & { target: DirTarget }
+): Promise<{ archiveBytes: number; childPeakRss: number }> {
   const file = archiveFile(job.target, job.key)
   const size = statSync(file).size
   mkdirSync(job.dir, { recursive: true })

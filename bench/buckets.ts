@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  type S3Client
+} from '@aws-sdk/client-s3'
 
 /** A fresh bucket per method and session, so each starts from an empty store and its data can be dropped after. */
 export async function createBucket(client: S3Client, label: string): Promise<string> {
@@ -12,9 +18,12 @@ export async function createBucket(client: S3Client, label: string): Promise<str
 export async function deleteObjects(client: S3Client, bucket: string, prefix = ''): Promise<void> {
   let token: string | undefined
   do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token })
+    )
     const keys = (page.Contents ?? []).map(object => ({ Key: object.Key! }))
-    if (keys.length > 0) await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }))
+    if (keys.length > 0)
+      await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }))
     token = page.IsTruncated ? page.NextContinuationToken : undefined
   } while (token)
 }

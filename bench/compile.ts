@@ -22,13 +22,34 @@ export function compileWorkers(log: (line: string) => void): CompiledWorkers {
   log(`compiling the workers and src/ with tsc into ${path.relative(REPO, buildDir)}`)
   rmSync(buildDir, { recursive: true, force: true })
   const tsc = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc')
-  const options = ['--outDir', buildDir, '--rootDir', REPO, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2023', '--skipLibCheck', '--types', 'node']
-  const result = spawnSync(process.execPath, [tsc, ...options, ...WORKERS.map(worker => path.join(REPO, worker))], { cwd: REPO, encoding: 'utf8' })
+  const options = [
+    '--outDir',
+    buildDir,
+    '--rootDir',
+    REPO,
+    '--module',
+    'nodenext',
+    '--moduleResolution',
+    'nodenext',
+    '--target',
+    'es2023',
+    '--skipLibCheck',
+    '--types',
+    'node'
+  ]
+  const result = spawnSync(process.execPath, [tsc, ...options, ...WORKERS.map(worker => path.join(REPO, worker))], {
+    cwd: REPO,
+    encoding: 'utf8'
+  })
   const compiled = (worker: string): string => path.join(buildDir, worker.replace(/\.ts$/, '.js'))
   // tsc emits despite type errors (other files may be mid-edit); only a missing output is fatal.
   for (const worker of WORKERS) {
-    if (!existsSync(compiled(worker))) throw new Error(`tsc did not compile ${worker}:\n${result.stdout}${result.stderr}`)
+    if (!existsSync(compiled(worker)))
+      throw new Error(`tsc did not compile ${worker}:\n${result.stdout}${result.stderr}`)
   }
-  if (result.status !== 0) log(`warning: tsc reported errors (the workers were still emitted):\n${result.stdout.trim().split('\n').slice(0, 10).join('\n')}`)
+  if (result.status !== 0)
+    log(
+      `warning: tsc reported errors (the workers were still emitted):\n${result.stdout.trim().split('\n').slice(0, 10).join('\n')}`
+    )
   return { path: compiled, remove: () => rmSync(buildDir, { recursive: true, force: true }) }
 }

@@ -57,7 +57,26 @@ export function randomBytes(seed: string, length: number): Buffer {
 }
 
 const CORPUS_BYTES = 8 * 1024 * 1024
-const KEYWORDS = ['const', 'return', 'function', 'if', 'this', 'export', 'import', 'from', 'let', 'await', 'new', 'null', 'true', 'for', 'of', 'else', 'string', 'number']
+const KEYWORDS = [
+  'const',
+  'return',
+  'function',
+  'if',
+  'this',
+  'export',
+  'import',
+  'from',
+  'let',
+  'await',
+  'new',
+  'null',
+  'true',
+  'for',
+  'of',
+  'else',
+  'string',
+  'number'
+]
 let corpus: Buffer | undefined
 
 /**
@@ -82,7 +101,9 @@ function textCorpus(): Buffer {
   let indent = 0
   while (size < CORPUS_BYTES) {
     // A cubed uniform makes low indices (common words) far more likely than high ones.
-    const word = random.chance(0.5) ? random.pick(KEYWORDS) : vocabulary[Math.floor(vocabulary.length * random.float() ** 4)]
+    const word = random.chance(0.5)
+      ? random.pick(KEYWORDS)
+      : vocabulary[Math.floor(vocabulary.length * random.float() ** 4)]
     const mark = random.chance(0.08) ? String(random.int(0, 100000)) : random.pick(punctuation)
     let piece = word + mark
     if (mark.endsWith('\n')) {
@@ -106,7 +127,8 @@ export function compressibleBytes(seed: string, length: number): Buffer {
     const sliceLength = Math.min(random.int(32, 1200), length - filled)
     const start = random.int(0, text.length - sliceLength)
     filled += text.copy(out, filled, start, start + sliceLength)
-    if (filled < length && random.chance(0.25)) filled += out.write(`${random.uint32().toString(16)} `, filled, 'latin1')
+    if (filled < length && random.chance(0.25))
+      filled += out.write(`${random.uint32().toString(16)} `, filled, 'latin1')
   }
   return out
 }

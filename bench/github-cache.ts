@@ -21,7 +21,11 @@ const source = path.join(work, 'source')
 await makeBuildTree(path.join(source, 'build'), { smallFiles, largeBytes: 1024 * 1024 })
 
 // @actions/cache reads the service from the environment; our store gets it injected.
-Object.assign(process.env, { GITHUB_WORKSPACE: source, RUNNER_TEMP: path.join(work, 'tmp'), GITHUB_SERVER_URL: 'https://github.com' })
+Object.assign(process.env, {
+  GITHUB_WORKSPACE: source,
+  RUNNER_TEMP: path.join(work, 'tmp'),
+  GITHUB_SERVER_URL: 'https://github.com'
+})
 const actionsCache = await import('@actions/cache')
 
 type Sample = { seconds: number; counts: ServiceCounts }
@@ -35,22 +39,25 @@ async function measure(name: string, task: () => Promise<void>): Promise<void> {
   ;(samples[name] ??= []).push({ seconds, counts: await service.settledCounts() })
 }
 
-const silence = <T>(task: () => Promise<T>) => async () => {
-  const write = process.stdout.write.bind(process.stdout)
-  process.stdout.write = () => true
-  try {
-    await task()
-  } finally {
-    process.stdout.write = write
+const silence =
+  <T>(task: () => Promise<T>) =>
+  async () => {
+    const write = process.stdout.write.bind(process.stdout)
+    process.stdout.write = () => true
+    try {
+      await task()
+    } finally {
+      process.stdout.write = write
+    }
   }
-}
 
 for (let round = 0; round < rounds; round++) {
   const key = 'build-v1'
   // A branch of its own per round and design: every save starts cold.
   const ours = async () => {
     const scopes = branchScopes(`ours-${round}`)
-    const store = () => new GitHubCacheStore(new CacheServiceClient({ resultsUrl: service.url, token: service.token(scopes) }))
+    const store = () =>
+      new GitHubCacheStore(new CacheServiceClient({ resultsUrl: service.url, token: service.token(scopes) }))
     const request = { paths: ['build'], readScopes: [`branch/ours-${round}`] }
     await measure('content-addressed: cold save', async () => {
       const saved = await saveEntry({ ...request, store: store(), key, workspace: source })
@@ -63,7 +70,13 @@ for (let round = 0; round < rounds; round++) {
     })
     await appendFile(path.join(target, 'build', 'pkg1', 'mod1', 'file1.js'), `// round ${round}\n`)
     await measure('content-addressed: save after a one-file change', async () => {
-      const saved = await saveEntry({ ...request, store: store(), key: `${key}-changed`, restoreKeys: [key], workspace: target })
+      const saved = await saveEntry({
+        ...request,
+        store: store(),
+        key: `${key}-changed`,
+        restoreKeys: [key],
+        workspace: target
+      })
       if (saved.status !== 'saved') throw new Error(`save: ${saved.status}`)
     })
     await rm(target, { recursive: true, force: true })
@@ -71,20 +84,29 @@ for (let round = 0; round < rounds; round++) {
   const perKey = async () => {
     Object.assign(process.env, service.env(branchScopes(`tar-${round}`)))
     process.chdir(source)
-    await measure('one entry per key (@actions/cache): save', silence(async () => {
-      if ((await actionsCache.saveCache(['build'], key)) < 0) throw new Error('saveCache failed')
-    }))
+    await measure(
+      'one entry per key (@actions/cache): save',
+      silence(async () => {
+        if ((await actionsCache.saveCache(['build'], key)) < 0) throw new Error('saveCache failed')
+      })
+    )
     await appendFile(path.join(source, 'build', 'pkg1', 'mod1', 'file1.js'), `// round ${round}\n`)
-    await measure('one entry per key (@actions/cache): save after a one-file change', silence(async () => {
-      if ((await actionsCache.saveCache(['build'], `${key}-changed`)) < 0) throw new Error('saveCache failed')
-    }))
+    await measure(
+      'one entry per key (@actions/cache): save after a one-file change',
+      silence(async () => {
+        if ((await actionsCache.saveCache(['build'], `${key}-changed`)) < 0) throw new Error('saveCache failed')
+      })
+    )
     const target = path.join(work, `tar-${round}`)
     await mkdir(target, { recursive: true })
     process.chdir(target)
     process.env.GITHUB_WORKSPACE = target
-    await measure('one entry per key (@actions/cache): restore', silence(async () => {
-      if (!(await actionsCache.restoreCache(['build'], key))) throw new Error('restoreCache missed')
-    }))
+    await measure(
+      'one entry per key (@actions/cache): restore',
+      silence(async () => {
+        if (!(await actionsCache.restoreCache(['build'], key))) throw new Error('restoreCache missed')
+      })
+    )
     process.env.GITHUB_WORKSPACE = source
     process.chdir(source)
     await rm(target, { recursive: true, force: true })
@@ -106,5 +128,7 @@ console.log('| design: step | s | Create | Finalize | GetDownloadURL | blob requ
 console.log('| --- | --- | --- | --- | --- | --- | --- |')
 for (const [name, list] of Object.entries(samples)) {
   const counts = (field: keyof ServiceCounts) => median(list.map(sample => sample.counts[field]))
-  console.log(`| ${name} | ${median(list.map(sample => sample.seconds)).toFixed(2)} | ${counts('CreateCacheEntry')} | ${counts('FinalizeCacheEntryUpload')} | ${counts('GetCacheEntryDownloadURL')} | ${counts('blob')} | ${counts('bytesFinalized')} |`)
+  console.log(
+    `| ${name} | ${median(list.map(sample => sample.seconds)).toFixed(2)} | ${counts('CreateCacheEntry')} | ${counts('FinalizeCacheEntryUpload')} | ${counts('GetCacheEntryDownloadURL')} | ${counts('blob')} | ${counts('bytesFinalized')} |`
+  )
 }

@@ -18,7 +18,12 @@ if (!['save', 'incremental', 'restore'].includes(step) || !TREE_NAMES.includes(t
   process.exit(2)
 }
 const local = process.env.LOCAL_DIR ?? '/dev/shm/artifact-action-local'
-const trees = treeFolder(process.env.BENCH_DIR ?? '/tmp/artifact-action-bench', tree, Number(process.env.BENCH_SCALE ?? 1), Number(process.env.BENCH_LARGE_FACTOR ?? DEFAULT_LARGE_FACTOR))
+const trees = treeFolder(
+  process.env.BENCH_DIR ?? '/tmp/artifact-action-bench',
+  tree,
+  Number(process.env.BENCH_SCALE ?? 1),
+  Number(process.env.BENCH_LARGE_FACTOR ?? DEFAULT_LARGE_FACTOR)
+)
 const storeDir = path.join(local, `store-${tree}`)
 if (step === 'save') rmSync(storeDir, { recursive: true, force: true })
 const store = new FsStore(storeDir)
@@ -34,11 +39,18 @@ if (step === 'restore') {
 } else {
   const v2 = step === 'incremental'
   const key = v2 ? `v2-${Date.now()}` : 'v1'
-  const result = await saveEntry({ ...request, key, restoreKeys: v2 ? ['v1'] : [], workspace: path.join(trees, v2 ? 'v2' : 'v1') })
+  const result = await saveEntry({
+    ...request,
+    key,
+    restoreKeys: v2 ? ['v1'] : [],
+    workspace: path.join(trees, v2 ? 'v2' : 'v1')
+  })
   if (result.status !== 'saved') throw new Error(`save of ${tree}: ${result.status}`)
   detail = `, ${(result.stats.bytesUploaded / 1e6).toFixed(1)} MB in ${result.stats.objectsUploaded} objects`
 }
 const seconds = (performance.now() - start) / 1000
 const usage = process.resourceUsage()
 const cpu = (usage.userCPUTime + usage.systemCPUTime) / 1e6
-console.log(`${tree} ${step}: ${seconds.toFixed(2)} s, CPU ${cpu.toFixed(2)} s, peak RSS ${(usage.maxRSS / 1024).toFixed(0)} MiB${detail}`)
+console.log(
+  `${tree} ${step}: ${seconds.toFixed(2)} s, CPU ${cpu.toFixed(2)} s, peak RSS ${(usage.maxRSS / 1024).toFixed(0)} MiB${detail}`
+)

@@ -21,7 +21,9 @@ const nowhere: ObjectStore = {
 
 const { encoded: stored, digest } = await snapshotTree({ store: nowhere, roots: [{ spec: 'tree', absolute: tree }] })
 const manifest = decodeManifest(stored, digest)
-console.log(`${tree}: ${manifest.entries.length} entries, ${Object.keys(manifest.blobs).length} blobs, stored ${(stored.length / 1e6).toFixed(2)} MB`)
+console.log(
+  `${tree}: ${manifest.entries.length} entries, ${Object.keys(manifest.blobs).length} blobs, stored ${(stored.length / 1e6).toFixed(2)} MB`
+)
 
 function time(name: string, run: () => unknown): void {
   const runs: number[] = []

@@ -26,7 +26,8 @@ function sendBytes(response: ServerResponse, object: StoredObject, start: number
   let offset = 0
   for (const part of object.parts) {
     const partEnd = offset + part.length
-    if (partEnd > start && offset <= end) response.write(part.subarray(Math.max(0, start - offset), Math.min(part.length, end + 1 - offset)))
+    if (partEnd > start && offset <= end)
+      response.write(part.subarray(Math.max(0, start - offset), Math.min(part.length, end + 1 - offset)))
     offset = partEnd
   }
   response.end()
@@ -46,7 +47,12 @@ function xmlEscape(text: string): string {
 }
 
 function xmlUnescape(text: string): string {
-  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&')
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&')
 }
 
 function sendXml(response: ServerResponse, status: number, xml: string): void {
@@ -74,7 +80,12 @@ function objectHeaders(object: StoredObject): Record<string, string | number> {
   return { ETag: object.etag, 'Last-Modified': object.modified.toUTCString(), 'Accept-Ranges': 'bytes' }
 }
 
-async function handleBucket(request: IncomingMessage, response: ServerResponse, bucket: string, query: URLSearchParams): Promise<void> {
+async function handleBucket(
+  request: IncomingMessage,
+  response: ServerResponse,
+  bucket: string,
+  query: URLSearchParams
+): Promise<void> {
   const method = request.method!
   const objects = buckets.get(bucket)
   if (method === 'PUT') {
@@ -117,7 +128,13 @@ async function handleBucket(request: IncomingMessage, response: ServerResponse, 
   sendError(response, 405, 'MethodNotAllowed', method)
 }
 
-async function handleObject(request: IncomingMessage, response: ServerResponse, bucket: string, key: string, query: URLSearchParams): Promise<void> {
+async function handleObject(
+  request: IncomingMessage,
+  response: ServerResponse,
+  bucket: string,
+  key: string,
+  query: URLSearchParams
+): Promise<void> {
   const method = request.method!
   const objects = buckets.get(bucket)
   if (!objects) return sendError(response, 404, 'NoSuchBucket', method)
@@ -127,7 +144,11 @@ async function handleObject(request: IncomingMessage, response: ServerResponse, 
     await readBody(request)
     const id = `upload-${++counter}`
     uploads.set(id, { bucket, key, parts: new Map() })
-    return sendXml(response, 200, `<InitiateMultipartUploadResult><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`)
+    return sendXml(
+      response,
+      200,
+      `<InitiateMultipartUploadResult><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`
+    )
   }
   if (uploadId !== null) {
     const upload = uploads.get(uploadId)
@@ -142,7 +163,11 @@ async function handleObject(request: IncomingMessage, response: ServerResponse, 
       const object = storedObject(numbers.map(n => upload.parts.get(n)!))
       objects.set(key, object)
       uploads.delete(uploadId)
-      return sendXml(response, 200, `<CompleteMultipartUploadResult><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><ETag>${xmlEscape(object.etag)}</ETag></CompleteMultipartUploadResult>`)
+      return sendXml(
+        response,
+        200,
+        `<CompleteMultipartUploadResult><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><ETag>${xmlEscape(object.etag)}</ETag></CompleteMultipartUploadResult>`
+      )
     }
     if (method === 'DELETE') {
       uploads.delete(uploadId)
@@ -151,7 +176,8 @@ async function handleObject(request: IncomingMessage, response: ServerResponse, 
   }
   if (method === 'PUT') {
     const body = await readBody(request)
-    if (request.headers['if-none-match'] === '*' && objects.has(key)) return sendError(response, 412, 'PreconditionFailed', method)
+    if (request.headers['if-none-match'] === '*' && objects.has(key))
+      return sendError(response, 412, 'PreconditionFailed', method)
     const object = storedObject([body])
     objects.set(key, object)
     return void response.writeHead(200, { ETag: object.etag, 'Content-Length': 0 }).end()
@@ -162,7 +188,8 @@ async function handleObject(request: IncomingMessage, response: ServerResponse, 
   }
   const object = objects.get(key)
   if (!object) return sendError(response, 404, 'NoSuchKey', method)
-  if (method === 'HEAD') return void response.writeHead(200, { ...objectHeaders(object), 'Content-Length': object.size }).end()
+  if (method === 'HEAD')
+    return void response.writeHead(200, { ...objectHeaders(object), 'Content-Length': object.size }).end()
   if (method === 'GET') {
     const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.range ?? '')
     if (!range) {
@@ -172,7 +199,11 @@ async function handleObject(request: IncomingMessage, response: ServerResponse, 
     const start = Number(range[1])
     const end = Math.min(range[2] ? Number(range[2]) : object.size - 1, object.size - 1)
     if (start > end) return sendError(response, 416, 'InvalidRange', method)
-    response.writeHead(206, { ...objectHeaders(object), 'Content-Length': end - start + 1, 'Content-Range': `bytes ${start}-${end}/${object.size}` })
+    response.writeHead(206, {
+      ...objectHeaders(object),
+      'Content-Length': end - start + 1,
+      'Content-Range': `bytes ${start}-${end}/${object.size}`
+    })
     return sendBytes(response, object, start, end)
   }
   sendError(response, 405, 'MethodNotAllowed', method)
@@ -182,7 +213,10 @@ const server = createServer((request, response) => {
   const url = new URL(request.url!, 'http://localhost')
   const [, bucket, ...rest] = url.pathname.split('/')
   const key = rest.map(decodeURIComponent).join('/')
-  const handled = rest.length === 0 || key === '' ? handleBucket(request, response, decodeURIComponent(bucket), url.searchParams) : handleObject(request, response, decodeURIComponent(bucket), key, url.searchParams)
+  const handled =
+    rest.length === 0 || key === ''
+      ? handleBucket(request, response, decodeURIComponent(bucket), url.searchParams)
+      : handleObject(request, response, decodeURIComponent(bucket), key, url.searchParams)
   handled.catch(error => {
     if (!response.headersSent) sendError(response, 500, 'InternalError', request.method!)
     else response.destroy(error as Error)

@@ -12,7 +12,14 @@ const READ_SCOPES = ['branch/main']
 
 const job = JSON.parse(process.argv[2]) as OursJob
 const store = storeFor(job.target)
-const request = { store, key: job.key, restoreKeys: job.restoreKeys, paths: job.paths, workspace: job.workspace, readScopes: READ_SCOPES }
+const request = {
+  store,
+  key: job.key,
+  restoreKeys: job.restoreKeys,
+  paths: job.paths,
+  workspace: job.workspace,
+  readScopes: READ_SCOPES
+}
 const measurement = startMeasurement()
 let detail: unknown
 if (job.operation === 'save') {
@@ -21,7 +28,8 @@ if (job.operation === 'save') {
   detail = result.stats
 } else {
   const result = await restoreEntry(request)
-  if (result.status !== 'found' || !result.exact) throw new Error(`restore of ${job.key}: ${result.status === 'found' ? 'not the exact key' : 'miss'}`)
+  if (result.status !== 'found' || !result.exact)
+    throw new Error(`restore of ${job.key}: ${result.status === 'found' ? 'not the exact key' : 'miss'}`)
   detail = result.stats
 }
 const measured = measurement.finish()

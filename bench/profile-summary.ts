@@ -51,9 +51,16 @@ export function summarizeProfile(profile: CpuProfile, rows = 25): string {
     ...[...map.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, rows)
-      .map(([name, micros]) => `${(micros / 1e6).toFixed(2).padStart(8)} s ${((100 * micros) / total).toFixed(1).padStart(5)}%  ${name}`)
+      .map(
+        ([name, micros]) =>
+          `${(micros / 1e6).toFixed(2).padStart(8)} s ${((100 * micros) / total).toFixed(1).padStart(5)}%  ${name}`
+      )
   ]
-  return [`total ${(total / 1e6).toFixed(2)} s`, ...table(self, 'self time:'), ...table(inclusive, 'inclusive time:')].join('\n')
+  return [
+    `total ${(total / 1e6).toFixed(2)} s`,
+    ...table(self, 'self time:'),
+    ...table(inclusive, 'inclusive time:')
+  ].join('\n')
 }
 
 if (import.meta.main) {

@@ -4,7 +4,15 @@ import { TREE_NAMES, type BenchTree, type TreeName } from './trees.js'
 import type { Method } from './workers.js'
 
 /** In the order the tables list them (a session runs them in run.ts's order). */
-export const SCENARIOS = ['cold save', 'restore', 'incremental save', 'restore changed', 'restore over previous', 'throttled save', 'throttled restore'] as const
+export const SCENARIOS = [
+  'cold save',
+  'restore',
+  'incremental save',
+  'restore changed',
+  'restore over previous',
+  'throttled save',
+  'throttled restore'
+] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 /** One measured operation of one round. */
@@ -108,8 +116,11 @@ export function summarize(samples: Sample[]): Summary[] {
     const first = all[0]
     // Medians of the operations that completed; NaN when none did.
     const group = all.filter(sample => !sample.error)
-    const of = (pick: (m: Measurement) => number): number => (group.length > 0 ? median(group.map(sample => pick(sample.measurement))) : NaN)
-    const serverCpu = group.map(sample => sample.serverCpuSeconds).filter((value): value is number => value !== undefined)
+    const of = (pick: (m: Measurement) => number): number =>
+      group.length > 0 ? median(group.map(sample => pick(sample.measurement))) : NaN
+    const serverCpu = group
+      .map(sample => sample.serverCpuSeconds)
+      .filter((value): value is number => value !== undefined)
     const throttled = all.filter(sample => sample.throttle)
     const seconds = of(m => m.seconds)
     summaries.push({
@@ -121,7 +132,10 @@ export function summarize(samples: Sample[]): Summary[] {
       successes: group.length,
       throttle:
         throttled.length > 0
-          ? { requests: throttled.reduce((sum, sample) => sum + sample.throttle!.requests, 0), throttled: throttled.reduce((sum, sample) => sum + sample.throttle!.throttled, 0) }
+          ? {
+              requests: throttled.reduce((sum, sample) => sum + sample.throttle!.requests, 0),
+              throttled: throttled.reduce((sum, sample) => sum + sample.throttle!.throttled, 0)
+            }
           : undefined,
       treeBytes: first.treeBytes,
       seconds,
@@ -151,7 +165,13 @@ export function summarize(samples: Sample[]): Summary[] {
   return summaries.sort((a, b) => (order(a) < order(b) ? -1 : 1))
 }
 
-function find(summaries: Summary[], server: ServerName, tree: TreeName, scenario: Scenario, method: Method): Summary | undefined {
+function find(
+  summaries: Summary[],
+  server: ServerName,
+  tree: TreeName,
+  scenario: Scenario,
+  method: Method
+): Summary | undefined {
   return summaries.find(s => s.server === server && s.tree === tree && s.scenario === scenario && s.method === method)
 }
 
@@ -193,23 +213,43 @@ const ok = (summary: Summary | undefined): summary is Summary => summary !== und
  * when it was not); the flatness of peak RSS on every server that ran both trees of a scale pair.
  */
 export function checkTargets(summaries: Summary[], trees: BenchTree[] = [], throttleShare = 0.2): TargetCheck[] {
-  const server: ServerName = summaries.some(s => s.server === 'rgw') ? 'rgw' : summaries.some(s => s.server === 'null') ? 'null' : 'dir'
+  const server: ServerName = summaries.some(s => s.server === 'rgw')
+    ? 'rgw'
+    : summaries.some(s => s.server === 'null')
+      ? 'null'
+      : 'dir'
   const checks: TargetCheck[] = []
-  const pair = (tree: TreeName, scenario: Scenario) => ({ ours: find(summaries, server, tree, scenario, 'ours'), baseline: find(summaries, server, tree, scenario, 'baseline') })
-  const timeRatio = (ours: Summary, baseline: Summary): string => `${(ours.seconds / baseline.seconds).toFixed(2)}× (${fmt(ours.seconds, 2)} s vs ${fmt(baseline.seconds, 2)} s)`
+  const pair = (tree: TreeName, scenario: Scenario) => ({
+    ours: find(summaries, server, tree, scenario, 'ours'),
+    baseline: find(summaries, server, tree, scenario, 'baseline')
+  })
+  const timeRatio = (ours: Summary, baseline: Summary): string =>
+    `${(ours.seconds / baseline.seconds).toFixed(2)}× (${fmt(ours.seconds, 2)} s vs ${fmt(baseline.seconds, 2)} s)`
   for (const tree of ['mixed', 'tiny'] as const) {
     for (const scenario of ['cold save', 'restore'] as const) {
       const { ours, baseline } = pair(tree, scenario)
       if (!ok(ours) || !ok(baseline)) continue
-      checks.push({ target: `${tree}: ${scenario} ≤ 0.8× the baseline's time`, measured: timeRatio(ours, baseline), met: ours.seconds / baseline.seconds <= 0.8 })
+      checks.push({
+        target: `${tree}: ${scenario} ≤ 0.8× the baseline's time`,
+        measured: timeRatio(ours, baseline),
+        met: ours.seconds / baseline.seconds <= 0.8
+      })
     }
   }
   for (const tree of ['mixed', 'tiny'] as const) {
     const { ours, baseline } = pair(tree, 'incremental save')
     if (!ok(ours) || !ok(baseline)) continue
-    checks.push({ target: `${tree}: incremental save ≤ 0.1× the baseline's time`, measured: timeRatio(ours, baseline), met: ours.seconds / baseline.seconds <= 0.1 })
+    checks.push({
+      target: `${tree}: incremental save ≤ 0.1× the baseline's time`,
+      measured: timeRatio(ours, baseline),
+      met: ours.seconds / baseline.seconds <= 0.1
+    })
     const share = ours.bytesUp / ours.treeBytes
-    checks.push({ target: `${tree}: incremental save uploads ≤ 3% of the tree's bytes`, measured: `${(share * 100).toFixed(2)}% (${fmt(ours.bytesUp / 1e6, 1)} MB of ${fmt(ours.treeBytes / 1e6, 0)} MB)`, met: share <= 0.03 })
+    checks.push({
+      target: `${tree}: incremental save uploads ≤ 3% of the tree's bytes`,
+      measured: `${(share * 100).toFixed(2)}% (${fmt(ours.bytesUp / 1e6, 1)} MB of ${fmt(ours.treeBytes / 1e6, 0)} MB)`,
+      met: share <= 0.03
+    })
   }
   for (const tree of ['mixed', 'tiny'] as const) {
     const { ours, baseline } = pair(tree, 'restore over previous')
@@ -230,11 +270,16 @@ export function checkTargets(summaries: Summary[], trees: BenchTree[] = [], thro
       const ratios = SCENARIOS.flatMap(scenario => {
         const small = find(summaries, name, scalePair.small, scenario, 'ours')
         const large = find(summaries, name, scalePair.large, scenario, 'ours')
-        return ok(small) && ok(large) ? [{ scenario, ratio: large.peakRssBytes / small.peakRssBytes, small, large }] : []
+        return ok(small) && ok(large)
+          ? [{ scenario, ratio: large.peakRssBytes / small.peakRssBytes, small, large }]
+          : []
       })
       if (ratios.length === 0) continue
       const worst = ratios.sort((a, b) => b.ratio - a.ratio)[0]
-      const stated = growth >= 10 ? `${fmt(scalePair.limitAt10x, 2)}×` : `${fmt(allowed, 2)}× (${fmt(scalePair.limitAt10x, 2)}× at 10×, pro-rated)`
+      const stated =
+        growth >= 10
+          ? `${fmt(scalePair.limitAt10x, 2)}×`
+          : `${fmt(allowed, 2)}× (${fmt(scalePair.limitAt10x, 2)}× at 10×, pro-rated)`
       checks.push({
         target: `ours: peak RSS of ${scalePair.large} ≤ ${stated} of ${scalePair.small}'s at ${fmt(growth, 1)}× the ${scalePair.measure}, every scenario (${name})`,
         measured: `${fmt(worst.ratio, 2)}× at most (${worst.scenario}: ${fmt(worst.large.peakRssBytes / MiB, 0)} vs ${fmt(worst.small.peakRssBytes / MiB, 0)} MiB)`,
@@ -242,13 +287,18 @@ export function checkTargets(summaries: Summary[], trees: BenchTree[] = [], thro
       })
     }
   }
-  const throttledServer: ServerName | undefined = (['rgw', 'null'] as const).find(name => summaries.some(s => s.server === name && s.scenario.startsWith('throttled')))
+  const throttledServer: ServerName | undefined = (['rgw', 'null'] as const).find(name =>
+    summaries.some(s => s.server === name && s.scenario.startsWith('throttled'))
+  )
   if (throttledServer) {
     for (const tree of TREE_NAMES) {
       const parts: string[] = []
       let met = true
       let any = false
-      for (const [scenario, plain] of [['throttled save', 'cold save'], ['throttled restore', 'restore']] as const) {
+      for (const [scenario, plain] of [
+        ['throttled save', 'cold save'],
+        ['throttled restore', 'restore']
+      ] as const) {
         const ours = find(summaries, throttledServer, tree, scenario, 'ours')
         const unthrottled = find(summaries, throttledServer, tree, plain, 'ours')
         if (!ours) continue
@@ -257,11 +307,19 @@ export function checkTargets(summaries: Summary[], trees: BenchTree[] = [], thro
         met &&= ours.successes === ours.rounds && ratio <= 2
         const baseline = find(summaries, throttledServer, tree, scenario, 'baseline')
         const baselinePlain = find(summaries, throttledServer, tree, plain, 'baseline')
-        const baselineText = baseline ? `; baseline ${baseline.successes}/${baseline.rounds}${ok(baseline) && ok(baselinePlain) ? `, ${fmt(baseline.seconds / baselinePlain.seconds, 2)}×` : ''}` : ''
-        parts.push(`${scenario.replace('throttled ', '')}: ${ours.successes}/${ours.rounds} succeeded, ${Number.isNaN(ratio) ? '–' : `${fmt(ratio, 2)}×`}${baselineText}`)
+        const baselineText = baseline
+          ? `; baseline ${baseline.successes}/${baseline.rounds}${ok(baseline) && ok(baselinePlain) ? `, ${fmt(baseline.seconds / baselinePlain.seconds, 2)}×` : ''}`
+          : ''
+        parts.push(
+          `${scenario.replace('throttled ', '')}: ${ours.successes}/${ours.rounds} succeeded, ${Number.isNaN(ratio) ? '–' : `${fmt(ratio, 2)}×`}${baselineText}`
+        )
       }
       if (!any) continue
-      checks.push({ target: `${tree}: with ${fmt(throttleShare * 100, 0)}% of requests throttled, every save and restore of ours succeeds, ≤ 2× its unthrottled time (${throttledServer})`, measured: parts.join('; '), met })
+      checks.push({
+        target: `${tree}: with ${fmt(throttleShare * 100, 0)}% of requests throttled, every save and restore of ours succeeds, ≤ 2× its unthrottled time (${throttledServer})`,
+        measured: parts.join('; '),
+        met
+      })
     }
   }
   return checks
@@ -279,7 +337,9 @@ function resultsTable(summaries: Summary[]): string {
   for (const s of summaries) {
     const children = s.cpuChildrenSeconds > 0.005 ? ` (${fmt(s.cpuChildrenSeconds, 2)})` : ''
     const childRss = s.childPeakRssBytes > 0 ? ` (+${fmt(s.childPeakRssBytes / MiB, 0)})` : ''
-    const ratio = s.ratio ? `**${fmt(s.ratio.seconds, 2)}×**, ${fmt(s.ratio.bytesMoved, 2)}×, ${fmt(s.ratio.cpuSeconds, 2)}×` : ''
+    const ratio = s.ratio
+      ? `**${fmt(s.ratio.seconds, 2)}×**, ${fmt(s.ratio.bytesMoved, 2)}×, ${fmt(s.ratio.cpuSeconds, 2)}×`
+      : ''
     // Failures and the throttling proxy's count, where there are any.
     const notes = [
       s.successes < s.rounds ? `${s.rounds - s.successes} of ${s.rounds} failed` : '',
@@ -294,7 +354,9 @@ function resultsTable(summaries: Summary[]): string {
 }
 
 function treeLabel(tree: BenchTree, measure: ScalePair['measure']): string {
-  return measure === 'bytes' ? `${tree.name} ${fmt(tree.base.bytes / 2 ** 30, 2)} GiB` : `${tree.name} ${tree.base.files.toLocaleString('en-US')} files`
+  return measure === 'bytes'
+    ? `${tree.name} ${fmt(tree.base.bytes / 2 ** 30, 2)} GiB`
+    : `${tree.name} ${tree.base.files.toLocaleString('en-US')} files`
 }
 
 /**
@@ -302,15 +364,24 @@ function treeLabel(tree: BenchTree, measure: ScalePair['measure']): string {
  * run there the smaller tree, the larger, and larger ÷ smaller (time, RSS).
  */
 function scaleTable(summaries: Summary[], trees: BenchTree[], server: ServerName): string | undefined {
-  const pairs = SCALE_PAIRS.filter(pair => [pair.small, pair.large].every(name => trees.some(tree => tree.name === name) && summaries.some(s => s.server === server && s.tree === name)))
+  const pairs = SCALE_PAIRS.filter(pair =>
+    [pair.small, pair.large].every(
+      name => trees.some(tree => tree.name === name) && summaries.some(s => s.server === server && s.tree === name)
+    )
+  )
   if (pairs.length === 0) return undefined
   const treeOf = (name: TreeName): BenchTree => trees.find(tree => tree.name === name)!
   const header = ['scenario', 'method']
   for (const pair of pairs) {
-    header.push(`${treeLabel(treeOf(pair.small), pair.measure)}: s, RSS MiB`, `${treeLabel(treeOf(pair.large), pair.measure)}: s, RSS MiB`, `${pair.large} ÷ ${pair.small} (${fmt(growthOf(pair, trees)!, 1)}× the ${pair.measure}): time, RSS`)
+    header.push(
+      `${treeLabel(treeOf(pair.small), pair.measure)}: s, RSS MiB`,
+      `${treeLabel(treeOf(pair.large), pair.measure)}: s, RSS MiB`,
+      `${pair.large} ÷ ${pair.small} (${fmt(growthOf(pair, trees)!, 1)}× the ${pair.measure}): time, RSS`
+    )
   }
   const rows = [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`]
-  const cell = (s: Summary | undefined): string => (ok(s) ? `${fmt(s.seconds, 2)} s, ${fmt(s.peakRssBytes / MiB, 0)}` : s ? 'failed' : '–')
+  const cell = (s: Summary | undefined): string =>
+    ok(s) ? `${fmt(s.seconds, 2)} s, ${fmt(s.peakRssBytes / MiB, 0)}` : s ? 'failed' : '–'
   for (const scenario of SCENARIOS) {
     for (const method of ['baseline', 'ours'] as const) {
       const cells: string[] = []
@@ -319,7 +390,10 @@ function scaleTable(summaries: Summary[], trees: BenchTree[], server: ServerName
         const small = find(summaries, server, pair.small, scenario, method)
         const large = find(summaries, server, pair.large, scenario, method)
         any ||= Boolean(small || large)
-        const ratio = ok(small) && ok(large) ? `${fmt(large.seconds / small.seconds, 2)}×, ${method === 'ours' ? '**' : ''}${fmt(large.peakRssBytes / small.peakRssBytes, 2)}×${method === 'ours' ? '**' : ''}` : '–'
+        const ratio =
+          ok(small) && ok(large)
+            ? `${fmt(large.seconds / small.seconds, 2)}×, ${method === 'ours' ? '**' : ''}${fmt(large.peakRssBytes / small.peakRssBytes, 2)}×${method === 'ours' ? '**' : ''}`
+            : '–'
         cells.push(cell(small), cell(large), ratio)
       }
       if (any) rows.push(`| ${scenario} | ${method} | ${cells.join(' | ')} |`)
@@ -328,12 +402,18 @@ function scaleTable(summaries: Summary[], trees: BenchTree[], server: ServerName
   return rows.join('\n')
 }
 
-const SERVER_HEADINGS: Record<ServerName, string> = { rgw: 'Real server', null: "Client's ceiling", dir: 'Local folder' }
+const SERVER_HEADINGS: Record<ServerName, string> = {
+  rgw: 'Real server',
+  null: "Client's ceiling",
+  dir: 'Local folder'
+}
 
 export function renderMarkdown(report: Report): string {
   const { meta } = report
   const lines: string[] = []
-  lines.push(`Run of ${meta.date} (commit ${meta.commit}) on ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${meta.machine.memoryGiB} GiB RAM, Linux ${meta.machine.kernel}; Node ${meta.node}; ${meta.tools.tar}; ${meta.tools.zstd}.`)
+  lines.push(
+    `Run of ${meta.date} (commit ${meta.commit}) on ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${meta.machine.memoryGiB} GiB RAM, Linux ${meta.machine.kernel}; Node ${meta.node}; ${meta.tools.tar}; ${meta.tools.zstd}.`
+  )
   lines.push(
     `Scale ${meta.scale}, ${meta.rounds} round(s), medians; the methods alternate within each round. Restores write to ${meta.restoreDir} (the large tree's to ${meta.diskRestoreDir}). ` +
       `Throttled scenarios: ${meta.throttleShare > 0 ? `${fmt(meta.throttleShare * 100, 0)}% of requests get 503 SlowDown` : 'not run'}. Load average before/after: ${meta.loadAverage.before.toFixed(2)} / ${meta.loadAverage.after.toFixed(2)}.`
@@ -360,7 +440,10 @@ export function renderMarkdown(report: Report): string {
     "MB/s is the tree's bytes over the seconds. Bytes are what the worker's sockets sent and received (HTTP included); on the dir server, what the method wrote to or read from the store. " +
       'CPU and peak RSS are the worker process\'s; "children" are tar and zstd (their CPU is included in the total). Server CPU is radosgw + OSD + monitor (or the null server), and the throttling proxy in the throttled scenarios, during the operation.'
   )
-  const scaleTables = SERVER_NAMES.map(server => ({ server, table: scaleTable(report.summaries, meta.trees, server) })).filter(entry => entry.table)
+  const scaleTables = SERVER_NAMES.map(server => ({
+    server,
+    table: scaleTable(report.summaries, meta.trees, server)
+  })).filter(entry => entry.table)
   if (scaleTables.length > 0) {
     lines.push('')
     lines.push('### Time and peak RSS against size')
@@ -377,7 +460,8 @@ export function renderMarkdown(report: Report): string {
     lines.push('')
     lines.push('| target | measured | met |')
     lines.push('| --- | --- | --- |')
-    for (const check of report.targets) lines.push(`| ${check.target} | ${check.measured} | ${check.met ? 'yes' : '**no**'} |`)
+    for (const check of report.targets)
+      lines.push(`| ${check.target} | ${check.measured} | ${check.met ? 'yes' : '**no**'} |`)
   }
   return lines.join('\n') + '\n'
 }

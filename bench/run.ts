@@ -27,7 +27,14 @@ import { compileWorkers, type CompiledWorkers } from './compile.js'
 import type { BaselineJob, OursJob } from './jobs.js'
 import { checkTargets, renderMarkdown, summarize, type Report, type Sample, type Scenario } from './report.js'
 import type { Target } from './s3-target.js'
-import { SERVER_NAMES, startDirServer, startNullServer, startRgw, type BenchServer, type ServerName } from './servers.js'
+import {
+  SERVER_NAMES,
+  startDirServer,
+  startNullServer,
+  startRgw,
+  type BenchServer,
+  type ServerName
+} from './servers.js'
 import { summarizeTree } from './tree-digest.js'
 import { DEFAULT_LARGE_FACTOR, ensureTree, TREE_NAMES, type BenchTree, type TreeName } from './trees.js'
 import { runWorker, type Method } from './workers.js'
@@ -50,8 +57,12 @@ interface Settings {
 
 function readSettings(): Settings {
   const list = <T extends string>(value: string | undefined, allowed: readonly T[]): T[] => {
-    const items = (value ?? allowed.join(',')).split(',').map(item => item.trim()).filter(Boolean)
-    for (const item of items) if (!allowed.includes(item as T)) throw new Error(`unknown value ${item}; expected one of ${allowed.join(', ')}`)
+    const items = (value ?? allowed.join(','))
+      .split(',')
+      .map(item => item.trim())
+      .filter(Boolean)
+    for (const item of items)
+      if (!allowed.includes(item as T)) throw new Error(`unknown value ${item}; expected one of ${allowed.join(', ')}`)
     return items as T[]
   }
   const verify = process.env.BENCH_VERIFY ?? 'first'
@@ -59,7 +70,10 @@ function readSettings(): Settings {
   const benchDir = path.resolve(process.env.BENCH_DIR ?? '/tmp/artifact-action-bench')
   const settings: Settings = {
     benchDir,
-    restoreDir: path.resolve(process.env.BENCH_RESTORE_DIR ?? (existsSync('/dev/shm') ? '/dev/shm/artifact-action-bench' : path.join(benchDir, 'restore'))),
+    restoreDir: path.resolve(
+      process.env.BENCH_RESTORE_DIR ??
+        (existsSync('/dev/shm') ? '/dev/shm/artifact-action-bench' : path.join(benchDir, 'restore'))
+    ),
     diskRestoreDir: path.resolve(process.env.BENCH_DISK_RESTORE_DIR ?? path.join(benchDir, 'restore')),
     scale: Number(process.env.BENCH_SCALE ?? 1),
     rounds: Number(process.env.BENCH_ROUNDS ?? 3),
@@ -87,15 +101,23 @@ function log(line: string): void {
 /** The first line of `command --version`; fails the run when the tool is missing. */
 function toolVersion(command: string): string {
   const result = spawnSync(command, ['--version'], { encoding: 'utf8' })
-  if (result.status !== 0) throw new Error(`${command} is needed for the baseline: install it (e.g. apt-get install ${command})`)
-  return result.stdout.split('\n')[0].replace(/^\*+\s*|\s*\*+$/g, '').replace(/, by .*$/, '')
+  if (result.status !== 0)
+    throw new Error(`${command} is needed for the baseline: install it (e.g. apt-get install ${command})`)
+  return result.stdout
+    .split('\n')[0]
+    .replace(/^\*+\s*|\s*\*+$/g, '')
+    .replace(/, by .*$/, '')
 }
 
 /** The commit, and whether src/ has uncommitted changes (they are measured too). */
 function commitMeasured(): string {
   const repo = path.resolve(import.meta.dirname, '..')
-  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout?.trim() || 'unknown'
-  const changed = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: repo, encoding: 'utf8' }).stdout?.trim()
+  const head =
+    spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout?.trim() || 'unknown'
+  const changed = spawnSync('git', ['status', '--porcelain', '--', 'src'], {
+    cwd: repo,
+    encoding: 'utf8'
+  }).stdout?.trim()
   return changed ? `${head}+changes` : head
 }
 
@@ -134,9 +156,16 @@ const STEPS: Step[] = [
 ]
 
 /** The worker's job for one method and step; restores write into `restoreWorkspace`. */
-function jobFor(method: Method, step: Step, tree: BenchTree, target: Target, restoreWorkspace: string): OursJob | BaselineJob {
+function jobFor(
+  method: Method,
+  step: Step,
+  tree: BenchTree,
+  target: Target,
+  restoreWorkspace: string
+): OursJob | BaselineJob {
   const key = `${tree.name}-${step.version}`
-  const workspace = step.operation === 'restore' ? restoreWorkspace : step.version === 'v1' ? tree.baseWorkspace : tree.changedWorkspace
+  const workspace =
+    step.operation === 'restore' ? restoreWorkspace : step.version === 'v1' ? tree.baseWorkspace : tree.changedWorkspace
   if (method === 'baseline') return { operation: step.operation, target, dir: path.join(workspace, 'tree'), key }
   // As a workflow would: the incremental save names the first entry in restore-keys, so it is the base.
   const restoreKeys = step.scenario === 'incremental save' ? [`${tree.name}-v1`] : undefined
@@ -155,7 +184,14 @@ let failures = 0
  * One tree on one server in one round: both methods run the steps in turn, each into a fresh store
  * of its own, which is deleted (and its space collected) at the end.
  */
-async function runSession(settings: Settings, compiled: CompiledWorkers, server: BenchServer, tree: BenchTree, round: number, samples: Sample[]): Promise<void> {
+async function runSession(
+  settings: Settings,
+  compiled: CompiledWorkers,
+  server: BenchServer,
+  tree: BenchTree,
+  round: number,
+  samples: Sample[]
+): Promise<void> {
   const methods: Method[] = round % 2 === 1 ? ['baseline', 'ours'] : ['ours', 'baseline']
   const steps = STEPS.filter(step => !step.throttled || (server.throttled && settings.throttleShare > 0))
   const lastV1Read = steps.filter(step => step.operation === 'restore' && step.version === 'v1').at(-1)
@@ -163,7 +199,8 @@ async function runSession(settings: Settings, compiled: CompiledWorkers, server:
   const spares = new Map<Method, Target>()
   try {
     for (const method of methods) targets.set(method, await server.createTarget(`${tree.name}-${method}`))
-    if (steps.some(step => step.spare)) for (const method of methods) spares.set(method, await server.createTarget(`${tree.name}-${method}-spare`))
+    if (steps.some(step => step.spare))
+      for (const method of methods) spares.set(method, await server.createTarget(`${tree.name}-${method}-spare`))
     for (const step of steps) {
       for (const method of methods) {
         const summary = step.version === 'v1' ? tree.base : tree.changed
@@ -172,7 +209,11 @@ async function runSession(settings: Settings, compiled: CompiledWorkers, server:
           emptyFolder(restoreWorkspace)
           if (step.overPrevious) {
             // A real copy (no hard links into the source tree, which a restore would write through).
-            const copy = spawnSync('cp', ['-a', path.join(tree.baseWorkspace, 'tree'), path.join(restoreWorkspace, 'tree')], { stdio: 'inherit' })
+            const copy = spawnSync(
+              'cp',
+              ['-a', path.join(tree.baseWorkspace, 'tree'), path.join(restoreWorkspace, 'tree')],
+              { stdio: 'inherit' }
+            )
             if (copy.status !== 0) throw new Error('cp -a of v1 into the restore folder failed')
           }
         }
@@ -181,7 +222,8 @@ async function runSession(settings: Settings, compiled: CompiledWorkers, server:
         const store = step.spare ? spares.get(method)! : targets.get(method)!
         const target = step.throttled ? server.throttled!(store) : store
         const profileName = `${server.name}-${tree.name}-${step.scenario.replace(/ /g, '-')}-r${round}`
-        const profile = settings.profile && method === 'ours' ? { profileDir: path.join(OUT_DIR, 'profiles'), profileName } : {}
+        const profile =
+          settings.profile && method === 'ours' ? { profileDir: path.join(OUT_DIR, 'profiles'), profileName } : {}
         const serverCpu = (): number | undefined => {
           const cpu = server.cpuSeconds()
           return step.throttled && cpu !== undefined ? cpu + (server.throttleCpuSeconds?.() ?? 0) : cpu
@@ -196,11 +238,23 @@ async function runSession(settings: Settings, compiled: CompiledWorkers, server:
           scenario: step.scenario,
           method,
           treeBytes: summary.bytes,
-          measurement: { seconds: 0, cpuSeconds: 0, cpuSelfSeconds: 0, cpuChildrenSeconds: 0, peakRssBytes: 0, childPeakRssBytes: 0, bytesUp: 0, bytesDown: 0 },
+          measurement: {
+            seconds: 0,
+            cpuSeconds: 0,
+            cpuSelfSeconds: 0,
+            cpuChildrenSeconds: 0,
+            peakRssBytes: 0,
+            childPeakRssBytes: 0,
+            bytesUp: 0,
+            bytesDown: 0
+          },
           detail: undefined
         }
         try {
-          const result = await runWorker(method, jobFor(method, step, tree, target, restoreWorkspace), { compiled, ...profile })
+          const result = await runWorker(method, jobFor(method, step, tree, target, restoreWorkspace), {
+            compiled,
+            ...profile
+          })
           sample.measurement = result.measurement
           sample.detail = result.detail
         } catch (error) {
@@ -208,16 +262,27 @@ async function runSession(settings: Settings, compiled: CompiledWorkers, server:
           sample.measurement.seconds = (performance.now() - started) / 1000
         }
         const serverCpuAfter = serverCpu()
-        sample.serverCpuSeconds = serverCpuBefore === undefined || serverCpuAfter === undefined ? undefined : serverCpuAfter - serverCpuBefore
+        sample.serverCpuSeconds =
+          serverCpuBefore === undefined || serverCpuAfter === undefined ? undefined : serverCpuAfter - serverCpuBefore
         const throttleAfter = step.throttled ? await server.throttleStats?.() : undefined
-        if (throttleBefore && throttleAfter) sample.throttle = { requests: throttleAfter.requests - throttleBefore.requests, throttled: throttleAfter.throttled - throttleBefore.throttled }
+        if (throttleBefore && throttleAfter)
+          sample.throttle = {
+            requests: throttleAfter.requests - throttleBefore.requests,
+            throttled: throttleAfter.throttled - throttleBefore.throttled
+          }
         const m = sample.measurement
-        const throttleNote = sample.throttle ? `, ${sample.throttle.throttled} of ${sample.throttle.requests} requests throttled` : ''
+        const throttleNote = sample.throttle
+          ? `, ${sample.throttle.throttled} of ${sample.throttle.requests} requests throttled`
+          : ''
         if (sample.error) {
           if (!step.throttled) failures++
-          log(`  r${round} ${server.name} ${tree.name} ${step.scenario} ${method}: FAILED after ${m.seconds.toFixed(2)} s${throttleNote}: ${sample.error.split('\n').slice(0, 6).join(' | ')}`)
+          log(
+            `  r${round} ${server.name} ${tree.name} ${step.scenario} ${method}: FAILED after ${m.seconds.toFixed(2)} s${throttleNote}: ${sample.error.split('\n').slice(0, 6).join(' | ')}`
+          )
         } else {
-          log(`  r${round} ${server.name} ${tree.name} ${step.scenario} ${method}: ${m.seconds.toFixed(2)} s, ↑${(m.bytesUp / 1e6).toFixed(1)} MB ↓${(m.bytesDown / 1e6).toFixed(1)} MB, CPU ${m.cpuSeconds.toFixed(2)} s, RSS ${(m.peakRssBytes / 2 ** 20).toFixed(0)} MiB${throttleNote}`)
+          log(
+            `  r${round} ${server.name} ${tree.name} ${step.scenario} ${method}: ${m.seconds.toFixed(2)} s, ↑${(m.bytesUp / 1e6).toFixed(1)} MB ↓${(m.bytesDown / 1e6).toFixed(1)} MB, CPU ${m.cpuSeconds.toFixed(2)} s, RSS ${(m.peakRssBytes / 2 ** 20).toFixed(0)} MiB${throttleNote}`
+          )
         }
         if (step.operation === 'restore') {
           if (!sample.error && (settings.verify === 'all' || (settings.verify === 'first' && round === 1))) {
@@ -243,7 +308,10 @@ async function runSession(settings: Settings, compiled: CompiledWorkers, server:
       }
     }
   } finally {
-    for (const target of [...targets.values(), ...spares.values()]) await server.deleteTarget(target).catch(error => log(`warning: could not delete a store of the session: ${(error as Error).message}`))
+    for (const target of [...targets.values(), ...spares.values()])
+      await server
+        .deleteTarget(target)
+        .catch(error => log(`warning: could not delete a store of the session: ${(error as Error).message}`))
     server.collectGarbage()
   }
 }
@@ -254,7 +322,8 @@ async function runSession(settings: Settings, compiled: CompiledWorkers, server:
  * tree's bytes at most (both compress; the null server keeps them in RAM, dir on disk).
  */
 function skipReason(server: BenchServer, tree: BenchTree): string | undefined {
-  if (server.name === 'rgw' && (tree.name === 'large' || tree.name === 'million')) return 'radosgw runs the mixed and tiny trees only, for its 3 GiB memstore'
+  if (server.name === 'rgw' && (tree.name === 'large' || tree.name === 'million'))
+    return 'radosgw runs the mixed and tiny trees only, for its 3 GiB memstore'
   const needed = 1.3 * tree.changed.bytes
   if (server.capacityBytes !== undefined && needed > 0.85 * server.capacityBytes) {
     return `a session needs about ${(needed / 2 ** 30).toFixed(1)} GiB and the ${server.name} server holds ${(server.capacityBytes / 2 ** 30).toFixed(1)} GiB`
@@ -266,10 +335,13 @@ async function main(): Promise<void> {
   const settings = readSettings()
   const tools = { tar: toolVersion('tar'), zstd: toolVersion('zstd') }
   const loadBefore = os.loadavg()[0]
-  if (loadBefore > 0.5 * os.availableParallelism()) log(`warning: load average ${loadBefore.toFixed(2)}: other work on this machine will skew the numbers`)
+  if (loadBefore > 0.5 * os.availableParallelism())
+    log(`warning: load average ${loadBefore.toFixed(2)}: other work on this machine will skew the numbers`)
   mkdirSync(OUT_DIR, { recursive: true })
   if (settings.profile) emptyFolder(path.join(OUT_DIR, 'profiles'))
-  const trees = settings.trees.map(name => ensureTree(settings.benchDir, name, settings.scale, log, settings.largeFactor))
+  const trees = settings.trees.map(name =>
+    ensureTree(settings.benchDir, name, settings.scale, log, settings.largeFactor)
+  )
   const commit = commitMeasured()
   const compiled = compileWorkers(log)
   const servers: BenchServer[] = []
@@ -285,7 +357,12 @@ async function main(): Promise<void> {
   const skipped: string[] = []
   try {
     for (const name of settings.servers) {
-      const server = name === 'rgw' ? await startRgw(settings.benchDir, log, settings.throttleShare) : name === 'null' ? await startNullServer(settings.throttleShare) : startDirServer(settings.benchDir)
+      const server =
+        name === 'rgw'
+          ? await startRgw(settings.benchDir, log, settings.throttleShare)
+          : name === 'null'
+            ? await startNullServer(settings.throttleShare)
+            : startDirServer(settings.benchDir)
       servers.push(server)
       descriptions[name] = server.description
     }
@@ -361,7 +438,11 @@ function signedSaveSection(log: (line: string) => void): string {
   log('timing signed saves (bench/signed-save.ts)')
   const script = path.join(import.meta.dirname, 'signed-save.ts')
   const flags = ['--experimental-transform-types', '--no-warnings', '--import', './scripts/ts-register.mjs']
-  const run = spawnSync(process.execPath, [...flags, script], { encoding: 'utf8', cwd: path.dirname(import.meta.dirname) })
-  const output = run.status === 0 ? run.stdout.trim() : `failed (exit ${run.status}): ${run.stderr.trim().split('\n').pop()}`
+  const run = spawnSync(process.execPath, [...flags, script], {
+    encoding: 'utf8',
+    cwd: path.dirname(import.meta.dirname)
+  })
+  const output =
+    run.status === 0 ? run.stdout.trim() : `failed (exit ${run.status}): ${run.stderr.trim().split('\n').pop()}`
   return `\n### Signed saves\n\n\`\`\`\n${output}\n\`\`\`\n`
 }

@@ -25,7 +25,14 @@ export function isDirTarget(target: Target): target is DirTarget {
 
 /** An SDK client with the settings of S3Store's, so the baseline talks to the server as ours does. */
 export function s3Client(target: Omit<S3Target, 'bucket'>): S3Client {
-  return new S3Client(s3ClientConfig({ endpoint: target.endpoint, region: target.region, forcePathStyle: true, credentials: { accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey } }))
+  return new S3Client(
+    s3ClientConfig({
+      endpoint: target.endpoint,
+      region: target.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey }
+    })
+  )
 }
 
 export function s3Store(target: S3Target): S3Store {

@@ -47,7 +47,10 @@ interface S3ServerBase {
 /** Adds bucket handling, and the throttling proxy when `throttleShare` > 0, to an S3 server. */
 async function s3Server(base: S3ServerBase, throttleShare: number): Promise<BenchServer> {
   const admin = s3Client(base.target)
-  const proxy = throttleShare > 0 ? await startThrottleProxy(base.target.endpoint, throttleShare, `throttle ${base.name}`) : undefined
+  const proxy =
+    throttleShare > 0
+      ? await startThrottleProxy(base.target.endpoint, throttleShare, `throttle ${base.name}`)
+      : undefined
   const bucketOf = (target: Target): string => {
     if (isDirTarget(target)) throw new Error('an S3 server was given a folder target')
     return target.bucket
@@ -89,13 +92,20 @@ function processCpuSeconds(pid: number): number {
  * it is (its state folder, for garbage collection and CPU accounting, from S3_TEST_DIR); otherwise
  * a server of the bench's own is started in `<benchDir>/s3-server` and stopped at the end.
  */
-export async function startRgw(benchDir: string, log: (line: string) => void, throttleShare: number): Promise<BenchServer> {
+export async function startRgw(
+  benchDir: string,
+  log: (line: string) => void,
+  throttleShare: number
+): Promise<BenchServer> {
   let stateDir = process.env.S3_TEST_DIR ?? path.join(REPO, '.s3-test-server')
   let owned = false
   if (!process.env.S3_TEST_ENDPOINT) {
     stateDir = path.join(benchDir, 's3-server')
     log(`starting radosgw (scripts/s3-server.sh) in ${stateDir}`)
-    const started = spawnSync('bash', [path.join(REPO, 'scripts/s3-server.sh'), 'start'], { env: { ...process.env, S3_TEST_DIR: stateDir }, stdio: 'inherit' })
+    const started = spawnSync('bash', [path.join(REPO, 'scripts/s3-server.sh'), 'start'], {
+      env: { ...process.env, S3_TEST_DIR: stateDir },
+      stdio: 'inherit'
+    })
     if (started.status !== 0) throw new Error('scripts/s3-server.sh start failed')
     owned = true
   }
@@ -107,28 +117,44 @@ export async function startRgw(benchDir: string, log: (line: string) => void, th
   const conf = path.join(stateDir, 'ceph.conf')
   const pids = ours ? readPids(path.join(stateDir, 'pids')) : []
   const capacity = ours ? /memstore device bytes = (\d+)/.exec(readFileSync(conf, 'utf8'))?.[1] : undefined
-  if (!ours) log(`warning: no state folder for ${endpoint} (set S3_TEST_DIR): deleted objects keep their memory until radosgw's own GC runs, and server CPU is not reported`)
-  const version = spawnSync('radosgw', ['--version'], { encoding: 'utf8' }).stdout?.trim().replace(/ \(.*$/, '') ?? 'radosgw'
-  return s3Server({
-    name: 'rgw',
-    description: `Ceph radosgw (${version}, beast frontend, one memstore OSD) on 127.0.0.1, sharing the cores with the client`,
-    target: {
-      endpoint,
-      region: settings.S3_TEST_REGION || 'us-east-1',
-      accessKeyId: settings.S3_TEST_ACCESS_KEY_ID!,
-      secretAccessKey: settings.S3_TEST_SECRET_ACCESS_KEY!
+  if (!ours)
+    log(
+      `warning: no state folder for ${endpoint} (set S3_TEST_DIR): deleted objects keep their memory until radosgw's own GC runs, and server CPU is not reported`
+    )
+  const version =
+    spawnSync('radosgw', ['--version'], { encoding: 'utf8' })
+      .stdout?.trim()
+      .replace(/ \(.*$/, '') ?? 'radosgw'
+  return s3Server(
+    {
+      name: 'rgw',
+      description: `Ceph radosgw (${version}, beast frontend, one memstore OSD) on 127.0.0.1, sharing the cores with the client`,
+      target: {
+        endpoint,
+        region: settings.S3_TEST_REGION || 'us-east-1',
+        accessKeyId: settings.S3_TEST_ACCESS_KEY_ID!,
+        secretAccessKey: settings.S3_TEST_SECRET_ACCESS_KEY!
+      },
+      capacityBytes: capacity ? Number(capacity) : undefined,
+      cpuSeconds: () => (pids.length > 0 ? pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0) : undefined),
+      collectGarbage() {
+        if (!ours) return
+        const gc = spawnSync('radosgw-admin', ['-c', conf, 'gc', 'process', '--include-all'], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          timeout: 300_000
+        })
+        if (gc.status !== 0) log(`warning: radosgw-admin gc process failed: ${gc.stderr?.toString().trim()}`)
+      },
+      async stop() {
+        if (owned)
+          spawnSync('bash', [path.join(REPO, 'scripts/s3-server.sh'), 'stop'], {
+            env: { ...process.env, S3_TEST_DIR: stateDir },
+            stdio: 'inherit'
+          })
+      }
     },
-    capacityBytes: capacity ? Number(capacity) : undefined,
-    cpuSeconds: () => (pids.length > 0 ? pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0) : undefined),
-    collectGarbage() {
-      if (!ours) return
-      const gc = spawnSync('radosgw-admin', ['-c', conf, 'gc', 'process', '--include-all'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 })
-      if (gc.status !== 0) log(`warning: radosgw-admin gc process failed: ${gc.stderr?.toString().trim()}`)
-    },
-    async stop() {
-      if (owned) spawnSync('bash', [path.join(REPO, 'scripts/s3-server.sh'), 'stop'], { env: { ...process.env, S3_TEST_DIR: stateDir }, stdio: 'inherit' })
-    }
-  }, throttleShare)
+    throttleShare
+  )
 }
 
 function parseEnvFile(file: string): Record<string, string> {
@@ -146,11 +172,25 @@ function readPids(file: string): number[] {
 }
 
 /** Starts one of the bench's TypeScript servers in a node process of its own; it prints `{"port":N}` first. */
-async function startScript(script: string, args: string[]): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
+async function startScript(
+  script: string,
+  args: string[]
+): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
   const register = pathToFileURL(path.join(REPO, 'scripts', 'ts-register.mjs')).href
-  const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', '--import', register, path.join(import.meta.dirname, script), ...args], {
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
+  const child = spawn(
+    process.execPath,
+    [
+      '--experimental-transform-types',
+      '--no-warnings',
+      '--import',
+      register,
+      path.join(import.meta.dirname, script),
+      ...args
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit']
+    }
+  )
   const lines = createInterface({ input: child.stdout! })
   const first = await new Promise<string>((resolve, reject) => {
     lines.once('line', resolve)
@@ -175,15 +215,23 @@ const NULL_SERVER_MEMORY_SHARE = 0.45
 /** The do-nothing in-RAM server (null-s3-server.ts), in a process of its own. */
 export async function startNullServer(throttleShare: number): Promise<BenchServer> {
   const script = await startScript('null-s3-server.ts', [])
-  return s3Server({
-    name: 'null',
-    description: 'in-RAM do-nothing S3 server (bench/null-s3-server.ts, one node process) on 127.0.0.1',
-    target: { endpoint: `http://127.0.0.1:${script.port}`, region: 'us-east-1', accessKeyId: 'bench', secretAccessKey: 'bench' },
-    capacityBytes: Math.round(NULL_SERVER_MEMORY_SHARE * os.totalmem()),
-    cpuSeconds: () => processCpuSeconds(script.child.pid!),
-    collectGarbage: () => undefined,
-    stop: script.stop
-  }, throttleShare)
+  return s3Server(
+    {
+      name: 'null',
+      description: 'in-RAM do-nothing S3 server (bench/null-s3-server.ts, one node process) on 127.0.0.1',
+      target: {
+        endpoint: `http://127.0.0.1:${script.port}`,
+        region: 'us-east-1',
+        accessKeyId: 'bench',
+        secretAccessKey: 'bench'
+      },
+      capacityBytes: Math.round(NULL_SERVER_MEMORY_SHARE * os.totalmem()),
+      cpuSeconds: () => processCpuSeconds(script.child.pid!),
+      collectGarbage: () => undefined,
+      stop: script.stop
+    },
+    throttleShare
+  )
 }
 
 /** The throttling proxy (throttle-proxy.ts) in front of an endpoint, in a process of its own. */
@@ -193,7 +241,8 @@ async function startThrottleProxy(upstream: string, share: number, seed: string)
   return {
     endpoint,
     child: script.child,
-    stats: async (): Promise<{ requests: number; throttled: number }> => (await fetch(`${endpoint}/__throttle-proxy/stats`)).json() as Promise<{ requests: number; throttled: number }>,
+    stats: async (): Promise<{ requests: number; throttled: number }> =>
+      (await fetch(`${endpoint}/__throttle-proxy/stats`)).json() as Promise<{ requests: number; throttled: number }>,
     stop: script.stop
   }
 }

@@ -28,7 +28,10 @@ const tree = path.join(work, 'tree')
 // A small tree: 50 files of 1–8 KiB (about 220 KiB).
 for (let i = 0; i < 50; i++) {
   await mkdir(path.join(tree, 'deps', `d${i % 5}`), { recursive: true })
-  await writeFile(path.join(tree, 'deps', `d${i % 5}`, `f${i}.js`), randomBytes(1024 * (1 + (i % 8))).toString('base64'))
+  await writeFile(
+    path.join(tree, 'deps', `d${i % 5}`, `f${i}.js`),
+    randomBytes(1024 * (1 + (i % 8))).toString('base64')
+  )
 }
 const store: ObjectStore = process.env.S3_TEST_ENDPOINT
   ? new S3Store(await createTestBucket('signed-save'))
@@ -37,7 +40,12 @@ const store: ObjectStore = process.env.S3_TEST_ENDPOINT
 const sigstore = await startLocalSigstore({ dir: work })
 const job: WorkflowIdentity = { repository: 'acme/app', ref: 'refs/heads/main' }
 const writer = { repository: 'https://github.com/acme/app', ref: 'refs/heads/main', event: 'push' }
-const instance = { name: 'custom' as const, fulcioURL: sigstore.fulcioURL, rekorURL: sigstore.rekorURL, tsaURL: sigstore.tsaURL }
+const instance = {
+  name: 'custom' as const,
+  fulcioURL: sigstore.fulcioURL,
+  rekorURL: sigstore.rekorURL,
+  tsaURL: sigstore.tsaURL
+}
 const variants: Record<string, EntrySigning | undefined> = {
   unsigned: undefined,
   key: { sign: keySigner(generateSigningKey().key).sign, writer },
@@ -83,4 +91,6 @@ for (const name of Object.keys(times)) {
   console.log(`${name}\t${median(values).toFixed(1)}\t${range}\t${added[name]}`)
 }
 const base = median(times.unsigned)
-console.log(`key signing adds ${(median(times.key) - base).toFixed(1)} ms; keyless (local Sigstore) adds ${(median(times.keyless) - base).toFixed(1)} ms`)
+console.log(
+  `key signing adds ${(median(times.key) - base).toFixed(1)} ms; keyless (local Sigstore) adds ${(median(times.keyless) - base).toFixed(1)} ms`
+)

@@ -39,8 +39,14 @@ function handle(request: IncomingMessage, response: ServerResponse, waitsForCont
   counts.requests++
   if (random.chance(share)) {
     counts.throttled++
-    const headers = { 'Content-Type': 'application/xml', 'Content-Length': request.method === 'HEAD' ? 0 : SLOW_DOWN.length }
-    const answer = (): void => void response.writeHead(503, waitsForContinue ? { ...headers, Connection: 'close' } : headers).end(request.method === 'HEAD' ? undefined : SLOW_DOWN)
+    const headers = {
+      'Content-Type': 'application/xml',
+      'Content-Length': request.method === 'HEAD' ? 0 : SLOW_DOWN.length
+    }
+    const answer = (): void =>
+      void response
+        .writeHead(503, waitsForContinue ? { ...headers, Connection: 'close' } : headers)
+        .end(request.method === 'HEAD' ? undefined : SLOW_DOWN)
     if (waitsForContinue) return answer()
     request.resume()
     request.once('end', answer)
@@ -48,7 +54,14 @@ function handle(request: IncomingMessage, response: ServerResponse, waitsForCont
   }
   if (waitsForContinue) response.writeContinue()
   const forwarded = httpRequest(
-    { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers, agent },
+    {
+      host: target.hostname,
+      port: target.port,
+      method: request.method,
+      path: request.url,
+      headers: request.headers,
+      agent
+    },
     upstreamResponse => {
       response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers)
       upstreamResponse.pipe(response)

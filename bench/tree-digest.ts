@@ -32,7 +32,8 @@ export function summarizeTree(root: string): TreeSummary {
       summary.dirs++
       // The root's own mode is left out: a restore creates it with the destination's defaults.
       listing.update(`d ${relative === '' ? '' : mode} ${relative}\n`)
-      for (const name of readdirSync(absolute).sort()) visit(path.join(absolute, name), relative === '' ? name : `${relative}/${name}`)
+      for (const name of readdirSync(absolute).sort())
+        visit(path.join(absolute, name), relative === '' ? name : `${relative}/${name}`)
     }
   }
   visit(root, '')

@@ -1,5 +1,18 @@
 import { spawnSync } from 'node:child_process'
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync
+} from 'node:fs'
 import * as path from 'node:path'
 import { compressibleBytes, Random, randomBytes } from './content.js'
 import { summarizeTree, type TreeSummary } from './tree-digest.js'
@@ -60,7 +73,12 @@ interface TreePlan {
   symlinks: Array<{ path: string; target: string }>
 }
 
-export function treeFolder(benchDir: string, name: TreeName, scale: number, largeFactor = DEFAULT_LARGE_FACTOR): string {
+export function treeFolder(
+  benchDir: string,
+  name: TreeName,
+  scale: number,
+  largeFactor = DEFAULT_LARGE_FACTOR
+): string {
   return path.join(benchDir, 'trees', name === 'large' ? `large${largeFactor}-x${scale}` : `${name}-x${scale}`)
 }
 
@@ -78,7 +96,13 @@ function planOf(name: TreeName, scale: number, largeFactor: number): TreePlan {
 }
 
 /** Generates the tree unless a complete copy from this generator version is already there. */
-export function ensureTree(benchDir: string, name: TreeName, scale: number, log: (line: string) => void, largeFactor = DEFAULT_LARGE_FACTOR): BenchTree {
+export function ensureTree(
+  benchDir: string,
+  name: TreeName,
+  scale: number,
+  log: (line: string) => void,
+  largeFactor = DEFAULT_LARGE_FACTOR
+): BenchTree {
   const folder = treeFolder(benchDir, name, scale, largeFactor)
   const marker = path.join(folder, 'tree.json')
   if (existsSync(marker)) {
@@ -100,16 +124,28 @@ export function ensureTree(benchDir: string, name: TreeName, scale: number, log:
   writeTree(path.join(baseWorkspace, 'tree'), plan)
   phase('writing v1')
   mkdirSync(changedWorkspace, { recursive: true })
-  const copy = spawnSync('cp', ['-a', '--link', path.join(baseWorkspace, 'tree'), path.join(changedWorkspace, 'tree')], { stdio: 'inherit' })
+  const copy = spawnSync(
+    'cp',
+    ['-a', '--link', path.join(baseWorkspace, 'tree'), path.join(changedWorkspace, 'tree')],
+    { stdio: 'inherit' }
+  )
   if (copy.status !== 0) throw new Error('cp -a --link failed')
-  const change = changeTree(path.join(baseWorkspace, 'tree'), path.join(changedWorkspace, 'tree'), plan, new Random(`${name} change`), scale)
+  const change = changeTree(
+    path.join(baseWorkspace, 'tree'),
+    path.join(changedWorkspace, 'tree'),
+    plan,
+    new Random(`${name} change`),
+    scale
+  )
   phase('v2')
   const base = summarizeTree(path.join(baseWorkspace, 'tree'))
   const changed = summarizeTree(path.join(changedWorkspace, 'tree'))
   phase('digests')
   const tree: BenchTree = { name, baseWorkspace, changedWorkspace, base, changed, change }
   writeFileSync(marker, JSON.stringify({ generator: GENERATOR_VERSION, ...tree }, null, 2))
-  log(`  ${tree.base.files} files, ${(tree.base.bytes / MiB).toFixed(0)} MiB, in ${((Date.now() - started) / 1000).toFixed(0)} s (${phases.join(', ')})`)
+  log(
+    `  ${tree.base.files} files, ${(tree.base.bytes / MiB).toFixed(0)} MiB, in ${((Date.now() - started) / 1000).toFixed(0)} s (${phases.join(', ')})`
+  )
   return tree
 }
 
@@ -144,7 +180,8 @@ function planMixed(scale: number, bytesFactor = 1): TreePlan {
     const extension = random.pick(kind === 'text' ? textExtensions : randomExtensions)
     plan.files.push({ path: `${dir}/${name}.${extension}`, size, kind, mode: fileMode(random), seed: `mixed ${name}` })
   }
-  for (let i = 0; i < scaled(30000, scale); i++) addFile(`s${i}`, random.chance(0.01) ? 0 : random.logUniform(32, 64 * 1024), 0.8)
+  for (let i = 0; i < scaled(30000, scale); i++)
+    addFile(`s${i}`, random.chance(0.01) ? 0 : random.logUniform(32, 64 * 1024), 0.8)
   for (let i = 0; i < scaled(400 * repeats, scale); i++) addFile(`m${i}`, random.logUniform(64 * 1024, 2 * MiB), 0.7)
   const largeSizes = [24, 40, 56, 72, 88]
   for (let copy = 0; copy < Math.round(repeats); copy++) {
@@ -155,14 +192,33 @@ function planMixed(scale: number, bytesFactor = 1): TreePlan {
     if (copy > 0) plan.dirs.push({ path: dist, mode: 0o755 }, { path: build, mode: 0o755 })
     for (const [i, size] of largeSizes.entries()) {
       const bytes = Math.round(size * MiB * scale)
-      plan.files.push({ path: `${dist}/artifact-${i}.bin`, size: bytes, kind: 'text', mode: 0o644, seed: `mixed large text ${i}${suffix}` })
-      plan.files.push({ path: `${build}/blob-${i}.pack`, size: bytes, kind: 'random', mode: 0o644, seed: `mixed large random ${i}${suffix}` })
+      plan.files.push({
+        path: `${dist}/artifact-${i}.bin`,
+        size: bytes,
+        kind: 'text',
+        mode: 0o644,
+        seed: `mixed large text ${i}${suffix}`
+      })
+      plan.files.push({
+        path: `${build}/blob-${i}.pack`,
+        size: bytes,
+        kind: 'random',
+        mode: 0o644,
+        seed: `mixed large random ${i}${suffix}`
+      })
     }
   }
   for (let i = 0; i < scaled(300, scale); i++) {
     const dir = random.pick(plan.dirs).path
-    const target = random.chance(0.02) ? 'missing-target' : random.chance(0.3) ? random.pick(plan.dirs).path : random.pick(plan.files).path
-    plan.symlinks.push({ path: `${dir}/link${i}`, target: target === 'missing-target' ? target : path.posix.relative(dir, target) })
+    const target = random.chance(0.02)
+      ? 'missing-target'
+      : random.chance(0.3)
+        ? random.pick(plan.dirs).path
+        : random.pick(plan.files).path
+    plan.symlinks.push({
+      path: `${dir}/link${i}`,
+      target: target === 'missing-target' ? target : path.posix.relative(dir, target)
+    })
   }
   return plan
 }
@@ -193,16 +249,37 @@ function planTiny(scale: number, filesFactor = 1): TreePlan {
     }
     const base = dir('')
     const seed = (file: string): string => `tiny ${root}/${file}`
-    plan.files.push({ path: `${base}/package.json`, size: random.int(400, 3000), kind: 'text', mode: 0o644, seed: seed('package.json') })
-    plan.files.push({ path: `${base}/README.md`, size: random.logUniform(200, 20000), kind: 'text', mode: 0o644, seed: seed('README.md') })
+    plan.files.push({
+      path: `${base}/package.json`,
+      size: random.int(400, 3000),
+      kind: 'text',
+      mode: 0o644,
+      seed: seed('package.json')
+    })
+    plan.files.push({
+      path: `${base}/README.md`,
+      size: random.logUniform(200, 20000),
+      kind: 'text',
+      mode: 0o644,
+      seed: seed('README.md')
+    })
     const license = random.pick(licenses)
     plan.files.push({ path: `${base}/LICENSE`, size: license.size, kind: 'text', mode: 0o644, seed: license.seed })
     const count = random.logUniform(4, 200)
     for (let i = 0; i < count; i++) {
       const folder = dir(random.pick(subdirs))
       const kind: Kind = random.chance(0.04) ? 'random' : 'text'
-      const extension = kind === 'random' ? random.pick(['wasm', 'png', 'node']) : random.pick(['js', 'js', 'd.ts', 'js.map', 'cjs', 'mjs', 'json'])
-      plan.files.push({ path: `${folder}/f${i}.${extension}`, size: random.logUniform(32, 12 * 1024), kind, mode: 0o644, seed: seed(`f${i}`) })
+      const extension =
+        kind === 'random'
+          ? random.pick(['wasm', 'png', 'node'])
+          : random.pick(['js', 'js', 'd.ts', 'js.map', 'cjs', 'mjs', 'json'])
+      plan.files.push({
+        path: `${folder}/f${i}.${extension}`,
+        size: random.logUniform(32, 12 * 1024),
+        kind,
+        mode: 0o644,
+        seed: seed(`f${i}`)
+      })
     }
     if (random.chance(0.2)) {
       const cli = `${dir('bin')}/cli.js`
@@ -251,7 +328,13 @@ function writeTree(root: string, plan: TreePlan): void {
  * small ones get new content of the same size, large ones a 4 KiB edit in the middle; and appends
  * to the largest compressible file, as a growing log or archive would.
  */
-function changeTree(baseRoot: string, root: string, plan: TreePlan, random: Random, scale: number): BenchTree['change'] {
+function changeTree(
+  baseRoot: string,
+  root: string,
+  plan: TreePlan,
+  random: Random,
+  scale: number
+): BenchTree['change'] {
   const change = { filesChanged: 0, bytesAppended: 0, bytesRewritten: 0 }
   const chosen = new Set<number>()
   const count = Math.max(1, Math.round(plan.files.length / 100))
@@ -277,14 +360,19 @@ function changeTree(baseRoot: string, root: string, plan: TreePlan, random: Rand
     }
     change.filesChanged++
   }
-  const large = plan.files.filter(file => file.kind === 'text' && file.size >= SMALL_LIMIT).sort((a, b) => b.size - a.size)[0]
+  const large = plan.files
+    .filter(file => file.kind === 'text' && file.size >= SMALL_LIMIT)
+    .sort((a, b) => b.size - a.size)[0]
   if (large && large.size >= 8 * MiB * scale) {
     const target = path.join(root, large.path)
     if (!chosen.has(plan.files.indexOf(large))) {
       unlinkSync(target)
       copyFileSync(path.join(baseRoot, large.path), target)
     }
-    const appended = contentOf({ kind: 'text', seed: `${large.seed} appended` }, Math.max(64 * 1024, Math.round(MiB * scale)))
+    const appended = contentOf(
+      { kind: 'text', seed: `${large.seed} appended` },
+      Math.max(64 * 1024, Math.round(MiB * scale))
+    )
     writeFileSync(target, appended, { flag: 'a' })
     change.bytesAppended = appended.length
     change.filesChanged += chosen.has(plan.files.indexOf(large)) ? 0 : 1

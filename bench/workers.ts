@@ -17,9 +17,21 @@ export interface WorkerOptions {
 }
 
 /** Runs one operation in a fresh Node process and returns what it measured. */
-export async function runWorker(method: Method, job: OursJob | BaselineJob, options: WorkerOptions): Promise<WorkerResult> {
+export async function runWorker(
+  method: Method,
+  job: OursJob | BaselineJob,
+  options: WorkerOptions
+): Promise<WorkerResult> {
   const script = options.compiled.path(method === 'ours' ? 'bench/ours-worker.ts' : 'bench/baseline-worker.ts')
-  const profile = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir, '--cpu-prof-name', `${options.profileName ?? method}.cpuprofile`] : []
+  const profile = options.profileDir
+    ? [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        options.profileDir,
+        '--cpu-prof-name',
+        `${options.profileName ?? method}.cpuprofile`
+      ]
+    : []
   const args = [...profile, script, JSON.stringify(job)]
   const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
@@ -30,7 +42,10 @@ export async function runWorker(method: Method, job: OursJob | BaselineJob, opti
   const code = await new Promise<number | null>(resolve => child.on('close', resolve))
   clearTimeout(timer)
   const line = stdout.split('\n').find(candidate => candidate.startsWith(RESULT_PREFIX))
-  if (code !== 0 || !line) throw new Error(`${method} ${job.operation} ${job.key} failed (exit ${code}):\n${stderr.trim().split('\n').slice(-15).join('\n')}`)
+  if (code !== 0 || !line)
+    throw new Error(
+      `${method} ${job.operation} ${job.key} failed (exit ${code}):\n${stderr.trim().split('\n').slice(-15).join('\n')}`
+    )
   if (stderr.trim()) process.stderr.write(stderr)
   return JSON.parse(line.slice(RESULT_PREFIX.length)) as WorkerResult
 }

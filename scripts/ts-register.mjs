@@ -5,7 +5,11 @@ import { registerHooks } from 'node:module'
 
 registerHooks({
   resolve(specifier, context, nextResolve) {
-    if (specifier.endsWith('.js') && (specifier.startsWith('.') || specifier.startsWith('/')) && context.parentURL?.startsWith('file:')) {
+    if (
+      specifier.endsWith('.js') &&
+      (specifier.startsWith('.') || specifier.startsWith('/')) &&
+      context.parentURL?.startsWith('file:')
+    ) {
       const candidate = new URL(specifier.replace(/\.js$/, '.ts'), context.parentURL)
       if (existsSync(candidate)) return nextResolve(candidate.href, context)
     }

@@ -34,17 +34,37 @@ export function parseCommandFile(text: string): Record<string, string> {
  * Runs a bundled entry point as the runner does: inputs as INPUT_<NAME>, files for outputs, state
  * and the job summary, and the state of an earlier step as STATE_<name>.
  */
-export async function runStep(entry: string, inputs: Record<string, string>, env: Record<string, string> = {}, state: Record<string, string> = {}, user?: { uid: number; gid: number }): Promise<StepResult> {
+export async function runStep(
+  entry: string,
+  inputs: Record<string, string>,
+  env: Record<string, string> = {},
+  state: Record<string, string> = {},
+  user?: { uid: number; gid: number }
+): Promise<StepResult> {
   const dir = await tempDir('step')
-  const files = { GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_STATE: path.join(dir, 'state'), GITHUB_STEP_SUMMARY: path.join(dir, 'summary') }
+  const files = {
+    GITHUB_OUTPUT: path.join(dir, 'output'),
+    GITHUB_STATE: path.join(dir, 'state'),
+    GITHUB_STEP_SUMMARY: path.join(dir, 'summary')
+  }
   for (const file of Object.values(files)) await writeFile(file, '')
   // Another user (as the runner's user is not root) must be able to write the runner's files.
   if (user) for (const item of [dir, ...Object.values(files)]) await chown(item, user.uid, user.gid)
-  const inputEnv = Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.replace(/ /g, '_').toUpperCase()}`, value]))
+  const inputEnv = Object.fromEntries(
+    Object.entries(inputs).map(([name, value]) => [`INPUT_${name.replace(/ /g, '_').toUpperCase()}`, value])
+  )
   const stateEnv = Object.fromEntries(Object.entries(state).map(([name, value]) => [`STATE_${name}`, value]))
-  const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_') && !name.startsWith('STATE_') && !name.startsWith('AWS_')))
+  const cleanEnv = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !name.startsWith('INPUT_') && !name.startsWith('STATE_') && !name.startsWith('AWS_')
+    )
+  )
   const started = Date.now()
-  const child = spawn(process.execPath, [path.resolve('dist', entry, 'index.js')], { env: { ...cleanEnv, RUNNER_TEMP: dir, ...files, ...inputEnv, ...stateEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...user })
+  const child = spawn(process.execPath, [path.resolve('dist', entry, 'index.js')], {
+    env: { ...cleanEnv, RUNNER_TEMP: dir, ...files, ...inputEnv, ...stateEnv, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...user
+  })
   let stdout = ''
   child.stdout.on('data', chunk => (stdout += chunk))
   child.stderr.on('data', chunk => (stdout += chunk))

@@ -11,7 +11,13 @@ import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
-import { BlobSASPermissions, BlobServiceClient, generateBlobSASQueryParameters, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob'
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  generateBlobSASQueryParameters,
+  StorageSharedKeyCredential,
+  type ContainerClient
+} from '@azure/storage-blob'
 
 /** Azurite's well-known development account. */
 const ACCOUNT = 'devstoreaccount1'
@@ -102,9 +108,24 @@ async function startAzurite(dir: string, onRequest: () => void): Promise<{ child
   }
 }
 
-async function startAzuriteOn(port: number, dir: string, onRequest: () => void): Promise<{ child: ChildProcess; port: number }> {
+async function startAzuriteOn(
+  port: number,
+  dir: string,
+  onRequest: () => void
+): Promise<{ child: ChildProcess; port: number }> {
   const bin = path.resolve('node_modules/azurite/dist/src/blob/main.js')
-  const args = [bin, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', dir, '--skipApiVersionCheck', '--loose', '--disableTelemetry']
+  const args = [
+    bin,
+    '--blobHost',
+    '127.0.0.1',
+    '--blobPort',
+    String(port),
+    '--location',
+    dir,
+    '--skipApiVersionCheck',
+    '--loose',
+    '--disableTelemetry'
+  ]
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   await new Promise<void>((resolve, reject) => {
@@ -132,7 +153,13 @@ async function startAzuriteOn(port: number, dir: string, onRequest: () => void):
 export async function startCacheService(): Promise<CacheServiceStandIn> {
   const dir = await mkdtemp(path.join(tmpdir(), 'gh-cache-service-'))
   const secret = randomBytes(32)
-  const counts: ServiceCounts = { CreateCacheEntry: 0, FinalizeCacheEntryUpload: 0, GetCacheEntryDownloadURL: 0, bytesFinalized: 0, blob: 0 }
+  const counts: ServiceCounts = {
+    CreateCacheEntry: 0,
+    FinalizeCacheEntryUpload: 0,
+    GetCacheEntryDownloadURL: 0,
+    bytesFinalized: 0,
+    blob: 0
+  }
   const azurite = await startAzurite(dir, () => counts.blob++)
   const blobEndpoint = `http://127.0.0.1:${azurite.port}/${ACCOUNT}`
   const credential = new StorageSharedKeyCredential(ACCOUNT, ACCOUNT_KEY)
@@ -144,7 +171,12 @@ export async function startCacheService(): Promise<CacheServiceStandIn> {
 
   const signedUrl = (blob: string, permissions: string): string => {
     const sas = generateBlobSASQueryParameters(
-      { containerName: CONTAINER, blobName: blob, permissions: BlobSASPermissions.parse(permissions), expiresOn: new Date(Date.now() + 3600_000) },
+      {
+        containerName: CONTAINER,
+        blobName: blob,
+        permissions: BlobSASPermissions.parse(permissions),
+        expiresOn: new Date(Date.now() + 3600_000)
+      },
       credential
     )
     return `${blobEndpoint}/${CONTAINER}/${blob}?${sas.toString()}`
@@ -173,10 +205,21 @@ export async function startCacheService(): Promise<CacheServiceStandIn> {
       if (!own) return [403, { code: 'permission_denied', msg: 'cache write denied: the token has no writable scope' }]
       if (state.rateLimited) return [429, { code: 'resource_exhausted', msg: 'rate limited: too many cache uploads' }]
       if (entries.some(entry => entry.key === key && entry.version === version && entry.scope === own.Scope)) {
-        return [409, { code: 'already_exists', msg: 'cache entry with the same key, version, and scope already exists' }]
+        return [
+          409,
+          { code: 'already_exists', msg: 'cache entry with the same key, version, and scope already exists' }
+        ]
       }
       const blob = `${randomBytes(16).toString('hex')}`
-      entries.push({ key: String(key), version: String(version), scope: own.Scope, blob, finalized: false, size: 0, sequence: 0 })
+      entries.push({
+        key: String(key),
+        version: String(version),
+        scope: own.Scope,
+        blob,
+        finalized: false,
+        size: 0,
+        sequence: 0
+      })
       return [200, { ok: true, signed_upload_url: signedUrl(blob, 'cw') }]
     },
     FinalizeCacheEntryUpload: ({ key, version, size_bytes }, scopes) => {
@@ -191,11 +234,18 @@ export async function startCacheService(): Promise<CacheServiceStandIn> {
     },
     GetCacheEntryDownloadURL: ({ key, version, restore_keys }, scopes) => {
       const readable = scopes.filter(scope => scope.Permission & Permission.Read)
-      if (readable.length === 0) return [403, { code: 'permission_denied', msg: 'cache read denied: the token has no readable scope' }]
+      if (readable.length === 0)
+        return [403, { code: 'permission_denied', msg: 'cache read denied: the token has no readable scope' }]
       for (const { Scope } of readable) {
-        const candidates = entries.filter(entry => entry.finalized && entry.version === version && entry.scope === Scope)
+        const candidates = entries.filter(
+          entry => entry.finalized && entry.version === version && entry.scope === Scope
+        )
         const exact = candidates.find(entry => entry.key === key)
-        const match = exact ?? ((restore_keys as string[] | undefined) ?? []).map(prefix => newest(candidates.filter(entry => entry.key.startsWith(prefix)))).find(Boolean)
+        const match =
+          exact ??
+          ((restore_keys as string[] | undefined) ?? [])
+            .map(prefix => newest(candidates.filter(entry => entry.key.startsWith(prefix))))
+            .find(Boolean)
         if (match) return [200, { ok: true, signed_download_url: signedUrl(match.blob, 'r'), matched_key: match.key }]
       }
       return [200, { ok: false }]
@@ -212,7 +262,8 @@ export async function startCacheService(): Promise<CacheServiceStandIn> {
     request.on('end', () => {
       const method = request.url?.startsWith(SERVICE_PATH) ? request.url.slice(SERVICE_PATH.length) : ''
       const handler = handlers[method]
-      if (request.method !== 'POST' || !handler) return reply(404, { code: 'bad_route', msg: `no handler for ${request.method} ${request.url}` })
+      if (request.method !== 'POST' || !handler)
+        return reply(404, { code: 'bad_route', msg: `no handler for ${request.method} ${request.url}` })
       counts[method as keyof ServiceCounts]++
       const scopes = scopesOf(request.headers.authorization)
       if (!scopes) return reply(401, { code: 'unauthenticated', msg: 'invalid runtime token' })
@@ -231,7 +282,12 @@ export async function startCacheService(): Promise<CacheServiceStandIn> {
   return {
     url,
     token,
-    env: scopes => ({ GITHUB_ACTIONS: 'true', ACTIONS_CACHE_SERVICE_V2: 'True', ACTIONS_RESULTS_URL: url, ACTIONS_RUNTIME_TOKEN: token(scopes) }),
+    env: scopes => ({
+      GITHUB_ACTIONS: 'true',
+      ACTIONS_CACHE_SERVICE_V2: 'True',
+      ACTIONS_RESULTS_URL: url,
+      ACTIONS_RUNTIME_TOKEN: token(scopes)
+    }),
     counts,
     settledCounts: async () => {
       await new Promise(resolve => setTimeout(resolve, 300))
@@ -241,7 +297,11 @@ export async function startCacheService(): Promise<CacheServiceStandIn> {
       await new Promise(resolve => setTimeout(resolve, 300))
       for (const name of Object.keys(counts) as (keyof ServiceCounts)[]) counts[name] = 0
     },
-    entries: () => entries.filter(entry => entry.finalized).sort((a, b) => a.sequence - b.sequence).map(({ key, scope, size }) => ({ key, scope, size })),
+    entries: () =>
+      entries
+        .filter(entry => entry.finalized)
+        .sort((a, b) => a.sequence - b.sequence)
+        .map(({ key, scope, size }) => ({ key, scope, size })),
     corrupt: async (key, scope, mutate) => {
       const entry = entries.find(e => e.key === key && e.scope === scope && e.finalized)
       if (!entry) throw new Error(`no entry ${key} in ${scope}`)
@@ -259,12 +319,17 @@ export async function startCacheService(): Promise<CacheServiceStandIn> {
       server.closeAllConnections()
       await new Promise(resolve => server.close(resolve))
       azurite.child.kill('SIGTERM')
-      await new Promise(resolve => (azurite.child.exitCode === null ? azurite.child.once('exit', resolve) : resolve(undefined)))
+      await new Promise(resolve =>
+        azurite.child.exitCode === null ? azurite.child.once('exit', resolve) : resolve(undefined)
+      )
       await rm(dir, { recursive: true, force: true })
     }
   }
 }
 
 function newest(entries: Entry[]): Entry | undefined {
-  return entries.reduce<Entry | undefined>((best, entry) => (!best || entry.sequence > best.sequence ? entry : best), undefined)
+  return entries.reduce<Entry | undefined>(
+    (best, entry) => (!best || entry.sequence > best.sequence ? entry : best),
+    undefined
+  )
 }

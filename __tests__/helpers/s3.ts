@@ -25,19 +25,34 @@ export function s3TestConfig(): Omit<S3StoreConfig, 'bucket'> {
     endpoint: process.env.S3_TEST_ENDPOINT,
     region: process.env.S3_TEST_REGION || 'us-east-1',
     forcePathStyle: true,
-    credentials: { accessKeyId: process.env.S3_TEST_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_TEST_SECRET_ACCESS_KEY! }
+    credentials: {
+      accessKeyId: process.env.S3_TEST_ACCESS_KEY_ID!,
+      secretAccessKey: process.env.S3_TEST_SECRET_ACCESS_KEY!
+    }
   }
 }
 
 /** A raw SDK client for the test server, for setting up what the code under test does not. */
 export function s3TestClient(): S3Client {
   const { endpoint, region, credentials, forcePathStyle } = s3TestConfig()
-  return new S3Client({ endpoint, region, credentials, forcePathStyle, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' })
+  return new S3Client({
+    endpoint,
+    region,
+    credentials,
+    forcePathStyle,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED'
+  })
 }
 
 /** A valid bucket name that no other test uses: `name` (lowercased, trimmed) plus a random suffix. */
 export function uniqueBucketName(name = 'test'): string {
-  const base = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'test'
+  const base =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || 'test'
   return `${base}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
 }
 

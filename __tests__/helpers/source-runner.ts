@@ -63,7 +63,11 @@ export async function runCliFromSource(
 }
 
 /** `artifact-action <args>` in a network namespace of its own (`unshare -rn`): only loopback, and nothing on it. */
-export async function runCliWithoutNetwork(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<SourceRun> {
+export async function runCliWithoutNetwork(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string
+): Promise<SourceRun> {
   return { ...(await run('src/entry/cli.ts', args, env, cwd, ['unshare', '-rn'])), outputs: {} }
 }
 

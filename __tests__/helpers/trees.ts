@@ -22,17 +22,26 @@ export function seededBytes(size: number, seed: number): Buffer {
 }
 
 /** A build-like tree: many small files in folders, two large files, an empty dir, symlinks and modes. */
-export async function makeBuildTree(root: string, options: { smallFiles?: number; largeBytes?: number } = {}): Promise<void> {
+export async function makeBuildTree(
+  root: string,
+  options: { smallFiles?: number; largeBytes?: number } = {}
+): Promise<void> {
   const smallFiles = options.smallFiles ?? 300
   const largeBytes = options.largeBytes ?? 3 * 1024 * 1024
   for (let i = 0; i < smallFiles; i++) {
     const dir = path.join(root, `pkg${i % 10}`, `mod${i % 7}`)
     await mkdir(dir, { recursive: true })
-    await writeFile(path.join(dir, `file${i}.js`), `// file ${i}\n` + `export const value${i} = ${i};\n`.repeat(1 + (i % 40)))
+    await writeFile(
+      path.join(dir, `file${i}.js`),
+      `// file ${i}\n` + `export const value${i} = ${i};\n`.repeat(1 + (i % 40))
+    )
   }
   await mkdir(path.join(root, 'empty', 'nested-empty'), { recursive: true })
   await writeFile(path.join(root, 'large-random.bin'), seededBytes(largeBytes, 42))
-  await writeFile(path.join(root, 'large-text.log'), Buffer.from('line of a log file that compresses well\n'.repeat(Math.ceil(largeBytes / 40))))
+  await writeFile(
+    path.join(root, 'large-text.log'),
+    Buffer.from('line of a log file that compresses well\n'.repeat(Math.ceil(largeBytes / 40)))
+  )
   await writeFile(path.join(root, 'tool.sh'), '#!/bin/sh\necho tool\n')
   await chmod(path.join(root, 'tool.sh'), 0o755)
   await writeFile(path.join(root, 'readonly.txt'), 'read only\n')
@@ -55,7 +64,12 @@ export async function describeTree(root: string): Promise<string[]> {
       else if (stats.isDirectory()) {
         lines.push(`${rel} dir ${mode}`)
         await walk(full, rel)
-      } else lines.push(`${rel} file ${mode} ${stats.size} ${createHash('sha256').update(await readFile(full)).digest('hex')}`)
+      } else
+        lines.push(
+          `${rel} file ${mode} ${stats.size} ${createHash('sha256')
+            .update(await readFile(full))
+            .digest('hex')}`
+        )
     }
   }
   await walk(root, '')

@@ -64,7 +64,9 @@ describe('the bundled action, run as the runner runs it', () => {
     expect(main2.outputs['tree-digest']).toMatch(/^[0-9a-f]{64}$/)
     expect(Number(main2.outputs['bytes-downloaded'])).toBeGreaterThan(0)
     expect(main2.summary).toContain('Cache restore')
-    expect(await describeTree(path.join(workspace2, 'build'))).toEqual(await describeTree(path.join(workspace, 'build')))
+    expect(await describeTree(path.join(workspace2, 'build'))).toEqual(
+      await describeTree(path.join(workspace, 'build'))
+    )
 
     const post2 = await runStep('save', cacheInputs(config), env2, main2.state)
     expect(post2.exitCode).toBe(0)
@@ -87,13 +89,25 @@ describe('the bundled action, run as the runner runs it', () => {
     const user = process.getuid!() === 0 ? { uid: 65534, gid: 65534 } : undefined
     const workspace2 = await tempDir('job2')
     if (user) await chown(workspace2, user.uid, user.gid)
-    const restored = await runStep('restore-only', inputs, { GITHUB_WORKSPACE: workspace2, GITHUB_REF: 'refs/heads/main' }, {}, user)
+    const restored = await runStep(
+      'restore-only',
+      inputs,
+      { GITHUB_WORKSPACE: workspace2, GITHUB_REF: 'refs/heads/main' },
+      {},
+      user
+    )
     expect(restored.stdout).not.toMatch(/::warning::/)
     expect(restored.outputs['cache-hit']).toBe('true')
     expect(await describeTree(path.join(workspace2, 'out'))).toEqual(await describeTree(path.join(workspace, 'out')))
 
     // Again over the read-only files the first restore left: they are replaced, not opened.
-    const again = await runStep('restore-only', inputs, { GITHUB_WORKSPACE: workspace2, GITHUB_REF: 'refs/heads/main' }, {}, user)
+    const again = await runStep(
+      'restore-only',
+      inputs,
+      { GITHUB_WORKSPACE: workspace2, GITHUB_REF: 'refs/heads/main' },
+      {},
+      user
+    )
     expect(again.stdout).not.toMatch(/::warning::/)
     expect(again.outputs['cache-hit']).toBe('true')
     expect(await describeTree(path.join(workspace2, 'out'))).toEqual(await describeTree(path.join(workspace, 'out')))
@@ -145,7 +159,11 @@ describe('the bundled action, run as the runner runs it', () => {
     })
 
     it('fails on a miss only when fail-on-cache-miss is set', async () => {
-      const result = await runStep('restore', cacheInputs(config, { key: 'absent', 'restore-keys': '', 'fail-on-cache-miss': 'true' }), env())
+      const result = await runStep(
+        'restore',
+        cacheInputs(config, { key: 'absent', 'restore-keys': '', 'fail-on-cache-miss': 'true' }),
+        env()
+      )
       expect(result.exitCode).toBe(1)
       expect(result.stdout).toMatch(/::error::Failed to restore cache entry. Exiting as fail-on-cache-miss is set/)
     })
@@ -187,6 +205,9 @@ describe('the bundled action, run as the runner runs it', () => {
   })
 
   afterAll(async () => {
-    await rm(path.join(process.env.HOME ?? '/root', 'never-created-by-tests-artifact-action'), { recursive: true, force: true })
+    await rm(path.join(process.env.HOME ?? '/root', 'never-created-by-tests-artifact-action'), {
+      recursive: true,
+      force: true
+    })
   })
 })

@@ -5,7 +5,15 @@ import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { loadManifest, restoreEntry, saveEntry, type SaveResult } from '../../src/core/cache/checkpoint-cache.js'
 import { entryVersion, ENTRY_SCHEMA, refKey, writeEntry } from '../../src/core/cache/entry-refs.js'
 import { IntegrityError, StoreError } from '../../src/core/errors.js'
-import { Codec, encodeManifest, MANIFEST_SCHEMA, manifestKey, objectKey, treeDigest, type Manifest } from '../../src/core/store/manifest.js'
+import {
+  Codec,
+  encodeManifest,
+  MANIFEST_SCHEMA,
+  manifestKey,
+  objectKey,
+  treeDigest,
+  type Manifest
+} from '../../src/core/store/manifest.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { createTestBucket, s3TestClient, s3TestConfig, uniqueBucketName } from '../helpers/s3.js'
 import { describeTree, listFiles, makeBuildTree, seededBytes, tempDir } from '../helpers/trees.js'
@@ -38,7 +46,13 @@ describe('checkpoint cache on RGW', () => {
     expect(result.stats.files).toBeGreaterThan(300)
 
     const target = await tempDir('restore')
-    const restored = await restoreEntry({ store, key: 'build-1', paths: ['build'], workspace: target, readScopes: MAIN })
+    const restored = await restoreEntry({
+      store,
+      key: 'build-1',
+      paths: ['build'],
+      workspace: target,
+      readScopes: MAIN
+    })
     expect(restored).toMatchObject({ status: 'found', exact: true })
     expect(await describeTree(path.join(target, 'build'))).toEqual(await describeTree(path.join(workspace, 'build')))
   })
@@ -50,14 +64,19 @@ describe('checkpoint cache on RGW', () => {
     const first = saved(await saveEntry({ store, key: 'build-a', paths: ['build'], workspace, readScopes: MAIN }))
     expect(first.stats.bytesUploaded).toBeGreaterThan(0)
 
-    const unchanged = saved(await saveEntry({ store, key: 'build-b', restoreKeys: ['build-'], paths: ['build'], workspace, readScopes: MAIN }))
+    const unchanged = saved(
+      await saveEntry({ store, key: 'build-b', restoreKeys: ['build-'], paths: ['build'], workspace, readScopes: MAIN })
+    )
     expect(unchanged.stats.bytesUploaded).toBe(0)
     expect(unchanged.tree).toBe(first.tree)
 
     // 1% of the small files change, and the large log grows.
-    for (let i = 0; i < 1000; i += 100) await appendFile(path.join(workspace, 'build', `pkg${i % 10}`, `mod${i % 7}`, `file${i}.js`), '// changed\n')
+    for (let i = 0; i < 1000; i += 100)
+      await appendFile(path.join(workspace, 'build', `pkg${i % 10}`, `mod${i % 7}`, `file${i}.js`), '// changed\n')
     await appendFile(path.join(workspace, 'build', 'large-text.log'), 'appended line\n'.repeat(1000))
-    const changed = saved(await saveEntry({ store, key: 'build-c', restoreKeys: ['build-'], paths: ['build'], workspace, readScopes: MAIN }))
+    const changed = saved(
+      await saveEntry({ store, key: 'build-c', restoreKeys: ['build-'], paths: ['build'], workspace, readScopes: MAIN })
+    )
     expect(changed.tree).not.toBe(first.tree)
     expect(changed.stats.bytesUploaded).toBeGreaterThan(0)
     expect(changed.stats.bytesUploaded / changed.stats.treeBytes).toBeLessThan(0.1)
@@ -77,7 +96,16 @@ describe('checkpoint cache on RGW', () => {
     expect(Math.floor(restored.mtimeMs)).toBe(Math.floor(original.mtimeMs))
 
     await appendFile(path.join(runner, 'build', 'pkg3', 'mod3', 'file3.js'), '// changed\n')
-    const second = saved(await saveEntry({ store, key: 'm-2', paths: ['build'], workspace: runner, readScopes: MAIN, baseTrees: [first.tree] }))
+    const second = saved(
+      await saveEntry({
+        store,
+        key: 'm-2',
+        paths: ['build'],
+        workspace: runner,
+        readScopes: MAIN,
+        baseTrees: [first.tree]
+      })
+    )
     expect(second.stats.filesUnchanged).toBe(second.stats.files - 1)
     expect(second.tree).not.toBe(first.tree)
     const check = await tempDir('check')
@@ -95,28 +123,64 @@ describe('checkpoint cache on RGW', () => {
       saved(await saveEntry({ store, key: `deps-${version}`, paths: ['out'], workspace, readScopes: MAIN }))
     }
     const target = await tempDir('restore')
-    const prefix = await restoreEntry({ store, key: 'deps-missing', restoreKeys: ['nothing-', 'deps-'], paths: ['out'], workspace: target, readScopes: MAIN })
+    const prefix = await restoreEntry({
+      store,
+      key: 'deps-missing',
+      restoreKeys: ['nothing-', 'deps-'],
+      paths: ['out'],
+      workspace: target,
+      readScopes: MAIN
+    })
     expect(prefix).toMatchObject({ status: 'found', exact: false, match: { record: { key: 'deps-new' } } })
     expect(await readFile(path.join(target, 'out', 'version.txt'), 'utf8')).toBe('new')
 
-    const exact = await restoreEntry({ store, key: 'deps-old', restoreKeys: ['deps-'], paths: ['out'], workspace: target, readScopes: MAIN, lookupOnly: true })
+    const exact = await restoreEntry({
+      store,
+      key: 'deps-old',
+      restoreKeys: ['deps-'],
+      paths: ['out'],
+      workspace: target,
+      readScopes: MAIN,
+      lookupOnly: true
+    })
     expect(exact).toMatchObject({ status: 'found', exact: true, match: { record: { key: 'deps-old' } } })
-    expect(await restoreEntry({ store, key: 'other', paths: ['out'], workspace: target, readScopes: MAIN })).toEqual({ status: 'miss', retries: 0 })
+    expect(await restoreEntry({ store, key: 'other', paths: ['out'], workspace: target, readScopes: MAIN })).toEqual({
+      status: 'miss',
+      retries: 0
+    })
   })
 
   it('finds a prefix match among more than 1,000 keys', async () => {
     const { store } = await freshStore('many-keys')
     const version = entryVersion(['out'])
-    const record = { schema: ENTRY_SCHEMA as typeof ENTRY_SCHEMA, scope: 'branch/main', version, tree: 'f'.repeat(64), files: 0, size: 0 }
+    const record = {
+      schema: ENTRY_SCHEMA as typeof ENTRY_SCHEMA,
+      scope: 'branch/main',
+      version,
+      tree: 'f'.repeat(64),
+      files: 0,
+      size: 0
+    }
     const keys = Array.from({ length: 1050 }, (_, i) => `k-${String(i).padStart(5, '0')}`)
     const created = (i: number): string => new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString()
     for (let i = 0; i < keys.length - 1; i += 50) {
-      await Promise.all(keys.slice(i, Math.min(i + 50, keys.length - 1)).map((key, j) => writeEntry(store, { ...record, key, created: created(i + j) })))
+      await Promise.all(
+        keys
+          .slice(i, Math.min(i + 50, keys.length - 1))
+          .map((key, j) => writeEntry(store, { ...record, key, created: created(i + j) }))
+      )
     }
     // The newest is written alone, a second later, so that its LastModified is the latest.
     await new Promise(resolve => setTimeout(resolve, 1100))
     await writeEntry(store, { ...record, key: keys.at(-1)!, created: created(keys.length) })
-    const newest = await restoreEntry({ store, key: 'k-', paths: ['out'], workspace: await tempDir('x'), readScopes: MAIN, lookupOnly: true })
+    const newest = await restoreEntry({
+      store,
+      key: 'k-',
+      paths: ['out'],
+      workspace: await tempDir('x'),
+      readScopes: MAIN,
+      lookupOnly: true
+    })
     expect(newest).toMatchObject({ status: 'found', match: { record: { key: keys.at(-1) } } })
   })
 
@@ -152,10 +216,32 @@ describe('checkpoint cache on RGW', () => {
     saved(await saveEntry({ store, key: 'run-1', paths: ['out'], workspace, readScopes: MAIN }))
     await writeFile(path.join(workspace, 'out', 'big.bin'), seededBytes(160 * 1024 * 1024, 9))
 
-    const child = spawn(process.execPath, [path.resolve('dist/cli/index.js'), 'save', '--key', 'run-2', '--store', `s3://${config.bucket}`, '--endpoint', config.endpoint!, '--ref', 'refs/heads/main', '--workspace', workspace, 'out'], {
-      env: { ...process.env, AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId, AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey },
-      stdio: 'ignore'
-    })
+    const child = spawn(
+      process.execPath,
+      [
+        path.resolve('dist/cli/index.js'),
+        'save',
+        '--key',
+        'run-2',
+        '--store',
+        `s3://${config.bucket}`,
+        '--endpoint',
+        config.endpoint!,
+        '--ref',
+        'refs/heads/main',
+        '--workspace',
+        workspace,
+        'out'
+      ],
+      {
+        env: {
+          ...process.env,
+          AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey
+        },
+        stdio: 'ignore'
+      }
+    )
     const exited = new Promise(resolve => child.on('exit', resolve))
     const deadline = Date.now() + 60_000
     let objects = 0
@@ -170,8 +256,18 @@ describe('checkpoint cache on RGW', () => {
 
     expect(await store.head(refKey('branch/main', entryVersion(['out']), 'run-2'))).toBeUndefined()
     const target = await tempDir('restore')
-    expect(await restoreEntry({ store, key: 'run-2', paths: ['out'], workspace: target, readScopes: MAIN })).toEqual({ status: 'miss', retries: 0 })
-    const previous = await restoreEntry({ store, key: 'run-2', restoreKeys: ['run-'], paths: ['out'], workspace: target, readScopes: MAIN })
+    expect(await restoreEntry({ store, key: 'run-2', paths: ['out'], workspace: target, readScopes: MAIN })).toEqual({
+      status: 'miss',
+      retries: 0
+    })
+    const previous = await restoreEntry({
+      store,
+      key: 'run-2',
+      restoreKeys: ['run-'],
+      paths: ['out'],
+      workspace: target,
+      readScopes: MAIN
+    })
     expect(previous).toMatchObject({ status: 'found', match: { record: { key: 'run-1' } } })
     expect(listFiles(path.join(target, 'out')).map(file => path.basename(file))).toEqual(['small.txt'])
   })
@@ -191,7 +287,9 @@ describe('checkpoint cache on RGW', () => {
     client.destroy()
 
     const target = await tempDir('restore')
-    await expect(restoreEntry({ store, key: 'k', paths: ['build'], workspace: target, readScopes: MAIN })).rejects.toThrow(IntegrityError)
+    await expect(
+      restoreEntry({ store, key: 'k', paths: ['build'], workspace: target, readScopes: MAIN })
+    ).rejects.toThrow(IntegrityError)
     expect(listFiles(target)).toEqual([])
   })
 
@@ -217,7 +315,9 @@ describe('checkpoint cache on RGW', () => {
     await client.send(new PutObjectCommand({ Bucket: config.bucket, Key: objectKey(object), Body: corrupted }))
     client.destroy()
     const second = await tempDir('restore')
-    await expect(restoreEntry({ store, key: 'k', paths: ['build'], workspace: second, readScopes: MAIN })).rejects.toThrow(IntegrityError)
+    await expect(
+      restoreEntry({ store, key: 'k', paths: ['build'], workspace: second, readScopes: MAIN })
+    ).rejects.toThrow(IntegrityError)
     expect(listFiles(second)).toEqual([])
   })
 
@@ -226,7 +326,9 @@ describe('checkpoint cache on RGW', () => {
     const workspace = await tempDir('ws')
     await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 5000, largeBytes: 0 })
     const result = saved(await saveEntry({ store, key: 'k', paths: ['build'], workspace, readScopes: MAIN }))
-    const framed = Object.values((await loadManifest(store, result.tree)).blobs).filter(location => location[4] === Codec.sharedFrame)
+    const framed = Object.values((await loadManifest(store, result.tree)).blobs).filter(
+      location => location[4] === Codec.sharedFrame
+    )
     const packs = new Set(framed.map(location => location[0]))
     expect(packs.size).toBe(1)
     expect(new Set(framed.map(location => location[1])).size).toBeGreaterThan(1)
@@ -245,7 +347,8 @@ describe('checkpoint cache on RGW', () => {
     const workspace = await tempDir('ws')
     await mkdir(path.join(workspace, 'out'))
     await writeFile(path.join(workspace, 'out', 'random.bin'), seededBytes(3 * 1024 * 1024, 7))
-    for (let i = 0; i < 50; i++) await writeFile(path.join(workspace, 'out', `small${i}.bin`), seededBytes(4096, 100 + i))
+    for (let i = 0; i < 50; i++)
+      await writeFile(path.join(workspace, 'out', `small${i}.bin`), seededBytes(4096, 100 + i))
     const result = saved(await saveEntry({ store, key: 'k', paths: ['out'], workspace, readScopes: MAIN }))
     const manifest = await loadManifest(store, result.tree)
     for (const location of Object.values(manifest.blobs)) {
@@ -275,13 +378,21 @@ describe('checkpoint cache on RGW', () => {
 
     const blocked = await tempDir('restore')
     await mkdir(path.join(blocked, 'out', 'b.txt'), { recursive: true })
-    await expect(restoreEntry({ store, key: 'k', paths: ['out'], workspace: blocked, readScopes: MAIN })).rejects.toThrow(/b\.txt: a directory is in the way/)
+    await expect(
+      restoreEntry({ store, key: 'k', paths: ['out'], workspace: blocked, readScopes: MAIN })
+    ).rejects.toThrow(/b\.txt: a directory is in the way/)
   })
 
   it('gives directories their modes, a read-only one after its files, also over directories and files already there', async () => {
     const { store } = await freshStore('dir-modes')
     const workspace = await tempDir('ws')
-    const modes: Array<[string, number]> = [['private', 0o700], ['shared', 0o775], ['sealed', 0o555], ['sticky', 0o1777], ['plain', 0o755]]
+    const modes: Array<[string, number]> = [
+      ['private', 0o700],
+      ['shared', 0o775],
+      ['sealed', 0o555],
+      ['sticky', 0o1777],
+      ['plain', 0o755]
+    ]
     for (const [dir, mode] of modes) {
       await mkdir(path.join(workspace, 'out', dir, 'inner'), { recursive: true })
       await writeFile(path.join(workspace, 'out', dir, 'inner', 'f.txt'), dir)
@@ -314,12 +425,23 @@ describe('checkpoint cache on RGW', () => {
     }
     const tree = treeDigest(manifest)
     await store.put(manifestKey(tree), encodeManifest(manifest))
-    await writeEntry(store, { schema: ENTRY_SCHEMA, key: 'evil', scope: 'branch/main', version: entryVersion(['out']), tree, files: 1, size: content.length, created: new Date().toISOString() })
+    await writeEntry(store, {
+      schema: ENTRY_SCHEMA,
+      key: 'evil',
+      scope: 'branch/main',
+      version: entryVersion(['out']),
+      tree,
+      files: 1,
+      size: content.length,
+      created: new Date().toISOString()
+    })
 
     const parent = await tempDir('parent')
     const target = path.join(parent, 'a', 'workspace')
     await mkdir(target, { recursive: true })
-    await expect(restoreEntry({ store, key: 'evil', paths: ['out'], workspace: target, readScopes: MAIN })).rejects.toThrow(/unsafe/)
+    await expect(
+      restoreEntry({ store, key: 'evil', paths: ['out'], workspace: target, readScopes: MAIN })
+    ).rejects.toThrow(/unsafe/)
     expect(listFiles(parent)).toEqual([])
   })
 
@@ -332,7 +454,9 @@ describe('checkpoint cache on RGW', () => {
       await writeFile(path.join(workspace, 'build', 'job.txt'), `job ${i}`)
       workspaces.push(workspace)
     }
-    const results = await Promise.all(workspaces.map(workspace => saveEntry({ store, key: 'same-key', paths: ['build'], workspace, readScopes: MAIN })))
+    const results = await Promise.all(
+      workspaces.map(workspace => saveEntry({ store, key: 'same-key', paths: ['build'], workspace, readScopes: MAIN }))
+    )
     expect(results.filter(result => result.status === 'saved')).toHaveLength(1)
     expect(results.filter(result => result.status === 'exists')).toHaveLength(7)
 
@@ -349,7 +473,9 @@ describe('checkpoint cache on RGW', () => {
     const objects = [...new Set(Object.values(manifest.blobs).map(location => location[0]))]
     await store.delete(objects.slice(0, 2).map(objectKey))
 
-    const second = saved(await saveEntry({ store, key: 'tree-2', restoreKeys: ['tree-'], paths: ['build'], workspace, readScopes: MAIN }))
+    const second = saved(
+      await saveEntry({ store, key: 'tree-2', restoreKeys: ['tree-'], paths: ['build'], workspace, readScopes: MAIN })
+    )
     expect(second.tree).toBe(first.tree)
     expect(second.stats.bytesUploaded).toBeGreaterThan(0)
     await expectRestored(store, 'tree-2', 'build', workspace)
@@ -366,7 +492,10 @@ describe('checkpoint cache on RGW', () => {
     await makeBuildTree(path.join(workspace, 'build'), { smallFiles: 20, largeBytes: 1024 * 1024 })
     const onProgress = () => progressed++
     const saving = saveEntry({ store, key: 'k', paths: ['build'], workspace, readScopes: MAIN, onProgress })
-    const error = await saving.then(() => undefined, (failure: unknown) => failure)
+    const error = await saving.then(
+      () => undefined,
+      (failure: unknown) => failure
+    )
     expect(error).toBeInstanceOf(StoreError)
     expect(error).toMatchObject({ failure: 'no-bucket' })
     expect((error as Error).message).toContain(`bucket "${bucket}" does not exist`)

@@ -4,7 +4,13 @@ import { existsSync } from 'node:fs'
 import { appendFile, readdir } from 'node:fs/promises'
 import * as path from 'node:path'
 import { runStep, type StepResult } from '../helpers/action-runner.js'
-import { branchScopes, pullRequestScopes, startCacheService, type CacheServiceStandIn, type TokenScope } from '../helpers/github-cache-service.js'
+import {
+  branchScopes,
+  pullRequestScopes,
+  startCacheService,
+  type CacheServiceStandIn,
+  type TokenScope
+} from '../helpers/github-cache-service.js'
 import { describeTree, makeBuildTree, tempDir } from '../helpers/trees.js'
 
 let service: CacheServiceStandIn
@@ -35,7 +41,13 @@ async function job(ref: string, scopes: TokenScope[] | undefined, extra: Record<
   return { workspace, localStore: path.join(home, '.cache', 'artifact-action', 'store'), env }
 }
 
-const inputs = (key: string, restoreKeys = 'build-') => ({ path: 'build', key, 'restore-keys': restoreKeys, 'lookup-only': 'false', 'fail-on-cache-miss': 'false' })
+const inputs = (key: string, restoreKeys = 'build-') => ({
+  path: 'build',
+  key,
+  'restore-keys': restoreKeys,
+  'lookup-only': 'false',
+  'fail-on-cache-miss': 'false'
+})
 
 /** The log as the runner shows it: it consumes ::add-mask:: commands and masks their values. */
 function visibleLog(step: StepResult): string {
@@ -57,7 +69,9 @@ describe("no store input, in GitHub Actions with the cache service: GitHub's cac
     const restore = await runStep('restore', inputs('build-v1'), main.env)
     expect(restore.exitCode).toBe(0)
     expect(restore.outputs['cache-hit']).toBe('false')
-    expect(restore.stdout).toContain("Store: GitHub's cache service (scope refs/heads/main) (no `store` input, and the job runs in GitHub Actions)")
+    expect(restore.stdout).toContain(
+      "Store: GitHub's cache service (scope refs/heads/main) (no `store` input, and the job runs in GitHub Actions)"
+    )
     expect(restore.stdout).toContain(`::add-mask::${main.env.ACTIONS_RUNTIME_TOKEN}`)
     expect(visibleLog(restore)).not.toContain(main.env.ACTIONS_RUNTIME_TOKEN)
 
@@ -73,7 +87,9 @@ describe("no store input, in GitHub Actions with the cache service: GitHub's cac
 
     const entries = service.entries()
     expect(new Set(entries.map(entry => entry.scope))).toEqual(new Set(['refs/heads/main']))
-    expect(entries.map(entry => entry.key.split('/')[0]).sort()).toEqual(expect.arrayContaining(['manifests', 'objects', 'refs']))
+    expect(entries.map(entry => entry.key.split('/')[0]).sort()).toEqual(
+      expect.arrayContaining(['manifests', 'objects', 'refs'])
+    )
     expect(existsSync(main.localStore)).toBe(false)
   })
 
@@ -138,7 +154,9 @@ describe("no store input, in GitHub Actions with the cache service: GitHub's cac
   })
 
   test('a corrupt blob in the storage is a miss with a warning, and leaves no tree', async () => {
-    const packs = service.entries().filter(entry => entry.scope === 'refs/heads/main' && entry.key.startsWith('objects/'))
+    const packs = service
+      .entries()
+      .filter(entry => entry.scope === 'refs/heads/main' && entry.key.startsWith('objects/'))
     const largest = packs.reduce((a, b) => (b.size > a.size ? b : a))
     await service.corrupt(largest.key, 'refs/heads/main', bytes => {
       bytes[Math.floor(bytes.length / 2)] ^= 0x5a
@@ -173,14 +191,16 @@ describe('no store input, without the cache service: the local directory', () =>
       await makeBuildTree(path.join(local.workspace, 'build'), { smallFiles: 20, largeBytes: 1024 })
       const save = await runStep('save-only', { path: 'build', key: 'local-v1' }, local.env)
       expect(save.exitCode).toBe(0)
-      expect(save.stdout).toContain(`Store: the local directory ${local.localStore} (no \`store\` input; GitHub's cache service is not available here)`)
+      expect(save.stdout).toContain(
+        `Store: the local directory ${local.localStore} (no \`store\` input; GitHub's cache service is not available here)`
+      )
       expect(save.stdout).toMatch(/Cache saved with key: local-v1/)
       expect(existsSync(local.localStore)).toBe(true)
     }
   })
 })
 
-describe("every input of actions/cache v4 and v5, with realistic values, is accepted", () => {
+describe('every input of actions/cache v4 and v5, with realistic values, is accepted', () => {
   const everyInput = {
     path: 'build',
     key: 'deps-Linux-3f2a9c',
@@ -203,18 +223,38 @@ describe("every input of actions/cache v4 and v5, with realistic values, is acce
     for (const step of [restore, save]) {
       expect(step.stdout).not.toMatch(/unknown input/)
       const notices = step.stdout.split('\n').filter(line => line.startsWith('::notice::'))
-      expect(notices).toEqual([expect.stringMatching(/^::notice::enableCrossOsArchive: accepted/), expect.stringMatching(/^::notice::save-always: accepted/)])
+      expect(notices).toEqual([
+        expect.stringMatching(/^::notice::enableCrossOsArchive: accepted/),
+        expect.stringMatching(/^::notice::save-always: accepted/)
+      ])
     }
     const again = await job('refs/heads/compat', branchScopes('compat'))
-    const hit = await runStep('restore-only', { path: 'build', key: 'deps-Linux-3f2a9c', 'restore-keys': 'deps-', enableCrossOsArchive: 'false', 'fail-on-cache-miss': 'true', 'lookup-only': 'false' }, again.env)
+    const hit = await runStep(
+      'restore-only',
+      {
+        path: 'build',
+        key: 'deps-Linux-3f2a9c',
+        'restore-keys': 'deps-',
+        enableCrossOsArchive: 'false',
+        'fail-on-cache-miss': 'true',
+        'lookup-only': 'false'
+      },
+      again.env
+    )
     expect(hit.exitCode).toBe(0)
     expect(hit.outputs['cache-hit']).toBe('true')
-    expect(await describeTree(path.join(again.workspace, 'build'))).toEqual(await describeTree(path.join(main.workspace, 'build')))
+    expect(await describeTree(path.join(again.workspace, 'build'))).toEqual(
+      await describeTree(path.join(main.workspace, 'build'))
+    )
   })
 
   test('upload-chunk-size outside 1 MiB to 256 MiB fails the step, naming the input', async () => {
     const main = await job('refs/heads/compat', branchScopes('compat'))
-    const save = await runStep('save-only', { path: 'build', key: 'k', 'upload-chunk-size': '32MB', enableCrossOsArchive: 'false' }, main.env)
+    const save = await runStep(
+      'save-only',
+      { path: 'build', key: 'k', 'upload-chunk-size': '32MB', enableCrossOsArchive: 'false' },
+      main.env
+    )
     expect(save.exitCode).not.toBe(0)
     expect(save.stdout).toMatch(/::error::upload-chunk-size: "32MB" is not a size in bytes/)
   })

@@ -40,7 +40,11 @@ class FakeGitHub {
     }
     if (request.headers.authorization !== 'token test-token') return send(401, { message: 'Bad credentials' })
     if (this.deny) return send(403, { message: 'Resource not accessible by integration' })
-    const view = (release: FakeRelease) => ({ ...release, html_url: `${this.url}/o/r/releases/tag/${release.tag_name}`, upload_url: `${this.url}/uploads/repos/o/r/releases/${release.id}/assets{?name,label}` })
+    const view = (release: FakeRelease) => ({
+      ...release,
+      html_url: `${this.url}/o/r/releases/tag/${release.tag_name}`,
+      upload_url: `${this.url}/uploads/repos/o/r/releases/${release.id}/assets{?name,label}`
+    })
     let match: RegExpExecArray | null
     if ((match = /^\/repos\/o\/r\/releases\/tags\/(.+)$/.exec(url.pathname)) && request.method === 'GET') {
       const release = this.releases.find(candidate => candidate.tag_name === match![1])
@@ -61,7 +65,8 @@ class FakeGitHub {
       return send(200, this.releases.find(candidate => candidate.id === Number(match![1]))!.assets)
     }
     if ((match = /^\/repos\/o\/r\/releases\/assets\/(\d+)$/.exec(url.pathname)) && request.method === 'DELETE') {
-      for (const release of this.releases) release.assets = release.assets.filter(asset => asset.id !== Number(match![1]))
+      for (const release of this.releases)
+        release.assets = release.assets.filter(asset => asset.id !== Number(match![1]))
       return send(204)
     }
     if ((match = /^\/uploads\/repos\/o\/r\/releases\/(\d+)\/assets$/.exec(url.pathname)) && request.method === 'POST') {
@@ -78,13 +83,24 @@ describe('GitHub Release through Octokit (against a local stand-in for the API)'
   beforeAll(() => github.start())
   afterAll(() => github.stop())
 
-  const request = (body: string, bundle: string) => ({ token: 'test-token', repository: 'o/r', tag: 'v1.0.0', body, apiUrl: github.url, assets: [{ name: 'provenance.sigstore.json', data: Buffer.from(bundle), contentType: 'application/json' }] })
+  const request = (body: string, bundle: string) => ({
+    token: 'test-token',
+    repository: 'o/r',
+    tag: 'v1.0.0',
+    body,
+    apiUrl: github.url,
+    assets: [{ name: 'provenance.sigstore.json', data: Buffer.from(bundle), contentType: 'application/json' }]
+  })
 
   it('creates the release with notes and the provenance asset, then updates it in place on a re-run', async () => {
     const first = await publishGitHubRelease(request('notes one', '{"bundle":1}'))
     expect(first.created).toBe(true)
     expect(github.releases).toHaveLength(1)
-    expect(github.releases[0]).toMatchObject({ tag_name: 'v1.0.0', body: 'notes one', assets: [{ name: 'provenance.sigstore.json', size: 12 }] })
+    expect(github.releases[0]).toMatchObject({
+      tag_name: 'v1.0.0',
+      body: 'notes one',
+      assets: [{ name: 'provenance.sigstore.json', size: 12 }]
+    })
 
     const second = await publishGitHubRelease(request('notes two', '{"bundle":22}'))
     expect(second).toMatchObject({ created: false, id: first.id })
@@ -97,7 +113,9 @@ describe('GitHub Release through Octokit (against a local stand-in for the API)'
   it('says which permission is missing when the token may not write releases', async () => {
     github.deny = true
     try {
-      await expect(publishGitHubRelease(request('x', '{}'))).rejects.toThrow(/^github-token: cannot create or update the release of v1.0.0 in o\/r \(HTTP 403\); give the job `permissions: contents: write`/)
+      await expect(publishGitHubRelease(request('x', '{}'))).rejects.toThrow(
+        /^github-token: cannot create or update the release of v1.0.0 in o\/r \(HTTP 403\); give the job `permissions: contents: write`/
+      )
     } finally {
       github.deny = false
     }

@@ -26,7 +26,10 @@ interface Backend {
 
 async function fsBackend(): Promise<Backend> {
   const root = await mkdtemp(path.join(tmpdir(), 'fs-store-'))
-  return { open: prefix => new FsStore(path.join(root, prefix)), close: () => rm(root, { recursive: true, force: true }) }
+  return {
+    open: prefix => new FsStore(path.join(root, prefix)),
+    close: () => rm(root, { recursive: true, force: true })
+  }
 }
 
 async function s3Backend(): Promise<Backend> {
@@ -46,7 +49,10 @@ async function s3Backend(): Promise<Backend> {
 async function gitHubCacheBackend(): Promise<Backend> {
   const service = await startCacheService()
   return {
-    open: prefix => new GitHubCacheStore(new CacheServiceClient({ resultsUrl: service.url, token: service.token(branchScopes(prefix)) })),
+    open: prefix =>
+      new GitHubCacheStore(
+        new CacheServiceClient({ resultsUrl: service.url, token: service.token(branchScopes(prefix)) })
+      ),
     close: () => service.stop()
   }
 }
@@ -113,7 +119,8 @@ describe.each(fsOnly ? backends.slice(0, 1) : backends)('%s contract', (_name, m
   let store: ObjectStore
   const testIf = (able: boolean) => (able ? test : test.skip)
   /** A write of a new key: create-only where the store can do nothing else. */
-  const put = (key: string, body: PutBody, options: PutOptions = {}) => store.put(key, body, can.overwrite ? options : { ...options, ifNoneMatch: true })
+  const put = (key: string, body: PutBody, options: PutOptions = {}) =>
+    store.put(key, body, can.overwrite ? options : { ...options, ifNoneMatch: true })
 
   beforeAll(async () => {
     backend = await makeBackend()
@@ -223,7 +230,9 @@ describe.each(fsOnly ? backends.slice(0, 1) : backends)('%s contract', (_name, m
       const file = path.join(dir, 'pack.bin')
       await writeFile(file, bytes)
 
-      await expect(put('packs/pack.bin', { path: file, size: bytes.length }, { contentType: 'application/octet-stream' })).resolves.toBe('created')
+      await expect(
+        put('packs/pack.bin', { path: file, size: bytes.length }, { contentType: 'application/octet-stream' })
+      ).resolves.toBe('created')
       expect((await store.get('packs/pack.bin'))?.equals(bytes)).toBe(true)
       expect((await store.head('packs/pack.bin'))?.size).toBe(bytes.length)
 
@@ -235,44 +244,64 @@ describe.each(fsOnly ? backends.slice(0, 1) : backends)('%s contract', (_name, m
     }
   })
 
-  testIf(!can.listAll)('list yields the newest object under a prefix, and nothing under a prefix without objects', async () => {
-    await put('refs/a/old', Buffer.from('old'))
-    await put('refs/a/new', Buffer.from('newer'))
-    await put('refs/b/other', Buffer.from('other'))
-    expect((await collect(store.list('refs/a/'))).map(info => [info.key, info.size])).toEqual([['refs/a/new', 5]])
-    expect((await collect(store.list('refs/a/o'))).map(info => info.key)).toEqual(['refs/a/old'])
-    expect(await collect(store.list('refs/c/'))).toEqual([])
-    await expectFailure(store.delete(['refs/a/old']), 'other')
-  })
+  testIf(!can.listAll)(
+    'list yields the newest object under a prefix, and nothing under a prefix without objects',
+    async () => {
+      await put('refs/a/old', Buffer.from('old'))
+      await put('refs/a/new', Buffer.from('newer'))
+      await put('refs/b/other', Buffer.from('other'))
+      expect((await collect(store.list('refs/a/'))).map(info => [info.key, info.size])).toEqual([['refs/a/new', 5]])
+      expect((await collect(store.list('refs/a/o'))).map(info => info.key)).toEqual(['refs/a/old'])
+      expect(await collect(store.list('refs/c/'))).toEqual([])
+      await expectFailure(store.delete(['refs/a/old']), 'other')
+    }
+  )
 
-  testIf(can.listAll)('list returns every object across pages of 1000, in key order, relative to the prefix; delete removes them in batches', async () => {
-    const keys = Array.from({ length: 1234 }, (_, i) => `many/${String(i).padStart(4, '0')}`)
-    await inParallel(keys, 32, key => put(key, Buffer.from(key)))
-    await put('other/outside', Buffer.from('x'))
+  testIf(can.listAll)(
+    'list returns every object across pages of 1000, in key order, relative to the prefix; delete removes them in batches',
+    async () => {
+      const keys = Array.from({ length: 1234 }, (_, i) => `many/${String(i).padStart(4, '0')}`)
+      await inParallel(keys, 32, key => put(key, Buffer.from(key)))
+      await put('other/outside', Buffer.from('x'))
 
-    const listed = await collect(store.list('many/'))
-    expect(listed.map(info => info.key)).toEqual(keys)
-    expect(listed.every(info => info.size === 9 && info.lastModified instanceof Date)).toBe(true)
+      const listed = await collect(store.list('many/'))
+      expect(listed.map(info => info.key)).toEqual(keys)
+      expect(listed.every(info => info.size === 9 && info.lastModified instanceof Date)).toBe(true)
 
-    // A prefix that ends inside a name.
-    expect((await collect(store.list('many/012'))).map(info => info.key)).toEqual(keys.filter(key => key.startsWith('many/012')))
-    expect((await collect(store.list(''))).length).toBe(keys.length + 1)
-    expect(await collect(store.list('nothing-here/'))).toEqual([])
+      // A prefix that ends inside a name.
+      expect((await collect(store.list('many/012'))).map(info => info.key)).toEqual(
+        keys.filter(key => key.startsWith('many/012'))
+      )
+      expect((await collect(store.list(''))).length).toBe(keys.length + 1)
+      expect(await collect(store.list('nothing-here/'))).toEqual([])
 
-    await store.delete([...keys, 'many/never-existed'])
-    expect(await collect(store.list('many/'))).toEqual([])
-    expect((await collect(store.list(''))).map(info => info.key)).toEqual(['other/outside'])
-    await expect(store.get('other/outside')).resolves.toBeDefined()
-  })
+      await store.delete([...keys, 'many/never-existed'])
+      expect(await collect(store.list('many/'))).toEqual([])
+      expect((await collect(store.list(''))).map(info => info.key)).toEqual(['other/outside'])
+      await expect(store.get('other/outside')).resolves.toBeDefined()
+    }
+  )
 
   testIf(can.listAll)('list orders keys by their bytes, as S3 does, across folder boundaries', async () => {
     // '-' (0x2d) < '.' (0x2e) < '/' (0x2f) < '0': a folder's keys sort between its neighbours' names.
-    const keys = ['order/a', 'order/a-c', 'order/a.d', 'order/a0', 'order/b/x', 'order/b-', 'order/b/y/z', 'order/é', 'order/Z']
+    const keys = [
+      'order/a',
+      'order/a-c',
+      'order/a.d',
+      'order/a0',
+      'order/b/x',
+      'order/b-',
+      'order/b/y/z',
+      'order/é',
+      'order/Z'
+    ]
     const sorted = [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)))
     // 'order/a' is a key; 'order/b' a folder (an FsStore cannot hold both 'a' and 'a/...').
     await inParallel(keys, 8, key => put(key, Buffer.from(key)))
     expect((await collect(store.list('order/'))).map(info => info.key)).toEqual(sorted)
-    expect((await collect(store.list('order/b'))).map(info => info.key)).toEqual(sorted.filter(key => key.startsWith('order/b')))
+    expect((await collect(store.list('order/b'))).map(info => info.key)).toEqual(
+      sorted.filter(key => key.startsWith('order/b'))
+    )
   })
 
   testIf(can.delete)('delete ignores missing keys and leaves other objects alone', async () => {
@@ -376,7 +405,12 @@ describeWithS3('S3Store', () => {
   test('a bucket that does not exist fails with no-bucket, naming the bucket', async () => {
     const bucket = uniqueBucketName('absent')
     const store = open({ ...s3TestConfig(), bucket, prefix: 'p' })
-    for (const operation of [() => store.check(), () => store.put('k', Buffer.from('x')), () => store.get('k'), () => collect(store.list(''))]) {
+    for (const operation of [
+      () => store.check(),
+      () => store.put('k', Buffer.from('x')),
+      () => store.get('k'),
+      () => collect(store.list(''))
+    ]) {
       const error = await expectFailure(operation(), 'no-bucket')
       expect(error.message).toContain(`"${bucket}"`)
       expect(error.message).toContain('create it or fix the `store` input')
@@ -386,8 +420,16 @@ describeWithS3('S3Store', () => {
   test('a wrong secret fails with denied, without the secret in the message', async () => {
     const config = s3TestConfig()
     const wrongSecret = 'wrong' + config.credentials!.secretAccessKey.slice(5)
-    const store = open({ ...bucketConfig, credentials: { accessKeyId: config.credentials!.accessKeyId, secretAccessKey: wrongSecret } })
-    for (const operation of [() => store.check(), () => store.put('k', Buffer.from('x')), () => store.get('k'), () => collect(store.list(''))]) {
+    const store = open({
+      ...bucketConfig,
+      credentials: { accessKeyId: config.credentials!.accessKeyId, secretAccessKey: wrongSecret }
+    })
+    for (const operation of [
+      () => store.check(),
+      () => store.put('k', Buffer.from('x')),
+      () => store.get('k'),
+      () => collect(store.list(''))
+    ]) {
       const error = await expectFailure(operation(), 'denied')
       expect(error.message).toContain('check the credentials')
       expect(error.message).not.toContain(wrongSecret)
@@ -396,7 +438,10 @@ describeWithS3('S3Store', () => {
   })
 
   test('an unknown access key fails with denied', async () => {
-    const store = open({ ...bucketConfig, credentials: { accessKeyId: 'AKIDNOTAUSER00000000', secretAccessKey: 'x'.repeat(40) } })
+    const store = open({
+      ...bucketConfig,
+      credentials: { accessKeyId: 'AKIDNOTAUSER00000000', secretAccessKey: 'x'.repeat(40) }
+    })
     await expectFailure(store.check(), 'denied')
   })
 

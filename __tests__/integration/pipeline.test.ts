@@ -13,7 +13,12 @@ import { createTestBucket } from '../helpers/s3.js'
 import { runActionFromSource } from '../helpers/source-runner.js'
 import { tempDir } from '../helpers/trees.js'
 
-const quietLog: PipelineLog = { info: () => undefined, warning: () => undefined, output: () => undefined, group: (_title, body) => body() }
+const quietLog: PipelineLog = {
+  info: () => undefined,
+  warning: () => undefined,
+  output: () => undefined,
+  group: (_title, body) => body()
+}
 
 /** Four stages; each records that it ran in $RUN_LOG and writes its output under out/. */
 const FOUR_STAGES = `
@@ -52,15 +57,31 @@ interface RunOutcome {
   ran: string[]
 }
 
-async function run(root: string, store: S3Store, definition = FOUR_STAGES, options: { needFinalTree?: boolean; readScopes?: string[] } = {}): Promise<RunOutcome> {
+async function run(
+  root: string,
+  store: S3Store,
+  definition = FOUR_STAGES,
+  options: { needFinalTree?: boolean; readScopes?: string[] } = {}
+): Promise<RunOutcome> {
   const runLog = path.join(root, '..', `${path.basename(root)}.runs`)
   await writeFile(runLog, '')
   const pipeline = parsePipeline(definition, 'pipeline.yml', root)
   try {
-    const job = await runPipelineJob({ pipeline, store, readScopes: options.readScopes ?? ['branch/main'], needFinalTree: options.needFinalTree ?? true, log: quietLog, sourcesDir: path.join(root, '..', 'sources'), env: { ...process.env, RUN_LOG: runLog } })
+    const job = await runPipelineJob({
+      pipeline,
+      store,
+      readScopes: options.readScopes ?? ['branch/main'],
+      needFinalTree: options.needFinalTree ?? true,
+      log: quietLog,
+      sourcesDir: path.join(root, '..', 'sources'),
+      env: { ...process.env, RUN_LOG: runLog }
+    })
     return { ...job, ran: (await readFile(runLog, 'utf8')).split('\n').filter(Boolean) }
   } catch (error) {
-    return { error: error as Error & { reports?: StageReport[] }, ran: (await readFile(runLog, 'utf8')).split('\n').filter(Boolean) }
+    return {
+      error: error as Error & { reports?: StageReport[] },
+      ran: (await readFile(runLog, 'utf8')).split('\n').filter(Boolean)
+    }
   }
 }
 
@@ -101,7 +122,10 @@ describe('pipeline with checkpoints on RGW', () => {
 
   it('commits nothing for a failing stage; the next run starts from the last good checkpoint', async () => {
     const root = await checkout()
-    const failing = FOUR_STAGES.replace('echo three >> "$RUN_LOG" && cat', 'echo three >> "$RUN_LOG" && echo "half-built" > out/three.txt && exit 3 && cat')
+    const failing = FOUR_STAGES.replace(
+      'echo three >> "$RUN_LOG" && cat',
+      'echo three >> "$RUN_LOG" && echo "half-built" > out/three.txt && exit 3 && cat'
+    )
     const broken = await run(root, store, failing)
     expect(broken.error?.message).toMatch(/stage three failed with exit code 3; nothing was checkpointed/)
     expect(broken.error?.reports?.map(stage => stage.outcome)).toEqual(['ran', 'ran', 'failed', 'skipped'])
@@ -115,10 +139,16 @@ describe('pipeline with checkpoints on RGW', () => {
 
   it('reports a missing command and missing outputs, committing nothing', async () => {
     const root = await checkout()
-    const notFound = await run(root, store, FOUR_STAGES.replace('cp out/three.txt dist/final.txt', 'no-such-command-xyz'))
+    const notFound = await run(
+      root,
+      store,
+      FOUR_STAGES.replace('cp out/three.txt dist/final.txt', 'no-such-command-xyz')
+    )
     expect(notFound.error?.message).toMatch(/stage four failed with exit code 127 \(command not found\)/)
     const missingOutput = await run(root, store, FOUR_STAGES.replace('paths: [dist]', 'paths: [dist, not-made]'))
-    expect(missingOutput.error?.message).toMatch(/stage four: declared output path not-made missing after the stage ran/)
+    expect(missingOutput.error?.message).toMatch(
+      /stage four: declared output path not-made missing after the stage ran/
+    )
     let entries = 0
     for await (const object of store.list('refs/')) if (object.key.includes('stage-four')) entries++
     expect(entries).toBe(0)
@@ -160,7 +190,8 @@ stages:
     const pr = await run(root, store, FOUR_STAGES, { readScopes: ['pr/3', 'branch/main'] })
     expect(pr.ran).toEqual(['three', 'four'])
     const scopes = new Set<string>()
-    for await (const object of store.list('refs/')) if (object.key.includes('stage-three')) scopes.add(decodeURIComponent(object.key.split('/')[1]))
+    for await (const object of store.list('refs/'))
+      if (object.key.includes('stage-three')) scopes.add(decodeURIComponent(object.key.split('/')[1]))
     expect([...scopes].sort()).toEqual(['branch/main', 'pr/3'])
   })
 
@@ -168,11 +199,21 @@ stages:
     const copy = await tempDir('example')
     execFileSync('cp', ['-r', path.resolve('examples/hello'), copy])
     const storeDir = await tempDir('local-store')
-    const output = execFileSync(process.execPath, [path.resolve('dist/cli/index.js'), 'run', path.join(copy, 'hello', 'pipeline.yml')], { env: { ...process.env, ARTIFACT_ACTION_STORE: storeDir }, encoding: 'utf8' })
+    const output = execFileSync(
+      process.execPath,
+      [path.resolve('dist/cli/index.js'), 'run', path.join(copy, 'hello', 'pipeline.yml')],
+      { env: { ...process.env, ARTIFACT_ACTION_STORE: storeDir }, encoding: 'utf8' }
+    )
     expect(output).toMatch(/package\s+\w{12}\s+ran/)
-    const tarball = execFileSync('tar', ['-tzf', path.join(copy, 'hello', 'dist', 'hello-1.0.0.tar.gz')], { encoding: 'utf8' })
+    const tarball = execFileSync('tar', ['-tzf', path.join(copy, 'hello', 'dist', 'hello-1.0.0.tar.gz')], {
+      encoding: 'utf8'
+    })
     expect(tarball.split('\n')).toEqual(expect.arrayContaining(['hello', 'version.h']))
-    const again = execFileSync(process.execPath, [path.resolve('dist/cli/index.js'), 'run', path.join(copy, 'hello', 'pipeline.yml')], { env: { ...process.env, ARTIFACT_ACTION_STORE: storeDir }, encoding: 'utf8' })
+    const again = execFileSync(
+      process.execPath,
+      [path.resolve('dist/cli/index.js'), 'run', path.join(copy, 'hello', 'pipeline.yml')],
+      { env: { ...process.env, ARTIFACT_ACTION_STORE: storeDir }, encoding: 'utf8' }
+    )
     expect(again).toMatch(/up to date/)
   })
 })

@@ -11,7 +11,11 @@ async function roundTrip(dir: string, tuning: Partial<SnapshotTuning> = {}) {
   const store = new FsStore(await tempDir('store'))
   const snapshot = await snapshotTree({ store, roots: [{ spec: 'tree', absolute: dir }], tuning })
   const target = path.join(await tempDir('restore'), 'tree')
-  await materializeTree({ store, manifest: decodeManifestColumns(snapshot.encoded, snapshot.digest), destinations: [target] })
+  await materializeTree({
+    store,
+    manifest: decodeManifestColumns(snapshot.encoded, snapshot.digest),
+    destinations: [target]
+  })
   expect(await describeTree(target)).toEqual(await describeTree(dir))
   return decodeManifest(snapshot.encoded, snapshot.digest)
 }
@@ -44,14 +48,23 @@ describe('snapshot', () => {
     const first = await snapshotTree({ store, roots, tuning })
     await appendFile(log, seededBytes(100 * 1024, 22))
 
-    const grown = await snapshotTree({ store, roots, tuning, bases: [decodeManifestColumns(first.encoded, first.digest)] })
+    const grown = await snapshotTree({
+      store,
+      roots,
+      tuning,
+      bases: [decodeManifestColumns(first.encoded, first.digest)]
+    })
     const fresh = await snapshotTree({ store: new FsStore(await tempDir('store')), roots, tuning })
     expect(grown.digest).toBe(fresh.digest)
     // The last known chunk and the appended bytes: about two chunks of the ~25.
     expect(grown.stats.bytesUploaded).toBeLessThan(1.5 * 1024 * 1024)
     expect(grown.stats.bytesDeduplicated).toBeGreaterThan(4.5 * 1024 * 1024)
     const target = path.join(await tempDir('restore'), 'tree')
-    await materializeTree({ store, manifest: decodeManifestColumns(grown.encoded, grown.digest), destinations: [target] })
+    await materializeTree({
+      store,
+      manifest: decodeManifestColumns(grown.encoded, grown.digest),
+      destinations: [target]
+    })
     expect(await describeTree(target)).toEqual(await describeTree(dir))
   })
 
@@ -77,7 +90,9 @@ describe('snapshot', () => {
     const dir = await tempDir('many-tiny')
     for (let d = 0; d < 10; d++) {
       await mkdir(path.join(dir, `d${d}`))
-      await Promise.all(Array.from({ length: 500 }, (_, i) => writeFile(path.join(dir, `d${d}`, `f${i}`), `${d}/${i}\n`.repeat(4))))
+      await Promise.all(
+        Array.from({ length: 500 }, (_, i) => writeFile(path.join(dir, `d${d}`, `f${i}`), `${d}/${i}\n`.repeat(4)))
+      )
     }
     const manifest = await roundTrip(dir)
     const perFrame = new Map<string, number>()

@@ -12,12 +12,23 @@ const root = path.resolve('.')
 const actionFiles = [
   'action.yml',
   ...readdirSync(root, { withFileTypes: true })
-    .filter(entry => entry.isDirectory() && entry.name !== 'node_modules' && existsSync(path.join(root, entry.name, 'action.yml')))
+    .filter(
+      entry =>
+        entry.isDirectory() && entry.name !== 'node_modules' && existsSync(path.join(root, entry.name, 'action.yml'))
+    )
     .map(entry => `${entry.name}/action.yml`)
 ]
 
 test('the files checked are the root action and its sub-actions', () => {
-  expect(actionFiles).toEqual(expect.arrayContaining(['action.yml', 'restore/action.yml', 'save/action.yml', 'prune/action.yml', 'run/action.yml']))
+  expect(actionFiles).toEqual(
+    expect.arrayContaining([
+      'action.yml',
+      'restore/action.yml',
+      'save/action.yml',
+      'prune/action.yml',
+      'run/action.yml'
+    ])
+  )
 })
 
 test.each(actionFiles)('%s passes @actions/workflow-parser', async file => {
@@ -28,7 +39,13 @@ test.each(actionFiles)('%s passes @actions/workflow-parser', async file => {
 })
 
 test('the parser refuses an expression in an input description, as a runner does', () => {
-  const content = 'name: x\ndescription: x\ninputs:\n  a:\n    description: e.g. ${{ github.ref }}\nruns:\n  using: node24\n  main: index.js\n'
+  const content =
+    'name: x\ndescription: x\ninputs:\n  a:\n    description: e.g. ${{ github.ref }}\nruns:\n  using: node24\n  main: index.js\n'
   const result = parseAction({ name: 'action.yml', content }, new NoOperationTraceWriter())
-  expect(result.context.errors.getErrors().map(error => error.message).join('\n')).toContain("Unrecognized named-value: 'github'")
+  expect(
+    result.context.errors
+      .getErrors()
+      .map(error => error.message)
+      .join('\n')
+  ).toContain("Unrecognized named-value: 'github'")
 })

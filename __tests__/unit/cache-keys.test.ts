@@ -16,7 +16,12 @@ describe('keys', () => {
     const full = refKey('branch/main', entryVersion(['dist']), 'deps-linux-a/b c')
     const prefix = refKey('branch/main', entryVersion(['dist']), 'deps-linux-')
     expect(full.startsWith(prefix)).toBe(true)
-    expect(parseEntryKey(full)).toEqual({ scope: 'branch/main', version: entryVersion(['dist']), key: 'deps-linux-a/b c', revision: 0 })
+    expect(parseEntryKey(full)).toEqual({
+      scope: 'branch/main',
+      version: entryVersion(['dist']),
+      key: 'deps-linux-a/b c',
+      revision: 0
+    })
   })
 
   it('names revisions beside their key, so listing the key as a prefix still finds them, and parses only what it writes', () => {
@@ -27,7 +32,15 @@ describe('keys', () => {
     expect(parseEntryKey(revision)).toEqual({ scope: 'branch/main', version, key: 'deps@x', revision: 12 })
     expect(parseEntryKey(`access/${revision.slice('refs/'.length)}`)?.revision).toBe(12)
     const base = `refs/branch%2Fmain/${version}/deps`
-    for (const malformed of [`${base}@0000000000`, `${base}@12`, `${base}@00000000012`, `${base}@abcdefghij`, `${base}@1@0000000001`, `refs/branch%2Fmain/${version}/de%70s`, `refs/branch%2Fmain/${version}/%E0%A4%A`])
+    for (const malformed of [
+      `${base}@0000000000`,
+      `${base}@12`,
+      `${base}@00000000012`,
+      `${base}@abcdefghij`,
+      `${base}@1@0000000001`,
+      `refs/branch%2Fmain/${version}/de%70s`,
+      `refs/branch%2Fmain/${version}/%E0%A4%A`
+    ])
       expect(parseEntryKey(malformed)).toBeUndefined()
   })
 
@@ -51,7 +64,11 @@ describe('scopes', () => {
   })
 
   it('reads its own scope, then the base branch, then the default branch', () => {
-    expect(readScopes({ ref: 'refs/pull/7/merge', baseRef: 'release', defaultBranch: 'main' })).toEqual(['pr/7', 'branch/release', 'branch/main'])
+    expect(readScopes({ ref: 'refs/pull/7/merge', baseRef: 'release', defaultBranch: 'main' })).toEqual([
+      'pr/7',
+      'branch/release',
+      'branch/main'
+    ])
     expect(readScopes({ ref: 'refs/heads/main', defaultBranch: 'main' })).toEqual(['branch/main'])
   })
 })
@@ -85,7 +102,7 @@ describe('restore targets', () => {
     expect(destinations(['node_modules/.cache'], ['node_modules'])).toEqual(['/work/repo/node_modules/.cache'])
   })
 
-  it('takes a glob root below the glob\'s fixed folders only, and never an excluded one', () => {
+  it("takes a glob root below the glob's fixed folders only, and never an excluded one", () => {
     expect(destinations(['packages/a/dist', 'packages/b/dist'], ['packages/*/dist'])).toEqual([
       '/work/repo/packages/a/dist',
       '/work/repo/packages/b/dist'

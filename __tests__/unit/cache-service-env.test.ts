@@ -9,7 +9,10 @@ const runner = {
 }
 
 test('a GitHub.com or GHE.com runner with the v2 service has it', () => {
-  expect(cacheServiceFromEnv(runner)).toEqual({ resultsUrl: runner.ACTIONS_RESULTS_URL, token: runner.ACTIONS_RUNTIME_TOKEN })
+  expect(cacheServiceFromEnv(runner)).toEqual({
+    resultsUrl: runner.ACTIONS_RESULTS_URL,
+    token: runner.ACTIONS_RUNTIME_TOKEN
+  })
   expect(cacheServiceFromEnv({ ...runner, GITHUB_SERVER_URL: 'https://octo.ghe.com' })).toBeDefined()
 })
 

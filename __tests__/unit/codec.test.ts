@@ -6,7 +6,9 @@ describe('compress', () => {
   it('gives each input a frame of its own while many run at once on the open streams', async () => {
     const inputs = Array.from({ length: 40 }, (_, i) => {
       const size = [70_000, 1 << 20, 3 << 20, 200_000][i % 4] + i
-      return i % 3 === 0 ? randomBytes(size) : Buffer.from(`row ${i} of a text input\n`.repeat(size / 10)).subarray(0, size)
+      return i % 3 === 0
+        ? randomBytes(size)
+        : Buffer.from(`row ${i} of a text input\n`.repeat(size / 10)).subarray(0, size)
     })
     const outputs = await Promise.all(inputs.map(input => compress(input)))
     outputs.forEach((output, i) => expect(zlib.zstdDecompressSync(output).equals(inputs[i])).toBe(true))

@@ -78,7 +78,9 @@ describe('manifest', () => {
     expect(decodeManifest(encodeManifest(old), treeDigest(old))).toEqual(old)
     const framed = manifest({ schema: 'artifact-action/manifest@1', blobs: { [D1]: ['pack1', 0, 40, 5, 2, 0, 5] } })
     expect(() => validateManifest(framed)).toThrow(/malformed/)
-    expect(() => validateManifest(manifest({ schema: 'artifact-action/manifest@9' }))).toThrow(/unknown manifest schema.*newer artifact-action/)
+    expect(() => validateManifest(manifest({ schema: 'artifact-action/manifest@9' }))).toThrow(
+      /unknown manifest schema.*newer artifact-action/
+    )
   })
 
   it('places a blob inside its shared frame, and refuses one that lies outside it', () => {
@@ -87,7 +89,9 @@ describe('manifest', () => {
     expect(() => validateManifest(manifest({ blobs: { [D1]: ['pack1', 0, 4, 5, 0] } }))).toThrow(/malformed/)
     expect(() => validateManifest(manifest({ blobs: { [D1]: ['pack1', -1, 5, 5, 0] } }))).toThrow(/malformed/)
     // A frame too large to decompress safely, whatever the blob inside it.
-    expect(() => validateManifest(manifest({ blobs: { [D1]: ['pack1', 0, 40, 5, 2, 0, 2 ** 40] } }))).toThrow(/malformed/)
+    expect(() => validateManifest(manifest({ blobs: { [D1]: ['pack1', 0, 40, 5, 2, 0, 2 ** 40] } }))).toThrow(
+      /malformed/
+    )
   })
 
   it('refuses a path below a symlink at any depth, and allows one beside it', () => {
@@ -153,7 +157,14 @@ describe('manifest', () => {
         { root: 0, path: 'a.txt', type: 'file', mode: 0o644, size: 5, blobs: [digest], mtime: 1700000000123 },
         { root: 0, path: 'b/ünïcode.txt', type: 'file', mode: 0o600, size: 5, blobs: [digest] },
         { root: 0, path: 'empty', type: 'file', mode: 0o644, size: 0, blobs: [] },
-        { root: 1, path: 'big', type: 'file', mode: 0o755, size: 2 ** 33 + 5, blobs: [...Array<string>(32).fill(D1), digest] },
+        {
+          root: 1,
+          path: 'big',
+          type: 'file',
+          mode: 0o755,
+          size: 2 ** 33 + 5,
+          blobs: [...Array<string>(32).fill(D1), digest]
+        },
         { root: 1, path: 'link', type: 'symlink', mode: 0o777, target: '../a.txt' }
       ],
       blobs: { [digest]: ['pack1', 0, 40, 5, 2, 0, 5], [D1]: ['chunk1', 0, 2 ** 28, 2 ** 28, 0] }
@@ -202,12 +213,18 @@ describe('manifest', () => {
         { root: 0, path: 'a2.txt', type: 'file', mode: 0o644, size: 7, blobs: [first] },
         { root: 0, path: 'm.txt', type: 'file', mode: 0o644, size: 3, blobs: [third] }
       ],
-      blobs: { [second]: ['pack1', 100, 40, 5, 2, 0, 15], [first]: ['pack1', 100, 40, 7, 2, 5, 15], [third]: ['pack2', 0, 3, 3, 0] }
+      blobs: {
+        [second]: ['pack1', 100, 40, 5, 2, 0, 15],
+        [first]: ['pack1', 100, 40, 7, 2, 5, 15],
+        [third]: ['pack2', 0, 3, 3, 0]
+      }
     })
     const stored = {
       schema: 'artifact-action/manifest@2',
       roots: ['build'],
-      entries: expected.entries.map(entry => (entry.blobs ? { ...entry, blobs: entry.blobs.map(digest => [second, first, third].indexOf(digest)) } : entry)),
+      entries: expected.entries.map(entry =>
+        entry.blobs ? { ...entry, blobs: entry.blobs.map(digest => [second, first, third].indexOf(digest)) } : entry
+      ),
       objects: ['pack1', 'pack2'],
       digests: [second, first, third],
       locations: [[0, 100, 40, 5, 2, 0, 15], [7], [1, 0, 3, 3, 0]]
@@ -216,7 +233,9 @@ describe('manifest', () => {
     const digest = treeDigest(expected)
     expect(decodeManifest(compressed(stored), digest)).toEqual(expected)
 
-    expect(() => decodeManifest(compressed({ ...stored, locations: [[7], [0, 100, 40, 5, 2, 0, 15], [1, 0, 3, 3, 0]] }), digest)).toThrow(/unreadable/)
+    expect(() =>
+      decodeManifest(compressed({ ...stored, locations: [[7], [0, 100, 40, 5, 2, 0, 15], [1, 0, 3, 3, 0]] }), digest)
+    ).toThrow(/unreadable/)
     const pointsNowhere = structuredClone(stored)
     pointsNowhere.entries[2].blobs = [3]
     expect(() => decodeManifest(compressed(pointsNowhere), digest)).toThrow(/unreadable/)

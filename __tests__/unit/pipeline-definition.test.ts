@@ -26,7 +26,17 @@ describe('loadPipeline', () => {
     expect(pipeline.stages.map(stage => stage.id)).toEqual(['toolchain', 'build', 'docs'])
 
     const [toolchain, build, docs] = pipeline.stages
-    expect(toolchain).toMatchObject({ workingDirectory: '.', env: {}, secretEnv: [], paths: ['out/toolchain'], checkpoint: true, portable: true, sources: [], line: 4, index: 0 })
+    expect(toolchain).toMatchObject({
+      workingDirectory: '.',
+      env: {},
+      secretEnv: [],
+      paths: ['out/toolchain'],
+      checkpoint: true,
+      portable: true,
+      sources: [],
+      line: 4,
+      index: 0
+    })
     expect(build).toMatchObject({
       run: './build.sh',
       workingDirectory: 'src',
@@ -41,7 +51,9 @@ describe('loadPipeline', () => {
       { glob: 'include', optional: false, line: 19 },
       { glob: 'generated/*.h', optional: true, line: 20 }
     ])
-    expect(build.sources).toEqual([{ url: 'http://127.0.0.1:1/zlib.tar.gz', sha256: '0'.repeat(64), path: 'vendor/zlib.tar.gz', line: 23 }])
+    expect(build.sources).toEqual([
+      { url: 'http://127.0.0.1:1/zlib.tar.gz', sha256: '0'.repeat(64), path: 'vendor/zlib.tar.gz', line: 23 }
+    ])
     // The last stage is always checkpointed, though it does not say so.
     expect(docs.checkpoint).toBe(true)
   })
@@ -53,7 +65,10 @@ describe('loadPipeline', () => {
   })
 
   it('names the file when it cannot be read', async () => {
-    await expect(loadPipeline(path.join(fixtures, 'missing.yml'))).rejects.toMatchObject({ name: 'InputError', message: expect.stringMatching(/missing\.yml: cannot read .*ENOENT/) })
+    await expect(loadPipeline(path.join(fixtures, 'missing.yml'))).rejects.toMatchObject({
+      name: 'InputError',
+      message: expect.stringMatching(/missing\.yml: cannot read .*ENOENT/)
+    })
   })
 })
 
@@ -81,16 +96,30 @@ describe('validation', () => {
   })
 
   it('refuses unknown top-level fields, a missing or empty stage list, and non-map stages', () => {
-    expect(errorOf(() => parsePipeline('stage:\n  - id: a\n', 'p.yml', '/'))).toBe('p.yml: 2 errors\np.yml:1: stage: unknown field; allowed: version, salt, stages\np.yml:1: stages: required (a list of stages)')
-    expect(errorOf(() => parsePipeline('stages: []\n', 'p.yml', '/'))).toBe('p.yml: 1 error\np.yml:1: stages: must list at least one stage')
-    expect(errorOf(() => parsePipeline('', 'p.yml', '/'))).toBe('p.yml: 1 error\np.yml:1: (document): must be a map with a stages list, got nothing')
-    expect(errorOf(() => parsePipeline('stages:\n  - build\n', 'p.yml', '/'))).toBe('p.yml: 1 error\np.yml:2: stages[0]: must be a map with id and run, got a string')
-    expect(errorOf(() => parsePipeline('salt: 3\nstages:\n  - { id: a, run: b }\n', 'p.yml', '/'))).toBe('p.yml: 1 error\np.yml:1: salt: must be a string, got number 3')
+    expect(errorOf(() => parsePipeline('stage:\n  - id: a\n', 'p.yml', '/'))).toBe(
+      'p.yml: 2 errors\np.yml:1: stage: unknown field; allowed: version, salt, stages\np.yml:1: stages: required (a list of stages)'
+    )
+    expect(errorOf(() => parsePipeline('stages: []\n', 'p.yml', '/'))).toBe(
+      'p.yml: 1 error\np.yml:1: stages: must list at least one stage'
+    )
+    expect(errorOf(() => parsePipeline('', 'p.yml', '/'))).toBe(
+      'p.yml: 1 error\np.yml:1: (document): must be a map with a stages list, got nothing'
+    )
+    expect(errorOf(() => parsePipeline('stages:\n  - build\n', 'p.yml', '/'))).toBe(
+      'p.yml: 1 error\np.yml:2: stages[0]: must be a map with id and run, got a string'
+    )
+    expect(errorOf(() => parsePipeline('salt: 3\nstages:\n  - { id: a, run: b }\n', 'p.yml', '/'))).toBe(
+      'p.yml: 1 error\np.yml:1: salt: must be a string, got number 3'
+    )
   })
 
   it('reports YAML syntax errors and duplicate keys with their line', () => {
-    expect(errorOf(() => parsePipeline('stages:\n  - id: a\n    run: b\n    run: c\n', 'p.yml', '/'))).toMatch(/^p\.yml: 1 error\np\.yml:4: \(yaml\): Map keys must be unique/)
-    expect(errorOf(() => parsePipeline('stages:\n  - id: [a\n', 'p.yml', '/'))).toMatch(/^p\.yml: \d+ errors?\np\.yml:\d+: \(yaml\): /)
+    expect(errorOf(() => parsePipeline('stages:\n  - id: a\n    run: b\n    run: c\n', 'p.yml', '/'))).toMatch(
+      /^p\.yml: 1 error\np\.yml:4: \(yaml\): Map keys must be unique/
+    )
+    expect(errorOf(() => parsePipeline('stages:\n  - id: [a\n', 'p.yml', '/'))).toMatch(
+      /^p\.yml: \d+ errors?\np\.yml:\d+: \(yaml\): /
+    )
   })
 
   it('checks every relative path: working directory, outputs, inputs and source paths', () => {
@@ -120,7 +149,8 @@ describe('validation', () => {
   })
 
   it('keeps secrets out of env: a workflow expression, or a name in both env and secret-env, is an error', () => {
-    const text = 'stages:\n  - id: a\n    run: make\n    env:\n      TOKEN: ${{ secrets.TOKEN }}\n      KEY: plain-value\n    secret-env: [KEY, OTHER, OTHER, "bad-name"]\n'
+    const text =
+      'stages:\n  - id: a\n    run: make\n    env:\n      TOKEN: ${{ secrets.TOKEN }}\n      KEY: plain-value\n    secret-env: [KEY, OTHER, OTHER, "bad-name"]\n'
     const message = errorOf(() => parsePipeline(text, 'p.yml', '/'))
     expect(message.split('\n')).toEqual([
       'p.yml: 4 errors',

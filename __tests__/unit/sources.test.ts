@@ -23,7 +23,12 @@ beforeAll(async () => {
   server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost')
     requests.push(url.pathname)
-    const body = { '/zlib.tar.gz': tarball, '/mirror/zlib.tar.gz': tarball, '/fix.patch': patch, '/tampered.tar.gz': Buffer.from('not what was pinned') }[url.pathname]
+    const body = {
+      '/zlib.tar.gz': tarball,
+      '/mirror/zlib.tar.gz': tarball,
+      '/fix.patch': patch,
+      '/tampered.tar.gz': Buffer.from('not what was pinned')
+    }[url.pathname]
     if (!body) {
       response.writeHead(404).end('no such file')
       return
@@ -65,7 +70,13 @@ describe('fetchSources', () => {
   it('downloads, verifies, caches by digest and places each source under the working directory', async () => {
     const { cacheDir, workDir } = folders()
     requests.length = 0
-    const stage = { id: 'build', sources: [source(`${origin}/zlib.tar.gz`, tarballDigest, 'vendor/zlib.tar.gz'), source(`${origin}/fix.patch`, patchDigest, 'fix.patch')] }
+    const stage = {
+      id: 'build',
+      sources: [
+        source(`${origin}/zlib.tar.gz`, tarballDigest, 'vendor/zlib.tar.gz'),
+        source(`${origin}/fix.patch`, patchDigest, 'fix.patch')
+      ]
+    }
     const fetched = await fetchSources(stage, { cacheDir, workDir })
     expect(fetched).toEqual([
       { path: 'vendor/zlib.tar.gz', sha256: tarballDigest, downloaded: true },
@@ -79,10 +90,16 @@ describe('fetchSources', () => {
 
   it('does not download a digest that is already cached, whatever its URL', async () => {
     const { cacheDir, workDir } = folders()
-    await fetchSources({ id: 'build', sources: [source(`${origin}/zlib.tar.gz`, tarballDigest, 'zlib.tar.gz')] }, { cacheDir, workDir })
+    await fetchSources(
+      { id: 'build', sources: [source(`${origin}/zlib.tar.gz`, tarballDigest, 'zlib.tar.gz')] },
+      { cacheDir, workDir }
+    )
     requests.length = 0
     const otherWorkDir = `${workDir}-again`
-    const fetched = await fetchSources({ id: 'build', sources: [source(`${origin}/mirror/zlib.tar.gz`, tarballDigest, 'zlib.tar.gz')] }, { cacheDir, workDir: otherWorkDir })
+    const fetched = await fetchSources(
+      { id: 'build', sources: [source(`${origin}/mirror/zlib.tar.gz`, tarballDigest, 'zlib.tar.gz')] },
+      { cacheDir, workDir: otherWorkDir }
+    )
     expect(requests).toEqual([])
     expect(fetched).toEqual([{ path: 'zlib.tar.gz', sha256: tarballDigest, downloaded: false }])
     expect(readFileSync(path.join(otherWorkDir, 'zlib.tar.gz')).equals(tarball)).toBe(true)
@@ -90,7 +107,10 @@ describe('fetchSources', () => {
 
   it('copies out of the cache, so a stage editing its source cannot alter the cache', async () => {
     const { cacheDir, workDir } = folders()
-    await fetchSources({ id: 'build', sources: [source(`${origin}/fix.patch`, patchDigest, 'fix.patch')] }, { cacheDir, workDir })
+    await fetchSources(
+      { id: 'build', sources: [source(`${origin}/fix.patch`, patchDigest, 'fix.patch')] },
+      { cacheDir, workDir }
+    )
     writeFileSync(path.join(workDir, 'fix.patch'), 'edited by the stage')
     expect(readFileSync(path.join(cacheDir, 'sha256', patchDigest)).equals(patch)).toBe(true)
   })
@@ -98,7 +118,12 @@ describe('fetchSources', () => {
   it('refuses a download whose digest does not match, naming stage, URL and both digests, and caches nothing', async () => {
     const { cacheDir, workDir } = folders()
     const actual = createHash('sha256').update('not what was pinned').digest('hex')
-    const message = await inputErrorOf(fetchSources({ id: 'deps', sources: [source(`${origin}/tampered.tar.gz`, tarballDigest, 'zlib.tar.gz')] }, { cacheDir, workDir }))
+    const message = await inputErrorOf(
+      fetchSources(
+        { id: 'deps', sources: [source(`${origin}/tampered.tar.gz`, tarballDigest, 'zlib.tar.gz')] },
+        { cacheDir, workDir }
+      )
+    )
     expect(message).toContain('stage deps')
     expect(message).toContain(`${origin}/tampered.tar.gz`)
     expect(message).toContain(`has sha256 ${actual}, but the pipeline pins ${tarballDigest}`)
@@ -110,7 +135,12 @@ describe('fetchSources', () => {
     const { cacheDir, workDir } = folders()
     const url = `${origin.replace('http://', 'http://user:hunter22@')}/tampered.tar.gz?X-Amz-Signature=s3cr3t`
     const fetchWithoutCredentials: typeof fetch = (_input, init) => fetch(`${origin}/tampered.tar.gz`, init)
-    const message = await inputErrorOf(fetchSources({ id: 'deps', sources: [source(url, tarballDigest, 'x')] }, { cacheDir, workDir, fetch: fetchWithoutCredentials }))
+    const message = await inputErrorOf(
+      fetchSources(
+        { id: 'deps', sources: [source(url, tarballDigest, 'x')] },
+        { cacheDir, workDir, fetch: fetchWithoutCredentials }
+      )
+    )
     expect(message).not.toContain('hunter22')
     expect(message).not.toContain('s3cr3t')
     expect(message).toContain('/tampered.tar.gz?***')
@@ -118,7 +148,12 @@ describe('fetchSources', () => {
 
   it('reports an HTTP error with the stage and URL', async () => {
     const { cacheDir, workDir } = folders()
-    const message = await inputErrorOf(fetchSources({ id: 'deps', sources: [source(`${origin}/gone.tar.gz`, tarballDigest, 'x')] }, { cacheDir, workDir }))
+    const message = await inputErrorOf(
+      fetchSources(
+        { id: 'deps', sources: [source(`${origin}/gone.tar.gz`, tarballDigest, 'x')] },
+        { cacheDir, workDir }
+      )
+    )
     expect(message).toBe(`stage deps: could not download source ${origin}/gone.tar.gz: HTTP 404 Not Found`)
     expect(readdirSync(path.join(cacheDir, 'sha256'))).toEqual([])
   })
@@ -126,8 +161,14 @@ describe('fetchSources', () => {
 
 describe('sources in stage keys', () => {
   it('keys the digest and path, not the URL', async () => {
-    const definition = (url: string, digest: string) => `stages:\n  - id: build\n    run: make\n    sources:\n      - { url: "${url}", sha256: ${digest}, path: zlib.tar.gz }\n`
-    const keyOf = async (url: string, digest: string) => (await computePlan(parsePipeline(definition(url, digest), 'p.yml', scratch), { platform: { os: 'linux', arch: 'x64' } })).stages[0].key
+    const definition = (url: string, digest: string) =>
+      `stages:\n  - id: build\n    run: make\n    sources:\n      - { url: "${url}", sha256: ${digest}, path: zlib.tar.gz }\n`
+    const keyOf = async (url: string, digest: string) =>
+      (
+        await computePlan(parsePipeline(definition(url, digest), 'p.yml', scratch), {
+          platform: { os: 'linux', arch: 'x64' }
+        })
+      ).stages[0].key
     const original = await keyOf(`${origin}/zlib.tar.gz`, tarballDigest)
     expect(await keyOf(`${origin}/mirror/zlib.tar.gz`, tarballDigest)).toBe(original)
     expect(await keyOf(`${origin}/zlib.tar.gz`, patchDigest)).not.toBe(original)

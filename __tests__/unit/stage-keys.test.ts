@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadPipeline, parsePipeline, type Pipeline } from '../../src/core/pipeline/definition.js'
-import { canonicalJson, computePlan, diffPlans, formatPlan, stageKey, type Plan } from '../../src/core/pipeline/stage-keys.js'
+import {
+  canonicalJson,
+  computePlan,
+  diffPlans,
+  formatPlan,
+  stageKey,
+  type Plan
+} from '../../src/core/pipeline/stage-keys.js'
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'pipeline', 'project')
 const linux = { os: 'linux', arch: 'x64' }
@@ -96,7 +103,7 @@ describe('computePlan', () => {
     expect(diffPlans(before, after)).toEqual([
       `first stage whose key changed: build (stages[1]), ${before.stages[1].key.slice(0, 12)} → ${after.stages[1].key.slice(0, 12)}`,
       '  file src/util/helper.c changed',
-      '1 later stage change key too, since each key includes its parent\'s'
+      "1 later stage change key too, since each key includes its parent's"
     ])
   })
 
@@ -116,7 +123,7 @@ describe('computePlan', () => {
       '  file include/.clang-format removed',
       'stage docs (stages[2]) also changed:',
       '  file docs/guide.md changed',
-      '1 later stage change key too, since each key includes its parent\'s'
+      "1 later stage change key too, since each key includes its parent's"
     ])
     expect(lines.join('\n')).not.toMatch(/-O3|-O2/)
   })
@@ -142,7 +149,9 @@ describe('computePlan', () => {
     const saltedKeys = await keysAfter(text => text.replace('salt: fixture-1', 'salt: fixture-2'))
     saltedKeys.forEach((key, index) => expect(key).not.toBe(baseKeys[index]))
     expect((await keysAfter(text => text.replace('./build.sh', './build.sh --fast')))[1]).not.toBe(baseKeys[1])
-    expect((await keysAfter(text => text.replace('working-directory: src/', 'working-directory: .')))[1]).not.toBe(baseKeys[1])
+    expect((await keysAfter(text => text.replace('working-directory: src/', 'working-directory: .')))[1]).not.toBe(
+      baseKeys[1]
+    )
     // Not keyed: whether a stage is checkpointed, and how a glob is spelled when it matches the same files.
     expect(await keysAfter(text => text.replace('checkpoint: true', 'checkpoint: false'))).toEqual(baseKeys)
     expect(await keysAfter(text => text.replace('"src/**/*.c"', '"src/{main.c,util/*.c}"'))).toEqual(baseKeys)
@@ -170,7 +179,9 @@ describe('computePlan', () => {
     expect(after.stages[1].inputs.files['src/alias.c']).toBe(after.stages[1].inputs.files['src/main.c'])
     expect(diffPlans(before, after)[1]).toBe('  file src/alias.c added')
     symlinkSync('nowhere.c', path.join(dir, 'src', 'broken.c'))
-    await expect(planOf(dir)).rejects.toThrow(/:18: stages\[1\]\.inputs: src\/broken\.c \(from "src\/\*\*\/\*\.c", stage build\) is a broken symbolic link/)
+    await expect(planOf(dir)).rejects.toThrow(
+      /:18: stages\[1\]\.inputs: src\/broken\.c \(from "src\/\*\*\/\*\.c", stage build\) is a broken symbolic link/
+    )
   })
 
   it('names the stage and glob of every required input that matched nothing, and its line', async () => {
@@ -192,7 +203,11 @@ describe('computePlan', () => {
 
   it('works for an inline pipeline rooted at a given folder', async () => {
     const dir = copyProject()
-    const inline: Pipeline = parsePipeline('stages:\n  - id: only\n    run: make\n    inputs: [toolchain.lock, "src/*.c"]\n    paths: [out]\n', 'input pipeline', dir)
+    const inline: Pipeline = parsePipeline(
+      'stages:\n  - id: only\n    run: make\n    inputs: [toolchain.lock, "src/*.c"]\n    paths: [out]\n',
+      'input pipeline',
+      dir
+    )
     const plan = await computePlan(inline, { platform: linux })
     expect(Object.keys(plan.stages[0].inputs.files)).toEqual(['src/main.c', 'toolchain.lock'])
     expect(plan.salt).toBeUndefined()
@@ -209,18 +224,24 @@ describe('diffPlans', () => {
   it('names the salt, added and removed stages', async () => {
     const dir = copyProject()
     const before = await planOf(dir)
-    editDefinition(dir, text => text.replace('salt: fixture-1', 'salt: fixture-2').replace(/ {2}- id: docs[\s\S]*$/, ''))
+    editDefinition(dir, text =>
+      text.replace('salt: fixture-1', 'salt: fixture-2').replace(/ {2}- id: docs[\s\S]*$/, '')
+    )
     const lines = diffPlans(before, await planOf(dir))
     expect(lines[0]).toMatch(/^first stage whose key changed: toolchain \(stages\[0\]\)/)
     expect(lines[1]).toBe('  salt changed: "fixture-1" → "fixture-2"')
-    expect(lines.slice(2)).toEqual(['stage docs (stages[2]) was removed', '2 later stages change key too, since each key includes its parent\'s'])
+    expect(lines.slice(2)).toEqual([
+      'stage docs (stages[2]) was removed',
+      "2 later stages change key too, since each key includes its parent's"
+    ])
   })
 
   it('lists at most 20 files of each kind', async () => {
     const dir = copyProject()
     const before = await planOf(dir)
     mkdirSync(path.join(dir, 'src', 'many'))
-    for (let index = 0; index < 25; index++) writeFileSync(path.join(dir, 'src', 'many', `f${String(index).padStart(2, '0')}.c`), `int f${index};\n`)
+    for (let index = 0; index < 25; index++)
+      writeFileSync(path.join(dir, 'src', 'many', `f${String(index).padStart(2, '0')}.c`), `int f${index};\n`)
     const lines = diffPlans(before, await planOf(dir))
     expect(lines.filter(line => /^ {2}file .* added$/.test(line))).toHaveLength(20)
     expect(lines).toContain('  … and 5 more added')

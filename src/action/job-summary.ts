@@ -6,7 +6,13 @@ export async function writeSummaryTable(title: string, rows: Array<[string, stri
   try {
     await core.summary
       .addHeading(title, 3)
-      .addTable([[{ data: 'what', header: true }, { data: 'value', header: true }], ...rows])
+      .addTable([
+        [
+          { data: 'what', header: true },
+          { data: 'value', header: true }
+        ],
+        ...rows
+      ])
       .write()
   } catch (error) {
     core.debug(`job summary not written: ${String(error)}`)

@@ -30,11 +30,20 @@ export interface Command {
 
 export function parseCommandArgs(command: Command, args: string[]): { values: Values; positionals: string[] } {
   try {
-    const options = Object.fromEntries(Object.entries(command.options).map(([name, { description: _description, ...option }]) => [name, option]))
-    const { values, positionals } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
+    const options = Object.fromEntries(
+      Object.entries(command.options).map(([name, { description: _description, ...option }]) => [name, option])
+    )
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true
+    })
     return { values: values as Values, positionals }
   } catch (error) {
-    throw new InputError(`${command.name}: ${(error as Error).message.split('\n')[0]}; see 'artifact-action ${command.name} --help'`)
+    throw new InputError(
+      `${command.name}: ${(error as Error).message.split('\n')[0]}; see 'artifact-action ${command.name} --help'`
+    )
   }
 }
 
@@ -42,7 +51,10 @@ export function helpText(command: Command): string {
   const lines = [`usage: artifact-action ${command.usage}`, '', command.summary, '', 'options:']
   for (const [name, option] of Object.entries(command.options)) {
     const description = option.description ?? ''
-    lines.push(`  --${name}${option.type === 'string' ? ' <value>' : ''}${option.short ? `, -${option.short}` : ''}`.padEnd(34) + description)
+    lines.push(
+      `  --${name}${option.type === 'string' ? ' <value>' : ''}${option.short ? `, -${option.short}` : ''}`.padEnd(34) +
+        description
+    )
   }
   lines.push('  --help, -h'.padEnd(34) + 'show this help')
   if (command.exitCodes) lines.push('', `exit codes: ${command.exitCodes}`)

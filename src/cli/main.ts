@@ -6,11 +6,29 @@ import { planCommand, runCommand } from './commands/pipeline-commands.js'
 import { pruneCommand } from './commands/prune-command.js'
 import { keygenCommand, releaseCommand, verifyCommand } from './commands/release-commands.js'
 
-export const commands: Command[] = [saveCommand, restoreCommand, lsCommand, pruneCommand, runCommand, planCommand, releaseCommand, verifyCommand, keygenCommand]
+export const commands: Command[] = [
+  saveCommand,
+  restoreCommand,
+  lsCommand,
+  pruneCommand,
+  runCommand,
+  planCommand,
+  releaseCommand,
+  verifyCommand,
+  keygenCommand
+]
 
 function usage(): string {
   const width = Math.max(...commands.map(command => command.name.length)) + 2
-  return ['usage: artifact-action <command> [options]', '', 'commands:', ...commands.map(command => `  ${command.name.padEnd(width)}${command.summary.split('. ')[0]}`), '', "Run 'artifact-action <command> --help' for a command's options.", 'Exit codes: 0 done, 1 failed, 2 bad input, 3 cache miss.'].join('\n')
+  return [
+    'usage: artifact-action <command> [options]',
+    '',
+    'commands:',
+    ...commands.map(command => `  ${command.name.padEnd(width)}${command.summary.split('. ')[0]}`),
+    '',
+    "Run 'artifact-action <command> --help' for a command's options.",
+    'Exit codes: 0 done, 1 failed, 2 bad input, 3 cache miss.'
+  ].join('\n')
 }
 
 /** Runs one CLI invocation and returns its exit code; errors are printed as one line. */

@@ -191,7 +191,9 @@ async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffe
 
 function checkKey(key: string): void {
   if (key.length > MAX_KEY_LENGTH) {
-    throw new StoreError(`key ${key.slice(0, 60)}… has ${key.length} characters; GitHub's cache takes ${MAX_KEY_LENGTH}`)
+    throw new StoreError(
+      `key ${key.slice(0, 60)}… has ${key.length} characters; GitHub's cache takes ${MAX_KEY_LENGTH}`
+    )
   }
   if (key.includes(',')) throw new StoreError(`key ${key}: GitHub's cache refuses commas in keys`)
 }

@@ -29,7 +29,11 @@ export async function publishGitHubRelease(request: GitHubReleaseRequest): Promi
   if (!owner || !repo) throw new InputError(`repository: "${request.repository}" is not owner/name`)
   // Failures are thrown and reported once; Octokit's own error log would print the expected 404 too.
   const quiet = (): void => undefined
-  const octokit = new Octokit({ auth: request.token, baseUrl: request.apiUrl ?? 'https://api.github.com', log: { debug: quiet, info: quiet, warn: quiet, error: quiet } })
+  const octokit = new Octokit({
+    auth: request.token,
+    baseUrl: request.apiUrl ?? 'https://api.github.com',
+    log: { debug: quiet, info: quiet, warn: quiet, error: quiet }
+  })
   try {
     let release: { id: number; html_url: string; upload_url: string }
     let created = false
@@ -38,12 +42,23 @@ export async function publishGitHubRelease(request: GitHubReleaseRequest): Promi
       throw error
     })
     if (existing) {
-      release = (await octokit.rest.repos.updateRelease({ owner, repo, release_id: existing.data.id, body: request.body })).data
+      release = (
+        await octokit.rest.repos.updateRelease({ owner, repo, release_id: existing.data.id, body: request.body })
+      ).data
     } else {
-      release = (await octokit.rest.repos.createRelease({ owner, repo, tag_name: request.tag, name: request.tag, body: request.body })).data
+      release = (
+        await octokit.rest.repos.createRelease({
+          owner,
+          repo,
+          tag_name: request.tag,
+          name: request.tag,
+          body: request.body
+        })
+      ).data
       created = true
     }
-    const assets = (await octokit.rest.repos.listReleaseAssets({ owner, repo, release_id: release.id, per_page: 100 })).data
+    const assets = (await octokit.rest.repos.listReleaseAssets({ owner, repo, release_id: release.id, per_page: 100 }))
+      .data
     for (const asset of request.assets) {
       const old = assets.find(candidate => candidate.name === asset.name)
       if (old) await octokit.rest.repos.deleteReleaseAsset({ owner, repo, asset_id: old.id })
@@ -59,7 +74,9 @@ export async function publishGitHubRelease(request: GitHubReleaseRequest): Promi
   } catch (error) {
     const status = (error as { status?: number }).status
     if (status === 401 || status === 403 || status === 404) {
-      throw new InputError(`github-token: cannot create or update the release of ${request.tag} in ${request.repository} (HTTP ${status}); give the job \`permissions: contents: write\`, or pass a token that has it`)
+      throw new InputError(
+        `github-token: cannot create or update the release of ${request.tag} in ${request.repository} (HTTP ${status}); give the job \`permissions: contents: write\`, or pass a token that has it`
+      )
     }
     throw error
   }

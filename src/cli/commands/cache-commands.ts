@@ -12,8 +12,17 @@ const progress = (line: string): void => void process.stderr.write(`${line}\n`)
 
 const entryOptions = {
   key: { type: 'string', short: 'k', description: 'cache key (at most 512 characters, no commas)' },
-  path: { type: 'string', short: 'p', multiple: true, description: 'file, directory or glob to cache; repeat for more' },
-  'restore-key': { type: 'string', multiple: true, description: 'key prefix to fall back to, newest first; repeat for more' },
+  path: {
+    type: 'string',
+    short: 'p',
+    multiple: true,
+    description: 'file, directory or glob to cache; repeat for more'
+  },
+  'restore-key': {
+    type: 'string',
+    multiple: true,
+    description: 'key prefix to fall back to, newest first; repeat for more'
+  },
   workspace: { type: 'string', description: 'folder that relative paths are relative to (default: current directory)' },
   ...storeOptions,
   ...scopeOptions
@@ -60,7 +69,8 @@ function entryRequest(
 
 export const saveCommand: Command = {
   name: 'save',
-  summary: 'Save paths to the store under a key. Uploads only what the store lacks. Exit 0 when saved or already present.',
+  summary:
+    'Save paths to the store under a key. Uploads only what the store lacks. Exit 0 when saved or already present.',
   usage: 'save --key KEY [--update] [--path P]... [P...]',
   options: {
     ...entryOptions,
@@ -99,7 +109,8 @@ export const saveCommand: Command = {
 
 export const restoreCommand: Command = {
   name: 'restore',
-  summary: 'Restore the entry for a key (or the newest restore-key match). Every byte is verified. Exit 0 when restored, 3 on a miss.',
+  summary:
+    'Restore the entry for a key (or the newest restore-key match). Every byte is verified. Exit 0 when restored, 3 on a miss.',
   usage: 'restore --key KEY [--path P]... [P...]',
   options: {
     ...entryOptions,
@@ -120,7 +131,9 @@ export const restoreCommand: Command = {
       policy
     })
     for (const entry of result.refused ?? []) {
-      progress(`warning: entry ${entry.key} (scope ${entry.scope}) refused by --restore-policy ${policy.rule.kind}: ${entry.reason}`)
+      progress(
+        `warning: entry ${entry.key} (scope ${entry.scope}) refused by --restore-policy ${policy.rule.kind}: ${entry.reason}`
+      )
     }
     if (result.status === 'miss') {
       progress(`cache miss: no entry for ${[key, ...listValue(values, 'restore-key')].join(', ')}`)
@@ -145,7 +158,12 @@ export const lsCommand: Command = {
   name: 'ls',
   summary: 'List cache entries with size, age and scope, newest first.',
   usage: 'ls [--scope SCOPE] [--json]',
-  options: { ...storeOptions, scope: { type: 'string', description: 'only this scope, e.g. branch/main or pr/12' }, json: { type: 'boolean', description: 'print JSON' }, manifest: { type: 'string', description: 'print the manifest of this tree digest' } },
+  options: {
+    ...storeOptions,
+    scope: { type: 'string', description: 'only this scope, e.g. branch/main or pr/12' },
+    json: { type: 'boolean', description: 'print JSON' },
+    manifest: { type: 'string', description: 'print the manifest of this tree digest' }
+  },
   async run(values) {
     const store = storeFrom(values)
     const digest = stringValue(values, 'manifest')
@@ -161,7 +179,18 @@ export const lsCommand: Command = {
     }
     const now = Date.now()
     print(['SCOPE', 'KEY', 'SIZE', 'FILES', 'AGE', 'LAST USED', 'TREE'].join('\t'))
-    for (const entry of entries) print([entry.scope, entry.revision ? `${entry.key}@${entry.revision}` : entry.key, formatBytes(entry.size), String(entry.files), formatAge(now - Date.parse(entry.created)), entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-', entry.tree.slice(0, 12)].join('\t'))
+    for (const entry of entries)
+      print(
+        [
+          entry.scope,
+          entry.revision ? `${entry.key}@${entry.revision}` : entry.key,
+          formatBytes(entry.size),
+          String(entry.files),
+          formatAge(now - Date.parse(entry.created)),
+          entry.lastUsed ? formatAge(now - Date.parse(entry.lastUsed)) : '-',
+          entry.tree.slice(0, 12)
+        ].join('\t')
+      )
     return Exit.Ok
   }
 }

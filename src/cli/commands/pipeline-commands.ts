@@ -31,7 +31,8 @@ const cliLog: PipelineLog = {
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'Run a pipeline: restore the newest checkpoint, run the stages after it, checkpoint each one that succeeds. Exit 0 when built or up to date.',
+  summary:
+    'Run a pipeline: restore the newest checkpoint, run the stages after it, checkpoint each one that succeeds. Exit 0 when built or up to date.',
   usage: 'run PIPELINE.yml [--plan-out FILE]',
   options: {
     ...storeOptions,
@@ -65,7 +66,8 @@ export const runCommand: Command = {
 
 export const planCommand: Command = {
   name: 'plan',
-  summary: 'Print the stage keys and every input that went into each, as JSON; with --diff, explain why keys differ from an earlier plan.',
+  summary:
+    'Print the stage keys and every input that went into each, as JSON; with --diff, explain why keys differ from an earlier plan.',
   usage: 'plan PIPELINE.yml [--diff OLD-PLAN.json]',
   options: { diff: { type: 'string', description: 'an earlier plan JSON to compare with' } },
   exitCodes:

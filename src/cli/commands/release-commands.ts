@@ -44,7 +44,10 @@ const sigstoreOptions = {
 
 /** release: the trusted root the release carries in its offline kit (default: the instance's, when it has one). */
 const kitRootOption = {
-  'kit-trusted-root': { type: 'string', description: 'keyless: trusted root JSON to carry in the release (offline kit)' }
+  'kit-trusted-root': {
+    type: 'string',
+    description: 'keyless: trusted root JSON to carry in the release (offline kit)'
+  }
 } satisfies Options
 
 const keylessVerifyOptions = {
@@ -74,31 +77,42 @@ async function signerFrom(values: Values): Promise<{ signer: StatementSigner; se
   if (method === 'keyless') {
     const instance = resolveSigstoreInstance(sigstore, 'sign', '--')
     const kitRoot = stringValue(values, 'kit-trusted-root')
-    return { signer: keylessSigner(identityToken, kitRoot ? { ...instance, trustedRootPath: kitRoot } : instance), secrets: [] }
+    return {
+      signer: keylessSigner(identityToken, kitRoot ? { ...instance, trustedRootPath: kitRoot } : instance),
+      secrets: []
+    }
   }
   if (method !== 'key') throw new InputError(`--signing: "${method}" is not key or keyless`)
   const stray = Object.entries(sigstore).find(([, value]) => value)
   if (stray) throw new InputError(`--${stray[0]}: only for keyless signing; drop it, or give --signing keyless`)
   const keyFile = stringValue(values, 'signing-key-file')
   const pem = keyFile ? await readFile(keyFile, 'utf8').catch(() => '') : process.env.ARTIFACT_ACTION_SIGNING_KEY
-  return { signer: keySigner(loadSigningKey(pem, keyFile ? '--signing-key-file' : 'signing-key')), secrets: pem ? [pem] : [] }
+  return {
+    signer: keySigner(loadSigningKey(pem, keyFile ? '--signing-key-file' : 'signing-key')),
+    secrets: pem ? [pem] : []
+  }
 }
 
 function versionFrom(values: Record<string, unknown>): string {
   const version = stringValue(values as never, 'version') ?? versionOfTagRef(process.env.GITHUB_REF)
-  if (!version) throw new InputError('--version: required when not building a tag; give the version to release, e.g. v1.2.3')
+  if (!version)
+    throw new InputError('--version: required when not building a tag; give the version to release, e.g. v1.2.3')
   return version
 }
 
 export const releaseCommand: Command = {
   name: 'release',
-  summary: 'Publish packages and signed provenance to the release store: immutable, release.json written last. Exit 0 when published or already identical.',
+  summary:
+    'Publish packages and signed provenance to the release store: immutable, release.json written last. Exit 0 when published or already identical.',
   usage: 'release --project P --version V --release-store URL (--signing-key-file KEY | --signing keyless) GLOB...',
   options: {
     ...releaseStoreOptions,
     ...storeOptions,
     signing: { type: 'string', description: 'key (default) or keyless (Sigstore; $SIGSTORE_ID_TOKEN or GitHub OIDC)' },
-    'signing-key-file': { type: 'string', description: 'PEM private key for offline signing (or $ARTIFACT_ACTION_SIGNING_KEY)' },
+    'signing-key-file': {
+      type: 'string',
+      description: 'PEM private key for offline signing (or $ARTIFACT_ACTION_SIGNING_KEY)'
+    },
     ...sigstoreOptions,
     ...kitRootOption,
     plan: { type: 'string', description: "the pipeline's plan JSON, carried in the provenance" },
@@ -109,7 +123,8 @@ export const releaseCommand: Command = {
     const project = requireValue(values, 'project', 'give the project name')
     const version = versionFrom(values)
     const releaseConfig = storeConfigFrom(values, 'release-store')
-    if (!stringValue(values, 'release-store')) throw new InputError('--release-store: required; give s3://bucket/prefix or a directory that is not the cache')
+    if (!stringValue(values, 'release-store'))
+      throw new InputError('--release-store: required; give s3://bucket/prefix or a directory that is not the cache')
     assertSeparateStores(releaseConfig, storeConfigFrom(values))
     const { signer, secrets } = await signerFrom(values)
     const planFile = stringValue(values, 'plan')
@@ -135,7 +150,9 @@ export const releaseCommand: Command = {
       secrets,
       signer
     })
-    print(`${result.status === 'published' ? 'published' : 'already published with identical bytes:'} ${project} ${version} in ${describeStore(releaseConfig)}`)
+    print(
+      `${result.status === 'published' ? 'published' : 'already published with identical bytes:'} ${project} ${version} in ${describeStore(releaseConfig)}`
+    )
     for (const file of result.record.files) print(`  ${file.sha256}  ${file.name} (${formatBytes(file.size)})`)
     return Exit.Ok
   }
@@ -143,15 +160,22 @@ export const releaseCommand: Command = {
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'Verify a release: signature, SHA256SUMS, every package byte, and a complete release.json. Exit 0 when all hold, 1 with the reason otherwise.',
+  summary:
+    'Verify a release: signature, SHA256SUMS, every package byte, and a complete release.json. Exit 0 when all hold, 1 with the reason otherwise.',
   usage: 'verify --project P --version V --release-store URL [--public-key KEY.pub | --trusted-root FILE ...]',
   options: {
     ...releaseStoreOptions,
     ...storeOptions,
-    'public-key': { type: 'string', description: 'PEM public key to require (default: the key published beside the release)' },
+    'public-key': {
+      type: 'string',
+      description: 'PEM public key to require (default: the key published beside the release)'
+    },
     sigstore: { type: 'string', description: 'keyless: the Sigstore that signed: public (default), github, or custom' },
     ...keylessVerifyOptions,
-    'require-cache-from': { type: 'string', description: 'refuse a release built from caches this rule refuses: signed, default-branch, or refs' },
+    'require-cache-from': {
+      type: 'string',
+      description: 'refuse a release built from caches this rule refuses: signed, default-branch, or refs'
+    },
     'default-branch': { type: 'string', description: 'the default branch, for --require-cache-from default-branch' },
     ...offlineVerifyOptions
   },
@@ -159,9 +183,14 @@ export const verifyCommand: Command = {
     if (stringValue(values, 'offline')) return verifyOffline(values)
     const project = requireValue(values, 'project', 'give the project name')
     const version = versionFrom(values)
-    if (!stringValue(values, 'release-store')) throw new InputError('--release-store: required; give the release store to verify from')
+    if (!stringValue(values, 'release-store'))
+      throw new InputError('--release-store: required; give the release store to verify from')
     const keyFile = stringValue(values, 'public-key')
-    const requireCacheFrom = parsePolicyRule(stringValue(values, 'require-cache-from'), '--require-cache-from', stringValue(values, 'default-branch'))
+    const requireCacheFrom = parsePolicyRule(
+      stringValue(values, 'require-cache-from'),
+      '--require-cache-from',
+      stringValue(values, 'default-branch')
+    )
     const verified = await verifyPublishedRelease({
       requireCacheFrom,
       store: openStore(storeConfigFrom(values, 'release-store')),
@@ -175,10 +204,15 @@ export const verifyCommand: Command = {
       }
     })
     for (const line of verified.checked) print(`ok: ${line}`)
-    if (verified.keySource === 'store') print('note: checked against the public key published in the release store; pin it with --public-key')
-    const pinned = Object.values(IdentityInputs).some(name => name !== IdentityInputs.Issuer && stringValue(values, name))
+    if (verified.keySource === 'store')
+      print('note: checked against the public key published in the release store; pin it with --public-key')
+    const pinned = Object.values(IdentityInputs).some(
+      name => name !== IdentityInputs.Issuer && stringValue(values, name)
+    )
     if (verified.keySource === 'keyless' && !pinned) {
-      print(`note: signed by a workflow of ${verified.release.repository}, the repository the release names; pin it with --source-repository`)
+      print(
+        `note: signed by a workflow of ${verified.release.repository}, the repository the release names; pin it with --source-repository`
+      )
     }
     print(`verified ${project} ${version} (${verified.release.repository}@${verified.release.commit.slice(0, 12)})`)
     return Exit.Ok
@@ -189,11 +223,15 @@ export const keygenCommand: Command = {
   name: 'keygen',
   summary: 'Write a new signing key pair (ECDSA P-256 by default) for offline release signing.',
   usage: 'keygen --out NAME [--type ecdsa-p256|ed25519]',
-  options: { out: { type: 'string', description: 'writes NAME.key (private, mode 600) and NAME.pub' }, type: { type: 'string', description: 'ecdsa-p256 (default) or ed25519' } },
+  options: {
+    out: { type: 'string', description: 'writes NAME.key (private, mode 600) and NAME.pub' },
+    type: { type: 'string', description: 'ecdsa-p256 (default) or ed25519' }
+  },
   async run(values) {
     const out = requireValue(values, 'out', 'give the file name to write, e.g. --out release-signing')
     const type = stringValue(values, 'type') ?? 'ecdsa-p256'
-    if (type !== 'ecdsa-p256' && type !== 'ed25519') throw new InputError(`--type: "${type}" is not ecdsa-p256 or ed25519`)
+    if (type !== 'ecdsa-p256' && type !== 'ed25519')
+      throw new InputError(`--type: "${type}" is not ecdsa-p256 or ed25519`)
     const { key, privateKeyPem } = generateSigningKey(type)
     await writeFile(`${out}.key`, privateKeyPem, { mode: 0o600, flag: 'wx' })
     await writeFile(`${out}.pub`, key.publicKeyPem, { flag: 'wx' })

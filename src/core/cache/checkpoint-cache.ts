@@ -21,7 +21,13 @@ import {
   type EntryMatch,
   type EntryRecord
 } from './entry-refs.js'
-import { checkEntry, writeEntrySignature, type EntrySigning, type RestorePolicy, type SignedWriter } from './entry-signature.js'
+import {
+  checkEntry,
+  writeEntrySignature,
+  type EntrySigning,
+  type RestorePolicy,
+  type SignedWriter
+} from './entry-signature.js'
 import { resolveSaveRoots, restoreTargets } from './tree-paths.js'
 
 export interface EntryRequest {
@@ -140,7 +146,11 @@ async function findAndRestore(request: RestoreRequest): Promise<Restored> {
     }
     return verdict.accepted
   }
-  const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] }, accept)
+  const match = await findEntry(
+    request.store,
+    { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] },
+    accept
+  )
   const refusals = refused.length > 0 ? { refused } : {}
   if (!match) return { status: 'miss', ...refusals }
   const verdict = verdicts.get(match.refKey)
@@ -151,7 +161,15 @@ async function findAndRestore(request: RestoreRequest): Promise<Restored> {
   const destinations = targets.map(target => target.destination)
   const bases = targets.map(target => target.base)
   const { store, onProgress, exactMirror, keepSpecialModes } = request
-  const stats = await materializeTree({ store, manifest, destinations, bases, onProgress, exactMirror, keepSpecialModes })
+  const stats = await materializeTree({
+    store,
+    manifest,
+    destinations,
+    bases,
+    onProgress,
+    exactMirror,
+    keepSpecialModes
+  })
   await recordUse(request.store, match.refKey)
   return { status: 'found', match, exact: match.exact, stats, signer, ...refusals }
 }
@@ -159,7 +177,9 @@ async function findAndRestore(request: RestoreRequest): Promise<Restored> {
 /** Records when an entry was last restored, in a tiny object of its own, for pruning by age. */
 async function recordUse(store: ObjectStore, entryRefKey: string): Promise<void> {
   try {
-    await store.put(accessKey(entryRefKey), Buffer.from(JSON.stringify({ used: new Date().toISOString() })), { contentType: 'application/json' })
+    await store.put(accessKey(entryRefKey), Buffer.from(JSON.stringify({ used: new Date().toISOString() })), {
+      contentType: 'application/json'
+    })
   } catch {
     // Last-use records only steer pruning; a failed one must not fail a restore.
   }
@@ -192,8 +212,17 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
   await waitForPruneLeases(request.store)
   const vanished = await missingObjects(request.store, snapshot.reusedObjects)
   if (vanished.size > 0) {
-    snapshot = await snapshotTree({ store: request.store, roots, bases, excludedObjects: vanished, onProgress: request.onProgress })
-    if ((await missingObjects(request.store, snapshot.reusedObjects)).size > 0) throw new StoreError('objects vanished from the store while saving (a concurrent prune?); nothing was saved, try again')
+    snapshot = await snapshotTree({
+      store: request.store,
+      roots,
+      bases,
+      excludedObjects: vanished,
+      onProgress: request.onProgress
+    })
+    if ((await missingObjects(request.store, snapshot.reusedObjects)).size > 0)
+      throw new StoreError(
+        'objects vanished from the store while saving (a concurrent prune?); nothing was saved, try again'
+      )
     // The first manifest under this digest named the vanished objects; this one is checked.
     await request.store.put(manifestKey(snapshot.digest), snapshot.encoded)
   }
@@ -211,13 +240,15 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
   if (update) {
     if (!current && snapshot.digest === request.hitTree) return { status: 'unchanged', tree: snapshot.digest }
     // The signature is stored before the ref, so a signed entry is never visible without it.
-    if (request.signing) await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing)
+    if (request.signing)
+      await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing)
     const written = await writeRevision(request.store, record)
     if (written.status === 'unchanged')
       return { status: 'unchanged', tree: snapshot.digest, revision: written.revision }
     return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: written.revision, signed }
   }
-  if (request.signing) await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing)
+  if (request.signing)
+    await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing)
   const written = await writeEntry(request.store, record)
   const unsupported = updateUnsupported ? { updateUnsupported } : {}
   if (written === 'exists') return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats, ...unsupported }
@@ -239,7 +270,12 @@ async function missingObjects(store: ObjectStore, objects: Set<string>): Promise
 async function loadBases(request: SaveRequest, version: string, previous?: string): Promise<ManifestColumns[]> {
   const digests = [...new Set([...(request.baseTrees ?? []), ...(previous ? [previous] : [])])]
   if (digests.length === 0) {
-    const match = await findEntry(request.store, { scopes: request.readScopes, version, key: request.key, restoreKeys: request.restoreKeys ?? [] }).catch(() => undefined)
+    const match = await findEntry(request.store, {
+      scopes: request.readScopes,
+      version,
+      key: request.key,
+      restoreKeys: request.restoreKeys ?? []
+    }).catch(() => undefined)
     if (match) digests.push(match.record.tree)
   }
   const manifests: ManifestColumns[] = []

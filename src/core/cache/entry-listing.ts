@@ -10,7 +10,8 @@ export interface ListedEntry extends EntryRecord {
 /** Every entry in the store with its last use, newest first. Reads one small object per entry. */
 export async function listEntries(store: ObjectStore): Promise<ListedEntry[]> {
   const lastUsed = new Map<string, string>()
-  for await (const object of store.list('access/')) lastUsed.set(`refs/${object.key.slice('access/'.length)}`, object.lastModified.toISOString())
+  for await (const object of store.list('access/'))
+    lastUsed.set(`refs/${object.key.slice('access/'.length)}`, object.lastModified.toISOString())
   const entries: ListedEntry[] = []
   for await (const object of store.list('refs/')) {
     if (!parseEntryKey(object.key)) continue

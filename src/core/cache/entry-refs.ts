@@ -48,9 +48,16 @@ const MAX_KEY_LENGTH = 512
 
 /** Refuses keys that actions/cache refuses, naming the input. */
 export function validateKey(key: string, input = 'key'): void {
-  if (key.length === 0) throw new InputError(`${input}: must not be empty; give a cache key such as "deps-\${{ hashFiles('package-lock.json') }}"`)
-  if (key.length > MAX_KEY_LENGTH) throw new InputError(`${input}: "${key.slice(0, 40)}…" is ${key.length} characters; a key may have at most ${MAX_KEY_LENGTH}`)
-  if (key.includes(',')) throw new InputError(`${input}: "${key}" contains a comma; remove it (commas are not allowed in cache keys)`)
+  if (key.length === 0)
+    throw new InputError(
+      `${input}: must not be empty; give a cache key such as "deps-\${{ hashFiles('package-lock.json') }}"`
+    )
+  if (key.length > MAX_KEY_LENGTH)
+    throw new InputError(
+      `${input}: "${key.slice(0, 40)}…" is ${key.length} characters; a key may have at most ${MAX_KEY_LENGTH}`
+    )
+  if (key.includes(','))
+    throw new InputError(`${input}: "${key}" contains a comma; remove it (commas are not allowed in cache keys)`)
 }
 
 /** Entries saved with different paths are different entries, as in actions/cache. */
@@ -220,11 +227,14 @@ export async function findEntry(
  * The newest entry under a prefix; entries stored at the same time are told apart by their
  * `created` time. Refs that do not read as entries are passed over, for the next newest.
  */
-async function newestEntryUnder(store: ObjectStore, prefix: string): Promise<{ record: EntryRecord; refKey: string } | undefined> {
+async function newestEntryUnder(
+  store: ObjectStore,
+  prefix: string
+): Promise<{ record: EntryRecord; refKey: string } | undefined> {
   const listed: ObjectInfo[] = []
   for await (const object of store.list(prefix)) if (parseEntryKey(object.key)) listed.push(object)
   listed.sort((a, b) => b.lastModified.getTime() - a.lastModified.getTime())
-  for (let start = 0; start < listed.length; ) {
+  for (let start = 0; start < listed.length;) {
     const time = listed[start].lastModified.getTime()
     let end = start
     while (end < listed.length && listed[end].lastModified.getTime() === time) end++

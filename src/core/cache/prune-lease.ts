@@ -14,16 +14,22 @@ export const LEASE_TTL_MS = 5 * 60 * 1000
 
 export async function holdPruneLease(store: ObjectStore): Promise<() => Promise<void>> {
   const key = `${LEASE_PREFIX}prune-${randomUUID()}`
-  await store.put(key, Buffer.from(JSON.stringify({ holder: 'prune', since: new Date().toISOString() })), { contentType: 'application/json' })
+  await store.put(key, Buffer.from(JSON.stringify({ holder: 'prune', since: new Date().toISOString() })), {
+    contentType: 'application/json'
+  })
   return () => store.delete([key])
 }
 
 /** Waits until no live prune lease remains, or `maxWaitMs` passed; returns how long it waited. */
-export async function waitForPruneLeases(store: ObjectStore, options: { maxWaitMs?: number; pollMs?: number } = {}): Promise<number> {
+export async function waitForPruneLeases(
+  store: ObjectStore,
+  options: { maxWaitMs?: number; pollMs?: number } = {}
+): Promise<number> {
   const started = Date.now()
   for (;;) {
     let live = false
-    for await (const lease of store.list(LEASE_PREFIX)) if (Date.now() - lease.lastModified.getTime() < LEASE_TTL_MS) live = true
+    for await (const lease of store.list(LEASE_PREFIX))
+      if (Date.now() - lease.lastModified.getTime() < LEASE_TTL_MS) live = true
     if (!live || Date.now() - started >= (options.maxWaitMs ?? LEASE_TTL_MS)) return Date.now() - started
     await sleep(options.pollMs ?? 200)
   }

@@ -70,7 +70,8 @@ export function checkRestoredDependencies(statement: unknown, rule: PolicyRule):
     if (typeof uri !== 'string' || !uri.startsWith(RESTORED_URI_PREFIX)) continue
     const what = `${annotations?.kind === 'checkpoint' ? 'checkpoint' : 'cache entry'} ${uri.slice(RESTORED_URI_PREFIX.length)}`
     const signer = annotations?.signer
-    if (typeof signer?.ref !== 'string') throw new IntegrityError(`provenance: built from ${what}, restored without a signature check`)
+    if (typeof signer?.ref !== 'string')
+      throw new IntegrityError(`provenance: built from ${what}, restored without a signature check`)
     const refusal = ruleRefusal(rule, signer)
     if (refusal) throw new IntegrityError(`provenance: built from ${what}, ${refusal}`)
   }

@@ -17,9 +17,12 @@ export function parsePathPatterns(text: string | string[]): string[] {
  * actions/cache: relative to the workspace, `~/…` or absolute, globs allowed, `!` excludes.
  */
 export async function resolveSaveRoots(patterns: string[], workspace: string): Promise<TreeRoot[]> {
-  if (patterns.length === 0) throw new InputError('path: no paths given; list the files or directories to cache, one per line')
+  if (patterns.length === 0)
+    throw new InputError('path: no paths given; list the files or directories to cache, one per line')
   const home = homedir()
-  const excludes = patterns.filter(pattern => pattern.startsWith('!')).map(pattern => resolveRootSpec(pattern.slice(1), workspace, home))
+  const excludes = patterns
+    .filter(pattern => pattern.startsWith('!'))
+    .map(pattern => resolveRootSpec(pattern.slice(1), workspace, home))
   const matches = new Set<string>()
   for (const pattern of patterns.filter(candidate => !candidate.startsWith('!'))) {
     const anchored = resolveRootSpec(pattern, workspace, home)

@@ -1,6 +1,18 @@
 import { readFile } from 'node:fs/promises'
 import * as path from 'node:path'
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar, type Document, type Node, type Pair, type YAMLMap } from 'yaml'
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  Scalar,
+  type Document,
+  type Node,
+  type Pair,
+  type YAMLMap
+} from 'yaml'
 import { InputError } from '../errors.js'
 
 /** A file or glob, relative to the pipeline's root folder, whose contents enter the stage's key. */
@@ -64,11 +76,24 @@ export interface DefinitionProblem {
 export function definitionError(origin: string, problems: DefinitionProblem[]): InputError {
   const sorted = [...problems].sort((a, b) => a.line - b.line)
   const summary = `${origin}: ${problems.length} error${problems.length === 1 ? '' : 's'}`
-  return new InputError([summary, ...sorted.map(problem => `${origin}:${problem.line}: ${problem.field}: ${problem.message}`)].join('\n'))
+  return new InputError(
+    [summary, ...sorted.map(problem => `${origin}:${problem.line}: ${problem.field}: ${problem.message}`)].join('\n')
+  )
 }
 
 const TOP_FIELDS = ['version', 'salt', 'stages']
-const STAGE_FIELDS = ['id', 'run', 'working-directory', 'env', 'secret-env', 'inputs', 'paths', 'checkpoint', 'portable', 'sources']
+const STAGE_FIELDS = [
+  'id',
+  'run',
+  'working-directory',
+  'env',
+  'secret-env',
+  'inputs',
+  'paths',
+  'checkpoint',
+  'portable',
+  'sources'
+]
 const INPUT_FIELDS = ['glob', 'optional']
 const SOURCE_FIELDS = ['url', 'sha256', 'path']
 const STAGE_ID = /^[A-Za-z0-9._-]{1,100}$/
@@ -81,7 +106,9 @@ export async function loadPipeline(file: string): Promise<Pipeline> {
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    throw new InputError(`${file}: cannot read the pipeline definition: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+    throw new InputError(
+      `${file}: cannot read the pipeline definition: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`
+    )
   }
   return parsePipeline(text, file, path.dirname(path.resolve(file)))
 }
@@ -94,7 +121,8 @@ export function parsePipeline(text: string, origin: string, rootDir: string): Pi
   const lineCounter = new LineCounter()
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
   const reader = new DefinitionReader(document, lineCounter)
-  for (const error of document.errors) reader.problem(lineCounter.linePos(error.pos[0]).line, '(yaml)', error.message.split('\n')[0])
+  for (const error of document.errors)
+    reader.problem(lineCounter.linePos(error.pos[0]).line, '(yaml)', error.message.split('\n')[0])
   const pipeline = reader.problems.length === 0 ? reader.readPipeline(origin, path.resolve(rootDir)) : undefined
   if (reader.problems.length > 0 || !pipeline) throw definitionError(origin, reader.problems)
   return pipeline
@@ -125,17 +153,22 @@ class DefinitionReader {
     }
     const fields = this.fields(root, '', TOP_FIELDS)
     const version = fields.get('version')
-    if (version && !(isScalar(version.value) && version.value.value === 1)) this.problem(version.line, 'version', `must be 1, got ${this.describe(version.value)}`)
+    if (version && !(isScalar(version.value) && version.value.value === 1))
+      this.problem(version.line, 'version', `must be 1, got ${this.describe(version.value)}`)
     const salt = this.optionalString(fields.get('salt'), 'salt')
     const stagesField = fields.get('stages')
     const stages: PipelineStage[] = []
-    if (!stagesField || this.isNull(stagesField.value)) this.problem(this.lineOf(root, 1), 'stages', 'required (a list of stages)')
-    else if (!isSeq(stagesField.value)) this.problem(stagesField.line, 'stages', `must be a list, got ${this.describe(stagesField.value)}`)
-    else if (stagesField.value.items.length === 0) this.problem(stagesField.line, 'stages', 'must list at least one stage')
-    else stagesField.value.items.forEach((item, index) => {
-      const stage = this.readStage(item as Value, index, stagesField.line)
-      if (stage) stages.push(stage)
-    })
+    if (!stagesField || this.isNull(stagesField.value))
+      this.problem(this.lineOf(root, 1), 'stages', 'required (a list of stages)')
+    else if (!isSeq(stagesField.value))
+      this.problem(stagesField.line, 'stages', `must be a list, got ${this.describe(stagesField.value)}`)
+    else if (stagesField.value.items.length === 0)
+      this.problem(stagesField.line, 'stages', 'must list at least one stage')
+    else
+      stagesField.value.items.forEach((item, index) => {
+        const stage = this.readStage(item as Value, index, stagesField.line)
+        if (stage) stages.push(stage)
+      })
 
     if (stages.length > 0) stages[stages.length - 1].checkpoint = true
     return { origin, rootDir, ...(salt === undefined ? {} : { salt }), stages }
@@ -151,7 +184,12 @@ class DefinitionReader {
     }
     const fields = this.fields(node, `${at}.`, STAGE_FIELDS)
     const id = this.requiredString(fields.get('id'), `${at}.id`, line)
-    if (id !== undefined && !STAGE_ID.test(id)) this.problem(fields.get('id')!.line, `${at}.id`, `"${id}" may only contain letters, digits, '.', '_' and '-' (at most 100)`)
+    if (id !== undefined && !STAGE_ID.test(id))
+      this.problem(
+        fields.get('id')!.line,
+        `${at}.id`,
+        `"${id}" may only contain letters, digits, '.', '_' and '-' (at most 100)`
+      )
     if (id !== undefined) {
       const firstLine = this.idLines.get(id)
       if (firstLine === undefined) this.idLines.set(id, fields.get('id')!.line)
@@ -159,11 +197,14 @@ class DefinitionReader {
     }
     const run = this.requiredString(fields.get('run'), `${at}.run`, line)
     if (run !== undefined && run.trim() === '') this.problem(fields.get('run')!.line, `${at}.run`, 'must not be empty')
-    const workingDirectory = this.relativePath(fields.get('working-directory'), `${at}.working-directory`, { allowRoot: true }) ?? '.'
+    const workingDirectory =
+      this.relativePath(fields.get('working-directory'), `${at}.working-directory`, { allowRoot: true }) ?? '.'
     const env = this.readEnv(fields.get('env'), `${at}.env`)
     const secretEnv = this.readSecretEnv(fields.get('secret-env'), `${at}.secret-env`, env)
     const inputs = this.list(fields.get('inputs'), `${at}.inputs`, (entry, field) => this.readInput(entry, field))
-    const paths = this.list(fields.get('paths'), `${at}.paths`, (entry, field) => this.relativePath(entry, field, { allowRoot: false }))
+    const paths = this.list(fields.get('paths'), `${at}.paths`, (entry, field) =>
+      this.relativePath(entry, field, { allowRoot: false })
+    )
     this.rejectDuplicates(paths, fields.get('paths'), `${at}.paths`, value => value)
     const checkpoint = this.optionalBoolean(fields.get('checkpoint'), `${at}.checkpoint`) ?? false
     const portable = this.optionalBoolean(fields.get('portable'), `${at}.portable`) ?? false
@@ -189,12 +230,20 @@ class DefinitionReader {
       }
       const value = this.resolve(pair.value as Value)
       if (!isScalar(value) || typeof value.value !== 'string') {
-        const hint = isScalar(value) && (typeof value.value === 'number' || typeof value.value === 'boolean') ? ` (quote it: "${String(value.value)}")` : ''
+        const hint =
+          isScalar(value) && (typeof value.value === 'number' || typeof value.value === 'boolean')
+            ? ` (quote it: "${String(value.value)}")`
+            : ''
         this.problem(line, `${at}.${name}`, `must be a string, got ${this.describe(value)}${hint}`)
         continue
       }
       // A file is not a workflow: `${{ secrets.X }}` would be passed literally, and env values are keyed and shown in the plan.
-      if (value.value.includes('${{')) this.problem(line, `${at}.${name}`, 'expressions are not evaluated here and env values are not secret; pass secrets by name with secret-env')
+      if (value.value.includes('${{'))
+        this.problem(
+          line,
+          `${at}.${name}`,
+          'expressions are not evaluated here and env values are not secret; pass secrets by name with secret-env'
+        )
       env[name] = value.value
     }
     return env
@@ -205,7 +254,12 @@ class DefinitionReader {
       const name = this.requiredString(entry, entryAt, field!.line)
       if (name === undefined) return undefined
       if (!ENV_NAME.test(name)) this.problem(entry!.line, entryAt, `"${name}" is not a valid variable name`)
-      else if (Object.hasOwn(env, name)) this.problem(entry!.line, entryAt, `"${name}" is also set in env; a variable is either set in env or passed through as a secret`)
+      else if (Object.hasOwn(env, name))
+        this.problem(
+          entry!.line,
+          entryAt,
+          `"${name}" is also set in env; a variable is either set in env or passed through as a secret`
+        )
       else return name
       return undefined
     })
@@ -220,15 +274,22 @@ class DefinitionReader {
       const glob = this.requiredString(fields.get('glob'), `${at}.glob`, entry.line)
       const optional = this.optionalBoolean(fields.get('optional'), `${at}.optional`) ?? false
       if (glob === undefined) return undefined
-      return this.checkGlob(glob, fields.get('glob')!.line, `${at}.glob`) ? { glob, optional, line: entry.line } : undefined
+      return this.checkGlob(glob, fields.get('glob')!.line, `${at}.glob`)
+        ? { glob, optional, line: entry.line }
+        : undefined
     }
-    if (isScalar(node) && typeof node.value === 'string') return this.checkGlob(node.value, entry.line, at) ? { glob: node.value, optional: false, line: entry.line } : undefined
+    if (isScalar(node) && typeof node.value === 'string')
+      return this.checkGlob(node.value, entry.line, at)
+        ? { glob: node.value, optional: false, line: entry.line }
+        : undefined
     this.problem(entry.line, at, `must be a path or glob string, or { glob, optional }, got ${this.describe(node)}`)
     return undefined
   }
 
   private checkGlob(glob: string, line: number, at: string): boolean {
-    const problem = relativePathProblem(glob) ?? (glob.startsWith('!') ? 'exclusions (!) are not supported; narrow the glob instead' : undefined)
+    const problem =
+      relativePathProblem(glob) ??
+      (glob.startsWith('!') ? 'exclusions (!) are not supported; narrow the glob instead' : undefined)
     if (problem) this.problem(line, at, problem)
     return !problem
   }
@@ -240,12 +301,24 @@ class DefinitionReader {
     }
     const fields = this.fields(entry.value, `${at}.`, SOURCE_FIELDS)
     const url = this.requiredString(fields.get('url'), `${at}.url`, entry.line)
-    if (url !== undefined && !isHttpUrl(url)) this.problem(fields.get('url')!.line, `${at}.url`, 'must be an http:// or https:// URL')
+    if (url !== undefined && !isHttpUrl(url))
+      this.problem(fields.get('url')!.line, `${at}.url`, 'must be an http:// or https:// URL')
     const sha256 = this.requiredString(this.plainText(fields.get('sha256')), `${at}.sha256`, entry.line)
-    if (sha256 !== undefined && !SHA256.test(sha256)) this.problem(fields.get('sha256')!.line, `${at}.sha256`, `must be 64 hex digits, got ${sha256.length} characters`)
+    if (sha256 !== undefined && !SHA256.test(sha256))
+      this.problem(fields.get('sha256')!.line, `${at}.sha256`, `must be 64 hex digits, got ${sha256.length} characters`)
     const pathField = fields.get('path')
-    const sourcePath = pathField && !this.isNull(pathField.value) ? this.relativePath(pathField, `${at}.path`, { allowRoot: false }) : this.requiredString(pathField, `${at}.path`, entry.line)
-    if (url === undefined || sha256 === undefined || sourcePath === undefined || !SHA256.test(sha256) || !isHttpUrl(url)) return undefined
+    const sourcePath =
+      pathField && !this.isNull(pathField.value)
+        ? this.relativePath(pathField, `${at}.path`, { allowRoot: false })
+        : this.requiredString(pathField, `${at}.path`, entry.line)
+    if (
+      url === undefined ||
+      sha256 === undefined ||
+      sourcePath === undefined ||
+      !SHA256.test(sha256) ||
+      !isHttpUrl(url)
+    )
+      return undefined
     return { url, sha256: sha256.toLowerCase(), path: sourcePath, line: entry.line }
   }
 
@@ -325,7 +398,13 @@ class DefinitionReader {
   /** A plain scalar as written, so that an unquoted digest like 0123…e45 is not read as a number. */
   private plainText(field: Field | undefined): Field | undefined {
     const value = field?.value
-    if (!isScalar(value) || typeof value.value !== 'number' || value.type !== 'PLAIN' || typeof value.source !== 'string') return field
+    if (
+      !isScalar(value) ||
+      typeof value.value !== 'number' ||
+      value.type !== 'PLAIN' ||
+      typeof value.source !== 'string'
+    )
+      return field
     return { line: field!.line, value: new Scalar(value.source) }
   }
 
@@ -338,7 +417,9 @@ class DefinitionReader {
 
   private keyName(pair: Pair): string | undefined {
     const key = this.resolve(pair.key as Value)
-    return isScalar(key) && (typeof key.value === 'string' || typeof key.value === 'number') ? String(key.value) : undefined
+    return isScalar(key) && (typeof key.value === 'string' || typeof key.value === 'number')
+      ? String(key.value)
+      : undefined
   }
 
   private resolve(node: unknown): Value {
@@ -359,7 +440,8 @@ class DefinitionReader {
     if (this.isNull(node)) return 'nothing'
     if (isMap(node)) return 'a map'
     if (isSeq(node)) return 'a list'
-    if (isScalar(node)) return typeof node.value === 'string' ? 'a string' : `${typeof node.value} ${JSON.stringify(node.value)}`
+    if (isScalar(node))
+      return typeof node.value === 'string' ? 'a string' : `${typeof node.value} ${JSON.stringify(node.value)}`
     return 'an unsupported value'
   }
 }
@@ -373,7 +455,8 @@ interface Field {
 function relativePathProblem(value: string): string | undefined {
   if (value === '') return 'must not be empty'
   if (value.includes('\0')) return 'must not contain NUL'
-  if (value.startsWith('/') || value.startsWith('\\') || /^[A-Za-z]:/.test(value) || value.startsWith('~')) return `"${value}" must be relative to the pipeline's folder, not absolute`
+  if (value.startsWith('/') || value.startsWith('\\') || /^[A-Za-z]:/.test(value) || value.startsWith('~'))
+    return `"${value}" must be relative to the pipeline's folder, not absolute`
   if (value.split(/[\\/]/).includes('..')) return `"${value}" must not contain '..'`
   return undefined
 }

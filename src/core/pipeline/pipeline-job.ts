@@ -75,10 +75,15 @@ async function placeSources(stage: PipelineStage, options: PipelineJobOptions): 
       await rename(temporary, local)
     }
   }
-  const fetched = await fetchSources(stage, { cacheDir: options.sourcesDir, workDir: path.resolve(options.pipeline.rootDir, stage.workingDirectory) })
+  const fetched = await fetchSources(stage, {
+    cacheDir: options.sourcesDir,
+    workDir: path.resolve(options.pipeline.rootDir, stage.workingDirectory)
+  })
   for (const source of fetched.filter(item => item.downloaded)) {
     try {
-      await options.store.put(objectKey(source.sha256), await readFile(path.join(digestDir, source.sha256)), { ifNoneMatch: true })
+      await options.store.put(objectKey(source.sha256), await readFile(path.join(digestDir, source.sha256)), {
+        ifNoneMatch: true
+      })
     } catch (error) {
       options.log.warning(`source ${source.path} was not added to the store: ${(error as Error).message}`)
     }

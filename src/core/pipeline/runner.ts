@@ -85,7 +85,13 @@ function checkpointPaths(stages: RunnableStage[], index: number): string[] {
  */
 export async function runPipeline(options: RunPipelineOptions): Promise<PipelineResult> {
   const { stages, log } = options
-  const reports: StageReport[] = stages.map(stage => ({ id: stage.id, key: stage.key, outcome: 'skipped', seconds: 0, bytes: 0 }))
+  const reports: StageReport[] = stages.map(stage => ({
+    id: stage.id,
+    key: stage.key,
+    outcome: 'skipped',
+    seconds: 0,
+    bytes: 0
+  }))
   const last = stages.length - 1
   const entryFor = (index: number, lookupOnly: boolean) =>
     restoreEntry({
@@ -111,8 +117,16 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     if (!found) continue
     lastTree = found.tree
     if (!lookupOnly) restored = { kind: 'checkpoint', ...found.entry }
-    reports[index] = { id: stages[index].id, key: stages[index].key, outcome: lookupOnly ? 'cached' : 'restored', seconds: (Date.now() - started) / 1000, bytes: found.bytes }
-    log.info(`${lookupOnly ? 'found' : 'restored'} the checkpoint of stage ${stages[index].id} (${stages[index].key.slice(0, 12)})`)
+    reports[index] = {
+      id: stages[index].id,
+      key: stages[index].key,
+      outcome: lookupOnly ? 'cached' : 'restored',
+      seconds: (Date.now() - started) / 1000,
+      bytes: found.bytes
+    }
+    log.info(
+      `${lookupOnly ? 'found' : 'restored'} the checkpoint of stage ${stages[index].id} (${stages[index].key.slice(0, 12)})`
+    )
     if (index === last) return { status: 'up-to-date', stages: reports, ...(restored ? { restored } : {}) }
     startAt = index + 1
     break
@@ -136,10 +150,22 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     report.outcome = 'ran'
     if (stage.checkpoint || index === last) {
       try {
-        const saved = await saveEntry({ store: options.store, key: checkpointKey(stage), paths: checkpointPaths(stages, index), workspace: options.rootDir, readScopes: options.readScopes, baseTrees: lastTree ? [lastTree] : [], signing: options.signing })
+        const saved = await saveEntry({
+          store: options.store,
+          key: checkpointKey(stage),
+          paths: checkpointPaths(stages, index),
+          workspace: options.rootDir,
+          readScopes: options.readScopes,
+          baseTrees: lastTree ? [lastTree] : [],
+          signing: options.signing
+        })
         report.bytes = saved.status === 'saved' ? saved.stats.bytesUploaded : 0
         if (saved.status === 'saved') lastTree = saved.tree
-        log.info(saved.status === 'saved' ? `checkpointed stage ${stage.id}: uploaded ${saved.stats.bytesUploaded} bytes` : `checkpoint of stage ${stage.id} already stored`)
+        log.info(
+          saved.status === 'saved'
+            ? `checkpointed stage ${stage.id}: uploaded ${saved.stats.bytesUploaded} bytes`
+            : `checkpoint of stage ${stage.id} already stored`
+        )
       } catch (error) {
         log.warning(`could not checkpoint stage ${stage.id}: ${(error as Error).message}`)
       }
@@ -155,7 +181,8 @@ async function tryRestore(
 ): Promise<{ bytes: number; tree: string; entry: Omit<RestoredEntry, 'kind'> } | undefined> {
   try {
     const result = await restore()
-    for (const entry of result.refused ?? []) log.warning(`checkpoint ${entry.key} (scope ${entry.scope}) refused by the restore policy: ${entry.reason}`)
+    for (const entry of result.refused ?? [])
+      log.warning(`checkpoint ${entry.key} (scope ${entry.scope}) refused by the restore policy: ${entry.reason}`)
     if (result.status !== 'found' || !result.exact) return undefined
     const { key, scope, version, tree } = result.match.record
     const entry = { key, scope, version, tree, ...(result.signer ? { signer: result.signer } : {}) }
@@ -171,14 +198,25 @@ async function runStage(stage: RunnableStage, options: RunPipelineOptions): Prom
   const baseEnv = options.env ?? process.env
   const secrets = stage.secretEnv.map(name => baseEnv[name]).filter((value): value is string => Boolean(value))
   const cwd = path.resolve(options.rootDir, stage.workingDirectory || '.')
-  const result = await runStageCommand(stage.run, { cwd, env: { ...baseEnv, ...stage.env }, secrets, print: options.log.output })
+  const result = await runStageCommand(stage.run, {
+    cwd,
+    env: { ...baseEnv, ...stage.env },
+    secrets,
+    print: options.log.output
+  })
   if (result.exitCode === 0) return
   const hint = result.exitCode === 127 ? ' (command not found)' : ''
-  throw new StageFailedError(`stage ${stage.id} failed with exit code ${result.exitCode}${hint}; nothing was checkpointed for it\n${result.tail.join('\n')}`)
+  throw new StageFailedError(
+    `stage ${stage.id} failed with exit code ${result.exitCode}${hint}; nothing was checkpointed for it\n${result.tail.join('\n')}`
+  )
 }
 
 async function assertOutputs(stage: RunnableStage, rootDir: string): Promise<void> {
   const missing: string[] = []
-  for (const output of stage.paths) if (!(await lstat(path.resolve(rootDir, output)).catch(() => undefined))) missing.push(output)
-  if (missing.length > 0) throw new InputError(`stage ${stage.id}: declared output path${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing after the stage ran; fix the stage's paths or its command`)
+  for (const output of stage.paths)
+    if (!(await lstat(path.resolve(rootDir, output)).catch(() => undefined))) missing.push(output)
+  if (missing.length > 0)
+    throw new InputError(
+      `stage ${stage.id}: declared output path${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing after the stage ran; fix the stage's paths or its command`
+    )
 }

@@ -30,12 +30,18 @@ export interface FetchedSource {
  * cache only if its sha256 matches the pin, so the cache only ever holds verified files. The cached file
  * is copied (a reflink where supported) so that a stage editing it cannot alter the cache.
  */
-export async function fetchSources(stage: Pick<PipelineStage, 'id' | 'sources'>, options: FetchSourcesOptions): Promise<FetchedSource[]> {
+export async function fetchSources(
+  stage: Pick<PipelineStage, 'id' | 'sources'>,
+  options: FetchSourcesOptions
+): Promise<FetchedSource[]> {
   const digestDir = path.join(options.cacheDir, 'sha256')
   const fetched: FetchedSource[] = []
   for (const source of stage.sources) {
     const cached = path.join(digestDir, source.sha256)
-    const present = await stat(cached).then(info => info.isFile(), () => false)
+    const present = await stat(cached).then(
+      info => info.isFile(),
+      () => false
+    )
     if (!present) await download(stage.id, source.url, source.sha256, cached, options.fetch ?? globalThis.fetch)
     const destination = path.resolve(options.workDir, source.path)
     await mkdir(path.dirname(destination), { recursive: true })
@@ -45,7 +51,13 @@ export async function fetchSources(stage: Pick<PipelineStage, 'id' | 'sources'>,
   return fetched
 }
 
-async function download(stageId: string, url: string, expected: string, cached: string, fetchUrl: typeof globalThis.fetch): Promise<void> {
+async function download(
+  stageId: string,
+  url: string,
+  expected: string,
+  cached: string,
+  fetchUrl: typeof globalThis.fetch
+): Promise<void> {
   await mkdir(path.dirname(cached), { recursive: true })
   // In the cache's own folder, so that the rename is atomic; a dotfile, so it is never taken for a digest.
   const temporary = path.join(path.dirname(cached), `.download-${randomUUID()}`)
@@ -55,11 +67,15 @@ async function download(stageId: string, url: string, expected: string, cached: 
     try {
       response = await fetchUrl(url)
     } catch (error) {
-      throw new Error(`stage ${stageId}: could not download source ${shown}: ${(error as Error).message}`, { cause: error })
+      throw new Error(`stage ${stageId}: could not download source ${shown}: ${(error as Error).message}`, {
+        cause: error
+      })
     }
     if (!response.ok || !response.body) {
       await response.body?.cancel()
-      throw new InputError(`stage ${stageId}: could not download source ${shown}: HTTP ${response.status} ${response.statusText}`.trimEnd())
+      throw new InputError(
+        `stage ${stageId}: could not download source ${shown}: HTTP ${response.status} ${response.statusText}`.trimEnd()
+      )
     }
     const hash = createHash('sha256')
     await pipeline(
@@ -74,7 +90,9 @@ async function download(stageId: string, url: string, expected: string, cached: 
     )
     const actual = hash.digest('hex')
     if (actual !== expected) {
-      throw new InputError(`stage ${stageId}: source ${shown} has sha256 ${actual}, but the pipeline pins ${expected}; nothing was cached. Fix the URL, or the pin if the file is known to have changed`)
+      throw new InputError(
+        `stage ${stageId}: source ${shown} has sha256 ${actual}, but the pipeline pins ${expected}; nothing was cached. Fix the URL, or the pin if the file is known to have changed`
+      )
     }
     await rename(temporary, cached)
   } finally {

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto'
 import { glob, readdir, stat } from 'node:fs/promises'
 import * as path from 'node:path'
-import { definitionError, type DefinitionProblem, type InputPattern, type Pipeline, type PipelineStage } from './definition.js'
+import {
+  definitionError,
+  type DefinitionProblem,
+  type InputPattern,
+  type Pipeline,
+  type PipelineStage
+} from './definition.js'
 import { sha256OfFile } from '../store/codec.js'
 import { mapLimit } from '../task-pool.js'
 
@@ -103,7 +109,9 @@ export async function computePlan(pipeline: Pipeline, options: { platform?: Plat
     const inputs: StageKeyInputs = {
       definition: keyedDefinition(stage),
       files: filesPerStage[index],
-      sources: stage.sources.map(source => ({ path: source.path, sha256: source.sha256 })).sort((a, b) => compareStrings(a.path, b.path)),
+      sources: stage.sources
+        .map(source => ({ path: source.path, sha256: source.sha256 }))
+        .sort((a, b) => compareStrings(a.path, b.path)),
       parent,
       platform: stage.portable ? null : { os: platform.os, arch: platform.arch }
     }
@@ -111,7 +119,12 @@ export async function computePlan(pipeline: Pipeline, options: { platform?: Plat
     stages.push({ id: stage.id, key, checkpoint: stage.checkpoint, inputs })
     parent = key
   })
-  return { schema: PLAN_SCHEMA, ...(pipeline.salt === undefined ? {} : { salt: pipeline.salt }), platform: { os: platform.os, arch: platform.arch }, stages }
+  return {
+    schema: PLAN_SCHEMA,
+    ...(pipeline.salt === undefined ? {} : { salt: pipeline.salt }),
+    platform: { os: platform.os, arch: platform.arch },
+    stages
+  }
 }
 
 /** The plan as a file: two-space JSON with a final newline, the same bytes for the same plan. */
@@ -137,7 +150,11 @@ function keyedDefinition(stage: PipelineStage): KeyedDefinition {
  * glob characters may name a directory, which means every file beneath it (dotfiles included); glob
  * wildcards match files only and, like most globs, skip names starting with '.'.
  */
-async function hashStageInputs(rootDir: string, stage: PipelineStage, problems: DefinitionProblem[]): Promise<Record<string, string>> {
+async function hashStageInputs(
+  rootDir: string,
+  stage: PipelineStage,
+  problems: DefinitionProblem[]
+): Promise<Record<string, string>> {
   const matched = new Set<string>()
   for (const pattern of stage.inputs) {
     const files = await expandInput(rootDir, pattern, stage, problems)
@@ -159,17 +176,28 @@ async function hashStageInputs(rootDir: string, stage: PipelineStage, problems: 
 
 const GLOB_MAGIC = /[*?[\]{}()!+@]/
 
-async function expandInput(rootDir: string, pattern: InputPattern, stage: PipelineStage, problems: DefinitionProblem[]): Promise<string[]> {
+async function expandInput(
+  rootDir: string,
+  pattern: InputPattern,
+  stage: PipelineStage,
+  problems: DefinitionProblem[]
+): Promise<string[]> {
   const files: string[] = []
   // Follows symbolic links to files; reports broken ones, which have no contents to hash.
   const addIfFile = async (relative: string, descend: boolean): Promise<void> => {
     const info = await stat(path.join(rootDir, relative)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' && !descend) problems.push({ line: pattern.line, field: `stages[${stage.index}].inputs`, message: `${relative} (from "${pattern.glob}", stage ${stage.id}) is a broken symbolic link` })
+      if (error.code === 'ENOENT' && !descend)
+        problems.push({
+          line: pattern.line,
+          field: `stages[${stage.index}].inputs`,
+          message: `${relative} (from "${pattern.glob}", stage ${stage.id}) is a broken symbolic link`
+        })
       else if (error.code !== 'ENOENT') throw error
       return undefined
     })
     if (info?.isFile()) files.push(relative)
-    else if (info?.isDirectory() && descend) files.push(...(await filesBeneath(rootDir, relative, pattern, stage, problems)))
+    else if (info?.isDirectory() && descend)
+      files.push(...(await filesBeneath(rootDir, relative, pattern, stage, problems)))
   }
   if (GLOB_MAGIC.test(pattern.glob)) {
     for await (const match of glob(pattern.glob, { cwd: rootDir })) await addIfFile(toSlashes(match), false)
@@ -180,7 +208,13 @@ async function expandInput(rootDir: string, pattern: InputPattern, stage: Pipeli
 }
 
 /** Every file beneath a directory, relative to the root; symbolic links to directories are not descended. */
-async function filesBeneath(rootDir: string, relativeDir: string, pattern: InputPattern, stage: PipelineStage, problems: DefinitionProblem[]): Promise<string[]> {
+async function filesBeneath(
+  rootDir: string,
+  relativeDir: string,
+  pattern: InputPattern,
+  stage: PipelineStage,
+  problems: DefinitionProblem[]
+): Promise<string[]> {
   const files: string[] = []
   const entries = await readdir(path.join(rootDir, relativeDir), { withFileTypes: true, recursive: true })
   for (const entry of entries) {
@@ -189,7 +223,12 @@ async function filesBeneath(rootDir: string, relativeDir: string, pattern: Input
     else if (entry.isSymbolicLink()) {
       const info = await stat(path.join(rootDir, relative)).catch(() => undefined)
       if (info?.isFile()) files.push(relative)
-      else if (!info) problems.push({ line: pattern.line, field: `stages[${stage.index}].inputs`, message: `${relative} (from "${pattern.glob}", stage ${stage.id}) is a broken symbolic link` })
+      else if (!info)
+        problems.push({
+          line: pattern.line,
+          field: `stages[${stage.index}].inputs`,
+          message: `${relative} (from "${pattern.glob}", stage ${stage.id}) is a broken symbolic link`
+        })
     }
   }
   return files
@@ -216,7 +255,8 @@ export function diffPlans(before: Plan, after: Plan): string[] {
   if (before.schema !== after.schema) lines.push(`plan schema changed: ${before.schema} → ${after.schema}`)
   const count = Math.max(before.stages.length, after.stages.length)
   let first = -1
-  for (let index = 0; index < count && first < 0; index++) if (before.stages[index]?.key !== after.stages[index]?.key) first = index
+  for (let index = 0; index < count && first < 0; index++)
+    if (before.stages[index]?.key !== after.stages[index]?.key) first = index
   if (first < 0) return lines
 
   const describeStage = (index: number, isFirst: boolean): string[] => {
@@ -224,12 +264,23 @@ export function diffPlans(before: Plan, after: Plan): string[] {
     const now = after.stages[index]
     if (!old) return [`stage ${now.id} (stages[${index}]) was added`]
     if (!now) return [`stage ${old.id} (stages[${index}]) was removed`]
-    const changes = inputChanges(old.inputs, now.inputs, isFirst ? { before: before.salt, after: after.salt } : undefined)
+    const changes = inputChanges(
+      old.inputs,
+      now.inputs,
+      isFirst ? { before: before.salt, after: after.salt } : undefined
+    )
     if (isFirst) {
       const heading = `first stage whose key changed: ${now.id} (stages[${index}]), ${short(old.key)} → ${short(now.key)}`
-      return [heading, ...(changes.length > 0 ? changes : ['no recorded input differs; the key recipe may have changed']).map(line => `  ${line}`)]
+      return [
+        heading,
+        ...(changes.length > 0 ? changes : ['no recorded input differs; the key recipe may have changed']).map(
+          line => `  ${line}`
+        )
+      ]
     }
-    return changes.length > 0 ? [`stage ${now.id} (stages[${index}]) also changed:`, ...changes.map(line => `  ${line}`)] : []
+    return changes.length > 0
+      ? [`stage ${now.id} (stages[${index}]) also changed:`, ...changes.map(line => `  ${line}`)]
+      : []
   }
 
   lines.push(...describeStage(first, true))
@@ -238,43 +289,65 @@ export function diffPlans(before: Plan, after: Plan): string[] {
     if (before.stages[index]?.key !== after.stages[index]?.key) laterChanged++
     lines.push(...describeStage(index, false))
   }
-  if (laterChanged > 0) lines.push(`${laterChanged} later stage${laterChanged === 1 ? '' : 's'} change key too, since each key includes its parent's`)
+  if (laterChanged > 0)
+    lines.push(
+      `${laterChanged} later stage${laterChanged === 1 ? '' : 's'} change key too, since each key includes its parent's`
+    )
   return lines
 }
 
 /** Changed inputs of one stage; parent, salt and platform only when `planWide` is given (the first changed stage). */
-function inputChanges(before: StageKeyInputs, after: StageKeyInputs, planWide: { before?: string; after?: string } | undefined): string[] {
+function inputChanges(
+  before: StageKeyInputs,
+  after: StageKeyInputs,
+  planWide: { before?: string; after?: string } | undefined
+): string[] {
   const lines: string[] = []
   if (planWide) {
-    if (before.parent !== after.parent) lines.push(`parent key changed: ${short(before.parent)} → ${short(after.parent)}`)
-    if (planWide.before !== planWide.after) lines.push(`salt changed: ${JSON.stringify(planWide.before ?? null)} → ${JSON.stringify(planWide.after ?? null)}`)
-    const platformText = (platform: Platform | null) => (platform ? `${platform.os}/${platform.arch}` : 'none (portable)')
-    if (platformText(before.platform) !== platformText(after.platform)) lines.push(`platform changed: ${platformText(before.platform)} → ${platformText(after.platform)}`)
+    if (before.parent !== after.parent)
+      lines.push(`parent key changed: ${short(before.parent)} → ${short(after.parent)}`)
+    if (planWide.before !== planWide.after)
+      lines.push(`salt changed: ${JSON.stringify(planWide.before ?? null)} → ${JSON.stringify(planWide.after ?? null)}`)
+    const platformText = (platform: Platform | null) =>
+      platform ? `${platform.os}/${platform.arch}` : 'none (portable)'
+    if (platformText(before.platform) !== platformText(after.platform))
+      lines.push(`platform changed: ${platformText(before.platform)} → ${platformText(after.platform)}`)
   }
   const old = before.definition
   const now = after.definition
   if (old.id !== now.id) lines.push(`definition.id changed: ${old.id} → ${now.id}`)
   if (old.run !== now.run) lines.push('definition.run changed')
-  if (old['working-directory'] !== now['working-directory']) lines.push(`definition.working-directory changed: ${old['working-directory']} → ${now['working-directory']}`)
+  if (old['working-directory'] !== now['working-directory'])
+    lines.push(`definition.working-directory changed: ${old['working-directory']} → ${now['working-directory']}`)
   for (const list of ['paths', 'secret-env'] as const) {
-    if (canonicalJson(old[list]) !== canonicalJson(now[list])) lines.push(`definition.${list} changed: ${JSON.stringify(old[list])} → ${JSON.stringify(now[list])}`)
+    if (canonicalJson(old[list]) !== canonicalJson(now[list]))
+      lines.push(`definition.${list} changed: ${JSON.stringify(old[list])} → ${JSON.stringify(now[list])}`)
   }
   lines.push(...mapChanges(old.env, now.env, name => `definition.env.${name}`))
-  const sourcesByPath = (sources: StageKeyInputs['sources']) => Object.fromEntries(sources.map(source => [source.path, source.sha256]))
+  const sourcesByPath = (sources: StageKeyInputs['sources']) =>
+    Object.fromEntries(sources.map(source => [source.path, source.sha256]))
   lines.push(...mapChanges(sourcesByPath(before.sources), sourcesByPath(after.sources), name => `source ${name}`))
   lines.push(...mapChanges(before.files, after.files, name => `file ${name}`))
   return lines
 }
 
 /** Added, removed and changed entries of two maps, at most MAX_LISTED of each; values are not printed. */
-function mapChanges(before: Record<string, string>, after: Record<string, string>, label: (name: string) => string): string[] {
+function mapChanges(
+  before: Record<string, string>,
+  after: Record<string, string>,
+  label: (name: string) => string
+): string[] {
   const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort(compareStrings)
   const lines: string[] = []
   for (const kind of ['added', 'removed', 'changed'] as const) {
     const matching = names.filter(name => {
       const inBefore = Object.hasOwn(before, name)
       const inAfter = Object.hasOwn(after, name)
-      return kind === 'added' ? !inBefore && inAfter : kind === 'removed' ? inBefore && !inAfter : inBefore && inAfter && before[name] !== after[name]
+      return kind === 'added'
+        ? !inBefore && inAfter
+        : kind === 'removed'
+          ? inBefore && !inAfter
+          : inBefore && inAfter && before[name] !== after[name]
     })
     lines.push(...matching.slice(0, MAX_LISTED).map(name => `${label(name)} ${kind}`))
     if (matching.length > MAX_LISTED) lines.push(`… and ${matching.length - MAX_LISTED} more ${kind}`)

@@ -19,9 +19,16 @@ export function redact(line: string, secrets: string[]): string {
  * Runs a stage's shell command with bash (-e -o pipefail), streaming each output line, with every
  * secret value redacted, to `print`.
  */
-export function runStageCommand(command: string, options: { cwd: string; env: NodeJS.ProcessEnv; secrets: string[]; print: (line: string) => void }): Promise<StageProcessResult> {
+export function runStageCommand(
+  command: string,
+  options: { cwd: string; env: NodeJS.ProcessEnv; secrets: string[]; print: (line: string) => void }
+): Promise<StageProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', command], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', command], {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     const tail: string[] = []
     const partial = { stdout: '', stderr: '' }
     const emit = (line: string): void => {

@@ -61,7 +61,11 @@ export interface ProvenanceStatement {
         artifactAction: { release: ReleaseFacts; plan?: unknown }
       }
       /** The source commit, then every cache entry and checkpoint the job restored (restore-record.ts). */
-      resolvedDependencies: Array<{ uri: string; digest: Record<string, string>; annotations?: Record<string, unknown> }>
+      resolvedDependencies: Array<{
+        uri: string
+        digest: Record<string, string>
+        annotations?: Record<string, unknown>
+      }>
     }
     runDetails: { builder: { id: string }; metadata?: { invocationId: string } }
   }

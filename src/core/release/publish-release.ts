@@ -178,12 +178,16 @@ async function offlineKit(
   signer: StatementSigner
 ): Promise<Array<{ key: string; bytes: Buffer }>> {
   const kit: Array<{ key: string; bytes: Buffer }> = []
-  const add = (name: string, text: string) => kit.push({ key: kitKey(project, version, name), bytes: Buffer.from(text) })
+  const add = (name: string, text: string) =>
+    kit.push({ key: kitKey(project, version, name), bytes: Buffer.from(text) })
   if (signer.publicKeyPem) add(KIT.publicKey, signer.publicKeyPem)
   const root = signer.method === 'keyless' ? await signer.trustedRoot?.() : undefined
   if (root) add(KIT.trustedRoot, root)
   const keyId = signer.method === 'key' ? signer.keyId : undefined
-  add(KIT.readme, verifyReadme({ project, version, repository: facts.repository, files, keyId, trustedRoot: Boolean(root) }))
+  add(
+    KIT.readme,
+    verifyReadme({ project, version, repository: facts.repository, files, keyId, trustedRoot: Boolean(root) })
+  )
   return kit
 }
 

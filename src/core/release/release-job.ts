@@ -2,7 +2,12 @@ import { glob, stat } from 'node:fs/promises'
 import * as path from 'node:path'
 import type { PolicyRule } from '../cache/entry-signature.js'
 import { InputError, IntegrityError } from '../errors.js'
-import { signStatementKeyless, signStatementWithKey, verifyBundleKeyless, verifyBundleWithKey } from '../signing/bundle.js'
+import {
+  signStatementKeyless,
+  signStatementWithKey,
+  verifyBundleKeyless,
+  verifyBundleWithKey
+} from '../signing/bundle.js'
 import type { KeylessVerification } from '../signing/bundle.js'
 import type { SigningKey } from '../signing/keys.js'
 import { PUBLIC_SIGSTORE, type SigstoreInstance } from '../signing/sigstore-instance.js'
@@ -17,25 +22,41 @@ import { verifyRelease, type InTotoStatement, type VerifiedRelease } from './ver
 
 /** Refuses a release store that shares objects with the cache: a cache is pruned, releases never are. */
 export function assertSeparateStores(release: StoreConfig, cache: StoreConfig | undefined): void {
-  if (cache && storesOverlap(release, cache)) throw new InputError(`release-store: ${describeStore(release)} overlaps the cache store ${describeStore(cache)}; releases are never pruned, so give them their own bucket or prefix`)
+  if (cache && storesOverlap(release, cache))
+    throw new InputError(
+      `release-store: ${describeStore(release)} overlaps the cache store ${describeStore(cache)}; releases are never pruned, so give them their own bucket or prefix`
+    )
 }
 
 /** The files the package globs match (relative to the workspace), named by their base names. */
-export async function resolvePackages(patterns: string[], workspace: string): Promise<Array<{ name: string; path: string }>> {
+export async function resolvePackages(
+  patterns: string[],
+  workspace: string
+): Promise<Array<{ name: string; path: string }>> {
   const files = new Set<string>()
   for (const pattern of patterns) {
     for await (const match of glob(path.resolve(workspace, pattern))) {
       const info = await stat(match)
       if (info.isFile()) files.add(path.resolve(match))
-      else if (info.isDirectory()) for await (const inner of glob(path.join(match, '**/*'))) if ((await stat(inner)).isFile()) files.add(path.resolve(inner))
+      else if (info.isDirectory())
+        for await (const inner of glob(path.join(match, '**/*')))
+          if ((await stat(inner)).isFile()) files.add(path.resolve(inner))
     }
   }
-  if (files.size === 0) throw new InputError(`packages: no file matches ${patterns.join(', ') || '(nothing given)'}; build the packages first, or fix the globs`)
+  if (files.size === 0)
+    throw new InputError(
+      `packages: no file matches ${patterns.join(', ') || '(nothing given)'}; build the packages first, or fix the globs`
+    )
   return [...files].sort().map(file => ({ name: path.basename(file), path: file }))
 }
 
 export function keySigner(key: SigningKey): StatementSigner {
-  return { method: 'key', keyId: key.keyId, publicKeyPem: key.publicKeyPem, sign: async statement => signStatementWithKey(statement, key) }
+  return {
+    method: 'key',
+    keyId: key.keyId,
+    publicKeyPem: key.publicKeyPem,
+    sign: async statement => signStatementWithKey(statement, key)
+  }
 }
 
 export function keylessSigner(
@@ -67,13 +88,20 @@ export interface VerifyOptions {
 }
 
 /** Verifies a release with the method its release.json names. */
-export async function verifyPublishedRelease(options: VerifyOptions): Promise<VerifiedRelease & { keySource: 'given' | 'store' | 'keyless' }> {
+export async function verifyPublishedRelease(
+  options: VerifyOptions
+): Promise<VerifiedRelease & { keySource: 'given' | 'store' | 'keyless' }> {
   const record = await readRecord(options.store, options.project, options.version)
   let keySource: 'given' | 'store' | 'keyless' = 'keyless'
   let publicKeyPem = options.publicKeyPem
   if (record?.signing.method === 'key' && !publicKeyPem) {
-    const published = record.signing.keyId ? await options.store.get(releaseLayout.key(options.project, record.signing.keyId)) : undefined
-    if (!published) throw new IntegrityError(`the public key ${record.signing.keyId?.slice(0, 12)} is not in the release store; pass the public key to verify with`)
+    const published = record.signing.keyId
+      ? await options.store.get(releaseLayout.key(options.project, record.signing.keyId))
+      : undefined
+    if (!published)
+      throw new IntegrityError(
+        `the public key ${record.signing.keyId?.slice(0, 12)} is not in the release store; pass the public key to verify with`
+      )
     publicKeyPem = published.toString('utf8')
     keySource = 'store'
   } else if (record?.signing.method === 'key') {
@@ -84,7 +112,10 @@ export async function verifyPublishedRelease(options: VerifyOptions): Promise<Ve
     project: options.project,
     version: options.version,
     requireCacheFrom: options.requireCacheFrom,
-    verifyBundle: async bundle => (publicKeyPem ? verifyBundleWithKey(bundle, publicKeyPem) : await verifyBundleKeyless(bundle, options.keyless ?? {})) as InTotoStatement
+    verifyBundle: async bundle =>
+      (publicKeyPem
+        ? verifyBundleWithKey(bundle, publicKeyPem)
+        : await verifyBundleKeyless(bundle, options.keyless ?? {})) as InTotoStatement
   })
   return { ...verified, keySource }
 }

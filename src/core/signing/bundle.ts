@@ -1,4 +1,12 @@
-import { assertBundleLatest, BUNDLE_V03_MEDIA_TYPE, bundleFromJSON, isBundleWithDsseEnvelope, isBundleWithPublicKey, type BundleWithDsseEnvelope, type SerializedBundle } from '@sigstore/bundle'
+import {
+  assertBundleLatest,
+  BUNDLE_V03_MEDIA_TYPE,
+  bundleFromJSON,
+  isBundleWithDsseEnvelope,
+  isBundleWithPublicKey,
+  type BundleWithDsseEnvelope,
+  type SerializedBundle
+} from '@sigstore/bundle'
 import { InputError, IntegrityError } from '../errors.js'
 import { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding } from './dsse.js'
 import { toSignedEntity, toTrustMaterial, Verifier, type Signer, type TrustMaterial } from '@sigstore/verify'
@@ -15,7 +23,11 @@ export { GITHUB_ACTIONS_ISSUER } from './identity-policy.js'
 /** A key-signed Sigstore bundle v0.3 as JSON: public-key hint, no log entries or timestamps. */
 export interface KeySignedBundle {
   mediaType: typeof BUNDLE_V03_MEDIA_TYPE
-  verificationMaterial: { publicKey: { hint: string }; tlogEntries: []; timestampVerificationData: { rfc3161Timestamps: [] } }
+  verificationMaterial: {
+    publicKey: { hint: string }
+    tlogEntries: []
+    timestampVerificationData: { rfc3161Timestamps: [] }
+  }
   dsseEnvelope: { payload: string; payloadType: string; signatures: [{ sig: string; keyid: string }] }
 }
 
@@ -28,8 +40,16 @@ export function signStatementWithKey(statement: object, key: SigningKey): KeySig
   const signature = signBytes(key, preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, payload))
   const bundle: KeySignedBundle = {
     mediaType: BUNDLE_V03_MEDIA_TYPE,
-    verificationMaterial: { publicKey: { hint: key.keyId }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
-    dsseEnvelope: { payload: payload.toString('base64'), payloadType: IN_TOTO_PAYLOAD_TYPE, signatures: [{ sig: signature.toString('base64'), keyid: key.keyId }] }
+    verificationMaterial: {
+      publicKey: { hint: key.keyId },
+      tlogEntries: [],
+      timestampVerificationData: { rfc3161Timestamps: [] }
+    },
+    dsseEnvelope: {
+      payload: payload.toString('base64'),
+      payloadType: IN_TOTO_PAYLOAD_TYPE,
+      signatures: [{ sig: signature.toString('base64'), keyid: key.keyId }]
+    }
   }
   assertBundleLatest(bundleFromJSON(bundle))
   return bundle
@@ -42,19 +62,36 @@ export function signStatementWithKey(statement: object, key: SigningKey): KeySig
 export function verifyBundleWithKey(bundleJson: unknown, publicKeyPem: string, input = 'public-key'): unknown {
   const publicKey = loadPublicKey(publicKeyPem, input)
   const bundle = parseDsseBundle(bundleJson)
-  if (!isBundleWithPublicKey(bundle)) throw new IntegrityError(`provenance is signed keylessly (${bundle.verificationMaterial.content.$case}), not with a key; verify it keylessly`)
+  if (!isBundleWithPublicKey(bundle))
+    throw new IntegrityError(
+      `provenance is signed keylessly (${bundle.verificationMaterial.content.$case}), not with a key; verify it keylessly`
+    )
   const keyId = keyIdOf(publicKey)
   const { hint } = bundle.verificationMaterial.content.publicKey
-  if (hint !== keyId) throw new IntegrityError(`provenance is signed by key ${shortId(hint)}, not by the given public key ${shortId(keyId)}`)
+  if (hint !== keyId)
+    throw new IntegrityError(
+      `provenance is signed by key ${shortId(hint)}, not by the given public key ${shortId(keyId)}`
+    )
   const envelope = bundle.content.dsseEnvelope
   const [signature] = envelope.signatures
-  if (signature.keyid && signature.keyid !== keyId) throw new IntegrityError(`provenance signature names key ${shortId(signature.keyid)}, not the given public key ${shortId(keyId)}`)
+  if (signature.keyid && signature.keyid !== keyId)
+    throw new IntegrityError(
+      `provenance signature names key ${shortId(signature.keyid)}, not the given public key ${shortId(keyId)}`
+    )
   // The signature itself is checked by Sigstore's verifier, with this key as the only trust material.
-  const trust: TrustMaterial = { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: () => ({ publicKey, validFor: () => true }) }
+  const trust: TrustMaterial = {
+    certificateAuthorities: [],
+    timestampAuthorities: [],
+    tlogs: [],
+    ctlogs: [],
+    publicKey: () => ({ publicKey, validFor: () => true })
+  }
   try {
     new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundle))
   } catch {
-    throw new IntegrityError(`provenance signature is invalid: it does not match the payload under key ${shortId(keyId)} (the payload or signature was altered)`)
+    throw new IntegrityError(
+      `provenance signature is invalid: it does not match the payload under key ${shortId(keyId)} (the payload or signature was altered)`
+    )
   }
   return statementOf(bundle)
 }
@@ -156,17 +193,22 @@ function servicesOf(instance: SigstoreInstance): string {
 /** Parses a bundle (object or JSON text) and requires a DSSE envelope carrying an in-toto statement. */
 function parseDsseBundle(bundleJson: unknown): BundleWithDsseEnvelope {
   const json = jsonOf(bundleJson)
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new IntegrityError('provenance is not a Sigstore bundle (not a JSON object)')
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new IntegrityError('provenance is not a Sigstore bundle (not a JSON object)')
   let bundle
   try {
     bundle = bundleFromJSON(json)
   } catch (error) {
     const fields = (error as { fields?: string[] }).fields
-    throw new IntegrityError(`provenance is not a valid Sigstore bundle (${fields?.length ? `bad ${fields.join(', ')}` : (error as Error).message})`)
+    throw new IntegrityError(
+      `provenance is not a valid Sigstore bundle (${fields?.length ? `bad ${fields.join(', ')}` : (error as Error).message})`
+    )
   }
-  if (!isBundleWithDsseEnvelope(bundle)) throw new IntegrityError('provenance bundle holds a message signature, not a DSSE envelope')
+  if (!isBundleWithDsseEnvelope(bundle))
+    throw new IntegrityError('provenance bundle holds a message signature, not a DSSE envelope')
   const { payloadType } = bundle.content.dsseEnvelope
-  if (payloadType !== IN_TOTO_PAYLOAD_TYPE) throw new IntegrityError(`provenance payload type is ${JSON.stringify(payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}`)
+  if (payloadType !== IN_TOTO_PAYLOAD_TYPE)
+    throw new IntegrityError(`provenance payload type is ${JSON.stringify(payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}`)
   return bundle
 }
 
@@ -186,7 +228,8 @@ function statementOf(bundle: BundleWithDsseEnvelope): unknown {
   } catch {
     throw new IntegrityError('provenance payload is not JSON')
   }
-  if (typeof statement !== 'object' || statement === null || Array.isArray(statement)) throw new IntegrityError('provenance payload is not an in-toto statement (not a JSON object)')
+  if (typeof statement !== 'object' || statement === null || Array.isArray(statement))
+    throw new IntegrityError('provenance payload is not an in-toto statement (not a JSON object)')
   return statement
 }
 

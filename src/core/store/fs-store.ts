@@ -58,7 +58,8 @@ export class FsStore implements ObjectStore {
       if (isFileBody(body)) {
         await copyFile(body.path, temp, constants.COPYFILE_EXCL)
         const { size } = await stat(temp)
-        if (size !== body.size) throw new StoreError(`put ${key} in ${this.root}: ${body.path} has ${size} bytes, expected ${body.size}`)
+        if (size !== body.size)
+          throw new StoreError(`put ${key} in ${this.root}: ${body.path} has ${size} bytes, expected ${body.size}`)
       } else {
         await writeFile(temp, body, { flag: 'wx' })
       }
@@ -96,7 +97,9 @@ export class FsStore implements ObjectStore {
       if (!range) return await handle.readFile()
       // As HTTP does: the end is clipped to the object; a start past it is an error.
       if (range.start < 0 || range.end < range.start || range.start >= info.size) {
-        throw new StoreError(`get ${key} in ${this.root}: range ${range.start}-${range.end} is outside the object's ${info.size} bytes`)
+        throw new StoreError(
+          `get ${key} in ${this.root}: range ${range.start}-${range.end} is outside the object's ${info.size} bytes`
+        )
       }
       const buffer = Buffer.alloc(Math.min(range.end, info.size - 1) - range.start + 1)
       let filled = 0
@@ -227,7 +230,10 @@ export class FsStore implements ObjectStore {
     const what = `${operation}${key ? ` ${key}` : ''} in ${this.root}`
     const message = error instanceof Error ? error.message : String(error)
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      return new StoreError(`${what}: permission denied (${message}); make the directory writable or choose another store`, 'denied')
+      return new StoreError(
+        `${what}: permission denied (${message}); make the directory writable or choose another store`,
+        'denied'
+      )
     }
     return new StoreError(`${what}: ${message}`)
   }

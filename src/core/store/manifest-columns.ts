@@ -56,7 +56,10 @@ export function encodeTreePart(manifest: ManifestTree): Buffer {
 }
 
 /** The columnar bytes of a manifest whose blob locations come from `locationOf`, and the tree part within them. */
-export function encodeColumnsWith(manifest: ManifestTree, locationOf: (digest: string) => BlobLocation | undefined): { bytes: Buffer; treePart: Buffer } {
+export function encodeColumnsWith(
+  manifest: ManifestTree,
+  locationOf: (digest: string) => BlobLocation | undefined
+): { bytes: Buffer; treePart: Buffer } {
   const tree = encodeTree(manifest)
   const { digests } = tree
   const objects: string[] = []
@@ -64,7 +67,10 @@ export function encodeColumnsWith(manifest: ManifestTree, locationOf: (digest: s
   const header: LocationHeader = { objects }
   const locations = digests.map(digest => {
     const location = locationOf(digest)
-    if (!location) throw new IntegrityError(`manifest has no location for a piece of ${JSON.stringify(manifest.entries.find(entry => entry.blobs?.includes(digest))?.path)}`)
+    if (!location)
+      throw new IntegrityError(
+        `manifest has no location for a piece of ${JSON.stringify(manifest.entries.find(entry => entry.blobs?.includes(digest))?.path)}`
+      )
     if (!objectIndex.has(location[0])) objectIndex.set(location[0], objects.push(location[0]) - 1)
     return location
   })
@@ -82,7 +88,13 @@ export function encodeColumnsWith(manifest: ManifestTree, locationOf: (digest: s
   headerBytes.copy(part, 4)
   const mtimes = float64s(part, at.mtimes, n)
   manifest.entries.forEach((entry, i) => (mtimes[i] = entry.mtime ?? NaN))
-  const [offsets, lengths, sizes, withins, frameSizes] = [at.offsets, at.lengths, at.sizes, at.withins, at.frameSizes].map(start => float64s(part, start, d))
+  const [offsets, lengths, sizes, withins, frameSizes] = [
+    at.offsets,
+    at.lengths,
+    at.sizes,
+    at.withins,
+    at.frameSizes
+  ].map(start => float64s(part, start, d))
   const objectColumn = uint32s(part, at.objects, d)
   const codecs = part.subarray(at.codecs, at.codecs + d)
   locations.forEach((location, k) => {
@@ -139,8 +151,14 @@ export function readColumns(bytes: Uint8Array): { columns: ManifestColumns; tree
   const treePart = within(all, TREE_START, treeLength)
   const tree = readHeader<TreeHeader>(treePart)
   const { entries: n, symlinks, refs: m, digests: d } = tree
-  if (![n, symlinks, m, d, tree.pathBytes, tree.targetBytes].every(count => Number.isSafeInteger(count) && count >= 0)) malformed()
-  if (typeof tree.schema !== 'string' || !Array.isArray(tree.roots) || !tree.roots.every(root => typeof root === 'string')) malformed()
+  if (![n, symlinks, m, d, tree.pathBytes, tree.targetBytes].every(count => Number.isSafeInteger(count) && count >= 0))
+    malformed()
+  if (
+    typeof tree.schema !== 'string' ||
+    !Array.isArray(tree.roots) ||
+    !tree.roots.every(root => typeof root === 'string')
+  )
+    malformed()
   const t = treeLayout(readHeaderLength(treePart), tree)
   if (t.end > treePart.length) malformed()
   const locationPart = all.subarray(TREE_START + align(treeLength))
@@ -149,7 +167,13 @@ export function readColumns(bytes: Uint8Array): { columns: ManifestColumns; tree
   const l = locationLayout(readHeaderLength(locationPart), n, d)
   if (l.end > locationPart.length) malformed()
 
-  const [offsets, lengths, blobSizes, withins, frameSizes] = [l.offsets, l.lengths, l.sizes, l.withins, l.frameSizes].map(start => float64s(locationPart, start, d))
+  const [offsets, lengths, blobSizes, withins, frameSizes] = [
+    l.offsets,
+    l.lengths,
+    l.sizes,
+    l.withins,
+    l.frameSizes
+  ].map(start => float64s(locationPart, start, d))
   const columns: ManifestColumns = {
     schema: tree.schema,
     roots: tree.roots,
@@ -182,7 +206,8 @@ export function readColumns(bytes: Uint8Array): { columns: ManifestColumns; tree
   }
   if (refCount !== m || linkCount !== symlinks) malformed()
   for (let j = 0; j < m; j++) if (columns.refs[j] >= d) malformed()
-  for (let k = 0; k < d; k++) if (columns.objectIndexes[k] >= objects.length || columns.codecs[k] > SHARED_FRAME) malformed()
+  for (let k = 0; k < d; k++)
+    if (columns.objectIndexes[k] >= objects.length || columns.codecs[k] > SHARED_FRAME) malformed()
   return { columns, treePart }
 }
 
@@ -229,7 +254,9 @@ export function manifestOf(columns: ManifestColumns): Manifest {
       for (let j = 0; j < pieces.length; j++) pieces[j] = digests[columns.refs[ref++]]
       const size = columns.sizes[i]
       const mtime = columns.mtimes[i]
-      entries[i] = Number.isNaN(mtime) ? { root, path, type, mode, size, blobs: pieces } : { root, path, type, mode, size, blobs: pieces, mtime }
+      entries[i] = Number.isNaN(mtime)
+        ? { root, path, type, mode, size, blobs: pieces }
+        : { root, path, type, mode, size, blobs: pieces, mtime }
     } else if (type === 'symlink') {
       entries[i] = { root, path, type, mode, target: columns.targets[link++] }
     } else {
@@ -249,7 +276,8 @@ function encodeTree(manifest: ManifestTree): { bytes: Buffer; digests: string[] 
   const targets: string[] = []
   for (let i = 0; i < n; i++) {
     const entry = entries[i]
-    if (typeof entry.path !== 'string' || !Object.hasOwn(EntryCode, entry.type) || !Number.isInteger(entry.root)) throw new Error('malformed entry')
+    if (typeof entry.path !== 'string' || !Object.hasOwn(EntryCode, entry.type) || !Number.isInteger(entry.root))
+      throw new Error('malformed entry')
     paths[i] = entry.path
     if (entry.type === 'symlink') targets.push(entry.target!)
     if (entry.type !== 'file') continue
@@ -265,7 +293,16 @@ function encodeTree(manifest: ManifestTree): { bytes: Buffer; digests: string[] 
   }
   const pathText = Buffer.from(paths.join('\0'))
   const targetText = Buffer.from(targets.join('\0'))
-  const header: TreeHeader = { schema: manifest.schema, roots: manifest.roots, entries: n, symlinks: targets.length, refs: refs.length, digests: digests.length, pathBytes: pathText.length, targetBytes: targetText.length }
+  const header: TreeHeader = {
+    schema: manifest.schema,
+    roots: manifest.roots,
+    entries: n,
+    symlinks: targets.length,
+    refs: refs.length,
+    digests: digests.length,
+    pathBytes: pathText.length,
+    targetBytes: targetText.length
+  }
   const headerBytes = Buffer.from(JSON.stringify(header))
   const at = treeLayout(headerBytes.length, header)
   const out = zeroed(at.end)
@@ -307,7 +344,16 @@ function treeLayout(headerLength: number, header: TreeHeader) {
 }
 
 function locationLayout(headerLength: number, n: number, d: number) {
-  return layout(4 + headerLength, { mtimes: 8 * n, offsets: 8 * d, lengths: 8 * d, sizes: 8 * d, withins: 8 * d, frameSizes: 8 * d, objects: 4 * d, codecs: d })
+  return layout(4 + headerLength, {
+    mtimes: 8 * n,
+    offsets: 8 * d,
+    lengths: 8 * d,
+    sizes: 8 * d,
+    withins: 8 * d,
+    frameSizes: 8 * d,
+    objects: 4 * d,
+    codecs: d
+  })
 }
 
 /** Where each column starts, in order, each at a multiple of 8; `end` is where the last one ends. */

@@ -1,6 +1,17 @@
 import { IntegrityError } from '../errors.js'
 import { sha256Hex, unzstdSync, zstdSync } from './codec.js'
-import { columnsOf, encodeColumnsWith, encodeTreePart, EntryCode, isColumnar, manifestOf, readColumns, SHA256_HEX, type ManifestColumns, type ManifestTree } from './manifest-columns.js'
+import {
+  columnsOf,
+  encodeColumnsWith,
+  encodeTreePart,
+  EntryCode,
+  isColumnar,
+  manifestOf,
+  readColumns,
+  SHA256_HEX,
+  type ManifestColumns,
+  type ManifestTree
+} from './manifest-columns.js'
 import { unsafeOnWindows } from './platform.js'
 
 export const MANIFEST_SCHEMA = 'artifact-action/manifest@3'
@@ -65,7 +76,11 @@ export function treeDigest(manifest: ManifestTree): string {
 
 function canonicalEntry(entry: ManifestEntry): ManifestEntry {
   const { root, path, type, mode, size, blobs, target } = entry
-  return type === 'file' ? { root, path, type, mode, size, blobs } : type === 'symlink' ? { root, path, type, mode, target } : { root, path, type, mode }
+  return type === 'file'
+    ? { root, path, type, mode, size, blobs }
+    : type === 'symlink'
+      ? { root, path, type, mode, target }
+      : { root, path, type, mode }
 }
 
 /** Permission bits and setuid, setgid and sticky: all a mode may hold (no file-type bits). */
@@ -81,7 +96,9 @@ const UNSAFE_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/
 export function assertSafeRelativePath(path: string, platform: NodeJS.Platform = process.platform): void {
   if (path === '') return
   if (UNSAFE_SEGMENT.test(path) || path.includes('\0')) {
-    throw new IntegrityError(`manifest path ${JSON.stringify(path)} is unsafe (absolute, or contains '..'); refusing to restore`)
+    throw new IntegrityError(
+      `manifest path ${JSON.stringify(path)} is unsafe (absolute, or contains '..'); refusing to restore`
+    )
   }
   if (platform === 'win32' && unsafeOnWindows(path)) {
     throw new IntegrityError(
@@ -104,7 +121,9 @@ export function validateManifest(manifest: Manifest): void {
   try {
     columns = columnsOf(manifest)
   } catch (error) {
-    throw error instanceof IntegrityError ? error : new IntegrityError(`manifest is malformed: ${(error as Error).message}`)
+    throw error instanceof IntegrityError
+      ? error
+      : new IntegrityError(`manifest is malformed: ${(error as Error).message}`)
   }
   validateColumns(columns)
 }
@@ -113,7 +132,8 @@ export function validateManifest(manifest: Manifest): void {
 export function validateColumns(columns: ManifestColumns): void {
   if (validated.has(columns)) return
   const { schema, roots, paths, types, modes, rootIndexes, refs, blobCounts, blobSizes, sizes, targets } = columns
-  if (!READABLE_SCHEMAS.includes(schema)) throw new IntegrityError(`unknown manifest schema ${JSON.stringify(schema)}; a newer artifact-action wrote it`)
+  if (!READABLE_SCHEMAS.includes(schema))
+    throw new IntegrityError(`unknown manifest schema ${JSON.stringify(schema)}; a newer artifact-action wrote it`)
   for (const root of roots) {
     if (root === '' || root.includes('\0')) {
       throw new IntegrityError(`manifest root ${JSON.stringify(root)} is not a path; refusing to restore`)
@@ -122,7 +142,8 @@ export function validateColumns(columns: ManifestColumns): void {
   const sharedFrames = schema !== READABLE_SCHEMAS[0]
   const leaves = roots.map(() => new Map<string, number>())
   for (let i = 0; i < paths.length; i++) {
-    if (rootIndexes[i] >= roots.length) throw new IntegrityError(`manifest entry ${JSON.stringify(paths[i])} names no root`)
+    if (rootIndexes[i] >= roots.length)
+      throw new IntegrityError(`manifest entry ${JSON.stringify(paths[i])} names no root`)
     assertSafeRelativePath(paths[i])
     if (modes[i] > MAX_MODE) {
       throw new IntegrityError(`manifest mode of ${JSON.stringify(paths[i])} is not a permission mode`)
@@ -145,7 +166,8 @@ export function validateColumns(columns: ManifestColumns): void {
     if (types[i] !== EntryCode.file) continue
     let total = 0
     for (const end = ref + blobCounts[i]; ref < end; ref++) {
-      if (malformed[refs[ref]]) throw new IntegrityError(`manifest location of a piece of ${JSON.stringify(paths[i])} is malformed`)
+      if (malformed[refs[ref]])
+        throw new IntegrityError(`manifest location of a piece of ${JSON.stringify(paths[i])} is malformed`)
       total += blobSizes[refs[ref]]
     }
     if (total !== sizes[i]) throw new IntegrityError(`manifest sizes of ${JSON.stringify(paths[i])} do not add up`)
@@ -247,12 +269,16 @@ export function encodeManifest(manifest: Manifest): Buffer {
 
 /** A manifest's tree digest and stored bytes, encoding it once. */
 export function sealManifest(manifest: Manifest): { digest: string; encoded: Buffer } {
-  if (manifest.schema !== MANIFEST_SCHEMA) return { digest: treeDigest(manifest), encoded: zstdSync(Buffer.from(JSON.stringify(manifest))) }
+  if (manifest.schema !== MANIFEST_SCHEMA)
+    return { digest: treeDigest(manifest), encoded: zstdSync(Buffer.from(JSON.stringify(manifest))) }
   return sealTree(manifest, digest => manifest.blobs[digest])
 }
 
 /** sealManifest (@3) for a tree whose blob locations come from a lookup: a save seals its entries without building `blobs`. */
-export function sealTree(tree: Omit<ManifestTree, 'schema'>, locationOf: (digest: string) => BlobLocation | undefined): { digest: string; encoded: Buffer } {
+export function sealTree(
+  tree: Omit<ManifestTree, 'schema'>,
+  locationOf: (digest: string) => BlobLocation | undefined
+): { digest: string; encoded: Buffer } {
   const { bytes, treePart } = encodeColumnsWith({ ...tree, schema: MANIFEST_SCHEMA }, locationOf)
   return { digest: sha256Hex(treePart), encoded: zstdSync(bytes) }
 }
@@ -260,7 +286,13 @@ export function sealTree(tree: Omit<ManifestTree, 'schema'>, locationOf: (digest
 /** The in-memory shape of an @2 manifest; anything malformed throws. */
 function expandCompact(stored: CompactManifest): Manifest {
   const { objects, digests, locations } = stored
-  if (!Array.isArray(objects) || !Array.isArray(digests) || !Array.isArray(locations) || locations.length !== digests.length) throw new Error('malformed')
+  if (
+    !Array.isArray(objects) ||
+    !Array.isArray(digests) ||
+    !Array.isArray(locations) ||
+    locations.length !== digests.length
+  )
+    throw new Error('malformed')
   const blobs: Record<string, BlobLocation> = {}
   let previous: BlobLocation | undefined
   for (const [index, digest] of digests.entries()) {
@@ -321,7 +353,9 @@ function readStored(stored: Uint8Array, expectedDigest: string): { columns: Mani
     if (treeDigest(manifest) !== expectedDigest) throw mismatch()
     return { columns: columnsOf(manifest), manifest }
   } catch (error) {
-    throw error instanceof IntegrityError ? error : new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`)
+    throw error instanceof IntegrityError
+      ? error
+      : new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`)
   }
 }
 

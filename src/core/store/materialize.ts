@@ -123,7 +123,13 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       throw new IntegrityError(`manifest root ${JSON.stringify(columns.roots[r])} ${rule}; refusing to restore`)
     }
   }
-  const stats: MaterializeStats = { files: 0, treeBytes: 0, filesUnchanged: 0, bytesDownloaded: 0, objectsDownloaded: 0 }
+  const stats: MaterializeStats = {
+    files: 0,
+    treeBytes: 0,
+    filesUnchanged: 0,
+    bytesDownloaded: 0,
+    objectsDownloaded: 0
+  }
   /** The mode each entry gets: setuid and setgid dropped (and sticky, from a file) unless kept. */
   const modeOf = (i: number): number =>
     options.keepSpecialModes ? modes[i] : modes[i] & (types[i] === EntryCode.dir ? ~0o6000 : ~0o7000)
@@ -206,8 +212,10 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       current = part < 0 ? root : path.join(current, parts[part])
       if (checkedDirs.has(current)) continue
       const stats = lstatOrUndefined(current)
-      if (stats?.isSymbolicLink()) throw new IntegrityError(`restoring ${paths[i]} would write through the symlink ${current}; refused`)
-      if (stats && !stats.isDirectory()) throw new IntegrityError(`restoring ${paths[i]} needs ${current} to be a directory`)
+      if (stats?.isSymbolicLink())
+        throw new IntegrityError(`restoring ${paths[i]} would write through the symlink ${current}; refused`)
+      if (stats && !stats.isDirectory())
+        throw new IntegrityError(`restoring ${paths[i]} needs ${current} to be a directory`)
       if (!stats) {
         mkdirSync(current)
         madeDirectory(current)
@@ -281,7 +289,15 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       const job = new WriteJobBuilder()
       for (let at = run.from; at < run.to; at++) {
         const k = order[at]
-        job.blob(digestAt(columns, k), columns.offsets[k] - run.start, columns.lengths[k], blobSizes[k], columns.codecs[k], columns.withins[k], columns.frameSizes[k])
+        job.blob(
+          digestAt(columns, k),
+          columns.offsets[k] - run.start,
+          columns.lengths[k],
+          blobSizes[k],
+          columns.codecs[k],
+          columns.withins[k],
+          columns.frameSizes[k]
+        )
         for (let target = firstTarget[k]; target >= 0; target = nextTarget[target]) {
           const i = targetEntry[target]
           const whole = blobCounts[i] === 1
@@ -446,7 +462,12 @@ function planFetches(columns: ManifestColumns, firstTarget: Int32Array): { order
     const object = objects[objectIndexes[k]]
     const offset = offsets[k]
     // A run ends before a gap, and at a frame's start once it has MAX_RUN_BLOBS: a writer's job stays small.
-    if (run && run.object === object && offset - run.end <= MERGE_GAP && (offset === lastOffset || run.to - run.from < MAX_RUN_BLOBS)) {
+    if (
+      run &&
+      run.object === object &&
+      offset - run.end <= MERGE_GAP &&
+      (offset === lastOffset || run.to - run.from < MAX_RUN_BLOBS)
+    ) {
       run.end = Math.max(run.end, offset + lengths[k])
       run.to = at + 1
     } else {
@@ -464,8 +485,10 @@ function planFetches(columns: ManifestColumns, firstTarget: Int32Array): { order
 /** A writer thread's failure as the restore reports it. */
 function writeFailure(error: unknown, object: string): unknown {
   if (!(error instanceof ThreadJobError)) return error
-  if (error.code === BLOB_UNDECODABLE) return new IntegrityError(`a blob in object ${object.slice(0, 12)} does not decode`)
-  if (error.code === BLOB_MISMATCH) return new IntegrityError(`a blob in object ${object.slice(0, 12)} does not match its sha256`)
+  if (error.code === BLOB_UNDECODABLE)
+    return new IntegrityError(`a blob in object ${object.slice(0, 12)} does not decode`)
+  if (error.code === BLOB_MISMATCH)
+    return new IntegrityError(`a blob in object ${object.slice(0, 12)} does not match its sha256`)
   if (error.code === 'EISDIR') return directoryInTheWay(error.file ?? '')
   return error
 }

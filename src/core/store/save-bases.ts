@@ -37,7 +37,8 @@ export class SaveBases {
       }
       const byRoot = base.roots.map(root => this.files.get(root) ?? this.files.set(root, new Map()).get(root)!)
       for (let i = 0; i < base.paths.length; i++) {
-        if (base.types[i] === EntryCode.file && !Number.isNaN(base.mtimes[i])) byRoot[base.rootIndexes[i]].set(base.paths[i], i * count + b)
+        if (base.types[i] === EntryCode.file && !Number.isNaN(base.mtimes[i]))
+          byRoot[base.rootIndexes[i]].set(base.paths[i], i * count + b)
       }
     })
   }
@@ -75,7 +76,10 @@ export class SaveBases {
   }
 
   /** A base's file at a root and path: base `b`, entry `i`, and where its blob references are in `refs`. */
-  private fileAt(rootSpec: string, path: string): { base: ManifestColumns; b: number; i: number; start: number; end: number } | undefined {
+  private fileAt(
+    rootSpec: string,
+    path: string
+  ): { base: ManifestColumns; b: number; i: number; start: number; end: number } | undefined {
     const at = this.files.get(rootSpec)?.get(path)
     if (at === undefined) return undefined
     const b = at % this.bases.length

@@ -4,7 +4,15 @@ import { CutFinder, readChunks, type KnownChunks } from './chunker.js'
 import type { FileCuts } from './chunker.worker.js'
 import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from './fastcdc.js'
 import { compress, encodeBlob, pays, sha256Hex } from './codec.js'
-import { Codec, manifestKey, MAX_FRAME_BLOBS, objectKey, sealTree, type BlobLocation, type ManifestEntry } from './manifest.js'
+import {
+  Codec,
+  manifestKey,
+  MAX_FRAME_BLOBS,
+  objectKey,
+  sealTree,
+  type BlobLocation,
+  type ManifestEntry
+} from './manifest.js'
 import type { ManifestColumns } from './manifest-columns.js'
 import type { ObjectStore } from './object-store.js'
 import { SaveBases } from './save-bases.js'
@@ -79,7 +87,14 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const bases = new SaveBases(options.bases ?? [], options.excludedObjects)
   const used = new Map<string, BlobLocation>()
   const reusedObjects = new Set<string>()
-  const stats: SnapshotStats = { files: 0, filesUnchanged: 0, treeBytes: 0, bytesUploaded: 0, objectsUploaded: 0, bytesDeduplicated: 0 }
+  const stats: SnapshotStats = {
+    files: 0,
+    filesUnchanged: 0,
+    treeBytes: 0,
+    bytesUploaded: 0,
+    objectsUploaded: 0,
+    bytesDeduplicated: 0
+  }
   const uploads = new TaskPool(tuning.uploads, tuning.bytesInFlight)
   const progress = progressReporter(entries, stats, options.onProgress)
 
@@ -140,7 +155,11 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
    * Reads a large file's chunks by their cuts, and stores each the store lacks; returns their
    * digests. Leading chunks the chunking thread confirmed as a base's are taken unread.
    */
-  const storeChunks = async (entry: WalkedEntry, { cuts, confirmed }: FileCuts, known?: KnownChunks): Promise<string[]> => {
+  const storeChunks = async (
+    entry: WalkedEntry,
+    { cuts, confirmed }: FileCuts,
+    known?: KnownChunks
+  ): Promise<string[]> => {
     const digests: string[] = []
     let size = 0
     let taken = 0
@@ -176,7 +195,8 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
 
   const files = entries.filter(entry => entry.type === 'file')
   /** The blobs of a file a base recorded with the same root, path, size and mtime: taken as unchanged, unread. */
-  const unchangedOf = (entry: WalkedEntry): string[] | undefined => bases.unchangedBlobs(options.roots[entry.root].spec, entry.path, entry.size!, entry.mtime!)
+  const unchangedOf = (entry: WalkedEntry): string[] | undefined =>
+    bases.unchangedBlobs(options.roots[entry.root].spec, entry.path, entry.size!, entry.mtime!)
   // The chunking thread finds the cuts of every large file that changed, ahead of the loop.
   // A file a base had in chunks is checked against them first: a file that grew at its end is scanned only from its last chunk.
   const cutFinder = new CutFinder(tuning.chunk)
@@ -218,8 +238,11 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   progress.done()
 
   // Sealed from the walked entries as they are (their `source` is not encoded) and the locations used.
-  const { digest, encoded } = sealTree({ roots: options.roots.map(root => root.spec), entries }, digest => used.get(digest))
-  if ((await store.put(manifestKey(digest), encoded, { ifNoneMatch: true })) === 'created') stats.bytesUploaded += encoded.length
+  const { digest, encoded } = sealTree({ roots: options.roots.map(root => root.spec), entries }, digest =>
+    used.get(digest)
+  )
+  if ((await store.put(manifestKey(digest), encoded, { ifNoneMatch: true })) === 'created')
+    stats.bytesUploaded += encoded.length
   return { digest, encoded, stats, reusedObjects }
 }
 
@@ -265,7 +288,10 @@ class PackWriter {
 
   constructor(
     private readonly tuning: Pick<SnapshotTuning, 'frameSize' | 'packSize' | 'smallFileLimit'>,
-    private readonly submit: (rawSize: number, seal: () => Promise<{ name: string; bytes: Uint8Array }>) => Promise<void>
+    private readonly submit: (
+      rawSize: number,
+      seal: () => Promise<{ name: string; bytes: Uint8Array }>
+    ) => Promise<void>
   ) {
     this.frame = this.newFrame()
   }
@@ -278,7 +304,8 @@ class PackWriter {
     let length = 0
     try {
       // One byte more than expected, to notice a file that grew.
-      for (let read = -1; read !== 0 && length <= size; length += read) read = readSync(fd, buffer, start + length, size + 1 - length, null)
+      for (let read = -1; read !== 0 && length <= size; length += read)
+        read = readSync(fd, buffer, start + length, size + 1 - length, null)
     } finally {
       closeSync(fd)
     }
@@ -302,7 +329,8 @@ class PackWriter {
   }
 
   private newFrame(): OpenFrame {
-    const buffer = this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(Math.max(this.tuning.frameSize, this.tuning.smallFileLimit) + 1)
+    const buffer =
+      this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(Math.max(this.tuning.frameSize, this.tuning.smallFileLimit) + 1)
     return { buffer, size: 0, blobs: [] }
   }
 
@@ -346,7 +374,9 @@ class PackWriter {
         if (!compressed) rawFrames.push(frame.buffer)
         for (const { location, within } of frame.blobs) {
           const size = location[3]
-          const value: BlobLocation = compressed ? ['', offset, bytes.length, size, Codec.sharedFrame, within, frame.rawSize] : ['', offset + within, size, size, Codec.raw]
+          const value: BlobLocation = compressed
+            ? ['', offset, bytes.length, size, Codec.sharedFrame, within, frame.rawSize]
+            : ['', offset + within, size, size, Codec.raw]
           location.splice(0, location.length, ...value)
         }
         parts.push(bytes)
@@ -361,7 +391,11 @@ class PackWriter {
   }
 }
 
-function progressReporter(entries: ManifestEntry[], stats: SnapshotStats, report?: (progress: TransferProgress) => void) {
+function progressReporter(
+  entries: ManifestEntry[],
+  stats: SnapshotStats,
+  report?: (progress: TransferProgress) => void
+) {
   const bytesTotal = entries.reduce((sum, entry) => sum + (entry.size ?? 0), 0)
   let bytesDone = 0
   let last = Date.now()

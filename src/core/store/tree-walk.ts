@@ -21,7 +21,8 @@ export function rootSpecFor(absolute: string, workspace: string, home = homedir(
   if (fromWorkspace === '') return '.'
   if (!fromWorkspace.startsWith('..') && !path.isAbsolute(fromWorkspace)) return fromWorkspace.split(path.sep).join('/')
   const fromHome = path.relative(home, absolute)
-  if (fromHome !== '' && !fromHome.startsWith('..') && !path.isAbsolute(fromHome)) return `~/${fromHome.split(path.sep).join('/')}`
+  if (fromHome !== '' && !fromHome.startsWith('..') && !path.isAbsolute(fromHome))
+    return `~/${fromHome.split(path.sep).join('/')}`
   return absolute
 }
 
@@ -36,7 +37,8 @@ export function outermostRoots(roots: TreeRoot[]): TreeRoot[] {
   const sorted = [...roots].sort((a, b) => a.absolute.length - b.absolute.length)
   const kept: TreeRoot[] = []
   for (const root of sorted) {
-    if (!kept.some(other => root.absolute === other.absolute || root.absolute.startsWith(other.absolute + path.sep))) kept.push(root)
+    if (!kept.some(other => root.absolute === other.absolute || root.absolute.startsWith(other.absolute + path.sep)))
+      kept.push(root)
   }
   return roots.filter(root => kept.includes(root))
 }
