@@ -30,17 +30,38 @@ export async function readRestored(file: string, job: string): Promise<RestoredE
   const text = await readFile(file, 'utf8').catch(() => '')
   const entries = new Map<string, RestoredEntry>()
   for (const line of text.split('\n').filter(Boolean)) {
-    let parsed: RestoredEntry & { job?: unknown }
+    let parsed: unknown
     try {
       parsed = JSON.parse(line)
     } catch {
       throw new IntegrityError(`${file}: a line is not JSON; the record of restored caches was damaged`)
     }
-    if (parsed.job !== job) continue
-    const { job: _job, ...entry } = parsed
+    const { job: lineJob, ...entry } = (parsed ?? {}) as Record<string, unknown>
+    if (lineJob !== job) continue
+    if (!isRestoredEntry(entry)) {
+      throw new IntegrityError(
+        `${file}: a line of this job is not a restored entry; the record of restored caches was damaged`
+      )
+    }
     entries.set(`${entry.kind} ${entry.scope} ${entry.key} ${entry.tree}`, entry)
   }
   return [...entries.values()]
+}
+
+/** A whole line's entry, checked before it goes into a signed provenance: kinds, strings and a sha256 tree. */
+function isRestoredEntry(entry: Record<string, unknown>): entry is Record<string, unknown> & RestoredEntry {
+  const { kind, key, scope, version, tree, signer } = entry
+  const strings = [key, scope, version].every(value => typeof value === 'string' && value !== '')
+  const signed = signer === undefined || (typeof signer === 'object' && signer !== null && !Array.isArray(signer))
+  const known = Object.keys(entry).every(name => ['kind', 'key', 'scope', 'version', 'tree', 'signer'].includes(name))
+  return (
+    (kind === 'cache-entry' || kind === 'checkpoint') &&
+    strings &&
+    signed &&
+    known &&
+    typeof tree === 'string' &&
+    /^[0-9a-f]{64}$/.test(tree)
+  )
 }
 
 /** A restored entry as a SLSA resource descriptor in resolvedDependencies. */
