@@ -2,12 +2,11 @@ import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
+import { runInputs } from '../config/step-core.js'
 import { readScopes } from '../core/cache/scope.js'
-import { runPipelineJob } from '../core/pipeline/pipeline-job.js'
 import type { PipelineLog, StageReport } from '../core/pipeline/runner.js'
 import { formatPlan, type Plan } from '../core/pipeline/stage-keys.js'
 import { TIMELINE_HEADER, timelineRows } from '../core/report-format.js'
-import { openStore } from '../core/store/open-store.js'
 import { refContextFromEnv } from '../github/runner-context.js'
 import type { RunInputValues } from './inputs/run.js'
 import { noteRestored } from './entry-trust.js'
@@ -26,13 +25,8 @@ export async function runPipeline(inputs: RunInputValues): Promise<void> {
   const { pipeline, workspace } = inputs
   for (const name of new Set(pipeline.stages.flatMap(stage => stage.secretEnv)))
     if (process.env[name]) core.setSecret(process.env[name]!)
-  const { plan, result } = await runPipelineJob({
-    pipeline,
-    store: openStore(inputs.store),
+  const { plan, result } = await runInputs(inputs, {
     readScopes: readScopes(refContextFromEnv()),
-    needFinalTree: inputs.restoreFinalTree,
-    policy: inputs.policy,
-    signing: inputs.signing,
     log: actionLog,
     sourcesDir: path.join(
       process.env.RUNNER_TEMP || path.join(workspace, '.artifact-action'),
