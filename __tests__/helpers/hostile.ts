@@ -14,12 +14,11 @@ import {
 } from 'node:fs'
 import * as path from 'node:path'
 import fc from 'fast-check'
+import { manifestKey, objectKey } from '../../src/core/cache/cache-layout.js'
 import { entryVersion, ENTRY_SCHEMA, writeEntry } from '../../src/core/cache/entry-refs.js'
 import {
   encodeManifest,
   MANIFEST_SCHEMA,
-  manifestKey,
-  objectKey,
   treeDigest,
   type BlobLocation,
   type ManifestEntry

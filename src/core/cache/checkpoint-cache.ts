@@ -1,5 +1,5 @@
 import { IntegrityError, StoreError } from '../errors.js'
-import { decodeManifest, decodeManifestColumns, manifestKey, objectKey, type Manifest } from '../store/manifest.js'
+import { decodeManifest, decodeManifestColumns, type Manifest } from '../store/manifest.js'
 import type { ManifestColumns } from '../store/manifest-columns.js'
 import { mapLimit } from '../task-pool.js'
 import { materializeTree, type MaterializeStats } from '../store/materialize.js'
@@ -7,14 +7,12 @@ import type { ObjectStore } from '../store/object-store.js'
 import { assertNotReleaseStore } from '../release/release-store.js'
 import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
 import { waitForPruneLeases } from './prune-lease.js'
+import { accessKey, manifestKey, objectKey, parseEntryKey, refKey } from './cache-layout.js'
 import {
-  accessKey,
   ENTRY_SCHEMA,
   entryVersion,
   findEntry,
   newestRevision,
-  parseEntryKey,
-  refKey,
   validateKey,
   writeEntry,
   writeRevision,

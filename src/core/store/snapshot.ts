@@ -4,15 +4,8 @@ import { CutFinder, readChunks, type KnownChunks } from './chunker.js'
 import type { FileCuts } from './chunker.worker.js'
 import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from './fastcdc.js'
 import { compress, encodeBlob, pays, sha256Hex } from './codec.js'
-import {
-  Codec,
-  manifestKey,
-  MAX_FRAME_BLOBS,
-  objectKey,
-  sealTree,
-  type BlobLocation,
-  type ManifestEntry
-} from './manifest.js'
+import { manifestKey, objectKey } from '../cache/cache-layout.js'
+import { Codec, MAX_FRAME_BLOBS, sealTree, type BlobLocation, type ManifestEntry } from './manifest.js'
 import type { ManifestColumns } from './manifest-columns.js'
 import type { ObjectStore } from './object-store.js'
 import { SaveBases } from './save-bases.js'
