@@ -365,6 +365,39 @@ describe('prune on RGW', () => {
       await expectRestoresIntact(store, await saving!)
     })
 
+    it('replaces a manifest of the same tree that names objects taken after it, in order: manifest, lease wait, manifest, ref', async () => {
+      const { store, old } = await closedPrEntry('prune-race-same-tree')
+      const taken = [...(await objectsOf(store, old.tree))]
+      const steps: string[] = []
+      let deleted = false
+      // The job restored the PR's entry and saves the same tree; a prune's batch takes the objects
+      // right after the save's first manifest write (which leaves the PR's manifest, naming them).
+      const racing = wrapStore(store, {
+        async put(key, body, options) {
+          const result = await store.put(key, body, options)
+          if (/^(manifests|refs)\//.test(key)) steps.push(`${options?.ifNoneMatch ? 'create' : 'replace'} ${key}`)
+          if (key.startsWith('manifests/') && !deleted) {
+            deleted = true
+            await store.delete(taken)
+          }
+          return result
+        },
+        list(prefix) {
+          if (prefix.startsWith('leases/')) steps.push('wait for leases')
+          return store.list(prefix)
+        }
+      })
+      const saved = await saveTree(racing, 'deps', [MAIN], oldFiles, { baseTrees: [old.tree] })
+
+      expect(saved.tree).toBe(old.tree)
+      const ref = refKey(MAIN, entryVersion(PATHS), 'deps')
+      expect(steps.slice(0, 2)).toEqual([`create ${manifestKey(old.tree)}`, 'wait for leases'])
+      expect(steps.slice(-2)).toEqual([`replace ${manifestKey(old.tree)}`, `create ${ref}`])
+      for (const key of await objectsOf(store, saved.tree)) expect(await store.head(key)).toBeDefined()
+      await expectRestoresIntact(store, saved)
+      await expectRestoresIntact(store, old)
+    })
+
     it('restores intact when the prune runs between its manifest and its entry', async () => {
       const { store } = await closedPrEntry('prune-race-ref')
       let report: PruneReport | undefined
