@@ -1,6 +1,6 @@
 import { InputError, StoreError } from '../errors.js'
 import { sha256Hex } from '../store/codec.js'
-import { MANIFEST_SCHEMA } from '../store/manifest.js'
+import { MANIFEST_SCHEMA } from '../manifest/model.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
 import { kindOf, MAX_REVISION, refKey, refPrefix, revisionsPrefix } from './cache-layout.js'
 

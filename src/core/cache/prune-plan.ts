@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js'
 import { errorMessage, InputError, isNamedError } from '../errors.js'
+import { loadManifestColumns } from '../manifest/load.js'
 import { releaseLayout } from '../release/release-layout.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
 import { mapLimit } from '../task-pool.js'
@@ -13,7 +14,6 @@ import {
   parseEntryKey,
   refOfAccess
 } from './cache-layout.js'
-import { loadManifestColumns } from './checkpoint-cache.js'
 import { ENTRY_SCHEMA, keyFamily, type EntryRecord } from './entry-refs.js'
 import { DEFAULT_KEEP_VERSIONS, type PruneRules } from './prune-rules.js'
 import { branchScope } from './scope.js'
