@@ -1,4 +1,4 @@
-import { loadManifest } from '../../core/cache/checkpoint-cache.js'
+import { loadManifest } from '../../core/manifest/load.js'
 import { listEntries } from '../../core/cache/entry-listing.js'
 import { restoreInputs, saveInputs, type EntryHost } from '../../config/step-core.js'
 import type { CacheInputs } from '../../config/step-inputs.js'

@@ -8,7 +8,7 @@ import type { ReleaseInputValues, ReleaseSigning, VerifyInputValues } from '../.
 import { InputError } from '../../core/errors.js'
 import { buildContextFromEnv, withSourceFacts } from '../../core/release/provenance.js'
 import { assertSeparateStores } from '../../core/release/release-job.js'
-import { versionOfTagRef } from '../../core/release/release-layout.js'
+import { tagOfRef } from '../../core/git-ref.js'
 import { IdentityInputs, resolveIdentityPolicy } from '../../core/signing/identity-policy.js'
 import { generateSigningKey, loadSigningKey } from '../../core/signing/keys.js'
 import { resolveSigstoreInstance, SigstoreInputs } from '../../core/signing/sigstore-instance.js'
@@ -93,7 +93,7 @@ async function signingFrom(values: Values): Promise<{ signing: ReleaseSigning; s
 }
 
 function versionFrom(values: Record<string, unknown>): string {
-  const version = stringValue(values as never, 'version') ?? versionOfTagRef(process.env.GITHUB_REF)
+  const version = stringValue(values as never, 'version') ?? tagOfRef(process.env.GITHUB_REF)
   if (!version)
     throw new InputError('--version: required when not building a tag; give the version to release, e.g. v1.2.3')
   return version
