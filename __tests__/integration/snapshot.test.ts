@@ -3,13 +3,9 @@ import * as path from 'node:path'
 import { sha256Hex } from '../../src/core/store/codec.js'
 import { chunkBuffer } from '../../src/core/store/fastcdc.js'
 import { FsStore } from '../../src/core/store/fs-store.js'
-import {
-  Codec,
-  decodeManifest,
-  decodeManifestColumns,
-  MAX_FRAME_BLOBS,
-  objectKey
-} from '../../src/core/store/manifest.js'
+import { decodeManifest, decodeManifestColumns } from '../../src/core/manifest/encoding.js'
+import { Codec, MAX_FRAME_BLOBS } from '../../src/core/manifest/model.js'
+import { objectKey } from '../../src/core/cache/cache-layout.js'
 import { materializeTree } from '../../src/core/store/materialize.js'
 import { snapshotTree, type SnapshotTuning } from '../../src/core/store/snapshot.js'
 import { describeTree, seededBytes, tempDir } from '../helpers/trees.js'
