@@ -56,8 +56,8 @@ let streams: CompressStream[] | undefined
 
 /**
  * A zstd stream kept open for many inputs, each ended as a frame of its own (ZSTD_e_end). Opening a
- * stream per input allocates and clears a compression context each time: ~3 ms of CPU per 1 MiB
- * frame of small files, a quarter of compressing it. The streams live as long as the process
+ * stream per input allocates and clears a compression context each time, a large share of the cost
+ * of compressing a frame of small files. The streams live as long as the process
  * (a few MiB each) and hold no handle that keeps it running.
  */
 class CompressStream {

@@ -1,7 +1,7 @@
 /**
  * A fetched byte range as a writer job: its bytes, then numbers and two strings that say where each
  * blob's stored bytes are, how they decode and where they go. Copying nested objects to a thread
- * costs several times more than copying these (0.4 s against 0.06 s for 100,000 small files).
+ * costs several times more than copying these flat arrays.
  */
 export interface WriteJob {
   bytes: Uint8Array
