@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { readScopes } from '../core/cache/scope.js'
-import { runPipelineJob } from '../core/pipeline/pipeline-job.js'
+import { runPipelineJob, type PipelineJobProgress } from '../core/pipeline/pipeline-job.js'
 import type { PipelineLog, StageReport } from '../core/pipeline/runner.js'
 import { formatPlan, type Plan } from '../core/pipeline/stage-keys.js'
 import { TIMELINE_HEADER, timelineRows } from '../core/report-format.js'
@@ -26,6 +26,7 @@ export async function runPipeline(inputs: RunInputValues): Promise<void> {
   const { pipeline, workspace } = inputs
   for (const name of new Set(pipeline.stages.flatMap(stage => stage.secretEnv)))
     if (process.env[name]) core.setSecret(process.env[name]!)
+  const progress: PipelineJobProgress = {}
   const { plan, result } = await runPipelineJob({
     pipeline,
     store: openStore(inputs.store),
@@ -37,12 +38,12 @@ export async function runPipeline(inputs: RunInputValues): Promise<void> {
     sourcesDir: path.join(
       process.env.RUNNER_TEMP || path.join(workspace, '.artifact-action'),
       'artifact-action-sources'
-    )
+    ),
+    progress
   }).catch(async error => {
     // A failure after planning still publishes the plan, so a later step can report what failed.
-    const failed = error as { plan?: Plan; reports?: StageReport[] }
-    if (failed.plan) await setPlanOutputs(failed.plan, workspace)
-    if (failed.reports) await writeTimeline(failed.reports)
+    if (progress.plan) await setPlanOutputs(progress.plan, workspace)
+    if (progress.stages) await writeTimeline(progress.stages)
     throw error
   })
   if (result.restored) await noteRestored(result.restored)

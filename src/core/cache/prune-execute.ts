@@ -1,3 +1,4 @@
+import { PruneRefusedError } from '../errors.js'
 import { manifestKey } from '../store/manifest.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
 import { mapLimit } from '../task-pool.js'
@@ -8,7 +9,6 @@ import {
   MANIFEST_KEY,
   markManifest,
   orderedListing,
-  PruneRefusedError,
   readRef,
   READ_CONCURRENCY,
   refusal,

@@ -1,4 +1,4 @@
-import { IntegrityError } from '../errors.js'
+import { IntegrityError, isNamedError } from '../errors.js'
 import { sha256Hex, unzstdSync, zstdSync } from './codec.js'
 import {
   columnsOf,
@@ -121,7 +121,7 @@ export function validateManifest(manifest: Manifest): void {
   try {
     columns = columnsOf(manifest)
   } catch (error) {
-    throw error instanceof IntegrityError
+    throw isNamedError(error, 'IntegrityError')
       ? error
       : new IntegrityError(`manifest is malformed: ${(error as Error).message}`)
   }
@@ -353,7 +353,7 @@ function readStored(stored: Uint8Array, expectedDigest: string): { columns: Mani
     if (treeDigest(manifest) !== expectedDigest) throw mismatch()
     return { columns: columnsOf(manifest), manifest }
   } catch (error) {
-    throw error instanceof IntegrityError
+    throw isNamedError(error, 'IntegrityError')
       ? error
       : new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`)
   }
