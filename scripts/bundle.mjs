@@ -3,7 +3,8 @@
 // (`new URL('./x.worker.js', import.meta.url)`, which ncc takes for an asset and copies as it is) is
 // bundled too, and its bundle written beside the entry's in place of that copy. dist/<name>/licenses.txt
 // lists every package whose code the entry's bundle, its chunks or its workers' bundles contain.
-// Run by `npm run build`; `--out DIR` builds into DIR/lib and DIR/dist instead, `--source-maps` adds maps.
+// Run by `npm run build`; `--out DIR` builds into DIR/lib and DIR/dist instead, without ncc's cache (which is
+// kept per entry path, so a one-off folder would only fill it), and `--source-maps` adds maps.
 import ncc from '@vercel/ncc'
 import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -33,6 +34,7 @@ async function bundle(file) {
       minify: false,
       sourceMap,
       sourceMapRegister: false,
+      ...(values.out ? { cache: false } : {}),
       quiet: true,
       target: 'es2022'
     })
