@@ -2,7 +2,7 @@
 //   node --experimental-transform-types --no-warnings --import ./scripts/ts-register.mjs bench/manifest-codec.ts [tree]
 // The default tree is the bench's 100,000-file one (`npm run bench` makes it).
 import type { ObjectStore } from '../src/core/store/object-store.js'
-import { decodeManifest, decodeManifestColumns, sealManifest, treeDigest } from '../src/core/store/manifest.js'
+import { decodeManifest, decodeManifestColumns, sealManifest, treeDigest } from '../src/core/manifest/encoding.js'
 import { snapshotTree } from '../src/core/store/snapshot.js'
 
 const tree = process.argv[2] ?? '/tmp/artifact-action-bench/trees/tiny-x1/v1/tree'

@@ -14,16 +14,10 @@ import {
 } from 'node:fs'
 import * as path from 'node:path'
 import fc from 'fast-check'
+import { manifestKey, objectKey } from '../../src/core/cache/cache-layout.js'
 import { entryVersion, ENTRY_SCHEMA, writeEntry } from '../../src/core/cache/entry-refs.js'
-import {
-  encodeManifest,
-  MANIFEST_SCHEMA,
-  manifestKey,
-  objectKey,
-  treeDigest,
-  type BlobLocation,
-  type ManifestEntry
-} from '../../src/core/store/manifest.js'
+import { encodeManifest, treeDigest } from '../../src/core/manifest/encoding.js'
+import { MANIFEST_SCHEMA, type BlobLocation, type ManifestEntry } from '../../src/core/manifest/model.js'
 import type { ObjectStore } from '../../src/core/store/object-store.js'
 
 export const SCOPE = 'branch/main'

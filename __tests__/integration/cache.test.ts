@@ -2,18 +2,13 @@ import { spawn } from 'node:child_process'
 import { appendFile, chmod, lstat, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
-import { loadManifest, restoreEntry, saveEntry, type SaveResult } from '../../src/core/cache/checkpoint-cache.js'
-import { entryVersion, ENTRY_SCHEMA, refKey, writeEntry } from '../../src/core/cache/entry-refs.js'
+import { restoreEntry, saveEntry, type SaveResult } from '../../src/core/cache/checkpoint-cache.js'
+import { entryVersion, ENTRY_SCHEMA, writeEntry } from '../../src/core/cache/entry-refs.js'
 import { IntegrityError, StoreError } from '../../src/core/errors.js'
-import {
-  Codec,
-  encodeManifest,
-  MANIFEST_SCHEMA,
-  manifestKey,
-  objectKey,
-  treeDigest,
-  type Manifest
-} from '../../src/core/store/manifest.js'
+import { encodeManifest, treeDigest } from '../../src/core/manifest/encoding.js'
+import { loadManifest } from '../../src/core/manifest/load.js'
+import { Codec, MANIFEST_SCHEMA, type Manifest } from '../../src/core/manifest/model.js'
+import { manifestKey, objectKey, refKey } from '../../src/core/cache/cache-layout.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { createTestBucket, s3TestClient, s3TestConfig, uniqueBucketName } from '../helpers/s3.js'
 import { describeTree, listFiles, makeBuildTree, seededBytes, tempDir } from '../helpers/trees.js'

@@ -3,13 +3,14 @@ import { existsSync, lstatSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import fc from 'fast-check'
-import { loadManifestColumns, restoreEntry } from '../../src/core/cache/checkpoint-cache.js'
+import { restoreEntry } from '../../src/core/cache/checkpoint-cache.js'
 import { findEntry, entryVersion } from '../../src/core/cache/entry-refs.js'
 import { restoreTargets } from '../../src/core/cache/tree-paths.js'
 import type { BlobWriters } from '../../src/core/store/blob-writers.js'
 import { materializeTree, restoreWriters } from '../../src/core/store/materialize.js'
 import { FsStore } from '../../src/core/store/fs-store.js'
-import type { BlobLocation, ManifestEntry } from '../../src/core/store/manifest.js'
+import { loadManifestColumns } from '../../src/core/manifest/load.js'
+import type { BlobLocation, ManifestEntry } from '../../src/core/manifest/model.js'
 import {
   CONTENTS,
   fileEntry,

@@ -1,15 +1,18 @@
 import { spawn } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
-import { loadManifest, restoreEntry, saveEntry } from '../../src/core/cache/checkpoint-cache.js'
-import { accessKey, refKey, entryVersion, parseEntryKey } from '../../src/core/cache/entry-refs.js'
+import { restoreEntry, saveEntry } from '../../src/core/cache/checkpoint-cache.js'
+import { accessKey, manifestKey, objectKey, parseEntryKey, refKey } from '../../src/core/cache/cache-layout.js'
+import { entryVersion } from '../../src/core/cache/entry-refs.js'
 import { RELEASE_STORE_MARKER, type PruneReport } from '../../src/core/cache/prune-plan.js'
 import { PruneRefusedError } from '../../src/core/errors.js'
 import { pruneStore, type PruneOptions } from '../../src/core/cache/prune.js'
 import { main } from '../../src/cli/main.js'
 import type { Clock } from '../../src/core/clock.js'
 import { InputError } from '../../src/core/errors.js'
-import { encodeManifest, manifestKey, objectKey, type Manifest } from '../../src/core/store/manifest.js'
+import { encodeManifest } from '../../src/core/manifest/encoding.js'
+import { loadManifest } from '../../src/core/manifest/load.js'
+import type { Manifest } from '../../src/core/manifest/model.js'
 import type { ObjectInfo, ObjectStore } from '../../src/core/store/object-store.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { parseCommandFile } from '../helpers/action-runner.js'
@@ -361,6 +364,39 @@ describe('prune on RGW', () => {
       expect(report.objectsRemoved).toBeGreaterThan(0)
       expect(report.warnings).toEqual([])
       await expectRestoresIntact(store, await saving!)
+    })
+
+    it('replaces a manifest of the same tree that names objects taken after it, in order: manifest, lease wait, manifest, ref', async () => {
+      const { store, old } = await closedPrEntry('prune-race-same-tree')
+      const taken = [...(await objectsOf(store, old.tree))]
+      const steps: string[] = []
+      let deleted = false
+      // The job restored the PR's entry and saves the same tree; a prune's batch takes the objects
+      // right after the save's first manifest write (which leaves the PR's manifest, naming them).
+      const racing = wrapStore(store, {
+        async put(key, body, options) {
+          const result = await store.put(key, body, options)
+          if (/^(manifests|refs)\//.test(key)) steps.push(`${options?.ifNoneMatch ? 'create' : 'replace'} ${key}`)
+          if (key.startsWith('manifests/') && !deleted) {
+            deleted = true
+            await store.delete(taken)
+          }
+          return result
+        },
+        list(prefix) {
+          if (prefix.startsWith('leases/')) steps.push('wait for leases')
+          return store.list(prefix)
+        }
+      })
+      const saved = await saveTree(racing, 'deps', [MAIN], oldFiles, { baseTrees: [old.tree] })
+
+      expect(saved.tree).toBe(old.tree)
+      const ref = refKey(MAIN, entryVersion(PATHS), 'deps')
+      expect(steps.slice(0, 2)).toEqual([`create ${manifestKey(old.tree)}`, 'wait for leases'])
+      expect(steps.slice(-2)).toEqual([`replace ${manifestKey(old.tree)}`, `create ${ref}`])
+      for (const key of await objectsOf(store, saved.tree)) expect(await store.head(key)).toBeDefined()
+      await expectRestoresIntact(store, saved)
+      await expectRestoresIntact(store, old)
     })
 
     it('restores intact when the prune runs between its manifest and its entry', async () => {

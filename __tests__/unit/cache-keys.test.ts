@@ -1,6 +1,7 @@
 import * as path from 'node:path'
 import { homedir } from 'node:os'
-import { entryVersion, keyFamily, parseEntryKey, refKey, validateKey } from '../../src/core/cache/entry-refs.js'
+import { parseEntryKey, refKey } from '../../src/core/cache/cache-layout.js'
+import { entryVersion, keyFamily, validateKey } from '../../src/core/cache/entry-refs.js'
 import { readScopes, scopeOfRef } from '../../src/core/cache/scope.js'
 import { restoreTargets } from '../../src/core/cache/tree-paths.js'
 

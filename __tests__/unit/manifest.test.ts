@@ -1,15 +1,8 @@
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib'
 import { IntegrityError } from '../../src/core/errors.js'
-import {
-  comparePaths,
-  decodeManifest,
-  encodeManifest,
-  MANIFEST_SCHEMA,
-  sealManifest,
-  treeDigest,
-  validateManifest,
-  type Manifest
-} from '../../src/core/store/manifest.js'
+import { decodeManifest, encodeManifest, sealManifest, treeDigest } from '../../src/core/manifest/encoding.js'
+import { MANIFEST_SCHEMA, type Manifest } from '../../src/core/manifest/model.js'
+import { comparePaths, validateManifest } from '../../src/core/manifest/validate.js'
 
 const D1 = 'd1'.repeat(32)
 

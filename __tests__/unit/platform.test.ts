@@ -1,5 +1,5 @@
 import { IntegrityError } from '../../src/core/errors.js'
-import { assertSafeRelativePath } from '../../src/core/store/manifest.js'
+import { assertSafeRelativePath } from '../../src/core/manifest/validate.js'
 import { joinManifestPath, portableLinkTarget, portableMode, unsafeOnWindows } from '../../src/core/store/platform.js'
 
 describe('a manifest path on each OS', () => {

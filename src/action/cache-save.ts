@@ -3,6 +3,7 @@ import { saveEntry } from '../core/cache/checkpoint-cache.js'
 import { pruneStore } from '../core/cache/prune.js'
 import { readScopes } from '../core/cache/scope.js'
 import { errorMessage, isNamedError } from '../core/errors.js'
+import { branchRef } from '../core/git-ref.js'
 import { formatBytes, formatRetries, progressPrinter } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { describeStore, type StoreConfig } from '../core/store/store-config.js'
@@ -111,7 +112,7 @@ async function saveToStore(inputs: CacheInputs, key: string, matchedTree: string
  */
 async function pruneToBudget(maxBytes: number, config: StoreConfig): Promise<void> {
   const context = refContextFromEnv()
-  if (!context.defaultBranch || context.ref !== `refs/heads/${context.defaultBranch}`) {
+  if (!context.defaultBranch || context.ref !== branchRef(context.defaultBranch)) {
     const on = context.ref ?? 'no ref'
     core.info(`${Inputs.MaxSize}: the store is pruned by jobs on the default branch; this job runs on ${on}`)
     return

@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { credentialsFrom, resolveStore, type StoreRequest } from '../../config/resolve-store.js'
 import { parsePathPatterns } from '../../core/cache/tree-paths.js'
 import { InputError } from '../../core/errors.js'
-import { versionOfTagRef } from '../../core/release/release-layout.js'
+import { tagOfRef } from '../../core/git-ref.js'
 import type { StoreConfig } from '../../core/store/store-config.js'
 import { StoreInputs } from '../names.js'
 
@@ -57,7 +57,7 @@ export function inputValues<Name extends string>(names: readonly Name[]): Partia
 export function versionInput(name: string, ref: string | undefined): string {
   const explicit = input(name)
   if (explicit) return explicit
-  const tagged = versionOfTagRef(ref)
+  const tagged = tagOfRef(ref)
   if (tagged) return tagged
   throw new InputError(`${name}: required when the workflow does not run on a tag; give the version, e.g. v1.2.3`)
 }

@@ -1,4 +1,5 @@
-import { loadManifest, restoreEntry, saveEntry, type EntryRequest } from '../../core/cache/checkpoint-cache.js'
+import { restoreEntry, saveEntry, type EntryRequest } from '../../core/cache/checkpoint-cache.js'
+import { loadManifest } from '../../core/manifest/load.js'
 import { listEntries } from '../../core/cache/entry-listing.js'
 import type { CacheInputs } from '../../config/step-inputs.js'
 import { openStore } from '../../core/store/open-store.js'

@@ -9,7 +9,7 @@ import { publishRelease } from '../../core/release/publish-release.js'
 import type { StatementSigner } from '../../core/release/publish-release.js'
 import { assertSeparateStores, keylessSigner, keySigner, resolvePackages } from '../../core/release/release-job.js'
 import { verifyPublishedRelease } from '../../core/release/release-job.js'
-import { versionOfTagRef } from '../../core/release/release-layout.js'
+import { tagOfRef } from '../../core/git-ref.js'
 import { IdentityInputs, resolveIdentityPolicy } from '../../core/signing/identity-policy.js'
 import { generateSigningKey, loadSigningKey } from '../../core/signing/keys.js'
 import { resolveSigstoreInstance, SigstoreInputs } from '../../core/signing/sigstore-instance.js'
@@ -94,7 +94,7 @@ async function signerFrom(values: Values): Promise<{ signer: StatementSigner; se
 }
 
 function versionFrom(values: Record<string, unknown>): string {
-  const version = stringValue(values as never, 'version') ?? versionOfTagRef(process.env.GITHUB_REF)
+  const version = stringValue(values as never, 'version') ?? tagOfRef(process.env.GITHUB_REF)
   if (!version)
     throw new InputError('--version: required when not building a tag; give the version to release, e.g. v1.2.3')
   return version

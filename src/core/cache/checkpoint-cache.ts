@@ -1,33 +1,13 @@
-import { IntegrityError, StoreError } from '../errors.js'
-import { decodeManifest, decodeManifestColumns, manifestKey, objectKey, type Manifest } from '../store/manifest.js'
-import type { ManifestColumns } from '../store/manifest-columns.js'
-import { mapLimit } from '../task-pool.js'
+import type { ManifestColumns } from '../manifest/columns.js'
+import { loadManifestColumns } from '../manifest/load.js'
 import { materializeTree, type MaterializeStats } from '../store/materialize.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { assertNotReleaseStore } from '../release/release-store.js'
-import { snapshotTree, type SnapshotStats, type TransferProgress } from '../store/snapshot.js'
-import { waitForPruneLeases } from './prune-lease.js'
-import {
-  accessKey,
-  ENTRY_SCHEMA,
-  entryVersion,
-  findEntry,
-  newestRevision,
-  parseEntryKey,
-  refKey,
-  validateKey,
-  writeEntry,
-  writeRevision,
-  type EntryMatch,
-  type EntryRecord
-} from './entry-refs.js'
-import {
-  checkEntry,
-  writeEntrySignature,
-  type EntrySigning,
-  type RestorePolicy,
-  type SignedWriter
-} from './entry-signature.js'
+import type { SnapshotStats, TransferProgress } from '../store/snapshot.js'
+import { accessKey, parseEntryKey, refKey } from './cache-layout.js'
+import { entryVersion, findEntry, newestRevision, validateKey, type EntryMatch } from './entry-refs.js'
+import { checkEntry, type EntrySigning, type RestorePolicy, type SignedWriter } from './entry-signature.js'
+import { commitSave } from './save-commit.js'
 import { resolveSaveRoots, restoreTargets } from './tree-paths.js'
 
 export interface EntryRequest {
@@ -104,21 +84,6 @@ async function counted<T>(store: ObjectStore, operation: () => Promise<T>): Prom
   const before = store.retries ?? 0
   const result = await operation()
   return { ...result, retries: (store.retries ?? 0) - before }
-}
-
-export async function loadManifest(store: ObjectStore, digest: string): Promise<Manifest> {
-  return decodeManifest(await fetchManifest(store, digest), digest)
-}
-
-/** loadManifest as columns, without an object per entry: for restores, prunes and the bases of a save. */
-export async function loadManifestColumns(store: ObjectStore, digest: string): Promise<ManifestColumns> {
-  return decodeManifestColumns(await fetchManifest(store, digest), digest)
-}
-
-async function fetchManifest(store: ObjectStore, digest: string): Promise<Uint8Array> {
-  const bytes = await store.get(manifestKey(digest))
-  if (!bytes) throw new IntegrityError(`manifest ${digest.slice(0, 12)} is missing from the store`)
-  return bytes
 }
 
 /** Finds and restores an entry. A missing or corrupt object fails with IntegrityError and leaves no partial tree. */
@@ -206,61 +171,21 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
   await request.store.check()
 
   const bases = await loadBases(request, version, current?.record.tree)
-  let snapshot = await snapshotTree({ store: request.store, roots, bases, onProgress: request.onProgress })
-  // A prune may have collected objects of a base since it was read: wait out a prune's deletions
-  // in progress, then store again the blobs whose objects are gone.
-  await waitForPruneLeases(request.store)
-  const vanished = await missingObjects(request.store, snapshot.reusedObjects)
-  if (vanished.size > 0) {
-    snapshot = await snapshotTree({
-      store: request.store,
-      roots,
-      bases,
-      excludedObjects: vanished,
-      onProgress: request.onProgress
-    })
-    if ((await missingObjects(request.store, snapshot.reusedObjects)).size > 0)
-      throw new StoreError(
-        'objects vanished from the store while saving (a concurrent prune?); nothing was saved, try again'
-      )
-    // The first manifest under this digest named the vanished objects; this one is checked.
-    await request.store.put(manifestKey(snapshot.digest), snapshot.encoded)
-  }
-  const record: EntryRecord = {
-    schema: ENTRY_SCHEMA,
-    key: request.key,
-    scope,
-    version,
-    tree: snapshot.digest,
-    files: snapshot.stats.files,
-    size: snapshot.stats.treeBytes,
-    created: new Date().toISOString()
+  const committed = await commitSave({
+    content: { store: request.store, roots, bases, onProgress: request.onProgress },
+    entry: { key: request.key, scope, version },
+    signing: request.signing,
+    update,
+    unchangedTree: current ? undefined : request.hitTree
+  })
+  if (committed.status === 'unchanged') return committed
+  const { snapshot } = committed
+  if (committed.status === 'exists') {
+    const unsupported = updateUnsupported ? { updateUnsupported } : {}
+    return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats, ...unsupported }
   }
   const signed = Boolean(request.signing)
-  if (update) {
-    if (!current && snapshot.digest === request.hitTree) return { status: 'unchanged', tree: snapshot.digest }
-    // The signature is stored before the ref, so a signed entry is never visible without it.
-    if (request.signing)
-      await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing)
-    const written = await writeRevision(request.store, record)
-    if (written.status === 'unchanged')
-      return { status: 'unchanged', tree: snapshot.digest, revision: written.revision }
-    return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: written.revision, signed }
-  }
-  if (request.signing)
-    await writeEntrySignature(request.store, refKey(scope, version, request.key), record, request.signing)
-  const written = await writeEntry(request.store, record)
-  const unsupported = updateUnsupported ? { updateUnsupported } : {}
-  if (written === 'exists') return { status: 'exists', tree: snapshot.digest, stats: snapshot.stats, ...unsupported }
-  return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: 0, signed }
-}
-
-async function missingObjects(store: ObjectStore, objects: Set<string>): Promise<Set<string>> {
-  const missing = new Set<string>()
-  await mapLimit(objects, 16, async object => {
-    if (!(await store.head(objectKey(object)))) missing.add(object)
-  })
-  return missing
+  return { status: 'saved', tree: snapshot.digest, stats: snapshot.stats, scope, revision: committed.revision, signed }
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { ObjectStore } from '../store/object-store.js'
-import { parseEntryKey, readEntry, type EntryRecord } from './entry-refs.js'
+import { CACHE_PREFIXES, kindOf, refOfAccess } from './cache-layout.js'
+import { readEntry, type EntryRecord } from './entry-refs.js'
 
 export interface ListedEntry extends EntryRecord {
   refKey: string
@@ -10,11 +11,13 @@ export interface ListedEntry extends EntryRecord {
 /** Every entry in the store with its last use, newest first. Reads one small object per entry. */
 export async function listEntries(store: ObjectStore): Promise<ListedEntry[]> {
   const lastUsed = new Map<string, string>()
-  for await (const object of store.list('access/'))
-    lastUsed.set(`refs/${object.key.slice('access/'.length)}`, object.lastModified.toISOString())
+  for await (const object of store.list(CACHE_PREFIXES.access)) {
+    const ref = refOfAccess(object.key)
+    if (ref) lastUsed.set(ref, object.lastModified.toISOString())
+  }
   const entries: ListedEntry[] = []
-  for await (const object of store.list('refs/')) {
-    if (!parseEntryKey(object.key)) continue
+  for await (const object of store.list(CACHE_PREFIXES.refs)) {
+    if (kindOf(object.key)?.kind !== 'ref') continue
     const record = await readEntry(store, object.key)
     if (record) entries.push({ ...record, refKey: object.key, lastUsed: lastUsed.get(object.key) })
   }

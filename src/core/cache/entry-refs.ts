@@ -1,14 +1,15 @@
 import { InputError, StoreError } from '../errors.js'
 import { sha256Hex } from '../store/codec.js'
-import { MANIFEST_SCHEMA } from '../store/manifest.js'
+import { MANIFEST_SCHEMA } from '../manifest/model.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
+import { kindOf, MAX_REVISION, refKey, refPrefix, revisionsPrefix } from './cache-layout.js'
 
 /**
- * A cache entry is a small JSON object at refs/<scope>/<version>/<key> naming a tree digest. It is
+ * A cache entry is a small JSON object at its ref (cache-layout.ts) naming a tree digest. It is
  * written last, with a conditional create, so it appears only once its whole tree is stored, and
- * a key, once written, is never overwritten. An update adds a revision beside it, at
- * refs/<scope>/<version>/<key>@<revision> (ten digits, 1 and up; the first entry is revision 0):
- * each slot is created once, so racing updates take successive slots and the highest is the newest.
+ * a key, once written, is never overwritten. An update adds a revision beside it, at the same ref
+ * with a revision slot (1 and up; the first entry is revision 0): each slot is created once, so
+ * racing updates take successive slots and the highest is the newest.
  */
 export const ENTRY_SCHEMA = 'artifact-action/entry@1'
 
@@ -38,9 +39,6 @@ export interface EntryRevision {
   revision: number
 }
 
-/** A revision's slot in a ref name: ten digits, so names sort as numbers. */
-const REVISION_DIGITS = 10
-const MAX_REVISION = 10 ** REVISION_DIGITS - 1
 /** Racing updates of one key retry on the next slot at most this many times. */
 const REVISION_ATTEMPTS = 20
 
@@ -74,58 +72,14 @@ export function keyFamily(key: string): string {
   return cut < 0 ? key : key.slice(0, cut + 1)
 }
 
-/** Percent-encoding keeps prefixes: a key's prefix encodes to a prefix of the encoded key. */
-function encodeName(name: string): string {
-  return encodeURIComponent(name)
-}
-
-/** The ref of an entry; a revision above 0 is an update of it. '@' never appears in an encoded name. */
-export function refKey(scope: string, version: string, key: string, revision = 0): string {
-  const slot = revision > 0 ? `@${String(revision).padStart(REVISION_DIGITS, '0')}` : ''
-  return `refs/${encodeName(scope)}/${version}/${encodeName(key)}${slot}`
-}
-
-export function accessKey(refKeyOfEntry: string): string {
-  return `access/${refKeyOfEntry.slice('refs/'.length)}`
-}
-
-export interface EntryName {
-  scope: string
-  version: string
-  key: string
-  /** 0 for the first entry of a key, 1 and up for its updates. */
-  revision: number
-}
-
-/**
- * The scope, version, key and revision that a ref or access object name encodes; undefined unless
- * the name is exactly what refKey writes (canonical encoding, a revision slot of ten digits above 0).
- */
-export function parseEntryKey(objectKey: string): EntryName | undefined {
-  const match = /^(?:refs|access)\/([^/@]+)\/([0-9a-f]{16})\/([^/@]+)(?:@(\d{10}))?$/.exec(objectKey)
-  if (!match || match[4] === '0'.repeat(REVISION_DIGITS)) return undefined
-  try {
-    const name = {
-      scope: decodeURIComponent(match[1]),
-      version: match[2],
-      key: decodeURIComponent(match[3]),
-      revision: match[4] ? Number(match[4]) : 0
-    }
-    if (encodeName(name.scope) !== match[1] || encodeName(name.key) !== match[3]) return undefined
-    return name
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * Reads an entry; undefined when it is missing or is not one this version can trust: a ref anyone
  * with bucket access wrote must name a tree digest and agree with its own name (key, revision).
  */
 export async function readEntry(store: ObjectStore, key: string): Promise<EntryRecord | undefined> {
-  const name = parseEntryKey(key)
-  const bytes = name && (await store.get(key))
-  if (!name || !bytes) return undefined
+  const name = kindOf(key)
+  const bytes = name?.kind === 'ref' && (await store.get(key))
+  if (name?.kind !== 'ref' || !bytes) return undefined
   let record: EntryRecord
   try {
     record = JSON.parse(bytes.toString('utf8')) as EntryRecord
@@ -148,9 +102,10 @@ export async function writeEntry(store: ObjectStore, record: EntryRecord): Promi
 /** The revision slots of a key that refs name, highest first (revision 0 is not listed here). */
 async function revisionSlots(store: ObjectStore, scope: string, version: string, key: string): Promise<number[]> {
   const slots: number[] = []
-  for await (const object of store.list(`${refKey(scope, version, key)}@`)) {
-    const name = parseEntryKey(object.key)
-    if (name && name.scope === scope && name.version === version && name.key === key) slots.push(name.revision)
+  for await (const object of store.list(revisionsPrefix(scope, version, key))) {
+    const name = kindOf(object.key)
+    if (name?.kind === 'ref' && name.scope === scope && name.version === version && name.key === key)
+      slots.push(name.revision)
   }
   return slots.sort((a, b) => b - a)
 }
@@ -212,7 +167,7 @@ export async function findEntry(
       if (await accept(match)) return match
     }
     for (const prefix of [request.key, ...request.restoreKeys]) {
-      const newest = await newestEntryUnder(store, refKey(scope, request.version, prefix))
+      const newest = await newestEntryUnder(store, refPrefix(scope, request.version, prefix))
       // The newest write under a prefix is a key's newest revision unless updates raced: take that key's.
       const revision = newest && (await newestRevision(store, scope, request.version, newest.record.key))
       if (!revision) continue
@@ -232,7 +187,7 @@ async function newestEntryUnder(
   prefix: string
 ): Promise<{ record: EntryRecord; refKey: string } | undefined> {
   const listed: ObjectInfo[] = []
-  for await (const object of store.list(prefix)) if (parseEntryKey(object.key)) listed.push(object)
+  for await (const object of store.list(prefix)) if (kindOf(object.key)?.kind === 'ref') listed.push(object)
   listed.sort((a, b) => b.lastModified.getTime() - a.lastModified.getTime())
   for (let start = 0; start < listed.length;) {
     const time = listed[start].lastModified.getTime()

@@ -16,14 +16,15 @@ import {
 } from '../signing/sigstore-instance.js'
 import type { ObjectStore } from '../store/object-store.js'
 import type { EntryMatch, EntryRecord } from './entry-refs.js'
-import { parseEntryKey, refKey } from './entry-refs.js'
+import { branchName, branchRef, isRefPattern, tagOfRef } from '../git-ref.js'
+import { parseEntryKey, signatureKey } from './cache-layout.js'
 import { scopeOfRef } from './scope.js'
 
 /**
- * A signed entry has one more object, `signatures/<scope>/<version>/<key>/<tree digest>`: a Sigstore bundle whose
- * DSSE envelope carries an in-toto statement over the entry (key, scope, version, tree) and its writer. It lives
- * outside `refs/`, so prefix listings of refs never see it, and it is named by the tree, so a signature always
- * belongs to one tree. Unsigned stores and entries keep working; only a restore policy asks for signatures.
+ * A signed entry has one more object, its signature (cache-layout.ts): a Sigstore bundle whose DSSE envelope
+ * carries an in-toto statement over the entry (key, scope, version, tree) and its writer. It lives outside the
+ * refs, so prefix listings of refs never see it, and it is named by the tree, so a signature always belongs to
+ * one tree. Unsigned stores and entries keep working; only a restore policy asks for signatures.
  */
 export const ENTRY_PREDICATE_TYPE = 'https://artifact-action.dev/cache-entry/v1'
 const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1'
@@ -80,10 +81,6 @@ const CERTIFICATE = {
   runInvocation: '1.3.6.1.4.1.57264.1.21'
 } as const
 
-export function signatureKey(entryRefKey: string, tree: string): string {
-  return `signatures/${entryRefKey.slice('refs/'.length)}/${tree}`
-}
-
 /** The statement a save signs: the entry as its ref names it, and the writer. */
 export function entryStatement(
   record: Pick<EntryRecord, 'key' | 'scope' | 'version' | 'tree'>,
@@ -128,10 +125,10 @@ export function parsePolicyRule(
         `${input}: default-branch needs the repository's default branch, which this run does not name; ` +
           'list refs instead, e.g. refs/heads/main'
       )
-    return { kind: 'default-branch', branch: defaultBranch.replace(/^refs\/heads\//, '') }
+    return { kind: 'default-branch', branch: branchName(defaultBranch) }
   }
   const patterns = value.split(/[\s,]+/).filter(Boolean)
-  const bad = patterns.find(pattern => !/^refs\/[^*\s]+\*?$/.test(pattern))
+  const bad = patterns.find(pattern => !isRefPattern(pattern))
   if (bad) throw new InputError(`${input}: "${bad}" is not ${PATTERN_HINT}`)
   return { kind: 'refs', patterns }
 }
@@ -206,10 +203,7 @@ class Refused extends Error {}
 
 async function verifiedWriter(store: ObjectStore, match: EntryMatch, policy: RestorePolicy): Promise<SignedWriter> {
   const { record } = match
-  // Keyed by where the ref lies, without its revision, and the tree: the revisions of one tree share it.
-  const at = parseEntryKey(match.refKey)
-  const firstRef = at ? refKey(at.scope, at.version, at.key) : match.refKey
-  const bytes = await store.get(signatureKey(firstRef, record.tree))
+  const bytes = await store.get(signatureKey(match.refKey, record.tree))
   if (!bytes) throw new Refused('unsigned (no signature for its tree)')
   let bundle: { verificationMaterial?: { publicKey?: { hint?: unknown } } }
   try {
@@ -289,8 +283,8 @@ export function describeRule(rule: PolicyRule): string {
 export function ruleRefusal(rule: PolicyRule, writer: EntryWriter): string | undefined {
   const by = `written by ${writer.ref} (${writer.event ?? 'no event'})`
   if (rule.kind === 'default-branch') {
-    const defaultPush = writer.ref === `refs/heads/${rule.branch}` && writer.event === 'push'
-    const tag = writer.ref?.startsWith('refs/tags/') && (writer.event === 'push' || writer.event === 'release')
+    const defaultPush = writer.ref === branchRef(rule.branch) && writer.event === 'push'
+    const tag = tagOfRef(writer.ref) !== undefined && (writer.event === 'push' || writer.event === 'release')
     return defaultPush || tag ? undefined : `${by}, not by a push to ${rule.branch} or a tag`
   }
   if (rule.kind === 'refs') {

@@ -1,12 +1,10 @@
 import { PruneRefusedError } from '../errors.js'
-import { manifestKey } from '../store/manifest.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
 import { mapLimit } from '../task-pool.js'
-import { parseEntryKey } from './entry-refs.js'
+import { CACHE_PREFIXES, kindOf, manifestKey } from './cache-layout.js'
 import { holdPruneLease } from './prune-lease.js'
 import {
   countDeleted,
-  MANIFEST_KEY,
   markManifest,
   orderedListing,
   readRef,
@@ -104,14 +102,17 @@ class LiveSet {
   /** Re-lists refs and manifests and marks what appeared or changed since; returns the entries that appeared. */
   async refresh(): Promise<NewEntry[]> {
     const newRefs: ObjectInfo[] = []
-    for await (const ref of orderedListing(this.store, 'refs/')) {
-      if (!parseEntryKey(ref.key))
+    for await (const ref of orderedListing(this.store, CACHE_PREFIXES.refs)) {
+      if (kindOf(ref.key)?.kind !== 'ref')
         throw new PruneRefusedError(`${ref.key} is not a cache entry this version understands`)
       if (this.seenRefs.get(ref.key) !== ref.lastModified.getTime()) newRefs.push(ref)
     }
     const newManifests: ObjectInfo[] = []
-    for await (const manifest of orderedListing(this.store, 'manifests/')) {
-      if (MANIFEST_KEY.test(manifest.key) && this.seenManifests.get(manifest.key) !== manifest.lastModified.getTime())
+    for await (const manifest of orderedListing(this.store, CACHE_PREFIXES.manifests)) {
+      if (
+        kindOf(manifest.key)?.kind === 'manifest' &&
+        this.seenManifests.get(manifest.key) !== manifest.lastModified.getTime()
+      )
         newManifests.push(manifest)
     }
     const entries: NewEntry[] = []

@@ -1,11 +1,20 @@
 import type { Clock } from '../clock.js'
 import { errorMessage, InputError, isNamedError, PruneRefusedError } from '../errors.js'
+import { loadManifestColumns } from '../manifest/load.js'
 import { releaseLayout } from '../release/release-layout.js'
-import { manifestKey, objectKey } from '../store/manifest.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
 import { mapLimit } from '../task-pool.js'
-import { loadManifestColumns } from './checkpoint-cache.js'
-import { accessKey, ENTRY_SCHEMA, keyFamily, parseEntryKey, type EntryRecord } from './entry-refs.js'
+import {
+  accessKey,
+  CACHE_PREFIXES,
+  inCacheFolder,
+  kindOf,
+  manifestKey,
+  objectKey,
+  parseEntryKey,
+  refOfAccess
+} from './cache-layout.js'
+import { ENTRY_SCHEMA, keyFamily, type EntryRecord } from './entry-refs.js'
 import { DEFAULT_KEEP_VERSIONS, type PruneRules } from './prune-rules.js'
 import { branchScope } from './scope.js'
 
@@ -181,9 +190,6 @@ export interface PruneReport {
 
 const LIST_SKEW_MS = 5 * 60 * 1000
 export const READ_CONCURRENCY = 16
-export const MANIFEST_KEY = /^manifests\/[0-9a-f]{64}$/
-const OBJECT_KEY = /^objects\/([0-9a-f]{2})\/([0-9a-f]{64})$/
-const CACHE_FOLDERS = new Set(['refs', 'access', 'manifests', 'objects', 'leases'])
 
 /** Everything one listing of the store found, by kind. */
 export interface StoreScan {
@@ -207,16 +213,11 @@ interface LoadedEntry {
   broken: boolean
 }
 
-function isObjectKey(key: string): boolean {
-  const match = OBJECT_KEY.exec(key)
-  return match !== null && match[2].startsWith(match[1])
-}
-
 /** A release store, or a release file in a store: releases are never pruned. */
 function releaseKey(key: string): boolean {
   if (key === RELEASE_STORE_MARKER) return true
+  if (inCacheFolder(key)) return false
   const parts = key.split('/')
-  if (CACHE_FOLDERS.has(parts[0])) return false
   return (
     (parts.length === 2 && parts[1] === 'index.json') ||
     (parts.length === 4 && parts[1] === 'releases' && parts[3] === 'release.json')
@@ -252,12 +253,13 @@ async function scanStore(store: ObjectStore, clock: Clock): Promise<StoreScan> {
       throw new InputError(
         `store: ${store.location} holds releases (${key}); releases are never pruned — point prune at the cache store`
       )
-    if (key.startsWith('refs/')) {
-      if (!parseEntryKey(key)) throw new PruneRefusedError(`${key} is not a cache entry this version understands`)
-      scan.refs.set(key, object)
-    } else if (key.startsWith('access/') && parseEntryKey(key)) scan.access.set(key, object)
-    else if (MANIFEST_KEY.test(key)) scan.manifests.set(key, object)
-    else if (isObjectKey(key)) scan.objects.set(key, object)
+    const kind = kindOf(key)?.kind
+    if (kind === 'ref') scan.refs.set(key, object)
+    else if (key.startsWith(CACHE_PREFIXES.refs))
+      throw new PruneRefusedError(`${key} is not a cache entry this version understands`)
+    else if (kind === 'access') scan.access.set(key, object)
+    else if (kind === 'manifest') scan.manifests.set(key, object)
+    else if (kind === 'object') scan.objects.set(key, object)
     else scan.otherKeys++
   }
   if (scan.refs.size + scan.manifests.size + scan.objects.size === 0 && scan.otherKeys > 0) {
@@ -284,8 +286,8 @@ export async function readRef(store: ObjectStore, key: string): Promise<EntryRec
     )
   // A restore passes over a ref that disagrees with its name; counted as a revision here, it could
   // push out the revision that restores use.
-  const name = parseEntryKey(key)
-  if (!name || record.key !== name.key || (record.revision ?? 0) !== name.revision)
+  const name = kindOf(key)
+  if (name?.kind !== 'ref' || record.key !== name.key || (record.revision ?? 0) !== name.revision)
     throw new PruneRefusedError(
       `${key} names key ${JSON.stringify(record.key)} revision ${record.revision ?? 0}, not its own`
     )
@@ -496,7 +498,7 @@ export async function planPrune(options: PlanOptions): Promise<PrunePlan> {
   }
   const remainingRefs = new Set(kept.map(entry => entry.refKey))
   const refKeys = removed.map(entry => entry.refKey)
-  const accessKeys = [...scan.access.keys()].filter(key => !remainingRefs.has(`refs/${key.slice('access/'.length)}`))
+  const accessKeys = [...scan.access.keys()].filter(key => !remainingRefs.has(refOfAccess(key)!))
   const sizeOf = (key: string): number => sizes.get(key) ?? scan.refs.get(key)?.size ?? scan.access.get(key)?.size ?? 0
 
   const report: PruneReport = {
@@ -521,8 +523,9 @@ export async function planPrune(options: PlanOptions): Promise<PrunePlan> {
 export function countDeleted(report: PruneReport, keys: readonly string[], sizeOf: (key: string) => number): void {
   for (const key of keys) {
     report.bytesFreed += sizeOf(key)
-    if (key.startsWith('manifests/')) report.manifestsRemoved++
-    else if (key.startsWith('objects/')) report.objectsRemoved++
+    const kind = kindOf(key)?.kind
+    if (kind === 'manifest') report.manifestsRemoved++
+    else if (kind === 'object') report.objectsRemoved++
   }
 }
 
@@ -533,7 +536,9 @@ export async function markManifest(
   key: string,
   version = ''
 ): Promise<boolean> {
-  const objects = await manifests.objects(key.slice('manifests/'.length), version)
+  const manifest = kindOf(key)
+  if (manifest?.kind !== 'manifest') throw new Error(`${key} is not a manifest`)
+  const objects = await manifests.objects(manifest.digest, version)
   if (!objects) return false
   marked.add(key)
   for (const object of objects) marked.add(object)

@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js'
+import { branchName, isGitRef } from '../git-ref.js'
 import { scopeOfRef } from './scope.js'
 
 /**
@@ -104,7 +105,7 @@ export function parseEvictOrder(text: string, input: string): EvictOrder {
 
 /** A branch name, e.g. main (refs/heads/main is taken as main). */
 export function parseBranch(text: string, input: string): string {
-  const branch = text.trim().replace(/^refs\/heads\//, '')
+  const branch = branchName(text.trim())
   if (!/^[^\s~^:?*[\\]+$/.test(branch) || branch.startsWith('/') || branch.endsWith('/'))
     throw new InputError(`${input}: "${text}" is not a branch name; give one such as main`)
   return branch
@@ -113,7 +114,7 @@ export function parseBranch(text: string, input: string): string {
 /** A scope as cache entries name it (pr/12, branch/main), or a git ref that maps to one (refs/pull/12/merge). */
 export function parseScope(text: string, input: string): string {
   const scope = text.trim()
-  if (scope.startsWith('refs/')) return scopeOfRef(scope)
+  if (isGitRef(scope)) return scopeOfRef(scope)
   if (!/^[^\s/]+\/\S+$/.test(scope) && scope !== 'local')
     throw new InputError(
       `${input}: "${text}" is not a scope; give one such as pr/12, branch/feature-x or tag/v1.0 (or a ref such as refs/pull/12/merge)`

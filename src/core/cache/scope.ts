@@ -1,3 +1,5 @@
+import { branchOfRef, branchRef, pullRequestOfRef, refPath, tagOfRef } from '../git-ref.js'
+
 /**
  * Scopes keep branches apart, as GitHub's own cache does: an entry is written under the scope of the
  * ref that made it, and a restore reads its own scope, then the PR's base branch, then the default
@@ -15,15 +17,17 @@ export const LOCAL_SCOPE = 'local'
 
 export function scopeOfRef(ref: string | undefined): string {
   if (!ref) return LOCAL_SCOPE
-  const pull = /^refs\/pull\/(\d+)\//.exec(ref)
-  if (pull) return `pr/${pull[1]}`
-  if (ref.startsWith('refs/heads/')) return `branch/${ref.slice('refs/heads/'.length)}`
-  if (ref.startsWith('refs/tags/')) return `tag/${ref.slice('refs/tags/'.length)}`
-  return `ref/${ref.replace(/^refs\//, '')}`
+  const pull = pullRequestOfRef(ref)
+  if (pull !== undefined) return `pr/${pull}`
+  const branch = branchOfRef(ref)
+  if (branch !== undefined) return `branch/${branch}`
+  const tag = tagOfRef(ref)
+  if (tag !== undefined) return `tag/${tag}`
+  return `ref/${refPath(ref)}`
 }
 
 export function branchScope(branch: string): string {
-  return scopeOfRef(`refs/heads/${branch.replace(/^refs\/heads\//, '')}`)
+  return scopeOfRef(branchRef(branch))
 }
 
 export function writeScope(context: RefContext): string {

@@ -3,7 +3,7 @@ import * as path from 'node:path'
 import type { EntrySigning, RestorePolicy } from '../cache/entry-signature.js'
 import { assertNotReleaseStore } from '../release/release-store.js'
 import { sha256Hex } from '../store/codec.js'
-import { objectKey } from '../store/manifest.js'
+import { objectKey } from '../cache/cache-layout.js'
 import type { ObjectStore } from '../store/object-store.js'
 import type { Pipeline, PipelineStage } from './definition.js'
 import {

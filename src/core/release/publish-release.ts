@@ -291,7 +291,7 @@ function indexEntry(record: ReleaseRecord) {
     version: record.version,
     commit: record.commit,
     created: record.created,
-    record: `releases/${record.version}/release.json`
+    record: releaseLayout.recordInProject(record.version)
   }
 }
 

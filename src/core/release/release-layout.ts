@@ -37,11 +37,6 @@ export function validatePackageName(name: string): void {
     )
 }
 
-/** The version a tag ref names (refs/tags/v1.2.3 → v1.2.3); undefined for any other ref. */
-export function versionOfTagRef(ref: string | undefined): string | undefined {
-  return ref?.startsWith('refs/tags/') ? ref.slice('refs/tags/'.length) : undefined
-}
-
 export const releaseLayout = {
   marker: 'release-store.json',
   index: (project: string) => `${project}/index.json`,
@@ -53,7 +48,9 @@ export const releaseLayout = {
   package: (project: string, version: string, file: string) => `${project}/releases/${version}/packages/${file}`,
   sums: (project: string, version: string) => `${project}/releases/${version}/SHA256SUMS`,
   provenance: (project: string, version: string) => `${project}/releases/${version}/provenance.sigstore.json`,
-  record: (project: string, version: string) => `${project}/releases/${version}/release.json`
+  record: (project: string, version: string) => `${project}/${releaseLayout.recordInProject(version)}`,
+  /** release.json as the index names it, relative to its project. */
+  recordInProject: (version: string) => `releases/${version}/release.json`
 }
 
 export interface ReleaseFile {

@@ -1,11 +1,12 @@
 import { InputError } from '../errors.js'
 import type { ObjectStore } from '../store/object-store.js'
+import { CACHE_PREFIXES } from '../cache/cache-layout.js'
 import { releaseLayout } from './release-layout.js'
 
 /**
  * A release store and a cache never share a store: a cache is pruned and rewritten, releases are
  * neither. A release store is marked by releaseLayout.marker at its root, written before its first
- * release; a cache is recognised by its refs/ and manifests/ folders.
+ * release; a cache is recognised by its refs and manifests (cache-layout.ts).
  */
 
 const MARKER = {
@@ -36,7 +37,7 @@ export async function assertNotReleaseStore(store: ObjectStore, input = 'store')
 
 /** Refuses to release into a store that holds cache entries: a cache is pruned, releases never are. */
 export async function assertNotACache(store: ObjectStore, input = 'release-store'): Promise<void> {
-  for (const prefix of ['refs/', 'manifests/']) {
+  for (const prefix of [CACHE_PREFIXES.refs, CACHE_PREFIXES.manifests]) {
     for await (const _ of store.list(prefix)) {
       throw new InputError(
         `${input}: ${store.location} holds cache entries (${prefix}); use a separate bucket or prefix for releases, which are never pruned`

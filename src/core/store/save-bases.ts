@@ -1,6 +1,6 @@
-import { digestAt, EntryCode, locationAt, type ManifestColumns } from './manifest-columns.js'
+import { digestAt, EntryCode, locationAt, type ManifestColumns } from '../manifest/columns.js'
 import type { KnownChunks } from './chunker.js'
-import type { BlobLocation } from './manifest.js'
+import type { BlobLocation } from '../manifest/model.js'
 
 /**
  * What a save may take from the manifests of earlier saves, read as columns: blobs by digest, and

@@ -4,16 +4,10 @@ import { CutFinder, readChunks, type KnownChunks } from './chunker.js'
 import type { FileCuts } from './chunker.worker.js'
 import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from './fastcdc.js'
 import { compress, encodeBlob, pays, sha256Hex } from './codec.js'
-import {
-  Codec,
-  manifestKey,
-  MAX_FRAME_BLOBS,
-  objectKey,
-  sealTree,
-  type BlobLocation,
-  type ManifestEntry
-} from './manifest.js'
-import type { ManifestColumns } from './manifest-columns.js'
+import type { ManifestColumns } from '../manifest/columns.js'
+import { sealTree } from '../manifest/encoding.js'
+import { Codec, MAX_FRAME_BLOBS, type BlobLocation, type ManifestEntry } from '../manifest/model.js'
+import { objectKey } from '../cache/cache-layout.js'
 import type { ObjectStore } from './object-store.js'
 import { SaveBases } from './save-bases.js'
 import { walkRoots, type TreeRoot, type WalkedEntry } from './tree-walk.js'
@@ -68,7 +62,7 @@ export interface SnapshotStats {
 
 export interface Snapshot {
   digest: string
-  /** The manifest's stored bytes. */
+  /** The manifest's stored bytes, not yet written: save-commit.ts writes them. */
   encoded: Buffer
   stats: SnapshotStats
   /** Objects this save did not write: named by a base manifest, or found already stored. A concurrent prune may have collected them. */
@@ -76,9 +70,10 @@ export interface Snapshot {
 }
 
 /**
- * Stores a tree: walks it, hashes every file as it is read, reuses blobs the bases or the store
- * already hold, packs small files, chunks large ones, uploads what is missing in parallel, and
- * writes the manifest last. Nothing names the tree until the manifest is written.
+ * Stores a tree's content: walks it, hashes every file as it is read, reuses blobs the bases or the
+ * store already hold, packs small files, chunks large ones, uploads what is missing in parallel, and
+ * seals the manifest last. It writes no manifest: a save's commit (save-commit.ts) does, in the order
+ * a concurrent prune needs.
  */
 export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> {
   const tuning = { ...DEFAULT_TUNING, ...options.tuning }
@@ -241,8 +236,6 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const { digest, encoded } = sealTree({ roots: options.roots.map(root => root.spec), entries }, digest =>
     used.get(digest)
   )
-  if ((await store.put(manifestKey(digest), encoded, { ifNoneMatch: true })) === 'created')
-    stats.bytesUploaded += encoded.length
   return { digest, encoded, stats, reusedObjects }
 }
 

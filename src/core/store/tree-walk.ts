@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
 import { homedir } from 'node:os'
 import * as path from 'node:path'
-import type { ManifestEntry } from './manifest.js'
+import type { ManifestEntry } from '../manifest/model.js'
 import { portableLinkTarget, portableMode } from './platform.js'
 
 /** A saved path: how the manifest names it, and where it is on this machine. */

@@ -1,6 +1,14 @@
 import { endianness } from 'node:os'
 import { IntegrityError } from '../errors.js'
-import type { BlobLocation, Codec, EntryType, Manifest, ManifestEntry } from './manifest.js'
+import {
+  SHA256_HEX,
+  type BlobLocation,
+  type Codec,
+  type EntryType,
+  type Manifest,
+  type ManifestEntry,
+  type ManifestTree
+} from './model.js'
 
 /**
  * The stored layout of an @3 manifest, before zstd: a column per field instead of an object per
@@ -22,8 +30,6 @@ const TYPES: readonly EntryType[] = ['dir', 'file', 'symlink']
 export const EntryCode = { dir: 0, file: 1, symlink: 2 } as const
 const SHARED_FRAME: typeof Codec.sharedFrame = 2
 const DIGEST_BYTES = 32
-/** A sha256 digest as hex. */
-export const SHA256_HEX = /^[0-9a-f]{64}$/
 
 if (endianness() !== 'LE') throw new Error('artifact-action needs a little-endian machine')
 
@@ -46,9 +52,6 @@ interface LocationHeader {
 export function isColumnar(bytes: Uint8Array): boolean {
   return bytes.length >= TREE_START && Buffer.from(bytes.buffer, bytes.byteOffset, 4).toString('latin1') === MAGIC
 }
-
-/** What the tree digest covers: a manifest without its blob locations. */
-export type ManifestTree = Pick<Manifest, 'schema' | 'roots' | 'entries'>
 
 /** The tree part alone: what the tree digest is the sha256 of. */
 export function encodeTreePart(manifest: ManifestTree): Buffer {

@@ -1,0 +1,101 @@
+import { StoreError } from '../errors.js'
+import { manifestKey, objectKey, refKey } from './cache-layout.js'
+import type { ObjectStore } from '../store/object-store.js'
+import { snapshotTree, type Snapshot, type SnapshotOptions } from '../store/snapshot.js'
+import { mapLimit } from '../task-pool.js'
+import { ENTRY_SCHEMA, writeEntry, writeRevision, type EntryRecord } from './entry-refs.js'
+import { writeEntrySignature, type EntrySigning } from './entry-signature.js'
+import { waitForPruneLeases } from './prune-lease.js'
+
+/** What a save commits: its content and the entry that names it. */
+export interface SaveCommit {
+  /** What to store (snapshotTree's options). */
+  content: Omit<SnapshotOptions, 'excludedObjects'>
+  /** The entry the ref names. */
+  entry: { key: string; scope: string; version: string }
+  signing?: EntrySigning
+  /** Write the tree as the key's next revision (writeRevision), not as its first entry (writeEntry). */
+  update: boolean
+  /** An update's tree that writes nothing: the exact hit's, when the key has no revision yet. */
+  unchangedTree?: string
+}
+
+export type Committed =
+  | { status: 'saved'; snapshot: Snapshot; revision: number }
+  /** The ref was written meanwhile by another save. */
+  | { status: 'exists'; snapshot: Snapshot }
+  | { status: 'unchanged'; tree: string; revision?: number }
+
+/**
+ * The commit of a save, the one place a manifest is written. In order: store the tree's content;
+ * write its manifest, create-only; wait out any live prune lease; check that the objects it did not
+ * write still exist, and if a prune took some, store the tree again without them and replace the
+ * manifest; then the signature; then the ref. A prune either listed the manifest (and spares its
+ * objects) or deleted before the check (which stores them again): no ref names a deleted object.
+ */
+export async function commitSave(commit: SaveCommit): Promise<Committed> {
+  const { store } = commit.content
+  let snapshot = await snapshotTree(commit.content)
+  await writeManifest(store, snapshot)
+  // A prune may have collected objects of a base since it was read: wait out a prune's deletions
+  // in progress, then store again the blobs whose objects are gone.
+  await waitForPruneLeases(store)
+  const vanished = await missingObjects(store, snapshot.reusedObjects)
+  if (vanished.size > 0) {
+    snapshot = await snapshotTree({ ...commit.content, excludedObjects: vanished })
+    // Before the check, as the first: created again if a prune removed the first.
+    await writeManifest(store, snapshot)
+    if ((await missingObjects(store, snapshot.reusedObjects)).size > 0)
+      throw new StoreError(
+        'objects vanished from the store while saving (a concurrent prune?); nothing was saved, try again'
+      )
+    // The first manifest under this digest named the vanished objects; this one is checked.
+    await writeManifest(store, snapshot, { replace: true })
+  }
+  return writeRef(commit, snapshot)
+}
+
+/** The signature, then the ref: a signed entry is never visible without its signature. */
+async function writeRef(commit: SaveCommit, snapshot: Snapshot): Promise<Committed> {
+  const { store } = commit.content
+  const { key, scope, version } = commit.entry
+  const record: EntryRecord = {
+    schema: ENTRY_SCHEMA,
+    key,
+    scope,
+    version,
+    tree: snapshot.digest,
+    files: snapshot.stats.files,
+    size: snapshot.stats.treeBytes,
+    created: new Date().toISOString()
+  }
+  if (commit.update && snapshot.digest === commit.unchangedTree) return { status: 'unchanged', tree: snapshot.digest }
+  if (commit.signing) await writeEntrySignature(store, refKey(scope, version, key), record, commit.signing)
+  if (commit.update) {
+    const written = await writeRevision(store, record)
+    if (written.status === 'unchanged')
+      return { status: 'unchanged', tree: snapshot.digest, revision: written.revision }
+    return { status: 'saved', snapshot, revision: written.revision }
+  }
+  if ((await writeEntry(store, record)) === 'exists') return { status: 'exists', snapshot }
+  return { status: 'saved', snapshot, revision: 0 }
+}
+
+/**
+ * Writes a tree's manifest. Create-only by default: an existing manifest of the same tree stays, and
+ * the bytes count as uploaded only when this write creates it; `replace` overwrites it.
+ */
+async function writeManifest(store: ObjectStore, snapshot: Snapshot, { replace = false } = {}): Promise<void> {
+  const key = manifestKey(snapshot.digest)
+  if (replace) await store.put(key, snapshot.encoded)
+  else if ((await store.put(key, snapshot.encoded, { ifNoneMatch: true })) === 'created')
+    snapshot.stats.bytesUploaded += snapshot.encoded.length
+}
+
+async function missingObjects(store: ObjectStore, objects: Set<string>): Promise<Set<string>> {
+  const missing = new Set<string>()
+  await mapLimit(objects, 16, async object => {
+    if (!(await store.head(objectKey(object)))) missing.add(object)
+  })
+  return missing
+}

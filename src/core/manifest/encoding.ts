@@ -1,0 +1,85 @@
+import { IntegrityError, isNamedError } from '../errors.js'
+import { sha256Hex, unzstdSync, zstdSync } from '../store/codec.js'
+import {
+  columnsOf,
+  encodeColumnsWith,
+  encodeTreePart,
+  isColumnar,
+  manifestOf,
+  readColumns,
+  type ManifestColumns
+} from './columns.js'
+import { jsonTreeDigest, readJsonManifest } from './legacy.js'
+import { MANIFEST_SCHEMA, type BlobLocation, type Manifest, type ManifestTree } from './model.js'
+import { validateColumns } from './validate.js'
+
+/**
+ * A manifest's stored bytes: sealed (tree digest and zstd-compressed bytes) by a save, and decoded
+ * by a restore, which checks them against the digest they are stored under and validates them.
+ */
+
+/**
+ * The tree digest: sha256 over the schema, roots and entries, which depend only on the tree's
+ * content. Where the bytes happen to be stored (`blobs`) and mtimes are left out, so identical
+ * trees have identical digests whichever objects hold them. For @3 it is the sha256 of the stored
+ * tree part, so a restore checks it without re-encoding anything.
+ */
+export function treeDigest(manifest: ManifestTree): string {
+  if (manifest.schema === MANIFEST_SCHEMA) return sha256Hex(encodeTreePart(manifest))
+  return jsonTreeDigest(manifest)
+}
+
+/** Stored bytes of a manifest: @3 as zstd-compressed columns; an older one (a loaded @1, say) as its JSON. */
+export function encodeManifest(manifest: Manifest): Buffer {
+  return sealManifest(manifest).encoded
+}
+
+/** A manifest's tree digest and stored bytes, encoding it once. */
+export function sealManifest(manifest: Manifest): { digest: string; encoded: Buffer } {
+  if (manifest.schema !== MANIFEST_SCHEMA)
+    return { digest: treeDigest(manifest), encoded: zstdSync(Buffer.from(JSON.stringify(manifest))) }
+  return sealTree(manifest, digest => manifest.blobs[digest])
+}
+
+/** sealManifest (@3) for a tree whose blob locations come from a lookup: a save seals its entries without building `blobs`. */
+export function sealTree(
+  tree: Omit<ManifestTree, 'schema'>,
+  locationOf: (digest: string) => BlobLocation | undefined
+): { digest: string; encoded: Buffer } {
+  const { bytes, treePart } = encodeColumnsWith({ ...tree, schema: MANIFEST_SCHEMA }, locationOf)
+  return { digest: sha256Hex(treePart), encoded: zstdSync(bytes) }
+}
+
+/** The manifest in stored bytes, checked against its tree digest and validated; anything else throws IntegrityError. */
+export function decodeManifest(stored: Uint8Array, expectedDigest: string): Manifest {
+  const { columns, manifest } = readStored(stored, expectedDigest)
+  validateColumns(columns)
+  return manifest ?? manifestOf(columns)
+}
+
+/** decodeManifest as columns, without an object per entry: what a restore works from. */
+export function decodeManifestColumns(stored: Uint8Array, expectedDigest: string): ManifestColumns {
+  const { columns } = readStored(stored, expectedDigest)
+  validateColumns(columns)
+  return columns
+}
+
+/** The columns of stored bytes checked against the digest; a JSON manifest (@1, @2) also as it was parsed. */
+function readStored(stored: Uint8Array, expectedDigest: string): { columns: ManifestColumns; manifest?: Manifest } {
+  const mismatch = () => new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} does not match its digest`)
+  try {
+    const bytes = unzstdSync(stored)
+    if (isColumnar(bytes)) {
+      const { columns, treePart } = readColumns(bytes)
+      if (sha256Hex(treePart) !== expectedDigest) throw mismatch()
+      return { columns }
+    }
+    const manifest = readJsonManifest(bytes)
+    if (treeDigest(manifest) !== expectedDigest) throw mismatch()
+    return { columns: columnsOf(manifest), manifest }
+  } catch (error) {
+    throw isNamedError(error, 'IntegrityError')
+      ? error
+      : new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`)
+  }
+}
