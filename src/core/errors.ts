@@ -1,4 +1,4 @@
-import type { StageReport } from './pipeline/runner.js'
+import type { StageReport } from './pipeline/stage-report.js'
 
 /**
  * Expected failures, matched by `name` (isNamedError) so that the check works across separately bundled

@@ -6,6 +6,7 @@ import type { RestoredEntry } from '../cache/restore-record.js'
 import { InputError, isNamedError, StageFailedError } from '../errors.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { runStageCommand } from './stage-process.js'
+import type { StageReport } from './stage-report.js'
 
 /** What the runner needs of one stage: its definition and its key from the plan. */
 export interface RunnableStage {
@@ -20,17 +21,6 @@ export interface RunnableStage {
   checkpoint: boolean
   /** Fetches and verifies the stage's pinned sources into its working directory. */
   prepare?: () => Promise<void>
-}
-
-export type StageOutcome = 'restored' | 'ran' | 'failed' | 'skipped' | 'cached'
-
-export interface StageReport {
-  id: string
-  key: string
-  outcome: StageOutcome
-  seconds: number
-  /** Bytes uploaded for a checkpoint, or downloaded for a restore. */
-  bytes: number
 }
 
 export interface PipelineLog {
