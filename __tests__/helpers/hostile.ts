@@ -311,70 +311,50 @@ export async function plantCase(
   return { sandbox, workspace, canary, before: await outside(), outside }
 }
 
+/** Entries of the known escapes: a file with content 1, a directory (0o777 unless given), a symbolic link. */
+type HostileEntry = HostileCase['entries'][number]
+const fileAt = (path: string): HostileEntry => ({ root: 0, path, type: 'file', mode: 0o644, content: 1, target: '.' })
+const dirAt = (path: string, mode = 0o777, root = 0): HostileEntry => ({
+  root,
+  path,
+  type: 'dir',
+  mode,
+  content: 0,
+  target: '.'
+})
+const linkAt = (path: string, target: string): HostileEntry => ({
+  root: 0,
+  path,
+  type: 'symlink',
+  mode: 0o777,
+  content: 0,
+  target
+})
+
+/** A case that restores workspace/out, not as a mirror: the shape of every known escape. */
+function knownEscape(
+  roots: string[],
+  entries: HostileCase['entries'],
+  obstacles: HostileCase['obstacles'] = []
+): HostileCase {
+  return { patterns: ['out'], roots, entries, obstacles, mirror: false }
+}
+
 /**
  * Shapes that escaped before the restore was made safe by construction (each changed or removed
  * something in the canary): run first, whatever the seed.
  */
 export const KNOWN_ESCAPES: HostileCase[] = [
   // A root reached through a link that the workspace already holds.
-  {
-    patterns: ['out'],
-    roots: ['out/sub/link'],
-    entries: [{ root: 0, path: 'a/b', type: 'file', mode: 0o644, content: 1, target: '.' }],
-    obstacles: [{ at: 'out', kind: 'link-to-canary-dir' }],
-    mirror: false
-  },
+  knownEscape(['out/sub/link'], [fileAt('a/b')], [{ at: 'out', kind: 'link-to-canary-dir' }]),
   // A root that is a symlink, with a directory below it: the directory's mode went to the canary.
-  {
-    patterns: ['out'],
-    roots: ['out'],
-    entries: [
-      { root: 0, path: '', type: 'symlink', mode: 0o777, content: 0, target: '@/canary/dir' },
-      { root: 0, path: 'sub', type: 'dir', mode: 0o777, content: 0, target: '.' }
-    ],
-    obstacles: [],
-    mirror: false
-  },
+  knownEscape(['out'], [linkAt('', '@/canary/dir'), dirAt('sub')]),
   // A directory that becomes a symlink.
-  {
-    patterns: ['out'],
-    roots: ['out'],
-    entries: [
-      { root: 0, path: 'd', type: 'dir', mode: 0o777, content: 0, target: '.' },
-      { root: 0, path: 'd', type: 'symlink', mode: 0o777, content: 0, target: '@/canary/dir/sub' }
-    ],
-    obstacles: [],
-    mirror: false
-  },
+  knownEscape(['out'], [dirAt('d'), linkAt('d', '@/canary/dir/sub')]),
   // Overlapping roots: one root's link leads the other's directory mode.
-  {
-    patterns: ['out'],
-    roots: ['out', 'out/b'],
-    entries: [
-      { root: 0, path: 'b', type: 'symlink', mode: 0o777, content: 0, target: '@/canary/dir/sub' },
-      { root: 1, path: '', type: 'dir', mode: 0o777, content: 0, target: '.' }
-    ],
-    obstacles: [],
-    mirror: false
-  },
+  knownEscape(['out', 'out/b'], [linkAt('b', '@/canary/dir/sub'), dirAt('', 0o777, 1)]),
   // A hard link to a file outside, where a file goes: it was truncated and written.
-  {
-    patterns: ['out'],
-    roots: ['out'],
-    entries: [{ root: 0, path: 'f', type: 'file', mode: 0o644, content: 1, target: '.' }],
-    obstacles: [{ at: 'out/f', kind: 'hardlink-to-canary-file' }],
-    mirror: false
-  },
+  knownEscape(['out'], [fileAt('f')], [{ at: 'out/f', kind: 'hardlink-to-canary-file' }]),
   // A root symlink made after its directory was checked: a later link removed a canary directory recursively.
-  {
-    patterns: ['out'],
-    roots: ['out'],
-    entries: [
-      { root: 0, path: 'x', type: 'dir', mode: 0o755, content: 0, target: '.' },
-      { root: 0, path: '', type: 'symlink', mode: 0o777, content: 0, target: '@/canary' },
-      { root: 0, path: 'dir', type: 'symlink', mode: 0o777, content: 0, target: 'y' }
-    ],
-    obstacles: [],
-    mirror: false
-  }
+  knownEscape(['out'], [dirAt('x', 0o755), linkAt('', '@/canary'), linkAt('dir', 'y')])
 ]

@@ -49,6 +49,12 @@ export interface LocalSigstore {
   identityToken(identity: WorkflowIdentity): string
   /** The environment of a GitHub Actions job of this identity: GITHUB_* and the OIDC request endpoint. */
   jobEnv(identity: WorkflowIdentity): Record<string, string>
+  /** The inputs of keyless signing through this instance (release/, save/, run/). */
+  signingInputs(): Record<string, string>
+  /** The same as CLI flags: --sigstore custom --fulcio-url … */
+  signingFlags(): string[]
+  /** The inputs that verify against this instance's trusted root (verify/, restore policies). */
+  verifyInputs(): Record<string, string>
   /** While set, Fulcio refuses every certificate request with this reason (HTTP 401). */
   refuseCertificates(reason: string | undefined): void
   /** Every request each service answered, with its status. */
@@ -118,7 +124,16 @@ export async function startLocalSigstore(options: { dir?: string } = {}): Promis
   const trustedRootPath = path.join(dir, 'trusted_root.json')
   await writeFile(trustedRootPath, `${JSON.stringify(trustedRoot, null, 2)}\n`)
 
+  const signingInputs = () => ({
+    sigstore: 'custom',
+    'fulcio-url': fulcio,
+    'rekor-url': rekor,
+    'timestamp-url': tsaURL
+  })
   return {
+    signingInputs,
+    signingFlags: () => Object.entries(signingInputs()).flatMap(([name, value]) => [`--${name}`, value]),
+    verifyInputs: () => ({ sigstore: 'custom', 'trusted-root': trustedRootPath }),
     fulcioURL: fulcio,
     rekorURL: rekor,
     tsaURL,
@@ -345,4 +360,10 @@ function authority(uri: string, chain: ArrayBufferView[], start: Date) {
     },
     validFor: { start: start.toISOString() }
   }
+}
+
+/** A job of acme/app's CI workflow (.github/workflows/ci.yml) at `ref`: on pull_request for a pull request's ref. */
+export function ciJob(ref: string): WorkflowIdentity {
+  const event = ref.startsWith('refs/pull/') ? 'pull_request' : 'push'
+  return { repository: 'acme/app', workflow: '.github/workflows/ci.yml', ref, event }
 }

@@ -67,3 +67,21 @@ export async function createTestBucket(name?: string, prefix?: string): Promise<
   }
   return { ...s3TestConfig(), bucket, prefix }
 }
+
+/** The environment of a process that reaches the test server through the AWS credential chain. */
+export function s3CredentialEnv(config: S3StoreConfig): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey,
+    AWS_REGION: config.region ?? 'us-east-1'
+  }
+}
+
+/** The action inputs that reach the test server: its endpoint and credentials (add store or release-store). */
+export function s3ConnectionInputs(config: S3StoreConfig): Record<string, string> {
+  return {
+    endpoint: config.endpoint!,
+    'aws-access-key-id': config.credentials!.accessKeyId,
+    'aws-secret-access-key': config.credentials!.secretAccessKey
+  }
+}

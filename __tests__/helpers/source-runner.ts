@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import * as path from 'node:path'
-import { parseCommandFile } from './action-runner.js'
-import { tempDir } from './trees.js'
+import { collectOutput, inputEnv, parseCommandFile, stepFiles } from './action-runner.js'
 
 /**
  * Runs the TypeScript sources in a node child process (--experimental-transform-types): real node loads the
@@ -16,6 +15,8 @@ export interface SourceRun {
   stdout: string
   stderr: string
   outputs: Record<string, string>
+  /** The job summary a sub-action wrote; empty for the CLI. */
+  summary: string
 }
 
 /** The environment without the caller's GitHub, runner and AWS variables, so a run sees only what it is given. */
@@ -31,13 +32,13 @@ async function run(
   args: string[],
   env: Record<string, string>,
   cwd = ROOT,
-  wrapper: string[] = []
-): Promise<Omit<SourceRun, 'outputs'>> {
+  wrapper: string[] = [],
+  preload: string[] = []
+): Promise<Omit<SourceRun, 'outputs' | 'summary'>> {
   const node = [
     '--experimental-transform-types',
     '--no-warnings',
-    '--import',
-    path.join(ROOT, 'scripts/ts-register.mjs')
+    ...['scripts/ts-register.mjs', ...preload].flatMap(file => ['--import', path.join(ROOT, file)])
   ]
   const [command, ...wrapped] = [...wrapper, process.execPath]
   const child = spawn(command, [...wrapped, ...node, path.join(ROOT, entry), ...args], {
@@ -45,11 +46,7 @@ async function run(
     env: { ...cleanEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', chunk => (stdout += chunk))
-  child.stderr.on('data', chunk => (stderr += chunk))
-  const exitCode = await new Promise<number>(resolve => child.on('close', code => resolve(code ?? 1)))
+  const { exitCode, stdout, stderr } = await collectOutput(child)
   return { exitCode, stdout, stderr }
 }
 
@@ -59,7 +56,7 @@ export async function runCliFromSource(
   env: Record<string, string> = {},
   cwd?: string
 ): Promise<SourceRun> {
-  return { ...(await run('src/entry/cli.ts', args, env, cwd)), outputs: {} }
+  return { ...(await run('src/entry/cli.ts', args, env, cwd)), outputs: {}, summary: '' }
 }
 
 /** `artifact-action <args>` in a network namespace of its own (`unshare -rn`): only loopback, and nothing on it. */
@@ -68,21 +65,25 @@ export async function runCliWithoutNetwork(
   env: Record<string, string> = {},
   cwd?: string
 ): Promise<SourceRun> {
-  return { ...(await run('src/entry/cli.ts', args, env, cwd, ['unshare', '-rn'])), outputs: {} }
+  return { ...(await run('src/entry/cli.ts', args, env, cwd, ['unshare', '-rn'])), outputs: {}, summary: '' }
 }
 
-/** A sub-action from src/entry/<entry>.ts, as the runner runs it: inputs as INPUT_<NAME>, a file for outputs. */
+/**
+ * A sub-action from src/entry/<entry>.ts, as the runner runs it: inputs as INPUT_<NAME>, files for outputs and
+ * the job summary. `preload` names modules (from the repository root) to import first.
+ */
 export async function runActionFromSource(
   entry: string,
   inputs: Record<string, string>,
-  env: Record<string, string> = {}
+  env: Record<string, string> = {},
+  preload: string[] = []
 ): Promise<SourceRun> {
-  const dir = await tempDir('source-step')
-  const files = { GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_STEP_SUMMARY: path.join(dir, 'summary') }
-  for (const file of Object.values(files)) await writeFile(file, '')
-  const inputEnv = Object.fromEntries(
-    Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value])
-  )
-  const result = await run(`src/entry/${entry}.ts`, [], { RUNNER_TEMP: dir, ...files, ...inputEnv, ...env })
-  return { ...result, outputs: parseCommandFile(await readFile(files.GITHUB_OUTPUT, 'utf8')) }
+  const { dir, files } = await stepFiles('source-step')
+  const stepEnv = { RUNNER_TEMP: dir, ...files, ...inputEnv(inputs), ...env }
+  const result = await run(`src/entry/${entry}.ts`, [], stepEnv, ROOT, [], preload)
+  return {
+    ...result,
+    outputs: parseCommandFile(await readFile(files.GITHUB_OUTPUT, 'utf8')),
+    summary: await readFile(files.GITHUB_STEP_SUMMARY, 'utf8')
+  }
 }

@@ -2,7 +2,7 @@ import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { runStep } from '../helpers/action-runner.js'
-import { createTestBucket } from '../helpers/s3.js'
+import { createTestBucket, s3ConnectionInputs } from '../helpers/s3.js'
 import { describeTree, makeBuildTree, seededBytes, tempDir } from '../helpers/trees.js'
 
 /** Inputs a workflow would give, as the runner passes them (declared defaults included). */
@@ -14,9 +14,7 @@ function cacheInputs(config: S3StoreConfig, extra: Record<string, string> = {}):
     'lookup-only': 'false',
     'fail-on-cache-miss': 'false',
     store: `s3://${config.bucket}/ci`,
-    endpoint: config.endpoint!,
-    'aws-access-key-id': config.credentials!.accessKeyId,
-    'aws-secret-access-key': config.credentials!.secretAccessKey,
+    ...s3ConnectionInputs(config),
     ...extra
   }
 }

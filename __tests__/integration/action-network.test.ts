@@ -4,7 +4,7 @@ import * as path from 'node:path'
 import type { S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { runStep } from '../helpers/action-runner.js'
 import { FaultProxy, seededRandom, silentServer } from '../helpers/fault-proxy.js'
-import { createTestBucket } from '../helpers/s3.js'
+import { createTestBucket, s3ConnectionInputs } from '../helpers/s3.js'
 import { describeTree, makeBuildTree, tempDir } from '../helpers/trees.js'
 
 function cacheInputs(config: S3StoreConfig, extra: Record<string, string> = {}): Record<string, string> {
@@ -15,9 +15,7 @@ function cacheInputs(config: S3StoreConfig, extra: Record<string, string> = {}):
     'lookup-only': 'false',
     'fail-on-cache-miss': 'false',
     store: `s3://${config.bucket}/ci`,
-    endpoint: config.endpoint!,
-    'aws-access-key-id': config.credentials!.accessKeyId,
-    'aws-secret-access-key': config.credentials!.secretAccessKey,
+    ...s3ConnectionInputs(config),
     ...extra
   }
 }

@@ -149,27 +149,23 @@ describe('the input readers', () => {
     expect(readCacheInputs().store).toMatchObject({ endpoint: 'http://127.0.0.1:9001', forcePathStyle: false })
   })
 
-  it('refuse a bad boolean in github-release before anything is published', async () => {
-    const releases = await tempDir('releases')
+  /** release/'s inputs for a package into a fresh folder, with `github-release` as given. */
+  const setReleaseInputs = async (githubRelease: string) =>
     setInputs({
       project: 'p',
       version: 'v1.0.0',
       packages: 'x.tgz',
-      'release-store': releases,
-      'github-release': 'ture'
+      'release-store': await tempDir('releases'),
+      'github-release': githubRelease
     })
+
+  it('refuse a bad boolean in github-release before anything is published', async () => {
+    await setReleaseInputs('ture')
     await expect(readReleaseInputs()).rejects.toThrow('github-release: "ture" is not a boolean; use true or false')
   })
 
   it('ask for github-token with github-release before anything is published', async () => {
-    const releases = await tempDir('releases')
-    setInputs({
-      project: 'p',
-      version: 'v1.0.0',
-      packages: 'x.tgz',
-      'release-store': releases,
-      'github-release': 'true'
-    })
+    await setReleaseInputs('true')
     await expect(readReleaseInputs()).rejects.toThrow(/^github-token: required/)
   })
 })

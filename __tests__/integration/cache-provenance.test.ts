@@ -4,20 +4,15 @@ import { verifyPublishedRelease } from '../../src/core/release/release-job.js'
 import { releaseLayout } from '../../src/core/release/release-layout.js'
 import { generateSigningKey } from '../../src/core/signing/keys.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
-import { startLocalSigstore, type LocalSigstore, type WorkflowIdentity } from '../helpers/local-sigstore.js'
-import { createTestBucket } from '../helpers/s3.js'
+import { defaultBranchEvent } from '../helpers/action-runner.js'
+import { ciJob, startLocalSigstore, type LocalSigstore, type WorkflowIdentity } from '../helpers/local-sigstore.js'
+import { createTestBucket, s3CredentialEnv } from '../helpers/s3.js'
 import { runActionFromSource, runCliFromSource } from '../helpers/source-runner.js'
 import { tempDir } from '../helpers/trees.js'
 
-const ci = '.github/workflows/ci.yml'
-const prJob: WorkflowIdentity = {
-  repository: 'acme/app',
-  workflow: ci,
-  ref: 'refs/pull/7/merge',
-  event: 'pull_request'
-}
-const mainJob: WorkflowIdentity = { repository: 'acme/app', workflow: ci, ref: 'refs/heads/main', event: 'push' }
-const tagJob: WorkflowIdentity = { repository: 'acme/app', workflow: ci, ref: 'refs/tags/v2.0.0' }
+const prJob = ciJob('refs/pull/7/merge')
+const mainJob = ciJob('refs/heads/main')
+const tagJob = ciJob('refs/tags/v2.0.0')
 
 /** The pipeline; a PR that changes it (here its salt) gets checkpoints of its own. */
 const pipeline = (salt: string) => `version: 1
@@ -39,13 +34,7 @@ describe('the provenance names the caches a release was built from (radosgw, loc
   const signing = generateSigningKey()
 
   const connection = () => ({ endpoint: cache.endpoint! })
-  const sigstoreInputs = () => ({
-    sigstore: 'custom',
-    'fulcio-url': sigstore.fulcioURL,
-    'rekor-url': sigstore.rekorURL,
-    'timestamp-url': sigstore.tsaURL,
-    'trusted-root': sigstore.trustedRootPath
-  })
+  const sigstoreInputs = () => ({ ...sigstore.signingInputs(), ...sigstore.verifyInputs() })
   /** One job: a workspace and RUNNER_TEMP shared by its steps, as on a runner. */
   const job = async (identity: WorkflowIdentity, jobName = 'build', salt = 'main') => {
     const workspace = await tempDir('prov-ws')
@@ -110,13 +99,8 @@ describe('the provenance names the caches a release was built from (radosgw, loc
     const releaseConfig = await createTestBucket('release-prov')
     releases = new S3Store(releaseConfig)
     releaseUrl = `s3://${releaseConfig.bucket}`
-    s3Env = {
-      AWS_ACCESS_KEY_ID: cache.credentials!.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: cache.credentials!.secretAccessKey,
-      AWS_REGION: 'us-east-1'
-    }
-    eventPath = path.join(await tempDir('prov-event'), 'event.json')
-    await writeFile(eventPath, JSON.stringify({ repository: { default_branch: 'main' } }))
+    s3Env = s3CredentialEnv(cache)
+    eventPath = await defaultBranchEvent()
   }, 60_000)
 
   afterAll(async () => sigstore?.close())

@@ -11,6 +11,7 @@ import { branchScopes, startCacheService, type CacheServiceStandIn } from '../he
 import { cacheServiceFromEnv, CacheServiceClient } from '../../src/github/cache-service.js'
 import { GitHubCacheStore } from '../../src/github/github-cache-store.js'
 import { describeTree, seededBytes, tempDir } from '../helpers/trees.js'
+import { wrapStore } from '../helpers/wrap-store.js'
 
 const MAIN = 'branch/main'
 const PATHS = ['out']
@@ -77,22 +78,6 @@ async function listing(store: ObjectStore): Promise<Map<string, ObjectInfo>> {
 
 async function refs(store: ObjectStore): Promise<string[]> {
   return [...(await listing(store)).keys()].filter(key => key.startsWith('refs/'))
-}
-
-/** A store as `inner`, except for the methods given. */
-function wrapStore(inner: ObjectStore, overrides: Partial<ObjectStore>): ObjectStore {
-  return {
-    location: inner.location,
-    identity: inner.identity,
-    put: (key, body, options) => inner.put(key, body, options),
-    get: (key, range) => inner.get(key, range),
-    getStream: key => inner.getStream(key),
-    head: key => inner.head(key),
-    list: prefix => inner.list(prefix),
-    delete: keys => inner.delete(keys),
-    check: () => inner.check(),
-    ...overrides
-  }
 }
 
 describe('updatable entries on RGW', () => {

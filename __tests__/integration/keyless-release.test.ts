@@ -10,7 +10,7 @@ import { resolveSigstoreInstance } from '../../src/core/signing/sigstore-instanc
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { runStep } from '../helpers/action-runner.js'
 import { startLocalSigstore, type LocalSigstore, type WorkflowIdentity } from '../helpers/local-sigstore.js'
-import { createTestBucket, s3TestClient } from '../helpers/s3.js'
+import { createTestBucket, s3ConnectionInputs, s3CredentialEnv, s3TestClient } from '../helpers/s3.js'
 import { runActionFromSource, runCliFromSource } from '../helpers/source-runner.js'
 import { seededBytes, tempDir } from '../helpers/trees.js'
 
@@ -25,16 +25,6 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
   let s3Env: Record<string, string>
 
   const storeFlags = () => ['--release-store', `s3://${config.bucket}/rel`, '--endpoint', config.endpoint!]
-  const sigstoreFlags = () => [
-    '--sigstore',
-    'custom',
-    '--fulcio-url',
-    sigstore.fulcioURL,
-    '--rekor-url',
-    sigstore.rekorURL,
-    '--timestamp-url',
-    sigstore.tsaURL
-  ]
   /** A keyless release by the CLI in a job of `identity`; `claims` is the repository the provenance names. */
   const release = (version: string, identity: WorkflowIdentity, extra: string[] = []) =>
     runCliFromSource(
@@ -47,7 +37,7 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
         ...storeFlags(),
         '--signing',
         'keyless',
-        ...sigstoreFlags(),
+        ...sigstore.signingFlags(),
         ...extra,
         '*.tgz'
       ],
@@ -63,10 +53,17 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
       project: 'app',
       version,
       keyless: {
-        instance: resolveSigstoreInstance({ sigstore: 'custom', 'trusted-root': sigstore.trustedRootPath }, 'verify'),
+        instance: resolveSigstoreInstance(sigstore.verifyInputs(), 'verify'),
         policy: resolveIdentityPolicy(identity)
       }
     })
+  /** A job of acme on tag v`version` whose workspace holds dist/app-`version`.tgz. */
+  const tagJob = async (version: string, size: number, seed: number): Promise<Record<string, string>> => {
+    const workspace = await tempDir('keyless-ws')
+    await mkdir(path.join(workspace, 'dist'))
+    await writeFile(path.join(workspace, 'dist', `app-${version}.tgz`), seededBytes(size, seed))
+    return { ...sigstore.jobEnv({ ...acme, ref: `refs/tags/v${version}` }), GITHUB_WORKSPACE: workspace }
+  }
   /** Overwrites an object behind the store's back, as anyone with write access to the bucket could. */
   const overwrite = async (objectKey: string, body: Buffer): Promise<Buffer> => {
     const original = (await store.get(objectKey))!
@@ -80,11 +77,7 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
     sigstore = await startLocalSigstore()
     config = await createTestBucket('keyless', 'rel')
     store = new S3Store(config)
-    s3Env = {
-      AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey,
-      AWS_REGION: 'us-east-1'
-    }
+    s3Env = s3CredentialEnv(config)
     packagesDir = await tempDir('keyless-pkgs')
     await writeFile(path.join(packagesDir, 'app-1.0.0.tgz'), seededBytes(50_000, 7))
     const published = await release('v1.0.0', acme)
@@ -270,15 +263,8 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
   })
 
   it('the bundled release and verify actions sign and verify keylessly as the runner runs them', async () => {
-    const workspace = await tempDir('keyless-dist')
-    await mkdir(path.join(workspace, 'dist'))
-    await writeFile(path.join(workspace, 'dist', 'app-4.0.0.tgz'), seededBytes(10_000, 4))
-    const connection = {
-      endpoint: config.endpoint!,
-      'aws-access-key-id': s3Env.AWS_ACCESS_KEY_ID,
-      'aws-secret-access-key': s3Env.AWS_SECRET_ACCESS_KEY
-    }
-    const job = { ...sigstore.jobEnv({ ...acme, ref: 'refs/tags/v4.0.0' }), GITHUB_WORKSPACE: workspace }
+    const connection = s3ConnectionInputs(config)
+    const job = await tagJob('4.0.0', 10_000, 4)
     const released = await runStep(
       'release',
       {
@@ -286,21 +272,14 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
         packages: 'dist/*.tgz',
         'release-store': `s3://${config.bucket}/rel`,
         signing: 'keyless',
-        sigstore: 'custom',
-        'fulcio-url': sigstore.fulcioURL,
-        'rekor-url': sigstore.rekorURL,
-        'timestamp-url': sigstore.tsaURL,
+        ...sigstore.signingInputs(),
         ...connection
       },
       job
     )
     expect(released.outputs).toMatchObject({ version: 'v4.0.0', status: 'published' })
     const verifyInputs = { project: 'app', 'release-store': `s3://${config.bucket}/rel`, ...connection }
-    const verified = await runStep(
-      'verify',
-      { ...verifyInputs, sigstore: 'custom', 'trusted-root': sigstore.trustedRootPath },
-      job
-    )
+    const verified = await runStep('verify', { ...verifyInputs, ...sigstore.verifyInputs() }, job)
     expect(verified.outputs.verified).toBe('true')
     const offline = await runStep('verify', verifyInputs, {
       ...job,
@@ -313,18 +292,8 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
   })
 
   it('the release and verify sub-actions take the Sigstore and identity inputs', async () => {
-    const workspace = await tempDir('keyless-ws')
-    await mkdir(path.join(workspace, 'dist'))
-    await writeFile(path.join(workspace, 'dist', 'app-3.0.0.tgz'), seededBytes(20_000, 3))
-    const connection = {
-      endpoint: config.endpoint!,
-      'aws-access-key-id': s3Env.AWS_ACCESS_KEY_ID,
-      'aws-secret-access-key': s3Env.AWS_SECRET_ACCESS_KEY
-    }
-    const job: Record<string, string> = {
-      ...sigstore.jobEnv({ ...acme, ref: 'refs/tags/v3.0.0' }),
-      GITHUB_WORKSPACE: workspace
-    }
+    const connection = s3ConnectionInputs(config)
+    const job = await tagJob('3.0.0', 20_000, 3)
     const inputs = {
       project: 'app',
       packages: 'dist/*.tgz',
@@ -332,13 +301,7 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
       signing: 'keyless',
       ...connection
     }
-    const instance = {
-      sigstore: 'custom',
-      'fulcio-url': sigstore.fulcioURL,
-      'rekor-url': sigstore.rekorURL,
-      'timestamp-url': sigstore.tsaURL
-    }
-    const released = await runActionFromSource('release', { ...inputs, ...instance }, job)
+    const released = await runActionFromSource('release', { ...inputs, ...sigstore.signingInputs() }, job)
     expect(released.stdout).not.toMatch(/::error::/)
     expect(released.outputs).toMatchObject({ version: 'v3.0.0', status: 'published' })
     expect(released.stdout).not.toContain(job.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
@@ -347,8 +310,7 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
       project: 'app',
       version: 'v3.0.0',
       'release-store': `s3://${config.bucket}/rel`,
-      sigstore: 'custom',
-      'trusted-root': sigstore.trustedRootPath,
+      ...sigstore.verifyInputs(),
       ...connection
     }
     const verified = await runActionFromSource('verify', verifyInputs, job)
@@ -382,7 +344,7 @@ describe('keyless releases against a local Sigstore (Fulcio, Rekor, TSA on loopb
       config.endpoint!,
       '--signing',
       'keyless',
-      ...sigstoreFlags()
+      ...sigstore.signingFlags()
     ]
     const args = ['release', '--project', 'app', '--version', 'v5.0.0', ...flags, '*.tgz']
     sigstore.refuseCertificates('the identity token was refused')

@@ -5,7 +5,7 @@ import { releaseLayout } from '../../src/core/release/release-layout.js'
 import { generateSigningKey } from '../../src/core/signing/keys.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
 import { startLocalSigstore, type LocalSigstore } from '../helpers/local-sigstore.js'
-import { createTestBucket } from '../helpers/s3.js'
+import { createTestBucket, s3CredentialEnv } from '../helpers/s3.js'
 import { runActionFromSource, runCliFromSource, runCliWithoutNetwork } from '../helpers/source-runner.js'
 import { seededBytes, tempDir } from '../helpers/trees.js'
 
@@ -41,11 +41,7 @@ describe('the offline verification kit: verify --offline on a copied release, wi
     sigstore = await startLocalSigstore()
     config = await createTestBucket('offline-kit')
     store = new S3Store(config)
-    s3Env = {
-      AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey,
-      AWS_REGION: 'us-east-1'
-    }
+    s3Env = s3CredentialEnv(config)
     packagesDir = await tempDir('offline-pkgs')
     await writeFile(path.join(packagesDir, 'app-1.0.0.tgz'), seededBytes(40_000, 3))
     await writeFile(path.join(packagesDir, 'release.key'), signing.privateKeyPem)
@@ -72,14 +68,7 @@ describe('the offline verification kit: verify --offline on a copied release, wi
         'v1.0.0-keyless',
         '--signing',
         'keyless',
-        '--sigstore',
-        'custom',
-        '--fulcio-url',
-        sigstore.fulcioURL,
-        '--rekor-url',
-        sigstore.rekorURL,
-        '--timestamp-url',
-        sigstore.tsaURL,
+        ...sigstore.signingFlags(),
         '--kit-trusted-root',
         sigstore.trustedRootPath,
         '*.tgz'
@@ -185,10 +174,7 @@ describe('the offline verification kit: verify --offline on a copied release, wi
         'release-store': `s3://${config.bucket}`,
         endpoint: config.endpoint!,
         signing: 'keyless',
-        sigstore: 'custom',
-        'fulcio-url': sigstore.fulcioURL,
-        'rekor-url': sigstore.rekorURL,
-        'timestamp-url': sigstore.tsaURL,
+        ...sigstore.signingInputs(),
         'kit-trusted-root': sigstore.trustedRootPath
       },
       {

@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { restoreEntry, saveEntry } from '../../src/core/cache/checkpoint-cache.js'
 import { accessKey, manifestKey, objectKey, parseEntryKey, refKey } from '../../src/core/cache/cache-layout.js'
@@ -15,10 +14,11 @@ import { loadManifest } from '../../src/core/manifest/load.js'
 import type { Manifest } from '../../src/core/manifest/model.js'
 import type { ObjectInfo, ObjectStore } from '../../src/core/store/object-store.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
-import { parseCommandFile } from '../helpers/action-runner.js'
+import { defaultBranchEvent } from '../helpers/action-runner.js'
 import { runActionFromSource, runCliFromSource } from '../helpers/source-runner.js'
-import { createTestBucket } from '../helpers/s3.js'
+import { createTestBucket, s3ConnectionInputs, s3CredentialEnv } from '../helpers/s3.js'
 import { describeTree, seededBytes, tempDir } from '../helpers/trees.js'
+import { wrapStore } from '../helpers/wrap-store.js'
 
 /** Short, as a real prune's hour would be; tests age their data past it by setting the prune's clock. */
 const GRACE_MS = 1500
@@ -131,22 +131,6 @@ async function fileObjects(store: ObjectStore, tree: string, file: string): Prom
 
 function removedKeys(report: PruneReport): string[] {
   return report.removed.map(entry => entry.key).sort()
-}
-
-/** A store that behaves as `inner` except for the methods given. */
-function wrapStore(inner: ObjectStore, overrides: Partial<ObjectStore>): ObjectStore {
-  return {
-    location: inner.location,
-    identity: inner.identity,
-    put: (key, body, options) => inner.put(key, body, options),
-    get: (key, range) => inner.get(key, range),
-    getStream: key => inner.getStream(key),
-    head: key => inner.head(key),
-    list: prefix => inner.list(prefix),
-    delete: keys => inner.delete(keys),
-    check: () => inner.check(),
-    ...overrides
-  }
 }
 
 /** Runs `action` once, just before the first write of a key matching `when` goes to the store. */
@@ -624,10 +608,7 @@ describe('prune on RGW', () => {
       const { store, config } = await freshStore('prune-branches-first')
       await mainAndBranches(store)
       const before = await snapshotKeys(store)
-      const env = {
-        AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey
-      }
+      const env = s3CredentialEnv(config)
       const storeArgs = ['--store', `s3://${config.bucket}`, '--endpoint', config.endpoint!]
       // Six trees of about 300 KiB; a budget of 700 KB leaves room for two.
       const args = ['prune', ...storeArgs, '--max-size', '700KB', '--default-branch', 'main']
@@ -666,15 +647,12 @@ describe('prune on RGW', () => {
       await mainAndBranches(store)
       const workspace = await tempDir('prune-ws')
       await writeTree(workspace, { 'y.bin': seededBytes(300 * 1024, 7) })
-      const event = path.join(workspace, 'event.json')
-      await writeFile(event, JSON.stringify({ repository: { default_branch: 'main' } }))
+      const event = await defaultBranchEvent()
       const inputs = {
         path: 'out',
         key: 'deps-eee',
         store: `s3://${config.bucket}`,
-        endpoint: config.endpoint!,
-        'aws-access-key-id': config.credentials!.accessKeyId,
-        'aws-secret-access-key': config.credentials!.secretAccessKey,
+        ...s3ConnectionInputs(config),
         'max-size': '700KB'
       }
       const env = { GITHUB_WORKSPACE: workspace, GITHUB_EVENT_PATH: event }
@@ -708,11 +686,7 @@ describe('prune on RGW', () => {
     let config: S3StoreConfig
     let store: S3Store
     const storeArgs = (): string[] => ['--store', `s3://${config.bucket}`, '--endpoint', config.endpoint!]
-    const credentialEnv = (): Record<string, string> => ({
-      AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey,
-      AWS_REGION: config.region!
-    })
+    const credentialEnv = (): Record<string, string> => s3CredentialEnv(config)
 
     /** A fresh bucket with three entries older than the grace period: old and new in main, pr in pr/4. */
     async function populate(): Promise<void> {
@@ -844,43 +818,14 @@ describe('prune on RGW', () => {
       )
     })
 
-    /** Runs src/entry/prune.ts as the runner runs an action: inputs as INPUT_*, files for outputs and the job summary. */
-    async function runPruneStep(
-      inputs: Record<string, string>
-    ): Promise<{ exitCode: number; stdout: string; outputs: Record<string, string>; summary: string }> {
-      const dir = await tempDir('prune-step')
-      const files = { GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_STEP_SUMMARY: path.join(dir, 'summary') }
-      for (const file of Object.values(files)) await writeFile(file, '')
-      const storeInputs = {
-        store: `s3://${config.bucket}`,
-        endpoint: config.endpoint!,
-        'aws-access-key-id': config.credentials!.accessKeyId,
-        'aws-secret-access-key': config.credentials!.secretAccessKey
-      }
-      const inputEnv = Object.fromEntries(
-        Object.entries({ ...storeInputs, ...inputs }).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value])
+    /** Runs src/entry/prune.ts as the runner runs an action, its clock starting at the test's. */
+    const runPruneStep = (inputs: Record<string, string>) =>
+      runActionFromSource(
+        'prune',
+        { store: `s3://${config.bucket}`, ...s3ConnectionInputs(config), ...inputs },
+        { CLOCK_START_MS: String(clock.now()) },
+        ['__tests__/helpers/clock-start.ts']
       )
-      const cleanEnv = Object.fromEntries(
-        Object.entries(process.env).filter(([name]) => !name.startsWith('INPUT_') && !name.startsWith('AWS_'))
-      )
-      const preloads = ['--import', './scripts/ts-register.mjs', '--import', './__tests__/helpers/clock-start.ts']
-      const args = ['--experimental-transform-types', '--no-warnings', ...preloads, 'src/entry/prune.ts']
-      const clockEnv = { CLOCK_START_MS: String(clock.now()) }
-      const child = spawn(process.execPath, args, {
-        env: { ...cleanEnv, ...files, ...inputEnv, ...clockEnv },
-        stdio: ['ignore', 'pipe', 'pipe']
-      })
-      let stdout = ''
-      child.stdout.on('data', chunk => (stdout += chunk))
-      child.stderr.on('data', chunk => (stdout += chunk))
-      const exitCode = await new Promise<number>(resolve => child.on('close', code => resolve(code ?? 1)))
-      return {
-        exitCode,
-        stdout,
-        outputs: parseCommandFile(await readFile(files.GITHUB_OUTPUT, 'utf8')),
-        summary: await readFile(files.GITHUB_STEP_SUMMARY, 'utf8')
-      }
-    }
 
     it('the sub-action deletes the scopes given, sets its outputs and writes the job summary', async () => {
       await populate()

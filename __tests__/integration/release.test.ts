@@ -87,6 +87,21 @@ describe('releases on RGW', () => {
     }
   }
 
+  /** Verify refuses with `reason` while `objectKey` is changed, and passes again once it is put back. */
+  const expectRefusedWhileTampered = async (
+    objectKey: string,
+    change: (bytes: Buffer) => Buffer,
+    reason: string | RegExp
+  ): Promise<void> => {
+    const restore = await tamper(objectKey, change)
+    try {
+      await expect(verify()).rejects.toThrow(reason)
+    } finally {
+      await restore()
+    }
+    await expect(verify()).resolves.toBeDefined()
+  }
+
   beforeAll(async () => {
     config = await createTestBucket('release', 'rel')
     store = new S3Store(config)
@@ -146,13 +161,7 @@ describe('releases on RGW', () => {
       /provenance.sigstore.json does not match/
     ]
   ])('fails verify after changing %s', async (_what, keyOf, change, reason) => {
-    const restore = await tamper(keyOf(), change)
-    try {
-      await expect(verify()).rejects.toThrow(reason)
-    } finally {
-      await restore()
-    }
-    await expect(verify()).resolves.toBeDefined()
+    await expectRefusedWhileTampered(keyOf(), change, reason)
   })
 
   it('fails verify when provenance and release.json are both rewritten but the signature is not', async () => {
@@ -286,17 +295,12 @@ describe('releases on RGW', () => {
     ]
   ])('refuses a release.json whose %s was edited, naming the field', async (_field, edit, reason) => {
     const recordKey = releaseLayout.record('app', 'v1.0.0')
-    const restore = await tamper(recordKey, bytes => {
+    const rewrite = (bytes: Buffer) => {
       const record = JSON.parse(bytes.toString())
       edit(record)
       return Buffer.from(JSON.stringify(record))
-    })
-    try {
-      await expect(verify()).rejects.toThrow(reason)
-    } finally {
-      await restore()
     }
-    await expect(verify()).resolves.toBeDefined()
+    await expectRefusedWhileTampered(recordKey, rewrite, reason)
   })
 
   it('refuses a file in packages/ that the signed provenance does not name', async () => {
@@ -510,18 +514,8 @@ describe('releases on RGW', () => {
         env,
         encoding: 'utf8'
       })
-    cli(
-      'release',
-      '--project',
-      'app',
-      '--version',
-      'v0.1.0',
-      '--release-store',
-      releases,
-      '--signing-key-file',
-      'release.key',
-      'dist/*.tgz'
-    )
+    const release = ['--project', 'app', '--version', 'v0.1.0', '--release-store', releases]
+    cli('release', ...release, '--signing-key-file', 'release.key', 'dist/*.tgz')
 
     const bundle = JSON.parse(await readFile(path.join(releases, releaseLayout.provenance('app', 'v0.1.0')), 'utf8'))
     const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString())
@@ -530,17 +524,7 @@ describe('releases on RGW', () => {
       { uri: 'git+https://github.com/acme/app@refs/heads/trunk', digest: { gitCommit: head } }
     ])
     expect(JSON.stringify(statement)).not.toMatch(/git@github|refs\/tags|actions\/runner/)
-    const verified = cli(
-      'verify',
-      '--project',
-      'app',
-      '--version',
-      'v0.1.0',
-      '--release-store',
-      releases,
-      '--public-key',
-      'release.pub'
-    )
+    const verified = cli('verify', ...release, '--public-key', 'release.pub')
     expect(verified).toContain(`verified app v0.1.0 (https://github.com/acme/app@${head.slice(0, 12)})`)
   })
 })

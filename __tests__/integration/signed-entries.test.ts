@@ -9,19 +9,14 @@ import { resolveIdentityPolicy } from '../../src/core/signing/identity-policy.js
 import { generateSigningKey } from '../../src/core/signing/keys.js'
 import { resolveSigstoreInstance } from '../../src/core/signing/sigstore-instance.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
-import { startLocalSigstore, type LocalSigstore, type WorkflowIdentity } from '../helpers/local-sigstore.js'
-import { createTestBucket } from '../helpers/s3.js'
+import { defaultBranchEvent } from '../helpers/action-runner.js'
+import { ciJob, startLocalSigstore, type LocalSigstore, type WorkflowIdentity } from '../helpers/local-sigstore.js'
+import { createTestBucket, s3CredentialEnv } from '../helpers/s3.js'
 import { runActionFromSource, runCliFromSource } from '../helpers/source-runner.js'
 import { tempDir } from '../helpers/trees.js'
 
-const ci = '.github/workflows/ci.yml'
-const prJob: WorkflowIdentity = {
-  repository: 'acme/app',
-  workflow: ci,
-  ref: 'refs/pull/12/merge',
-  event: 'pull_request'
-}
-const mainJob: WorkflowIdentity = { repository: 'acme/app', workflow: ci, ref: 'refs/heads/main', event: 'push' }
+const prJob = ciJob('refs/pull/12/merge')
+const mainJob = ciJob('refs/heads/main')
 const releaseJob: WorkflowIdentity = {
   repository: 'acme/app',
   workflow: '.github/workflows/release.yml',
@@ -68,10 +63,7 @@ describe('signed cache entries and restore policies (radosgw, keyless against a 
         key,
         ...storeInputs(),
         signing: 'keyless',
-        sigstore: 'custom',
-        'fulcio-url': sigstore.fulcioURL,
-        'rekor-url': sigstore.rekorURL,
-        'timestamp-url': sigstore.tsaURL
+        ...sigstore.signingInputs()
       },
       jobEnv(identity, dir, env)
     )
@@ -84,7 +76,7 @@ describe('signed cache entries and restore policies (radosgw, keyless against a 
     const dir = await tempDir('signed-restore')
     const run = await runActionFromSource(
       'restore-only',
-      { path: 'deps', ...storeInputs(), sigstore: 'custom', 'trusted-root': sigstore.trustedRootPath, ...inputs },
+      { path: 'deps', ...storeInputs(), ...sigstore.verifyInputs(), ...inputs },
       jobEnv(identity, dir)
     )
     const restored = await readFile(path.join(dir, 'deps', 'lib.txt'), 'utf8').catch(() => undefined)
@@ -94,7 +86,7 @@ describe('signed cache entries and restore policies (radosgw, keyless against a 
     rule,
     publicKeys: [],
     keyless: {
-      instance: resolveSigstoreInstance({ sigstore: 'custom', 'trusted-root': sigstore.trustedRootPath }, 'verify'),
+      instance: resolveSigstoreInstance(sigstore.verifyInputs(), 'verify'),
       identity: resolveIdentityPolicy({ 'source-repository': 'acme/app' })
     }
   })
@@ -118,13 +110,8 @@ describe('signed cache entries and restore policies (radosgw, keyless against a 
     sigstore = await startLocalSigstore()
     config = await createTestBucket('signed-entries', 'ci')
     store = new S3Store(config)
-    s3Env = {
-      AWS_ACCESS_KEY_ID: config.credentials!.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: config.credentials!.secretAccessKey,
-      AWS_REGION: 'us-east-1'
-    }
-    eventPath = path.join(await tempDir('signed-event'), 'event.json')
-    await writeFile(eventPath, JSON.stringify({ repository: { default_branch: 'main' } }))
+    s3Env = s3CredentialEnv(config)
+    eventPath = await defaultBranchEvent()
     await keylessSave(prJob, 'deps-pr-1', 'from the PR')
     await keylessSave(mainJob, 'deps-main-1', 'from main')
   }, 120_000)

@@ -1,8 +1,11 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
+import { sha256Hex } from '../../src/core/store/codec.js'
+import { chunkBuffer } from '../../src/core/store/fastcdc.js'
 import { FsStore } from '../../src/core/store/fs-store.js'
 import { decodeManifest, decodeManifestColumns } from '../../src/core/manifest/encoding.js'
 import { Codec, MAX_FRAME_BLOBS } from '../../src/core/manifest/model.js'
+import { objectKey } from '../../src/core/cache/cache-layout.js'
 import { materializeTree } from '../../src/core/store/materialize.js'
 import { snapshotTree, type SnapshotTuning } from '../../src/core/store/snapshot.js'
 import { describeTree, seededBytes, tempDir } from '../helpers/trees.js'
@@ -85,6 +88,40 @@ describe('snapshot', () => {
     expect(again.stats.bytesUploaded).toBe(0)
     expect(again.stats.bytesDeduplicated).toBe(again.stats.treeBytes)
     expect(again.reusedObjects.size).toBeGreaterThan(1)
+  })
+
+  it('stops asking before each put once the store holds nothing, and still takes a chunk it holds as stored', async () => {
+    const dir = await tempDir('cold')
+    const text = Buffer.from(Array.from({ length: 200_000 }, (_, i) => `line ${i} of the build log\n`).join(''))
+    await writeFile(path.join(dir, 'build.log'), text)
+    const chunk = { minSize: 64 * 1024, avgSize: 256 * 1024, maxSize: 1024 * 1024 }
+    const chunks = chunkBuffer(text, chunk)
+    expect(chunks.length).toBeGreaterThan(12)
+    // Another client stored the last chunk raw, where this save would compress it.
+    const last = chunks[chunks.length - 1]
+    const heads: string[] = []
+    const store = new (class extends FsStore {
+      override head(key: string) {
+        heads.push(key)
+        return super.head(key)
+      }
+    })(await tempDir('store'))
+    await store.put(objectKey(sha256Hex(last)), last, { ifNoneMatch: true })
+
+    const snapshot = await snapshotTree({ store, roots: [{ spec: 'tree', absolute: dir }], tuning: { chunk } })
+    expect(heads.length).toBeLessThan(chunks.length)
+    expect(snapshot.reusedObjects.has(sha256Hex(last))).toBe(true)
+    expect(snapshot.stats.bytesDeduplicated).toBe(last.length)
+    const manifest = decodeManifest(snapshot.encoded, snapshot.digest)
+    expect(manifest.blobs[sha256Hex(last)]).toEqual([sha256Hex(last), 0, last.length, last.length, Codec.raw])
+    expect(manifest.blobs[sha256Hex(chunks[0])][4]).toBe(Codec.zstd)
+    const target = path.join(await tempDir('restore'), 'tree')
+    await materializeTree({
+      store,
+      manifest: decodeManifestColumns(snapshot.encoded, snapshot.digest),
+      destinations: [target]
+    })
+    expect(await describeTree(target)).toEqual(await describeTree(dir))
   })
 
   it(`puts at most ${MAX_FRAME_BLOBS} blobs in a shared frame`, async () => {

@@ -3,9 +3,9 @@ import { cp, mkdir, readdir, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { releaseLayout } from '../../src/core/release/release-layout.js'
 import { S3Store, type S3StoreConfig } from '../../src/core/store/s3-store.js'
-import { runStep } from '../helpers/action-runner.js'
+import { defaultBranchEvent, runStep } from '../helpers/action-runner.js'
 import { startLocalSigstore, type LocalSigstore, type WorkflowIdentity } from '../helpers/local-sigstore.js'
-import { createTestBucket } from '../helpers/s3.js'
+import { createTestBucket, s3CredentialEnv } from '../helpers/s3.js'
 import { tempDir } from '../helpers/trees.js'
 
 /**
@@ -30,31 +30,20 @@ describe('the two-job release example (build without credentials, then sign and 
     sigstore = await startLocalSigstore()
     cache = await createTestBucket('two-job-cache', 'ci')
     releases = await createTestBucket('two-job-releases')
-    s3Env = {
-      AWS_ACCESS_KEY_ID: cache.credentials!.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: cache.credentials!.secretAccessKey,
-      AWS_REGION: 'us-east-1'
-    }
-    eventPath = path.join(await tempDir('two-job-event'), 'event.json')
-    await writeFile(eventPath, JSON.stringify({ repository: { default_branch: 'main' } }))
+    s3Env = s3CredentialEnv(cache)
+    eventPath = await defaultBranchEvent()
   }, 60_000)
 
   afterAll(async () => sigstore?.close())
 
   it('runs both jobs in order: the build job cannot sign, the release job checks digests, signs and publishes', async () => {
     const connection = { endpoint: cache.endpoint! }
-    const keylessInputs = {
-      sigstore: 'custom',
-      'fulcio-url': sigstore.fulcioURL,
-      'rekor-url': sigstore.rekorURL,
-      'timestamp-url': sigstore.tsaURL
-    }
     const releaseInputs = {
       project: 'hello',
       'release-store': `s3://${releases.bucket}`,
       store: `s3://${cache.bucket}/ci`,
       signing: 'keyless',
-      ...keylessInputs,
+      ...sigstore.signingInputs(),
       ...connection
     }
 
@@ -79,8 +68,7 @@ describe('the two-job release example (build without credentials, then sign and 
         pipeline: 'examples/hello/pipeline.yml',
         store: `s3://${cache.bucket}/ci`,
         'restore-policy': 'default-branch',
-        sigstore: 'custom',
-        'trusted-root': sigstore.trustedRootPath,
+        ...sigstore.verifyInputs(),
         ...connection
       },
       buildEnv
@@ -126,8 +114,7 @@ describe('the two-job release example (build without credentials, then sign and 
         project: 'hello',
         version: 'v1.0.0',
         'release-store': `s3://${releases.bucket}`,
-        sigstore: 'custom',
-        'trusted-root': sigstore.trustedRootPath,
+        ...sigstore.verifyInputs(),
         ...connection
       },
       releaseEnv

@@ -1,9 +1,8 @@
 import * as core from '@actions/core'
+import { pruneInputs } from '../config/step-core.js'
 import type { PruneReport } from '../core/cache/prune-plan.js'
 import { formatDuration } from '../core/cache/prune-rules.js'
-import { pruneStore } from '../core/cache/prune.js'
 import { formatBytes } from '../core/report-format.js'
-import { openStore } from '../core/store/open-store.js'
 import type { PruneInputValues } from './inputs/prune.js'
 import { writeSummaryGrid, writeSummaryTable } from './job-summary.js'
 import { PruneOutputs } from './names.js'
@@ -60,8 +59,7 @@ async function writePruneSummary(report: PruneReport): Promise<void> {
  * that cannot run fails the step: a refusal means the store needs a look.
  */
 export async function pruneCache(inputs: PruneInputValues): Promise<void> {
-  const store = openStore(inputs.store)
-  const report = await pruneStore({ store, ...inputs.rules, log: core.info })
+  const report = await pruneInputs(inputs, { log: core.info })
   logRemoved(report)
   for (const warning of report.warnings) core.warning(warning)
   core.info(

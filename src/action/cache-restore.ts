@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
-import { restoreEntry, type RestoreResult } from '../core/cache/checkpoint-cache.js'
+import { restoreInputs } from '../config/step-core.js'
+import type { RestoreResult } from '../core/cache/checkpoint-cache.js'
 import { readScopes } from '../core/cache/scope.js'
 import { isNamedError } from '../core/errors.js'
 import { formatBytes, formatRetries, progressPrinter } from '../core/report-format.js'
@@ -27,16 +28,9 @@ export async function restoreCache(inputs: CacheInputs, state: StateProvider): P
   let store: ObjectStore | undefined
   try {
     store = openStore(config)
-    result = await restoreEntry({
+    result = await restoreInputs(inputs, {
       store,
-      key,
-      restoreKeys,
-      paths: inputs.paths,
-      workspace: inputs.workspace,
       readScopes: readScopes(refContextFromEnv()),
-      lookupOnly,
-      exactMirror: inputs.exactMirror,
-      policy: inputs.policy,
       onProgress: progressPrinter('Downloaded', core.info)
     })
     for (const entry of result.refused ?? []) {

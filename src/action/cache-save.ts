@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { saveEntry } from '../core/cache/checkpoint-cache.js'
+import { saveInputs } from '../config/step-core.js'
 import { pruneStore } from '../core/cache/prune.js'
 import { readScopes } from '../core/cache/scope.js'
 import { errorMessage, isNamedError } from '../core/errors.js'
@@ -41,19 +41,15 @@ async function saveToStore(inputs: CacheInputs, key: string, matchedTree: string
   const { paths, store: config } = inputs
   const started = Date.now()
   try {
-    const result = await saveEntry({
-      store: openStore(config),
-      key,
-      restoreKeys: inputs.restoreKeys,
-      paths,
-      workspace: inputs.workspace,
-      readScopes: readScopes(refContextFromEnv()),
-      baseTrees: matchedTree ? [matchedTree] : [],
-      update: inputs.update,
-      hitTree: hitTree || undefined,
-      signing: inputs.signing,
-      onProgress: progressPrinter('Uploaded', core.info)
-    })
+    const result = await saveInputs(
+      { ...inputs, key },
+      {
+        store: openStore(config),
+        readScopes: readScopes(refContextFromEnv()),
+        onProgress: progressPrinter('Uploaded', core.info)
+      },
+      { baseTrees: matchedTree ? [matchedTree] : [], hitTree: hitTree || undefined }
+    )
     if (result.status === 'no-files') {
       core.warning(
         'Path Validation Error: Path(s) specified in the action for caching do(es) not exist, ' +

@@ -71,12 +71,17 @@ export const RunOutputs = {
   FinalKey: 'final-key'
 } as const
 
-export const ReleaseInputs = {
+/** The inputs that name a release and its store, in release/ and verify/ alike. */
+const ReleaseNameInputs = {
   Project: 'project',
   Version: 'version',
+  ReleaseStore: 'release-store'
+} as const
+
+export const ReleaseInputs = {
+  ...ReleaseNameInputs,
   Packages: 'packages',
   PlanFile: 'plan-file',
-  ReleaseStore: 'release-store',
   Signing: 'signing',
   SigningKey: 'signing-key',
   GitHubRelease: 'github-release',
@@ -103,9 +108,7 @@ export const SigstoreSigningInputs = [
 export const SigstoreVerifyInputs = [SigstoreInputs.Sigstore, SigstoreInputs.TrustedRoot] as const
 
 export const VerifyInputs = {
-  Project: 'project',
-  Version: 'version',
-  ReleaseStore: 'release-store',
+  ...ReleaseNameInputs,
   PublicKey: 'public-key',
   RequireCacheFrom: 'require-cache-from'
 } as const

@@ -2,13 +2,13 @@ import * as core from '@actions/core'
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
+import { runInputs } from '../config/step-core.js'
 import { readScopes } from '../core/cache/scope.js'
-import { runPipelineJob, type PipelineJobProgress } from '../core/pipeline/pipeline-job.js'
+import type { PipelineJobProgress } from '../core/pipeline/pipeline-job.js'
 import type { PipelineLog } from '../core/pipeline/runner.js'
 import type { StageReport } from '../core/pipeline/stage-report.js'
 import { formatPlan, type Plan } from '../core/pipeline/stage-keys.js'
 import { TIMELINE_HEADER, timelineRows } from '../core/report-format.js'
-import { openStore } from '../core/store/open-store.js'
 import { refContextFromEnv } from '../github/runner-context.js'
 import type { RunInputValues } from './inputs/run.js'
 import { noteRestored } from './entry-trust.js'
@@ -28,13 +28,8 @@ export async function runPipeline(inputs: RunInputValues): Promise<void> {
   for (const name of new Set(pipeline.stages.flatMap(stage => stage.secretEnv)))
     if (process.env[name]) core.setSecret(process.env[name]!)
   const progress: PipelineJobProgress = {}
-  const { plan, result } = await runPipelineJob({
-    pipeline,
-    store: openStore(inputs.store),
+  const { plan, result } = await runInputs(inputs, {
     readScopes: readScopes(refContextFromEnv()),
-    needFinalTree: inputs.restoreFinalTree,
-    policy: inputs.policy,
-    signing: inputs.signing,
     log: actionLog,
     sourcesDir: path.join(
       process.env.RUNNER_TEMP || path.join(workspace, '.artifact-action'),

@@ -1,45 +1,34 @@
 import * as core from '@actions/core'
 import { readRestored, restoredDependency } from '../core/cache/restore-record.js'
+import { publishInputs } from '../config/step-core.js'
 import { buildContextFromEnv } from '../core/release/provenance.js'
-import { publishRelease, type StatementSigner } from '../core/release/publish-release.js'
-import { keylessSigner, keySigner, resolvePackages } from '../core/release/release-job.js'
 import { releaseLayout } from '../core/release/release-layout.js'
 import { formatBytes } from '../core/report-format.js'
 import { openStore } from '../core/store/open-store.js'
 import { describeStore } from '../core/store/store-config.js'
 import { publishGitHubRelease, releaseNotes } from '../github/github-release.js'
 import { restoreRecordFrom } from './entry-trust.js'
-import type { ReleaseInputValues, ReleaseSigning } from './inputs/release.js'
+import type { ReleaseInputValues } from './inputs/release.js'
 import { writeSummaryGrid } from './job-summary.js'
 import { ReleaseOutputs } from './names.js'
-
-function signerOf(signing: ReleaseSigning): StatementSigner {
-  if (signing.method === 'key') return keySigner(signing.key)
-  return keylessSigner(() => core.getIDToken('sigstore').catch(() => undefined), signing.instance)
-}
 
 /** The release/ sub-action: publish packages and signed provenance, then optionally a GitHub Release. */
 export async function publishReleaseStep(inputs: ReleaseInputValues): Promise<void> {
   const { project, version } = inputs
-  const packages = await resolvePackages(inputs.packages, inputs.workspace)
   const context = buildContextFromEnv(process.env)
-  const record = restoreRecordFrom()
-  const restored = record ? await readRestored(record.file, record.job) : []
-  for (const entry of restored) {
-    core.info(`The provenance names the restored ${entry.kind} ${entry.key} (scope ${entry.scope})`)
-  }
   const store = openStore(inputs.releaseStore)
-  const result = await publishRelease({
-    dependencies: restored.map(restoredDependency),
+  const result = await publishInputs(inputs, {
     store,
-    project,
-    version,
-    packages,
     context,
-    plan: inputs.plan,
-    secrets: inputs.secrets,
-    signer: signerOf(inputs.signing),
-    retentionDays: inputs.retentionDays
+    dependencies: async () => {
+      const record = restoreRecordFrom()
+      const restored = record ? await readRestored(record.file, record.job) : []
+      for (const entry of restored) {
+        core.info(`The provenance names the restored ${entry.kind} ${entry.key} (scope ${entry.scope})`)
+      }
+      return restored.map(restoredDependency)
+    },
+    identityToken: () => core.getIDToken('sigstore').catch(() => undefined)
   })
   const where = describeStore(inputs.releaseStore).split(' at ')[0].replace(/\/$/, '')
   const base = `${where}/${releaseLayout.version(project, version)}`

@@ -1,6 +1,8 @@
 import type { EntrySigning, PolicyRule, RestorePolicy } from '../core/cache/entry-signature.js'
 import type { PruneOptions } from '../core/cache/prune.js'
-import type { IdentityPolicy } from '../core/signing/identity-policy.js'
+import type { Pipeline } from '../core/pipeline/definition.js'
+import type { KeylessVerification } from '../core/signing/bundle.js'
+import type { SigningKey } from '../core/signing/keys.js'
 import type { SigstoreInstance } from '../core/signing/sigstore-instance.js'
 import type { StoreConfig } from '../core/store/store-config.js'
 
@@ -23,6 +25,8 @@ export interface CacheInputs {
   signing?: EntrySigning
   /** Which entries a restore accepts; any without. */
   policy?: RestorePolicy
+  /** Restore setuid, setgid and sticky bits as saved (the CLI's --keep-special-modes). */
+  keepSpecialModes?: boolean
   /** upload-chunk-size, in bytes. */
   uploadChunkSize?: number
   store: StoreConfig
@@ -35,13 +39,48 @@ export interface PruneInputValues {
   store: StoreConfig
 }
 
+/** A pipeline run. */
+export interface RunInputValues {
+  pipeline: Pipeline
+  /** When the final checkpoint exists, download it all the same. */
+  restoreFinalTree: boolean
+  store: StoreConfig
+  /** Which checkpoints a restore accepts. */
+  policy: RestorePolicy
+  /** How checkpoints are signed; none without. */
+  signing?: EntrySigning
+  workspace: string
+}
+
+/** How a release is signed: with a key, or keyless with an OIDC token through a Sigstore instance. */
+export type ReleaseSigning = { method: 'key'; key: SigningKey } | { method: 'keyless'; instance: SigstoreInstance }
+
+/** A release to publish. */
+export interface ReleaseInputValues {
+  project: string
+  version: string
+  /** Globs of the package files, relative to the workspace. */
+  packages: string[]
+  /** The plan of the run that built the packages (the plan-file input), parsed. */
+  plan?: unknown
+  releaseStore: StoreConfig
+  signing: ReleaseSigning
+  retentionDays?: number
+  /** With github-release: the token to create it with. */
+  githubRelease?: { token: string }
+  /** Values that must not appear in the release (keys, tokens). */
+  secrets: string[]
+  workspace: string
+}
+
 /** A release verification. */
 export interface VerifyInputValues {
   project: string
   version: string
   releaseStore: StoreConfig
   publicKeyPem?: string
-  keyless: { instance: SigstoreInstance; policy: IdentityPolicy }
+  /** The Sigstore instance and identity policy of a keyless release; none where only a key may have signed. */
+  keyless?: KeylessVerification
   /** require-cache-from: the rule every cache the release names must meet. */
   requireCacheFrom?: PolicyRule
 }

@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { InputError } from '../../core/errors.js'
 import { assertSeparateStores } from '../../core/release/release-job.js'
-import { loadSigningKey, type SigningKey } from '../../core/signing/keys.js'
-import { resolveSigstoreInstance, type SigstoreInstance } from '../../core/signing/sigstore-instance.js'
-import type { StoreConfig } from '../../core/store/store-config.js'
+import type { ReleaseInputValues, ReleaseSigning } from '../../config/step-inputs.js'
+import { loadSigningKey } from '../../core/signing/keys.js'
+import { resolveSigstoreInstance } from '../../core/signing/sigstore-instance.js'
 import { workspaceFromEnv } from '../../github/runner-context.js'
 import { Inputs, KnownInputs, ReleaseInputs, SigstoreSigningInputs, StoreInputs } from '../names.js'
 import {
@@ -19,25 +19,7 @@ import {
   versionInput
 } from './read.js'
 
-/** The inputs of release/. */
-export type ReleaseSigning = { method: 'key'; key: SigningKey } | { method: 'keyless'; instance: SigstoreInstance }
-
-export interface ReleaseInputValues {
-  project: string
-  version: string
-  /** Globs of the package files. */
-  packages: string[]
-  /** The plan of the run that built the packages (the plan-file input), parsed. */
-  plan?: unknown
-  releaseStore: StoreConfig
-  signing: ReleaseSigning
-  retentionDays?: number
-  /** With github-release: the token to create it with. */
-  githubRelease?: { token: string }
-  /** Values that must not appear in the release (keys, tokens). */
-  secrets: string[]
-  workspace: string
-}
+export type { ReleaseInputValues, ReleaseSigning }
 
 function retentionDaysInput(): number | undefined {
   const text = input(ReleaseInputs.RetentionDays)

@@ -1,24 +1,13 @@
 import * as path from 'node:path'
-import type { EntrySigning, RestorePolicy } from '../../core/cache/entry-signature.js'
+import type { RunInputValues } from '../../config/step-inputs.js'
 import { InputError } from '../../core/errors.js'
-import { loadPipeline, parsePipeline, type Pipeline } from '../../core/pipeline/definition.js'
-import type { StoreConfig } from '../../core/store/store-config.js'
+import { loadPipeline, parsePipeline } from '../../core/pipeline/definition.js'
 import { workspaceFromEnv } from '../../github/runner-context.js'
 import { KnownInputs, RunInputs, StoreInputs } from '../names.js'
 import { readEntrySigning, readRestorePolicy } from './trust.js'
 import { assertKnownInputs, booleanInput, input, storeInput } from './read.js'
 
-/** The inputs of run/. */
-export interface RunInputValues {
-  pipeline: Pipeline
-  restoreFinalTree: boolean
-  store: StoreConfig
-  /** Which checkpoints a restore accepts. */
-  policy: RestorePolicy
-  /** How checkpoints are signed; none without. */
-  signing?: EntrySigning
-  workspace: string
-}
+export type { RunInputValues }
 
 /** The inputs of run/: the pipeline (loaded and checked), and the store of its checkpoints. */
 export async function readRunInputs(): Promise<RunInputValues> {

@@ -1,6 +1,6 @@
-import { restoreEntry, saveEntry, type EntryRequest } from '../../core/cache/checkpoint-cache.js'
 import { loadManifest } from '../../core/manifest/load.js'
 import { listEntries } from '../../core/cache/entry-listing.js'
+import { restoreInputs, saveInputs, type EntryHost } from '../../config/step-core.js'
 import type { CacheInputs } from '../../config/step-inputs.js'
 import { openStore } from '../../core/store/open-store.js'
 import { formatAge, formatBytes, formatRetries, progressPrinter } from '../../core/report-format.js'
@@ -29,40 +29,27 @@ const entryOptions = {
   ...scopeOptions
 } satisfies Options
 
-function pathsOf(values: Values, positionals: string[]): string[] {
-  return [...listValue(values, 'path'), ...positionals]
-}
-
 /** The same typed inputs the action's reader builds, from the flags save and restore share. */
 function cacheInputsFrom(values: Values, positionals: string[], hint: string): CacheInputs {
   const store = storeConfigFrom(values)
   return {
     key: requireValue(values, 'key', hint),
-    paths: pathsOf(values, positionals),
+    paths: [...listValue(values, 'path'), ...positionals],
     restoreKeys: listValue(values, 'restore-key'),
     lookupOnly: values['lookup-only'] === true,
     failOnCacheMiss: false,
     exactMirror: values['exact-mirror'] === true,
+    keepSpecialModes: values['keep-special-modes'] === true,
     update: values.update === true,
     store,
     workspace: stringValue(values, 'workspace') ?? process.cwd()
   }
 }
 
-/** The request both save and restore make from the same flags. */
-function entryRequest(
-  values: Values,
-  positionals: string[],
-  verb: 'give the key to save under' | 'give the key to restore',
-  progressVerb: string
-): EntryRequest {
-  const inputs = cacheInputsFrom(values, positionals, verb)
+/** The store, the scopes this job reads, and the progress lines of a save or restore. */
+function entryHost(inputs: CacheInputs, values: Values, progressVerb: string): EntryHost {
   return {
     store: openStore(inputs.store),
-    key: inputs.key,
-    restoreKeys: inputs.restoreKeys,
-    paths: inputs.paths,
-    workspace: inputs.workspace,
     readScopes: scopesFrom(values),
     onProgress: progressPrinter(progressVerb, progress)
   }
@@ -79,20 +66,24 @@ export const saveCommand: Command = {
     update: { type: 'boolean', description: 'when the key exists with another tree, save a new revision of it' }
   },
   async run(values, positionals) {
-    const request = entryRequest(values, positionals, 'give the key to save under', 'uploaded')
-    const { key } = request
-    const result = await saveEntry({ ...request, update: values.update === true, signing: entrySigningFrom(values) })
+    const inputs = {
+      ...cacheInputsFrom(values, positionals, 'give the key to save under'),
+      signing: entrySigningFrom(values)
+    }
+    const host = entryHost(inputs, values, 'uploaded')
+    const { key } = inputs
+    const result = await saveInputs(inputs, host)
     if (result.status === 'unchanged') {
       print(`${key}: unchanged (tree ${result.tree}); nothing saved`)
       return Exit.Ok
     }
     if (result.status === 'no-files') {
-      progress(`nothing to save: no file matches ${pathsOf(values, positionals).join(', ')}`)
+      progress(`nothing to save: no file matches ${inputs.paths.join(', ')}`)
       return Exit.Miss
     }
     if (result.status === 'exists') {
       if (result.updateUnsupported)
-        progress(`notice: --update: ${request.store.location} cannot hold revisions of an entry`)
+        progress(`notice: --update: ${host.store.location} cannot hold revisions of an entry`)
       print(`${key}: already in the store; nothing saved`)
       return Exit.Ok
     }
@@ -121,23 +112,19 @@ export const restoreCommand: Command = {
     'keep-special-modes': { type: 'boolean', description: 'restore setuid, setgid and sticky bits as saved' }
   },
   async run(values, positionals) {
-    const request = entryRequest(values, positionals, 'give the key to restore', 'downloaded')
-    const { key } = request
+    const base = cacheInputsFrom(values, positionals, 'give the key to restore')
+    const host = entryHost(base, values, 'downloaded')
     const policy = restorePolicyFrom(values)
-    const result = await restoreEntry({
-      ...request,
-      lookupOnly: values['lookup-only'] === true,
-      exactMirror: values['exact-mirror'] === true,
-      keepSpecialModes: values['keep-special-modes'] === true,
-      policy
-    })
+    const inputs: CacheInputs = { ...base, policy }
+    const { key } = inputs
+    const result = await restoreInputs(inputs, host)
     for (const entry of result.refused ?? []) {
       progress(
         `warning: entry ${entry.key} (scope ${entry.scope}) refused by --restore-policy ${policy.rule.kind}: ${entry.reason}`
       )
     }
     if (result.status === 'miss') {
-      progress(`cache miss: no entry for ${[key, ...listValue(values, 'restore-key')].join(', ')}`)
+      progress(`cache miss: no entry for ${[key, ...inputs.restoreKeys].join(', ')}`)
       return Exit.Miss
     }
     const { record } = result.match

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import * as path from 'node:path'
+import { verifyInputs } from '../../config/step-core.js'
+import type { VerifyInputValues } from '../../config/step-inputs.js'
 import { parsePolicyRule } from '../../core/cache/entry-signature.js'
 import { InputError } from '../../core/errors.js'
 import { KIT, openReleaseFolder, pinnedCarriedKey, pinnedCarriedRoot } from '../../core/release/offline-kit.js'
-import { verifyPublishedRelease } from '../../core/release/release-job.js'
 import { IdentityInputs, resolveIdentityPolicy } from '../../core/signing/identity-policy.js'
 import { resolveSigstoreInstance } from '../../core/signing/sigstore-instance.js'
 import { Exit, stringValue, type Options, type Values } from '../command.js'
@@ -75,8 +76,9 @@ export async function verifyOffline(values: Values): Promise<number> {
     for (const name of given) pinned.push(`${name} ${stringValue(values, name)}`)
   }
   const policyValues = Object.fromEntries(Object.values(IdentityInputs).map(name => [name, stringValue(values, name)]))
-  const verified = await verifyPublishedRelease({
-    store,
+  const inputs: VerifyInputValues = {
+    // The copied folder, read-only and only under its release's prefix.
+    releaseStore: { kind: 'external', location: store.location, open: () => store },
     project,
     version,
     publicKeyPem,
@@ -96,7 +98,8 @@ export async function verifyOffline(values: Values): Promise<number> {
           policy: resolveIdentityPolicy(policyValues, '--'),
           trustedRootInput: '--trusted-root'
         }
-  })
+  }
+  const verified = await verifyInputs(inputs)
   for (const line of verified.checked) print(`ok: ${line}`)
   for (const line of pinned) print(`pinned: ${line}`)
   print(

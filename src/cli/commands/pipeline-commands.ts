@@ -1,14 +1,15 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
+import { runInputs } from '../../config/step-core.js'
+import type { RunInputValues } from '../../config/step-inputs.js'
 import { InputError } from '../../core/errors.js'
 import { loadPipeline } from '../../core/pipeline/definition.js'
-import { runPipelineJob } from '../../core/pipeline/pipeline-job.js'
 import type { PipelineLog } from '../../core/pipeline/runner.js'
 import { computePlan, diffPlans, formatPlan, type Plan } from '../../core/pipeline/stage-keys.js'
 import { TIMELINE_HEADER, timelineRows } from '../../core/report-format.js'
 import { defaultLocalStoreDir } from '../../core/store/store-config.js'
 import { Exit, stringValue, type Command } from '../command.js'
-import { scopeOptions, scopesFrom, storeFrom, storeOptions } from '../store-options.js'
+import { scopeOptions, scopesFrom, storeConfigFrom, storeOptions } from '../store-options.js'
 import { entrySigningFrom, entrySigningOptions, restorePolicyFrom, restorePolicyOptions } from '../trust-options.js'
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`)
@@ -44,14 +45,16 @@ export const runCommand: Command = {
     'sources-dir': { type: 'string', description: 'where verified sources are kept (default: next to the local store)' }
   },
   async run(values, positionals) {
-    const pipeline = await loadPipeline(pipelineFile(positionals))
-    const { plan, result } = await runPipelineJob({
-      pipeline,
-      store: storeFrom(values),
-      readScopes: scopesFrom(values),
-      needFinalTree: values['no-final-tree'] !== true,
+    const inputs: RunInputValues = {
+      pipeline: await loadPipeline(pipelineFile(positionals)),
+      store: storeConfigFrom(values),
+      restoreFinalTree: values['no-final-tree'] !== true,
       policy: restorePolicyFrom(values),
       signing: entrySigningFrom(values),
+      workspace: process.cwd()
+    }
+    const { plan, result } = await runInputs(inputs, {
+      readScopes: scopesFrom(values),
       log: cliLog,
       sourcesDir: stringValue(values, 'sources-dir') ?? path.join(path.dirname(defaultLocalStoreDir()), 'sources')
     })

@@ -1,8 +1,7 @@
 import type { PruneReport } from '../../core/cache/prune-plan.js'
 import { formatDuration, parsePruneRules } from '../../core/cache/prune-rules.js'
+import { pruneInputs } from '../../config/step-core.js'
 import type { PruneInputValues } from '../../config/step-inputs.js'
-import { pruneStore } from '../../core/cache/prune.js'
-import { openStore } from '../../core/store/open-store.js'
 import { formatAge, formatBytes } from '../../core/report-format.js'
 import { Exit, listValue, stringValue, type Command, type Values } from '../command.js'
 import { storeConfigFrom, storeOptions } from '../store-options.js'
@@ -121,7 +120,7 @@ export const pruneCommand: Command = {
   },
   async run(values, _positionals, { clock }) {
     const inputs: PruneInputValues = { rules: pruneRulesFrom(values), store: storeConfigFrom(values) }
-    const report = await pruneStore({ store: openStore(inputs.store), ...inputs.rules, clock, log: progress })
+    const report = await pruneInputs(inputs, { clock, log: progress })
     for (const warning of report.warnings) progress(`warning: ${warning}`)
     if (values.json === true) print(JSON.stringify(report, null, 2))
     else {

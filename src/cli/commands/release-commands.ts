@@ -3,12 +3,11 @@ import { offlineVerifyOptions, verifyOffline } from './offline-verify.js'
 import * as core from '@actions/core'
 import { execFileSync } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
+import { publishInputs, verifyInputs } from '../../config/step-core.js'
+import type { ReleaseInputValues, ReleaseSigning, VerifyInputValues } from '../../config/step-inputs.js'
 import { InputError } from '../../core/errors.js'
 import { buildContextFromEnv, withSourceFacts } from '../../core/release/provenance.js'
-import { publishRelease } from '../../core/release/publish-release.js'
-import type { StatementSigner } from '../../core/release/publish-release.js'
-import { assertSeparateStores, keylessSigner, keySigner, resolvePackages } from '../../core/release/release-job.js'
-import { verifyPublishedRelease } from '../../core/release/release-job.js'
+import { assertSeparateStores } from '../../core/release/release-job.js'
 import { tagOfRef } from '../../core/git-ref.js'
 import { IdentityInputs, resolveIdentityPolicy } from '../../core/signing/identity-policy.js'
 import { generateSigningKey, loadSigningKey } from '../../core/signing/keys.js'
@@ -69,8 +68,8 @@ async function identityToken(): Promise<string | undefined> {
   return core.getIDToken('sigstore').catch(() => undefined)
 }
 
-/** The signer the flags name, and the secrets it holds (to keep out of the provenance). */
-async function signerFrom(values: Values): Promise<{ signer: StatementSigner; secrets: string[] }> {
+/** The signing the flags name, and the secrets it holds (to keep out of the provenance). */
+async function signingFrom(values: Values): Promise<{ signing: ReleaseSigning; secrets: string[] }> {
   const method = stringValue(values, 'signing') ?? 'key'
   const { Sigstore, FulcioURL, RekorURL, TimestampURL } = SigstoreInputs
   const sigstore = valuesOf(values, [Sigstore, FulcioURL, RekorURL, TimestampURL])
@@ -78,7 +77,7 @@ async function signerFrom(values: Values): Promise<{ signer: StatementSigner; se
     const instance = resolveSigstoreInstance(sigstore, 'sign', '--')
     const kitRoot = stringValue(values, 'kit-trusted-root')
     return {
-      signer: keylessSigner(identityToken, kitRoot ? { ...instance, trustedRootPath: kitRoot } : instance),
+      signing: { method, instance: kitRoot ? { ...instance, trustedRootPath: kitRoot } : instance },
       secrets: []
     }
   }
@@ -88,7 +87,7 @@ async function signerFrom(values: Values): Promise<{ signer: StatementSigner; se
   const keyFile = stringValue(values, 'signing-key-file')
   const pem = keyFile ? await readFile(keyFile, 'utf8').catch(() => '') : process.env.ARTIFACT_ACTION_SIGNING_KEY
   return {
-    signer: keySigner(loadSigningKey(pem, keyFile ? '--signing-key-file' : 'signing-key')),
+    signing: { method, key: loadSigningKey(pem, keyFile ? '--signing-key-file' : 'signing-key') },
     secrets: pem ? [pem] : []
   }
 }
@@ -122,13 +121,23 @@ export const releaseCommand: Command = {
   async run(values, positionals) {
     const project = requireValue(values, 'project', 'give the project name')
     const version = versionFrom(values)
-    const releaseConfig = storeConfigFrom(values, 'release-store')
+    const releaseStore = storeConfigFrom(values, 'release-store')
     if (!stringValue(values, 'release-store'))
       throw new InputError('--release-store: required; give s3://bucket/prefix or a directory that is not the cache')
-    assertSeparateStores(releaseConfig, storeConfigFrom(values))
-    const { signer, secrets } = await signerFrom(values)
+    assertSeparateStores(releaseStore, storeConfigFrom(values))
+    const { signing, secrets } = await signingFrom(values)
     const planFile = stringValue(values, 'plan')
-    const plan = planFile ? JSON.parse(await readFile(planFile, 'utf8')) : undefined
+    const plan: unknown = planFile ? JSON.parse(await readFile(planFile, 'utf8')) : undefined
+    const inputs: ReleaseInputValues = {
+      project,
+      version,
+      packages: positionals,
+      plan,
+      releaseStore,
+      signing,
+      secrets,
+      workspace: process.cwd()
+    }
     const base = buildContextFromEnv(process.env)
     const git =
       base.builder === 'local'
@@ -140,18 +149,9 @@ export const releaseCommand: Command = {
         : undefined
     const repository = stringValue(values, 'repository')
     const context = withSourceFacts(base, { repository, commit: stringValue(values, 'commit'), git })
-    const result = await publishRelease({
-      store: openStore(releaseConfig),
-      project,
-      version,
-      packages: await resolvePackages(positionals, process.cwd()),
-      context,
-      plan,
-      secrets,
-      signer
-    })
+    const result = await publishInputs(inputs, { store: openStore(releaseStore), context, identityToken })
     print(
-      `${result.status === 'published' ? 'published' : 'already published with identical bytes:'} ${project} ${version} in ${describeStore(releaseConfig)}`
+      `${result.status === 'published' ? 'published' : 'already published with identical bytes:'} ${project} ${version} in ${describeStore(releaseStore)}`
     )
     for (const file of result.record.files) print(`  ${file.sha256}  ${file.name} (${formatBytes(file.size)})`)
     return Exit.Ok
@@ -191,9 +191,9 @@ export const verifyCommand: Command = {
       '--require-cache-from',
       stringValue(values, 'default-branch')
     )
-    const verified = await verifyPublishedRelease({
+    const inputs: VerifyInputValues = {
       requireCacheFrom,
-      store: openStore(storeConfigFrom(values, 'release-store')),
+      releaseStore: storeConfigFrom(values, 'release-store'),
       project,
       version,
       publicKeyPem: keyFile ? await readFile(keyFile, 'utf8') : undefined,
@@ -202,7 +202,8 @@ export const verifyCommand: Command = {
         policy: resolveIdentityPolicy(valuesOf(values, Object.values(IdentityInputs)), '--'),
         trustedRootInput: '--trusted-root'
       }
-    })
+    }
+    const verified = await verifyInputs(inputs)
     for (const line of verified.checked) print(`ok: ${line}`)
     if (verified.keySource === 'store')
       print('note: checked against the public key published in the release store; pin it with --public-key')

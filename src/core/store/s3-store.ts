@@ -49,27 +49,8 @@ const DELETE_BATCH = 1000
 /** getStream reads an object in ranged pieces of this size, each resumed on its own. */
 const STREAM_PIECE = 8 * 1024 * 1024
 
-const NETWORK_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'ECONNABORTED',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'EPROTO',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID'
-])
-/** Network failures that a later attempt may not meet: the rest (a wrong host name, TLS trouble) stay. */
-const PASSING_NETWORK_CODES = new Set([
-  'timeout',
+/** Network failures that a later attempt may not meet. */
+const PASSING_SYSTEM_CODES = [
   'ECONNREFUSED',
   'ECONNRESET',
   'EAI_AGAIN',
@@ -79,7 +60,20 @@ const PASSING_NETWORK_CODES = new Set([
   'EPIPE',
   'ECONNABORTED',
   'ERR_STREAM_PREMATURE_CLOSE'
-])
+]
+/** Network failures that stay: a wrong host name, TLS trouble. */
+const STAYING_SYSTEM_CODES = [
+  'ENOTFOUND',
+  'EPROTO',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID'
+]
+const NETWORK_ERROR_CODES = new Set([...PASSING_SYSTEM_CODES, ...STAYING_SYSTEM_CODES])
+/** The network codes (networkCode's, 'timeout' included) that are retried. */
+const PASSING_NETWORK_CODES = new Set(['timeout', ...PASSING_SYSTEM_CODES])
 /** Error codes S3 answers with when a retry may succeed (RequestTimeout comes as a 400). */
 const PASSING_ERROR_NAMES = new Set([
   'SlowDown',
@@ -326,7 +320,8 @@ export class S3Store implements ObjectStore {
           ? {
               ObjectLockMode: 'GOVERNANCE' as const,
               ObjectLockRetainUntilDate: options.retainUntil,
-              ContentMD5: await md5Base64(body)
+              // Content-MD5, which S3 requires on writes that set Object Lock retention.
+              ContentMD5: await digestOf(body, 'md5', 'base64')
             }
           : {})
       }
@@ -378,10 +373,7 @@ export class S3Store implements ObjectStore {
   private async holds(key: string, body: PutBody, payloadHash: string | undefined): Promise<boolean> {
     const stored = await this.get(key)
     if (!stored) return false
-    if (payloadHash) return sha256Hex(stored) === payloadHash
-    const hash = createHash('sha256')
-    for await (const chunk of createReadStream((body as { path: string }).path)) hash.update(chunk as Buffer)
-    return sha256Hex(stored) === hash.digest('hex')
+    return sha256Hex(stored) === (payloadHash ?? (await digestOf(body, 'sha256', 'hex')))
   }
 
   async objectLock(): Promise<ObjectLockStatus> {
@@ -626,10 +618,10 @@ export class S3Store implements ObjectStore {
   }
 }
 
-/** Content-MD5, which S3 requires on writes that set Object Lock retention. */
-async function md5Base64(body: PutBody): Promise<string> {
-  const hash = createHash('md5')
+/** A body's digest; a file body is read from its file. */
+async function digestOf(body: PutBody, algorithm: 'md5' | 'sha256', encoding: 'hex' | 'base64'): Promise<string> {
+  const hash = createHash(algorithm)
   if (isFileBody(body)) for await (const chunk of createReadStream(body.path)) hash.update(chunk as Buffer)
   else hash.update(body)
-  return hash.digest('base64')
+  return hash.digest(encoding)
 }

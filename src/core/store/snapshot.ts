@@ -93,9 +93,19 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const uploads = new TaskPool(tuning.uploads, tuning.bytesInFlight)
   const progress = progressReporter(entries, stats, options.onProgress)
 
+  /** HEADs in a row that found nothing: from HEAD_MISSES_BEFORE_PUTTING on, an object is put without one. */
+  let headMisses = 0
+  /** Corrects a chunk's location to the stored copy, which another save may have encoded otherwise. */
+  const locateStored = (location: BlobLocation, size: number): void => {
+    location[2] = size
+    location[4] = size < location[3] ? Codec.zstd : Codec.raw
+  }
+
   /**
    * Stores an object unless the store has it. `produce` makes its bytes only when they are needed;
    * `location`, when given, is corrected to the stored copy. `rawSize` bytes count as deduplicated when it is there.
+   * While HEADs keep finding nothing (a cold save), objects are put directly: the put refuses one that
+   * is there (If-None-Match), and only then is it looked at, so a cold save makes one request per object.
    */
   const storeObject = async (
     name: string,
@@ -103,11 +113,10 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     produce: () => Promise<Uint8Array>,
     location?: BlobLocation
   ): Promise<void> => {
-    const existing = await store.head(objectKey(name))
-    if (existing && location) {
-      location[2] = existing.size
-      location[4] = existing.size < location[3] ? Codec.zstd : Codec.raw
-    }
+    const asked = headMisses < HEAD_MISSES_BEFORE_PUTTING
+    const existing = asked ? await store.head(objectKey(name)) : undefined
+    if (asked) headMisses = existing ? 0 : headMisses + 1
+    if (existing && location) locateStored(location, existing.size)
     if (existing) {
       // Stored before this save, perhaps garbage a prune is about to collect: checked again after the manifest.
       reusedObjects.add(name)
@@ -121,10 +130,14 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
       stats.bytesUploaded += bytes.length
       stats.objectsUploaded++
       progress.tick()
-    } else {
-      reusedObjects.add(name)
-      stats.bytesDeduplicated += rawSize
+      return
     }
+    // The store had it after all: ask before the next puts again.
+    headMisses = 0
+    const stored = location && (await store.head(objectKey(name)))
+    if (stored) locateStored(location, stored.size)
+    reusedObjects.add(name)
+    stats.bytesDeduplicated += rawSize
   }
 
   const pack = new PackWriter(tuning, (rawSize, seal) =>
@@ -239,6 +252,11 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   return { digest, encoded, stats, reusedObjects }
 }
 
+/**
+ * HEADs in a row that find nothing before a save stops asking before each put: one request per
+ * object instead of two in a cold save, at the cost of uploading an object the store turns out to hold.
+ */
+const HEAD_MISSES_BEFORE_PUTTING = 8
 /** Frames handed to compression at once: libuv's pool has four threads. */
 const FRAMES_COMPRESSING = 4
 /** Frame buffers kept for reuse; beyond these, a spare one is left to the GC. */
