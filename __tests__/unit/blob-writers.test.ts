@@ -21,7 +21,7 @@ import {
   WriteJobReader,
   type WriteJob
 } from '../../src/core/store/write-job.js'
-import { ThreadJobError } from '../../src/core/thread-jobs.js'
+import { ThreadJobError } from '../../src/core/errors.js'
 
 const FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')

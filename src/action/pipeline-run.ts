@@ -4,7 +4,9 @@ import { writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { runInputs } from '../config/step-core.js'
 import { readScopes } from '../core/cache/scope.js'
-import type { PipelineLog, StageReport } from '../core/pipeline/runner.js'
+import type { PipelineJobProgress } from '../core/pipeline/pipeline-job.js'
+import type { PipelineLog } from '../core/pipeline/runner.js'
+import type { StageReport } from '../core/pipeline/stage-report.js'
 import { formatPlan, type Plan } from '../core/pipeline/stage-keys.js'
 import { TIMELINE_HEADER, timelineRows } from '../core/report-format.js'
 import { refContextFromEnv } from '../github/runner-context.js'
@@ -25,18 +27,19 @@ export async function runPipeline(inputs: RunInputValues): Promise<void> {
   const { pipeline, workspace } = inputs
   for (const name of new Set(pipeline.stages.flatMap(stage => stage.secretEnv)))
     if (process.env[name]) core.setSecret(process.env[name]!)
+  const progress: PipelineJobProgress = {}
   const { plan, result } = await runInputs(inputs, {
     readScopes: readScopes(refContextFromEnv()),
     log: actionLog,
     sourcesDir: path.join(
       process.env.RUNNER_TEMP || path.join(workspace, '.artifact-action'),
       'artifact-action-sources'
-    )
+    ),
+    progress
   }).catch(async error => {
     // A failure after planning still publishes the plan, so a later step can report what failed.
-    const failed = error as { plan?: Plan; reports?: StageReport[] }
-    if (failed.plan) await setPlanOutputs(failed.plan, workspace)
-    if (failed.reports) await writeTimeline(failed.reports)
+    if (progress.plan) await setPlanOutputs(progress.plan, workspace)
+    if (progress.stages) await writeTimeline(progress.stages)
     throw error
   })
   if (result.restored) await noteRestored(result.restored)

@@ -1,4 +1,4 @@
-import { errorMessage, isNamedError, type StoreError } from '../core/errors.js'
+import { errorMessage, isNamedError } from '../core/errors.js'
 import { describeStore, type StoreConfig } from '../core/store/store-config.js'
 import { Inputs } from './names.js'
 
@@ -8,7 +8,7 @@ import { Inputs } from './names.js'
  */
 export function storeWarning(verb: string, config: StoreConfig, error: unknown): string {
   const where = `Failed to ${verb} ${describeStore(config)}`
-  if (config.kind === 's3' && isNamedError(error, 'StoreError') && (error as StoreError).failure === 'denied') {
+  if (config.kind === 's3' && isNamedError(error, 'StoreError') && error.failure === 'denied') {
     const inputs = `${Inputs.AccessKeyId}, ${Inputs.SecretAccessKey} and ${Inputs.SessionToken}`
     return (
       `${where}: access denied; check the ${inputs} inputs (without them, the job's AWS credentials) ` +

@@ -8,7 +8,7 @@ import {
 import { pruneStore } from '../core/cache/prune.js'
 import type { PruneReport } from '../core/cache/prune-plan.js'
 import type { Clock } from '../core/clock.js'
-import { runPipelineJob } from '../core/pipeline/pipeline-job.js'
+import { runPipelineJob, type PipelineJobProgress } from '../core/pipeline/pipeline-job.js'
 import type { PipelineLog } from '../core/pipeline/runner.js'
 import type { BuildContext } from '../core/release/provenance.js'
 import {
@@ -85,7 +85,7 @@ export function pruneInputs(
 /** Runs the pipeline: restore, run, checkpoint (see runPipelineJob). */
 export function runInputs(
   inputs: RunInputValues,
-  host: { readScopes: string[]; log: PipelineLog; sourcesDir: string }
+  host: { readScopes: string[]; log: PipelineLog; sourcesDir: string; progress?: PipelineJobProgress }
 ): ReturnType<typeof runPipelineJob> {
   return runPipelineJob({
     pipeline: inputs.pipeline,
@@ -95,7 +95,8 @@ export function runInputs(
     policy: inputs.policy,
     signing: inputs.signing,
     log: host.log,
-    sourcesDir: host.sourcesDir
+    sourcesDir: host.sourcesDir,
+    progress: host.progress
   })
 }
 

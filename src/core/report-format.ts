@@ -1,4 +1,4 @@
-import type { StageReport } from './pipeline/runner.js'
+import type { StageReport } from './pipeline/stage-report.js'
 import type { TransferProgress } from './store/snapshot.js'
 
 export function formatBytes(bytes: number): string {

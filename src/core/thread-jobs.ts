@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Worker, type ResourceLimits } from 'node:worker_threads'
+import { ThreadJobError } from './errors.js'
 import { workerName, type JobMessage, type Reply, type ThreadData } from './thread-protocol.js'
 
 /**
@@ -8,17 +9,6 @@ import { workerName, type JobMessage, type Reply, type ThreadData } from './thre
  * this file's folder in src/. A variable, so that the bundler does not take the file for an asset.
  */
 const SOURCE_HOOKS = '../../scripts/ts-register.mjs'
-
-/** A job's failure as the thread reported it. */
-export class ThreadJobError extends Error {
-  constructor(
-    message: string,
-    readonly code?: string,
-    readonly file?: string
-  ) {
-    super(message)
-  }
-}
 
 /**
  * Jobs for a few worker threads running a worker module (`x.worker.ts`, which answers them with

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { stat } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import { BlobClient, RestError } from '@azure/storage-blob'
-import { StoreError } from '../core/errors.js'
+import { isNamedError, StoreError } from '../core/errors.js'
 import type { ByteRange, ObjectInfo, ObjectStore, PutBody, PutOptions } from '../core/store/object-store.js'
 import type { CacheService, DownloadTarget } from './cache-service.js'
 
@@ -167,7 +167,7 @@ export class GitHubCacheStore implements ObjectStore {
       await blob.uploadFile(body.path, options)
       return body.size
     } catch (error) {
-      if (error instanceof StoreError) throw error
+      if (isNamedError(error, 'StoreError')) throw error
       throw blobError(error, 'put', key)
     }
   }

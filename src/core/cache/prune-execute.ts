@@ -1,3 +1,4 @@
+import { PruneRefusedError } from '../errors.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
 import { mapLimit } from '../task-pool.js'
 import { CACHE_PREFIXES, kindOf, manifestKey } from './cache-layout.js'
@@ -6,7 +7,6 @@ import {
   countDeleted,
   markManifest,
   orderedListing,
-  PruneRefusedError,
   readRef,
   READ_CONCURRENCY,
   refusal,

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import { errorMessage, InputError, isNamedError } from '../errors.js'
+import { errorMessage, InputError, isNamedError, PruneRefusedError } from '../errors.js'
 import { loadManifestColumns } from '../manifest/load.js'
 import { releaseLayout } from '../release/release-layout.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
@@ -28,11 +28,6 @@ import { branchScope } from './scope.js'
 /** Written at the root of a release store by the release code; a store holding it is never pruned. */
 export const RELEASE_STORE_MARKER = releaseLayout.marker
 export const DEFAULT_GRACE_MS = 60 * 60 * 1000
-
-/** The prune stops before deleting anything when its view of the store looks incomplete or wrong. */
-export class PruneRefusedError extends Error {
-  override name = 'PruneRefusedError'
-}
 
 // ---------------------------------------------------------------- eviction (pure)
 

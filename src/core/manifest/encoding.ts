@@ -1,4 +1,4 @@
-import { IntegrityError } from '../errors.js'
+import { IntegrityError, isNamedError } from '../errors.js'
 import { sha256Hex, unzstdSync, zstdSync } from '../store/codec.js'
 import {
   columnsOf,
@@ -78,7 +78,7 @@ function readStored(stored: Uint8Array, expectedDigest: string): { columns: Mani
     if (treeDigest(manifest) !== expectedDigest) throw mismatch()
     return { columns: columnsOf(manifest), manifest }
   } catch (error) {
-    throw error instanceof IntegrityError
+    throw isNamedError(error, 'IntegrityError')
       ? error
       : new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} is unreadable`)
   }

@@ -1,4 +1,4 @@
-import { IntegrityError } from '../errors.js'
+import { IntegrityError, isNamedError } from '../errors.js'
 import { unsafeOnWindows } from '../store/platform.js'
 import { columnsOf, EntryCode, type ManifestColumns } from './columns.js'
 import { Codec, READABLE_SCHEMAS, type Manifest } from './model.js'
@@ -46,7 +46,7 @@ export function validateManifest(manifest: Manifest): void {
   try {
     columns = columnsOf(manifest)
   } catch (error) {
-    throw error instanceof IntegrityError
+    throw isNamedError(error, 'IntegrityError')
       ? error
       : new IntegrityError(`manifest is malformed: ${(error as Error).message}`)
   }

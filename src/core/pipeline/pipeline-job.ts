@@ -6,7 +6,13 @@ import { sha256Hex } from '../store/codec.js'
 import { objectKey } from '../cache/cache-layout.js'
 import type { ObjectStore } from '../store/object-store.js'
 import type { Pipeline, PipelineStage } from './definition.js'
-import { runPipeline, type PipelineLog, type PipelineResult, type RunnableStage } from './runner.js'
+import {
+  runPipeline,
+  type PipelineLog,
+  type PipelineProgress,
+  type PipelineResult,
+  type RunnableStage
+} from './runner.js'
 import { fetchSources } from './sources.js'
 import { computePlan, type Plan } from './stage-keys.js'
 
@@ -21,9 +27,19 @@ export interface PipelineJobOptions {
   env?: NodeJS.ProcessEnv
   policy?: RestorePolicy
   signing?: EntrySigning
+  /** Filled in when the job fails, so the caller can still publish the plan and the stages' outcomes. */
+  progress?: PipelineJobProgress
 }
 
-/** Computes the plan, then restores, runs and checkpoints the pipeline; a failure after planning carries the plan. */
+/** How far a job got before it failed: the plan once computed, and the stages' outcomes once one failed. */
+export interface PipelineJobProgress extends PipelineProgress {
+  plan?: Plan
+}
+
+/**
+ * Computes the plan, then restores, runs and checkpoints the pipeline; a failure after planning leaves the plan
+ * in `progress`.
+ */
 export async function runPipelineJob(options: PipelineJobOptions): Promise<{ plan: Plan; result: PipelineResult }> {
   const { pipeline } = options
   const plan = await computePlan(pipeline)
@@ -49,11 +65,13 @@ export async function runPipelineJob(options: PipelineJobOptions): Promise<{ pla
       log: options.log,
       env: options.env,
       policy: options.policy,
-      signing: options.signing
+      signing: options.signing,
+      progress: options.progress
     })
     return { plan, result }
   } catch (error) {
-    throw error instanceof Error ? Object.assign(error, { plan }) : error
+    if (options.progress) options.progress.plan = plan
+    throw error
   }
 }
 

@@ -3,9 +3,10 @@ import * as path from 'node:path'
 import { restoreEntry, saveEntry } from '../cache/checkpoint-cache.js'
 import type { EntrySigning, RestorePolicy } from '../cache/entry-signature.js'
 import type { RestoredEntry } from '../cache/restore-record.js'
-import { InputError } from '../errors.js'
+import { InputError, isNamedError, StageFailedError } from '../errors.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { runStageCommand } from './stage-process.js'
+import type { StageReport } from './stage-report.js'
 
 /** What the runner needs of one stage: its definition and its key from the plan. */
 export interface RunnableStage {
@@ -20,17 +21,6 @@ export interface RunnableStage {
   checkpoint: boolean
   /** Fetches and verifies the stage's pinned sources into its working directory. */
   prepare?: () => Promise<void>
-}
-
-export type StageOutcome = 'restored' | 'ran' | 'failed' | 'skipped' | 'cached'
-
-export interface StageReport {
-  id: string
-  key: string
-  outcome: StageOutcome
-  seconds: number
-  /** Bytes uploaded for a checkpoint, or downloaded for a restore. */
-  bytes: number
 }
 
 export interface PipelineLog {
@@ -55,6 +45,13 @@ export interface RunPipelineOptions {
   /** Which checkpoints may be restored (default any), and how new ones are signed (default unsigned). */
   policy?: RestorePolicy
   signing?: EntrySigning
+  /** Filled in when a stage fails, so the caller can report how far the run got. */
+  progress?: PipelineProgress
+}
+
+/** How far a run got before it failed: every stage's outcome, set once a stage fails. */
+export interface PipelineProgress {
+  stages?: StageReport[]
 }
 
 export interface PipelineResult {
@@ -62,10 +59,6 @@ export interface PipelineResult {
   stages: StageReport[]
   /** The checkpoint whose tree this run restored and built on, if any. */
   restored?: RestoredEntry
-}
-
-export class StageFailedError extends Error {
-  override name = 'StageFailedError'
 }
 
 /** Checkpoint entry key of a stage. Its key already hashes everything before it. */
@@ -139,13 +132,15 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     try {
       await log.group(`stage ${stage.id} (${stage.key.slice(0, 12)})`, async () => {
         await stage.prepare?.()
-        await runStage(stage, options)
+        const failure = await runStage(stage, options)
+        if (failure) throw new StageFailedError(failure, reports)
         await assertOutputs(stage, options.rootDir)
       })
     } catch (error) {
       report.outcome = 'failed'
       report.seconds = (Date.now() - started) / 1000
-      throw Object.assign(error as Error, { reports })
+      if (options.progress) options.progress.stages = reports
+      throw error
     }
     report.outcome = 'ran'
     if (stage.checkpoint || index === last) {
@@ -188,13 +183,14 @@ async function tryRestore(
     const entry = { key, scope, version, tree, ...(result.signer ? { signer: result.signer } : {}) }
     return { bytes: result.stats?.bytesDownloaded ?? 0, tree, entry }
   } catch (error) {
-    if ((error as Error).name === 'InputError') throw error
+    if (isNamedError(error, 'InputError')) throw error
     log.warning(`a checkpoint could not be restored and will be rebuilt: ${(error as Error).message}`)
     return undefined
   }
 }
 
-async function runStage(stage: RunnableStage, options: RunPipelineOptions): Promise<void> {
+/** Runs a stage's command; a failure is the message that says how it failed. */
+async function runStage(stage: RunnableStage, options: RunPipelineOptions): Promise<string | undefined> {
   const baseEnv = options.env ?? process.env
   const secrets = stage.secretEnv.map(name => baseEnv[name]).filter((value): value is string => Boolean(value))
   const cwd = path.resolve(options.rootDir, stage.workingDirectory || '.')
@@ -204,11 +200,9 @@ async function runStage(stage: RunnableStage, options: RunPipelineOptions): Prom
     secrets,
     print: options.log.output
   })
-  if (result.exitCode === 0) return
+  if (result.exitCode === 0) return undefined
   const hint = result.exitCode === 127 ? ' (command not found)' : ''
-  throw new StageFailedError(
-    `stage ${stage.id} failed with exit code ${result.exitCode}${hint}; nothing was checkpointed for it\n${result.tail.join('\n')}`
-  )
+  return `stage ${stage.id} failed with exit code ${result.exitCode}${hint}; nothing was checkpointed for it\n${result.tail.join('\n')}`
 }
 
 async function assertOutputs(stage: RunnableStage, rootDir: string): Promise<void> {

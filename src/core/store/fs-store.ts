@@ -3,7 +3,7 @@ import { constants } from 'node:fs'
 import { access, copyFile, link, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
-import { StoreError } from '../errors.js'
+import { isNamedError, StoreError } from '../errors.js'
 import type { ByteRange, ObjectInfo, ObjectStore, PutBody, PutOptions } from './object-store.js'
 import { isWindows, unsafeOnWindows } from './platform.js'
 
@@ -225,7 +225,7 @@ export class FsStore implements ObjectStore {
   }
 
   private storeError(error: unknown, operation: string, key: string): StoreError {
-    if (error instanceof StoreError) return error
+    if (isNamedError(error, 'StoreError')) return error
     const code = errorCode(error)
     const what = `${operation}${key ? ` ${key}` : ''} in ${this.root}`
     const message = error instanceof Error ? error.message : String(error)

@@ -18,9 +18,8 @@ import {
   type Stats
 } from 'node:fs'
 import * as path from 'node:path'
-import { IntegrityError } from '../errors.js'
+import { IntegrityError, isNamedError } from '../errors.js'
 import { TaskPool } from '../task-pool.js'
-import { ThreadJobError } from '../thread-jobs.js'
 import { BlobWriters } from './blob-writers.js'
 import { sha256Hex } from './codec.js'
 import { futimesSeconds } from './file-times.js'
@@ -486,7 +485,7 @@ function planFetches(columns: ManifestColumns, firstTarget: Int32Array): { order
 
 /** A writer thread's failure as the restore reports it. */
 function writeFailure(error: unknown, object: string): unknown {
-  if (!(error instanceof ThreadJobError)) return error
+  if (!isNamedError(error, 'ThreadJobError')) return error
   if (error.code === BLOB_UNDECODABLE)
     return new IntegrityError(`a blob in object ${object.slice(0, 12)} does not decode`)
   if (error.code === BLOB_MISMATCH)

@@ -16,7 +16,7 @@ import {
   S3Client,
   type S3ClientConfig
 } from '@aws-sdk/client-s3'
-import { StoreError } from '../errors.js'
+import { BodyCutError, BodyTooLongError, EndpointGoneError, isNamedError, StoreError } from '../errors.js'
 import { DEFAULT_RETRY_POLICY, retry, type FailureKind, type RetryPolicy } from '../retry.js'
 import { sha256Hex } from './codec.js'
 import type { ByteRange, ObjectInfo, ObjectLockStatus, ObjectStore, PutBody, PutOptions } from './object-store.js'
@@ -150,27 +150,9 @@ function nameOf(error: unknown): string {
   return (error as SdkError | undefined)?.name ?? 'Error'
 }
 
-/** A body that broke off or came short: the rest is asked for again. */
-class BodyCutError extends Error {
-  override name = 'BodyCutError'
-}
-
-/** A body longer than asked for or announced: a server that does this will do it again. */
-class BodyTooLongError extends Error {
-  override name = 'BodyTooLongError'
-}
-
-/** The store gave up on its endpoint: every call fails at once with the failure that decided it. */
-class EndpointGoneError extends Error {
-  override name = 'EndpointGoneError'
-  constructor(readonly failure: unknown) {
-    super('the endpoint does not answer')
-  }
-}
-
 /** What a failed request means for the next attempt. */
 function classify(error: unknown): FailureKind {
-  if (error instanceof BodyCutError) return 'answered'
+  if (isNamedError(error, 'BodyCutError')) return 'answered'
   const status = statusOf(error)
   const name = nameOf(error)
   // A request signed with a skewed clock: the SDK has corrected its offset from the answer's Date, so a retry passes.
@@ -350,7 +332,7 @@ export class S3Store implements ObjectStore {
       })
       return 'created'
     } catch (error) {
-      if (error instanceof StoreError)
+      if (isNamedError(error, 'StoreError'))
         throw new StoreError(`put ${key} at ${this.location}: ${error.message}`, error.failure)
       // 412: the key exists. After a failed attempt, it may be this call's own write whose answer was lost:
       // the stored bytes tell.
@@ -487,10 +469,8 @@ export class S3Store implements ObjectStore {
           heard()
         }
       } catch (error) {
-        if (error instanceof BodyTooLongError) throw error
-        throw Object.assign(new BodyCutError(`the body broke off after ${partial.filled} of ${bytes.length} bytes`), {
-          cause: error
-        })
+        if (isNamedError(error, 'BodyTooLongError')) throw error
+        throw new BodyCutError(`the body broke off after ${partial.filled} of ${bytes.length} bytes`, { cause: error })
       }
     }
     if (partial.filled < bytes.length)
@@ -602,8 +582,8 @@ export class S3Store implements ObjectStore {
    * reads the same whichever request met it, so a wrong secret looks alike on save and restore.
    */
   private storeError(error: unknown, operation: string, key: string): StoreError {
-    if (error instanceof StoreError) return error
-    if (error instanceof EndpointGoneError) error = error.failure
+    if (isNamedError(error, 'StoreError')) return error
+    if (isNamedError(error, 'EndpointGoneError')) error = error.failure
     const name = nameOf(error)
     const status = statusOf(error)
     const what = `${operation}${key ? ` ${key}` : ''} at ${this.location}`
@@ -629,7 +609,7 @@ export class S3Store implements ObjectStore {
         'unreachable'
       )
     }
-    if (error instanceof BodyCutError || error instanceof BodyTooLongError)
+    if (isNamedError(error, 'BodyCutError') || isNamedError(error, 'BodyTooLongError'))
       return new StoreError(`${what}: ${error.message}`)
     const message = (error as SdkError | undefined)?.message
     return new StoreError(
