@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js'
 import { errorMessage, InputError, isNamedError, PruneRefusedError } from '../errors.js'
-import { loadManifestColumns } from '../manifest/load.js'
+import { loadManifestColumns, storedDeltaBase, storedFormOf } from '../manifest/load.js'
 import { releaseLayout } from '../release/release-layout.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
 import { mapLimit } from '../task-pool.js'
@@ -294,12 +294,22 @@ export async function readRef(store: ObjectStore, key: string): Promise<EntryRec
   return record
 }
 
-/** The object keys a manifest names; undefined when the manifest is missing. An unreadable manifest refuses the prune. */
+/**
+ * The keys a manifest names: its objects, and a delta's base manifest; undefined when the manifest
+ * is missing. An unreadable manifest refuses the prune.
+ */
 async function manifestObjects(store: ObjectStore, digest: string): Promise<string[] | undefined> {
   try {
-    return (await loadManifestColumns(store, digest)).objects.map(objectKey)
+    const columns = await loadManifestColumns(store, digest)
+    const base = storedFormOf(columns)?.base
+    return [...columns.objects.map(objectKey), ...(base ? [manifestKey(base)] : [])]
   } catch (error) {
     if (isNamedError(error, 'IntegrityError') && !(await store.head(manifestKey(digest)))) return undefined
+    // A delta whose base a prune took: it names the base alone, so an entry naming it is broken.
+    const base = isNamedError(error, 'IntegrityError')
+      ? await storedDeltaBase(store, digest).catch(() => undefined)
+      : undefined
+    if (base && !(await store.head(manifestKey(base)))) return [manifestKey(base)]
     if (isNamedError(error, 'IntegrityError'))
       throw new PruneRefusedError(`manifest ${digest.slice(0, 12)} is unreadable: ${errorMessage(error)}`)
     throw error

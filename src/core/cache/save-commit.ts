@@ -41,6 +41,9 @@ export async function commitSave(commit: SaveCommit): Promise<Committed> {
   // in progress, then store again the blobs whose objects are gone.
   await waitForPruneLeases(store)
   const vanished = await missingObjects(store, snapshot.reusedObjects)
+  if (vanished.size === 0 && snapshot.delta && !(await store.head(manifestKey(snapshot.delta.base))))
+    // A prune took the delta's base: the full manifest replaces the delta.
+    await writeManifest(store, { ...snapshot, delta: undefined }, { replace: true })
   if (vanished.size > 0) {
     snapshot = await snapshotTree({ ...commit.content, excludedObjects: vanished })
     // Before the check, as the first: created again if a prune removed the first.
@@ -82,14 +85,15 @@ async function writeRef(commit: SaveCommit, snapshot: Snapshot): Promise<Committ
 }
 
 /**
- * Writes a tree's manifest. Create-only by default: an existing manifest of the same tree stays, and
+ * Writes a tree's manifest, as its delta when the snapshot has one. Create-only by default: an existing manifest of the same tree stays, and
  * the bytes count as uploaded only when this write creates it; `replace` overwrites it.
  */
 async function writeManifest(store: ObjectStore, snapshot: Snapshot, { replace = false } = {}): Promise<void> {
   const key = manifestKey(snapshot.digest)
-  if (replace) await store.put(key, snapshot.encoded)
-  else if ((await store.put(key, snapshot.encoded, { ifNoneMatch: true })) === 'created')
-    snapshot.stats.bytesUploaded += snapshot.encoded.length
+  const encoded = snapshot.delta?.encoded ?? snapshot.encoded
+  if (replace) await store.put(key, encoded)
+  else if ((await store.put(key, encoded, { ifNoneMatch: true })) === 'created')
+    snapshot.stats.bytesUploaded += encoded.length
 }
 
 async function missingObjects(store: ObjectStore, objects: Set<string>): Promise<Set<string>> {

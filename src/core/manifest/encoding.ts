@@ -9,6 +9,7 @@ import {
   readColumns,
   type ManifestColumns
 } from './columns.js'
+import { isDelta, readDelta, type StoredDelta } from './delta.js'
 import { jsonTreeDigest, readJsonManifest } from './legacy.js'
 import { MANIFEST_SCHEMA, type BlobLocation, type Manifest, type ManifestTree } from './model.js'
 import { validateColumns } from './validate.js'
@@ -52,23 +53,35 @@ export function sealTree(
 
 /** The manifest in stored bytes, checked against its tree digest and validated; anything else throws IntegrityError. */
 export function decodeManifest(stored: Uint8Array, expectedDigest: string): Manifest {
-  const { columns, manifest } = readStored(stored, expectedDigest)
+  const { columns, manifest } = full(readStored(stored, expectedDigest), expectedDigest)
   validateColumns(columns)
   return manifest ?? manifestOf(columns)
 }
 
 /** decodeManifest as columns, without an object per entry: what a restore works from. */
 export function decodeManifestColumns(stored: Uint8Array, expectedDigest: string): ManifestColumns {
-  const { columns } = readStored(stored, expectedDigest)
+  const { columns } = full(readStored(stored, expectedDigest), expectedDigest)
   validateColumns(columns)
   return columns
 }
 
-/** The columns of stored bytes checked against the digest; a JSON manifest (@1, @2) also as it was parsed. */
-function readStored(stored: Uint8Array, expectedDigest: string): { columns: ManifestColumns; manifest?: Manifest } {
+/** A full manifest (checked against its digest), or a delta: load.ts applies it to its base. */
+export type StoredManifest = { columns: ManifestColumns; manifest?: Manifest } | { delta: StoredDelta }
+
+function full(stored: StoredManifest, digest: string): { columns: ManifestColumns; manifest?: Manifest } {
+  if ('delta' in stored) throw new IntegrityError(`manifest ${digest.slice(0, 12)} is a delta, not a full manifest`)
+  return stored
+}
+
+/**
+ * The columns of stored bytes checked against the digest, a JSON manifest (@1, @2) also as it was
+ * parsed; or a delta, read but not yet applied (its digest is checked once it is).
+ */
+export function readStored(stored: Uint8Array, expectedDigest: string): StoredManifest {
   const mismatch = () => new IntegrityError(`manifest ${expectedDigest.slice(0, 12)} does not match its digest`)
   try {
     const bytes = unzstdSync(stored)
+    if (isDelta(bytes)) return { delta: readDelta(bytes) }
     if (isColumnar(bytes)) {
       const { columns, treePart } = readColumns(bytes)
       if (sha256Hex(treePart) !== expectedDigest) throw mismatch()

@@ -1,18 +1,62 @@
 import { IntegrityError } from '../errors.js'
 import { manifestKey } from '../cache/cache-layout.js'
 import type { ObjectStore } from '../store/object-store.js'
-import type { ManifestColumns } from './columns.js'
-import { decodeManifest, decodeManifestColumns } from './encoding.js'
+import { manifestOf, type ManifestColumns } from './columns.js'
+import { applyDelta } from './delta.js'
+import { readStored } from './encoding.js'
 import type { Manifest } from './model.js'
+import { validateColumns } from './validate.js'
+
+/** How loaded columns were stored: under which digest, and as a delta against which base. */
+export interface StoredForm {
+  digest: string
+  base?: string
+}
+
+const storedForms = new WeakMap<ManifestColumns, StoredForm>()
+
+/** How columns loadManifestColumns returned were stored; undefined for columns from elsewhere. */
+export function storedFormOf(columns: ManifestColumns): StoredForm | undefined {
+  return storedForms.get(columns)
+}
 
 /** The manifest a store holds under a tree digest, checked against the digest and validated whole. */
 export async function loadManifest(store: ObjectStore, digest: string): Promise<Manifest> {
-  return decodeManifest(await fetchManifest(store, digest), digest)
+  const { columns, manifest } = await load(store, digest)
+  return manifest ?? manifestOf(columns)
 }
 
 /** loadManifest as columns, without an object per entry: for restores, prunes and the bases of a save. */
 export async function loadManifestColumns(store: ObjectStore, digest: string): Promise<ManifestColumns> {
-  return decodeManifestColumns(await fetchManifest(store, digest), digest)
+  return (await load(store, digest)).columns
+}
+
+/** The base a stored delta names, without applying it; undefined for a full manifest or none. */
+export async function storedDeltaBase(store: ObjectStore, digest: string): Promise<string | undefined> {
+  const bytes = await store.get(manifestKey(digest))
+  if (!bytes) return undefined
+  const stored = readStored(bytes, digest)
+  return 'delta' in stored ? stored.delta.base : undefined
+}
+
+/**
+ * A full manifest as stored; a delta applied to its base, which must be a full manifest (two GETs
+ * at most), and checked as the resolved tree against the digest the delta is stored under.
+ */
+async function load(store: ObjectStore, digest: string): Promise<{ columns: ManifestColumns; manifest?: Manifest }> {
+  const stored = readStored(await fetchManifest(store, digest), digest)
+  if (!('delta' in stored)) {
+    validateColumns(stored.columns)
+    storedForms.set(stored.columns, { digest })
+    return stored
+  }
+  const { base } = stored.delta
+  const baseStored = readStored(await fetchManifest(store, base), base)
+  if ('delta' in baseStored)
+    throw new IntegrityError(`manifest ${digest.slice(0, 12)} is a delta against ${base.slice(0, 12)}, itself a delta`)
+  const columns = applyDelta(stored.delta, baseStored.columns, digest)
+  storedForms.set(columns, { digest, base })
+  return { columns }
 }
 
 async function fetchManifest(store: ObjectStore, digest: string): Promise<Uint8Array> {

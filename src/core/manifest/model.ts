@@ -5,6 +5,8 @@
 
 export const MANIFEST_SCHEMA = 'artifact-action/manifest@3'
 export const COMPACT_JSON_SCHEMA = 'artifact-action/manifest@2'
+/** An @3 tree stored as a delta against a full @3 manifest (delta.ts); it resolves to @3. */
+export const DELTA_SCHEMA = 'artifact-action/manifest@4'
 /** Manifests a restore still reads: @1 has no shared frames (codec 2); @2 is JSON, @3 columns. */
 export const READABLE_SCHEMAS: readonly string[] = ['artifact-action/manifest@1', COMPACT_JSON_SCHEMA, MANIFEST_SCHEMA]
 

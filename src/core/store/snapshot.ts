@@ -5,7 +5,9 @@ import type { FileCuts } from './chunker.worker.js'
 import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from './fastcdc.js'
 import { compress, encodeBlob, pays, sha256Hex } from './codec.js'
 import type { ManifestColumns } from '../manifest/columns.js'
+import { encodeDelta } from '../manifest/delta.js'
 import { sealTree } from '../manifest/encoding.js'
+import { storedFormOf } from '../manifest/load.js'
 import { Codec, MAX_FRAME_BLOBS, type BlobLocation, type ManifestEntry } from '../manifest/model.js'
 import { objectKey } from '../cache/cache-layout.js'
 import type { ObjectStore } from './object-store.js'
@@ -64,6 +66,8 @@ export interface Snapshot {
   digest: string
   /** The manifest's stored bytes, not yet written: save-commit.ts writes them. */
   encoded: Buffer
+  /** The same tree as a delta against its base's full manifest, when that is worth writing instead. */
+  delta?: { base: string; encoded: Buffer }
   stats: SnapshotStats
   /** Objects this save did not write: named by a base manifest, or found already stored. A concurrent prune may have collected them. */
   reusedObjects: Set<string>
@@ -246,10 +250,29 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   progress.done()
 
   // Sealed from the walked entries as they are (their `source` is not encoded) and the locations used.
-  const { digest, encoded } = sealTree({ roots: options.roots.map(root => root.spec), entries }, digest =>
-    used.get(digest)
-  )
-  return { digest, encoded, stats, reusedObjects }
+  const tree = { roots: options.roots.map(root => root.spec), entries }
+  const locationOf = (digest: string) => used.get(digest)
+  const { digest, encoded } = sealTree(tree, locationOf)
+  // After a prune took objects of a base, the store is sealed full: its base may be going too.
+  const delta = options.excludedObjects ? undefined : deltaOf(options.bases ?? [], digest, encoded, tree, locationOf)
+  return { digest, encoded, delta, stats, reusedObjects }
+}
+
+/**
+ * The tree as a delta against its base: only with exactly one base, stored full (a delta's base is
+ * never a delta) under another digest, and when the delta is at most half the full manifest.
+ */
+function deltaOf(
+  bases: readonly ManifestColumns[],
+  digest: string,
+  full: Buffer,
+  tree: { roots: string[]; entries: ManifestEntry[] },
+  locationOf: (digest: string) => BlobLocation | undefined
+): Snapshot['delta'] {
+  const form = bases.length === 1 ? storedFormOf(bases[0]) : undefined
+  if (!form || form.base !== undefined || form.digest === digest) return undefined
+  const encoded = encodeDelta({ digest: form.digest, columns: bases[0] }, tree, locationOf)
+  return encoded && encoded.length <= full.length / 2 ? { base: form.digest, encoded } : undefined
 }
 
 /**

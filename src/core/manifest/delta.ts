@@ -1,0 +1,254 @@
+import { IntegrityError } from '../errors.js'
+import { sha256Hex, zstdSync } from '../store/codec.js'
+import {
+  digestAt,
+  EntryCode,
+  encodeColumnsWith,
+  isColumnar,
+  locationAt,
+  manifestOf,
+  readColumns,
+  type ManifestColumns
+} from './columns.js'
+import {
+  DELTA_SCHEMA,
+  MANIFEST_SCHEMA,
+  SHA256_HEX,
+  type BlobLocation,
+  type ManifestEntry,
+  type ManifestTree
+} from './model.js'
+import { validateColumns } from './validate.js'
+
+/**
+ * An @3 tree stored as a delta against a full @3 manifest (its base), so that a save that changed a
+ * few files writes and a restore reads little more than those. Before zstd:
+ *
+ *   'AAMD', u32 header length, header JSON {schema, base, removed, added, entries}, then from the
+ *   next multiple of 8: the removed base entries (u32 indexes, increasing), the positions of the
+ *   added entries in the tree (u32, increasing), and from the next multiple of 8 the added entries
+ *   as @3 columns (with their blob locations).
+ *
+ * The tree is the base's entries without the removed ones, in order, with the added ones placed at
+ * their positions. A changed entry is removed and added. Its digest is the @3 tree digest of that
+ * tree: the same whether stored full or as a delta.
+ */
+const MAGIC = 'AAMD'
+
+interface DeltaHeader {
+  schema: string
+  base: string
+  removed: number
+  added: number
+  entries: number
+}
+
+/** A delta as stored, read but not yet applied. */
+export interface StoredDelta {
+  base: string
+  removed: Uint32Array
+  positions: Uint32Array
+  added: ManifestColumns
+  entries: number
+}
+
+/** Whether stored (decompressed) manifest bytes are a delta. */
+export function isDelta(bytes: Uint8Array): boolean {
+  return bytes.length >= 8 && Buffer.from(bytes.buffer, bytes.byteOffset, 4).toString('latin1') === MAGIC
+}
+
+/**
+ * A tree's stored delta against a full @3 base (its digest and columns), zstd-compressed; undefined
+ * when the base cannot be one (another schema, other roots). Entries are taken from the base only
+ * when everything stored about them is the same: content, mtime and each blob's location.
+ */
+export function encodeDelta(
+  base: { digest: string; columns: ManifestColumns },
+  tree: Omit<ManifestTree, 'schema'>,
+  locationOf: (digest: string) => BlobLocation | undefined
+): Buffer | undefined {
+  const { columns } = base
+  if (columns.schema !== MANIFEST_SCHEMA || !sameRoots(columns.roots, tree.roots)) return undefined
+  const n = columns.paths.length
+  const index = new Map<string, number>()
+  for (let i = 0; i < n; i++) index.set(`${columns.rootIndexes[i]}\0${columns.paths[i]}`, i)
+  const same = sameEntry(columns, locationOf)
+  const kept = new Uint8Array(n)
+  const positions: number[] = []
+  const added: ManifestEntry[] = []
+  let last = -1
+  tree.entries.forEach((entry, r) => {
+    const i = index.get(`${entry.root}\0${entry.path}`)
+    // Kept entries keep the base's order, so that the tree is the merge of the two lists.
+    if (i !== undefined && i > last && same(entry, i)) {
+      kept[i] = 1
+      last = i
+    } else {
+      positions.push(r)
+      added.push(entry)
+    }
+  })
+  const removed: number[] = []
+  for (let i = 0; i < n; i++) if (!kept[i]) removed.push(i)
+  const addedBytes = encodeColumnsWith({ schema: MANIFEST_SCHEMA, roots: tree.roots, entries: added }, locationOf).bytes
+  const header: DeltaHeader = {
+    schema: DELTA_SCHEMA,
+    base: base.digest,
+    removed: removed.length,
+    added: added.length,
+    entries: tree.entries.length
+  }
+  const headerBytes = Buffer.from(JSON.stringify(header))
+  const at = deltaLayout(headerBytes.length, header)
+  const out = Buffer.from(new ArrayBuffer(at.end + addedBytes.length))
+  out.write(MAGIC, 0, 'latin1')
+  out.writeUInt32LE(headerBytes.length, 4)
+  headerBytes.copy(out, 8)
+  new Uint32Array(out.buffer, at.removed, removed.length).set(removed)
+  new Uint32Array(out.buffer, at.positions, positions.length).set(positions)
+  addedBytes.copy(out, at.end)
+  return zstdSync(out)
+}
+
+/** The delta in decompressed bytes; anything that does not add up throws IntegrityError. */
+export function readDelta(bytes: Buffer): StoredDelta {
+  const all = bytes.byteOffset % 8 === 0 ? bytes : aligned(bytes)
+  const headerLength = all.readUInt32LE(4)
+  if (8 + headerLength > all.length) malformed('is truncated')
+  const header = JSON.parse(all.toString('utf8', 8, 8 + headerLength)) as DeltaHeader
+  if (typeof header !== 'object' || header === null || header.schema !== DELTA_SCHEMA)
+    malformed('has an unknown schema')
+  if (typeof header.base !== 'string' || !SHA256_HEX.test(header.base)) malformed('names no base digest')
+  const { removed: r, added: u, entries } = header
+  if (![r, u, entries].every(count => Number.isSafeInteger(count) && count >= 0)) malformed('has a bad count')
+  const at = deltaLayout(headerLength, header)
+  if (at.end > all.length) malformed('is truncated')
+  const rest = all.subarray(at.end)
+  if (!isColumnar(rest)) malformed('has no added entries')
+  let added: ManifestColumns
+  try {
+    added = readColumns(rest).columns
+  } catch {
+    malformed('has malformed added entries')
+  }
+  if (added.schema !== MANIFEST_SCHEMA || added.paths.length !== u) malformed('has malformed added entries')
+  return {
+    base: header.base,
+    removed: new Uint32Array(all.buffer, all.byteOffset + at.removed, r),
+    positions: new Uint32Array(all.buffer, all.byteOffset + at.positions, u),
+    added,
+    entries
+  }
+}
+
+/**
+ * The tree a delta stores, from its full @3 base: checked against the digest it is stored under and
+ * validated whole, as a full manifest is; anything else throws IntegrityError.
+ */
+export function applyDelta(delta: StoredDelta, base: ManifestColumns, expectedDigest: string): ManifestColumns {
+  const name = expectedDigest.slice(0, 12)
+  const refuse = (why: string): never => {
+    throw new IntegrityError(`manifest ${name} (a delta against ${delta.base.slice(0, 12)}) ${why}`)
+  }
+  if (base.schema !== MANIFEST_SCHEMA) refuse(`has a base of schema ${JSON.stringify(base.schema)}`)
+  if (!sameRoots(base.roots, delta.added.roots)) refuse('has other roots than its base')
+  const n = base.paths.length
+  const { removed, positions } = delta
+  const total = n - removed.length + positions.length
+  if (removed.length > n || total !== delta.entries) refuse('has counts that do not add up')
+  if (!increasing(removed, n)) refuse('removes entries its base does not have')
+  if (!increasing(positions, total)) refuse('places added entries out of order')
+  const from = manifestOf(base)
+  const more = manifestOf(delta.added)
+  const entries = new Array<ManifestEntry>(total)
+  let i = 0
+  let gone = 0
+  let next = 0
+  for (let r = 0; r < total; r++) {
+    if (next < positions.length && positions[next] === r) {
+      entries[r] = more.entries[next++]
+      continue
+    }
+    while (gone < removed.length && removed[gone] === i) {
+      gone++
+      i++
+    }
+    entries[r] = from.entries[i++]
+  }
+  const locationOf = (digest: string) => more.blobs[digest] ?? from.blobs[digest]
+  const { bytes, treePart } = encodeColumnsWith({ schema: MANIFEST_SCHEMA, roots: base.roots, entries }, locationOf)
+  if (sha256Hex(treePart) !== expectedDigest) refuse('does not match its digest')
+  const { columns } = readColumns(bytes)
+  validateColumns(columns)
+  return columns
+}
+
+function deltaLayout(headerLength: number, header: Pick<DeltaHeader, 'removed' | 'added'>) {
+  const removed = align(8 + headerLength)
+  const positions = removed + 4 * header.removed
+  return { removed, positions, end: align(positions + 4 * header.added) }
+}
+
+function align(offset: number): number {
+  return Math.ceil(offset / 8) * 8
+}
+
+/** Strictly increasing, each below `limit`: no index twice, none out of range. */
+function increasing(values: Uint32Array, limit: number): boolean {
+  for (let k = 0; k < values.length; k++) if (values[k] >= limit || (k > 0 && values[k] <= values[k - 1])) return false
+  return true
+}
+
+function sameRoots(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((root, i) => root === b[i])
+}
+
+/** Whether an entry stores exactly what base entry `i` stores (the root and path are matched already). */
+function sameEntry(
+  base: ManifestColumns,
+  locationOf: (digest: string) => BlobLocation | undefined
+): (entry: ManifestEntry, i: number) => boolean {
+  const n = base.paths.length
+  const refStarts = new Uint32Array(n + 1)
+  const targetIndexes = new Int32Array(n).fill(-1)
+  let links = 0
+  for (let i = 0; i < n; i++) {
+    refStarts[i + 1] = refStarts[i] + (base.types[i] === EntryCode.file ? base.blobCounts[i] : 0)
+    if (base.types[i] === EntryCode.symlink) targetIndexes[i] = links++
+  }
+  /** Per base digest: 0 not compared yet, 1 stored where the tree stores it, 2 elsewhere. */
+  const located = new Uint8Array(base.codecs.length)
+  const sameLocation = (k: number): boolean => {
+    if (located[k] === 0) {
+      const mine = locationOf(digestAt(base, k))
+      const theirs = locationAt(base, k)
+      located[k] = mine && mine.length === theirs.length && mine.every((v, j) => v === theirs[j]) ? 1 : 2
+    }
+    return located[k] === 1
+  }
+  return (entry, i) => {
+    if (base.types[i] !== EntryCode[entry.type] || base.modes[i] !== entry.mode) return false
+    if (entry.type === 'symlink') return base.targets[targetIndexes[i]] === entry.target
+    if (entry.type !== 'file') return true
+    const blobs = entry.blobs ?? []
+    const mtime = base.mtimes[i]
+    if (base.sizes[i] !== entry.size || blobs.length !== base.blobCounts[i]) return false
+    if (Number.isNaN(mtime) ? entry.mtime !== undefined : mtime !== entry.mtime) return false
+    for (let j = 0; j < blobs.length; j++) {
+      const k = base.refs[refStarts[i] + j]
+      if (digestAt(base, k) !== blobs[j] || !sameLocation(k)) return false
+    }
+    return true
+  }
+}
+
+/** A copy at offset 0 of its own buffer, as the u32 views need. */
+function aligned(bytes: Buffer): Buffer {
+  const copy = Buffer.from(new ArrayBuffer(bytes.length))
+  copy.set(bytes)
+  return copy
+}
+
+function malformed(why: string): never {
+  throw new IntegrityError(`manifest delta ${why}`)
+}
