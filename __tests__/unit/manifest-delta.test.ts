@@ -3,6 +3,9 @@ import { IntegrityError } from '../../src/core/errors.js'
 import { columnsOf, manifestOf } from '../../src/core/manifest/columns.js'
 import { applyDelta, encodeDelta, readDelta } from '../../src/core/manifest/delta.js'
 import { decodeManifest, readStored, sealManifest, treeDigest } from '../../src/core/manifest/encoding.js'
+import { manifestKey } from '../../src/core/cache/cache-layout.js'
+import { loadManifest, loadManifestColumns, storedFormOf } from '../../src/core/manifest/load.js'
+import type { ObjectStore } from '../../src/core/store/object-store.js'
 import { MANIFEST_SCHEMA, type BlobLocation, type Manifest, type ManifestEntry } from '../../src/core/manifest/model.js'
 import { comparePaths } from '../../src/core/manifest/validate.js'
 import { unzstdSync, zstdSync } from '../../src/core/store/codec.js'
@@ -198,6 +201,39 @@ describe('manifest delta', () => {
 
     it('that a full-manifest reader meets', () => {
       expect(() => decodeManifest(encoded, digest)).toThrow(/is a delta/)
+    })
+  })
+
+  describe('loaded from a store', () => {
+    const base = tree([file('a', 1), file('b', 2), file('c', 3)])
+    const next = tree([file('a', 1), file('b', 9), file('d', 4)])
+    const baseSealed = sealManifest(base)
+    const { encoded, digest } = deltaOf(base, next)
+    const storeOf = (objects: Record<string, Buffer>) =>
+      ({ get: async (key: string) => objects[key] }) as unknown as ObjectStore
+
+    it('resolves against its base, and says which base it was stored against', async () => {
+      const store = storeOf({ [manifestKey(digest)]: encoded, [manifestKey(baseSealed.digest)]: baseSealed.encoded })
+      expect(await loadManifest(store, digest)).toEqual(decodeManifest(sealManifest(next).encoded, digest))
+      const columns = await loadManifestColumns(store, digest)
+      expect(storedFormOf(columns)).toEqual({ digest, base: baseSealed.digest })
+      expect(storedFormOf(await loadManifestColumns(store, baseSealed.digest))).toEqual({ digest: baseSealed.digest })
+    })
+
+    it('refuses a delta whose base is missing, or is itself a delta', async () => {
+      await expect(loadManifest(storeOf({ [manifestKey(digest)]: encoded }), digest)).rejects.toThrow(
+        /missing from the store/
+      )
+      const chained = storeOf({ [manifestKey(digest)]: encoded, [manifestKey(baseSealed.digest)]: encoded })
+      await expect(loadManifest(chained, digest)).rejects.toThrow(IntegrityError)
+      const third = tree([file('a', 1), file('b', 9), file('e', 5)])
+      const onDelta = encodeDelta({ digest, columns: columnsOf(next) }, third, d => third.blobs[d])!
+      const chain = storeOf({
+        [manifestKey(treeDigest(third))]: onDelta,
+        [manifestKey(digest)]: encoded,
+        [manifestKey(baseSealed.digest)]: baseSealed.encoded
+      })
+      await expect(loadManifest(chain, treeDigest(third))).rejects.toThrow(/itself a delta/)
     })
   })
 })
