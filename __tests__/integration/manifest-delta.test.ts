@@ -10,6 +10,7 @@ import type { ObjectStore } from '../../src/core/store/object-store.js'
 import { S3Store } from '../../src/core/store/s3-store.js'
 import { createTestBucket } from '../helpers/s3.js'
 import { describeTree, seededBytes, tempDir } from '../helpers/trees.js'
+import { wrapStore } from '../helpers/wrap-store.js'
 
 const PATHS = ['out']
 const MAIN = 'branch/main'
@@ -106,5 +107,40 @@ describe('manifest deltas on RGW', () => {
     expect(report.removed.map(entry => entry.key)).toEqual(['v1'])
     expect(await store.head(manifestKey(first))).toBeDefined()
     await restoresIntact(store, 'v2', changed)
+  })
+
+  it('removes an entry whose delta lost its base as broken, and restores nothing from it', async () => {
+    const store = new S3Store(await createTestBucket('delta-lost-base'))
+    const first = await save(store, 'v1', await workspaceWith(), undefined, 'pr/1')
+    const second = await save(store, 'v2', await workspaceWith([7], { store, key: 'v1', scope: 'pr/1' }), first)
+    await store.delete([manifestKey(first)])
+    const target = await tempDir('delta-restore')
+    await expect(
+      restoreEntry({ store, key: 'v2', paths: PATHS, workspace: target, readScopes: [MAIN] })
+    ).rejects.toThrow(/missing from the store/)
+    const later = { now: () => Date.now() + 60_000 }
+    const report = await pruneStore({ store, graceMs: 1000, clock: later, deleteScopes: ['pr/1'] })
+    expect(report.removed.map(entry => [entry.key, entry.reason]).sort()).toEqual([
+      ['v1', 'deleted-scope'],
+      ['v2', 'broken']
+    ])
+    expect(await store.head(manifestKey(second))).toBeUndefined()
+  })
+
+  it('replaces its delta with the full manifest when a prune takes the base while it saves', async () => {
+    const inner = new S3Store(await createTestBucket('delta-base-taken'))
+    const first = await save(inner, 'v1', await workspaceWith())
+    const changed = await workspaceWith([7], { store: inner, key: 'v1' })
+    // As a prune would between the save's manifest and its check.
+    const store = wrapStore(inner, {
+      async put(key, body, options) {
+        const result = await inner.put(key, body, options)
+        if (key.startsWith('manifests/') && key !== manifestKey(first)) await inner.delete([manifestKey(first)])
+        return result
+      }
+    })
+    const second = await save(store, 'v2', changed, first)
+    expect(await stored(inner, second)).toMatchObject({ magic: 'AAM3' })
+    await restoresIntact(inner, 'v2', changed)
   })
 })
