@@ -6,6 +6,7 @@ import { entryVersion } from '../../src/core/cache/entry-refs.js'
 import { RELEASE_STORE_MARKER, type PruneReport } from '../../src/core/cache/prune-plan.js'
 import { PruneRefusedError } from '../../src/core/errors.js'
 import { pruneStore, type PruneOptions } from '../../src/core/cache/prune.js'
+import { MANIFEST_REFRESH_MS } from '../../src/core/cache/save-commit.js'
 import { main } from '../../src/cli/main.js'
 import type { Clock } from '../../src/core/clock.js'
 import { InputError } from '../../src/core/errors.js'
@@ -77,7 +78,7 @@ async function saveTree(
   key: string,
   scopes: string[],
   files: Files,
-  extra: { baseTrees?: string[]; restoreKeys?: string[] } = {}
+  extra: { baseTrees?: string[]; restoreKeys?: string[]; clock?: Clock } = {}
 ): Promise<SavedTree> {
   const workspace = await tempDir('prune-ws')
   await writeTree(workspace, files)
@@ -381,6 +382,66 @@ describe('prune on RGW', () => {
       for (const key of await objectsOf(store, saved.tree)) expect(await store.head(key)).toBeDefined()
       await expectRestoresIntact(store, saved)
       await expectRestoresIntact(store, old)
+    })
+
+    /** The PR's entry evicted, its manifest left: unreferenced, and older than the grace period. */
+    async function evictedEntry(name: string): Promise<{ store: S3Store; old: SavedTree; saveClock: TestClock }> {
+      const { store, old } = await closedPrEntry(name)
+      await store.delete([refKey('pr/7', entryVersion(PATHS), old.key)])
+      // To a save, that manifest is older than the age at which it is rewritten.
+      const saveClock = new TestClock()
+      saveClock.set(clock.now() + MANIFEST_REFRESH_MS)
+      return { store, old, saveClock }
+    }
+
+    it('rewrites an old manifest of its tree, so that a prune starting before its entry keeps it', async () => {
+      const { store, old, saveClock } = await evictedEntry('prune-race-old-manifest')
+      let report: PruneReport | undefined
+      const racing = beforeFirstPut(
+        store,
+        key => key.startsWith('refs/'),
+        async () => (report = await prune(store))
+      )
+      const saved = await saveTree(racing, 'deps', [MAIN], oldFiles, { clock: saveClock })
+      expect(saved.tree).toBe(old.tree)
+      expect(report?.manifestsRemoved).toBe(0)
+      expect(report?.objectsRemoved).toBe(0)
+      expect(await store.head(manifestKey(saved.tree))).toBeDefined()
+      await expectRestoresIntact(store, saved)
+    })
+
+    it('writes the manifest again when a prune deletes it after the rewrite', async () => {
+      const { store, old, saveClock } = await evictedEntry('prune-race-rewritten-manifest')
+      let deleted = false
+      // A prune's batch that listed the old manifest deletes it right after the save rewrote it.
+      const racing = wrapStore(store, {
+        async put(key, body, options) {
+          const result = await store.put(key, body, options)
+          if (key === manifestKey(old.tree) && !options?.ifNoneMatch && !deleted) {
+            deleted = true
+            await store.delete([key])
+          }
+          return result
+        }
+      })
+      const saved = await saveTree(racing, 'deps', [MAIN], oldFiles, { clock: saveClock })
+      expect(deleted).toBe(true)
+      expect(await store.head(manifestKey(saved.tree))).toBeDefined()
+      await expectRestoresIntact(store, saved)
+    })
+
+    it('leaves a young manifest of its tree as it is', async () => {
+      const { store, old } = await closedPrEntry('prune-race-young-manifest')
+      const writes: string[] = []
+      const recording = wrapStore(store, {
+        put(key, body, options) {
+          if (key.startsWith('manifests/')) writes.push(`${options?.ifNoneMatch ? 'create' : 'replace'} ${key}`)
+          return store.put(key, body, options)
+        }
+      })
+      const saved = await saveTree(recording, 'deps', [MAIN], oldFiles)
+      expect(saved.tree).toBe(old.tree)
+      expect(writes).toEqual([`create ${manifestKey(old.tree)}`])
     })
 
     it('restores intact when the prune runs between its manifest and its entry', async () => {
