@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js'
-import { SHA256_HEX } from '../release/release-layout.js'
+import { SHA256_HEX } from '../manifest/model.js'
 
 /**
  * Where everything of a cache lives in its store, the one place that builds and parses its keys

@@ -8,7 +8,7 @@ export const COMPACT_JSON_SCHEMA = 'artifact-action/manifest@2'
 /** Manifests a restore still reads: @1 has no shared frames (codec 2); @2 is JSON, @3 columns. */
 export const READABLE_SCHEMAS: readonly string[] = ['artifact-action/manifest@1', COMPACT_JSON_SCHEMA, MANIFEST_SCHEMA]
 
-/** A sha256 digest as hex: how a manifest names a blob. */
+/** A sha256 digest as lower-case hex: how a manifest names a blob, and how every layout names content. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/
 
 export type EntryType = 'file' | 'dir' | 'symlink'

@@ -28,7 +28,7 @@ export function isPackageName(name: string): boolean {
   return NAME.test(name) && !name.includes('..')
 }
 
-export const SHA256_HEX = /^[0-9a-f]{64}$/
+export { SHA256_HEX } from '../manifest/model.js'
 
 export function validatePackageName(name: string): void {
   if (!isPackageName(name))
