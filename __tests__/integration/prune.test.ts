@@ -1,12 +1,23 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { restoreEntry, saveEntry } from '../../src/core/cache/checkpoint-cache.js'
-import { accessKey, manifestKey, objectKey, parseEntryKey, refKey } from '../../src/core/cache/cache-layout.js'
+import {
+  accessKey,
+  manifestKey,
+  objectKey,
+  parseEntryKey,
+  refKey,
+  signatureKey
+} from '../../src/core/cache/cache-layout.js'
 import { entryVersion } from '../../src/core/cache/entry-refs.js'
+import type { EntrySigning } from '../../src/core/cache/entry-signature.js'
 import { RELEASE_STORE_MARKER, type PruneReport } from '../../src/core/cache/prune-plan.js'
 import { PruneRefusedError } from '../../src/core/errors.js'
 import { pruneStore, type PruneOptions } from '../../src/core/cache/prune.js'
+import { MANIFEST_REFRESH_MS } from '../../src/core/cache/save-commit.js'
 import { main } from '../../src/cli/main.js'
+import { keySigner } from '../../src/core/release/release-job.js'
+import { generateSigningKey } from '../../src/core/signing/keys.js'
 import type { Clock } from '../../src/core/clock.js'
 import { InputError } from '../../src/core/errors.js'
 import { encodeManifest } from '../../src/core/manifest/encoding.js'
@@ -77,7 +88,7 @@ async function saveTree(
   key: string,
   scopes: string[],
   files: Files,
-  extra: { baseTrees?: string[]; restoreKeys?: string[] } = {}
+  extra: { baseTrees?: string[]; restoreKeys?: string[]; clock?: Clock; signing?: EntrySigning; update?: boolean } = {}
 ): Promise<SavedTree> {
   const workspace = await tempDir('prune-ws')
   await writeTree(workspace, files)
@@ -383,6 +394,66 @@ describe('prune on RGW', () => {
       await expectRestoresIntact(store, old)
     })
 
+    /** The PR's entry evicted, its manifest left: unreferenced, and older than the grace period. */
+    async function evictedEntry(name: string): Promise<{ store: S3Store; old: SavedTree; saveClock: TestClock }> {
+      const { store, old } = await closedPrEntry(name)
+      await store.delete([refKey('pr/7', entryVersion(PATHS), old.key)])
+      // To a save, that manifest is older than the age at which it is rewritten.
+      const saveClock = new TestClock()
+      saveClock.set(clock.now() + MANIFEST_REFRESH_MS)
+      return { store, old, saveClock }
+    }
+
+    it('rewrites an old manifest of its tree, so that a prune starting before its entry keeps it', async () => {
+      const { store, old, saveClock } = await evictedEntry('prune-race-old-manifest')
+      let report: PruneReport | undefined
+      const racing = beforeFirstPut(
+        store,
+        key => key.startsWith('refs/'),
+        async () => (report = await prune(store))
+      )
+      const saved = await saveTree(racing, 'deps', [MAIN], oldFiles, { clock: saveClock })
+      expect(saved.tree).toBe(old.tree)
+      expect(report?.manifestsRemoved).toBe(0)
+      expect(report?.objectsRemoved).toBe(0)
+      expect(await store.head(manifestKey(saved.tree))).toBeDefined()
+      await expectRestoresIntact(store, saved)
+    })
+
+    it('writes the manifest again when a prune deletes it after the rewrite', async () => {
+      const { store, old, saveClock } = await evictedEntry('prune-race-rewritten-manifest')
+      let deleted = false
+      // A prune's batch that listed the old manifest deletes it right after the save rewrote it.
+      const racing = wrapStore(store, {
+        async put(key, body, options) {
+          const result = await store.put(key, body, options)
+          if (key === manifestKey(old.tree) && !options?.ifNoneMatch && !deleted) {
+            deleted = true
+            await store.delete([key])
+          }
+          return result
+        }
+      })
+      const saved = await saveTree(racing, 'deps', [MAIN], oldFiles, { clock: saveClock })
+      expect(deleted).toBe(true)
+      expect(await store.head(manifestKey(saved.tree))).toBeDefined()
+      await expectRestoresIntact(store, saved)
+    })
+
+    it('leaves a young manifest of its tree as it is', async () => {
+      const { store, old } = await closedPrEntry('prune-race-young-manifest')
+      const writes: string[] = []
+      const recording = wrapStore(store, {
+        put(key, body, options) {
+          if (key.startsWith('manifests/')) writes.push(`${options?.ifNoneMatch ? 'create' : 'replace'} ${key}`)
+          return store.put(key, body, options)
+        }
+      })
+      const saved = await saveTree(recording, 'deps', [MAIN], oldFiles)
+      expect(saved.tree).toBe(old.tree)
+      expect(writes).toEqual([`create ${manifestKey(old.tree)}`])
+    })
+
     it('restores intact when the prune runs between its manifest and its entry', async () => {
       const { store } = await closedPrEntry('prune-race-ref')
       let report: PruneReport | undefined
@@ -426,6 +497,56 @@ describe('prune on RGW', () => {
       manifestsRemoved: dry.manifestsRemoved
     })
     await expectRestoresIntact(store, main)
+  })
+
+  describe('signatures', () => {
+    const signing: EntrySigning = {
+      sign: keySigner(generateSigningKey().key).sign,
+      writer: { ref: 'refs/heads/main', event: 'push' }
+    }
+    const signatureOf = (saved: SavedTree): string =>
+      signatureKey(refKey(saved.scope, entryVersion(PATHS), saved.key), saved.tree)
+
+    it("collects evicted entries' signatures, keeps kept and young ones, and a dry run deletes none", async () => {
+      const { store } = await freshStore('prune-signatures')
+      const kept = await saveTree(store, 'a', [MAIN], { 'one.bin': seededBytes(4096, 1) }, { signing })
+      const evicted = await saveTree(store, 'b', ['pr/3'], { 'two.bin': seededBytes(4096, 2) }, { signing })
+      await ageData()
+      // As if a signing save had written its signature but not yet its ref.
+      const young = signatureKey(refKey(MAIN, entryVersion(PATHS), 'c'), 'c'.repeat(64))
+      await store.put(young, Buffer.from('{}'))
+      const before = await snapshotKeys(store)
+      expect(keysUnder(before, 'signatures/')).toEqual([signatureOf(kept), signatureOf(evicted), young].sort())
+
+      const dry = await prune(store, { deleteScopes: ['pr/3'], dryRun: true })
+      expect(dry.signaturesRemoved).toBe(1)
+      expect(await snapshotKeys(store)).toEqual(before)
+
+      const real = await prune(store, { deleteScopes: ['pr/3'] })
+      expect(removedKeys(real)).toEqual(['b'])
+      expect(real.signaturesRemoved).toBe(1)
+      expect(real.bytesFreed).toBe(dry.bytesFreed)
+      expect(keysUnder(await snapshotKeys(store), 'signatures/')).toEqual([signatureOf(kept), young].sort())
+
+      // Once older than the grace period, and still named by no ref, the young one goes too.
+      await ageData()
+      expect((await prune(store)).signaturesRemoved).toBe(1)
+      expect(keysUnder(await snapshotKeys(store), 'signatures/')).toEqual([signatureOf(kept)])
+    })
+
+    it('keeps the signature of a tree that any remaining revision of its key names', async () => {
+      const { store } = await freshStore('prune-signature-revisions')
+      const saves: SavedTree[] = []
+      // Revisions 0 and 2 have one tree and share its signature; revision 1 has its own.
+      for (const content of ['one', 'two', 'one'])
+        saves.push(await saveTree(store, 'deps', [MAIN], { 'a.txt': content }, { signing, update: true }))
+      expect(saves[2].tree).toBe(saves[0].tree)
+      await ageData()
+      const report = await prune(store)
+      expect(report.removed.map(entry => entry.revision)).toEqual([0, 1])
+      expect(report.signaturesRemoved).toBe(1)
+      expect(keysUnder(await snapshotKeys(store), 'signatures/')).toEqual([signatureOf(saves[0])])
+    })
   })
 
   describe('refusals', () => {

@@ -28,6 +28,7 @@ async function writePruneSummary(report: PruneReport): Promise<void> {
     ['entries kept', String(report.kept.length)],
     ['manifests removed', String(report.manifestsRemoved)],
     ['objects removed', String(report.objectsRemoved)],
+    ['signatures removed', String(report.signaturesRemoved)],
     [report.dryRun ? 'bytes that would be freed' : 'bytes freed', formatBytes(report.bytesFreed)],
     ['bytes the kept entries reference', formatBytes(report.liveBytes)],
     [`unreferenced keys kept (younger than ${formatDuration(report.graceMs)})`, String(report.keptByGrace)],
@@ -64,7 +65,8 @@ export async function pruneCache(inputs: PruneInputValues): Promise<void> {
   for (const warning of report.warnings) core.warning(warning)
   core.info(
     `${report.dryRun ? 'Dry run: would remove' : 'Removed'} ${report.removed.length} entries, ` +
-      `kept ${report.kept.length}; ${report.manifestsRemoved} manifests and ${report.objectsRemoved} objects, ` +
+      `kept ${report.kept.length}; ${report.manifestsRemoved} manifests, ${report.objectsRemoved} objects and ` +
+      `${report.signaturesRemoved} signatures, ` +
       formatBytes(report.bytesFreed)
   )
   core.setOutput(PruneOutputs.EntriesRemoved, String(report.removed.length))

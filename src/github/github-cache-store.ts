@@ -39,6 +39,7 @@ function isFileBody(body: PutBody): body is { path: string; size: number } {
 export class GitHubCacheStore implements ObjectStore {
   readonly location: string
   readonly identity: string
+  readonly overwrites = false
   private readonly partSize: number
   /** Signed URLs already handed out, per key: a restore reads many ranges of one pack. */
   private readonly targets = new Map<string, Promise<DownloadTarget | undefined>>()

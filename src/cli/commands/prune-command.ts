@@ -40,12 +40,19 @@ function pruneRulesFrom(values: Values): PruneInputValues['rules'] {
 
 const count = (n: number, singular: string, plural = `${singular}s`): string => `${n} ${n === 1 ? singular : plural}`
 
+/** Manifests and objects removed, and signatures when any went. */
+function keysRemoved(report: PruneReport): string {
+  const keys = [count(report.manifestsRemoved, 'manifest'), count(report.objectsRemoved, 'object')]
+  if (report.signaturesRemoved > 0) keys.push(count(report.signaturesRemoved, 'signature'))
+  return `${keys.slice(0, -1).join(', ')} and ${keys.at(-1)}`
+}
+
 /** The totals line of a prune: entries kept and removed, keys deleted, bytes freed. */
 function pruneTotals(report: PruneReport): string {
   const verb = report.dryRun ? 'would remove' : 'removed'
   return [
     `${verb} ${report.removed.length} of ${count(report.removed.length + report.kept.length, 'entry', 'entries')}`,
-    `${count(report.manifestsRemoved, 'manifest')} and ${count(report.objectsRemoved, 'object')}`,
+    keysRemoved(report),
     `${report.dryRun ? 'would free' : 'freed'} ${formatBytes(report.bytesFreed)}`,
     `kept ${count(report.kept.length, 'entry', 'entries')} referencing ${formatBytes(report.liveBytes)}`,
     `kept ${count(report.keptByGrace, 'unreferenced key')} younger than the ${formatDuration(report.graceMs)} grace period`

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js'
 import type { ManifestColumns } from '../manifest/columns.js'
 import { loadManifestColumns } from '../manifest/load.js'
 import { materializeTree, type MaterializeStats } from '../store/materialize.js'
@@ -68,6 +69,8 @@ export interface SaveRequest extends EntryRequest {
   update?: boolean
   /** The tree of an exact hit this job restored (from any scope): an update that leaves it unchanged writes nothing. */
   hitTree?: string
+  /** What a manifest's age is measured against; the system's clock unless a test sets one. */
+  clock?: Clock
 }
 
 type Saved =
@@ -176,7 +179,8 @@ async function storeAndName(request: SaveRequest): Promise<Saved> {
     entry: { key: request.key, scope, version },
     signing: request.signing,
     update,
-    unchangedTree: current ? undefined : request.hitTree
+    unchangedTree: current ? undefined : request.hitTree,
+    clock: request.clock
   })
   if (committed.status === 'unchanged') return committed
   const { snapshot } = committed

@@ -1,7 +1,7 @@
 import { PruneRefusedError } from '../errors.js'
 import type { ObjectInfo, ObjectStore } from '../store/object-store.js'
 import { mapLimit } from '../task-pool.js'
-import { CACHE_PREFIXES, kindOf, manifestKey } from './cache-layout.js'
+import { CACHE_PREFIXES, kindOf, manifestKey, signatureKey } from './cache-layout.js'
 import { holdPruneLease } from './prune-lease.js'
 import {
   countDeleted,
@@ -31,7 +31,7 @@ const DELETE_BATCH = 1000
  */
 export async function executePrune(plan: PrunePlan, log: (line: string) => void): Promise<PruneReport> {
   const { store, sweep } = plan
-  const counts = { manifestsRemoved: 0, objectsRemoved: 0, bytesFreed: 0 }
+  const counts = { manifestsRemoved: 0, objectsRemoved: 0, signaturesRemoved: 0, bytesFreed: 0 }
   const report: PruneReport = { ...plan.report, dryRun: false, ...counts, warnings: [...plan.report.warnings] }
   const live = new LiveSet(store, plan.manifests, plan.marked, plan.scan)
   let deleted = 0
@@ -67,7 +67,7 @@ export async function executePrune(plan: PrunePlan, log: (line: string) => void)
     throw refusal(error, store, deleted)
   }
   log(
-    `removed ${report.removed.length} entries, ${report.manifestsRemoved} manifests, ${report.objectsRemoved} objects`
+    `removed ${report.removed.length} entries, ${report.manifestsRemoved} manifests, ${report.objectsRemoved} objects, ${report.signaturesRemoved} signatures`
   )
   return report
 }
@@ -82,6 +82,7 @@ class LiveSet {
   readonly appeared: NewEntry[] = []
   private readonly seenRefs = new Map<string, number>()
   private readonly seenManifests = new Map<string, number>()
+  private readonly seenSignatures = new Map<string, number>()
 
   constructor(
     private readonly store: ObjectStore,
@@ -92,6 +93,7 @@ class LiveSet {
   ) {
     for (const [key, info] of scan.refs) this.seenRefs.set(key, info.lastModified.getTime())
     for (const [key, info] of scan.manifests) this.seenManifests.set(key, info.lastModified.getTime())
+    for (const [key, info] of scan.signatures) this.seenSignatures.set(key, info.lastModified.getTime())
   }
 
   /** Marks a manifest and the objects it names; false when the manifest is missing. */
@@ -99,7 +101,7 @@ class LiveSet {
     return markManifest(this.manifests, this.keys, key, version)
   }
 
-  /** Re-lists refs and manifests and marks what appeared or changed since; returns the entries that appeared. */
+  /** Re-lists refs, manifests and signatures and marks what appeared or changed since; returns the entries that appeared. */
   async refresh(): Promise<NewEntry[]> {
     const newRefs: ObjectInfo[] = []
     for await (const ref of orderedListing(this.store, CACHE_PREFIXES.refs)) {
@@ -115,17 +117,22 @@ class LiveSet {
       )
         newManifests.push(manifest)
     }
+    // A save writes its signature before its ref: one written since the listing is kept.
+    for await (const signature of orderedListing(this.store, CACHE_PREFIXES.signatures))
+      if (this.seenSignatures.get(signature.key) !== signature.lastModified.getTime()) this.keys.add(signature.key)
     const entries: NewEntry[] = []
     await mapLimit(newRefs, READ_CONCURRENCY, async ref => {
       const version = String(ref.lastModified.getTime())
       const record = await readRef(this.store, ref.key)
-      if (record)
+      if (record) {
+        this.keys.add(signatureKey(ref.key, record.tree))
         entries.push({
           refKey: ref.key,
           tree: record.tree,
           version,
           manifestMissing: !(await this.markManifest(manifestKey(record.tree), version))
         })
+      }
       this.seenRefs.set(ref.key, ref.lastModified.getTime())
     })
     await mapLimit(newManifests, READ_CONCURRENCY, async manifest => {

@@ -12,7 +12,8 @@ import {
   manifestKey,
   objectKey,
   parseEntryKey,
-  refOfAccess
+  refOfAccess,
+  signatureKey
 } from './cache-layout.js'
 import { ENTRY_SCHEMA, keyFamily, type EntryRecord } from './entry-refs.js'
 import { DEFAULT_KEEP_VERSIONS, type PruneRules } from './prune-rules.js'
@@ -181,9 +182,11 @@ export interface PruneReport {
   liveBytes: number
   manifestsRemoved: number
   objectsRemoved: number
-  /** Manifests and objects no kept entry names, kept because they, or a manifest naming them, are younger than the grace period. */
+  /** Signatures of trees no remaining revision of their key names, older than the grace period. */
+  signaturesRemoved: number
+  /** Manifests, objects and signatures no kept entry names, kept because they, or a manifest naming them, are younger than the grace period. */
   keptByGrace: number
-  /** Bytes of every key deleted: refs, last-use records, manifests, objects. */
+  /** Bytes of every key deleted: refs, last-use records, manifests, objects, signatures. */
   bytesFreed: number
   warnings: string[]
 }
@@ -198,6 +201,7 @@ export interface StoreScan {
   access: Map<string, ObjectInfo>
   manifests: Map<string, ObjectInfo>
   objects: Map<string, ObjectInfo>
+  signatures: Map<string, ObjectInfo>
   otherKeys: number
 }
 
@@ -245,6 +249,7 @@ async function scanStore(store: ObjectStore, clock: Clock): Promise<StoreScan> {
     access: new Map(),
     manifests: new Map(),
     objects: new Map(),
+    signatures: new Map(),
     otherKeys: 0
   }
   for await (const object of orderedListing(store, '')) {
@@ -260,11 +265,13 @@ async function scanStore(store: ObjectStore, clock: Clock): Promise<StoreScan> {
     else if (kind === 'access') scan.access.set(key, object)
     else if (kind === 'manifest') scan.manifests.set(key, object)
     else if (kind === 'object') scan.objects.set(key, object)
+    else if (kind === 'signature') scan.signatures.set(key, object)
     else scan.otherKeys++
   }
-  if (scan.refs.size + scan.manifests.size + scan.objects.size === 0 && scan.otherKeys > 0) {
+  const otherKeys = scan.otherKeys + scan.signatures.size
+  if (scan.refs.size + scan.manifests.size + scan.objects.size === 0 && otherKeys > 0) {
     throw new InputError(
-      `store: ${store.location} has ${scan.otherKeys} keys but no cache entries, manifests or objects; it does not look like a cache store`
+      `store: ${store.location} has ${otherKeys} keys but no cache entries, manifests or objects; it does not look like a cache store`
     )
   }
   return scan
@@ -420,7 +427,7 @@ export interface PrunePlan {
   refKeys: string[]
   /** Last-use records of entries that are not kept. */
   accessKeys: string[]
-  /** Unmarked manifests (first) and objects older than the grace period. */
+  /** Unmarked manifests (first), objects and signatures older than the grace period. */
   sweep: string[]
   /** Keys of the kept entries, and of manifests younger than the grace period with the objects they name. */
   marked: Set<string>
@@ -498,10 +505,13 @@ export async function planPrune(options: PlanOptions): Promise<PrunePlan> {
     throw refusal(error, store, 0)
   }
 
-  // Sweep candidates: unmarked manifests and objects older than the grace period.
+  // A signature goes with the last revision of its key naming its tree: it is shared by them.
+  for (const entry of kept) referenced.add(signatureKey(entry.refKey, entry.record.tree))
+
+  // Sweep candidates: unmarked manifests, objects and signatures older than the grace period.
   let keptByGrace = 0
   const sweep: string[] = []
-  for (const info of [...scan.manifests.values(), ...scan.objects.values()]) {
+  for (const info of [...scan.manifests.values(), ...scan.objects.values(), ...scan.signatures.values()]) {
     if (referenced.has(info.key)) continue
     if (marked.has(info.key) || now - info.lastModified.getTime() < graceMs) keptByGrace++
     else sweep.push(info.key)
@@ -509,7 +519,8 @@ export async function planPrune(options: PlanOptions): Promise<PrunePlan> {
   const remainingRefs = new Set(kept.map(entry => entry.refKey))
   const refKeys = removed.map(entry => entry.refKey)
   const accessKeys = [...scan.access.keys()].filter(key => !remainingRefs.has(refOfAccess(key)!))
-  const sizeOf = (key: string): number => sizes.get(key) ?? scan.refs.get(key)?.size ?? scan.access.get(key)?.size ?? 0
+  const sizeOf = (key: string): number =>
+    sizes.get(key) ?? scan.refs.get(key)?.size ?? scan.access.get(key)?.size ?? scan.signatures.get(key)?.size ?? 0
 
   const report: PruneReport = {
     store: store.location,
@@ -521,6 +532,7 @@ export async function planPrune(options: PlanOptions): Promise<PrunePlan> {
     liveBytes: plan.liveBytes,
     manifestsRemoved: 0,
     objectsRemoved: 0,
+    signaturesRemoved: 0,
     keptByGrace,
     bytesFreed: 0,
     warnings
@@ -536,6 +548,7 @@ export function countDeleted(report: PruneReport, keys: readonly string[], sizeO
     const kind = kindOf(key)?.kind
     if (kind === 'manifest') report.manifestsRemoved++
     else if (kind === 'object') report.objectsRemoved++
+    else if (kind === 'signature') report.signaturesRemoved++
   }
 }
 

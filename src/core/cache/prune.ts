@@ -7,12 +7,13 @@ import type { PruneRules } from './prune-rules.js'
 /**
  * Pruning a cache store: evicts entries by rules (scope deleted, unused for too long, too many in a
  * scope, over a size budget, least recently used first), then collects by mark and sweep the
- * manifests and objects that no remaining entry references.
+ * manifests, objects and signatures that no remaining entry references.
  *
- * Mark: the manifests and objects of the kept entries; every manifest younger than the grace
- * period, and the objects it names (a save writes its manifest before its entry). Sweep: unmarked
- * manifests and objects older than the grace period (a save uploads objects before its manifest).
- * Before each batch of deletions, refs and manifests are listed again and whatever appeared or
+ * Mark: the manifests and objects of the kept entries, and the signatures of their keys' trees;
+ * every manifest younger than the grace period, and the objects it names (a save writes its
+ * manifest before its entry). Sweep: unmarked manifests, objects and signatures older than the
+ * grace period (a save uploads objects before its manifest, its signature before its ref). Before
+ * each batch of deletions, refs, manifests and signatures are listed again and whatever appeared or
  * changed since is marked too. Release stores are never pruned.
  *
  * In three parts, as restic has it: the rules (prune-rules.ts), a plan with its report
@@ -21,7 +22,7 @@ import type { PruneRules } from './prune-rules.js'
 
 export interface PruneOptions extends PruneRules {
   store: ObjectStore
-  /** Unreferenced manifests and objects younger than this are kept: a save may be about to name them. Default 1 hour. */
+  /** Unreferenced manifests, objects and signatures younger than this are kept: a save may be about to name them. Default 1 hour. */
   graceMs?: number
   /** Report what would go; delete nothing. */
   dryRun?: boolean

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js'
 import { StoreError } from '../errors.js'
 import { manifestKey, objectKey, refKey } from './cache-layout.js'
 import type { ObjectStore } from '../store/object-store.js'
@@ -18,7 +19,15 @@ export interface SaveCommit {
   update: boolean
   /** An update's tree that writes nothing: the exact hit's, when the key has no revision yet. */
   unchangedTree?: string
+  /** What an existing manifest's age is measured against; the system's clock by default. */
+  clock?: Clock
 }
+
+/**
+ * An existing manifest of the same tree older than this is rewritten: a prune keeps manifests younger
+ * than its grace period, which must exceed this plus the time from the manifest to the ref.
+ */
+export const MANIFEST_REFRESH_MS = 10 * 60 * 1000
 
 export type Committed =
   | { status: 'saved'; snapshot: Snapshot; revision: number }
@@ -28,15 +37,16 @@ export type Committed =
 
 /**
  * The commit of a save, the one place a manifest is written. In order: store the tree's content;
- * write its manifest, create-only; wait out any live prune lease; check that the objects it did not
- * write still exist, and if a prune took some, store the tree again without them and replace the
- * manifest; then the signature; then the ref. A prune either listed the manifest (and spares its
- * objects) or deleted before the check (which stores them again): no ref names a deleted object.
+ * write its manifest, create-only, rewriting one of the same tree that is old; wait out any live
+ * prune lease; check that the manifest and the objects it did not write still exist, and if a prune
+ * took some, store the tree again without them and replace the manifest; then the signature; then
+ * the ref. A prune either listed the manifest young (and spares it and its objects) or deleted
+ * before the check (which stores them again): no ref names a deleted manifest or object.
  */
 export async function commitSave(commit: SaveCommit): Promise<Committed> {
   const { store } = commit.content
   let snapshot = await snapshotTree(commit.content)
-  await writeManifest(store, snapshot)
+  if ((await writeManifest(store, snapshot)) === 'exists') await refreshManifest(store, snapshot, commit.clock)
   // A prune may have collected objects of a base since it was read: wait out a prune's deletions
   // in progress, then store again the blobs whose objects are gone.
   await waitForPruneLeases(store)
@@ -54,6 +64,16 @@ export async function commitSave(commit: SaveCommit): Promise<Committed> {
       )
     // The first manifest under this digest named the vanished objects; this one is checked.
     await writeManifest(store, snapshot, { replace: true })
+  } else if (!(await store.head(manifestKey(snapshot.digest)))) {
+    // A prune's batch listed the old manifest before the rewrite and deleted it after: write it
+    // again, young and full, and check once more after that batch's deletions.
+    await writeManifest(store, { ...snapshot, delta: undefined })
+    await waitForPruneLeases(store)
+    const manifestGone = !(await store.head(manifestKey(snapshot.digest)))
+    if (manifestGone || (await missingObjects(store, snapshot.reusedObjects)).size > 0)
+      throw new StoreError(
+        'the manifest or objects vanished from the store while saving (a concurrent prune?); nothing was saved, try again'
+      )
   }
   return writeRef(commit, snapshot)
 }
@@ -85,15 +105,34 @@ async function writeRef(commit: SaveCommit, snapshot: Snapshot): Promise<Committ
 }
 
 /**
- * Writes a tree's manifest, as its delta when the snapshot has one. Create-only by default: an existing manifest of the same tree stays, and
- * the bytes count as uploaded only when this write creates it; `replace` overwrites it.
+ * Writes a tree's manifest, as its delta when the snapshot has one. Create-only by default: an
+ * existing manifest of the same tree stays, and the bytes count as uploaded only when this write
+ * creates it; `replace` overwrites it.
  */
-async function writeManifest(store: ObjectStore, snapshot: Snapshot, { replace = false } = {}): Promise<void> {
+async function writeManifest(
+  store: ObjectStore,
+  snapshot: Snapshot,
+  { replace = false } = {}
+): Promise<'created' | 'exists'> {
   const key = manifestKey(snapshot.digest)
   const encoded = snapshot.delta?.encoded ?? snapshot.encoded
-  if (replace) await store.put(key, encoded)
-  else if ((await store.put(key, encoded, { ifNoneMatch: true })) === 'created')
-    snapshot.stats.bytesUploaded += encoded.length
+  if (replace) return store.put(key, encoded)
+  const written = await store.put(key, encoded, { ifNoneMatch: true })
+  if (written === 'created') snapshot.stats.bytesUploaded += encoded.length
+  return written
+}
+
+/**
+ * Rewrites an existing manifest of the tree that is older than MANIFEST_REFRESH_MS (or gone since),
+ * so that a prune starting before the ref lands finds it within its grace period. Its digest is the
+ * same; the bytes written name only objects this save checks before its ref. A store whose keys
+ * cannot be written again is never pruned: its manifest stays.
+ */
+async function refreshManifest(store: ObjectStore, snapshot: Snapshot, clock: Clock = systemClock): Promise<void> {
+  if (store.overwrites === false) return
+  const existing = await store.head(manifestKey(snapshot.digest))
+  if (!existing || clock.now() - existing.lastModified.getTime() >= MANIFEST_REFRESH_MS)
+    await writeManifest(store, snapshot, { replace: true })
 }
 
 async function missingObjects(store: ObjectStore, objects: Set<string>): Promise<Set<string>> {

@@ -55,6 +55,8 @@ export interface ObjectStore {
   check(): Promise<void>
   /** False where an entry cannot hold revisions (entry-refs.ts); absent means it can. */
   readonly entryRevisions?: boolean
+  /** False where a key once written cannot be written again; absent means a plain put overwrites. */
+  readonly overwrites?: boolean
   /** Whether the store can hold objects under Object Lock (S3); absent where it cannot. */
   objectLock?(): Promise<ObjectLockStatus>
 }
