@@ -9,7 +9,7 @@ import {
   refKey,
   signatureKey
 } from '../../src/core/cache/cache-layout.js'
-import { entryVersion } from '../../src/core/cache/entry-refs.js'
+import { entryVersion, readEntry } from '../../src/core/cache/entry-refs.js'
 import type { EntrySigning } from '../../src/core/cache/entry-signature.js'
 import { RELEASE_STORE_MARKER, type PruneReport } from '../../src/core/cache/prune-plan.js'
 import { PruneRefusedError } from '../../src/core/errors.js'
@@ -440,6 +440,13 @@ describe('prune on RGW', () => {
       await expectRestoresIntact(store, saved)
     })
 
+    it("stamps its entry's creation with the save's clock, as a prune reads it", async () => {
+      const { store, saveClock } = await evictedEntry('prune-race-created')
+      const saved = await saveTree(store, 'deps', [MAIN], newFiles, { clock: saveClock })
+      const record = await readEntry(store, refKey(MAIN, entryVersion(PATHS), saved.key))
+      expect(record?.created).toBe(new Date(saveClock.now()).toISOString())
+    })
+
     it('leaves a young manifest of its tree as it is', async () => {
       const { store, old } = await closedPrEntry('prune-race-young-manifest')
       const writes: string[] = []
@@ -532,6 +539,38 @@ describe('prune on RGW', () => {
       await ageData()
       expect((await prune(store)).signaturesRemoved).toBe(1)
       expect(keysUnder(await snapshotKeys(store), 'signatures/')).toEqual([signatureOf(kept)])
+    })
+
+    it('writes its signature before the lease wait, and again when a prune deletes it after the rewrite', async () => {
+      const { store } = await freshStore('prune-signature-rewritten')
+      const files = { 'a.txt': 'signed' }
+      const old = await saveTree(store, 'deps', [MAIN], files, { signing })
+      // Evicted: its signature stays behind, older than the grace period, as a prune's batch lists it.
+      await store.delete([refKey(MAIN, entryVersion(PATHS), old.key)])
+      await ageData()
+      const steps: string[] = []
+      let deleted = false
+      const racing = wrapStore(store, {
+        async put(key, body, options) {
+          const result = await store.put(key, body, options)
+          if (key.startsWith('signatures/') || key.startsWith('refs/')) steps.push(`put ${key.split('/')[0]}`)
+          // That batch deletes the old signature right after the save rewrote it.
+          if (key === signatureOf(old) && !deleted) {
+            deleted = true
+            await store.delete([key])
+          }
+          return result
+        },
+        list(prefix) {
+          if (prefix.startsWith('leases/')) steps.push('wait for leases')
+          return store.list(prefix)
+        }
+      })
+      const saved = await saveTree(racing, 'deps', [MAIN], files, { signing })
+      expect(saved.tree).toBe(old.tree)
+      expect(deleted).toBe(true)
+      expect(steps).toEqual(['put signatures', 'wait for leases', 'put signatures', 'wait for leases', 'put refs'])
+      expect(await store.head(signatureOf(saved))).toBeDefined()
     })
 
     it('keeps the signature of a tree that any remaining revision of its key names', async () => {

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../clock.js'
 import { StoreError } from '../errors.js'
-import { manifestKey, objectKey, refKey } from './cache-layout.js'
+import { manifestKey, objectKey, refKey, signatureKey } from './cache-layout.js'
 import type { ObjectStore } from '../store/object-store.js'
 import { snapshotTree, type Snapshot, type SnapshotOptions } from '../store/snapshot.js'
 import { mapLimit } from '../task-pool.js'
@@ -37,16 +37,21 @@ export type Committed =
 
 /**
  * The commit of a save, the one place a manifest is written. In order: store the tree's content;
- * write its manifest, create-only, rewriting one of the same tree that is old; wait out any live
- * prune lease; check that the manifest and the objects it did not write still exist, and if a prune
- * took some, store the tree again without them and replace the manifest; then the signature; then
- * the ref. A prune either listed the manifest young (and spares it and its objects) or deleted
- * before the check (which stores them again): no ref names a deleted manifest or object.
+ * write its manifest, create-only, rewriting one of the same tree that is old; write the signature;
+ * wait out any live prune lease; check that the manifest, the signature and the objects it did not
+ * write still exist, and if a prune took some, store them again; then the ref. A prune either listed
+ * them young (and spares them) or deleted before the check (which stores them again): no ref names a
+ * deleted manifest, object or signature.
  */
 export async function commitSave(commit: SaveCommit): Promise<Committed> {
   const { store } = commit.content
   let snapshot = await snapshotTree(commit.content)
   if ((await writeManifest(store, snapshot)) === 'exists') await refreshManifest(store, snapshot, commit.clock)
+  const record = entryRecord(commit, snapshot)
+  const unchanged = commit.update && snapshot.digest === commit.unchangedTree
+  // Before the lease wait: a prune that listed an evicted entry's old signature of this tree deletes
+  // it before the wait ends, and the check below writes it again.
+  const signature = commit.signing && !unchanged ? await signEntry(store, record, commit.signing) : undefined
   // A prune may have collected objects of a base since it was read: wait out a prune's deletions
   // in progress, then store again the blobs whose objects are gone.
   await waitForPruneLeases(store)
@@ -75,14 +80,20 @@ export async function commitSave(commit: SaveCommit): Promise<Committed> {
         'the manifest or objects vanished from the store while saving (a concurrent prune?); nothing was saved, try again'
       )
   }
-  return writeRef(commit, snapshot)
+  if (signature && !(await store.head(signature.key))) {
+    await signature.write()
+    await waitForPruneLeases(store)
+    if (!(await store.head(signature.key)))
+      throw new StoreError('the signature vanished from the store while saving (a concurrent prune?); try again')
+  }
+  if (unchanged) return { status: 'unchanged', tree: snapshot.digest }
+  return writeRef(commit, snapshot, record)
 }
 
-/** The signature, then the ref: a signed entry is never visible without its signature. */
-async function writeRef(commit: SaveCommit, snapshot: Snapshot): Promise<Committed> {
-  const { store } = commit.content
+/** The record the ref holds, stamped with the save's clock. */
+function entryRecord(commit: SaveCommit, snapshot: Snapshot): EntryRecord {
   const { key, scope, version } = commit.entry
-  const record: EntryRecord = {
+  return {
     schema: ENTRY_SCHEMA,
     key,
     scope,
@@ -90,10 +101,25 @@ async function writeRef(commit: SaveCommit, snapshot: Snapshot): Promise<Committ
     tree: snapshot.digest,
     files: snapshot.stats.files,
     size: snapshot.stats.treeBytes,
-    created: new Date().toISOString()
+    created: new Date((commit.clock ?? systemClock).now()).toISOString()
   }
-  if (commit.update && snapshot.digest === commit.unchangedTree) return { status: 'unchanged', tree: snapshot.digest }
-  if (commit.signing) await writeEntrySignature(store, refKey(scope, version, key), record, commit.signing)
+}
+
+/** Writes the entry's signature, and returns how to write it again. */
+async function signEntry(
+  store: ObjectStore,
+  record: EntryRecord,
+  signing: EntrySigning
+): Promise<{ key: string; write: () => Promise<void> }> {
+  const entryRefKey = refKey(record.scope, record.version, record.key)
+  const write = () => writeEntrySignature(store, entryRefKey, record, signing)
+  await write()
+  return { key: signatureKey(entryRefKey, record.tree), write }
+}
+
+/** The ref, after the signature: a signed entry is never visible without its signature. */
+async function writeRef(commit: SaveCommit, snapshot: Snapshot, record: EntryRecord): Promise<Committed> {
+  const { store } = commit.content
   if (commit.update) {
     const written = await writeRevision(store, record)
     if (written.status === 'unchanged')
