@@ -12,6 +12,7 @@ import * as path from 'node:path'
 import { columnsOf } from '../src/core/manifest/columns.js'
 import { applyDelta, encodeDelta } from '../src/core/manifest/delta.js'
 import { readStored } from '../src/core/manifest/encoding.js'
+import { comparePaths } from '../src/core/manifest/validate.js'
 import { MANIFEST_SCHEMA, type BlobLocation, type Manifest, type ManifestEntry } from '../src/core/manifest/model.js'
 
 if (process.argv[2] === '--delta') {
@@ -67,21 +68,46 @@ time('decode as objects', () => decodeManifest(stored, digest))
 async function benchDelta(files: number): Promise<void> {
   const hex = (n: number): string => n.toString(16).padStart(64, '0')
   const pack = (n: number): string => `${'p'.repeat(56)}${n.toString(16).padStart(8, '0')}`
+  // Shaped like node_modules: packages of 6 to 125 files in a few folders, shared licenses, .bin links.
   const entries: ManifestEntry[] = [{ root: 0, path: '', type: 'dir', mode: 0o755 }]
   const blobs: Record<string, BlobLocation> = {}
-  for (let p = 0; p < 400; p++) entries.push({ root: 0, path: `pkg-${p}`, type: 'dir', mode: 0o755 })
-  for (let i = 0; i < files; i++) {
-    const size = 100 + (i % 900)
-    blobs[hex(i + 1)] = [pack(Math.floor(i / 4096)), 0, 1 << 19, size, 2, (i % 4096) * 1000, 1 << 22]
-    entries.push({ root: 0, path: '', type: 'file', mode: 0o644, size, blobs: [hex(i + 1)], mtime: 1.7e12 + i })
+  const dirs = new Set<string>()
+  const addDir = (dir: string) => {
+    for (let at = dir.indexOf('/'); ; at = dir.indexOf('/', at + 1)) {
+      const prefix = at < 0 ? dir : dir.slice(0, at)
+      if (!dirs.has(prefix)) {
+        dirs.add(prefix)
+        entries.push({ root: 0, path: prefix, type: 'dir', mode: 0o755 })
+      }
+      if (at < 0) return
+    }
   }
-  for (let i = 0; i < files; i++)
-    entries[401 + i].path = `pkg-${i % 400}/src/module-${Math.floor(i / 400)}/file-${i}.ts`
-  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  const subdirs = ['lib', 'dist', 'src', 'types', 'lib/internal', 'dist/esm', 'dist/cjs']
+  addDir('.bin')
+  let count = 0
+  const addFile = (path: string, id: number) => {
+    const size = 100 + (id % 9000)
+    blobs[hex(id)] ??= [pack(Math.floor(count / 4096)), 0, 1 << 19, size, 2, (count % 4096) * 1000, 1 << 24]
+    entries.push({ root: 0, path, type: 'file', mode: 0o644, size, blobs: [hex(id)], mtime: 1.7e12 + count++ })
+  }
+  for (let p = 0; count < files; p++) {
+    const root = p % 10 === 3 && p > 10 ? `pkg${p - 7}/node_modules/pkg${p}` : `pkg${p}`
+    addDir(root)
+    addFile(`${root}/package.json`, 10 + count)
+    addFile(`${root}/LICENSE`, 1 + (p % 3))
+    for (let i = 0; i < 4 + ((p * 37) % 120) && count < files; i++) {
+      const folder = `${root}/${subdirs[(p + i) % subdirs.length]}`
+      addDir(folder)
+      addFile(`${folder}/f${i}.js`, 10 + count)
+    }
+    if (p % 5 === 0 && !root.includes('/'))
+      entries.push({ root: 0, path: `.bin/pkg${p}`, type: 'symlink', mode: 0o777, target: `../${root}/package.json` })
+  }
+  entries.sort((a, b) => comparePaths(a.path, b.path))
   const base: Manifest = { schema: MANIFEST_SCHEMA, roots: ['build'], entries, blobs }
   const nextBlobs = { ...blobs }
   const changed = entries.map((entry, i) => {
-    if (entry.type !== 'file' || i % 100 !== 50) return entry
+    if (entry.type !== 'file' || entry.path.endsWith('LICENSE') || i % 100 !== 50) return entry
     const digest = hex(10_000_000 + i)
     nextBlobs[digest] = ['s'.repeat(64), i * 10, 500, entry.size!, 1]
     return { ...entry, blobs: [digest], mtime: 1.8e12 + i }
@@ -95,7 +121,7 @@ async function benchDelta(files: number): Promise<void> {
   writeFileSync(path.join(dir, 'delta'), delta)
   writeFileSync(path.join(dir, 'digests'), JSON.stringify({ base: sealed.digest, digest }))
   console.log(
-    `${files} files (+ ${entries.length - files} dirs), ${changed.filter((e, i) => e !== entries[i]).length} changed: ` +
+    `${count} files (+ ${entries.length - count} dirs and links), ${changed.filter((e, i) => e !== entries[i]).length} changed: ` +
       `base ${(sealed.encoded.length / 1e6).toFixed(2)} MB, delta ${(delta.length / 1e3).toFixed(1)} kB stored`
   )
   const runs: Array<{ ms: number; cpuMs: number; peakRss: number; peakRssAdded: number; heapAdded: number }> = []
