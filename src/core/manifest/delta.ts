@@ -238,7 +238,6 @@ function mergeColumns(base: ManifestColumns, delta: StoredDelta, total: number):
   }
 
   const d = order.length
-  const digestHex = new Array<string>(d)
   const objects: string[] = []
   const objectIndex = new Map<string, number>()
   const objectIndexes = new Uint32Array(d)
@@ -252,7 +251,6 @@ function mergeColumns(base: ManifestColumns, delta: StoredDelta, total: number):
     const g = order[k]
     const from = g < baseDigests ? base : added
     const at = g < baseDigests ? g : g - baseDigests
-    digestHex[k] = digestAt(from, at)
     const object = from.objects[from.objectIndexes[at]]
     let o = objectIndex.get(object)
     if (o === undefined) objectIndex.set(object, (o = objects.push(object) - 1))
@@ -278,7 +276,7 @@ function mergeColumns(base: ManifestColumns, delta: StoredDelta, total: number):
     blobCounts,
     targets,
     refs: refs.subarray(0, ref),
-    digestHex: digestHex.join(''),
+    digestHex: hexInOrder(base, added, order),
     objects,
     objectIndexes,
     offsets,
@@ -288,6 +286,24 @@ function mergeColumns(base: ManifestColumns, delta: StoredDelta, total: number):
     withins,
     frameSizes
   }
+}
+
+/** The digests `order` names (as digestIds numbers them), as hex: a slice per run of consecutive ones. */
+function hexInOrder(base: ManifestColumns, added: ManifestColumns, order: number[]): string {
+  const baseDigests = base.codecs.length
+  const parts: string[] = []
+  for (let k = 0; k < order.length;) {
+    const first = order[k]
+    const limit = first < baseDigests ? baseDigests : Infinity
+    let last = first
+    for (k++; k < order.length && order[k] === last + 1 && order[k] < limit; k++) last++
+    parts.push(
+      first < baseDigests
+        ? base.digestHex.slice(64 * first, 64 * last + 64)
+        : added.digestHex.slice(64 * (first - baseDigests), 64 * (last - baseDigests) + 64)
+    )
+  }
+  return parts.join('')
 }
 
 /**
