@@ -309,9 +309,9 @@ function hexInOrder(base: ManifestColumns, added: ManifestColumns, order: number
 /**
  * An id per digest of both sides, base digests first (`g`), then added ones (`baseDigests + k`):
  * the same for an added digest and its copies on either side, and `owners[id]` the digest whose
- * location it takes, the last added copy. Base digests are otherwise their own ids: a full save
- * stores each digest once, and a base that does not hashes to another tree part, which the digest
- * check refuses unless a full manifest of that tree part would be the same.
+ * location it takes, the last added copy. Base digests are otherwise their own ids, as a save lists
+ * each digest once: a base that lists one twice gives a tree part that lists it twice, which only the
+ * digest of that very tree part accepts, as it would a full manifest of it.
  */
 function digestIds(base: ManifestColumns, added: ManifestColumns): { ids: Int32Array; owners: Int32Array } {
   const baseDigests = base.codecs.length
