@@ -128,7 +128,7 @@ export async function startRgw(
   return s3Server(
     {
       name: 'rgw',
-      description: `Ceph radosgw (${version}, beast frontend, one memstore OSD) on 127.0.0.1, sharing the cores with the client`,
+      description: `Ceph radosgw (${version}, beast frontend with tcp_nodelay, one memstore OSD) on 127.0.0.1, sharing the cores with the client`,
       target: {
         endpoint,
         region: settings.S3_TEST_REGION || 'us-east-1',

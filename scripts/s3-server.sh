@@ -207,7 +207,9 @@ admin socket = $DIR/client/run/\$name.\$pid.asok
 log file = $DIR/client/log/\$name.log
 
 [client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+# tcp_nodelay: without it an answer written in two parts (a listing, a batch delete) waits ~40 ms for
+# the client's delayed ACK (Nagle), which made small requests cost 50 ms.
+rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 rgw data = $DIR/rgw/data
 run dir = $DIR/rgw/run
 admin socket = $DIR/rgw/run/\$name.asok
