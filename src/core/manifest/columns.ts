@@ -277,13 +277,23 @@ function encodeTree(manifest: ManifestTree): { bytes: Buffer; digests: string[] 
   const refs: number[] = []
   const paths = new Array<string>(n)
   const targets: string[] = []
+  const sizes = new Float64Array(n)
+  const modes = new Uint32Array(n)
+  const rootIndexes = new Uint32Array(n)
+  const blobCounts = new Uint32Array(n)
+  const types = new Uint8Array(n)
   for (let i = 0; i < n; i++) {
     const entry = entries[i]
     if (typeof entry.path !== 'string' || !Object.hasOwn(EntryCode, entry.type) || !Number.isInteger(entry.root))
       throw new Error('malformed entry')
     paths[i] = entry.path
+    modes[i] = entry.mode
+    rootIndexes[i] = entry.root
+    types[i] = EntryCode[entry.type]
     if (entry.type === 'symlink') targets.push(entry.target!)
     if (entry.type !== 'file') continue
+    sizes[i] = entry.size!
+    blobCounts[i] = entry.blobs?.length ?? 0
     for (const digest of entry.blobs ?? []) {
       let index = digestIndex.get(digest)
       if (index === undefined) {
@@ -294,15 +304,44 @@ function encodeTree(manifest: ManifestTree): { bytes: Buffer; digests: string[] 
       refs.push(index)
     }
   }
+  const tree = { schema: manifest.schema, roots: manifest.roots, paths, targets, sizes, modes, rootIndexes, blobCounts }
+  const bytes = encodeTreeColumns({ ...tree, types, refs: Uint32Array.from(refs), digestHex: digests.join('') })
+  return { bytes, digests }
+}
+
+/** What the tree part holds: the columns a tree digest covers. */
+export type TreeColumns = Pick<
+  ManifestColumns,
+  | 'schema'
+  | 'roots'
+  | 'paths'
+  | 'targets'
+  | 'sizes'
+  | 'modes'
+  | 'rootIndexes'
+  | 'blobCounts'
+  | 'refs'
+  | 'types'
+  | 'digestHex'
+>
+
+/**
+ * The tree part of tree columns, laid out as a save writes it: the one writer of tree parts, so that
+ * columns built without a manifest (a delta applied to its base) hash to the digest a full save gives.
+ * Non-file entries must have size and blob count 0, and `digestHex` the digests in first-use order.
+ */
+export function encodeTreeColumns(tree: TreeColumns): Buffer {
+  const { paths, targets } = tree
+  const n = paths.length
   const pathText = Buffer.from(paths.join('\0'))
   const targetText = Buffer.from(targets.join('\0'))
   const header: TreeHeader = {
-    schema: manifest.schema,
-    roots: manifest.roots,
+    schema: tree.schema,
+    roots: tree.roots,
     entries: n,
     symlinks: targets.length,
-    refs: refs.length,
-    digests: digests.length,
+    refs: tree.refs.length,
+    digests: tree.digestHex.length / 64,
     pathBytes: pathText.length,
     targetBytes: targetText.length
   }
@@ -313,22 +352,14 @@ function encodeTree(manifest: ManifestTree): { bytes: Buffer; digests: string[] 
   headerBytes.copy(out, 4)
   pathText.copy(out, at.paths)
   targetText.copy(out, at.targets)
-  const sizes = float64s(out, at.sizes, n)
-  const modes = uint32s(out, at.modes, n)
-  const roots = uint32s(out, at.roots, n)
-  const counts = uint32s(out, at.counts, n)
-  const types = out.subarray(at.types, at.types + n)
-  for (let i = 0; i < n; i++) {
-    const entry = entries[i]
-    sizes[i] = entry.type === 'file' ? entry.size! : 0
-    modes[i] = entry.mode
-    roots[i] = entry.root
-    counts[i] = entry.type === 'file' ? (entry.blobs?.length ?? 0) : 0
-    types[i] = EntryCode[entry.type]
-  }
-  uint32s(out, at.refs, refs.length).set(refs)
-  digests.forEach((digest, k) => out.write(digest, at.digests + k * DIGEST_BYTES, DIGEST_BYTES, 'hex'))
-  return { bytes: out, digests }
+  float64s(out, at.sizes, n).set(tree.sizes)
+  uint32s(out, at.modes, n).set(tree.modes)
+  uint32s(out, at.roots, n).set(tree.rootIndexes)
+  uint32s(out, at.counts, n).set(tree.blobCounts)
+  uint32s(out, at.refs, tree.refs.length).set(tree.refs)
+  out.set(tree.types, at.types)
+  out.write(tree.digestHex, at.digests, 'hex')
+  return out
 }
 
 function treeLayout(headerLength: number, header: TreeHeader) {

@@ -4,13 +4,14 @@ import {
   digestAt,
   EntryCode,
   encodeColumnsWith,
+  encodeTreeColumns,
   isColumnar,
   locationAt,
-  manifestOf,
   readColumns,
   type ManifestColumns
 } from './columns.js'
 import {
+  Codec,
   DELTA_SCHEMA,
   MANIFEST_SCHEMA,
   SHA256_HEX,
@@ -155,32 +156,195 @@ export function applyDelta(delta: StoredDelta, base: ManifestColumns, expectedDi
   const n = base.paths.length
   const { removed, positions } = delta
   const total = n - removed.length + positions.length
-  if (removed.length > n || total !== delta.entries) refuse('has counts that do not add up')
+  if (removed.length > n || total !== delta.entries || positions.length !== delta.added.paths.length)
+    refuse('has counts that do not add up')
   if (!increasing(removed, n)) refuse('removes entries its base does not have')
   if (!increasing(positions, total)) refuse('places added entries out of order')
-  const from = manifestOf(base)
-  const more = manifestOf(delta.added)
-  const entries = new Array<ManifestEntry>(total)
+  const columns = mergeColumns(base, delta, total)
+  if (sha256Hex(encodeTreeColumns(columns)) !== expectedDigest) refuse('does not match its digest')
+  validateColumns(columns)
+  return columns
+}
+
+/**
+ * The columns of the tree a delta stores, spliced from its base's and its added entries' columns
+ * as a full save of that tree would lay them out: digests renumbered in first-use order (see
+ * digestIds), a digest's location the added entries' where they have it (the last one, as a lookup
+ * by digest gives); objects in first-use order; no size, blob count or mtime on entries that are not
+ * files. The indexes are checked already; the caller hashes the tree part and validates the result.
+ */
+function mergeColumns(base: ManifestColumns, delta: StoredDelta, total: number): ManifestColumns {
+  const { removed, positions, added } = delta
+  const baseDigests = base.codecs.length
+  const { ids, owners } = digestIds(base, added)
+  const numbered = new Int32Array(ids.length).fill(-1)
+  const order: number[] = []
+
+  const types = new Uint8Array(total)
+  const modes = new Uint32Array(total)
+  const rootIndexes = new Uint32Array(total)
+  const sizes = new Float64Array(total)
+  const mtimes = new Float64Array(total)
+  const blobCounts = new Uint32Array(total)
+  const paths = new Array<string>(total)
+  const targets: string[] = []
+  const refs = new Uint32Array(base.refs.length + added.refs.length)
+  let ref = 0
+  /** Entry `j` of `from` as entry `r`; its refs start at `firstRef`, its target (if a symlink) is `link`. */
+  const place = (from: ManifestColumns, j: number, firstRef: number, link: number, idBase: number, r: number) => {
+    const type = from.types[j]
+    types[r] = type
+    modes[r] = from.modes[j]
+    rootIndexes[r] = from.rootIndexes[j]
+    paths[r] = from.paths[j]
+    if (type === EntryCode.file) {
+      const count = from.blobCounts[j]
+      sizes[r] = from.sizes[j]
+      mtimes[r] = from.mtimes[j]
+      blobCounts[r] = count
+      for (let x = 0; x < count; x++) {
+        const id = ids[idBase + from.refs[firstRef + x]]
+        if (numbered[id] < 0) numbered[id] = order.push(owners[id]) - 1
+        refs[ref++] = numbered[id]
+      }
+    } else {
+      mtimes[r] = NaN
+      if (type === EntryCode.symlink) targets.push(from.targets[link])
+    }
+  }
   let i = 0
+  let baseRef = 0
+  let baseLink = 0
   let gone = 0
+  let addedRef = 0
+  let addedLink = 0
   let next = 0
   for (let r = 0; r < total; r++) {
     if (next < positions.length && positions[next] === r) {
-      entries[r] = more.entries[next++]
+      place(added, next, addedRef, addedLink, baseDigests, r)
+      if (added.types[next] === EntryCode.file) addedRef += added.blobCounts[next]
+      else if (added.types[next] === EntryCode.symlink) addedLink++
+      next++
       continue
     }
-    while (gone < removed.length && removed[gone] === i) {
-      gone++
-      i++
+    for (; gone < removed.length && removed[gone] === i; gone++, i++) {
+      if (base.types[i] === EntryCode.file) baseRef += base.blobCounts[i]
+      else if (base.types[i] === EntryCode.symlink) baseLink++
     }
-    entries[r] = from.entries[i++]
+    place(base, i, baseRef, baseLink, 0, r)
+    if (base.types[i] === EntryCode.file) baseRef += base.blobCounts[i]
+    else if (base.types[i] === EntryCode.symlink) baseLink++
+    i++
   }
-  const locationOf = (digest: string) => more.blobs[digest] ?? from.blobs[digest]
-  const { bytes, treePart } = encodeColumnsWith({ schema: MANIFEST_SCHEMA, roots: base.roots, entries }, locationOf)
-  if (sha256Hex(treePart) !== expectedDigest) refuse('does not match its digest')
-  const { columns } = readColumns(bytes)
-  validateColumns(columns)
-  return columns
+
+  const d = order.length
+  const objects: string[] = []
+  const objectIndex = new Map<string, number>()
+  const objectIndexes = new Uint32Array(d)
+  const offsets = new Float64Array(d)
+  const lengths = new Float64Array(d)
+  const blobSizes = new Float64Array(d)
+  const codecs = new Uint8Array(d)
+  const withins = new Float64Array(d)
+  const frameSizes = new Float64Array(d)
+  for (let k = 0; k < d; k++) {
+    const g = order[k]
+    const from = g < baseDigests ? base : added
+    const at = g < baseDigests ? g : g - baseDigests
+    const object = from.objects[from.objectIndexes[at]]
+    let o = objectIndex.get(object)
+    if (o === undefined) objectIndex.set(object, (o = objects.push(object) - 1))
+    objectIndexes[k] = o
+    offsets[k] = from.offsets[at]
+    lengths[k] = from.lengths[at]
+    blobSizes[k] = from.blobSizes[at]
+    codecs[k] = from.codecs[at]
+    if (codecs[k] === Codec.sharedFrame) {
+      withins[k] = from.withins[at]
+      frameSizes[k] = from.frameSizes[at]
+    }
+  }
+  return {
+    schema: MANIFEST_SCHEMA,
+    roots: [...base.roots],
+    paths,
+    types,
+    modes,
+    rootIndexes,
+    sizes,
+    mtimes,
+    blobCounts,
+    targets,
+    refs: refs.subarray(0, ref),
+    digestHex: hexInOrder(base, added, order),
+    objects,
+    objectIndexes,
+    offsets,
+    lengths,
+    blobSizes,
+    codecs,
+    withins,
+    frameSizes
+  }
+}
+
+/** The digests `order` names (as digestIds numbers them), as hex: a slice per run of consecutive ones. */
+function hexInOrder(base: ManifestColumns, added: ManifestColumns, order: number[]): string {
+  const baseDigests = base.codecs.length
+  const parts: string[] = []
+  for (let k = 0; k < order.length;) {
+    const first = order[k]
+    const limit = first < baseDigests ? baseDigests : Infinity
+    let last = first
+    for (k++; k < order.length && order[k] === last + 1 && order[k] < limit; k++) last++
+    parts.push(
+      first < baseDigests
+        ? base.digestHex.slice(64 * first, 64 * last + 64)
+        : added.digestHex.slice(64 * (first - baseDigests), 64 * (last - baseDigests) + 64)
+    )
+  }
+  return parts.join('')
+}
+
+/**
+ * An id per digest of both sides, base digests first (`g`), then added ones (`baseDigests + k`):
+ * the same for an added digest and its copies on either side, and `owners[id]` the digest whose
+ * location it takes, the last added copy. Base digests are otherwise their own ids, as a save lists
+ * each digest once: a base that lists one twice gives a tree part that lists it twice, which only the
+ * digest of that very tree part accepts, as it would a full manifest of it.
+ */
+function digestIds(base: ManifestColumns, added: ManifestColumns): { ids: Int32Array; owners: Int32Array } {
+  const baseDigests = base.codecs.length
+  const ids = new Int32Array(baseDigests + added.codecs.length)
+  const owners = new Int32Array(ids.length)
+  const addedIds = new Map<string, number>()
+  const prefixes = new Set<number>()
+  for (let k = 0; k < added.codecs.length; k++) {
+    const g = baseDigests + k
+    const digest = digestAt(added, k)
+    const id = addedIds.get(digest) ?? g
+    addedIds.set(digest, id)
+    ids[g] = id
+    owners[id] = g
+    prefixes.add(hexPrefix(added.digestHex, k))
+  }
+  for (let k = 0; k < baseDigests; k++) {
+    // Most base digests are not added again: a prefix sets them apart without a string per digest.
+    const id = prefixes.has(hexPrefix(base.digestHex, k)) ? addedIds.get(digestAt(base, k)) : undefined
+    ids[k] = id ?? k
+    if (id === undefined) owners[k] = k
+  }
+  return { ids, owners }
+}
+
+/** The first 28 bits of digest `k` of `digestHex`. */
+function hexPrefix(digestHex: string, k: number): number {
+  let value = 0
+  for (let c = 64 * k; c < 64 * k + 7; c++) {
+    const code = digestHex.charCodeAt(c)
+    value = (value << 4) | (code <= 57 ? code - 48 : code - 87)
+  }
+  return value
 }
 
 function deltaLayout(headerLength: number, header: Pick<DeltaHeader, 'removed' | 'added'>) {
