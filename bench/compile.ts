@@ -34,6 +34,8 @@ export function compileWorkers(log: (line: string) => void): CompiledWorkers {
     '--target',
     'es2023',
     '--skipLibCheck',
+    // As tsconfig.json: without it, narrowing a union by a boolean field reports errors.
+    '--strict',
     '--types',
     'node'
   ]
