@@ -3,7 +3,7 @@ import { restoreInputs } from '../config/step-core.js'
 import type { RestoreResult } from '../core/cache/checkpoint-cache.js'
 import { readScopes } from '../core/cache/scope.js'
 import { isNamedError } from '../core/errors.js'
-import { formatBytes, formatRetries, progressPrinter } from '../core/report-format.js'
+import { formatBytes, formatRetries, formatTrusted, progressPrinter } from '../core/report-format.js'
 import type { ObjectStore } from '../core/store/object-store.js'
 import { openStore } from '../core/store/open-store.js'
 import { refContextFromEnv } from '../github/runner-context.js'
@@ -75,6 +75,7 @@ export async function restoreCache(inputs: CacheInputs, state: StateProvider): P
   const unchanged = result.stats ? `, ${result.stats.filesUnchanged} files unchanged` : ''
   const from = `${record.key} (scope ${record.scope}, tree ${record.tree.slice(0, 12)})`
   core.info(`${verb} from key: ${from}${unchanged}${retried}`)
+  if (result.stats) core.debug(formatTrusted(result.stats))
   if (result.signer) {
     core.info(`Signed by ${result.signer.signer} for ${result.signer.ref} (${result.signer.event ?? 'no event'})`)
   }

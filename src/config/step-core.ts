@@ -21,6 +21,7 @@ import { keylessSigner, keySigner, resolvePackages, verifyPublishedRelease } fro
 import type { ObjectStore } from '../core/store/object-store.js'
 import type { TransferProgress } from '../core/store/snapshot.js'
 import { openStore } from '../core/store/open-store.js'
+import { defaultStatIndexDir } from '../core/store/store-config.js'
 import type {
   CacheInputs,
   PruneInputValues,
@@ -49,7 +50,8 @@ export function restoreInputs(inputs: CacheInputs, host: EntryHost): Promise<Res
     lookupOnly: inputs.lookupOnly,
     exactMirror: inputs.exactMirror,
     keepSpecialModes: inputs.keepSpecialModes,
-    policy: inputs.policy
+    policy: inputs.policy,
+    statIndex: defaultStatIndexDir()
   })
 }
 
@@ -96,7 +98,8 @@ export function runInputs(
     signing: inputs.signing,
     log: host.log,
     sourcesDir: host.sourcesDir,
-    progress: host.progress
+    progress: host.progress,
+    statIndex: defaultStatIndexDir()
   })
 }
 

@@ -17,6 +17,11 @@ export function formatRetries(retries: number): string {
   return retries > 0 ? `; ${retries} ${retries === 1 ? 'request' : 'requests'} retried` : ''
 }
 
+/** A restore's note of the unchanged files its stat index vouched for, which it did not read. */
+export function formatTrusted(stats: { filesUnchanged: number; filesTrusted: number }): string {
+  return `stat index: ${stats.filesTrusted} of ${stats.filesUnchanged} unchanged files matched their recorded stat and were not read`
+}
+
 /** How long ago, in the largest unit that keeps it short: 5m, 3h, 12d. */
 export function formatAge(ms: number): string {
   const minutes = Math.max(0, Math.round(ms / 60000))

@@ -3,7 +3,7 @@ import { listEntries } from '../../core/cache/entry-listing.js'
 import { restoreInputs, saveInputs, type EntryHost } from '../../config/step-core.js'
 import type { CacheInputs } from '../../config/step-inputs.js'
 import { openStore } from '../../core/store/open-store.js'
-import { formatAge, formatBytes, formatRetries, progressPrinter } from '../../core/report-format.js'
+import { formatAge, formatBytes, formatRetries, formatTrusted, progressPrinter } from '../../core/report-format.js'
 import { Exit, listValue, requireValue, stringValue, type Command, type Options, type Values } from '../command.js'
 import { scopeOptions, scopesFrom, storeConfigFrom, storeFrom, storeOptions } from '../store-options.js'
 import { entrySigningFrom, entrySigningOptions, restorePolicyFrom, restorePolicyOptions } from '../trust-options.js'
@@ -137,6 +137,7 @@ export const restoreCommand: Command = {
         `restored ${record.key} (${how}, scope ${record.scope}): ${files} files, ${formatBytes(treeBytes)}, ` +
           `${filesUnchanged} files unchanged, downloaded ${formatBytes(bytesDownloaded)}${formatRetries(result.retries)}`
       )
+      progress(formatTrusted(result.stats))
     }
     return Exit.Ok
   }

@@ -31,6 +31,8 @@ export interface RestoreRequest extends EntryRequest {
   keepSpecialModes?: boolean
   /** Which entries may be restored; default any (no signature needed). */
   policy?: RestorePolicy
+  /** The folder of stat indexes (materializeTree's `statIndex`); none: files in place are hashed. */
+  statIndex?: string
 }
 
 /** Every result says how many attempts the store made again during the call. */
@@ -128,7 +130,7 @@ async function findAndRestore(request: RestoreRequest): Promise<Restored> {
   const targets = restoreTargets(manifest.roots, request.paths, request.workspace)
   const destinations = targets.map(target => target.destination)
   const bases = targets.map(target => target.base)
-  const { store, onProgress, exactMirror, keepSpecialModes } = request
+  const { store, onProgress, exactMirror, keepSpecialModes, statIndex } = request
   const stats = await materializeTree({
     store,
     manifest,
@@ -136,7 +138,8 @@ async function findAndRestore(request: RestoreRequest): Promise<Restored> {
     bases,
     onProgress,
     exactMirror,
-    keepSpecialModes
+    keepSpecialModes,
+    statIndex
   })
   await recordUse(request.store, match.refKey)
   return { status: 'found', match, exact: match.exact, stats, signer, ...refusals }

@@ -29,6 +29,8 @@ export interface PipelineJobOptions {
   signing?: EntrySigning
   /** Filled in when the job fails, so the caller can still publish the plan and the stages' outcomes. */
   progress?: PipelineJobProgress
+  /** The folder of stat indexes for checkpoint restores (materializeTree's `statIndex`). */
+  statIndex?: string
 }
 
 /** How far a job got before it failed: the plan once computed, and the stages' outcomes once one failed. */
@@ -66,7 +68,8 @@ export async function runPipelineJob(options: PipelineJobOptions): Promise<{ pla
       env: options.env,
       policy: options.policy,
       signing: options.signing,
-      progress: options.progress
+      progress: options.progress,
+      statIndex: options.statIndex
     })
     return { plan, result }
   } catch (error) {

@@ -47,6 +47,8 @@ export interface RunPipelineOptions {
   signing?: EntrySigning
   /** Filled in when a stage fails, so the caller can report how far the run got. */
   progress?: PipelineProgress
+  /** The folder of stat indexes for checkpoint restores (materializeTree's `statIndex`). */
+  statIndex?: string
 }
 
 /** How far a run got before it failed: every stage's outcome, set once a stage fails. */
@@ -94,7 +96,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       workspace: options.rootDir,
       readScopes: options.readScopes,
       lookupOnly,
-      policy: options.policy
+      policy: options.policy,
+      statIndex: options.statIndex
     })
 
   // Newest checkpoint first: the final stage, then earlier checkpointed stages.

@@ -15,6 +15,7 @@ import {
   statSync,
   symlinkSync,
   unlinkSync,
+  type BigIntStats,
   type Stats
 } from 'node:fs'
 import * as path from 'node:path'
@@ -24,6 +25,7 @@ import { BlobWriters } from './blob-writers.js'
 import { sha256Hex } from './codec.js'
 import { futimesSeconds } from './file-times.js'
 import { openReplacing } from './open-replacing.js'
+import { clockNs, contentKey, StatIndex, StatIndexBuilder } from './stat-index.js'
 import { isWindows, joinManifestPath, O_NOFOLLOW, O_NONBLOCK } from './platform.js'
 import { BLOB_MISMATCH, BLOB_UNDECODABLE, WriteJobBuilder, type WriteJob } from './write-job.js'
 import { objectKey } from '../cache/cache-layout.js'
@@ -58,6 +60,12 @@ export interface MaterializeOptions {
   writers?: BlobWriters
   downloads?: number
   bytesInFlight?: number
+  /**
+   * The folder of the stat indexes (see stat-index.ts): a file recorded there as this restore left it
+   * is taken as unchanged without reading it, and the files in place are recorded at the end. None: every
+   * file found in place is hashed.
+   */
+  statIndex?: string
 }
 
 export interface MaterializeStats {
@@ -65,6 +73,8 @@ export interface MaterializeStats {
   treeBytes: number
   /** Files already there as the manifest has them (size, mode, mtime, each blob's sha256): not fetched or written. */
   filesUnchanged: number
+  /** Of those, the files the stat index vouched for: not read either. */
+  filesTrusted: number
   bytesDownloaded: number
   objectsDownloaded: number
 }
@@ -128,6 +138,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     files: 0,
     treeBytes: 0,
     filesUnchanged: 0,
+    filesTrusted: 0,
     bytesDownloaded: 0,
     objectsDownloaded: 0
   }
@@ -253,17 +264,33 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     const targetPosition = new Float64Array(refs.length)
     let ref = 0
     let bytesUnchanged = 0
+    const index = options.statIndex === undefined ? undefined : StatIndex.read(options.statIndex, destinations)
+    const inPlace = options.statIndex === undefined ? undefined : new StatIndexBuilder()
+    /** The content key of file entry `i`, whose blobs are referenced from `ref` on. */
+    const keyOf = (i: number, ref: number): string => {
+      let digests = ''
+      for (let end = ref + blobCounts[i]; ref < end; ref++) digests += digestAt(columns, refs[ref])
+      return contentKey(digests)
+    }
+    let stamp = clockNs()
     for (let i = 0; i < n; i++) {
       if (types[i] !== EntryCode.file) continue
       ensureParents(i)
       stats.files++
       stats.treeBytes += sizes[i]
       const file = destinationOf(i)
-      if (inTheWay(file) && isUnchanged(columns, i, ref, file, modeOf(i))) {
-        stats.filesUnchanged++
-        bytesUnchanged += sizes[i]
-        ref += blobCounts[i]
-        continue
+      const found = inTheWay(file) ? inPlaceAsSaved(columns, i, file, modeOf(i)) : undefined
+      if (found) {
+        const key = inPlace ? keyOf(i, ref) : ''
+        const trusted = index?.trusts(rootIndexes[i], paths[i], found, key) === true
+        if (trusted || isUnchanged(columns, i, ref, file)) {
+          stats.filesUnchanged++
+          if (trusted) stats.filesTrusted++
+          inPlace?.add(rootIndexes[i], paths[i], found, key, stamp)
+          bytesUnchanged += sizes[i]
+          ref += blobCounts[i]
+          continue
+        }
       }
       if (blobCounts[i] !== 1) {
         // Empty files and chunked files are created at their full size now; chunks land later.
@@ -342,6 +369,16 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       if (types[i] !== EntryCode.file || blobCounts[i] === 1 || !created[i]) continue
       setAttributes(destinationOf(i), modeOf(i), mtimes[i])
     }
+    if (inPlace) {
+      // After the last mode and mtime were set: the ctime recorded is the one the file keeps.
+      stamp = clockNs()
+      for (let i = 0, ref = 0; i < n; i++) {
+        if (types[i] !== EntryCode.file) continue
+        const found = created[i] ? inPlaceAsSaved(columns, i, destinationOf(i), modeOf(i)) : undefined
+        if (found) inPlace.add(rootIndexes[i], paths[i], found, keyOf(i, ref), stamp)
+        ref += blobCounts[i]
+      }
+    }
 
     // Before the first link: the directories that links go into and that get their modes, as
     // checked (device and inode), for every step after it to compare with.
@@ -373,6 +410,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       const dir = destinationOf(i)
       setAttributes(dir, modeOf(i), NaN, identities.get(dir))
     }
+    if (inPlace && options.statIndex !== undefined) inPlace.write(options.statIndex, destinations)
     return stats
   } catch (error) {
     // Writes still in flight finish first, so nothing lands after the clean-up.
@@ -388,14 +426,27 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
 }
 
 /**
- * Whether file entry `i` (its blobs from reference `ref` on) is already at `file` as the manifest
- * has it: a regular file with one link, of its size, `mode` and mtime (the cheap check), then every
- * blob's sha256. Such a file is neither fetched nor written.
+ * The lstat of `file` when it is a regular file with one link, of entry `i`'s size, `mode` and
+ * mtime (the cheap check), else undefined.
  */
-function isUnchanged(columns: ManifestColumns, i: number, ref: number, file: string, mode: number): boolean {
-  const stats = lstatOrUndefined(file)
-  if (!stats?.isFile() || stats.nlink !== 1 || stats.size !== columns.sizes[i]) return false
-  if ((stats.mode & 0o7777) !== mode || Math.floor(stats.mtimeMs) !== columns.mtimes[i]) return false
+function inPlaceAsSaved(columns: ManifestColumns, i: number, file: string, mode: number): BigIntStats | undefined {
+  const stats = lstatSync(file, { bigint: true, throwIfNoEntry: false })
+  if (!stats?.isFile() || stats.nlink !== 1n || stats.size !== BigInt(columns.sizes[i])) return undefined
+  if ((Number(stats.mode) & 0o7777) !== mode || floorMs(stats.mtimeNs) !== columns.mtimes[i]) return undefined
+  return stats
+}
+
+/** Nanoseconds as whole milliseconds, rounded down (as Math.floor of a Stats' mtimeMs). */
+function floorMs(ns: bigint): number {
+  const ms = ns / 1_000_000n
+  return Number(ns < 0n && ms * 1_000_000n !== ns ? ms - 1n : ms)
+}
+
+/**
+ * Whether file entry `i` (its blobs from reference `ref` on), found at `file` by the cheap check,
+ * has every blob's sha256. Such a file is neither fetched nor written.
+ */
+function isUnchanged(columns: ManifestColumns, i: number, ref: number, file: string): boolean {
   let fd: number
   try {
     fd = openSync(file, ATTRIBUTE_FLAGS)

@@ -14,12 +14,19 @@ export interface ExternalStoreConfig {
 /** Which backend holds a store, and where. Credentials, when given, come from the caller. */
 export type StoreConfig = { kind: 'fs'; dir: string } | ({ kind: 's3' } & S3StoreConfig) | ExternalStoreConfig
 
+/** This tool's folder in the user's cache folder (XDG_CACHE_HOME, else ~/.cache). */
+function userCacheDir(env: NodeJS.ProcessEnv): string {
+  return path.join(env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'artifact-action')
+}
+
 /** The embedded default: a directory in the user's cache folder. */
 export function defaultLocalStoreDir(env: NodeJS.ProcessEnv = process.env): string {
-  return (
-    env.ARTIFACT_ACTION_STORE ??
-    path.join(env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'artifact-action', 'store')
-  )
+  return env.ARTIFACT_ACTION_STORE ?? path.join(userCacheDir(env), 'store')
+}
+
+/** Where restores keep the stat indexes of their targets (see stat-index.ts). */
+export function defaultStatIndexDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(userCacheDir(env), 'stat-index')
 }
 
 /**

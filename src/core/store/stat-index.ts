@@ -1,0 +1,219 @@
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, type BigIntStats } from 'node:fs'
+import * as path from 'node:path'
+import * as zlib from 'node:zlib'
+import { assertSafeRelativePath } from '../manifest/validate.js'
+import { sha256Hex, zstdSync } from './codec.js'
+
+/**
+ * The stat index of a restore target, as git's index: for each regular file a restore wrote or
+ * verified, its lstat identity (device, inode, size, mtime, ctime, mode) and a content key (see
+ * contentKey). A file whose lstat still shows that identity and whose manifest entry has that key
+ * is taken as unchanged without reading it: any write to a file changes its ctime, even when its
+ * mtime is set back. One file per target, named by a hash of its absolute roots, holding no
+ * secrets; deleting it only costs hashing on the next restore. This module alone reads and
+ * writes it; anything malformed reads as no index.
+ *
+ * Layout: MAGIC, sha256 of the payload (32 bytes), the payload's length (u32), the zstd'd payload.
+ * Payload: a u32 length and a JSON header {roots, count, pathBytes}, then little-endian columns of
+ * `count`: root index (u32), path length (u32), dev, ino, size (i64, as lstat gives them), mode (u32),
+ * mtime and ctime in ns (i64), content key (32 bytes), then the paths' UTF-8 bytes.
+ */
+
+const MAGIC = Buffer.from('AASTIX01')
+const PREFIX = MAGIC.length + 32 + 4
+/** Bytes per record in the columns, besides its path. */
+const RECORD_BYTES = 4 + 4 + 8 + 8 + 8 + 4 + 8 + 8 + 32
+/** Larger payloads are not read (nor written): a tree of millions of files restores without one. */
+const MAX_PAYLOAD = 512 * 1024 * 1024
+const NS_PER_MS = 1_000_000n
+
+/**
+ * How long after its last change a file's ctime can still repeat: a write within the same clock
+ * tick leaves it as it was (git's "racily clean" files). A file changed this recently before it was
+ * looked at is not recorded. Whole-millisecond ctimes may come from a file system that keeps
+ * seconds (or two), so they get the longer wait.
+ */
+export function racyWindowNs(ctimeNs: bigint): bigint {
+  return ctimeNs % NS_PER_MS === 0n ? 2_000_000_000n : 100_000_000n
+}
+
+/** The system clock in ns: read before the lstat calls whose results it stamps. */
+export function clockNs(): bigint {
+  return BigInt(Date.now()) * NS_PER_MS
+}
+
+/**
+ * What a file entry's content is, from its blob digests (hex, in order): the digest itself for one
+ * blob, else the sha256 of the digests' concatenated hex.
+ */
+export function contentKey(digests: string): string {
+  return digests.length === 64 ? digests : sha256Hex(digests)
+}
+
+/** The index file of a target: a hash of its absolute roots, in order. */
+export function statIndexFile(folder: string, roots: string[]): string {
+  return path.join(folder, `${sha256Hex(JSON.stringify(roots)).slice(0, 32)}.idx`)
+}
+
+/** A payload as the file holds it: MAGIC, its sha256 and length, then zstd'd. */
+export function packStatIndex(payload: Buffer): Buffer {
+  if (payload.length > MAX_PAYLOAD) throw new Error('too large')
+  const length = Buffer.alloc(4)
+  length.writeUInt32LE(payload.length)
+  return Buffer.concat([MAGIC, Buffer.from(sha256Hex(payload), 'hex'), length, zstdSync(payload)])
+}
+
+/** The payload of a file, checked against its length and sha256; throws when it does not match. */
+export function unpackStatIndex(file: Buffer): Buffer {
+  if (file.length < PREFIX || !file.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a stat index')
+  const rawLength = file.readUInt32LE(MAGIC.length + 32)
+  if (rawLength > MAX_PAYLOAD) throw new Error('too large')
+  const payload = zlib.zstdDecompressSync(file.subarray(PREFIX), { maxOutputLength: Math.max(1, rawLength) })
+  if (payload.length !== rawLength) throw new Error('wrong length')
+  if (sha256Hex(payload) !== file.toString('hex', MAGIC.length, MAGIC.length + 32)) throw new Error('wrong sha256')
+  return payload
+}
+
+/** A read index: the records of one target's roots. */
+export class StatIndex {
+  private constructor(
+    private readonly payload: Buffer,
+    private readonly columns: number,
+    private readonly count: number,
+    private readonly byRoot: Array<Map<string, number>>,
+    private readonly keys: string
+  ) {}
+
+  /** The target's index in `folder`, or undefined when there is none or it is not sound. */
+  static read(folder: string, roots: string[]): StatIndex | undefined {
+    try {
+      return StatIndex.parse(readFileSync(statIndexFile(folder, roots)), roots)
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Checks the whole file before any record is used; throws on anything amiss. */
+  static parse(file: Buffer, roots: string[]): StatIndex {
+    const payload = unpackStatIndex(file)
+    const headerLength = payload.readUInt32LE(0)
+    const header: unknown = JSON.parse(payload.toString('utf8', 4, 4 + headerLength))
+    if (!isHeader(header) || JSON.stringify(header.roots) !== JSON.stringify(roots)) throw new Error('other roots')
+    const { count, pathBytes } = header
+    const columns = 4 + headerLength
+    if (payload.length !== columns + count * RECORD_BYTES + pathBytes) throw new Error('wrong size')
+    const byRoot = roots.map(() => new Map<string, number>())
+    let at = columns + count * RECORD_BYTES
+    for (let j = 0; j < count; j++) {
+      const root = payload.readUInt32LE(columns + 4 * j)
+      const length = payload.readUInt32LE(columns + 4 * count + 4 * j)
+      if (root >= roots.length || length > pathBytes) throw new Error('bad record')
+      const relative = payload.toString('utf8', at, at + length)
+      at += length
+      assertSafeRelativePath(relative)
+      if (Buffer.byteLength(relative) !== length || byRoot[root].has(relative)) throw new Error('bad path')
+      byRoot[root].set(relative, j)
+    }
+    if (at !== payload.length) throw new Error('wrong path bytes')
+    const keys = payload.toString('hex', columns + count * (RECORD_BYTES - 32), columns + count * RECORD_BYTES)
+    return new StatIndex(payload, columns, count, byRoot, keys)
+  }
+
+  /** Whether `relative` in root `root` is recorded with exactly this lstat identity and content key. */
+  trusts(root: number, relative: string, stats: BigIntStats, key: string): boolean {
+    const j = this.byRoot[root]?.get(relative)
+    if (j === undefined || !stats.isFile() || stats.nlink !== 1n) return false
+    const { payload, columns, count } = this
+    const i64 = (offset: number): bigint => payload.readBigInt64LE(columns + offset * count + 8 * j)
+    return (
+      i64(8) === stats.dev &&
+      i64(16) === stats.ino &&
+      i64(24) === stats.size &&
+      payload.readUInt32LE(columns + 32 * count + 4 * j) === Number(stats.mode) &&
+      i64(36) === stats.mtimeNs &&
+      i64(44) === stats.ctimeNs &&
+      this.keys.slice(j * 64, j * 64 + 64) === key
+    )
+  }
+}
+
+/** The records of a restore, collected as files are written or found unchanged, then written at once. */
+export class StatIndexBuilder {
+  private roots: number[] = []
+  private paths: string[] = []
+  private stats: BigIntStats[] = []
+  private keys: string[] = []
+
+  /**
+   * Records a regular file of one link, unless it changed within the racy window before `stampNs`
+   * (a clock reading taken before its lstat).
+   */
+  add(root: number, relative: string, stats: BigIntStats, key: string, stampNs: bigint): void {
+    if (!stats.isFile() || stats.nlink !== 1n) return
+    if (stats.ctimeNs + racyWindowNs(stats.ctimeNs) > stampNs) return
+    this.roots.push(root)
+    this.paths.push(relative)
+    this.stats.push(stats)
+    this.keys.push(key)
+  }
+
+  /** The file's bytes. */
+  encode(roots: string[]): Buffer {
+    const count = this.paths.length
+    const pathParts = this.paths.map(relative => Buffer.from(relative))
+    const pathBytes = pathParts.reduce((sum, part) => sum + part.length, 0)
+    const header = Buffer.from(JSON.stringify({ roots, count, pathBytes }))
+    const columns = 4 + header.length
+    const payload = Buffer.alloc(columns + count * RECORD_BYTES + pathBytes)
+    payload.writeUInt32LE(header.length, 0)
+    header.copy(payload, 4)
+    for (let j = 0; j < count; j++) {
+      const stats = this.stats[j]
+      payload.writeUInt32LE(this.roots[j], columns + 4 * j)
+      payload.writeUInt32LE(pathParts[j].length, columns + 4 * count + 4 * j)
+      payload.writeBigInt64LE(stats.dev, columns + 8 * count + 8 * j)
+      payload.writeBigInt64LE(stats.ino, columns + 16 * count + 8 * j)
+      payload.writeBigInt64LE(stats.size, columns + 24 * count + 8 * j)
+      payload.writeUInt32LE(Number(stats.mode), columns + 32 * count + 4 * j)
+      payload.writeBigInt64LE(stats.mtimeNs, columns + 36 * count + 8 * j)
+      payload.writeBigInt64LE(stats.ctimeNs, columns + 44 * count + 8 * j)
+      payload.write(this.keys[j], columns + 52 * count + 32 * j, 32, 'hex')
+    }
+    let at = columns + count * RECORD_BYTES
+    for (const part of pathParts) at += part.copy(payload, at)
+    return packStatIndex(payload)
+  }
+
+  /**
+   * Replaces the target's index in `folder` (made if missing) through a temporary file and a rename.
+   * A failure leaves the old one or none: the index only saves reading files.
+   */
+  write(folder: string, roots: string[]): void {
+    const file = statIndexFile(folder, roots)
+    const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+    try {
+      mkdirSync(folder, { recursive: true })
+      writeFileSync(temporary, this.encode(roots), { mode: 0o600 })
+      renameSync(temporary, file)
+    } catch {
+      try {
+        unlinkSync(temporary)
+      } catch {
+        // never written
+      }
+    }
+  }
+}
+
+function isHeader(value: unknown): value is { roots: string[]; count: number; pathBytes: number } {
+  if (typeof value !== 'object' || value === null) return false
+  const { roots, count, pathBytes } = value as Record<string, unknown>
+  return (
+    Array.isArray(roots) &&
+    roots.every(root => typeof root === 'string') &&
+    Number.isSafeInteger(count) &&
+    (count as number) >= 0 &&
+    Number.isSafeInteger(pathBytes) &&
+    (pathBytes as number) >= 0
+  )
+}
