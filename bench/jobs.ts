@@ -12,6 +12,8 @@ export interface OursJob {
   paths: string[]
   key: string
   restoreKeys?: string[]
+  /** Restores: the folder of stat indexes, as the action keeps it in the user's cache folder. */
+  statIndex?: string
 }
 
 /** The baseline: one tar + zstd object per key. */

@@ -18,7 +18,8 @@ const request = {
   restoreKeys: job.restoreKeys,
   paths: job.paths,
   workspace: job.workspace,
-  readScopes: READ_SCOPES
+  readScopes: READ_SCOPES,
+  statIndex: job.statIndex
 }
 const measurement = startMeasurement()
 let detail: unknown

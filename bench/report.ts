@@ -10,6 +10,7 @@ export const SCENARIOS = [
   'incremental save',
   'restore changed',
   'restore over previous',
+  'restore over previous (copied)',
   'throttled save',
   'throttled restore'
 ] as const

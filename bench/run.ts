@@ -136,8 +136,11 @@ interface Step {
   throttled?: boolean
   /** Into the session's second store, empty, emptied again right after. */
   spare?: boolean
-  /** Restore into a folder that holds a copy of v1 (cp -a, unmeasured) instead of an empty one. */
-  overPrevious?: boolean
+  /**
+   * Restore into a folder that holds v1 instead of an empty one (unmeasured): as our restore of v1 left
+   * it, with its stat index (a persistent runner), or a copy made with cp -a.
+   */
+  overPrevious?: 'restored' | 'copied'
 }
 
 /**
@@ -152,16 +155,18 @@ const STEPS: Step[] = [
   { scenario: 'throttled save', operation: 'save', version: 'v1', throttled: true, spare: true },
   { scenario: 'incremental save', operation: 'save', version: 'v2' },
   { scenario: 'restore changed', operation: 'restore', version: 'v2' },
-  { scenario: 'restore over previous', operation: 'restore', version: 'v2', overPrevious: true }
+  { scenario: 'restore over previous', operation: 'restore', version: 'v2', overPrevious: 'restored' },
+  { scenario: 'restore over previous (copied)', operation: 'restore', version: 'v2', overPrevious: 'copied' }
 ]
 
-/** The worker's job for one method and step; restores write into `restoreWorkspace`. */
+/** The worker's job for one method and step; restores write into `restoreWorkspace`, ours with stat indexes in `statIndex`. */
 function jobFor(
   method: Method,
   step: Step,
   tree: BenchTree,
   target: Target,
-  restoreWorkspace: string
+  restoreWorkspace: string,
+  statIndex: string
 ): OursJob | BaselineJob {
   const key = `${tree.name}-${step.version}`
   const workspace =
@@ -169,7 +174,8 @@ function jobFor(
   if (method === 'baseline') return { operation: step.operation, target, dir: path.join(workspace, 'tree'), key }
   // As a workflow would: the incremental save names the first entry in restore-keys, so it is the base.
   const restoreKeys = step.scenario === 'incremental save' ? [`${tree.name}-v1`] : undefined
-  return { operation: step.operation, target, workspace, paths: ['tree'], key, restoreKeys }
+  const restoring = step.operation === 'restore' ? { statIndex } : {}
+  return { operation: step.operation, target, workspace, paths: ['tree'], key, restoreKeys, ...restoring }
 }
 
 /** The large tree restores to disk (tmpfs would hold it in RAM); the others to BENCH_RESTORE_DIR. */
@@ -205,9 +211,11 @@ async function runSession(
       for (const method of methods) {
         const summary = step.version === 'v1' ? tree.base : tree.changed
         const restoreWorkspace = path.join(restoreDirOf(settings, tree), method)
+        const statIndex = path.join(restoreDirOf(settings, tree), `${method}-stat-index`)
         if (step.operation === 'restore') {
           emptyFolder(restoreWorkspace)
-          if (step.overPrevious) {
+          rmSync(statIndex, { recursive: true, force: true })
+          if (step.overPrevious === 'copied') {
             // A real copy (no hard links into the source tree, which a restore would write through).
             const copy = spawnSync(
               'cp',
@@ -215,6 +223,18 @@ async function runSession(
               { stdio: 'inherit' }
             )
             if (copy.status !== 0) throw new Error('cp -a of v1 into the restore folder failed')
+          }
+          if (step.overPrevious === 'restored') {
+            // For both methods our restore of v1, from our store: the folder and our index as it leaves them.
+            const v1 = jobFor(
+              'ours',
+              { ...step, version: 'v1' },
+              tree,
+              targets.get('ours')!,
+              restoreWorkspace,
+              statIndex
+            )
+            await runWorker('ours', v1, { compiled })
           }
         }
         // Dirty pages of earlier steps (the copy, a dir store's writes) are written back now, not during this step.
@@ -251,7 +271,7 @@ async function runSession(
           detail: undefined
         }
         try {
-          const result = await runWorker(method, jobFor(method, step, tree, target, restoreWorkspace), {
+          const result = await runWorker(method, jobFor(method, step, tree, target, restoreWorkspace, statIndex), {
             compiled,
             ...profile
           })
@@ -294,6 +314,7 @@ async function runSession(
             }
           }
           rmSync(restoreWorkspace, { recursive: true, force: true })
+          rmSync(statIndex, { recursive: true, force: true })
         }
         samples.push(sample)
         if (step.spare) {
