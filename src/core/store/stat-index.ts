@@ -167,16 +167,18 @@ export class StatIndexBuilder {
     const payload = Buffer.alloc(columns + count * RECORD_BYTES + pathBytes)
     payload.writeUInt32LE(header.length, 0)
     header.copy(payload, 4)
+    // A DataView writes a bigint several times faster than Buffer's writeBigInt64LE.
+    const view = new DataView(payload.buffer, payload.byteOffset, payload.length)
     for (let j = 0; j < count; j++) {
       const stats = this.stats[j]
-      payload.writeUInt32LE(this.roots[j], columns + 4 * j)
-      payload.writeUInt32LE(pathParts[j].length, columns + 4 * count + 4 * j)
-      payload.writeBigInt64LE(stats.dev, columns + 8 * count + 8 * j)
-      payload.writeBigInt64LE(stats.ino, columns + 16 * count + 8 * j)
-      payload.writeBigInt64LE(stats.size, columns + 24 * count + 8 * j)
-      payload.writeUInt32LE(Number(stats.mode), columns + 32 * count + 4 * j)
-      payload.writeBigInt64LE(stats.mtimeNs, columns + 36 * count + 8 * j)
-      payload.writeBigInt64LE(stats.ctimeNs, columns + 44 * count + 8 * j)
+      view.setUint32(columns + 4 * j, this.roots[j], true)
+      view.setUint32(columns + 4 * count + 4 * j, pathParts[j].length, true)
+      view.setBigInt64(columns + 8 * count + 8 * j, stats.dev, true)
+      view.setBigInt64(columns + 16 * count + 8 * j, stats.ino, true)
+      view.setBigInt64(columns + 24 * count + 8 * j, stats.size, true)
+      view.setUint32(columns + 32 * count + 4 * j, Number(stats.mode), true)
+      view.setBigInt64(columns + 36 * count + 8 * j, stats.mtimeNs, true)
+      view.setBigInt64(columns + 44 * count + 8 * j, stats.ctimeNs, true)
       payload.write(this.keys[j], columns + 52 * count + 32 * j, 32, 'hex')
     }
     let at = columns + count * RECORD_BYTES
