@@ -13,6 +13,7 @@ import {
 import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import fc from 'fast-check'
+import { statIndexDir } from '../../src/config/step-core.js'
 import { restoreEntry, saveEntry, type RestoreResult } from '../../src/core/cache/checkpoint-cache.js'
 import { futimesSeconds } from '../../src/core/store/file-times.js'
 import { FsStore } from '../../src/core/store/fs-store.js'
@@ -244,3 +245,13 @@ function setMtimeBack(file: string, mtimeMs: bigint): void {
 function isFile(line: string): boolean {
   return line.split(' ')[1] === 'file'
 }
+
+describe('where the action and the CLI keep stat indexes', () => {
+  test('in the user cache folder, and nowhere on a GitHub-hosted runner', () => {
+    expect(statIndexDir({ XDG_CACHE_HOME: '/x/cache' })).toBe(path.join('/x/cache', 'artifact-action', 'stat-index'))
+    expect(statIndexDir({ XDG_CACHE_HOME: '/x/cache', RUNNER_ENVIRONMENT: 'self-hosted' })).toBe(
+      path.join('/x/cache', 'artifact-action', 'stat-index')
+    )
+    expect(statIndexDir({ XDG_CACHE_HOME: '/x/cache', RUNNER_ENVIRONMENT: 'github-hosted' })).toBeUndefined()
+  })
+})

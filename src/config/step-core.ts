@@ -51,7 +51,7 @@ export function restoreInputs(inputs: CacheInputs, host: EntryHost): Promise<Res
     exactMirror: inputs.exactMirror,
     keepSpecialModes: inputs.keepSpecialModes,
     policy: inputs.policy,
-    statIndex: defaultStatIndexDir()
+    statIndex: statIndexDir()
   })
 }
 
@@ -99,7 +99,7 @@ export function runInputs(
     log: host.log,
     sourcesDir: host.sourcesDir,
     progress: host.progress,
-    statIndex: defaultStatIndexDir()
+    statIndex: statIndexDir()
   })
 }
 
@@ -149,4 +149,12 @@ export function verifyInputs(inputs: VerifyInputValues): ReturnType<typeof verif
     requireCacheFrom: inputs.requireCacheFrom,
     keyless: inputs.keyless
   })
+}
+
+/**
+ * Where restores keep stat indexes: none on a GitHub-hosted runner, whose machine is new for every
+ * job (writing one would only cost time); the user's cache folder elsewhere.
+ */
+export function statIndexDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.RUNNER_ENVIRONMENT === 'github-hosted' ? undefined : defaultStatIndexDir(env)
 }
