@@ -1,5 +1,7 @@
 // Unit tests need nothing outside the repository; integration tests need the S3 server
 // that scripts/test.sh boots (scripts/s3-server.sh).
+import { availableParallelism } from 'node:os'
+
 const shared = {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
@@ -9,6 +11,9 @@ const shared = {
 
 export default {
   testTimeout: 120000,
+  // At least two test files at once, even on two cores: most of a file's time is spent waiting on radosgw,
+  // child processes and the network stand-ins, not on this process's CPU.
+  maxWorkers: Math.max(2, availableParallelism() - 1),
   reporters: ['default', '<rootDir>/scripts/summary-reporter.cjs'],
   // For `npm run coverage`: the sources the tests run in this process (a worker thread's runs
   // outside jest; the tests call its handle directly), summarized in the log.

@@ -8,8 +8,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$PWD/node_modules/.bin:$PATH" # node 24 from devDependencies, not the system's
 
+# Restores record stat indexes, and a store without an address is a folder, under the user's cache folder:
+# the tests' go to a temporary one.
+cache_home=$(mktemp -d)
+export XDG_CACHE_HOME="$cache_home"
+
 started=0
 stop_server() {
+  rm -rf "$cache_home"
   if [ "$started" = 1 ] && [ "${KEEP_S3:-}" != 1 ]; then
     bash scripts/s3-server.sh stop || true
   fi

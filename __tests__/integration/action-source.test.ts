@@ -25,7 +25,8 @@ beforeEach(async () => {
   const dir = await tempDir('step')
   outputFile = path.join(dir, 'output')
   await writeFile(outputFile, '')
-  for (const name of Object.keys(process.env)) if (/^(INPUT_|STATE_|GITHUB_|AWS_)/.test(name)) delete process.env[name]
+  for (const name of Object.keys(process.env))
+    if (/^(INPUT_|STATE_|GITHUB_|AWS_|ARTIFACT_ACTION_)/.test(name)) delete process.env[name]
   process.env.GITHUB_OUTPUT = outputFile
   log = ''
   jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
@@ -147,6 +148,19 @@ describe('the input readers', () => {
     process.env.AWS_ENDPOINT_URL_S3 = 'http://127.0.0.1:9001'
     setInputs({ 'path-style': 'false' })
     expect(readCacheInputs().store).toMatchObject({ endpoint: 'http://127.0.0.1:9001', forcePathStyle: false })
+  })
+
+  it('take the silence bound from ARTIFACT_ACTION_NETWORK_TIMEOUT_SECONDS, and refuse one that is not seconds', () => {
+    setInputs({ path: 'build', key: 'k', store: 's3://bucket/prefix' })
+    expect(readCacheInputs().store).not.toHaveProperty('retry')
+    process.env.ARTIFACT_ACTION_NETWORK_TIMEOUT_SECONDS = '2.5'
+    expect(readCacheInputs().store).toMatchObject({ kind: 's3', retry: { silenceMs: 2500 } })
+    for (const bad of ['0', '-1', '15s', '1e3', '3601', 'NaN']) {
+      process.env.ARTIFACT_ACTION_NETWORK_TIMEOUT_SECONDS = bad
+      expect(() => readCacheInputs()).toThrow(
+        new RegExp(`^ARTIFACT_ACTION_NETWORK_TIMEOUT_SECONDS: "${bad}" is not a number of seconds; give one above 0`)
+      )
+    }
   })
 
   /** release/'s inputs for a package into a fresh folder, with `github-release` as given. */

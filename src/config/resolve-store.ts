@@ -1,5 +1,6 @@
 import * as path from 'node:path'
 import { InputError } from '../core/errors.js'
+import { DEFAULT_RETRY_POLICY } from '../core/retry.js'
 import { defaultLocalStoreDir, parseStoreUrl, type StoreConfig } from '../core/store/store-config.js'
 import { cacheServiceFromEnv, CacheServiceClient } from '../github/cache-service.js'
 import { GitHubCacheStore } from '../github/github-cache-store.js'
@@ -36,10 +37,15 @@ export interface ResolvedStore {
   secrets: string[]
 }
 
+/** Seconds an endpoint may say nothing before a request to it is given up, retries included. */
+export const NETWORK_TIMEOUT_ENV = 'ARTIFACT_ACTION_NETWORK_TIMEOUT_SECONDS'
+const MAX_NETWORK_TIMEOUT_SECONDS = 3600
+
 /**
  * The one place that turns an address and the environment into a store: the endpoint from
  * AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, the region from AWS_REGION or AWS_DEFAULT_REGION (else
- * us-east-1), path-style addressing by default with an endpoint, and without an address GitHub's cache
+ * us-east-1), path-style addressing by default with an endpoint, the silence bound from
+ * ARTIFACT_ACTION_NETWORK_TIMEOUT_SECONDS (else the retry policy's), and without an address GitHub's cache
  * service (when asked for and available) or the local directory.
  */
 export function resolveStore(request: StoreRequest, env: NodeJS.ProcessEnv = process.env): ResolvedStore {
@@ -50,7 +56,8 @@ export function resolveStore(request: StoreRequest, env: NodeJS.ProcessEnv = pro
     region: request.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
     endpoint,
     forcePathStyle: request.pathStyle ?? Boolean(endpoint),
-    credentials: request.credentials
+    credentials: request.credentials,
+    ...networkTimeoutFrom(env)
   })
   return { config, secrets: [] }
 }
@@ -90,4 +97,16 @@ export function credentialsFrom(
   }
   if (!accessKeyId) return undefined
   return { accessKeyId, secretAccessKey: secretAccessKey!, sessionToken: sessionToken || undefined }
+}
+
+/** The silence bound of $ARTIFACT_ACTION_NETWORK_TIMEOUT_SECONDS, as a retry-policy override; unset, none. */
+function networkTimeoutFrom(env: NodeJS.ProcessEnv): { retry?: { silenceMs: number } } {
+  const value = env[NETWORK_TIMEOUT_ENV]?.trim()
+  if (!value) return {}
+  const seconds = Number(value)
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds <= 0 || seconds > MAX_NETWORK_TIMEOUT_SECONDS)
+    throw new InputError(
+      `${NETWORK_TIMEOUT_ENV}: "${value}" is not a number of seconds; give one above 0 and at most ${MAX_NETWORK_TIMEOUT_SECONDS}, or unset it for the default (${DEFAULT_RETRY_POLICY.silenceMs / 1000})`
+    )
+  return { retry: { silenceMs: seconds * 1000 } }
 }
