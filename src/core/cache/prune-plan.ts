@@ -219,13 +219,7 @@ interface LoadedEntry {
 
 /** A release store, or a release file in a store: releases are never pruned. */
 function releaseKey(key: string): boolean {
-  if (key === RELEASE_STORE_MARKER) return true
-  if (inCacheFolder(key)) return false
-  const parts = key.split('/')
-  return (
-    (parts.length === 2 && parts[1] === 'index.json') ||
-    (parts.length === 4 && parts[1] === 'releases' && parts[3] === 'release.json')
-  )
+  return !inCacheFolder(key) && releaseLayout.marksReleases(key)
 }
 
 /** Lists a prefix and refuses a listing that is not in strictly increasing key order (a broken pagination). */

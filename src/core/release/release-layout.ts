@@ -50,7 +50,16 @@ export const releaseLayout = {
   provenance: (project: string, version: string) => `${project}/releases/${version}/provenance.sigstore.json`,
   record: (project: string, version: string) => `${project}/${releaseLayout.recordInProject(version)}`,
   /** release.json as the index names it, relative to its project. */
-  recordInProject: (version: string) => `releases/${version}/release.json`
+  recordInProject: (version: string) => `releases/${version}/release.json`,
+  /** Whether a key is one that marks a release store: its marker, a project's index, or a release's record. */
+  marksReleases(key: string): boolean {
+    if (key === releaseLayout.marker) return true
+    const parts = key.split('/')
+    return (
+      (parts.length === 2 && parts[1] === 'index.json') ||
+      (parts.length === 4 && `${parts[1]}/${parts[2]}/${parts[3]}` === releaseLayout.recordInProject(parts[2]))
+    )
+  }
 }
 
 export interface ReleaseFile {
