@@ -55,7 +55,7 @@ export function isColumnar(bytes: Uint8Array): boolean {
 
 /** The tree part alone: what the tree digest is the sha256 of. */
 export function encodeTreePart(manifest: ManifestTree): Buffer {
-  return encodeTree(manifest).bytes
+  return encodeTreeColumns(treeColumnsOf(manifest))
 }
 
 /** The columnar bytes of a manifest whose blob locations come from `locationOf`, and the tree part within them. */
@@ -63,55 +63,89 @@ export function encodeColumnsWith(
   manifest: ManifestTree,
   locationOf: (digest: string) => BlobLocation | undefined
 ): { bytes: Buffer; treePart: Buffer } {
-  const tree = encodeTree(manifest)
-  const { digests } = tree
+  const tree = treeColumnsOf(manifest)
+  const d = tree.digestHex.length / 64
   const objects: string[] = []
   const objectIndex = new Map<string, number>()
-  const header: LocationHeader = { objects }
-  const locations = digests.map(digest => {
+  const objectIndexes = new Uint32Array(d)
+  const [offsets, lengths, blobSizes, withins, frameSizes] = [0, 0, 0, 0, 0].map(() => new Float64Array(d))
+  const codecs = new Uint8Array(d)
+  for (let k = 0; k < d; k++) {
+    const digest = tree.digestHex.slice(64 * k, 64 * k + 64)
     const location = locationOf(digest)
     if (!location)
       throw new IntegrityError(
         `manifest has no location for a piece of ${JSON.stringify(manifest.entries.find(entry => entry.blobs?.includes(digest))?.path)}`
       )
-    if (!objectIndex.has(location[0])) objectIndex.set(location[0], objects.push(location[0]) - 1)
-    return location
-  })
-  const headerBytes = Buffer.from(JSON.stringify(header))
-  const n = manifest.entries.length
-  const d = digests.length
-  const at = locationLayout(headerBytes.length, n, d)
-  const locationStart = TREE_START + align(tree.bytes.length)
-  const out = zeroed(locationStart + at.end)
-  out.write(MAGIC, 0, 'latin1')
-  out.writeUInt32LE(tree.bytes.length, 4)
-  tree.bytes.copy(out, TREE_START)
-  const part = out.subarray(locationStart)
-  part.writeUInt32LE(headerBytes.length, 0)
-  headerBytes.copy(part, 4)
-  const mtimes = float64s(part, at.mtimes, n)
-  manifest.entries.forEach((entry, i) => (mtimes[i] = entry.mtime ?? NaN))
-  const [offsets, lengths, sizes, withins, frameSizes] = [
-    at.offsets,
-    at.lengths,
-    at.sizes,
-    at.withins,
-    at.frameSizes
-  ].map(start => float64s(part, start, d))
-  const objectColumn = uint32s(part, at.objects, d)
-  const codecs = part.subarray(at.codecs, at.codecs + d)
-  locations.forEach((location, k) => {
-    objectColumn[k] = objectIndex.get(location[0])!
+    let o = objectIndex.get(location[0])
+    if (o === undefined) objectIndex.set(location[0], (o = objects.push(location[0]) - 1))
+    objectIndexes[k] = o
     offsets[k] = location[1]
     lengths[k] = location[2]
-    sizes[k] = location[3]
+    blobSizes[k] = location[3]
     codecs[k] = location[4]
     if (location[4] === SHARED_FRAME) {
       withins[k] = location[5]
       frameSizes[k] = location[6]
     }
+  }
+  const mtimes = Float64Array.from(manifest.entries, entry => entry.mtime ?? NaN)
+  return encodeColumns({
+    ...tree,
+    mtimes,
+    objects,
+    objectIndexes,
+    offsets,
+    lengths,
+    blobSizes,
+    codecs,
+    withins,
+    frameSizes
   })
-  return { bytes: out, treePart: out.subarray(TREE_START, TREE_START + tree.bytes.length) }
+}
+
+/**
+ * The columnar bytes of columns, and the tree part within them: the one writer of whole manifests.
+ * Objects are listed in the order the digests first use them, and a blob's place in a shared frame
+ * is written only for blobs in one, so that columns built in any way store as a manifest would.
+ */
+export function encodeColumns(columns: ManifestColumns): { bytes: Buffer; treePart: Buffer } {
+  const treePart = encodeTreeColumns(columns)
+  const n = columns.paths.length
+  const d = columns.codecs.length
+  const objects: string[] = []
+  const renumbered = new Int32Array(columns.objects.length).fill(-1)
+  for (let k = 0; k < d; k++) {
+    const o = columns.objectIndexes[k]
+    if (renumbered[o] < 0) renumbered[o] = objects.push(columns.objects[o]) - 1
+  }
+  const headerBytes = Buffer.from(JSON.stringify({ objects } satisfies LocationHeader))
+  const at = locationLayout(headerBytes.length, n, d)
+  const locationStart = TREE_START + align(treePart.length)
+  const out = zeroed(locationStart + at.end)
+  out.write(MAGIC, 0, 'latin1')
+  out.writeUInt32LE(treePart.length, 4)
+  treePart.copy(out, TREE_START)
+  const part = out.subarray(locationStart)
+  part.writeUInt32LE(headerBytes.length, 0)
+  headerBytes.copy(part, 4)
+  float64s(part, at.mtimes, n).set(columns.mtimes.subarray(0, n))
+  float64s(part, at.offsets, d).set(columns.offsets.subarray(0, d))
+  float64s(part, at.lengths, d).set(columns.lengths.subarray(0, d))
+  float64s(part, at.sizes, d).set(columns.blobSizes.subarray(0, d))
+  const objectColumn = uint32s(part, at.objects, d)
+  const codecs = part.subarray(at.codecs, at.codecs + d)
+  const withins = float64s(part, at.withins, d)
+  const frameSizes = float64s(part, at.frameSizes, d)
+  for (let k = 0; k < d; k++) {
+    objectColumn[k] = renumbered[columns.objectIndexes[k]]
+    codecs[k] = columns.codecs[k]
+    if (codecs[k] === SHARED_FRAME) {
+      withins[k] = columns.withins[k]
+      frameSizes[k] = columns.frameSizes[k]
+    }
+  }
+  return { bytes: out, treePart: out.subarray(TREE_START, TREE_START + treePart.length) }
 }
 
 /**
@@ -269,7 +303,8 @@ export function manifestOf(columns: ManifestColumns): Manifest {
   return { schema: columns.schema, roots: columns.roots, entries, blobs }
 }
 
-function encodeTree(manifest: ManifestTree): { bytes: Buffer; digests: string[] } {
+/** The tree columns of an in-memory manifest; a malformed entry or a non-hex digest throws. */
+function treeColumnsOf(manifest: ManifestTree): TreeColumns {
   const { entries } = manifest
   const n = entries.length
   const digests: string[] = []
@@ -304,9 +339,9 @@ function encodeTree(manifest: ManifestTree): { bytes: Buffer; digests: string[] 
       refs.push(index)
     }
   }
-  const tree = { schema: manifest.schema, roots: manifest.roots, paths, targets, sizes, modes, rootIndexes, blobCounts }
-  const bytes = encodeTreeColumns({ ...tree, types, refs: Uint32Array.from(refs), digestHex: digests.join('') })
-  return { bytes, digests }
+  const { schema, roots } = manifest
+  const tree = { schema, roots, paths, targets, sizes, modes, rootIndexes, blobCounts, types }
+  return { ...tree, refs: Uint32Array.from(refs), digestHex: digests.join('') }
 }
 
 /** What the tree part holds: the columns a tree digest covers. */
