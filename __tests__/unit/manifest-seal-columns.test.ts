@@ -3,7 +3,6 @@ import { IntegrityError } from '../../src/core/errors.js'
 import {
   columnsOf,
   digestAt,
-  encodeTreeColumns,
   EntryCode,
   locationAt,
   readColumns,
@@ -34,6 +33,66 @@ import { DigestTable } from '../../src/core/store/digest-table.js'
 
 const align = (offset: number) => Math.ceil(offset / 8) * 8
 
+/** Where each column starts, in order, each at a multiple of 8; `end` is where the last one ends. */
+function layout(start: number, lengths: Record<string, number>): Record<string, number> {
+  const at: Record<string, number> = {}
+  let offset = start
+  for (const [name, length] of Object.entries(lengths)) {
+    at[name] = offset = align(offset)
+    offset += length
+  }
+  at.end = offset
+  return at
+}
+
+function referenceTreePart(
+  tree: Omit<
+    ManifestColumns,
+    'mtimes' | 'objects' | 'objectIndexes' | 'offsets' | 'lengths' | 'blobSizes' | 'codecs' | 'withins' | 'frameSizes'
+  >
+): Buffer {
+  const n = tree.paths.length
+  const pathText = Buffer.from(tree.paths.join('\0'))
+  const targetText = Buffer.from(tree.targets.join('\0'))
+  const d = tree.digestHex.length / 64
+  const header = Buffer.from(
+    JSON.stringify({
+      schema: tree.schema,
+      roots: tree.roots,
+      entries: n,
+      symlinks: tree.targets.length,
+      refs: tree.refs.length,
+      digests: d,
+      pathBytes: pathText.length,
+      targetBytes: targetText.length
+    })
+  )
+  const at = layout(4 + header.length, {
+    paths: pathText.length,
+    targets: targetText.length,
+    sizes: 8 * n,
+    modes: 4 * n,
+    roots: 4 * n,
+    counts: 4 * n,
+    refs: 4 * tree.refs.length,
+    types: n,
+    digests: 32 * d
+  })
+  const out = Buffer.from(new ArrayBuffer(at.end))
+  out.writeUInt32LE(header.length, 0)
+  header.copy(out, 4)
+  pathText.copy(out, at.paths)
+  targetText.copy(out, at.targets)
+  new Float64Array(out.buffer, at.sizes, n).set(tree.sizes)
+  new Uint32Array(out.buffer, at.modes, n).set(tree.modes)
+  new Uint32Array(out.buffer, at.roots, n).set(tree.rootIndexes)
+  new Uint32Array(out.buffer, at.counts, n).set(tree.blobCounts)
+  new Uint32Array(out.buffer, at.refs, tree.refs.length).set(tree.refs)
+  out.set(tree.types, at.types)
+  out.write(tree.digestHex, at.digests, 'hex')
+  return out
+}
+
 function referenceColumnsWith(
   manifest: ManifestTree,
   locationOf: (digest: string) => BlobLocation | undefined
@@ -58,7 +117,7 @@ function referenceColumnsWith(
       if (!digestIndex.has(digest)) digestIndex.set(digest, digests.push(digest) - 1)
       refs.push(digestIndex.get(digest)!)
     }
-  const treeBytes = encodeTreeColumns({ ...tree, refs: Uint32Array.from(refs), digestHex: digests.join('') })
+  const treeBytes = referenceTreePart({ ...tree, refs: Uint32Array.from(refs), digestHex: digests.join('') })
   const objects: string[] = []
   const objectIndex = new Map<string, number>()
   const locations = digests.map(digest => {
@@ -69,9 +128,7 @@ function referenceColumnsWith(
   })
   const header = Buffer.from(JSON.stringify({ objects }))
   const d = digests.length
-  const at: Record<string, number> = {}
-  let offset = 4 + header.length
-  for (const [name, length] of Object.entries({
+  const at = layout(4 + header.length, {
     mtimes: 8 * n,
     offsets: 8 * d,
     lengths: 8 * d,
@@ -80,12 +137,9 @@ function referenceColumnsWith(
     frameSizes: 8 * d,
     objects: 4 * d,
     codecs: d
-  })) {
-    at[name] = offset = align(offset)
-    offset += length
-  }
+  })
   const locationStart = 8 + align(treeBytes.length)
-  const out = Buffer.from(new ArrayBuffer(locationStart + offset))
+  const out = Buffer.from(new ArrayBuffer(locationStart + at.end))
   out.write('AAM3', 0, 'latin1')
   out.writeUInt32LE(treeBytes.length, 4)
   treeBytes.copy(out, 8)
@@ -358,6 +412,26 @@ describe('sealing a tree from a save’s columns', () => {
         expect(unzstdSync(delta).equals(unzstdSync(reference))).toBe(true)
       }),
       { numRuns: 300 }
+    )
+  })
+
+  it('writes the paths and targets of a large tree as one NUL-joined UTF-8 text would', () => {
+    const names = fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.string({ maxLength: 3 })), {
+      minLength: 4000,
+      maxLength: 9000
+    })
+    fc.assert(
+      fc.property(names, fc.array(fc.string({ unit: 'binary', maxLength: 6 }), { maxLength: 5000 }), (paths, links) => {
+        const entries: ManifestEntry[] = paths.map((path, i) =>
+          i < links.length
+            ? { root: 0, path, type: 'symlink', mode: 0o777, target: links[i] }
+            : { root: 0, path, type: 'dir', mode: 0o755 }
+        )
+        const manifest: Manifest = { schema: MANIFEST_SCHEMA, roots: ['.'], entries, blobs: {} }
+        const sealed = sealTree(savedColumns(manifest, () => []))
+        expect(sealed.encoded.equals(referenceSeal(manifest).encoded)).toBe(true)
+      }),
+      { numRuns: 8 }
     )
   })
 

@@ -110,7 +110,8 @@ export function encodeColumnsWith(
  * is written only for blobs in one, so that columns built in any way store as a manifest would.
  */
 export function encodeColumns(columns: ManifestColumns): { bytes: Buffer; treePart: Buffer } {
-  const treePart = encodeTreeColumns(columns)
+  const plan = planTreePart(columns)
+  const treeLength = plan.at.end
   const n = columns.paths.length
   const d = columns.codecs.length
   const objects: string[] = []
@@ -121,11 +122,12 @@ export function encodeColumns(columns: ManifestColumns): { bytes: Buffer; treePa
   }
   const headerBytes = Buffer.from(JSON.stringify({ objects } satisfies LocationHeader))
   const at = locationLayout(headerBytes.length, n, d)
-  const locationStart = TREE_START + align(treePart.length)
+  const locationStart = TREE_START + align(treeLength)
   const out = zeroed(locationStart + at.end)
   out.write(MAGIC, 0, 'latin1')
-  out.writeUInt32LE(treePart.length, 4)
-  treePart.copy(out, TREE_START)
+  out.writeUInt32LE(treeLength, 4)
+  const treePart = out.subarray(TREE_START, TREE_START + treeLength)
+  writeTreePart(columns, plan, treePart)
   const part = out.subarray(locationStart)
   part.writeUInt32LE(headerBytes.length, 0)
   headerBytes.copy(part, 4)
@@ -145,7 +147,7 @@ export function encodeColumns(columns: ManifestColumns): { bytes: Buffer; treePa
       frameSizes[k] = columns.frameSizes[k]
     }
   }
-  return { bytes: out, treePart: out.subarray(TREE_START, TREE_START + treePart.length) }
+  return { bytes: out, treePart }
 }
 
 /**
@@ -366,27 +368,35 @@ export type TreeColumns = Pick<
  * Non-file entries must have size and blob count 0, and `digestHex` the digests in first-use order.
  */
 export function encodeTreeColumns(tree: TreeColumns): Buffer {
-  const { paths, targets } = tree
-  const n = paths.length
-  const pathText = Buffer.from(paths.join('\0'))
-  const targetText = Buffer.from(targets.join('\0'))
+  const plan = planTreePart(tree)
+  const out = zeroed(plan.at.end)
+  writeTreePart(tree, plan, out)
+  return out
+}
+
+/** Where a tree part's columns go, and its header. */
+function planTreePart(tree: TreeColumns): { headerBytes: Buffer; at: ReturnType<typeof treeLayout> } {
   const header: TreeHeader = {
     schema: tree.schema,
     roots: tree.roots,
-    entries: n,
-    symlinks: targets.length,
+    entries: tree.paths.length,
+    symlinks: tree.targets.length,
     refs: tree.refs.length,
     digests: tree.digestHex.length / 64,
-    pathBytes: pathText.length,
-    targetBytes: targetText.length
+    pathBytes: textLength(tree.paths),
+    targetBytes: textLength(tree.targets)
   }
   const headerBytes = Buffer.from(JSON.stringify(header))
-  const at = treeLayout(headerBytes.length, header)
-  const out = zeroed(at.end)
+  return { headerBytes, at: treeLayout(headerBytes.length, header) }
+}
+
+/** Writes a tree part as planned into `out`, zeroed and `at.end` bytes long. */
+function writeTreePart(tree: TreeColumns, { headerBytes, at }: ReturnType<typeof planTreePart>, out: Buffer): void {
+  const n = tree.paths.length
   out.writeUInt32LE(headerBytes.length, 0)
   headerBytes.copy(out, 4)
-  pathText.copy(out, at.paths)
-  targetText.copy(out, at.targets)
+  writeText(tree.paths, out, at.paths)
+  writeText(tree.targets, out, at.targets)
   float64s(out, at.sizes, n).set(tree.sizes)
   uint32s(out, at.modes, n).set(tree.modes)
   uint32s(out, at.roots, n).set(tree.rootIndexes)
@@ -394,7 +404,25 @@ export function encodeTreeColumns(tree: TreeColumns): Buffer {
   uint32s(out, at.refs, tree.refs.length).set(tree.refs)
   out.set(tree.types, at.types)
   out.write(tree.digestHex, at.digests, 'hex')
-  return out
+}
+
+/** Strings are NUL-joined as UTF-8 a batch at a time: one string of them all would double the memory they take. */
+const TEXT_BATCH = 4096
+
+/** The length of `Buffer.from(strings.join('\0'))`. */
+function textLength(strings: readonly string[]): number {
+  let length = 0
+  for (let i = 0; i < strings.length; i += TEXT_BATCH)
+    length += (i > 0 ? 1 : 0) + Buffer.byteLength(strings.slice(i, i + TEXT_BATCH).join('\0'))
+  return length
+}
+
+/** Writes `strings.join('\0')` as UTF-8 at `offset` of a zeroed buffer. */
+function writeText(strings: readonly string[], out: Buffer, offset: number): void {
+  for (let i = 0; i < strings.length; i += TEXT_BATCH) {
+    if (i > 0) offset++
+    offset += out.write(strings.slice(i, i + TEXT_BATCH).join('\0'), offset)
+  }
 }
 
 function treeLayout(headerLength: number, header: TreeHeader) {

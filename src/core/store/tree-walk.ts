@@ -80,7 +80,9 @@ function walk(root: number, source: string, relative: string, into: WalkColumns)
   } else if (stats.isDirectory()) {
     into.push(root, relative, EntryCode.dir, portableMode('dir', stats.mode), 0, NaN)
     const names = readdirSync(source).sort()
-    for (const name of names) walk(root, path.join(source, name), relative === '' ? name : `${relative}/${name}`, into)
+    // Joined, not concatenated: a path kept for the whole save is one flat string, not two cons cells and a name.
+    for (const name of names)
+      walk(root, path.join(source, name), relative === '' ? name : [relative, name].join('/'), into)
   }
   // Sockets, FIFOs and devices are not part of a build tree and are skipped.
 }
