@@ -197,7 +197,7 @@ const trees = fc
 function deltaOf(base: Manifest, next: Manifest) {
   const baseColumns = columnsOf(base)
   const digest = treeDigest(next)
-  const encoded = encodeDelta({ digest: sealManifest(base).digest, columns: baseColumns }, next, d => next.blobs[d])!
+  const encoded = encodeDelta({ digest: sealManifest(base).digest, columns: baseColumns }, columnsOf(next))!
   const full = readColumns(unzstdSync(sealManifest(next).encoded)).columns
   return { raw: unzstdSync(encoded), digest, baseColumns, full }
 }

@@ -55,7 +55,7 @@ export function isColumnar(bytes: Uint8Array): boolean {
 
 /** The tree part alone: what the tree digest is the sha256 of. */
 export function encodeTreePart(manifest: ManifestTree): Buffer {
-  return encodeTree(manifest).bytes
+  return encodeTreeColumns(treeColumnsOf(manifest))
 }
 
 /** The columnar bytes of a manifest whose blob locations come from `locationOf`, and the tree part within them. */
@@ -63,55 +63,91 @@ export function encodeColumnsWith(
   manifest: ManifestTree,
   locationOf: (digest: string) => BlobLocation | undefined
 ): { bytes: Buffer; treePart: Buffer } {
-  const tree = encodeTree(manifest)
-  const { digests } = tree
+  const tree = treeColumnsOf(manifest)
+  const d = tree.digestHex.length / 64
   const objects: string[] = []
   const objectIndex = new Map<string, number>()
-  const header: LocationHeader = { objects }
-  const locations = digests.map(digest => {
+  const objectIndexes = new Uint32Array(d)
+  const [offsets, lengths, blobSizes, withins, frameSizes] = [0, 0, 0, 0, 0].map(() => new Float64Array(d))
+  const codecs = new Uint8Array(d)
+  for (let k = 0; k < d; k++) {
+    const digest = tree.digestHex.slice(64 * k, 64 * k + 64)
     const location = locationOf(digest)
     if (!location)
       throw new IntegrityError(
         `manifest has no location for a piece of ${JSON.stringify(manifest.entries.find(entry => entry.blobs?.includes(digest))?.path)}`
       )
-    if (!objectIndex.has(location[0])) objectIndex.set(location[0], objects.push(location[0]) - 1)
-    return location
-  })
-  const headerBytes = Buffer.from(JSON.stringify(header))
-  const n = manifest.entries.length
-  const d = digests.length
-  const at = locationLayout(headerBytes.length, n, d)
-  const locationStart = TREE_START + align(tree.bytes.length)
-  const out = zeroed(locationStart + at.end)
-  out.write(MAGIC, 0, 'latin1')
-  out.writeUInt32LE(tree.bytes.length, 4)
-  tree.bytes.copy(out, TREE_START)
-  const part = out.subarray(locationStart)
-  part.writeUInt32LE(headerBytes.length, 0)
-  headerBytes.copy(part, 4)
-  const mtimes = float64s(part, at.mtimes, n)
-  manifest.entries.forEach((entry, i) => (mtimes[i] = entry.mtime ?? NaN))
-  const [offsets, lengths, sizes, withins, frameSizes] = [
-    at.offsets,
-    at.lengths,
-    at.sizes,
-    at.withins,
-    at.frameSizes
-  ].map(start => float64s(part, start, d))
-  const objectColumn = uint32s(part, at.objects, d)
-  const codecs = part.subarray(at.codecs, at.codecs + d)
-  locations.forEach((location, k) => {
-    objectColumn[k] = objectIndex.get(location[0])!
+    let o = objectIndex.get(location[0])
+    if (o === undefined) objectIndex.set(location[0], (o = objects.push(location[0]) - 1))
+    objectIndexes[k] = o
     offsets[k] = location[1]
     lengths[k] = location[2]
-    sizes[k] = location[3]
+    blobSizes[k] = location[3]
     codecs[k] = location[4]
     if (location[4] === SHARED_FRAME) {
       withins[k] = location[5]
       frameSizes[k] = location[6]
     }
+  }
+  const mtimes = Float64Array.from(manifest.entries, entry => entry.mtime ?? NaN)
+  return encodeColumns({
+    ...tree,
+    mtimes,
+    objects,
+    objectIndexes,
+    offsets,
+    lengths,
+    blobSizes,
+    codecs,
+    withins,
+    frameSizes
   })
-  return { bytes: out, treePart: out.subarray(TREE_START, TREE_START + tree.bytes.length) }
+}
+
+/**
+ * The columnar bytes of columns, and the tree part within them: the one writer of whole manifests.
+ * Objects are listed in the order the digests first use them, and a blob's place in a shared frame
+ * is written only for blobs in one, so that columns built in any way store as a manifest would.
+ */
+export function encodeColumns(columns: ManifestColumns): { bytes: Buffer; treePart: Buffer } {
+  const plan = planTreePart(columns)
+  const treeLength = plan.at.end
+  const n = columns.paths.length
+  const d = columns.codecs.length
+  const objects: string[] = []
+  const renumbered = new Int32Array(columns.objects.length).fill(-1)
+  for (let k = 0; k < d; k++) {
+    const o = columns.objectIndexes[k]
+    if (renumbered[o] < 0) renumbered[o] = objects.push(columns.objects[o]) - 1
+  }
+  const headerBytes = Buffer.from(JSON.stringify({ objects } satisfies LocationHeader))
+  const at = locationLayout(headerBytes.length, n, d)
+  const locationStart = TREE_START + align(treeLength)
+  const out = zeroed(locationStart + at.end)
+  out.write(MAGIC, 0, 'latin1')
+  out.writeUInt32LE(treeLength, 4)
+  const treePart = out.subarray(TREE_START, TREE_START + treeLength)
+  writeTreePart(columns, plan, treePart)
+  const part = out.subarray(locationStart)
+  part.writeUInt32LE(headerBytes.length, 0)
+  headerBytes.copy(part, 4)
+  float64s(part, at.mtimes, n).set(columns.mtimes.subarray(0, n))
+  float64s(part, at.offsets, d).set(columns.offsets.subarray(0, d))
+  float64s(part, at.lengths, d).set(columns.lengths.subarray(0, d))
+  float64s(part, at.sizes, d).set(columns.blobSizes.subarray(0, d))
+  const objectColumn = uint32s(part, at.objects, d)
+  const codecs = part.subarray(at.codecs, at.codecs + d)
+  const withins = float64s(part, at.withins, d)
+  const frameSizes = float64s(part, at.frameSizes, d)
+  for (let k = 0; k < d; k++) {
+    objectColumn[k] = renumbered[columns.objectIndexes[k]]
+    codecs[k] = columns.codecs[k]
+    if (codecs[k] === SHARED_FRAME) {
+      withins[k] = columns.withins[k]
+      frameSizes[k] = columns.frameSizes[k]
+    }
+  }
+  return { bytes: out, treePart }
 }
 
 /**
@@ -269,7 +305,8 @@ export function manifestOf(columns: ManifestColumns): Manifest {
   return { schema: columns.schema, roots: columns.roots, entries, blobs }
 }
 
-function encodeTree(manifest: ManifestTree): { bytes: Buffer; digests: string[] } {
+/** The tree columns of an in-memory manifest; a malformed entry or a non-hex digest throws. */
+function treeColumnsOf(manifest: ManifestTree): TreeColumns {
   const { entries } = manifest
   const n = entries.length
   const digests: string[] = []
@@ -304,9 +341,9 @@ function encodeTree(manifest: ManifestTree): { bytes: Buffer; digests: string[] 
       refs.push(index)
     }
   }
-  const tree = { schema: manifest.schema, roots: manifest.roots, paths, targets, sizes, modes, rootIndexes, blobCounts }
-  const bytes = encodeTreeColumns({ ...tree, types, refs: Uint32Array.from(refs), digestHex: digests.join('') })
-  return { bytes, digests }
+  const { schema, roots } = manifest
+  const tree = { schema, roots, paths, targets, sizes, modes, rootIndexes, blobCounts, types }
+  return { ...tree, refs: Uint32Array.from(refs), digestHex: digests.join('') }
 }
 
 /** What the tree part holds: the columns a tree digest covers. */
@@ -331,27 +368,35 @@ export type TreeColumns = Pick<
  * Non-file entries must have size and blob count 0, and `digestHex` the digests in first-use order.
  */
 export function encodeTreeColumns(tree: TreeColumns): Buffer {
-  const { paths, targets } = tree
-  const n = paths.length
-  const pathText = Buffer.from(paths.join('\0'))
-  const targetText = Buffer.from(targets.join('\0'))
+  const plan = planTreePart(tree)
+  const out = zeroed(plan.at.end)
+  writeTreePart(tree, plan, out)
+  return out
+}
+
+/** Where a tree part's columns go, and its header. */
+function planTreePart(tree: TreeColumns): { headerBytes: Buffer; at: ReturnType<typeof treeLayout> } {
   const header: TreeHeader = {
     schema: tree.schema,
     roots: tree.roots,
-    entries: n,
-    symlinks: targets.length,
+    entries: tree.paths.length,
+    symlinks: tree.targets.length,
     refs: tree.refs.length,
     digests: tree.digestHex.length / 64,
-    pathBytes: pathText.length,
-    targetBytes: targetText.length
+    pathBytes: textLength(tree.paths),
+    targetBytes: textLength(tree.targets)
   }
   const headerBytes = Buffer.from(JSON.stringify(header))
-  const at = treeLayout(headerBytes.length, header)
-  const out = zeroed(at.end)
+  return { headerBytes, at: treeLayout(headerBytes.length, header) }
+}
+
+/** Writes a tree part as planned into `out`, zeroed and `at.end` bytes long. */
+function writeTreePart(tree: TreeColumns, { headerBytes, at }: ReturnType<typeof planTreePart>, out: Buffer): void {
+  const n = tree.paths.length
   out.writeUInt32LE(headerBytes.length, 0)
   headerBytes.copy(out, 4)
-  pathText.copy(out, at.paths)
-  targetText.copy(out, at.targets)
+  writeText(tree.paths, out, at.paths)
+  writeText(tree.targets, out, at.targets)
   float64s(out, at.sizes, n).set(tree.sizes)
   uint32s(out, at.modes, n).set(tree.modes)
   uint32s(out, at.roots, n).set(tree.rootIndexes)
@@ -359,7 +404,25 @@ export function encodeTreeColumns(tree: TreeColumns): Buffer {
   uint32s(out, at.refs, tree.refs.length).set(tree.refs)
   out.set(tree.types, at.types)
   out.write(tree.digestHex, at.digests, 'hex')
-  return out
+}
+
+/** Strings are NUL-joined as UTF-8 a batch at a time: one string of them all would double the memory they take. */
+const TEXT_BATCH = 4096
+
+/** The length of `Buffer.from(strings.join('\0'))`. */
+function textLength(strings: readonly string[]): number {
+  let length = 0
+  for (let i = 0; i < strings.length; i += TEXT_BATCH)
+    length += (i > 0 ? 1 : 0) + Buffer.byteLength(strings.slice(i, i + TEXT_BATCH).join('\0'))
+  return length
+}
+
+/** Writes `strings.join('\0')` as UTF-8 at `offset` of a zeroed buffer. */
+function writeText(strings: readonly string[], out: Buffer, offset: number): void {
+  for (let i = 0; i < strings.length; i += TEXT_BATCH) {
+    if (i > 0) offset++
+    offset += out.write(strings.slice(i, i + TEXT_BATCH).join('\0'), offset)
+  }
 }
 
 function treeLayout(headerLength: number, header: TreeHeader) {

@@ -3,22 +3,14 @@ import { sha256Hex, zstdSync } from '../store/codec.js'
 import {
   digestAt,
   EntryCode,
-  encodeColumnsWith,
+  encodeColumns,
   encodeTreeColumns,
   isColumnar,
-  locationAt,
   readColumns,
   type ManifestColumns
 } from './columns.js'
-import {
-  Codec,
-  DELTA_SCHEMA,
-  MANIFEST_SCHEMA,
-  SHA256_HEX,
-  type BlobLocation,
-  type ManifestEntry,
-  type ManifestTree
-} from './model.js'
+import { Codec, DELTA_SCHEMA, MANIFEST_SCHEMA, SHA256_HEX } from './model.js'
+import { PathIndex } from './path-index.js'
 import { validateColumns } from './validate.js'
 
 /**
@@ -65,39 +57,38 @@ export function isDelta(bytes: Uint8Array): boolean {
  */
 export function encodeDelta(
   base: { digest: string; columns: ManifestColumns },
-  tree: Omit<ManifestTree, 'schema'>,
-  locationOf: (digest: string) => BlobLocation | undefined
+  tree: ManifestColumns
 ): Buffer | undefined {
   const { columns } = base
   if (columns.schema !== MANIFEST_SCHEMA || !sameRoots(columns.roots, tree.roots)) return undefined
   const n = columns.paths.length
-  const index = new Map<string, number>()
-  for (let i = 0; i < n; i++) index.set(`${columns.rootIndexes[i]}\0${columns.paths[i]}`, i)
-  const same = sameEntry(columns, locationOf)
+  const total = tree.paths.length
+  const index = new PathIndex(columns)
+  const same = sameEntry(columns, tree)
   const kept = new Uint8Array(n)
   const positions: number[] = []
-  const added: ManifestEntry[] = []
   let last = -1
-  tree.entries.forEach((entry, r) => {
-    const i = index.get(`${entry.root}\0${entry.path}`)
+  for (let r = 0, ref = 0, link = 0; r < total; r++) {
+    const i = index.find(tree.rootIndexes[r], tree.paths[r])
     // Kept entries keep the base's order, so that the tree is the merge of the two lists.
-    if (i !== undefined && i > last && same(entry, i)) {
+    if (i > last && same(r, ref, link, i)) {
       kept[i] = 1
       last = i
     } else {
       positions.push(r)
-      added.push(entry)
     }
-  })
+    if (tree.types[r] === EntryCode.file) ref += tree.blobCounts[r]
+    else if (tree.types[r] === EntryCode.symlink) link++
+  }
   const removed: number[] = []
   for (let i = 0; i < n; i++) if (!kept[i]) removed.push(i)
-  const addedBytes = encodeColumnsWith({ schema: MANIFEST_SCHEMA, roots: tree.roots, entries: added }, locationOf).bytes
+  const addedBytes = encodeColumns(entriesOf(tree, positions)).bytes
   const header: DeltaHeader = {
     schema: DELTA_SCHEMA,
     base: base.digest,
     removed: removed.length,
-    added: added.length,
-    entries: tree.entries.length
+    added: positions.length,
+    entries: total
   }
   const headerBytes = Buffer.from(JSON.stringify(header))
   const at = deltaLayout(headerBytes.length, header)
@@ -109,6 +100,76 @@ export function encodeDelta(
   new Uint32Array(out.buffer, at.positions, positions.length).set(positions)
   addedBytes.copy(out, at.end)
   return zstdSync(out)
+}
+
+/**
+ * Entries `picked` (increasing) of a tree's columns as columns of their own, as a manifest of just
+ * them is laid out: digests renumbered in the order they first use them, with their locations.
+ */
+function entriesOf(tree: ManifestColumns, picked: readonly number[]): ManifestColumns {
+  const u = picked.length
+  const types = new Uint8Array(u)
+  const modes = new Uint32Array(u)
+  const rootIndexes = new Uint32Array(u)
+  const sizes = new Float64Array(u)
+  const mtimes = new Float64Array(u).fill(NaN)
+  const blobCounts = new Uint32Array(u)
+  const paths = new Array<string>(u)
+  const targets: string[] = []
+  const refs: number[] = []
+  const numbered = new Int32Array(tree.codecs.length).fill(-1)
+  const order: number[] = []
+  for (let r = 0, ref = 0, link = 0, x = 0; x < u; r++) {
+    const type = tree.types[r]
+    if (r === picked[x]) {
+      types[x] = type
+      modes[x] = tree.modes[r]
+      rootIndexes[x] = tree.rootIndexes[r]
+      paths[x] = tree.paths[r]
+      if (type === EntryCode.file) {
+        sizes[x] = tree.sizes[r]
+        mtimes[x] = tree.mtimes[r]
+        blobCounts[x] = tree.blobCounts[r]
+        for (let j = ref; j < ref + tree.blobCounts[r]; j++) {
+          const k = tree.refs[j]
+          if (numbered[k] < 0) numbered[k] = order.push(k) - 1
+          refs.push(numbered[k])
+        }
+      } else if (type === EntryCode.symlink) {
+        targets.push(tree.targets[link])
+      }
+      x++
+    }
+    if (type === EntryCode.file) ref += tree.blobCounts[r]
+    else if (type === EntryCode.symlink) link++
+  }
+  const pick = <T extends Float64Array | Uint32Array | Uint8Array>(column: T, into: T): T => {
+    order.forEach((k, at) => (into[at] = column[k]))
+    return into
+  }
+  const d = order.length
+  return {
+    schema: MANIFEST_SCHEMA,
+    roots: tree.roots,
+    paths,
+    types,
+    modes,
+    rootIndexes,
+    sizes,
+    mtimes,
+    blobCounts,
+    targets,
+    refs: Uint32Array.from(refs),
+    digestHex: order.map(k => digestAt(tree, k)).join(''),
+    objects: tree.objects,
+    objectIndexes: pick(tree.objectIndexes, new Uint32Array(d)),
+    offsets: pick(tree.offsets, new Float64Array(d)),
+    lengths: pick(tree.lengths, new Float64Array(d)),
+    blobSizes: pick(tree.blobSizes, new Float64Array(d)),
+    codecs: pick(tree.codecs, new Uint8Array(d)),
+    withins: pick(tree.withins, new Float64Array(d)),
+    frameSizes: pick(tree.frameSizes, new Float64Array(d))
+  }
 }
 
 /** The delta in decompressed bytes; anything that does not add up throws IntegrityError. */
@@ -367,11 +428,14 @@ function sameRoots(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((root, i) => root === b[i])
 }
 
-/** Whether an entry stores exactly what base entry `i` stores (the root and path are matched already). */
+/**
+ * Whether tree entry `r` (its blob references from `ref`, its target `link` if a symlink) stores
+ * exactly what base entry `i` stores (the root and path are matched already).
+ */
 function sameEntry(
   base: ManifestColumns,
-  locationOf: (digest: string) => BlobLocation | undefined
-): (entry: ManifestEntry, i: number) => boolean {
+  tree: ManifestColumns
+): (r: number, ref: number, link: number, i: number) => boolean {
   const n = base.paths.length
   const refStarts = new Uint32Array(n + 1)
   const targetIndexes = new Int32Array(n).fill(-1)
@@ -382,28 +446,43 @@ function sameEntry(
   }
   /** Per base digest: 0 not compared yet, 1 stored where the tree stores it, 2 elsewhere. */
   const located = new Uint8Array(base.codecs.length)
-  const sameLocation = (k: number): boolean => {
+  /** Whether base blob `k` is stored where the tree stores blob `t`, the same digest. */
+  const sameLocation = (k: number, t: number): boolean => {
     if (located[k] === 0) {
-      const mine = locationOf(digestAt(base, k))
-      const theirs = locationAt(base, k)
-      located[k] = mine && mine.length === theirs.length && mine.every((v, j) => v === theirs[j]) ? 1 : 2
+      const codec = base.codecs[k]
+      const same =
+        base.objects[base.objectIndexes[k]] === tree.objects[tree.objectIndexes[t]] &&
+        base.offsets[k] === tree.offsets[t] &&
+        base.lengths[k] === tree.lengths[t] &&
+        base.blobSizes[k] === tree.blobSizes[t] &&
+        codec === tree.codecs[t] &&
+        (codec !== Codec.sharedFrame ||
+          (base.withins[k] === tree.withins[t] && base.frameSizes[k] === tree.frameSizes[t]))
+      located[k] = same ? 1 : 2
     }
     return located[k] === 1
   }
-  return (entry, i) => {
-    if (base.types[i] !== EntryCode[entry.type] || base.modes[i] !== entry.mode) return false
-    if (entry.type === 'symlink') return base.targets[targetIndexes[i]] === entry.target
-    if (entry.type !== 'file') return true
-    const blobs = entry.blobs ?? []
+  return (r, ref, link, i) => {
+    const type = tree.types[r]
+    if (base.types[i] !== type || base.modes[i] !== tree.modes[r]) return false
+    if (type === EntryCode.symlink) return base.targets[targetIndexes[i]] === tree.targets[link]
+    if (type !== EntryCode.file) return true
+    const count = tree.blobCounts[r]
     const mtime = base.mtimes[i]
-    if (base.sizes[i] !== entry.size || blobs.length !== base.blobCounts[i]) return false
-    if (Number.isNaN(mtime) ? entry.mtime !== undefined : mtime !== entry.mtime) return false
-    for (let j = 0; j < blobs.length; j++) {
+    if (base.sizes[i] !== tree.sizes[r] || count !== base.blobCounts[i]) return false
+    if (Number.isNaN(mtime) ? !Number.isNaN(tree.mtimes[r]) : mtime !== tree.mtimes[r]) return false
+    for (let j = 0; j < count; j++) {
       const k = base.refs[refStarts[i] + j]
-      if (digestAt(base, k) !== blobs[j] || !sameLocation(k)) return false
+      const t = tree.refs[ref + j]
+      if (!sameDigest(base, k, tree, t) || !sameLocation(k, t)) return false
     }
     return true
   }
+}
+
+/** Whether digest `k` of `a` is digest `t` of `b`, compared in place. */
+function sameDigest(a: ManifestColumns, k: number, b: ManifestColumns, t: number): boolean {
+  return a.digestHex.startsWith(b.digestHex.slice(64 * t, 64 * t + 64), 64 * k)
 }
 
 /** A copy at offset 0 of its own buffer, as the u32 views need. */

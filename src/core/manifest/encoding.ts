@@ -2,6 +2,7 @@ import { IntegrityError, isNamedError } from '../errors.js'
 import { sha256Hex, unzstdSync, zstdSync } from '../store/codec.js'
 import {
   columnsOf,
+  encodeColumns,
   encodeColumnsWith,
   encodeTreePart,
   isColumnar,
@@ -11,7 +12,7 @@ import {
 } from './columns.js'
 import { isDelta, readDelta, type StoredDelta } from './delta.js'
 import { jsonTreeDigest, readJsonManifest } from './legacy.js'
-import { MANIFEST_SCHEMA, type BlobLocation, type Manifest, type ManifestTree } from './model.js'
+import { MANIFEST_SCHEMA, type Manifest, type ManifestTree } from './model.js'
 import { validateColumns } from './validate.js'
 
 /**
@@ -39,15 +40,15 @@ export function encodeManifest(manifest: Manifest): Buffer {
 export function sealManifest(manifest: Manifest): { digest: string; encoded: Buffer } {
   if (manifest.schema !== MANIFEST_SCHEMA)
     return { digest: treeDigest(manifest), encoded: zstdSync(Buffer.from(JSON.stringify(manifest))) }
-  return sealTree(manifest, digest => manifest.blobs[digest])
+  return sealed(encodeColumnsWith(manifest, digest => manifest.blobs[digest]))
 }
 
-/** sealManifest (@3) for a tree whose blob locations come from a lookup: a save seals its entries without building `blobs`. */
-export function sealTree(
-  tree: Omit<ManifestTree, 'schema'>,
-  locationOf: (digest: string) => BlobLocation | undefined
-): { digest: string; encoded: Buffer } {
-  const { bytes, treePart } = encodeColumnsWith({ ...tree, schema: MANIFEST_SCHEMA }, locationOf)
+/** sealManifest (@3) for a tree held as columns: a save seals its tree without an object per entry. */
+export function sealTree(columns: ManifestColumns): { digest: string; encoded: Buffer } {
+  return sealed(encodeColumns({ ...columns, schema: MANIFEST_SCHEMA }))
+}
+
+function sealed({ bytes, treePart }: { bytes: Buffer; treePart: Buffer }): { digest: string; encoded: Buffer } {
   return { digest: sha256Hex(treePart), encoded: zstdSync(bytes) }
 }
 

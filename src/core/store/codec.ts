@@ -33,6 +33,11 @@ export function sha256Hex(data: Uint8Array | string): string {
   return hash('sha256', data, 'hex')
 }
 
+/** sha256Hex as the 32 bytes themselves. */
+export function sha256(data: Uint8Array | string): Buffer {
+  return hash('sha256', data, 'buffer')
+}
+
 export interface EncodedBlob {
   bytes: Uint8Array
   zstd: boolean

@@ -1,16 +1,19 @@
-import { digestAt, EntryCode, locationAt, type ManifestColumns } from '../manifest/columns.js'
+import { digestAt, EntryCode, type ManifestColumns } from '../manifest/columns.js'
+import { PathIndex } from '../manifest/path-index.js'
 import type { KnownChunks } from './chunker.js'
-import type { BlobLocation } from '../manifest/model.js'
+import { DigestTable } from './digest-table.js'
 
 /**
  * What a save may take from the manifests of earlier saves, read as columns: blobs by digest, and
- * files by root and path. Blobs in objects a prune has removed since are left out.
+ * files by root and path. Blobs in objects a prune has removed since are left out. A blob or a file
+ * is named by a number `at`: `k * bases.length + base` for blob `k`, `i * bases.length + base` for
+ * entry `i` (-1 for none).
  */
 export class SaveBases {
-  /** Digest → `k * bases.length + base`: the first base that holds it in a usable object. */
-  private readonly blobs = new Map<string, number>()
-  /** Root spec → path → `i * bases.length + base`, for files that have an mtime. */
-  private readonly files = new Map<string, Map<string, number>>()
+  /** Per base, its digests (32 bytes each, blob `k` at `32 * k`), usable ones findable. */
+  private readonly digests: DigestTable[]
+  /** Per base, its files that have an mtime, by root index and path. */
+  private readonly files: PathIndex[]
   /** Per base, whether blob `k`'s object may be referenced. */
   private readonly usable: Uint8Array[]
   /** Per base, where entry `i`'s blob references start in `refs`. */
@@ -20,7 +23,6 @@ export class SaveBases {
     private readonly bases: readonly ManifestColumns[],
     excludedObjects: ReadonlySet<string> = new Set()
   ) {
-    const count = bases.length
     this.usable = bases.map(base => {
       const objectUsable = base.objects.map(object => !excludedObjects.has(object))
       return Uint8Array.from(base.objectIndexes, index => (objectUsable[index] ? 1 : 0))
@@ -30,31 +32,47 @@ export class SaveBases {
       for (let i = 0; i < base.paths.length; i++) starts[i + 1] = starts[i] + base.blobCounts[i]
       return starts
     })
-    bases.forEach((base, b) => {
-      for (let k = 0; k < base.codecs.length; k++) {
-        const digest = digestAt(base, k)
-        if (this.usable[b][k] && !this.blobs.has(digest)) this.blobs.set(digest, k * count + b)
-      }
-      const byRoot = base.roots.map(root => this.files.get(root) ?? this.files.set(root, new Map()).get(root)!)
-      for (let i = 0; i < base.paths.length; i++) {
-        if (base.types[i] === EntryCode.file && !Number.isNaN(base.mtimes[i]))
-          byRoot[base.rootIndexes[i]].set(base.paths[i], i * count + b)
-      }
-    })
+    this.digests = bases.map((base, b) => DigestTable.ofHex(base.digestHex, k => this.usable[b][k] === 1))
+    this.files = bases.map(
+      base => new PathIndex(base, i => base.types[i] === EntryCode.file && !Number.isNaN(base.mtimes[i]))
+    )
   }
 
-  /** Where a base stores a blob, if one does in an object that may be referenced. */
-  location(digest: string): BlobLocation | undefined {
-    const at = this.blobs.get(digest)
-    if (at === undefined) return undefined
-    return locationAt(this.bases[at % this.bases.length], Math.floor(at / this.bases.length))
+  /** The base that blob or file `at` is in. */
+  baseOf(at: number): ManifestColumns {
+    return this.bases[at % this.bases.length]
   }
 
-  /** The chunks a base recorded for a large file at the same root and path, whatever its size and mtime. */
-  chunksOf(rootSpec: string, path: string): KnownChunks | undefined {
-    const file = this.fileAt(rootSpec, path)
-    if (!file || file.base.blobCounts[file.i] < 2) return undefined
-    const { base, start, end } = file
+  /** The index of blob or file `at` in its base. */
+  indexOf(at: number): number {
+    return Math.floor(at / this.bases.length)
+  }
+
+  /** The first base that stores the digest at `source[offset…offset + 32]` in an object that may be referenced. */
+  blobOf(source: Uint8Array, offset = 0): number {
+    for (let b = 0; b < this.bases.length; b++) {
+      const k = this.digests[b].find(source, offset)
+      if (k >= 0) return k * this.bases.length + b
+    }
+    return -1
+  }
+
+  /** The file with an mtime the last base that has one recorded at a root and path. */
+  fileAt(rootSpec: string, path: string): number {
+    for (let b = this.bases.length - 1; b >= 0; b--) {
+      const { roots } = this.bases[b]
+      let found = -1
+      for (let r = 0; r < roots.length; r++)
+        if (roots[r] === rootSpec) found = Math.max(found, this.files[b].find(r, path))
+      if (found >= 0) return found * this.bases.length + b
+    }
+    return -1
+  }
+
+  /** The chunks a base recorded for file `at`, a large file, whatever its size and mtime. */
+  chunksOf(at: number): KnownChunks | undefined {
+    const { base, start, end } = this.refsOf(at)
+    if (end - start < 2) return undefined
     const lengths: number[] = []
     const digests: string[] = []
     for (let j = start; j < end; j++) {
@@ -64,26 +82,26 @@ export class SaveBases {
     return { lengths, digests }
   }
 
-  /** The blobs of a file a base recorded at the same root and path with the same size and mtime, if all of them may be referenced. */
-  unchangedBlobs(rootSpec: string, path: string, size: number, mtime: number): string[] | undefined {
-    const file = this.fileAt(rootSpec, path)
-    if (!file || file.base.sizes[file.i] !== size || file.base.mtimes[file.i] !== mtime) return undefined
-    const { base, b, start, end } = file
-    for (let j = start; j < end; j++) if (!this.usable[b][base.refs[j]]) return undefined
-    const digests = new Array<string>(end - start)
-    for (let j = start; j < end; j++) digests[j - start] = digestAt(base, base.refs[j])
-    return digests
+  /** Whether file `at` has this size and mtime, and all its blobs may be referenced. */
+  unchanged(at: number, size: number, mtime: number): boolean {
+    const base = this.baseOf(at)
+    const i = this.indexOf(at)
+    if (base.sizes[i] !== size || base.mtimes[i] !== mtime) return false
+    const usable = this.usable[at % this.bases.length]
+    const { start, end } = this.refsOf(at)
+    for (let j = start; j < end; j++) if (!usable[base.refs[j]]) return false
+    return true
   }
 
-  /** A base's file at a root and path: base `b`, entry `i`, and where its blob references are in `refs`. */
-  private fileAt(
-    rootSpec: string,
-    path: string
-  ): { base: ManifestColumns; b: number; i: number; start: number; end: number } | undefined {
-    const at = this.files.get(rootSpec)?.get(path)
-    if (at === undefined) return undefined
-    const b = at % this.bases.length
-    const i = Math.floor(at / this.bases.length)
-    return { base: this.bases[b], b, i, start: this.refStarts[b][i], end: this.refStarts[b][i + 1] }
+  /** File `at`'s blobs: blob `base.refs[j]` of its base for `start <= j < end`. */
+  refsOf(at: number): { base: ManifestColumns; start: number; end: number } {
+    const starts = this.refStarts[at % this.bases.length]
+    const i = this.indexOf(at)
+    return { base: this.baseOf(at), start: starts[i], end: starts[i + 1] }
+  }
+
+  /** The buffer holding the digests of blob `at`'s base, blob `k` at `32 * k`. */
+  digestBytesOf(at: number): Buffer {
+    return this.digests[at % this.bases.length].buffer
   }
 }

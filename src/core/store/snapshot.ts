@@ -3,16 +3,18 @@ import { TaskPool } from '../task-pool.js'
 import { CutFinder, readChunks, type KnownChunks } from './chunker.js'
 import type { FileCuts } from './chunker.worker.js'
 import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from './fastcdc.js'
-import { compress, encodeBlob, pays, sha256Hex } from './codec.js'
-import type { ManifestColumns } from '../manifest/columns.js'
+import { compress, encodeBlob, pays, sha256, sha256Hex } from './codec.js'
+import { EntryCode, type ManifestColumns } from '../manifest/columns.js'
 import { encodeDelta } from '../manifest/delta.js'
 import { sealTree } from '../manifest/encoding.js'
 import { storedFormOf } from '../manifest/load.js'
-import { Codec, MAX_FRAME_BLOBS, type BlobLocation, type ManifestEntry } from '../manifest/model.js'
+import { Codec, MANIFEST_SCHEMA, MAX_FRAME_BLOBS } from '../manifest/model.js'
 import { objectKey } from '../cache/cache-layout.js'
+import { BlobLocations } from './blob-locations.js'
+import { DigestTable } from './digest-table.js'
 import type { ObjectStore } from './object-store.js'
 import { SaveBases } from './save-bases.js'
-import { walkRoots, type TreeRoot, type WalkedEntry } from './tree-walk.js'
+import { sourceOf, walkRoots, type TreeRoot } from './tree-walk.js'
 
 export interface SnapshotOptions {
   store: ObjectStore
@@ -81,10 +83,17 @@ export interface Snapshot {
  */
 export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> {
   const tuning = { ...DEFAULT_TUNING, ...options.tuning }
-  const { store } = options
-  const entries = await walkRoots(options.roots)
+  const { store, roots } = options
+  const tree = await walkRoots(roots)
+  const n = tree.paths.length
   const bases = new SaveBases(options.bases ?? [], options.excludedObjects)
-  const used = new Map<string, BlobLocation>()
+  /** Each distinct blob of the tree, numbered in the order the entries first use it, as the manifest numbers them. */
+  const digests = DigestTable.empty()
+  const locations = new BlobLocations()
+  /** Per entry, how many blobs it has; their digest numbers follow each other in `refs`, in entry order. */
+  const blobCounts = new Uint32Array(n)
+  let refs = new Uint32Array(1024)
+  let refCount = 0
   const reusedObjects = new Set<string>()
   const stats: SnapshotStats = {
     files: 0,
@@ -95,19 +104,21 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     bytesDeduplicated: 0
   }
   const uploads = new TaskPool(tuning.uploads, tuning.bytesInFlight)
-  const progress = progressReporter(entries, stats, options.onProgress)
+  const progress = progressReporter(tree.sizes, stats, options.onProgress)
+  const sourceOfEntry = (i: number) => sourceOf(roots, tree, i)
 
   /** HEADs in a row that found nothing: from HEAD_MISSES_BEFORE_PUTTING on, an object is put without one. */
   let headMisses = 0
   /** Corrects a chunk's location to the stored copy, which another save may have encoded otherwise. */
-  const locateStored = (location: BlobLocation, size: number): void => {
-    location[2] = size
-    location[4] = size < location[3] ? Codec.zstd : Codec.raw
+  const locateStored = (k: number, size: number): void => {
+    locations.lengths[k] = size
+    locations.codecs[k] = size < locations.sizes[k] ? Codec.zstd : Codec.raw
   }
 
   /**
    * Stores an object unless the store has it. `produce` makes its bytes only when they are needed;
-   * `location`, when given, is corrected to the stored copy. `rawSize` bytes count as deduplicated when it is there.
+   * blob `k`'s location, when given, is corrected to the stored copy. `rawSize` bytes count as
+   * deduplicated when it is there.
    * While HEADs keep finding nothing (a cold save), objects are put directly: the put refuses one that
    * is there (If-None-Match), and only then is it looked at, so a cold save makes one request per object.
    */
@@ -115,12 +126,12 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     name: string,
     rawSize: number,
     produce: () => Promise<Uint8Array>,
-    location?: BlobLocation
+    k?: number
   ): Promise<void> => {
     const asked = headMisses < HEAD_MISSES_BEFORE_PUTTING
     const existing = asked ? await store.head(objectKey(name)) : undefined
     if (asked) headMisses = existing ? 0 : headMisses + 1
-    if (existing && location) locateStored(location, existing.size)
+    if (existing && k !== undefined) locateStored(k, existing.size)
     if (existing) {
       // Stored before this save, perhaps garbage a prune is about to collect: checked again after the manifest.
       reusedObjects.add(name)
@@ -129,7 +140,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     }
     const bytes = await produce()
     // Packs are named by the sha256 of their bytes, and so is a chunk stored raw: the upload need not hash them again.
-    const sha256 = !location || location[4] === Codec.raw ? name : undefined
+    const sha256 = k === undefined || locations.codecs[k] === Codec.raw ? name : undefined
     if ((await store.put(objectKey(name), bytes, { ifNoneMatch: true, sha256 })) === 'created') {
       stats.bytesUploaded += bytes.length
       stats.objectsUploaded++
@@ -138,54 +149,60 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     }
     // The store had it after all: ask before the next puts again.
     headMisses = 0
-    const stored = location && (await store.head(objectKey(name)))
-    if (stored) locateStored(location, stored.size)
+    const stored = k !== undefined && (await store.head(objectKey(name)))
+    if (stored) locateStored(k, stored.size)
     reusedObjects.add(name)
     stats.bytesDeduplicated += rawSize
   }
 
-  const pack = new PackWriter(tuning, (rawSize, seal) =>
+  const pack = new PackWriter(tuning, locations, (rawSize, seal) =>
     uploads.submit(rawSize, async () => {
       const { name, bytes } = await seal()
       await storeObject(name, rawSize, async () => bytes)
     })
   )
-  /** Takes a blob this save or a base already stored, if any did. */
-  const reuse = (digest: string): boolean => {
-    let location = used.get(digest)
-    if (!location) {
-      location = bases.location(digest)
-      if (!location) return false
-      reusedObjects.add(location[0])
-      used.set(digest, location)
+  /** Appends the digest at `source[offset…offset + 32]` to the file's blobs; returns its number. */
+  const appendBlob = (source: Uint8Array, offset = 0): number => {
+    if (refCount === refs.length) {
+      const grown = new Uint32Array(2 * refs.length)
+      grown.set(refs)
+      refs = grown
     }
-    stats.bytesDeduplicated += location[3]
+    const k = digests.numberOf(source, offset)
+    refs[refCount++] = k
+    return k
+  }
+  /** Takes blob `k` from where this save or a base already stored it, if either did. */
+  const reuse = (k: number): boolean => {
+    if (!locations.has(k)) {
+      const at = bases.blobOf(digests.buffer, 32 * k)
+      if (at < 0) return false
+      locations.copy(k, bases.baseOf(at), bases.indexOf(at))
+      reusedObjects.add(locations.object(k))
+    }
+    stats.bytesDeduplicated += locations.sizes[k]
     return true
   }
 
   /**
-   * Reads a large file's chunks by their cuts, and stores each the store lacks; returns their
-   * digests. Leading chunks the chunking thread confirmed as a base's are taken unread.
+   * Reads a large file's chunks by their cuts, and stores each the store lacks, appending their
+   * digests to its blobs. Leading chunks the chunking thread confirmed as a base's are taken unread.
    */
-  const storeChunks = async (
-    entry: WalkedEntry,
-    { cuts, confirmed }: FileCuts,
-    known?: KnownChunks
-  ): Promise<string[]> => {
-    const digests: string[] = []
+  const storeChunks = async (i: number, { cuts, confirmed }: FileCuts, known?: KnownChunks): Promise<void> => {
     let size = 0
     let taken = 0
-    while (known && taken < confirmed && reuse(known.digests[taken])) {
-      digests.push(known.digests[taken])
-      size += cuts[taken++]
+    for (; known && taken < confirmed; taken++) {
+      const digest = Buffer.from(known.digests[taken], 'hex')
+      if (digests.find(digest) < 0 && bases.blobOf(digest) < 0) break
+      reuse(appendBlob(digest))
+      size += cuts[taken]
     }
-    for await (const chunk of readChunks(entry.source, cuts.slice(taken), size)) {
+    for await (const chunk of readChunks(sourceOfEntry(i), cuts.slice(taken), size)) {
       const digest = sha256Hex(chunk)
-      digests.push(digest)
+      const k = appendBlob(Buffer.from(digest, 'hex'))
       size += chunk.length
-      if (reuse(digest)) continue
-      const location: BlobLocation = [digest, 0, chunk.length, chunk.length, Codec.raw]
-      used.set(digest, location)
+      if (reuse(k)) continue
+      locations.set(k, digest, 0, chunk.length, chunk.length, Codec.raw)
       // Compression runs inside the upload task, on libuv's pool, while the next chunk is read.
       await uploads.submit(chunk.length, () =>
         storeObject(
@@ -193,54 +210,59 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
           chunk.length,
           async () => {
             const encoded = await encodeBlob(chunk)
-            location[2] = encoded.bytes.length
-            location[4] = encoded.zstd ? Codec.zstd : Codec.raw
+            locations.lengths[k] = encoded.bytes.length
+            locations.codecs[k] = encoded.zstd ? Codec.zstd : Codec.raw
             return encoded.bytes
           },
-          location
+          k
         )
       )
     }
-    if (size !== entry.size) throw new Error(`${entry.source} changed while it was being saved`)
-    return digests
+    if (size !== tree.sizes[i]) throw new Error(`${sourceOfEntry(i)} changed while it was being saved`)
   }
 
-  const files = entries.filter(entry => entry.type === 'file')
-  /** The blobs of a file a base recorded with the same root, path, size and mtime: taken as unchanged, unread. */
-  const unchangedOf = (entry: WalkedEntry): string[] | undefined =>
-    bases.unchangedBlobs(options.roots[entry.root].spec, entry.path, entry.size!, entry.mtime!)
+  /** A base's file with the same root, path, size and mtime as file `i`: taken as unchanged, unread; -1 for none. */
+  const unchangedOf = (i: number): number => {
+    const at = bases.fileAt(roots[tree.rootIndexes[i]].spec, tree.paths[i])
+    return at >= 0 && bases.unchanged(at, tree.sizes[i], tree.mtimes[i]) ? at : -1
+  }
   // The chunking thread finds the cuts of every large file that changed, ahead of the loop.
   // A file a base had in chunks is checked against them first: a file that grew at its end is scanned only from its last chunk.
   const cutFinder = new CutFinder(tuning.chunk)
-  const cutsAhead = new Map<WalkedEntry, { cuts: Promise<FileCuts>; known?: KnownChunks }>()
-  for (const entry of files) {
-    if (entry.size! < tuning.smallFileLimit || unchangedOf(entry)) continue
-    const known = bases.chunksOf(options.roots[entry.root].spec, entry.path)
-    const cuts = cutFinder.cuts(entry.source, known)
+  const cutsAhead = new Map<number, { cuts: Promise<FileCuts>; known?: KnownChunks }>()
+  for (let i = 0; i < n; i++) {
+    if (tree.types[i] !== EntryCode.file || tree.sizes[i] < tuning.smallFileLimit || unchangedOf(i) >= 0) continue
+    const base = bases.fileAt(roots[tree.rootIndexes[i]].spec, tree.paths[i])
+    const known = base >= 0 ? bases.chunksOf(base) : undefined
+    const cuts = cutFinder.cuts(sourceOfEntry(i), known)
     cuts.catch(() => {}) // awaited in the loop; this keeps a failure after an earlier error from going unhandled
-    cutsAhead.set(entry, { cuts, known })
+    cutsAhead.set(i, { cuts, known })
   }
   try {
-    for (const entry of files) {
+    for (let i = 0; i < n; i++) {
+      if (tree.types[i] !== EntryCode.file) continue
+      const size = tree.sizes[i]
+      const firstRef = refCount
       stats.files++
-      stats.treeBytes += entry.size!
-      const unchangedBlobs = unchangedOf(entry)
-      if (unchangedBlobs) {
-        entry.blobs = unchangedBlobs
+      stats.treeBytes += size
+      const unchanged = unchangedOf(i)
+      if (unchanged >= 0) {
         stats.filesUnchanged++
-        for (const digest of unchangedBlobs) reuse(digest)
-      } else if (entry.size! < tuning.smallFileLimit) {
+        const { base, start, end } = bases.refsOf(unchanged)
+        const baseDigests = bases.digestBytesOf(unchanged)
+        for (let j = start; j < end; j++) reuse(appendBlob(baseDigests, 32 * base.refs[j]))
+      } else if (size < tuning.smallFileLimit) {
         // Read straight into the pack's open frame: synchronous reads are several times cheaper than
         // the promise API for small, cached files, and nothing is copied.
-        const content = await pack.readInto(entry.source, entry.size!)
-        const digest = sha256Hex(content)
-        entry.blobs = [digest]
-        if (!reuse(digest)) used.set(digest, await pack.add(content.length))
+        const content = await pack.readInto(sourceOfEntry(i), size)
+        const k = appendBlob(sha256(content))
+        if (!reuse(k)) await pack.add(k, content.length)
       } else {
-        const { cuts, known } = cutsAhead.get(entry)!
-        entry.blobs = await storeChunks(entry, await cuts, known)
+        const { cuts, known } = cutsAhead.get(i)!
+        await storeChunks(i, await cuts, known)
       }
-      progress.scanned(entry.size!)
+      blobCounts[i] = refCount - firstRef
+      progress.scanned(size)
     }
     await pack.flush()
     await uploads.drain()
@@ -249,12 +271,26 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   }
   progress.done()
 
-  // Sealed from the walked entries as they are (their `source` is not encoded) and the locations used.
-  const tree = { roots: options.roots.map(root => root.spec), entries }
-  const locationOf = (digest: string) => used.get(digest)
-  const { digest, encoded } = sealTree(tree, locationOf)
+  const d = digests.size
+  /** The first file that has blob `k`: an unlocated blob is a defect, and its message names a file. */
+  const pathOf = (k: number): string => {
+    const j = refs.indexOf(k)
+    let i = 0
+    for (let before = 0; before + blobCounts[i] <= j; i++) before += blobCounts[i]
+    return tree.paths[i]
+  }
+  const columns: ManifestColumns = {
+    schema: MANIFEST_SCHEMA,
+    roots: roots.map(root => root.spec),
+    ...tree,
+    blobCounts,
+    refs: refs.subarray(0, refCount),
+    digestHex: digests.hex(),
+    ...locations.columns(d, pathOf)
+  }
+  const { digest, encoded } = sealTree(columns)
   // After a prune took objects of a base, the store is sealed full: its base may be going too.
-  const delta = options.excludedObjects ? undefined : deltaOf(options.bases ?? [], digest, encoded, tree, locationOf)
+  const delta = options.excludedObjects ? undefined : deltaOf(options.bases ?? [], digest, encoded, columns)
   return { digest, encoded, delta, stats, reusedObjects }
 }
 
@@ -266,12 +302,11 @@ function deltaOf(
   bases: readonly ManifestColumns[],
   digest: string,
   full: Buffer,
-  tree: { roots: string[]; entries: ManifestEntry[] },
-  locationOf: (digest: string) => BlobLocation | undefined
+  tree: ManifestColumns
 ): Snapshot['delta'] {
   const form = bases.length === 1 ? storedFormOf(bases[0]) : undefined
   if (!form || form.base !== undefined || form.digest === digest) return undefined
-  const encoded = encodeDelta({ digest: form.digest, columns: bases[0] }, tree, locationOf)
+  const encoded = encodeDelta({ digest: form.digest, columns: bases[0] }, tree)
   return encoded && encoded.length <= full.length / 2 ? { base: form.digest, encoded } : undefined
 }
 
@@ -293,7 +328,8 @@ interface OpenFrame {
 }
 
 interface FramedBlob {
-  location: BlobLocation
+  /** The blob's digest number. */
+  k: number
   within: number
 }
 
@@ -322,6 +358,7 @@ class PackWriter {
 
   constructor(
     private readonly tuning: Pick<SnapshotTuning, 'frameSize' | 'packSize' | 'smallFileLimit'>,
+    private readonly locations: BlobLocations,
     private readonly submit: (
       rawSize: number,
       seal: () => Promise<{ name: string; bytes: Uint8Array }>
@@ -347,14 +384,13 @@ class PackWriter {
     return buffer.subarray(start, start + size)
   }
 
-  /** Keeps the blob `readInto` just read; returns its location, completed when its pack is sealed. */
-  async add(size: number): Promise<BlobLocation> {
+  /** Keeps the blob `readInto` just read as blob `k`, located at once and completed when its pack is sealed. */
+  async add(k: number, size: number): Promise<void> {
     const frame = this.frame
-    const location: BlobLocation = ['', 0, 0, size, Codec.sharedFrame, frame.size, 0]
-    frame.blobs.push({ location, within: frame.size })
+    this.locations.set(k, '', 0, 0, size, Codec.sharedFrame, frame.size, 0)
+    frame.blobs.push({ k, within: frame.size })
     frame.size += size
     if (frame.size >= this.tuning.frameSize || frame.blobs.length >= MAX_FRAME_BLOBS) await this.sealFrame()
-    return location
   }
 
   async flush(): Promise<void> {
@@ -406,12 +442,11 @@ class PackWriter {
       for (const frame of frames) {
         const { bytes, compressed } = await frame.stored
         if (!compressed) rawFrames.push(frame.buffer)
-        for (const { location, within } of frame.blobs) {
-          const size = location[3]
-          const value: BlobLocation = compressed
-            ? ['', offset, bytes.length, size, Codec.sharedFrame, within, frame.rawSize]
-            : ['', offset + within, size, size, Codec.raw]
-          location.splice(0, location.length, ...value)
+        for (const { k, within } of frame.blobs) {
+          const size = this.locations.sizes[k]
+          if (compressed)
+            this.locations.set(k, '', offset, bytes.length, size, Codec.sharedFrame, within, frame.rawSize)
+          else this.locations.set(k, '', offset + within, size, size, Codec.raw)
         }
         parts.push(bytes)
         offset += bytes.length
@@ -419,18 +454,14 @@ class PackWriter {
       const bytes = Buffer.concat(parts, offset)
       rawFrames.forEach(buffer => this.recycle(buffer))
       const name = sha256Hex(bytes)
-      for (const frame of frames) for (const { location } of frame.blobs) location[0] = name
+      for (const frame of frames) for (const { k } of frame.blobs) this.locations.setObject(k, name)
       return { name, bytes }
     })
   }
 }
 
-function progressReporter(
-  entries: ManifestEntry[],
-  stats: SnapshotStats,
-  report?: (progress: TransferProgress) => void
-) {
-  const bytesTotal = entries.reduce((sum, entry) => sum + (entry.size ?? 0), 0)
+function progressReporter(sizes: Float64Array, stats: SnapshotStats, report?: (progress: TransferProgress) => void) {
+  const bytesTotal = sizes.reduce((sum, size) => sum + size, 0)
   let bytesDone = 0
   let last = Date.now()
   const emit = (force: boolean): void => {

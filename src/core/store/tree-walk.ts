@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
 import { homedir } from 'node:os'
 import * as path from 'node:path'
-import type { ManifestEntry } from '../manifest/model.js'
+import { EntryCode } from '../manifest/columns.js'
 import { portableLinkTarget, portableMode } from './platform.js'
 
 /** A saved path: how the manifest names it, and where it is on this machine. */
@@ -10,9 +10,19 @@ export interface TreeRoot {
   absolute: string
 }
 
-/** A manifest entry that still knows where its file is on disk. */
-export interface WalkedEntry extends ManifestEntry {
-  source: string
+/**
+ * The entries under some roots as columns, the way a manifest holds them (see ManifestColumns):
+ * entry `i` is `paths[i]` under root `rootIndexes[i]`, of type `types[i]` (an EntryCode); files
+ * have a size and an mtime (NaN for other entries), symlinks a target (in entry order).
+ */
+export interface WalkedTree {
+  paths: string[]
+  types: Uint8Array
+  modes: Uint32Array
+  rootIndexes: Uint32Array
+  sizes: Float64Array
+  mtimes: Float64Array
+  targets: string[]
 }
 
 /** How a path on this machine is named in a manifest: relative to the workspace, `~/…`, or absolute. */
@@ -43,28 +53,81 @@ export function outermostRoots(roots: TreeRoot[]): TreeRoot[] {
   return roots.filter(root => kept.includes(root))
 }
 
+/** Where entry `i` of a walk of `roots` is on this machine. */
+export function sourceOf(roots: readonly TreeRoot[], tree: WalkedTree, i: number): string {
+  const { absolute } = roots[tree.rootIndexes[i]]
+  return tree.paths[i] === '' ? absolute : path.join(absolute, tree.paths[i])
+}
+
 /**
  * Every entry under the roots, without following symlinks, in (root, path) order. Synchronous:
  * a walk is a long run of tiny metadata calls, each several times cheaper without a promise.
  */
-export async function walkRoots(roots: TreeRoot[]): Promise<WalkedEntry[]> {
-  const entries: WalkedEntry[] = []
-  for (const [index, root] of roots.entries()) walk(index, root.absolute, '', entries)
-  return entries
+export async function walkRoots(roots: readonly TreeRoot[]): Promise<WalkedTree> {
+  const columns = new WalkColumns()
+  for (const [index, root] of roots.entries()) walk(index, root.absolute, '', columns)
+  return columns.tree()
 }
 
-function walk(root: number, source: string, relative: string, into: WalkedEntry[]): void {
+function walk(root: number, source: string, relative: string, into: WalkColumns): void {
   const stats = lstatSync(source)
   if (stats.isSymbolicLink()) {
-    const target = portableLinkTarget(readlinkSync(source))
-    into.push({ root, path: relative, type: 'symlink', mode: portableMode('symlink', stats.mode), target, source })
+    into.targets.push(portableLinkTarget(readlinkSync(source)))
+    into.push(root, relative, EntryCode.symlink, portableMode('symlink', stats.mode), 0, NaN)
   } else if (stats.isFile()) {
     const mode = portableMode('file', stats.mode)
-    into.push({ root, path: relative, type: 'file', mode, size: stats.size, mtime: Math.floor(stats.mtimeMs), source })
+    into.push(root, relative, EntryCode.file, mode, stats.size, Math.floor(stats.mtimeMs))
   } else if (stats.isDirectory()) {
-    into.push({ root, path: relative, type: 'dir', mode: portableMode('dir', stats.mode), source })
+    into.push(root, relative, EntryCode.dir, portableMode('dir', stats.mode), 0, NaN)
     const names = readdirSync(source).sort()
-    for (const name of names) walk(root, path.join(source, name), relative === '' ? name : `${relative}/${name}`, into)
+    // Joined, not concatenated: a path kept for the whole save is one flat string, not two cons cells and a name.
+    for (const name of names)
+      walk(root, path.join(source, name), relative === '' ? name : [relative, name].join('/'), into)
   }
   // Sockets, FIFOs and devices are not part of a build tree and are skipped.
+}
+
+/** A WalkedTree being filled: its typed columns grow by doubling. */
+class WalkColumns {
+  readonly paths: string[] = []
+  readonly targets: string[] = []
+  private types = new Uint8Array(1024)
+  private modes = new Uint32Array(1024)
+  private rootIndexes = new Uint32Array(1024)
+  private sizes = new Float64Array(1024)
+  private mtimes = new Float64Array(1024)
+
+  push(root: number, relative: string, type: number, mode: number, size: number, mtime: number): void {
+    const i = this.paths.push(relative) - 1
+    if (i === this.types.length) {
+      this.types = grown(this.types, new Uint8Array(2 * i))
+      this.modes = grown(this.modes, new Uint32Array(2 * i))
+      this.rootIndexes = grown(this.rootIndexes, new Uint32Array(2 * i))
+      this.sizes = grown(this.sizes, new Float64Array(2 * i))
+      this.mtimes = grown(this.mtimes, new Float64Array(2 * i))
+    }
+    this.types[i] = type
+    this.modes[i] = mode
+    this.rootIndexes[i] = root
+    this.sizes[i] = size
+    this.mtimes[i] = mtime
+  }
+
+  tree(): WalkedTree {
+    const n = this.paths.length
+    return {
+      paths: this.paths,
+      types: this.types.subarray(0, n),
+      modes: this.modes.subarray(0, n),
+      rootIndexes: this.rootIndexes.subarray(0, n),
+      sizes: this.sizes.subarray(0, n),
+      mtimes: this.mtimes.subarray(0, n),
+      targets: this.targets
+    }
+  }
+}
+
+function grown<T extends Uint8Array | Uint32Array | Float64Array>(from: T, into: T): T {
+  into.set(from)
+  return into
 }
