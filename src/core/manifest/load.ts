@@ -46,20 +46,15 @@ export async function storedDeltaBase(store: ObjectStore, digest: string): Promi
 async function load(store: ObjectStore, digest: string): Promise<{ columns: ManifestColumns; manifest?: Manifest }> {
   const stored = readStored(await fetchManifest(store, digest), digest)
   if (!('delta' in stored)) {
-    const columns = ownColumns(stored.columns)
-    release(stored.columns, columns)
-    validateColumns(columns)
-    storedForms.set(columns, { digest })
-    return { columns, manifest: stored.manifest }
+    validateColumns(ownColumns(stored.columns))
+    storedForms.set(stored.columns, { digest })
+    return stored
   }
   const { base } = stored.delta
   const baseStored = readStored(await fetchManifest(store, base), base)
   if ('delta' in baseStored)
     throw new IntegrityError(`manifest ${digest.slice(0, 12)} is a delta against ${base.slice(0, 12)}, itself a delta`)
-  const applied = applyDelta(stored.delta, baseStored.columns, digest)
-  const columns = ownColumns(applied)
-  release(baseStored.columns, columns)
-  release(applied, columns)
+  const columns = ownColumns(applyDelta(stored.delta, baseStored.columns, digest), [baseStored.columns])
   storedForms.set(columns, { digest, base })
   return { columns }
 }
@@ -71,29 +66,52 @@ async function fetchManifest(store: ObjectStore, digest: string): Promise<Uint8A
 }
 
 /** The typed arrays of columns. */
-function typedColumns(columns: ManifestColumns): Array<Uint8Array | Uint32Array | Float64Array> {
-  const { types, modes, rootIndexes, sizes, mtimes, blobCounts, refs } = columns
-  const { objectIndexes, offsets, lengths, blobSizes, codecs, withins, frameSizes } = columns
-  return [types, modes, rootIndexes, sizes, mtimes, blobCounts, refs, objectIndexes, offsets, lengths].concat([
-    blobSizes,
-    codecs,
-    withins,
-    frameSizes
-  ])
+function typedColumns(columns: ManifestColumns): TypedColumn[] {
+  return TYPED_COLUMNS.map(name => columns[name])
 }
+
+type TypedColumn = Uint8Array | Uint32Array | Float64Array
+const TYPED_COLUMNS = [
+  'types',
+  'modes',
+  'rootIndexes',
+  'sizes',
+  'mtimes',
+  'blobCounts',
+  'refs',
+  'objectIndexes',
+  'offsets',
+  'lengths',
+  'blobSizes',
+  'codecs',
+  'withins',
+  'frameSizes'
+] as const satisfies ReadonlyArray<keyof ManifestColumns>
 
 /** Larger buffers are a decoded manifest's own; smaller ones may be slices of node's shared Buffer pool. */
 const MIN_RELEASED_BYTES = 64 * 1024
 
 /**
- * Frees the buffers that decoded columns viewed and their own copies (`kept`) do not, at once rather
- * than at the next full garbage collection: a large manifest's decoded bytes are its largest buffer.
- * The decoded columns are unusable afterwards; only load() calls it, on columns it decoded itself.
+ * Gives each typed array of decoded columns a buffer of its own, in place (the object stays the one
+ * validated), and frees the buffers they viewed at once rather than at the next full garbage
+ * collection: read columns are views into the decoded manifest, whose paths and digests are held
+ * again as strings, so keeping one view would keep it all. `others`: further decoded columns whose
+ * buffers the result does not use (a delta's base); they are unusable afterwards. Only load() calls
+ * it, on columns it decoded itself.
  */
-function release(decoded: ManifestColumns, kept: ManifestColumns): void {
-  const keep = new Set(typedColumns(kept).map(array => array.buffer))
-  for (const { buffer } of typedColumns(decoded)) {
-    if (keep.has(buffer) || !(buffer instanceof ArrayBuffer) || buffer.byteLength < MIN_RELEASED_BYTES) continue
+function ownColumns(columns: ManifestColumns, others: ManifestColumns[] = []): ManifestColumns {
+  const viewed = [columns, ...others].flatMap(typedColumns).map(array => array.buffer)
+  const own = columns as unknown as Record<(typeof TYPED_COLUMNS)[number], TypedColumn>
+  for (const name of TYPED_COLUMNS) {
+    const array = own[name]
+    if (array.byteLength === array.buffer.byteLength) continue
+    // A copy through the plain constructors: a Buffer's slice() is a view.
+    if (array instanceof Float64Array) own[name] = new Float64Array(array)
+    else own[name] = array instanceof Uint32Array ? new Uint32Array(array) : new Uint8Array(array)
+  }
+  const kept = new Set(typedColumns(columns).map(array => array.buffer))
+  for (const buffer of new Set(viewed)) {
+    if (kept.has(buffer) || !(buffer instanceof ArrayBuffer) || buffer.byteLength < MIN_RELEASED_BYTES) continue
     try {
       // Detaching (transfer to a new, empty buffer) frees the memory now; lib ES2023 does not declare it.
       ;(buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0)
@@ -101,34 +119,5 @@ function release(decoded: ManifestColumns, kept: ManifestColumns): void {
       // Node made it not detachable: the garbage collector frees it.
     }
   }
-}
-
-/**
- * The columns with each typed array in a buffer of its own: read columns are views into the decoded
- * manifest, whose paths and digests are held again as strings, so keeping one view would keep it all.
- */
-function ownColumns(columns: ManifestColumns): ManifestColumns {
-  // A copy through the plain constructors: a Buffer's slice() is a view.
-  const own = <T extends Uint8Array | Uint32Array | Float64Array>(array: T): T => {
-    if (array.byteLength === array.buffer.byteLength) return array
-    if (array instanceof Float64Array) return new Float64Array(array) as T
-    return (array instanceof Uint32Array ? new Uint32Array(array) : new Uint8Array(array)) as T
-  }
-  return {
-    ...columns,
-    types: own(columns.types),
-    modes: own(columns.modes),
-    rootIndexes: own(columns.rootIndexes),
-    sizes: own(columns.sizes),
-    mtimes: own(columns.mtimes),
-    blobCounts: own(columns.blobCounts),
-    refs: own(columns.refs),
-    objectIndexes: own(columns.objectIndexes),
-    offsets: own(columns.offsets),
-    lengths: own(columns.lengths),
-    blobSizes: own(columns.blobSizes),
-    codecs: own(columns.codecs),
-    withins: own(columns.withins),
-    frameSizes: own(columns.frameSizes)
-  }
+  return columns
 }
