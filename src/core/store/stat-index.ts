@@ -1,4 +1,13 @@
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, type BigIntStats } from 'node:fs'
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  type BigIntStats
+} from 'node:fs'
 import * as path from 'node:path'
 import * as zlib from 'node:zlib'
 import { assertSafeRelativePath } from '../manifest/validate.js'
@@ -58,10 +67,17 @@ export function statIndexFile(folder: string, roots: string[]): string {
 
 /** A payload as the file holds it: MAGIC, its sha256 and length, then zstd'd. */
 export function packStatIndex(payload: Buffer): Buffer {
+  return Buffer.concat(packedParts(payload))
+}
+
+/** The file's prefix and its zstd'd payload: written one after the other, not joined first. */
+function packedParts(payload: Buffer): [Buffer, Buffer] {
   if (payload.length > MAX_PAYLOAD) throw new Error('too large')
-  const length = Buffer.alloc(4)
-  length.writeUInt32LE(payload.length)
-  return Buffer.concat([MAGIC, Buffer.from(sha256Hex(payload), 'hex'), length, zstdSync(payload)])
+  const prefix = Buffer.alloc(PREFIX)
+  MAGIC.copy(prefix)
+  prefix.write(sha256Hex(payload), MAGIC.length, 32, 'hex')
+  prefix.writeUInt32LE(payload.length, MAGIC.length + 32)
+  return [prefix, zstdSync(payload)]
 }
 
 /** The payload of a file, checked against its length and sha256; throws when it does not match. */
@@ -69,7 +85,11 @@ export function unpackStatIndex(file: Buffer): Buffer {
   if (file.length < PREFIX || !file.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a stat index')
   const rawLength = file.readUInt32LE(MAGIC.length + 32)
   if (rawLength > MAX_PAYLOAD) throw new Error('too large')
-  const payload = zlib.zstdDecompressSync(file.subarray(PREFIX), { maxOutputLength: Math.max(1, rawLength) })
+  // Decoded into one buffer of the length it should have (and a spare byte), not in chunks joined.
+  const payload = zlib.zstdDecompressSync(file.subarray(PREFIX), {
+    chunkSize: Math.max(zlib.constants.Z_MIN_CHUNK, rawLength + 1),
+    maxOutputLength: Math.max(1, rawLength)
+  })
   if (payload.length !== rawLength) throw new Error('wrong length')
   if (sha256Hex(payload) !== file.toString('hex', MAGIC.length, MAGIC.length + 32)) throw new Error('wrong sha256')
   return payload
@@ -276,7 +296,12 @@ export class StatIndexBuilder {
     const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
     try {
       mkdirSync(folder, { recursive: true })
-      writeFileSync(temporary, this.encode(roots), { mode: 0o600 })
+      const fd = openSync(temporary, 'wx', 0o600)
+      try {
+        for (const part of packedParts(this.payload(roots))) writeAll(fd, part)
+      } finally {
+        closeSync(fd)
+      }
       renameSync(temporary, file)
     } catch {
       try {
@@ -286,6 +311,10 @@ export class StatIndexBuilder {
       }
     }
   }
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written)
 }
 
 function isHeader(value: unknown): value is { roots: string[]; count: number; pathBytes: number } {
