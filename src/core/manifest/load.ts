@@ -111,7 +111,9 @@ function ownColumns(columns: ManifestColumns, others: ManifestColumns[] = []): M
   }
   const kept = new Set(typedColumns(columns).map(array => array.buffer))
   for (const buffer of new Set(viewed)) {
-    if (kept.has(buffer) || !(buffer instanceof ArrayBuffer) || buffer.byteLength < MIN_RELEASED_BYTES) continue
+    // By its tag: `instanceof` fails across realms (as under jest); a SharedArrayBuffer is not detached.
+    const plain = Object.prototype.toString.call(buffer) === '[object ArrayBuffer]'
+    if (kept.has(buffer) || !plain || buffer.byteLength < MIN_RELEASED_BYTES) continue
     try {
       // Detaching (transfer to a new, empty buffer) frees the memory now; lib ES2023 does not declare it.
       ;(buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0)

@@ -52,6 +52,8 @@ function own(bytes: Uint8Array): Uint8Array {
   return ownsItsBuffer(bytes) ? bytes : new Uint8Array(bytes)
 }
 
+/** Whether an array is the whole of an ArrayBuffer (by its tag: `instanceof` fails across realms, as under jest). */
 function ownsItsBuffer(bytes: Uint8Array | Float64Array): boolean {
-  return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+  return whole && Object.prototype.toString.call(bytes.buffer) === '[object ArrayBuffer]'
 }
