@@ -138,7 +138,9 @@ export class StatIndex {
       if (Buffer.byteLength(relative) !== length) throw new Error('bad path')
       pathStarts[j] = at
       let slot = pathHash(root, relative) & mask
-      for (; slots[slot] !== 0; slot = (slot + 1) & mask) {
+      for (let probes = 0; slots[slot] !== 0; slot = (slot + 1) & mask) {
+        // Paths made to collide would make the parse quadratic: such an index is not used.
+        if (++probes > MAX_PROBES) throw new Error('paths collide')
         const other = slots[slot] - 1
         const otherLength = payload.readUInt32LE(columns + 4 * count + 4 * other)
         const sameRoot = payload.readUInt32LE(columns + 4 * other) === root
@@ -184,6 +186,9 @@ export class StatIndex {
     return undefined
   }
 }
+
+/** Records probed past at most per insert; a table at most half full rarely passes a few dozen. */
+const MAX_PROBES = 4096
 
 /** A power of two at least twice `count`: the hash table's slots. */
 function tableSize(count: number): number {
