@@ -3,18 +3,24 @@
 // save's upload count; run it alternately against two checkouts and compare medians.
 //   node --experimental-transform-types --no-warnings --import ./scripts/ts-register.mjs bench/local.ts <step> <tree>
 // step: save (cold, v1 into an empty store), incremental (v2 with v1 as its base; after save),
-// restore (v1 into an empty folder; after save). tree: mixed, tiny, large or million, as `npm run bench`
-// made them (BENCH_SCALE, BENCH_LARGE_FACTOR as there).
+// restore (v1 into an empty folder; after save), restore-changed (the newest v2 into an empty folder;
+// after incremental), restore-over (the newest v2 over a folder that holds our restore of v1 with its stat
+// index, as a persistent runner keeps them; the v1 restore runs in a process of its own, not measured).
+// tree: mixed, tiny, large or million, as `npm run bench` made them (BENCH_SCALE, BENCH_LARGE_FACTOR as there).
 // LOCAL_DIR (default /dev/shm/artifact-action-local) holds the store and the restored tree.
+import { spawnSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import * as path from 'node:path'
 import { restoreEntry, saveEntry } from '../src/core/cache/checkpoint-cache.js'
 import { FsStore } from '../src/core/store/fs-store.js'
 import { DEFAULT_LARGE_FACTOR, treeFolder, TREE_NAMES, type TreeName } from './trees.js'
 
-const [step, tree] = process.argv.slice(2) as ['save' | 'incremental' | 'restore', TreeName]
-if (!['save', 'incremental', 'restore'].includes(step) || !TREE_NAMES.includes(tree)) {
-  console.error(`usage: bench/local.ts <save|incremental|restore> <${TREE_NAMES.join('|')}>`)
+const STEPS = ['save', 'incremental', 'restore', 'restore-changed', 'restore-over'] as const
+/** Not measured: restore-over's first restore, run by restore-over itself. */
+const BASE_RESTORE = 'restore-over-base'
+const [step, tree] = process.argv.slice(2) as [(typeof STEPS)[number] | typeof BASE_RESTORE, TreeName]
+if (![...STEPS, BASE_RESTORE].includes(step) || !TREE_NAMES.includes(tree)) {
+  console.error(`usage: bench/local.ts <${STEPS.join('|')}> <${TREE_NAMES.join('|')}>`)
   process.exit(2)
 }
 const local = process.env.LOCAL_DIR ?? '/dev/shm/artifact-action-local'
@@ -29,21 +35,39 @@ if (step === 'save') rmSync(storeDir, { recursive: true, force: true })
 const store = new FsStore(storeDir)
 const request = { store, paths: ['tree'], readScopes: ['branch/main'] }
 
-const start = performance.now()
-let detail = ''
-if (step === 'restore') {
-  const target = path.join(local, `restored-${tree}`)
+const target = path.join(local, `restored-${tree}`)
+const statIndex = path.join(local, `stat-index-${tree}`)
+/** The newest v2 entry (incremental saves name theirs v2-<time>). */
+const v2 = { key: 'v2-newest', restoreKeys: ['v2-'] }
+if (step === 'restore' || step === 'restore-changed' || step === BASE_RESTORE) {
   rmSync(target, { recursive: true, force: true })
-  const result = await restoreEntry({ ...request, key: 'v1', workspace: target })
-  if (result.status !== 'found') throw new Error(`no v1 entry of ${tree}: run the save step first`)
+  rmSync(statIndex, { recursive: true, force: true })
+}
+if (step === 'restore-over') {
+  rmSync(target, { recursive: true, force: true })
+  rmSync(statIndex, { recursive: true, force: true })
+  const script = new URL(import.meta.url).pathname
+  const base = spawnSync(process.execPath, [...process.execArgv, script, BASE_RESTORE, tree], { stdio: 'inherit' })
+  if (base.status !== 0) throw new Error(`the restore of v1 of ${tree} failed`)
+}
+
+const start = performance.now()
+let detail: string
+if (step !== 'save' && step !== 'incremental') {
+  const entry = step === 'restore' || step === BASE_RESTORE ? { key: 'v1' } : v2
+  const indexed = step === 'restore-over' || step === BASE_RESTORE ? { statIndex } : {}
+  const result = await restoreEntry({ ...request, ...entry, ...indexed, workspace: target })
+  if (result.status !== 'found') throw new Error(`no ${entry.key} entry of ${tree}: run save (and incremental) first`)
+  const { filesUnchanged, filesTrusted, bytesDownloaded } = result.stats!
+  detail = `, ${filesUnchanged} files unchanged (${filesTrusted} trusted), ${(bytesDownloaded / 1e6).toFixed(1)} MB read`
 } else {
-  const v2 = step === 'incremental'
-  const key = v2 ? `v2-${Date.now()}` : 'v1'
+  const incremental = step === 'incremental'
+  const key = incremental ? `v2-${Date.now()}` : 'v1'
   const result = await saveEntry({
     ...request,
     key,
-    restoreKeys: v2 ? ['v1'] : [],
-    workspace: path.join(trees, v2 ? 'v2' : 'v1')
+    restoreKeys: incremental ? ['v1'] : [],
+    workspace: path.join(trees, incremental ? 'v2' : 'v1')
   })
   if (result.status !== 'saved') throw new Error(`save of ${tree}: ${result.status}`)
   detail = `, ${(result.stats.bytesUploaded / 1e6).toFixed(1)} MB in ${result.stats.objectsUploaded} objects`

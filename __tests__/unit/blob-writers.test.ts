@@ -190,6 +190,21 @@ describe('blob writer threads', () => {
     expect(larger.toString()).toBe('xxshared bytesyy')
   })
 
+  it('moves a built job to the thread: each of its arrays is detached here, none left to collect', async () => {
+    const files = [0, 1, 2].map(i => ({
+      file: path.join(dir, `moved-é${i}`),
+      data: Buffer.from(`moved ${i}`),
+      mode: 0o644
+    }))
+    const range = rawRange(files)
+    const job = jobOf({ ...range, bytes: new Uint8Array(range.bytes) })
+    const arrays = [job.bytes, job.numbers, job.files, job.digests]
+    expect(arrays.map(array => array.byteLength > 0)).toEqual([true, true, true, true])
+    await writers.write(job)
+    expect(arrays.map(array => array.buffer.byteLength)).toEqual([0, 0, 0, 0])
+    for (const { file, data } of files) expect(readFileSync(file)).toEqual(data)
+  })
+
   it('replaces a symlink in the way instead of writing through it', async () => {
     const outside = path.join(dir, 'outside.txt')
     writeFileSync(outside, 'untouched')

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import * as zlib from 'node:zlib'
-import { compress, encodeBlob } from '../../src/core/store/codec.js'
+import { compress, encodeBlob, frameContentSize, unzstdSync, zstdSync } from '../../src/core/store/codec.js'
 
 describe('compress', () => {
   it('gives each input a frame of its own while many run at once on the open streams', async () => {
@@ -25,5 +25,40 @@ describe('compress', () => {
     const encoded = await encodeBlob(text)
     expect(encoded.zstd).toBe(true)
     expect(zlib.zstdDecompressSync(encoded.bytes).equals(text)).toBe(true)
+  })
+})
+
+describe('unzstdSync', () => {
+  const text = (size: number): Buffer => Buffer.from('a manifest row\n'.repeat(size / 15 + 1)).subarray(0, size)
+
+  it('reads the size a frame declares, in each width of the field', () => {
+    for (const size of [0, 1, 255, 256, 300, 65_791, 70_000, 5_000_000]) {
+      expect(frameContentSize(zstdSync(text(size)))).toBe(size)
+    }
+    expect(frameContentSize(Buffer.from('not a zstd frame'))).toBeUndefined()
+    expect(frameContentSize(zstdSync(text(300)).subarray(0, 5))).toBeUndefined()
+  })
+
+  it('decodes into one buffer of the declared size rather than chunks joined', () => {
+    const input = text(3_000_000)
+    const output = unzstdSync(zstdSync(input))
+    expect(output.equals(input)).toBe(true)
+    expect(output.buffer.byteLength).toBe(input.length + 1)
+  })
+
+  it('decodes a frame that declares no size in chunks', () => {
+    const input = text(300_000)
+    const unsized = zlib.zstdCompressSync(input, { params: { [zlib.constants.ZSTD_c_contentSizeFlag]: 0 } })
+    expect(frameContentSize(unsized)).toBeUndefined()
+    expect(unzstdSync(unsized).equals(input)).toBe(true)
+  })
+
+  it('refuses a frame that declares another size than it holds', () => {
+    const frame = Buffer.from(zstdSync(text(70_000)))
+    const at = frame.indexOf(Buffer.from([0x70, 0x11, 0x01, 0x00]))
+    expect(at).toBeGreaterThan(4)
+    frame.writeUInt32LE(60_000, at)
+    expect(frameContentSize(frame)).toBe(60_000)
+    expect(() => unzstdSync(frame)).toThrow()
   })
 })

@@ -255,3 +255,51 @@ describe('where the action and the CLI keep stat indexes', () => {
     expect(statIndexDir({ XDG_CACHE_HOME: '/x/cache', RUNNER_ENVIRONMENT: 'github-hosted' })).toBeUndefined()
   })
 })
+
+describe('the stat index as records', () => {
+  // A regular file of one link, as the index records.
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'stat-index-records-')), 'file')
+  writeFileSync(file, 'recorded\n')
+  const stat = lstatSync(file, { bigint: true })
+  afterAll(() => rmSync(path.dirname(file), { recursive: true, force: true }))
+  const stamp = stat.ctimeNs + 10_000_000_000n
+  const roots = ['/work/a', '/work/b']
+  const keyOf = (n: number): string => n.toString(16).padStart(64, '0')
+  const segment = fc.stringMatching(/^[a-zA-Z0-9_é☃-]{1,6}$/).filter(name => name !== '.' && name !== '..')
+  const relative = fc.array(segment, { minLength: 1, maxLength: 3 }).map(parts => parts.join('/'))
+
+  it('finds exactly the paths it records, in their root, with their key', () => {
+    const records = fc.uniqueArray(fc.record({ root: fc.integer({ min: 0, max: 1 }), path: relative }), {
+      selector: ({ root, path }) => `${root}\0${path}`,
+      maxLength: 200
+    })
+    fc.assert(
+      fc.property(records, fc.array(relative, { maxLength: 20 }), (recorded, others) => {
+        const builder = new StatIndexBuilder(4)
+        recorded.forEach(({ root, path }, n) => builder.add(root, path, stat, keyOf(n), stamp))
+        const index = StatIndex.parse(builder.encode(roots), roots)
+        recorded.forEach(({ root, path }, n) => {
+          expect(index.trusts(root, path, stat, keyOf(n))).toBe(true)
+          expect(index.trusts(root, path, stat, keyOf(n + 1))).toBe(false)
+        })
+        const known = new Set(recorded.map(({ root, path }) => `${root}\0${path}`))
+        for (const path of others)
+          for (const root of [0, 1])
+            if (!known.has(`${root}\0${path}`)) expect(index.trusts(root, path, stat, keyOf(0))).toBe(false)
+      })
+    )
+  })
+
+  it('refuses a whole index that lists a path twice in one root, but not in two roots', () => {
+    const twice = new StatIndexBuilder()
+    twice.add(0, 'a/b.js', stat, keyOf(1), stamp)
+    twice.add(0, 'a/b.js', stat, keyOf(2), stamp)
+    expect(() => StatIndex.parse(twice.encode(roots), roots)).toThrow()
+    const both = new StatIndexBuilder()
+    both.add(0, 'a/b.js', stat, keyOf(1), stamp)
+    both.add(1, 'a/b.js', stat, keyOf(2), stamp)
+    const index = StatIndex.parse(both.encode(roots), roots)
+    expect(index.trusts(1, 'a/b.js', stat, keyOf(2))).toBe(true)
+    expect(index.trusts(0, 'a/b.js', stat, keyOf(2))).toBe(false)
+  })
+})

@@ -46,7 +46,7 @@ export async function storedDeltaBase(store: ObjectStore, digest: string): Promi
 async function load(store: ObjectStore, digest: string): Promise<{ columns: ManifestColumns; manifest?: Manifest }> {
   const stored = readStored(await fetchManifest(store, digest), digest)
   if (!('delta' in stored)) {
-    validateColumns(stored.columns)
+    validateColumns(ownColumns(stored.columns))
     storedForms.set(stored.columns, { digest })
     return stored
   }
@@ -54,7 +54,7 @@ async function load(store: ObjectStore, digest: string): Promise<{ columns: Mani
   const baseStored = readStored(await fetchManifest(store, base), base)
   if ('delta' in baseStored)
     throw new IntegrityError(`manifest ${digest.slice(0, 12)} is a delta against ${base.slice(0, 12)}, itself a delta`)
-  const columns = applyDelta(stored.delta, baseStored.columns, digest)
+  const columns = ownColumns(applyDelta(stored.delta, baseStored.columns, digest), [baseStored.columns])
   storedForms.set(columns, { digest, base })
   return { columns }
 }
@@ -63,4 +63,63 @@ async function fetchManifest(store: ObjectStore, digest: string): Promise<Uint8A
   const bytes = await store.get(manifestKey(digest))
   if (!bytes) throw new IntegrityError(`manifest ${digest.slice(0, 12)} is missing from the store`)
   return bytes
+}
+
+/** The typed arrays of columns. */
+function typedColumns(columns: ManifestColumns): TypedColumn[] {
+  return TYPED_COLUMNS.map(name => columns[name])
+}
+
+type TypedColumn = Uint8Array | Uint32Array | Float64Array
+const TYPED_COLUMNS = [
+  'types',
+  'modes',
+  'rootIndexes',
+  'sizes',
+  'mtimes',
+  'blobCounts',
+  'refs',
+  'objectIndexes',
+  'offsets',
+  'lengths',
+  'blobSizes',
+  'codecs',
+  'withins',
+  'frameSizes'
+] as const satisfies ReadonlyArray<keyof ManifestColumns>
+
+/** Larger buffers are a decoded manifest's own; smaller ones may be slices of node's shared Buffer pool. */
+const MIN_RELEASED_BYTES = 64 * 1024
+
+/**
+ * Gives each typed array of decoded columns a buffer of its own, in place (the object stays the one
+ * validated), and frees the buffers they viewed at once rather than at the next full garbage
+ * collection: read columns are views into the decoded manifest, whose paths and digests are held
+ * again as strings, so keeping one view would keep it all. `others`: further decoded columns whose
+ * buffers the result does not use (a delta's base); they are unusable afterwards. Only load() calls
+ * it, on columns it decoded itself.
+ */
+function ownColumns(columns: ManifestColumns, others: ManifestColumns[] = []): ManifestColumns {
+  const viewed = [columns, ...others].flatMap(typedColumns).map(array => array.buffer)
+  const own = columns as unknown as Record<(typeof TYPED_COLUMNS)[number], TypedColumn>
+  for (const name of TYPED_COLUMNS) {
+    const array = own[name]
+    if (array.byteLength === array.buffer.byteLength) continue
+    // A copy through the plain constructors: a Buffer's slice() is a view.
+    if (array instanceof Float64Array) own[name] = new Float64Array(array)
+    else own[name] = array instanceof Uint32Array ? new Uint32Array(array) : new Uint8Array(array)
+  }
+  const kept = new Set(typedColumns(columns).map(array => array.buffer))
+  for (const buffer of new Set(viewed)) {
+    // By its tag: `instanceof` fails across realms (as under jest); a SharedArrayBuffer is not detached.
+    const plain = Object.prototype.toString.call(buffer) === '[object ArrayBuffer]'
+    if (kept.has(buffer) || !plain || buffer.byteLength < MIN_RELEASED_BYTES) continue
+    try {
+      // Detaching (transfer to a new, empty buffer) frees the memory now; lib ES2023 does not declare it.
+      ;(buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0)
+    } catch {
+      // Node made it not detachable: the garbage collector frees it.
+    }
+  }
+  return columns
 }

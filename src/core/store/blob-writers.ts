@@ -33,12 +33,14 @@ export class BlobWriters {
   }
 
   /**
-   * Writes every blob of a fetched range on one thread; resolves with the bytes written. The
-   * range's memory moves to that thread (it is copied first when it shares its buffer).
+   * Writes every blob of a fetched range on one thread; resolves with the bytes written. The job's
+   * arrays move to that thread (each is copied first when it shares its buffer).
    */
   async write(job: WriteJob): Promise<number> {
-    const bytes = ownsItsBuffer(job.bytes) ? job.bytes : new Uint8Array(job.bytes)
-    return this.jobs.run({ ...job, bytes, flags: this.openFlags, umask: this.umask }, [bytes.buffer as ArrayBuffer])
+    const [bytes, files, digests] = [job.bytes, job.files, job.digests].map(own)
+    const numbers = ownsItsBuffer(job.numbers) ? job.numbers : job.numbers.slice()
+    const moved = [bytes, numbers, files, digests].map(array => array.buffer as ArrayBuffer)
+    return this.jobs.run({ bytes, numbers, files, digests, flags: this.openFlags, umask: this.umask }, moved)
   }
 
   async close(): Promise<void> {
@@ -46,6 +48,12 @@ export class BlobWriters {
   }
 }
 
-function ownsItsBuffer(bytes: Uint8Array): boolean {
-  return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+function own(bytes: Uint8Array): Uint8Array {
+  return ownsItsBuffer(bytes) ? bytes : new Uint8Array(bytes)
+}
+
+/** Whether an array is the whole of an ArrayBuffer (by its tag: `instanceof` fails across realms, as under jest). */
+function ownsItsBuffer(bytes: Uint8Array | Float64Array): boolean {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+  return whole && Object.prototype.toString.call(bytes.buffer) === '[object ArrayBuffer]'
 }

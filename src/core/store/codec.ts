@@ -138,6 +138,33 @@ export function zstdSync(raw: Uint8Array): Buffer {
   return zlib.zstdCompressSync(raw, COMPRESS_OPTIONS)
 }
 
+/** Above this, a frame's declared size does not set the output's: it is decoded in chunks, then joined. */
+const MAX_PRESIZED_OUTPUT = 1024 * 1024 * 1024
+
+/**
+ * zstd-decoded bytes. A frame that declares its size is decoded into one buffer of that size (plus
+ * one byte), not into chunks joined at the end, which would hold the output twice. A wrong
+ * declaration costs only that: zstd checks it, and more output still lands in further chunks.
+ */
 export function unzstdSync(stored: Uint8Array): Buffer {
-  return zlib.zstdDecompressSync(stored)
+  const size = frameContentSize(stored)
+  if (size === undefined || size > MAX_PRESIZED_OUTPUT) return zlib.zstdDecompressSync(stored)
+  // With one spare byte the output never fills its buffer, which would make node allocate another.
+  return zlib.zstdDecompressSync(stored, { chunkSize: Math.max(size + 1, zlib.constants.Z_MIN_CHUNK) })
+}
+
+/** The content size a zstd frame's header declares, or undefined when it declares none (or is no frame). */
+export function frameContentSize(bytes: Uint8Array): number | undefined {
+  if (bytes.length < 6 || bytes[0] !== 0x28 || bytes[1] !== 0xb5 || bytes[2] !== 0x2f || bytes[3] !== 0xfd)
+    return undefined
+  const descriptor = bytes[4]
+  const singleSegment = (descriptor >> 5) & 1
+  const sizeBytes = [singleSegment, 2, 4, 8][descriptor >> 6]
+  if (sizeBytes === 0) return undefined
+  // After the descriptor: a window byte unless single-segment, then the dictionary id, then the size.
+  const at = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][descriptor & 3]
+  if (at + sizeBytes > bytes.length) return undefined
+  let size = 0
+  for (let i = sizeBytes - 1; i >= 0; i--) size = size * 256 + bytes[at + i]
+  return sizeBytes === 2 ? size + 256 : size
 }

@@ -503,9 +503,11 @@ function removeUntracked(columns: ManifestColumns, destinationOf: (i: number) =>
  */
 function planFetches(columns: ManifestColumns, firstTarget: Int32Array): { order: Uint32Array; runs: FetchRun[] } {
   const { objects, objectIndexes, offsets, lengths, codecs, blobSizes, frameSizes } = columns
-  const needed: number[] = []
-  for (let k = 0; k < firstTarget.length; k++) if (firstTarget[k] >= 0) needed.push(k)
-  const order = Uint32Array.from(needed).sort((a, b) => objectIndexes[a] - objectIndexes[b] || offsets[a] - offsets[b])
+  let count = 0
+  for (let k = 0; k < firstTarget.length; k++) if (firstTarget[k] >= 0) count++
+  const order = new Uint32Array(count)
+  for (let k = 0, at = 0; k < firstTarget.length; k++) if (firstTarget[k] >= 0) order[at++] = k
+  order.sort((a, b) => objectIndexes[a] - objectIndexes[b] || offsets[a] - offsets[b])
   const runs: FetchRun[] = []
   let run: FetchRun | undefined
   let lastOffset = -1

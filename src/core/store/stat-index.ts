@@ -1,4 +1,13 @@
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, type BigIntStats } from 'node:fs'
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  type BigIntStats
+} from 'node:fs'
 import * as path from 'node:path'
 import * as zlib from 'node:zlib'
 import { assertSafeRelativePath } from '../manifest/validate.js'
@@ -58,10 +67,17 @@ export function statIndexFile(folder: string, roots: string[]): string {
 
 /** A payload as the file holds it: MAGIC, its sha256 and length, then zstd'd. */
 export function packStatIndex(payload: Buffer): Buffer {
+  return Buffer.concat(packedParts(payload))
+}
+
+/** The file's prefix and its zstd'd payload: written one after the other, not joined first. */
+function packedParts(payload: Buffer): [Buffer, Buffer] {
   if (payload.length > MAX_PAYLOAD) throw new Error('too large')
-  const length = Buffer.alloc(4)
-  length.writeUInt32LE(payload.length)
-  return Buffer.concat([MAGIC, Buffer.from(sha256Hex(payload), 'hex'), length, zstdSync(payload)])
+  const prefix = Buffer.alloc(PREFIX)
+  MAGIC.copy(prefix)
+  prefix.write(sha256Hex(payload), MAGIC.length, 32, 'hex')
+  prefix.writeUInt32LE(payload.length, MAGIC.length + 32)
+  return [prefix, zstdSync(payload)]
 }
 
 /** The payload of a file, checked against its length and sha256; throws when it does not match. */
@@ -69,20 +85,26 @@ export function unpackStatIndex(file: Buffer): Buffer {
   if (file.length < PREFIX || !file.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a stat index')
   const rawLength = file.readUInt32LE(MAGIC.length + 32)
   if (rawLength > MAX_PAYLOAD) throw new Error('too large')
-  const payload = zlib.zstdDecompressSync(file.subarray(PREFIX), { maxOutputLength: Math.max(1, rawLength) })
+  // Decoded into one buffer of the length it should have (and a spare byte), not in chunks joined.
+  const payload = zlib.zstdDecompressSync(file.subarray(PREFIX), {
+    chunkSize: Math.max(zlib.constants.Z_MIN_CHUNK, rawLength + 1),
+    maxOutputLength: Math.max(1, rawLength)
+  })
   if (payload.length !== rawLength) throw new Error('wrong length')
   if (sha256Hex(payload) !== file.toString('hex', MAGIC.length, MAGIC.length + 32)) throw new Error('wrong sha256')
   return payload
 }
 
-/** A read index: the records of one target's roots. */
+/** A read index: the records of one target's roots, found through a hash table of their paths. */
 export class StatIndex {
   private constructor(
     private readonly payload: Buffer,
     private readonly columns: number,
     private readonly count: number,
-    private readonly byRoot: Array<Map<string, number>>,
-    private readonly keys: string
+    /** Where each record's path starts in the payload. */
+    private readonly pathStarts: Float64Array,
+    /** Open addressing: a record's number plus one, at its path's hash (and on); 0 where none. */
+    private readonly slots: Uint32Array
   ) {}
 
   /** The target's index in `folder`, or undefined when there is none or it is not sound. */
@@ -103,29 +125,43 @@ export class StatIndex {
     const { count, pathBytes } = header
     const columns = 4 + headerLength
     if (payload.length !== columns + count * RECORD_BYTES + pathBytes) throw new Error('wrong size')
-    const byRoot = roots.map(() => new Map<string, number>())
+    const pathStarts = new Float64Array(count)
+    const slots = new Uint32Array(tableSize(count))
+    const mask = slots.length - 1
     let at = columns + count * RECORD_BYTES
     for (let j = 0; j < count; j++) {
       const root = payload.readUInt32LE(columns + 4 * j)
       const length = payload.readUInt32LE(columns + 4 * count + 4 * j)
       if (root >= roots.length || length > pathBytes) throw new Error('bad record')
       const relative = payload.toString('utf8', at, at + length)
-      at += length
       assertSafeRelativePath(relative)
-      if (Buffer.byteLength(relative) !== length || byRoot[root].has(relative)) throw new Error('bad path')
-      byRoot[root].set(relative, j)
+      if (Buffer.byteLength(relative) !== length) throw new Error('bad path')
+      pathStarts[j] = at
+      let slot = pathHash(root, relative) & mask
+      for (let probes = 0; slots[slot] !== 0; slot = (slot + 1) & mask) {
+        // Paths made to collide would make the parse quadratic: such an index is not used.
+        if (++probes > MAX_PROBES) throw new Error('paths collide')
+        const other = slots[slot] - 1
+        const otherLength = payload.readUInt32LE(columns + 4 * count + 4 * other)
+        const sameRoot = payload.readUInt32LE(columns + 4 * other) === root
+        const otherStart = pathStarts[other]
+        if (sameRoot && payload.compare(payload, at, at + length, otherStart, otherStart + otherLength) === 0)
+          throw new Error('bad path')
+      }
+      slots[slot] = j + 1
+      at += length
     }
     if (at !== payload.length) throw new Error('wrong path bytes')
-    const keys = payload.toString('hex', columns + count * (RECORD_BYTES - 32), columns + count * RECORD_BYTES)
-    return new StatIndex(payload, columns, count, byRoot, keys)
+    return new StatIndex(payload, columns, count, pathStarts, slots)
   }
 
   /** Whether `relative` in root `root` is recorded with exactly this lstat identity and content key. */
   trusts(root: number, relative: string, stats: BigIntStats, key: string): boolean {
-    const j = this.byRoot[root]?.get(relative)
+    const j = this.recordOf(root, relative)
     if (j === undefined || !stats.isFile() || stats.nlink !== 1n) return false
     const { payload, columns, count } = this
     const i64 = (offset: number): bigint => payload.readBigInt64LE(columns + offset * count + 8 * j)
+    const keyAt = columns + count * (RECORD_BYTES - 32) + 32 * j
     return (
       i64(8) === stats.dev &&
       i64(16) === stats.ino &&
@@ -133,18 +169,59 @@ export class StatIndex {
       payload.readUInt32LE(columns + 32 * count + 4 * j) === Number(stats.mode) &&
       i64(36) === stats.mtimeNs &&
       i64(44) === stats.ctimeNs &&
-      this.keys.slice(j * 64, j * 64 + 64) === key
+      payload.toString('hex', keyAt, keyAt + 32) === key
     )
   }
+
+  /** The record of `relative` in root `root`, if any. */
+  private recordOf(root: number, relative: string): number | undefined {
+    const { payload, columns, count, pathStarts, slots } = this
+    const mask = slots.length - 1
+    for (let slot = pathHash(root, relative) & mask; slots[slot] !== 0; slot = (slot + 1) & mask) {
+      const j = slots[slot] - 1
+      if (payload.readUInt32LE(columns + 4 * j) !== root) continue
+      const length = payload.readUInt32LE(columns + 4 * count + 4 * j)
+      if (payload.toString('utf8', pathStarts[j], pathStarts[j] + length) === relative) return j
+    }
+    return undefined
+  }
+}
+
+/** Records probed past at most per insert; a table at most half full rarely passes a few dozen. */
+const MAX_PROBES = 4096
+
+/** A power of two at least twice `count`: the hash table's slots. */
+function tableSize(count: number): number {
+  let size = 16
+  while (size < 2 * count) size *= 2
+  return size
+}
+
+/** FNV-1a of a root and a path's UTF-16 code units. */
+function pathHash(root: number, relative: string): number {
+  let hash = Math.imul(0x811c9dc5 ^ root, 0x01000193)
+  for (let at = 0; at < relative.length; at++) hash = Math.imul(hash ^ relative.charCodeAt(at), 0x01000193)
+  return hash >>> 0
 }
 
 /** The records of a restore, collected as files are written or found unchanged, then written at once. */
 export class StatIndexBuilder {
-  private roots: number[] = []
+  private count = 0
+  /** The manifest's own path strings: the builder holds no copy of them. */
   private paths: string[] = []
-  private keys: string[] = []
+  private roots: Uint32Array
   /** Per record: dev, ino, size, mode, mtime, ctime; in a typed array, not an lstat object per file. */
-  private identities = new BigInt64Array(IDENTITY_FIELDS * 1024)
+  private identities: BigInt64Array
+  /** Per record, its content key's 32 bytes. */
+  private keys: Buffer
+
+  /** `capacity`: the records expected at most (more grow the arrays). */
+  constructor(capacity = 1024) {
+    const records = Math.max(1, capacity)
+    this.roots = new Uint32Array(records)
+    this.identities = new BigInt64Array(IDENTITY_FIELDS * records)
+    this.keys = Buffer.alloc(32 * records)
+  }
 
   /**
    * Records a regular file of one link, unless it changed within the racy window before `stampNs`
@@ -153,23 +230,43 @@ export class StatIndexBuilder {
   add(root: number, relative: string, stats: BigIntStats, key: string, stampNs: bigint): void {
     if (!stats.isFile() || stats.nlink !== 1n) return
     if (stats.ctimeNs + racyWindowNs(stats.ctimeNs) > stampNs) return
-    const at = IDENTITY_FIELDS * this.paths.length
-    if (at + IDENTITY_FIELDS > this.identities.length) {
-      const grown = new BigInt64Array(this.identities.length * 2)
-      grown.set(this.identities)
-      this.identities = grown
-    }
-    this.identities.set([stats.dev, stats.ino, stats.size, stats.mode, stats.mtimeNs, stats.ctimeNs], at)
-    this.roots.push(root)
+    const j = this.count
+    if (j === this.roots.length) this.grow()
+    const at = IDENTITY_FIELDS * j
+    const identity = this.identities
+    identity[at] = stats.dev
+    identity[at + 1] = stats.ino
+    identity[at + 2] = stats.size
+    identity[at + 3] = stats.mode
+    identity[at + 4] = stats.mtimeNs
+    identity[at + 5] = stats.ctimeNs
+    if (this.keys.write(key, 32 * j, 32, 'hex') !== 32) throw new Error('a content key is 64 hex digits')
+    this.roots[j] = root
     this.paths.push(relative)
-    this.keys.push(key)
+    this.count++
+  }
+
+  private grow(): void {
+    const records = 2 * this.roots.length
+    const roots = new Uint32Array(records)
+    roots.set(this.roots)
+    const identities = new BigInt64Array(IDENTITY_FIELDS * records)
+    identities.set(this.identities)
+    const keys = Buffer.alloc(32 * records)
+    this.keys.copy(keys)
+    ;[this.roots, this.identities, this.keys] = [roots, identities, keys]
   }
 
   /** The file's bytes. */
   encode(roots: string[]): Buffer {
-    const count = this.paths.length
-    const pathParts = this.paths.map(relative => Buffer.from(relative))
-    const pathBytes = pathParts.reduce((sum, part) => sum + part.length, 0)
+    return packStatIndex(this.payload(roots))
+  }
+
+  private payload(roots: string[]): Buffer {
+    const { count, paths } = this
+    const pathLengths = new Uint32Array(count)
+    let pathBytes = 0
+    for (let j = 0; j < count; j++) pathBytes += pathLengths[j] = Buffer.byteLength(paths[j])
     const header = Buffer.from(JSON.stringify({ roots, count, pathBytes }))
     const columns = 4 + header.length
     const payload = Buffer.alloc(columns + count * RECORD_BYTES + pathBytes)
@@ -181,18 +278,18 @@ export class StatIndexBuilder {
     for (let j = 0; j < count; j++) {
       const f = IDENTITY_FIELDS * j
       view.setUint32(columns + 4 * j, this.roots[j], true)
-      view.setUint32(columns + 4 * count + 4 * j, pathParts[j].length, true)
+      view.setUint32(columns + 4 * count + 4 * j, pathLengths[j], true)
       view.setBigInt64(columns + 8 * count + 8 * j, identity[f], true)
       view.setBigInt64(columns + 16 * count + 8 * j, identity[f + 1], true)
       view.setBigInt64(columns + 24 * count + 8 * j, identity[f + 2], true)
       view.setUint32(columns + 32 * count + 4 * j, Number(identity[f + 3]), true)
       view.setBigInt64(columns + 36 * count + 8 * j, identity[f + 4], true)
       view.setBigInt64(columns + 44 * count + 8 * j, identity[f + 5], true)
-      payload.write(this.keys[j], columns + 52 * count + 32 * j, 32, 'hex')
     }
+    this.keys.copy(payload, columns + 52 * count, 0, 32 * count)
     let at = columns + count * RECORD_BYTES
-    for (const part of pathParts) at += part.copy(payload, at)
-    return packStatIndex(payload)
+    for (let j = 0; j < count; j++) at += payload.write(paths[j], at, pathLengths[j], 'utf8')
+    return payload
   }
 
   /**
@@ -204,7 +301,12 @@ export class StatIndexBuilder {
     const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
     try {
       mkdirSync(folder, { recursive: true })
-      writeFileSync(temporary, this.encode(roots), { mode: 0o600 })
+      const fd = openSync(temporary, 'wx', 0o600)
+      try {
+        for (const part of packedParts(this.payload(roots))) writeAll(fd, part)
+      } finally {
+        closeSync(fd)
+      }
       renameSync(temporary, file)
     } catch {
       try {
@@ -214,6 +316,10 @@ export class StatIndexBuilder {
       }
     }
   }
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written)
 }
 
 function isHeader(value: unknown): value is { roots: string[]; count: number; pathBytes: number } {

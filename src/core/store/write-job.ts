@@ -1,16 +1,17 @@
 /**
- * A fetched byte range as a writer job: its bytes, then numbers and two strings that say where each
- * blob's stored bytes are, how they decode and where they go. Copying nested objects to a thread
- * costs several times more than copying these flat arrays.
+ * A fetched byte range as a writer job: its bytes, then numbers and bytes that say where each blob's
+ * stored bytes are, how they decode and where they go. Copying nested objects to a thread costs several
+ * times more than copying these flat arrays, and each is moved to the thread, not copied: a large
+ * string per job would be garbage that only a full collection frees.
  */
 export interface WriteJob {
   bytes: Uint8Array
   /** Per blob, in offset order, its BLOB fields; then per target of it, its TARGET fields. */
   numbers: Float64Array
-  /** The targets' files, NUL-separated (a manifest path has no NUL). */
-  files: string
-  /** The blobs' sha256 hex digests, back to back. */
-  digests: string
+  /** The targets' files as UTF-8, each followed by a NUL (a manifest path has no NUL). */
+  files: Uint8Array
+  /** The blobs' sha256 digests, 32 bytes each. */
+  digests: Uint8Array
 }
 
 /** A blob's fields in `numbers`: where its stored bytes are in `bytes`, their codec, and its target count. */
@@ -35,7 +36,8 @@ const TARGET = { position: 0, whole: 1, mode: 2, mtime: 3, count: 4 } as const
 
 /** Lays out a WriteJob: each blob, in offset order, followed by its targets. */
 export class WriteJobBuilder {
-  private readonly numbers: number[] = []
+  private numbers = new Float64Array(1024)
+  private length = 0
   private readonly files: string[] = []
   private readonly digests: string[] = []
   /** Where the last blob's fields start. */
@@ -50,9 +52,9 @@ export class WriteJobBuilder {
     within: number,
     frameSize: number
   ): void {
-    this.blobAt = this.numbers.length
-    // In BLOB's order; push keeps the array packed.
-    this.numbers.push(offset, length, size, codec, within, frameSize, 0)
+    this.blobAt = this.length
+    // In BLOB's order.
+    this.push(offset, length, size, codec, within, frameSize, 0)
     this.digests.push(digest)
   }
 
@@ -64,17 +66,32 @@ export class WriteJobBuilder {
   target(file: string, position: number, whole: boolean, mode: number, mtime: number, inTheWay = true): void {
     this.numbers[this.blobAt + BLOB.targets]++
     // In TARGET's order.
-    this.numbers.push(position, whole ? (inTheWay ? 2 : 1) : 0, mode, mtime)
+    this.push(position, whole ? (inTheWay ? 2 : 1) : 0, mode, mtime)
     this.files.push(file)
   }
 
   build(bytes: Uint8Array): WriteJob {
-    return {
-      bytes,
-      numbers: Float64Array.from(this.numbers),
-      files: this.files.join('\0'),
-      digests: this.digests.join('')
+    let fileBytes = 0
+    for (const file of this.files) fileBytes += Buffer.byteLength(file) + 1
+    // Plain typed arrays, each with a buffer of its own, so that they can move to a thread.
+    const files = new Uint8Array(fileBytes)
+    const fileText = Buffer.from(files.buffer)
+    let at = 0
+    for (const file of this.files) at += fileText.write(file, at) + 1
+    const digests = new Uint8Array(32 * this.digests.length)
+    const digestBytes = Buffer.from(digests.buffer)
+    this.digests.forEach((digest, blob) => digestBytes.write(digest, 32 * blob, 32, 'hex'))
+    return { bytes, numbers: this.numbers.slice(0, this.length), files, digests }
+  }
+
+  private push(...values: number[]): void {
+    if (this.length + values.length > this.numbers.length) {
+      const grown = new Float64Array(2 * this.numbers.length)
+      grown.set(this.numbers)
+      this.numbers = grown
     }
+    this.numbers.set(values, this.length)
+    this.length += values.length
   }
 }
 
@@ -103,18 +120,21 @@ export class WriteJobReader {
   mtime = NaN
   private at = 0
   private blob = -1
-  private path = 0
+  /** Where the next target's file starts in `files`. */
+  private fileAt = 0
   private readonly job: WriteJob
-  private readonly paths: string[]
+  private readonly files: Buffer
+  private readonly digests: Buffer
 
   // No parameter property: a writer thread run from the sources takes this file as node strips it.
   constructor(job: WriteJob) {
     this.job = job
-    this.paths = job.files.split('\0')
+    this.files = Buffer.from(job.files.buffer, job.files.byteOffset, job.files.byteLength)
+    this.digests = Buffer.from(job.digests.buffer, job.digests.byteOffset, job.digests.byteLength)
   }
 
   nextBlob(): boolean {
-    const { numbers, digests } = this.job
+    const { numbers } = this.job
     const at = this.at
     if (at >= numbers.length) return false
     this.offset = numbers[at + BLOB.offset]
@@ -126,7 +146,7 @@ export class WriteJobReader {
     this.targets = numbers[at + BLOB.targets]
     this.at += BLOB.count
     this.blob++
-    this.digest = digests.slice(this.blob * 64, this.blob * 64 + 64)
+    this.digest = this.digests.toString('hex', this.blob * 32, this.blob * 32 + 32)
     return true
   }
 
@@ -139,6 +159,8 @@ export class WriteJobReader {
     this.mode = numbers[at + TARGET.mode]
     this.mtime = numbers[at + TARGET.mtime]
     this.at += TARGET.count
-    this.file = this.paths[this.path++]
+    const end = this.files.indexOf(0, this.fileAt)
+    this.file = this.files.toString('utf8', this.fileAt, end)
+    this.fileAt = end + 1
   }
 }
