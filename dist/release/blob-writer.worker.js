@@ -197,15 +197,16 @@ const BLOB = {
 const TARGET = { position: 0, whole: 1, mode: 2, mtime: 3, count: 4 };
 /** Lays out a WriteJob: each blob, in offset order, followed by its targets. */
 class WriteJobBuilder {
-    numbers = [];
+    numbers = new Float64Array(1024);
+    length = 0;
     files = [];
     digests = [];
     /** Where the last blob's fields start. */
     blobAt = -1;
     blob(digest, offset, length, size, codec, within, frameSize) {
-        this.blobAt = this.numbers.length;
-        // In BLOB's order; push keeps the array packed.
-        this.numbers.push(offset, length, size, codec, within, frameSize, 0);
+        this.blobAt = this.length;
+        // In BLOB's order.
+        this.push(offset, length, size, codec, within, frameSize, 0);
         this.digests.push(digest);
     }
     /**
@@ -216,16 +217,32 @@ class WriteJobBuilder {
     target(file, position, whole, mode, mtime, inTheWay = true) {
         this.numbers[this.blobAt + BLOB.targets]++;
         // In TARGET's order.
-        this.numbers.push(position, whole ? (inTheWay ? 2 : 1) : 0, mode, mtime);
+        this.push(position, whole ? (inTheWay ? 2 : 1) : 0, mode, mtime);
         this.files.push(file);
     }
     build(bytes) {
-        return {
-            bytes,
-            numbers: Float64Array.from(this.numbers),
-            files: this.files.join('\0'),
-            digests: this.digests.join('')
-        };
+        let fileBytes = 0;
+        for (const file of this.files)
+            fileBytes += Buffer.byteLength(file) + 1;
+        // Plain typed arrays, each with a buffer of its own, so that they can move to a thread.
+        const files = new Uint8Array(fileBytes);
+        const fileText = Buffer.from(files.buffer);
+        let at = 0;
+        for (const file of this.files)
+            at += fileText.write(file, at) + 1;
+        const digests = new Uint8Array(32 * this.digests.length);
+        const digestBytes = Buffer.from(digests.buffer);
+        this.digests.forEach((digest, blob) => digestBytes.write(digest, 32 * blob, 32, 'hex'));
+        return { bytes, numbers: this.numbers.slice(0, this.length), files, digests };
+    }
+    push(...values) {
+        if (this.length + values.length > this.numbers.length) {
+            const grown = new Float64Array(2 * this.numbers.length);
+            grown.set(this.numbers);
+            this.numbers = grown;
+        }
+        this.numbers.set(values, this.length);
+        this.length += values.length;
     }
 }
 /** Codes a writer thread fails with when a blob is not what the manifest says. */
@@ -252,16 +269,19 @@ class WriteJobReader {
     mtime = NaN;
     at = 0;
     blob = -1;
-    path = 0;
+    /** Where the next target's file starts in `files`. */
+    fileAt = 0;
     job;
-    paths;
+    files;
+    digests;
     // No parameter property: a writer thread run from the sources takes this file as node strips it.
     constructor(job) {
         this.job = job;
-        this.paths = job.files.split('\0');
+        this.files = Buffer.from(job.files.buffer, job.files.byteOffset, job.files.byteLength);
+        this.digests = Buffer.from(job.digests.buffer, job.digests.byteOffset, job.digests.byteLength);
     }
     nextBlob() {
-        const { numbers, digests } = this.job;
+        const { numbers } = this.job;
         const at = this.at;
         if (at >= numbers.length)
             return false;
@@ -274,7 +294,7 @@ class WriteJobReader {
         this.targets = numbers[at + BLOB.targets];
         this.at += BLOB.count;
         this.blob++;
-        this.digest = digests.slice(this.blob * 64, this.blob * 64 + 64);
+        this.digest = this.digests.toString('hex', this.blob * 32, this.blob * 32 + 32);
         return true;
     }
     nextTarget() {
@@ -286,7 +306,9 @@ class WriteJobReader {
         this.mode = numbers[at + TARGET.mode];
         this.mtime = numbers[at + TARGET.mtime];
         this.at += TARGET.count;
-        this.file = this.paths[this.path++];
+        const end = this.files.indexOf(0, this.fileAt);
+        this.file = this.files.toString('utf8', this.fileAt, end);
+        this.fileAt = end + 1;
     }
 }
 
