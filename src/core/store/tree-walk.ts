@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
 import { homedir } from 'node:os'
 import * as path from 'node:path'
-import { EntryCode } from '../manifest/columns.js'
+import { EntryCode, type ManifestColumns } from '../manifest/columns.js'
 import { portableLinkTarget, portableMode } from './platform.js'
 
 /** A saved path: how the manifest names it, and where it is on this machine. */
@@ -15,15 +15,10 @@ export interface TreeRoot {
  * entry `i` is `paths[i]` under root `rootIndexes[i]`, of type `types[i]` (an EntryCode); files
  * have a size and an mtime (NaN for other entries), symlinks a target (in entry order).
  */
-export interface WalkedTree {
-  paths: string[]
-  types: Uint8Array
-  modes: Uint32Array
-  rootIndexes: Uint32Array
-  sizes: Float64Array
-  mtimes: Float64Array
-  targets: string[]
-}
+export type WalkedTree = Pick<
+  ManifestColumns,
+  'paths' | 'types' | 'modes' | 'rootIndexes' | 'sizes' | 'mtimes' | 'targets'
+>
 
 /** How a path on this machine is named in a manifest: relative to the workspace, `~/…`, or absolute. */
 export function rootSpecFor(absolute: string, workspace: string, home = homedir()): string {
