@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { IntegrityError } from '../../src/core/errors.js'
+import { randomTrees } from '../helpers/random-trees.js'
 import {
   columnsOf,
   digestAt,
@@ -18,7 +19,6 @@ import {
   type ManifestEntry,
   type ManifestTree
 } from '../../src/core/manifest/model.js'
-import { comparePaths } from '../../src/core/manifest/validate.js'
 import { BlobLocations } from '../../src/core/store/blob-locations.js'
 import { sha256Hex, unzstdSync, zstdSync } from '../../src/core/store/codec.js'
 import { DigestTable } from '../../src/core/store/digest-table.js'
@@ -289,101 +289,18 @@ function savedColumns(manifest: Manifest, order: (d: number) => number[]): Manif
 // --- random trees ---
 
 const hex = (n: number): string => sha256Hex(String(n))
-const blobSize = (d: number): number => 10 + d * 7
+const { manifestFrom, trees: editedTrees } = randomTrees({ hex, objects: 4, maxBlobs: 4 })
 
-function locationOf(d: number, variant: number): BlobLocation {
-  const object = `o${(d + variant) % 4}`
-  const size = blobSize(d)
-  if (variant % 3 === 0) return [object, d * 100, size, size, 0]
-  if (variant % 3 === 1) return [object, d * 100 + variant, size - 1, size, 1]
-  return [object, variant * 10, 500, size, 2, d * 50, 4096]
-}
-
-interface Spec {
-  root: number
-  dir: number
-  name: number
-  kind: 'file' | 'symlink' | 'dir'
-  mode: number
-  blobs: number[]
-  mtime: number | null
-  target: number
-}
-
-const spec = (pool: number): fc.Arbitrary<Spec> =>
-  fc.record({
-    root: fc.nat(1),
-    dir: fc.nat(3),
-    name: fc.nat(30),
-    kind: fc.constantFrom<Spec['kind']>('file', 'file', 'file', 'symlink', 'dir'),
-    mode: fc.constantFrom(0o644, 0o755, 0o600),
-    blobs: fc.array(fc.nat(pool - 1), { maxLength: 4 }),
-    mtime: fc.option(fc.nat(1000)),
-    target: fc.nat(5)
-  })
-
-/** A tree of the specs in walk order (the last spec of a path wins), its blobs at `variants`' locations. */
-function manifestFrom(specs: Spec[], variants: Map<number, number>): Manifest {
-  const byPath = new Map<string, ManifestEntry>()
-  for (const root of [0, 1]) byPath.set(`${root}\0`, { root, path: '', type: 'dir', mode: 0o755 })
-  const pools = new Map<string, number>()
-  for (const s of specs) {
-    const { root, mode } = s
-    const path = s.kind === 'dir' ? `d${s.dir}` : `d${s.dir}/${s.kind === 'file' ? 'f' : 'l'}${s.name}`
-    let entry: ManifestEntry
-    if (s.kind === 'dir') entry = { root, path, type: 'dir', mode }
-    else if (s.kind === 'symlink') entry = { root, path, type: 'symlink', mode: 0o777, target: `t${s.target}` }
-    else {
-      const size = s.blobs.reduce((sum, d) => sum + blobSize(d), 0)
-      const blobs = s.blobs.map(hex)
-      s.blobs.forEach(d => pools.set(hex(d), d))
-      entry =
-        s.mtime === null
-          ? { root, path, type: 'file', mode, size, blobs }
-          : { root, path, type: 'file', mode, size, blobs, mtime: s.mtime }
-    }
-    byPath.set(`${entry.root}\0${entry.path}`, entry)
+const trees = editedTrees.map(({ base, next, seed }) => {
+  /** Blobs located in an order of the seed's: first to last, last to first, or every other one first. */
+  const order = (d: number): number[] => {
+    const ks = Array.from({ length: d }, (_, k) => k)
+    if (seed % 3 === 1) return ks.reverse()
+    if (seed % 3 === 2) return [...ks.filter(k => k % 2), ...ks.filter(k => k % 2 === 0)]
+    return ks
   }
-  const entries = [...byPath.values()].sort((a, b) => a.root - b.root || comparePaths(a.path, b.path))
-  const blobs: Record<string, BlobLocation> = {}
-  for (const [digest, d] of pools) blobs[digest] = locationOf(d, variants.get(d) ?? 0)
-  return { schema: MANIFEST_SCHEMA, roots: ['build', 'cache'], entries, blobs }
-}
-
-const edit = fc.record({
-  kind: fc.constantFrom('remove', 'content', 'mode', 'mtime', 'location', 'symlink', 'add'),
-  at: fc.nat(),
-  spec: spec(16)
+  return { base, next, order }
 })
-
-const trees = fc
-  .tuple(fc.array(spec(12), { maxLength: 40 }), fc.array(edit, { maxLength: 30 }), fc.nat())
-  .map(([specs, edits, seed]) => {
-    const base = manifestFrom(specs, new Map())
-    const after = specs.map(s => ({ ...s }))
-    const variants = new Map<number, number>()
-    for (const { kind, at, spec: s } of edits) {
-      if (kind === 'add' || after.length === 0) {
-        after.push(s)
-        continue
-      }
-      const i = at % after.length
-      if (kind === 'remove') after.splice(i, 1)
-      else if (kind === 'content') after[i] = { ...after[i], blobs: s.blobs }
-      else if (kind === 'mode') after[i] = { ...after[i], mode: s.mode }
-      else if (kind === 'mtime') after[i] = { ...after[i], mtime: s.mtime }
-      else if (kind === 'symlink') after[i] = { ...after[i], kind: 'symlink' }
-      else if (kind === 'location') variants.set(at % 16, 1 + (at % 5))
-    }
-    /** Blobs located in an order of the seed's: first to last, last to first, or every other one first. */
-    const order = (d: number): number[] => {
-      const ks = Array.from({ length: d }, (_, k) => k)
-      if (seed % 3 === 1) return ks.reverse()
-      if (seed % 3 === 2) return [...ks.filter(k => k % 2), ...ks.filter(k => k % 2 === 0)]
-      return ks
-    }
-    return { base, next: manifestFrom(after, variants), order }
-  })
 
 describe('sealing a tree from a save’s columns', () => {
   it('gives the bytes and digest the entries gave', () => {
