@@ -20,7 +20,7 @@ import {
   type ManifestTree
 } from '../../src/core/manifest/model.js'
 import { BlobLocations } from '../../src/core/store/blob-locations.js'
-import { sha256Hex, unzstdSync, zstdSync } from '../../src/core/store/codec.js'
+import { frameContentSize, sha256Hex, unzstdSync, zstdSync } from '../../src/core/store/codec.js'
 import { DigestTable } from '../../src/core/store/digest-table.js'
 
 /**
@@ -303,16 +303,17 @@ const trees = editedTrees.map(({ base, next, seed }) => {
 })
 
 describe('sealing a tree from a save’s columns', () => {
-  it('gives the bytes and digest the entries gave', () => {
-    fc.assert(
-      fc.property(trees, ({ base, next, order }) => {
+  it('gives the bytes and digest the entries gave, as one frame that declares its size', async () => {
+    await fc.assert(
+      fc.asyncProperty(trees, async ({ base, next, order }) => {
         for (const manifest of [base, next]) {
           const columns = savedColumns(manifest, order)
-          const sealed = sealTree(columns)
+          const sealed = await sealTree(columns)
           const reference = referenceSeal(manifest)
           expect(sealed.digest).toBe(reference.digest)
-          expect(unzstdSync(sealed.encoded).equals(unzstdSync(reference.encoded))).toBe(true)
-          expect(sealed.encoded.equals(reference.encoded)).toBe(true)
+          const raw = unzstdSync(reference.encoded)
+          expect(unzstdSync(sealed.encoded).equals(raw)).toBe(true)
+          expect(frameContentSize(sealed.encoded)).toBe(raw.length)
         }
       }),
       { numRuns: 300 }
@@ -332,33 +333,37 @@ describe('sealing a tree from a save’s columns', () => {
     )
   })
 
-  it('writes the paths and targets of a large tree as one NUL-joined UTF-8 text would', () => {
+  it('writes the paths and targets of a large tree as one NUL-joined UTF-8 text would', async () => {
     const names = fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.string({ maxLength: 3 })), {
       minLength: 4000,
       maxLength: 9000
     })
-    fc.assert(
-      fc.property(names, fc.array(fc.string({ unit: 'binary', maxLength: 6 }), { maxLength: 5000 }), (paths, links) => {
-        const entries: ManifestEntry[] = paths.map((path, i) =>
-          i < links.length
-            ? { root: 0, path, type: 'symlink', mode: 0o777, target: links[i] }
-            : { root: 0, path, type: 'dir', mode: 0o755 }
-        )
-        const manifest: Manifest = { schema: MANIFEST_SCHEMA, roots: ['.'], entries, blobs: {} }
-        const sealed = sealTree(savedColumns(manifest, () => []))
-        expect(sealed.encoded.equals(referenceSeal(manifest).encoded)).toBe(true)
-      }),
+    await fc.assert(
+      fc.asyncProperty(
+        names,
+        fc.array(fc.string({ unit: 'binary', maxLength: 6 }), { maxLength: 5000 }),
+        async (paths, links) => {
+          const entries: ManifestEntry[] = paths.map((path, i) =>
+            i < links.length
+              ? { root: 0, path, type: 'symlink', mode: 0o777, target: links[i] }
+              : { root: 0, path, type: 'dir', mode: 0o755 }
+          )
+          const manifest: Manifest = { schema: MANIFEST_SCHEMA, roots: ['.'], entries, blobs: {} }
+          const sealed = await sealTree(savedColumns(manifest, () => []))
+          expect(unzstdSync(sealed.encoded).equals(unzstdSync(referenceSeal(manifest).encoded))).toBe(true)
+        }
+      ),
       { numRuns: 8 }
     )
   })
 
-  it('refuses a tree with a blob that has no location', () => {
+  it('refuses a tree with a blob that has no location', async () => {
     const manifest = manifestFrom(
       [{ root: 0, dir: 1, name: 2, kind: 'file', mode: 0o644, blobs: [3], mtime: 5, target: 0 }],
       new Map()
     )
     expect(() => savedColumns(manifest, () => [])).toThrow(IntegrityError)
     const columns = savedColumns(manifest, d => Array.from({ length: d }, (_, k) => k))
-    expect(readColumns(unzstdSync(sealTree(columns).encoded)).columns.paths).toEqual(['', 'd1/f2', ''])
+    expect(readColumns(unzstdSync((await sealTree(columns)).encoded)).columns.paths).toEqual(['', 'd1/f2', ''])
   })
 })

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { endianness } from 'node:os'
 import { IntegrityError } from '../errors.js'
 import {
@@ -105,49 +106,85 @@ export function encodeColumnsWith(
 }
 
 /**
- * The columnar bytes of columns, and the tree part within them: the one writer of whole manifests.
- * Objects are listed in the order the digests first use them, and a blob's place in a shared frame
- * is written only for blobs in one, so that columns built in any way store as a manifest would.
+ * The columnar bytes of columns, and the tree part within them, written as manifestPieces lays
+ * them out.
  */
 export function encodeColumns(columns: ManifestColumns): { bytes: Buffer; treePart: Buffer } {
+  const { length, treeLength, pieces } = manifestPieces(columns)
+  const bytes = zeroed(length)
+  let offset = 0
+  for (const piece of pieces) {
+    bytes.set(piece.bytes, offset)
+    offset += piece.bytes.length
+  }
+  return { bytes, treePart: bytes.subarray(TREE_START, TREE_START + treeLength) }
+}
+
+/** A piece of a manifest's stored bytes; `inTree`: within the tree part, which the tree digest covers. */
+export interface ManifestPiece {
+  bytes: Uint8Array
+  inTree: boolean
+}
+
+/**
+ * The stored bytes of columns as pieces in order, made as they are taken: the one writer of whole
+ * manifests, so that a save can hash and compress a million-entry manifest without holding it
+ * whole. Most pieces are views of the columns themselves (which must not change until all are
+ * taken). Objects are listed in the order the digests first use them, and a blob's place in a
+ * shared frame is written only for blobs in one, so that columns built in any way store as a
+ * manifest would.
+ */
+export function manifestPieces(columns: ManifestColumns): {
+  length: number
+  treeLength: number
+  pieces: Iterable<ManifestPiece>
+} {
   const plan = planTreePart(columns)
   const treeLength = plan.at.end
   const n = columns.paths.length
   const d = columns.codecs.length
   const objects: string[] = []
   const renumbered = new Int32Array(columns.objects.length).fill(-1)
+  const objectColumn = new Uint32Array(d)
   for (let k = 0; k < d; k++) {
     const o = columns.objectIndexes[k]
     if (renumbered[o] < 0) renumbered[o] = objects.push(columns.objects[o]) - 1
+    objectColumn[k] = renumbered[o]
   }
   const headerBytes = Buffer.from(JSON.stringify({ objects } satisfies LocationHeader))
   const at = locationLayout(headerBytes.length, n, d)
   const locationStart = TREE_START + align(treeLength)
-  const out = zeroed(locationStart + at.end)
-  out.write(MAGIC, 0, 'latin1')
-  out.writeUInt32LE(treeLength, 4)
-  const treePart = out.subarray(TREE_START, TREE_START + treeLength)
-  writeTreePart(columns, plan, treePart)
-  const part = out.subarray(locationStart)
-  part.writeUInt32LE(headerBytes.length, 0)
-  headerBytes.copy(part, 4)
-  float64s(part, at.mtimes, n).set(columns.mtimes.subarray(0, n))
-  float64s(part, at.offsets, d).set(columns.offsets.subarray(0, d))
-  float64s(part, at.lengths, d).set(columns.lengths.subarray(0, d))
-  float64s(part, at.sizes, d).set(columns.blobSizes.subarray(0, d))
-  const objectColumn = uint32s(part, at.objects, d)
-  const codecs = part.subarray(at.codecs, at.codecs + d)
-  const withins = float64s(part, at.withins, d)
-  const frameSizes = float64s(part, at.frameSizes, d)
-  for (let k = 0; k < d; k++) {
-    objectColumn[k] = renumbered[columns.objectIndexes[k]]
-    codecs[k] = columns.codecs[k]
-    if (codecs[k] === SHARED_FRAME) {
-      withins[k] = columns.withins[k]
-      frameSizes[k] = columns.frameSizes[k]
+  const start = zeroed(TREE_START)
+  start.write(MAGIC, 0, 'latin1')
+  start.writeUInt32LE(treeLength, 4)
+  const { codecs, withins, frameSizes } = columns
+  /** Withins or frame sizes, zero for a blob not in a shared frame. */
+  const placesInFrames = function* (values: Float64Array): Generator<Uint8Array> {
+    for (let from = 0; from < d; from += COLUMN_BATCH) {
+      const batch = new Float64Array(Math.min(COLUMN_BATCH, d - from))
+      for (let j = 0; j < batch.length; j++) if (codecs[from + j] === SHARED_FRAME) batch[j] = values[from + j]
+      yield bytesOf(batch, batch.length)
     }
   }
-  return { bytes: out, treePart }
+  const pieces = function* (): Generator<ManifestPiece> {
+    yield { bytes: start, inTree: false }
+    for (const bytes of treePieces(columns, plan)) yield { bytes, inTree: true }
+    const padding = locationStart - TREE_START - treeLength
+    if (padding > 0) yield { bytes: zeroed(padding), inTree: false }
+    const location = laidOut(at.end, [
+      [0, headerPieces(headerBytes)],
+      [at.mtimes, [bytesOf(columns.mtimes, n)]],
+      [at.offsets, [bytesOf(columns.offsets, d)]],
+      [at.lengths, [bytesOf(columns.lengths, d)]],
+      [at.sizes, [bytesOf(columns.blobSizes, d)]],
+      [at.withins, placesInFrames(withins)],
+      [at.frameSizes, placesInFrames(frameSizes)],
+      [at.objects, [bytesOf(objectColumn, d)]],
+      [at.codecs, [bytesOf(codecs, d)]]
+    ])
+    for (const bytes of location) yield { bytes, inTree: false }
+  }
+  return { length: locationStart + at.end, treeLength, pieces: pieces() }
 }
 
 /**
@@ -370,8 +407,19 @@ export type TreeColumns = Pick<
 export function encodeTreeColumns(tree: TreeColumns): Buffer {
   const plan = planTreePart(tree)
   const out = zeroed(plan.at.end)
-  writeTreePart(tree, plan, out)
+  let offset = 0
+  for (const piece of treePieces(tree, plan)) {
+    out.set(piece, offset)
+    offset += piece.length
+  }
   return out
+}
+
+/** The tree digest of tree columns: the sha256 of their tree part, hashed a piece at a time. */
+export function treePartDigest(tree: TreeColumns): string {
+  const hash = createHash('sha256')
+  for (const piece of treePieces(tree, planTreePart(tree))) hash.update(piece)
+  return hash.digest('hex')
 }
 
 /** Where a tree part's columns go, and its header. */
@@ -390,24 +438,56 @@ function planTreePart(tree: TreeColumns): { headerBytes: Buffer; at: ReturnType<
   return { headerBytes, at: treeLayout(headerBytes.length, header) }
 }
 
-/** Writes a tree part as planned into `out`, zeroed and `at.end` bytes long. */
-function writeTreePart(tree: TreeColumns, { headerBytes, at }: ReturnType<typeof planTreePart>, out: Buffer): void {
+/**
+ * The tree part as planned, in pieces: the one writer of tree parts, so that columns built without
+ * a manifest (a delta applied to its base) hash to the digest a full save gives. Non-file entries
+ * must have size and blob count 0, and `digestHex` the digests in first-use order.
+ */
+function treePieces(tree: TreeColumns, { headerBytes, at }: ReturnType<typeof planTreePart>): Generator<Uint8Array> {
   const n = tree.paths.length
-  out.writeUInt32LE(headerBytes.length, 0)
-  headerBytes.copy(out, 4)
-  writeText(tree.paths, out, at.paths)
-  writeText(tree.targets, out, at.targets)
-  float64s(out, at.sizes, n).set(tree.sizes)
-  uint32s(out, at.modes, n).set(tree.modes)
-  uint32s(out, at.roots, n).set(tree.rootIndexes)
-  uint32s(out, at.counts, n).set(tree.blobCounts)
-  uint32s(out, at.refs, tree.refs.length).set(tree.refs)
-  out.set(tree.types, at.types)
-  out.write(tree.digestHex, at.digests, 'hex')
+  return laidOut(at.end, [
+    [0, headerPieces(headerBytes)],
+    [at.paths, textPieces(tree.paths)],
+    [at.targets, textPieces(tree.targets)],
+    [at.sizes, [bytesOf(tree.sizes, n)]],
+    [at.modes, [bytesOf(tree.modes, n)]],
+    [at.roots, [bytesOf(tree.rootIndexes, n)]],
+    [at.counts, [bytesOf(tree.blobCounts, n)]],
+    [at.refs, [bytesOf(tree.refs, tree.refs.length)]],
+    [at.types, [bytesOf(tree.types, n)]],
+    [at.digests, hexPieces(tree.digestHex)]
+  ])
 }
 
-/** Strings are NUL-joined as UTF-8 a batch at a time: one string of them all would double the memory they take. */
+/**
+ * The pieces of a part laid out as `at` places them: each column's pieces from its offset on, zero
+ * bytes in the gaps and up to `end`. Columns that run past the next one's offset are a defect.
+ */
+function* laidOut(end: number, columns: Array<[at: number, pieces: Iterable<Uint8Array>]>): Generator<Uint8Array> {
+  let offset = 0
+  for (const [at, pieces] of [...columns, [end, []] as [number, Uint8Array[]]]) {
+    if (at < offset) throw new Error(`manifest column at ${at} overlaps the one before it`)
+    if (at > offset) yield zeroed(at - offset)
+    offset = at
+    for (const piece of pieces) {
+      if (piece.length === 0) continue
+      yield piece
+      offset += piece.length
+    }
+  }
+}
+
+/** A part's header: its length as u32, then the JSON. */
+function headerPieces(headerBytes: Buffer): Uint8Array[] {
+  const length = zeroed(4)
+  length.writeUInt32LE(headerBytes.length, 0)
+  return [length, headerBytes]
+}
+
+/** Strings and digests are encoded a batch at a time: one string or buffer of them all would double their memory. */
 const TEXT_BATCH = 4096
+/** Values per piece of a column computed while it is written. */
+const COLUMN_BATCH = 65536
 
 /** The length of `Buffer.from(strings.join('\0'))`. */
 function textLength(strings: readonly string[]): number {
@@ -417,12 +497,21 @@ function textLength(strings: readonly string[]): number {
   return length
 }
 
-/** Writes `strings.join('\0')` as UTF-8 at `offset` of a zeroed buffer. */
-function writeText(strings: readonly string[], out: Buffer, offset: number): void {
-  for (let i = 0; i < strings.length; i += TEXT_BATCH) {
-    if (i > 0) offset++
-    offset += out.write(strings.slice(i, i + TEXT_BATCH).join('\0'), offset)
-  }
+/** `strings.join('\0')` as UTF-8, a batch at a time. */
+function* textPieces(strings: readonly string[]): Generator<Uint8Array> {
+  for (let i = 0; i < strings.length; i += TEXT_BATCH)
+    yield Buffer.from((i > 0 ? '\0' : '') + strings.slice(i, i + TEXT_BATCH).join('\0'))
+}
+
+/** Hex digests as their bytes, a batch at a time. */
+function* hexPieces(hex: string): Generator<Uint8Array> {
+  for (let i = 0; i < hex.length; i += 64 * TEXT_BATCH) yield Buffer.from(hex.slice(i, i + 64 * TEXT_BATCH), 'hex')
+}
+
+/** The bytes of the first `count` values of a typed array (a view, not a copy). */
+function bytesOf(values: Uint8Array | Uint32Array | Float64Array, count: number): Uint8Array {
+  if (count > values.length) throw new Error(`a manifest column holds ${values.length} values, not ${count}`)
+  return new Uint8Array(values.buffer, values.byteOffset, count * values.BYTES_PER_ELEMENT)
 }
 
 function treeLayout(headerLength: number, header: TreeHeader) {

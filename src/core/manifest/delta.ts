@@ -1,12 +1,12 @@
 import { IntegrityError } from '../errors.js'
-import { sha256Hex, zstdSync } from '../store/codec.js'
+import { zstdSync } from '../store/codec.js'
 import {
   digestAt,
   EntryCode,
   encodeColumns,
-  encodeTreeColumns,
   isColumnar,
   readColumns,
+  treePartDigest,
   type ManifestColumns
 } from './columns.js'
 import { Codec, DELTA_SCHEMA, MANIFEST_SCHEMA, SHA256_HEX } from './model.js'
@@ -222,7 +222,7 @@ export function applyDelta(delta: StoredDelta, base: ManifestColumns, expectedDi
   if (!increasing(removed, n)) refuse('removes entries its base does not have')
   if (!increasing(positions, total)) refuse('places added entries out of order')
   const columns = mergeColumns(base, delta, total)
-  if (sha256Hex(encodeTreeColumns(columns)) !== expectedDigest) refuse('does not match its digest')
+  if (treePartDigest(columns) !== expectedDigest) refuse('does not match its digest')
   validateColumns(columns)
   return columns
 }

@@ -1,12 +1,13 @@
 import { IntegrityError, isNamedError } from '../errors.js'
-import { sha256Hex, unzstdSync, zstdSync } from '../store/codec.js'
+import { createHash } from 'node:crypto'
+import { sha256Hex, unzstdSync, zstdPieces, zstdSync } from '../store/codec.js'
 import {
   columnsOf,
-  encodeColumns,
   encodeColumnsWith,
   encodeTreePart,
   isColumnar,
   manifestOf,
+  manifestPieces,
   readColumns,
   type ManifestColumns
 } from './columns.js'
@@ -43,9 +44,21 @@ export function sealManifest(manifest: Manifest): { digest: string; encoded: Buf
   return sealed(encodeColumnsWith(manifest, digest => manifest.blobs[digest]))
 }
 
-/** sealManifest (@3) for a tree held as columns: a save seals its tree without an object per entry. */
-export function sealTree(columns: ManifestColumns): { digest: string; encoded: Buffer } {
-  return sealed(encodeColumns({ ...columns, schema: MANIFEST_SCHEMA }))
+/**
+ * sealManifest (@3) for a tree held as columns: a save seals its tree without an object per entry,
+ * hashing and compressing the manifest a piece at a time rather than holding its bytes whole.
+ */
+export async function sealTree(columns: ManifestColumns): Promise<{ digest: string; encoded: Buffer }> {
+  const { length, pieces } = manifestPieces({ ...columns, schema: MANIFEST_SCHEMA })
+  const tree = createHash('sha256')
+  const hashed = function* (): Generator<Uint8Array> {
+    for (const { bytes, inTree } of pieces) {
+      if (inTree) tree.update(bytes)
+      yield bytes
+    }
+  }
+  const encoded = await zstdPieces(hashed(), length)
+  return { digest: tree.digest('hex'), encoded }
 }
 
 function sealed({ bytes, treePart }: { bytes: Buffer; treePart: Buffer }): { digest: string; encoded: Buffer } {

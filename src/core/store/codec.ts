@@ -1,5 +1,7 @@
 import { createHash, hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import * as zlib from 'node:zlib'
 
 const ZSTD_LEVEL = 3
@@ -136,6 +138,23 @@ export async function encodeBlob(raw: Uint8Array): Promise<EncodedBlob> {
 
 export function zstdSync(raw: Uint8Array): Buffer {
   return zlib.zstdCompressSync(raw, COMPRESS_OPTIONS)
+}
+
+/**
+ * zstdSync of bytes given as pieces, `size` in all, compressed on libuv's pool as they are taken:
+ * one frame that declares its size, without a copy of the whole input.
+ */
+export async function zstdPieces(pieces: Iterable<Uint8Array>, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  const compressor = zlib.createZstdCompress({
+    ...COMPRESS_OPTIONS,
+    pledgedSrcSize: size,
+    chunkSize: STREAM_CHUNK_SIZE
+  })
+  await pipeline(Readable.from(pieces), compressor, async (output: AsyncIterable<Buffer>) => {
+    for await (const chunk of output) chunks.push(chunk)
+  })
+  return Buffer.concat(chunks)
 }
 
 /** Above this, a frame's declared size does not set the output's: it is decoded in chunks, then joined. */

@@ -288,7 +288,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     digestHex: digests.hex(),
     ...locations.columns(d, pathOf)
   }
-  const { digest, encoded } = sealTree(columns)
+  const { digest, encoded } = await sealTree(columns)
   // After a prune took objects of a base, the store is sealed full: its base may be going too.
   const delta = options.excludedObjects ? undefined : deltaOf(options.bases ?? [], digest, encoded, columns)
   return { digest, encoded, delta, stats, reusedObjects }
