@@ -83,7 +83,7 @@ const TREE_COLUMNS = [
   'blobCounts',
   'targets',
   'refs',
-  'digestHex'
+  'digests'
 ]
 
 function treeColumns(columns: ManifestColumns): Record<string, unknown> {
@@ -258,7 +258,7 @@ describe('manifest delta, merged as columns', () => {
       entries: [entryOf(file(2, 3)), { ...entryOf(file(3, 3)), blobs: [hex(4)] }],
       blobs: { [hex(3)]: locationOf(3, 0), [hex(4)]: locationOf(3, 2) }
     })
-    added.digestHex = hex(3).repeat(2)
+    added.digests = Buffer.from(hex(3).repeat(2), 'hex')
     const delta = { ...honest, added }
     const merged = applyDelta(delta, baseColumns, digest)
     expect(plain(merged)).toEqual(plain(referenceApply(delta, baseColumns, digest)))

@@ -54,7 +54,7 @@ function referenceTreePart(
   const n = tree.paths.length
   const pathText = Buffer.from(tree.paths.join('\0'))
   const targetText = Buffer.from(tree.targets.join('\0'))
-  const d = tree.digestHex.length / 64
+  const d = tree.digests.length / 32
   const header = Buffer.from(
     JSON.stringify({
       schema: tree.schema,
@@ -89,7 +89,7 @@ function referenceTreePart(
   new Uint32Array(out.buffer, at.counts, n).set(tree.blobCounts)
   new Uint32Array(out.buffer, at.refs, tree.refs.length).set(tree.refs)
   out.set(tree.types, at.types)
-  out.write(tree.digestHex, at.digests, 'hex')
+  out.set(tree.digests, at.digests)
   return out
 }
 
@@ -117,7 +117,11 @@ function referenceColumnsWith(
       if (!digestIndex.has(digest)) digestIndex.set(digest, digests.push(digest) - 1)
       refs.push(digestIndex.get(digest)!)
     }
-  const treeBytes = referenceTreePart({ ...tree, refs: Uint32Array.from(refs), digestHex: digests.join('') })
+  const treeBytes = referenceTreePart({
+    ...tree,
+    refs: Uint32Array.from(refs),
+    digests: Buffer.from(digests.join(''), 'hex')
+  })
   const objects: string[] = []
   const objectIndex = new Map<string, number>()
   const locations = digests.map(digest => {
@@ -281,7 +285,7 @@ function savedColumns(manifest: Manifest, order: (d: number) => number[]): Manif
     blobCounts,
     targets: manifest.entries.filter(entry => entry.type === 'symlink').map(entry => entry.target!),
     refs: Uint32Array.from(refs),
-    digestHex: digests.hex(),
+    digests: digests.digests(),
     ...locations.columns(digests.size, () => '')
   }
 }

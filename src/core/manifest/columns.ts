@@ -30,7 +30,8 @@ const TYPES: readonly EntryType[] = ['dir', 'file', 'symlink']
 /** Entry types as the `types` column holds them. */
 export const EntryCode = { dir: 0, file: 1, symlink: 2 } as const
 const SHARED_FRAME: typeof Codec.sharedFrame = 2
-const DIGEST_BYTES = 32
+/** A sha256 digest's length in bytes. */
+export const DIGEST_BYTES = 32
 
 if (endianness() !== 'LE') throw new Error('artifact-action needs a little-endian machine')
 
@@ -65,14 +66,14 @@ export function encodeColumnsWith(
   locationOf: (digest: string) => BlobLocation | undefined
 ): { bytes: Buffer; treePart: Buffer } {
   const tree = treeColumnsOf(manifest)
-  const d = tree.digestHex.length / 64
+  const d = tree.digests.length / DIGEST_BYTES
   const objects: string[] = []
   const objectIndex = new Map<string, number>()
   const objectIndexes = new Uint32Array(d)
   const [offsets, lengths, blobSizes, withins, frameSizes] = [0, 0, 0, 0, 0].map(() => new Float64Array(d))
   const codecs = new Uint8Array(d)
   for (let k = 0; k < d; k++) {
-    const digest = tree.digestHex.slice(64 * k, 64 * k + 64)
+    const digest = digestAt(tree, k)
     const location = locationOf(digest)
     if (!location)
       throw new IntegrityError(
@@ -190,8 +191,8 @@ export function manifestPieces(columns: ManifestColumns): {
 /**
  * A manifest as columns, the way it is stored: what a restore works from without an object per
  * entry. Entry `i` is `paths[i]`, `types[i]`, …; a file's blobs are the next `blobCounts[i]`
- * values of `refs`, each an index `k` into the per-digest columns (`digestHex` holds digest `k` at
- * `64 * k`). Symlink targets are in entry order.
+ * values of `refs`, each an index `k` into the per-digest columns (`digests` holds digest `k`, 32 bytes, at
+ * `32 * k`). Symlink targets are in entry order.
  */
 export interface ManifestColumns {
   schema: string
@@ -206,7 +207,7 @@ export interface ManifestColumns {
   blobCounts: Uint32Array
   targets: string[]
   refs: Uint32Array
-  digestHex: string
+  digests: Uint8Array
   objects: string[]
   objectIndexes: Uint32Array
   offsets: Float64Array
@@ -262,7 +263,7 @@ export function readColumns(bytes: Uint8Array): { columns: ManifestColumns; tree
     blobCounts: uint32s(treePart, t.counts, n),
     targets: splitText(treePart, t.targets, tree.targetBytes, symlinks),
     refs: uint32s(treePart, t.refs, m),
-    digestHex: treePart.toString('hex', t.digests, t.digests + d * DIGEST_BYTES),
+    digests: treePart.subarray(t.digests, t.digests + d * DIGEST_BYTES),
     objects,
     objectIndexes: uint32s(locationPart, l.objects, d),
     offsets,
@@ -288,8 +289,8 @@ export function readColumns(bytes: Uint8Array): { columns: ManifestColumns; tree
 }
 
 /** Digest `k` of the columns, as hex. */
-export function digestAt(columns: ManifestColumns, k: number): string {
-  return columns.digestHex.slice(k * 64, k * 64 + 64)
+export function digestAt({ digests }: Pick<ManifestColumns, 'digests'>, k: number): string {
+  return Buffer.from(digests.buffer, digests.byteOffset + DIGEST_BYTES * k, DIGEST_BYTES).toString('hex')
 }
 
 /** The columns of an in-memory manifest; an unlocated or non-hex digest throws. */
@@ -380,7 +381,7 @@ function treeColumnsOf(manifest: ManifestTree): TreeColumns {
   }
   const { schema, roots } = manifest
   const tree = { schema, roots, paths, targets, sizes, modes, rootIndexes, blobCounts, types }
-  return { ...tree, refs: Uint32Array.from(refs), digestHex: digests.join('') }
+  return { ...tree, refs: Uint32Array.from(refs), digests: Buffer.from(digests.join(''), 'hex') }
 }
 
 /** What the tree part holds: the columns a tree digest covers. */
@@ -396,13 +397,13 @@ export type TreeColumns = Pick<
   | 'blobCounts'
   | 'refs'
   | 'types'
-  | 'digestHex'
+  | 'digests'
 >
 
 /**
  * The tree part of tree columns, laid out as a save writes it: the one writer of tree parts, so that
  * columns built without a manifest (a delta applied to its base) hash to the digest a full save gives.
- * Non-file entries must have size and blob count 0, and `digestHex` the digests in first-use order.
+ * Non-file entries must have size and blob count 0, and `digests` in first-use order.
  */
 export function encodeTreeColumns(tree: TreeColumns): Buffer {
   const plan = planTreePart(tree)
@@ -430,7 +431,7 @@ function planTreePart(tree: TreeColumns): { headerBytes: Buffer; at: ReturnType<
     entries: tree.paths.length,
     symlinks: tree.targets.length,
     refs: tree.refs.length,
-    digests: tree.digestHex.length / 64,
+    digests: tree.digests.length / DIGEST_BYTES,
     pathBytes: textLength(tree.paths),
     targetBytes: textLength(tree.targets)
   }
@@ -441,7 +442,7 @@ function planTreePart(tree: TreeColumns): { headerBytes: Buffer; at: ReturnType<
 /**
  * The tree part as planned, in pieces: the one writer of tree parts, so that columns built without
  * a manifest (a delta applied to its base) hash to the digest a full save gives. Non-file entries
- * must have size and blob count 0, and `digestHex` the digests in first-use order.
+ * must have size and blob count 0, and `digests` in first-use order.
  */
 function treePieces(tree: TreeColumns, { headerBytes, at }: ReturnType<typeof planTreePart>): Generator<Uint8Array> {
   const n = tree.paths.length
@@ -455,7 +456,7 @@ function treePieces(tree: TreeColumns, { headerBytes, at }: ReturnType<typeof pl
     [at.counts, [bytesOf(tree.blobCounts, n)]],
     [at.refs, [bytesOf(tree.refs, tree.refs.length)]],
     [at.types, [bytesOf(tree.types, n)]],
-    [at.digests, hexPieces(tree.digestHex)]
+    [at.digests, [tree.digests]]
   ])
 }
 
@@ -484,7 +485,7 @@ function headerPieces(headerBytes: Buffer): Uint8Array[] {
   return [length, headerBytes]
 }
 
-/** Strings and digests are encoded a batch at a time: one string or buffer of them all would double their memory. */
+/** Strings are encoded a batch at a time: one string of them all would double their memory. */
 const TEXT_BATCH = 4096
 /** Values per piece of a column computed while it is written. */
 const COLUMN_BATCH = 65536
@@ -501,11 +502,6 @@ function textLength(strings: readonly string[]): number {
 function* textPieces(strings: readonly string[]): Generator<Uint8Array> {
   for (let i = 0; i < strings.length; i += TEXT_BATCH)
     yield Buffer.from((i > 0 ? '\0' : '') + strings.slice(i, i + TEXT_BATCH).join('\0'))
-}
-
-/** Hex digests as their bytes, a batch at a time. */
-function* hexPieces(hex: string): Generator<Uint8Array> {
-  for (let i = 0; i < hex.length; i += 64 * TEXT_BATCH) yield Buffer.from(hex.slice(i, i + 64 * TEXT_BATCH), 'hex')
 }
 
 /** The bytes of the first `count` values of a typed array (a view, not a copy). */

@@ -1,6 +1,7 @@
 import { IntegrityError } from '../errors.js'
 import { zstdSync } from '../store/codec.js'
 import {
+  DIGEST_BYTES,
   digestAt,
   EntryCode,
   encodeColumns,
@@ -160,7 +161,7 @@ function entriesOf(tree: ManifestColumns, picked: readonly number[]): ManifestCo
     blobCounts,
     targets,
     refs: Uint32Array.from(refs),
-    digestHex: order.map(k => digestAt(tree, k)).join(''),
+    digests: digestsInOrder([tree], order),
     objects: tree.objects,
     objectIndexes: pick(tree.objectIndexes, new Uint32Array(d)),
     offsets: pick(tree.offsets, new Float64Array(d)),
@@ -337,7 +338,7 @@ function mergeColumns(base: ManifestColumns, delta: StoredDelta, total: number):
     blobCounts,
     targets,
     refs: refs.subarray(0, ref),
-    digestHex: hexInOrder(base, added, order),
+    digests: digestsInOrder([base, added], order),
     objects,
     objectIndexes,
     offsets,
@@ -349,22 +350,23 @@ function mergeColumns(base: ManifestColumns, delta: StoredDelta, total: number):
   }
 }
 
-/** The digests `order` names (as digestIds numbers them), as hex: a slice per run of consecutive ones. */
-function hexInOrder(base: ManifestColumns, added: ManifestColumns, order: number[]): string {
-  const baseDigests = base.codecs.length
-  const parts: string[] = []
+/**
+ * The digests `order` names, numbered across `sides` in turn (as digestIds numbers base and added
+ * ones), 32 bytes each: a copy per run of consecutive ones.
+ */
+function digestsInOrder(sides: ManifestColumns[], order: number[]): Uint8Array {
+  const out = new Uint8Array(DIGEST_BYTES * order.length)
+  const starts = [0]
+  for (const side of sides) starts.push(starts[starts.length - 1] + side.codecs.length)
   for (let k = 0; k < order.length;) {
+    const at = k
     const first = order[k]
-    const limit = first < baseDigests ? baseDigests : Infinity
-    let last = first
-    for (k++; k < order.length && order[k] === last + 1 && order[k] < limit; k++) last++
-    parts.push(
-      first < baseDigests
-        ? base.digestHex.slice(64 * first, 64 * last + 64)
-        : added.digestHex.slice(64 * (first - baseDigests), 64 * (last - baseDigests) + 64)
-    )
+    const s = starts.findLastIndex(start => start <= first)
+    for (k++; k < order.length && order[k] === first + (k - at) && order[k] < starts[s + 1]; k++);
+    const from = DIGEST_BYTES * (first - starts[s])
+    out.set(sides[s].digests.subarray(from, from + DIGEST_BYTES * (k - at)), DIGEST_BYTES * at)
   }
-  return parts.join('')
+  return out
 }
 
 /**
@@ -387,25 +389,21 @@ function digestIds(base: ManifestColumns, added: ManifestColumns): { ids: Int32A
     addedIds.set(digest, id)
     ids[g] = id
     owners[id] = g
-    prefixes.add(hexPrefix(added.digestHex, k))
+    prefixes.add(digestPrefix(added, k))
   }
   for (let k = 0; k < baseDigests; k++) {
     // Most base digests are not added again: a prefix sets them apart without a string per digest.
-    const id = prefixes.has(hexPrefix(base.digestHex, k)) ? addedIds.get(digestAt(base, k)) : undefined
+    const id = prefixes.has(digestPrefix(base, k)) ? addedIds.get(digestAt(base, k)) : undefined
     ids[k] = id ?? k
     if (id === undefined) owners[k] = k
   }
   return { ids, owners }
 }
 
-/** The first 28 bits of digest `k` of `digestHex`. */
-function hexPrefix(digestHex: string, k: number): number {
-  let value = 0
-  for (let c = 64 * k; c < 64 * k + 7; c++) {
-    const code = digestHex.charCodeAt(c)
-    value = (value << 4) | (code <= 57 ? code - 48 : code - 87)
-  }
-  return value
+/** The first 28 bits of digest `k` of the columns. */
+function digestPrefix({ digests }: ManifestColumns, k: number): number {
+  const at = DIGEST_BYTES * k
+  return (digests[at] << 20) | (digests[at + 1] << 12) | (digests[at + 2] << 4) | (digests[at + 3] >> 4)
 }
 
 function deltaLayout(headerLength: number, header: Pick<DeltaHeader, 'removed' | 'added'>) {
@@ -482,7 +480,9 @@ function sameEntry(
 
 /** Whether digest `k` of `a` is digest `t` of `b`, compared in place. */
 function sameDigest(a: ManifestColumns, k: number, b: ManifestColumns, t: number): boolean {
-  return a.digestHex.startsWith(b.digestHex.slice(64 * t, 64 * t + 64), 64 * k)
+  for (let j = 0; j < DIGEST_BYTES; j++)
+    if (a.digests[DIGEST_BYTES * k + j] !== b.digests[DIGEST_BYTES * t + j]) return false
+  return true
 }
 
 /** A copy at offset 0 of its own buffer, as the u32 views need. */

@@ -79,6 +79,7 @@ const TYPED_COLUMNS = [
   'mtimes',
   'blobCounts',
   'refs',
+  'digests',
   'objectIndexes',
   'offsets',
   'lengths',

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { DIGEST_BYTES } from '../manifest/columns.js'
 
-const DIGEST_BYTES = 32
 /** Per process, so that digests a manifest lists cannot be chosen to fall into one slot. */
 const SEED = randomBytes(4).readUInt32LE(0)
 
@@ -27,11 +27,11 @@ export class DigestTable {
   }
 
   /**
-   * The digests of a hex string (64 characters each) under their positions, where `findable(k)`
-   * holds; a digest listed twice is found under its first findable position.
+   * The digests in `digests` (32 bytes each, used in place) under their positions, where
+   * `findable(k)` holds; a digest listed twice is found under its first findable position.
    */
-  static ofHex(hex: string, findable: (k: number) => boolean): DigestTable {
-    const bytes = Buffer.from(hex, 'hex')
+  static of(digests: Uint8Array, findable: (k: number) => boolean): DigestTable {
+    const bytes = Buffer.from(digests.buffer, digests.byteOffset, digests.length)
     const table = new DigestTable(bytes, bytes.length / DIGEST_BYTES)
     for (let k = 0; k < table.count; k++) if (findable(k) && table.find(bytes, DIGEST_BYTES * k) < 0) table.insert(k)
     return table
@@ -84,9 +84,9 @@ export class DigestTable {
     return this.bytes.toString('hex', DIGEST_BYTES * k, DIGEST_BYTES * k + DIGEST_BYTES)
   }
 
-  /** Every digest in order, as hex. */
-  hex(): string {
-    return this.bytes.toString('hex', 0, DIGEST_BYTES * this.count)
+  /** Every digest in order, 32 bytes each: a view, valid until the next `add`. */
+  digests(): Buffer {
+    return this.bytes.subarray(0, DIGEST_BYTES * this.count)
   }
 
   private insert(k: number): void {

@@ -32,7 +32,7 @@ export class SaveBases {
       for (let i = 0; i < base.paths.length; i++) starts[i + 1] = starts[i] + base.blobCounts[i]
       return starts
     })
-    this.digests = bases.map((base, b) => DigestTable.ofHex(base.digestHex, k => this.usable[b][k] === 1))
+    this.digests = bases.map((base, b) => DigestTable.of(base.digests, k => this.usable[b][k] === 1))
     this.files = bases.map(
       base => new PathIndex(base, i => base.types[i] === EntryCode.file && !Number.isNaN(base.mtimes[i]))
     )

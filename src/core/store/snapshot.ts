@@ -285,7 +285,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     ...tree,
     blobCounts,
     refs: refs.subarray(0, refCount),
-    digestHex: digests.hex(),
+    digests: digests.digests(),
     ...locations.columns(d, pathOf)
   }
   const { digest, encoded } = await sealTree(columns)
