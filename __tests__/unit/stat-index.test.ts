@@ -146,7 +146,9 @@ describe('the stat index of a restore target', () => {
       ['random bytes', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) & 0xff))],
       ['empty', Buffer.alloc(0)],
       ['truncated', sound.subarray(0, sound.length >> 1)],
-      ['a flipped bit', Buffer.from(sound.map((byte, i) => (i === sound.length - 9 ? byte ^ 1 : byte)))],
+      // The prefix is 'AASTIX01', the payload's sha256 and length (44 bytes); the zstd frame follows.
+      ['a flipped bit in the sha256', Buffer.from(sound.map((byte, i) => (i === 8 + 5 ? byte ^ 1 : byte)))],
+      ['a flipped bit in the zstd frame', Buffer.from(sound.map((byte, i) => (i === 44 + 1 ? byte ^ 1 : byte)))],
       ['a wrong count', packStatIndex(recounted)],
       ['an extra byte', packStatIndex(Buffer.concat([payload, Buffer.from([0])]))]
     ]

@@ -264,8 +264,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     const targetPosition = new Float64Array(refs.length)
     let ref = 0
     let bytesUnchanged = 0
-    const index = options.statIndex === undefined ? undefined : StatIndex.read(options.statIndex, destinations)
-    const inPlace = options.statIndex === undefined ? undefined : new StatIndexBuilder()
+    let index = options.statIndex === undefined ? undefined : StatIndex.read(options.statIndex, destinations)
+    const inPlace = options.statIndex === undefined ? undefined : new StatIndexBuilder(fileCount(columns))
     /** The content key of file entry `i`, whose blobs are referenced from `ref` on. */
     const keyOf = (i: number, ref: number): string => {
       let digests = ''
@@ -308,6 +308,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       }
     }
 
+    // Read once per file, above: let go of it before the restore holds the new records and fetches.
+    index = undefined
     const { order, runs } = planFetches(columns, firstTarget)
     const bytesTotal = stats.treeBytes
     let bytesDone = bytesUnchanged
@@ -410,7 +412,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       const dir = destinationOf(i)
       setAttributes(dir, modeOf(i), NaN, identities.get(dir))
     }
-    if (inPlace && options.statIndex !== undefined) inPlace.write(options.statIndex, destinations)
+    if (inPlace && options.statIndex !== undefined) await inPlace.write(options.statIndex, destinations)
     return stats
   } catch (error) {
     // Writes still in flight finish first, so nothing lands after the clean-up.
@@ -656,4 +658,11 @@ function rmdirQuietly(dir: string): void {
   } catch {
     // not empty or already gone
   }
+}
+
+/** How many file entries the columns hold. */
+function fileCount({ types }: ManifestColumns): number {
+  let files = 0
+  for (const type of types) if (type === EntryCode.file) files++
+  return files
 }

@@ -8,10 +8,11 @@ import {
   writeSync,
   type BigIntStats
 } from 'node:fs'
+import { createHash } from 'node:crypto'
 import * as path from 'node:path'
 import * as zlib from 'node:zlib'
 import { assertSafeRelativePath } from '../manifest/validate.js'
-import { sha256Hex, zstdSync } from './codec.js'
+import { sha256, sha256Hex, zstdPieces, zstdSync } from './codec.js'
 
 /**
  * The stat index of a restore target, as git's index: for each regular file a restore wrote or
@@ -73,11 +74,16 @@ export function packStatIndex(payload: Buffer): Buffer {
 /** The file's prefix and its zstd'd payload: written one after the other, not joined first. */
 function packedParts(payload: Buffer): [Buffer, Buffer] {
   if (payload.length > MAX_PAYLOAD) throw new Error('too large')
+  return [prefixOf(sha256(payload), payload.length), zstdSync(payload)]
+}
+
+/** MAGIC, then the payload's sha256 and length. */
+function prefixOf(payloadSha256: Buffer, length: number): Buffer {
   const prefix = Buffer.alloc(PREFIX)
   MAGIC.copy(prefix)
-  prefix.write(sha256Hex(payload), MAGIC.length, 32, 'hex')
-  prefix.writeUInt32LE(payload.length, MAGIC.length + 32)
-  return [prefix, zstdSync(payload)]
+  payloadSha256.copy(prefix, MAGIC.length)
+  prefix.writeUInt32LE(length, MAGIC.length + 32)
+  return prefix
 }
 
 /** The payload of a file, checked against its length and sha256; throws when it does not match. */
@@ -259,51 +265,67 @@ export class StatIndexBuilder {
 
   /** The file's bytes. */
   encode(roots: string[]): Buffer {
-    return packStatIndex(this.payload(roots))
+    const { length, pieces } = this.payload(roots)
+    const payload = Buffer.alloc(length)
+    let at = 0
+    for (const piece of pieces) at += Buffer.from(piece.buffer, piece.byteOffset, piece.length).copy(payload, at)
+    return packStatIndex(payload)
   }
 
-  private payload(roots: string[]): Buffer {
-    const { count, paths } = this
+  /**
+   * The payload in pieces, made as they are taken: each column in turn (a view, or built for the
+   * moment it is written), then the paths a batch at a time, so that the payload is never held whole.
+   */
+  private payload(roots: string[]): { length: number; pieces: Iterable<Uint8Array> } {
+    const { count, paths, identities } = this
     const pathLengths = new Uint32Array(count)
     let pathBytes = 0
     for (let j = 0; j < count; j++) pathBytes += pathLengths[j] = Buffer.byteLength(paths[j])
     const header = Buffer.from(JSON.stringify({ roots, count, pathBytes }))
-    const columns = 4 + header.length
-    const payload = Buffer.alloc(columns + count * RECORD_BYTES + pathBytes)
-    payload.writeUInt32LE(header.length, 0)
-    header.copy(payload, 4)
-    // A DataView writes a bigint several times faster than Buffer's writeBigInt64LE.
-    const view = new DataView(payload.buffer, payload.byteOffset, payload.length)
-    const identity = this.identities
-    for (let j = 0; j < count; j++) {
-      const f = IDENTITY_FIELDS * j
-      view.setUint32(columns + 4 * j, this.roots[j], true)
-      view.setUint32(columns + 4 * count + 4 * j, pathLengths[j], true)
-      view.setBigInt64(columns + 8 * count + 8 * j, identity[f], true)
-      view.setBigInt64(columns + 16 * count + 8 * j, identity[f + 1], true)
-      view.setBigInt64(columns + 24 * count + 8 * j, identity[f + 2], true)
-      view.setUint32(columns + 32 * count + 4 * j, Number(identity[f + 3]), true)
-      view.setBigInt64(columns + 36 * count + 8 * j, identity[f + 4], true)
-      view.setBigInt64(columns + 44 * count + 8 * j, identity[f + 5], true)
+    const headerLength = Buffer.alloc(4)
+    headerLength.writeUInt32LE(header.length, 0)
+    const identityColumn = (field: number): BigInt64Array => {
+      const column = new BigInt64Array(count)
+      for (let j = 0; j < count; j++) column[j] = identities[IDENTITY_FIELDS * j + field]
+      return column
     }
-    this.keys.copy(payload, columns + 52 * count, 0, 32 * count)
-    let at = columns + count * RECORD_BYTES
-    for (let j = 0; j < count; j++) at += payload.write(paths[j], at, pathLengths[j], 'utf8')
-    return payload
+    const pieces = function* (this: StatIndexBuilder): Generator<Uint8Array> {
+      yield headerLength
+      yield header
+      yield bytesOf(this.roots.subarray(0, count))
+      yield bytesOf(pathLengths)
+      for (const field of [0, 1, 2]) yield bytesOf(identityColumn(field))
+      yield bytesOf(Uint32Array.from(identityColumn(3), Number))
+      for (const field of [4, 5]) yield bytesOf(identityColumn(field))
+      yield this.keys.subarray(0, 32 * count)
+      for (let j = 0; j < count; j += PATH_BATCH) yield Buffer.from(paths.slice(j, j + PATH_BATCH).join(''))
+    }
+    return { length: 4 + header.length + count * RECORD_BYTES + pathBytes, pieces: pieces.call(this) }
   }
 
   /**
    * Replaces the target's index in `folder` (made if missing) through a temporary file and a rename.
    * A failure leaves the old one or none: the index only saves reading files.
    */
-  write(folder: string, roots: string[]): void {
+  async write(folder: string, roots: string[]): Promise<void> {
     const file = statIndexFile(folder, roots)
     const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
     try {
+      const { length, pieces } = this.payload(roots)
+      if (length > MAX_PAYLOAD) return
+      const hash = createHash('sha256')
+      const hashed = function* (): Generator<Uint8Array> {
+        for (const piece of pieces) {
+          hash.update(piece)
+          yield piece
+        }
+      }
+      const compressed = await zstdPieces(hashed(), length)
       mkdirSync(folder, { recursive: true })
       const fd = openSync(temporary, 'wx', 0o600)
       try {
-        for (const part of packedParts(this.payload(roots))) writeAll(fd, part)
+        writeAll(fd, prefixOf(hash.digest(), length))
+        writeAll(fd, compressed)
       } finally {
         closeSync(fd)
       }
@@ -316,6 +338,14 @@ export class StatIndexBuilder {
       }
     }
   }
+}
+
+/** Paths joined into one piece of the payload at a time. */
+const PATH_BATCH = 4096
+
+/** The bytes of a typed array (a view). */
+function bytesOf(values: Uint32Array | BigInt64Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
 }
 
 function writeAll(fd: number, bytes: Buffer): void {
