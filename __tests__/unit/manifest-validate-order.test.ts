@@ -202,6 +202,28 @@ function columnsFrom(specs: EntrySpec[], arrangement: Arrangement, seed: number)
   return { ...columns, paths: listed.map(s => s.path) }
 }
 
+/** The specs' safe, good entries, each path once and every path with something below it a directory. */
+function validTree(specs: EntrySpec[]): EntrySpec[] {
+  const key = (root: number, path: string) => `${root}\0${path}`
+  const unsafe = /(?:^|\/)\.{0,2}(?:\/|$)|\0/
+  const safe = specs.filter(s => s.root < 3 && (s.path === '' || !unsafe.test(s.path)))
+  const unique = [...new Map(safe.map(s => [key(s.root, s.path), s])).values()]
+  const above = new Set<string>()
+  for (const { root, path } of unique) {
+    if (path === '') continue
+    above.add(key(root, ''))
+    for (let slash = path.indexOf('/'); slash >= 0; slash = path.indexOf('/', slash + 1))
+      above.add(key(root, path.slice(0, slash)))
+  }
+  return unique.map(s => ({
+    ...s,
+    kind: above.has(key(s.root, s.path)) ? 'dir' : s.kind,
+    blobs: above.has(key(s.root, s.path)) || s.kind !== 'file' ? [] : s.blobs.map(() => GOOD),
+    sizeOff: 0,
+    emptyTarget: false
+  }))
+}
+
 describe('validateColumns against the map-and-set reference', () => {
   it('accepts exactly what the reference accepts, and says what it says of a manifest in walk order', () => {
     fc.assert(
@@ -225,6 +247,30 @@ describe('validateColumns against the map-and-set reference', () => {
         }
       ),
       { numRuns: 3000 }
+    )
+  })
+
+  it('finds one defect in a large tree in any order, as the reference does', () => {
+    fc.assert(
+      fc.property(
+        fc.array(entrySpec, { minLength: 50, maxLength: 400 }),
+        fc.constantFrom('none', 'twice', 'below'),
+        fc.nat(),
+        (specs, defect, seed) => {
+          const tree = validTree(specs)
+          const leaves = tree.filter(s => s.kind !== 'dir')
+          const pick = <T>(from: T[]) => from[seed % from.length]
+          if (defect === 'twice') tree.push({ ...pick(tree), kind: 'dir', blobs: [] })
+          if (defect === 'below' && leaves.length > 0) {
+            const leaf = pick(leaves)
+            tree.push({ ...leaf, path: leaf.path === '' ? 'x' : `${leaf.path}/x`, kind: 'dir', blobs: [] })
+          }
+          const expected = outcome(referenceValidate, columnsFrom(tree, 'shuffled', seed))
+          expect(expected === 'accepted').toBe(defect === 'none' || (defect === 'below' && leaves.length === 0))
+          expect(outcome(validateColumns, columnsFrom(tree, 'shuffled', seed))).toBe(expected)
+        }
+      ),
+      { numRuns: 300 }
     )
   })
 
