@@ -102,7 +102,7 @@ export function validateColumns(columns: ManifestColumns): void {
 interface NeighbourDefects {
   /** The first entry, in the manifest's order, whose path its root lists earlier. */
   listedTwice: number
-  /** The first entry, in the manifest's order, that follows a file or symlink it lies below, and that `leaf`. */
+  /** The first entry, in the manifest's order, that comes right after (in walk order) a `leaf` it lies below. */
   below: number
   leaf: number
 }
