@@ -65,7 +65,6 @@ export function validateColumns(columns: ManifestColumns): void {
     }
   }
   const sharedFrames = schema !== READABLE_SCHEMAS[0]
-  const leaves = roots.map(() => new Map<string, number>())
   for (let i = 0; i < paths.length; i++) {
     if (rootIndexes[i] >= roots.length)
       throw new IntegrityError(`manifest entry ${JSON.stringify(paths[i])} names no root`)
@@ -73,19 +72,18 @@ export function validateColumns(columns: ManifestColumns): void {
     if (modes[i] > MAX_MODE) {
       throw new IntegrityError(`manifest mode of ${JSON.stringify(paths[i])} is not a permission mode`)
     }
-    if (types[i] !== EntryCode.dir) leaves[rootIndexes[i]].set(paths[i], types[i])
   }
-  assertUniquePaths(columns)
+  const { listedTwice, below, leaf } = neighbourDefects(columns)
+  if (listedTwice >= 0) {
+    throw new IntegrityError(`manifest path ${JSON.stringify(paths[listedTwice])} is listed twice; refusing to restore`)
+  }
   if (targets.includes('')) throw new IntegrityError('manifest has a symlink with an empty target; refusing to restore')
-  const belowLeaf = leaves.map(found => (found.size > 0 ? leafAncestry(found) : undefined))
   const malformed = new Uint8Array(blobSizes.length)
   for (let k = 0; k < blobSizes.length; k++) if (!validLocation(columns, k, sharedFrames)) malformed[k] = 1
   let ref = 0
   for (let i = 0; i < paths.length; i++) {
-    const leaf = belowLeaf[rootIndexes[i]]?.(paths[i])
-    if (leaf !== undefined) {
-      const kind = leaves[rootIndexes[i]].get(leaf) === EntryCode.symlink ? 'symlink' : 'file'
-      const where = `${kind} (${JSON.stringify(leaf)})`
+    if (i === below) {
+      const where = `${types[leaf] === EntryCode.symlink ? 'symlink' : 'file'} (${JSON.stringify(paths[leaf])})`
       throw new IntegrityError(`manifest path ${JSON.stringify(paths[i])} lies below a ${where}; refusing to restore`)
     }
     if (types[i] !== EntryCode.file) continue
@@ -100,26 +98,66 @@ export function validateColumns(columns: ManifestColumns): void {
   validated.add(columns)
 }
 
+/** What a look at neighbours in walk order finds: entry indexes, or -1 where none. */
+interface NeighbourDefects {
+  /** The first entry, in the manifest's order, whose path its root lists earlier. */
+  listedTwice: number
+  /** The first entry, in the manifest's order, that comes right after (in walk order) a `leaf` it lies below. */
+  below: number
+  leaf: number
+}
+
 /**
- * Refuses a path listed twice in one root. A save lists entries in walk order (by root, then by
- * path compared name by name), so increasing order proves uniqueness without a set; a manifest
- * in any other order is checked with one.
+ * Finds paths listed twice in one root and entries below a file or symlink of their root (or below a root that
+ * is one) without a set of paths. Sorted by root, then in walk order, a path listed twice shows as two equal
+ * neighbours. And whatever sorts between a path P and one below P starts with P + '/' ('/' sorts below every
+ * other code unit), so it lies below P too: the entry right after a file or symlink is below it if any is.
+ * A manifest already in that order (what a save writes) is read in place; any other through its sorted indexes.
  */
-function assertUniquePaths({ paths, rootIndexes }: ManifestColumns): void {
-  let ordered = true
-  for (let i = 1; i < paths.length && ordered; i++) {
-    const [before, after] = [rootIndexes[i - 1], rootIndexes[i]]
-    ordered = before < after || (before === after && comparePaths(paths[i - 1], paths[i]) < 0)
-  }
-  if (ordered) return
-  const seen = new Set<string>()
-  for (let i = 0; i < paths.length; i++) {
-    const key = `${rootIndexes[i]}\0${paths[i]}`
-    if (seen.has(key)) {
-      throw new IntegrityError(`manifest path ${JSON.stringify(paths[i])} is listed twice; refusing to restore`)
+function neighbourDefects(columns: ManifestColumns): NeighbourDefects {
+  const { paths, types, rootIndexes } = columns
+  const order = inWalkOrder(columns) ? undefined : walkOrder(columns)
+  const found: NeighbourDefects = { listedTwice: -1, below: -1, leaf: -1 }
+  for (let j = 1; j < paths.length; j++) {
+    const before = order ? order[j - 1] : j - 1
+    const at = order ? order[j] : j
+    if (rootIndexes[before] !== rootIndexes[at]) continue
+    if (paths[before] === paths[at]) {
+      if (found.listedTwice < 0 || at < found.listedTwice) found.listedTwice = at
+    } else if (types[before] !== EntryCode.dir && liesBelow(paths[at], paths[before])) {
+      if (found.below < 0 || at < found.below) {
+        found.below = at
+        found.leaf = before
+      }
     }
-    seen.add(key)
   }
+  return found
+}
+
+/** Whether entries are sorted by root, then in walk order, with no path twice: the order a save writes. */
+function inWalkOrder({ paths, rootIndexes }: ManifestColumns): boolean {
+  for (let i = 1; i < paths.length; i++) {
+    const before = rootIndexes[i - 1]
+    const after = rootIndexes[i]
+    if (!(before < after || (before === after && comparePaths(paths[i - 1], paths[i]) < 0))) return false
+  }
+  return true
+}
+
+/**
+ * Entry indexes sorted by root, then in walk order, then by index: 4 bytes an entry (while it runs, V8's sort
+ * also holds two working copies of 8 bytes an entry).
+ */
+function walkOrder({ paths, rootIndexes }: ManifestColumns): Uint32Array {
+  const order = new Uint32Array(paths.length)
+  for (let i = 0; i < order.length; i++) order[i] = i
+  return order.sort((a, b) => rootIndexes[a] - rootIndexes[b] || comparePaths(paths[a], paths[b]) || a - b)
+}
+
+/** Whether safe relative path `path` lies below `above` ('' is the root itself). */
+function liesBelow(path: string, above: string): boolean {
+  if (above === '') return path !== ''
+  return path.length > above.length && path.charCodeAt(above.length) === 0x2f && path.startsWith(above)
 }
 
 /** Walk order: name by name, each compared by UTF-16 code units; a path sorts before the paths below it. */
@@ -131,28 +169,6 @@ export function comparePaths(a: string, b: string): number {
     if (x !== y) return (x === 0x2f ? -1 : x) - (y === 0x2f ? -1 : y)
   }
   return a.length - b.length
-}
-
-/**
- * The file or symlink of `leaves` that a path lies below ('' is the root itself), if any; each
- * directory is looked at once, however many entries it holds.
- */
-function leafAncestry(leaves: Map<string, number>): (path: string) => string | undefined {
-  const known = new Map<string, string | null>()
-  const leafAbove = (dir: string): string | null => {
-    let answer = known.get(dir)
-    if (answer === undefined) {
-      const slash = dir.lastIndexOf('/')
-      answer = leaves.has(dir) ? dir : dir === '' ? null : leafAbove(slash < 0 ? '' : dir.slice(0, slash))
-      known.set(dir, answer)
-    }
-    return answer
-  }
-  return path => {
-    if (path === '') return undefined
-    const slash = path.lastIndexOf('/')
-    return leafAbove(slash < 0 ? '' : path.slice(0, slash)) ?? undefined
-  }
 }
 
 /** No blob or frame is larger; a restore allocates a blob's or frame's raw size before decompressing it. */
