@@ -146,15 +146,24 @@ export function zstdSync(raw: Uint8Array): Buffer {
  */
 export async function zstdPieces(pieces: Iterable<Uint8Array>, size: number): Promise<Buffer> {
   const chunks: Buffer[] = []
+  await zstdPiecesInto(pieces, size, chunk => chunks.push(chunk))
+  return Buffer.concat(chunks)
+}
+
+/** zstdPieces, handing each piece of the output to `sink` as it comes instead of keeping it. */
+export async function zstdPiecesInto(
+  pieces: Iterable<Uint8Array>,
+  size: number,
+  sink: (output: Buffer) => void
+): Promise<void> {
   const compressor = zlib.createZstdCompress({
     ...COMPRESS_OPTIONS,
     pledgedSrcSize: size,
     chunkSize: STREAM_CHUNK_SIZE
   })
   await pipeline(Readable.from(pieces), compressor, async (output: AsyncIterable<Buffer>) => {
-    for await (const chunk of output) chunks.push(chunk)
+    for await (const chunk of output) sink(chunk)
   })
-  return Buffer.concat(chunks)
 }
 
 /** Above this, a frame's declared size does not set the output's: it is decoded in chunks, then joined. */

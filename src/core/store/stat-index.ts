@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto'
 import * as path from 'node:path'
 import * as zlib from 'node:zlib'
 import { assertSafeRelativePath } from '../manifest/validate.js'
-import { sha256, sha256Hex, zstdPieces, zstdSync } from './codec.js'
+import { sha256, sha256Hex, zstdPiecesInto, zstdSync } from './codec.js'
 
 /**
  * The stat index of a restore target, as git's index: for each regular file a restore wrote or
@@ -320,12 +320,13 @@ export class StatIndexBuilder {
           yield piece
         }
       }
-      const compressed = await zstdPieces(hashed(), length)
       mkdirSync(folder, { recursive: true })
       const fd = openSync(temporary, 'wx', 0o600)
       try {
-        writeAll(fd, prefixOf(hash.digest(), length))
-        writeAll(fd, compressed)
+        // The compressed payload goes to the file as it comes; the prefix, which needs its sha256, last.
+        let at = PREFIX
+        await zstdPiecesInto(hashed(), length, output => (at += writeAll(fd, output, at)))
+        writeAll(fd, prefixOf(hash.digest(), length), 0)
       } finally {
         closeSync(fd)
       }
@@ -348,8 +349,11 @@ function bytesOf(values: Uint32Array | BigInt64Array): Uint8Array {
   return new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
 }
 
-function writeAll(fd: number, bytes: Buffer): void {
-  for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written)
+/** Writes all of `bytes` at `position`; returns their length. */
+function writeAll(fd: number, bytes: Buffer, position: number): number {
+  for (let written = 0; written < bytes.length;)
+    written += writeSync(fd, bytes, written, bytes.length - written, position + written)
+  return bytes.length
 }
 
 function isHeader(value: unknown): value is { roots: string[]; count: number; pathBytes: number } {
