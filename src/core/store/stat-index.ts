@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto'
 import * as path from 'node:path'
 import * as zlib from 'node:zlib'
 import { assertSafeRelativePath } from '../manifest/validate.js'
+import { grown } from '../grown.js'
 import { sha256, sha256Hex, zstdPiecesInto, zstdSync } from './codec.js'
 
 /**
@@ -36,7 +37,6 @@ const RECORD_BYTES = 4 + 4 + 8 + 8 + 8 + 4 + 8 + 8 + 32
 /** Larger payloads are not read (nor written): a tree of millions of files restores without one. */
 const MAX_PAYLOAD = 512 * 1024 * 1024
 const NS_PER_MS = 1_000_000n
-const IDENTITY_FIELDS = 6
 
 /**
  * How long after its last change a file's ctime can still repeat: a write within the same clock
@@ -215,9 +215,14 @@ export class StatIndexBuilder {
   private count = 0
   /** The manifest's own path strings: the builder holds no copy of them. */
   private paths: string[] = []
+  /** The payload's columns, in typed arrays as it lays them out (not an lstat object per file), and grown by doubling. */
   private roots: Uint32Array
-  /** Per record: dev, ino, size, mode, mtime, ctime; in a typed array, not an lstat object per file. */
-  private identities: BigInt64Array
+  private devs: BigInt64Array
+  private inos: BigInt64Array
+  private sizes: BigInt64Array
+  private modes: Uint32Array
+  private mtimes: BigInt64Array
+  private ctimes: BigInt64Array
   /** Per record, its content key's 32 bytes. */
   private keys: Buffer
 
@@ -225,7 +230,12 @@ export class StatIndexBuilder {
   constructor(capacity = 1024) {
     const records = Math.max(1, capacity)
     this.roots = new Uint32Array(records)
-    this.identities = new BigInt64Array(IDENTITY_FIELDS * records)
+    this.devs = new BigInt64Array(records)
+    this.inos = new BigInt64Array(records)
+    this.sizes = new BigInt64Array(records)
+    this.modes = new Uint32Array(records)
+    this.mtimes = new BigInt64Array(records)
+    this.ctimes = new BigInt64Array(records)
     this.keys = Buffer.alloc(32 * records)
   }
 
@@ -238,14 +248,12 @@ export class StatIndexBuilder {
     if (stats.ctimeNs + racyWindowNs(stats.ctimeNs) > stampNs) return
     const j = this.count
     if (j === this.roots.length) this.grow()
-    const at = IDENTITY_FIELDS * j
-    const identity = this.identities
-    identity[at] = stats.dev
-    identity[at + 1] = stats.ino
-    identity[at + 2] = stats.size
-    identity[at + 3] = stats.mode
-    identity[at + 4] = stats.mtimeNs
-    identity[at + 5] = stats.ctimeNs
+    this.devs[j] = stats.dev
+    this.inos[j] = stats.ino
+    this.sizes[j] = stats.size
+    this.modes[j] = Number(stats.mode)
+    this.mtimes[j] = stats.mtimeNs
+    this.ctimes[j] = stats.ctimeNs
     if (this.keys.write(key, 32 * j, 32, 'hex') !== 32) throw new Error('a content key is 64 hex digits')
     this.roots[j] = root
     this.paths.push(relative)
@@ -254,13 +262,14 @@ export class StatIndexBuilder {
 
   private grow(): void {
     const records = 2 * this.roots.length
-    const roots = new Uint32Array(records)
-    roots.set(this.roots)
-    const identities = new BigInt64Array(IDENTITY_FIELDS * records)
-    identities.set(this.identities)
-    const keys = Buffer.alloc(32 * records)
-    this.keys.copy(keys)
-    ;[this.roots, this.identities, this.keys] = [roots, identities, keys]
+    this.roots = grown(this.roots, new Uint32Array(records))
+    this.devs = grown(this.devs, new BigInt64Array(records))
+    this.inos = grown(this.inos, new BigInt64Array(records))
+    this.sizes = grown(this.sizes, new BigInt64Array(records))
+    this.modes = grown(this.modes, new Uint32Array(records))
+    this.mtimes = grown(this.mtimes, new BigInt64Array(records))
+    this.ctimes = grown(this.ctimes, new BigInt64Array(records))
+    this.keys = grown(this.keys, Buffer.alloc(32 * records))
   }
 
   /** The file's bytes. */
@@ -273,30 +282,24 @@ export class StatIndexBuilder {
   }
 
   /**
-   * The payload in pieces, made as they are taken: each column in turn (a view, or built for the
-   * moment it is written), then the paths a batch at a time, so that the payload is never held whole.
+   * The payload in pieces, made as they are taken: each column in turn (a view), then the paths a
+   * batch at a time, so that the payload is never held whole.
    */
   private payload(roots: string[]): { length: number; pieces: Iterable<Uint8Array> } {
-    const { count, paths, identities } = this
+    const { count, paths } = this
     const pathLengths = new Uint32Array(count)
     let pathBytes = 0
     for (let j = 0; j < count; j++) pathBytes += pathLengths[j] = Buffer.byteLength(paths[j])
     const header = Buffer.from(JSON.stringify({ roots, count, pathBytes }))
     const headerLength = Buffer.alloc(4)
     headerLength.writeUInt32LE(header.length, 0)
-    const identityColumn = (field: number): BigInt64Array => {
-      const column = new BigInt64Array(count)
-      for (let j = 0; j < count; j++) column[j] = identities[IDENTITY_FIELDS * j + field]
-      return column
-    }
     const pieces = function* (this: StatIndexBuilder): Generator<Uint8Array> {
       yield headerLength
       yield header
       yield bytesOf(this.roots.subarray(0, count))
       yield bytesOf(pathLengths)
-      for (const field of [0, 1, 2]) yield bytesOf(identityColumn(field))
-      yield bytesOf(Uint32Array.from(identityColumn(3), Number))
-      for (const field of [4, 5]) yield bytesOf(identityColumn(field))
+      for (const column of [this.devs, this.inos, this.sizes, this.modes, this.mtimes, this.ctimes])
+        yield bytesOf(column.subarray(0, count))
       yield this.keys.subarray(0, 32 * count)
       for (let j = 0; j < count; j += PATH_BATCH) yield Buffer.from(paths.slice(j, j + PATH_BATCH).join(''))
     }

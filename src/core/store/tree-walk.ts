@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
 import { homedir } from 'node:os'
 import * as path from 'node:path'
+import { grown } from '../grown.js'
 import { EntryCode, type ManifestColumns } from '../manifest/columns.js'
 import { portableLinkTarget, portableMode } from './platform.js'
 
@@ -120,9 +121,4 @@ class WalkColumns {
       targets: this.targets
     }
   }
-}
-
-function grown<T extends Uint8Array | Uint32Array | Float64Array>(from: T, into: T): T {
-  into.set(from)
-  return into
 }
