@@ -365,6 +365,8 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       })
     }
     await pool.drain()
+    // Every blob is written: threads of this call's own end now, before the last passes over the files.
+    if (!options.writers) await writers.close()
     options.onProgress?.({ bytesDone, bytesTotal, bytesTransferred: stats.bytesDownloaded })
 
     for (let i = 0; i < n; i++) {
