@@ -13,7 +13,7 @@ import * as path from 'node:path'
 import { columnsOf } from '../src/core/manifest/columns.js'
 import { applyDelta, encodeDelta } from '../src/core/manifest/delta.js'
 import { readStored } from '../src/core/manifest/encoding.js'
-import { comparePaths } from '../src/core/manifest/validate.js'
+import { comparePaths } from '../src/core/manifest/path-column.js'
 import { MANIFEST_SCHEMA, type BlobLocation, type Manifest, type ManifestEntry } from '../src/core/manifest/model.js'
 
 if (process.argv[2] === '--delta') {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { MANIFEST_SCHEMA, type BlobLocation, type Manifest, type ManifestEntry } from '../../src/core/manifest/model.js'
-import { comparePaths } from '../../src/core/manifest/validate.js'
+import { comparePaths } from '../../src/core/manifest/path-column.js'
 
 /** Random manifests for property tests: a base tree of specs and the same tree after random edits. */
 export interface RandomTreeOptions {

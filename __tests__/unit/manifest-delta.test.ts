@@ -7,7 +7,7 @@ import { manifestKey } from '../../src/core/cache/cache-layout.js'
 import { loadManifest, loadManifestColumns, storedFormOf } from '../../src/core/manifest/load.js'
 import type { ObjectStore } from '../../src/core/store/object-store.js'
 import { MANIFEST_SCHEMA, type BlobLocation, type Manifest, type ManifestEntry } from '../../src/core/manifest/model.js'
-import { comparePaths } from '../../src/core/manifest/validate.js'
+import { comparePaths } from '../../src/core/manifest/path-column.js'
 import { unzstdSync, zstdSync } from '../../src/core/store/codec.js'
 
 const hex = (n: number): string => n.toString(16).padStart(64, '0')

@@ -8,7 +8,8 @@ import {
   type BlobLocation,
   type ManifestEntry
 } from '../../src/core/manifest/model.js'
-import { assertSafeRelativePath, comparePaths, validateColumns } from '../../src/core/manifest/validate.js'
+import { comparePaths, PathColumn } from '../../src/core/manifest/path-column.js'
+import { assertSafeRelativePath, validateColumns } from '../../src/core/manifest/validate.js'
 
 /**
  * validateColumns finds paths listed twice and entries below a file or symlink by looking at neighbours in walk
@@ -16,7 +17,8 @@ import { assertSafeRelativePath, comparePaths, validateColumns } from '../../src
  * per directory and a set of every path, kept here as the reference.
  */
 function referenceValidate(columns: ManifestColumns): void {
-  const { schema, roots, paths, types, modes, rootIndexes, refs, blobCounts, blobSizes, sizes, targets } = columns
+  const { schema, roots, types, modes, rootIndexes, refs, blobCounts, blobSizes, sizes, targets } = columns
+  const paths = [...columns.paths]
   if (!READABLE_SCHEMAS.includes(schema))
     throw new IntegrityError(`unknown manifest schema ${JSON.stringify(schema)}; a newer artifact-action wrote it`)
   for (const root of roots) {
@@ -59,7 +61,8 @@ function referenceValidate(columns: ManifestColumns): void {
   }
 }
 
-function referenceUniquePaths({ paths, rootIndexes }: ManifestColumns): void {
+function referenceUniquePaths({ rootIndexes, ...columns }: ManifestColumns): void {
+  const paths = [...columns.paths]
   let ordered = true
   for (let i = 1; i < paths.length && ordered; i++) {
     const [before, after] = [rootIndexes[i - 1], rootIndexes[i]]
@@ -124,7 +127,8 @@ const BAD = 'b2'.repeat(32)
 
 /**
  * Names chosen to collide and to sort next to '/': '!', '-' and '.' sort below '/' by code unit, but walk order
- * puts '/' first; astral characters and lone surrogates. Rarely a path is unsafe ('..', '.', '', a NUL).
+ * puts '/' first; astral characters (before U+E000–U+FFFF by code unit, after them by code point and as UTF-8)
+ * and lone surrogates (each stored as U+FFFD). Rarely a path is unsafe ('..', '.', ''); a NUL cannot be stored.
  */
 const name = fc.oneof(
   { weight: 12, arbitrary: fc.constantFrom('a', 'b', 'a!', 'a-', 'a.', 'a.b', 'a0', 'é', '\u{1F600}', 'a\u{10000}') },
@@ -137,14 +141,17 @@ const name = fc.oneof(
   }
 )
 
-const path = fc.oneof(
-  { weight: 8, arbitrary: fc.constant('') },
-  { weight: 80, arbitrary: fc.array(name, { minLength: 1, maxLength: 3 }).map(names => names.join('/')) },
-  {
-    weight: 1,
-    arbitrary: fc.tuple(name, fc.constantFrom('..', '.', '', '\0x')).map(([safe, unsafe]) => `${safe}/${unsafe}`)
-  }
-)
+/** As stored (UTF-8 holds no lone surrogate), so that the arrangements below order what the columns hold. */
+const path = fc
+  .oneof(
+    { weight: 8, arbitrary: fc.constant('') },
+    { weight: 80, arbitrary: fc.array(name, { minLength: 1, maxLength: 3 }).map(names => names.join('/')) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(name, fc.constantFrom('..', '.', '')).map(([safe, unsafe]) => `${safe}/${unsafe}`)
+    }
+  )
+  .map(p => Buffer.from(p).toString())
 
 interface EntrySpec {
   root: number
@@ -172,10 +179,7 @@ const entrySpec = fc.record({
  */
 type Arrangement = 'walk' | 'sorted' | 'shuffled' | 'given'
 
-/**
- * Fresh columns of entries arranged so. The paths go in after encoding, so that the columns hold them exactly
- * (lone surrogates and NUL included) rather than as UTF-8 would carry them.
- */
+/** Fresh columns of entries arranged so. The paths go in after encoding, so that no check of encoding sees them. */
 function columnsFrom(specs: EntrySpec[], arrangement: Arrangement, seed: number): ManifestColumns {
   const byWalk = (a: EntrySpec, b: EntrySpec) => a.root - b.root || comparePaths(a.path, b.path)
   let listed = [...specs]
@@ -199,7 +203,7 @@ function columnsFrom(specs: EntrySpec[], arrangement: Arrangement, seed: number)
   })
   const blobs: Record<string, BlobLocation> = { [GOOD]: ['pack', 0, 5, 5, 0], [BAD]: ['pack', 0, 4, 5, 0] }
   const columns = columnsOf({ schema: MANIFEST_SCHEMA, roots: ['build', 'cache', 'more'], entries, blobs })
-  return { ...columns, paths: listed.map(s => s.path) }
+  return { ...columns, paths: PathColumn.of(listed.map(s => s.path)) }
 }
 
 /** The specs' safe, good entries, each path once and every path with something below it a directory. */

@@ -2,7 +2,8 @@ import { zstdCompressSync, zstdDecompressSync } from 'node:zlib'
 import { IntegrityError } from '../../src/core/errors.js'
 import { decodeManifest, encodeManifest, sealManifest, treeDigest } from '../../src/core/manifest/encoding.js'
 import { MANIFEST_SCHEMA, type Manifest } from '../../src/core/manifest/model.js'
-import { comparePaths, validateManifest } from '../../src/core/manifest/validate.js'
+import { comparePaths } from '../../src/core/manifest/path-column.js'
+import { validateManifest } from '../../src/core/manifest/validate.js'
 
 const D1 = 'd1'.repeat(32)
 

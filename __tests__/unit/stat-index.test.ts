@@ -15,6 +15,7 @@ import * as path from 'node:path'
 import fc from 'fast-check'
 import { statIndexDir } from '../../src/config/step-core.js'
 import { restoreEntry, saveEntry, type RestoreResult } from '../../src/core/cache/checkpoint-cache.js'
+import { PathColumn } from '../../src/core/manifest/path-column.js'
 import { futimesSeconds } from '../../src/core/store/file-times.js'
 import { FsStore } from '../../src/core/store/fs-store.js'
 import {
@@ -39,6 +40,9 @@ async function pastRacyWindow(root: string): Promise<void> {
   const ctime = lstatSync(path.join(root, 'tool.sh'), { bigint: true }).ctimeNs
   await new Promise(resolve => setTimeout(resolve, Number(racyWindowNs(ctime) / 1_000_000n) + 50))
 }
+
+/** A manifest's paths column of one file, as records name it. */
+const toolSh = PathColumn.of(['tool.sh'])
 
 describe('the stat index of a restore target', () => {
   let base: string
@@ -169,14 +173,16 @@ describe('the stat index of a restore target', () => {
     const stat = lstatSync(path.join(target, 'out', 'tool.sh'), { bigint: true })
     const stamp = stat.ctimeNs + 10_000_000_000n
     for (const relative of ['../escape', 'a/../../b', '/etc/passwd', 'a//b', 'a\0b']) {
-      const builder = new StatIndexBuilder()
-      builder.add(0, 'tool.sh', stat, 'ab'.repeat(32), stamp)
-      builder.add(0, relative, stat, 'ab'.repeat(32), stamp)
+      // Made whole, as no manifest could hold a NUL: the index must refuse what a writer of its file could put there.
+      const text = Buffer.from(`tool.sh\0${relative}`)
+      const builder = new StatIndexBuilder(new PathColumn(text, Uint32Array.of(0, 8, text.length + 1)))
+      builder.add(0, 0, stat, 'ab'.repeat(32), stamp)
+      builder.add(0, 1, stat, 'ab'.repeat(32), stamp)
       expect(() => StatIndex.parse(builder.encode(roots), roots)).toThrow()
     }
-    const sound = new StatIndexBuilder()
-    sound.add(0, 'tool.sh', stat, 'ab'.repeat(32), stamp)
-    expect(StatIndex.parse(sound.encode(roots), roots).trusts(0, 'tool.sh', stat, 'ab'.repeat(32))).toBe(true)
+    const sound = new StatIndexBuilder(toolSh)
+    sound.add(0, 0, stat, 'ab'.repeat(32), stamp)
+    expect(StatIndex.parse(sound.encode(roots), roots).trusts(0, toolSh, 0, stat, 'ab'.repeat(32))).toBe(true)
   })
 
   it('leaves out a file changed within the racy window before it was looked at', () => {
@@ -185,15 +191,15 @@ describe('the stat index of a restore target', () => {
     const key = 'cd'.repeat(32)
     const window = racyWindowNs(stat.ctimeNs)
     const indexAt = (stamp: bigint): StatIndex => {
-      const builder = new StatIndexBuilder()
-      builder.add(0, 'tool.sh', stat, key, stamp)
+      const builder = new StatIndexBuilder(toolSh)
+      builder.add(0, 0, stat, key, stamp)
       return StatIndex.parse(builder.encode(roots), roots)
     }
     // A write later in the same clock tick would leave the ctime as it was.
-    expect(indexAt(stat.ctimeNs).trusts(0, 'tool.sh', stat, key)).toBe(false)
-    expect(indexAt(stat.ctimeNs + window - 1n).trusts(0, 'tool.sh', stat, key)).toBe(false)
-    expect(indexAt(stat.ctimeNs + window).trusts(0, 'tool.sh', stat, key)).toBe(true)
-    expect(indexAt(stat.ctimeNs + window).trusts(0, 'tool.sh', stat, 'ce'.repeat(32))).toBe(false)
+    expect(indexAt(stat.ctimeNs).trusts(0, toolSh, 0, stat, key)).toBe(false)
+    expect(indexAt(stat.ctimeNs + window - 1n).trusts(0, toolSh, 0, stat, key)).toBe(false)
+    expect(indexAt(stat.ctimeNs + window).trusts(0, toolSh, 0, stat, key)).toBe(true)
+    expect(indexAt(stat.ctimeNs + window).trusts(0, toolSh, 0, stat, 'ce'.repeat(32))).toBe(false)
   })
 
   it('never makes a restore differ from the manifest, whatever its bytes say', async () => {
@@ -277,31 +283,35 @@ describe('the stat index as records', () => {
     })
     fc.assert(
       fc.property(records, fc.array(relative, { maxLength: 20 }), (recorded, others) => {
-        const builder = new StatIndexBuilder(4)
-        recorded.forEach(({ root, path }, n) => builder.add(root, path, stat, keyOf(n), stamp))
+        const paths = PathColumn.of(recorded.map(({ path }) => path))
+        const builder = new StatIndexBuilder(paths, 4)
+        recorded.forEach(({ root }, n) => builder.add(root, n, stat, keyOf(n), stamp))
         const index = StatIndex.parse(builder.encode(roots), roots)
-        recorded.forEach(({ root, path }, n) => {
-          expect(index.trusts(root, path, stat, keyOf(n))).toBe(true)
-          expect(index.trusts(root, path, stat, keyOf(n + 1))).toBe(false)
+        recorded.forEach(({ root }, n) => {
+          expect(index.trusts(root, paths, n, stat, keyOf(n))).toBe(true)
+          expect(index.trusts(root, paths, n, stat, keyOf(n + 1))).toBe(false)
         })
         const known = new Set(recorded.map(({ root, path }) => `${root}\0${path}`))
-        for (const path of others)
+        const otherPaths = PathColumn.of(others)
+        others.forEach((path, k) => {
           for (const root of [0, 1])
-            if (!known.has(`${root}\0${path}`)) expect(index.trusts(root, path, stat, keyOf(0))).toBe(false)
+            if (!known.has(`${root}\0${path}`)) expect(index.trusts(root, otherPaths, k, stat, keyOf(0))).toBe(false)
+        })
       })
     )
   })
 
   it('refuses a whole index that lists a path twice in one root, but not in two roots', () => {
-    const twice = new StatIndexBuilder()
-    twice.add(0, 'a/b.js', stat, keyOf(1), stamp)
-    twice.add(0, 'a/b.js', stat, keyOf(2), stamp)
+    const paths = PathColumn.of(['a/b.js', 'a/b.js'])
+    const twice = new StatIndexBuilder(paths)
+    twice.add(0, 0, stat, keyOf(1), stamp)
+    twice.add(0, 1, stat, keyOf(2), stamp)
     expect(() => StatIndex.parse(twice.encode(roots), roots)).toThrow()
-    const both = new StatIndexBuilder()
-    both.add(0, 'a/b.js', stat, keyOf(1), stamp)
-    both.add(1, 'a/b.js', stat, keyOf(2), stamp)
+    const both = new StatIndexBuilder(paths)
+    both.add(0, 0, stat, keyOf(1), stamp)
+    both.add(1, 1, stat, keyOf(2), stamp)
     const index = StatIndex.parse(both.encode(roots), roots)
-    expect(index.trusts(1, 'a/b.js', stat, keyOf(2))).toBe(true)
-    expect(index.trusts(0, 'a/b.js', stat, keyOf(2))).toBe(false)
+    expect(index.trusts(1, paths, 1, stat, keyOf(2))).toBe(true)
+    expect(index.trusts(0, paths, 0, stat, keyOf(2))).toBe(false)
   })
 })

@@ -10,6 +10,7 @@ import {
   type ManifestEntry,
   type ManifestTree
 } from './model.js'
+import { PathColumn, PathColumnBuilder } from './path-column.js'
 
 /**
  * The stored layout of an @3 manifest, before zstd: a column per field instead of an object per
@@ -190,14 +191,14 @@ export function manifestPieces(columns: ManifestColumns): {
 
 /**
  * A manifest as columns, the way it is stored: what a restore works from without an object per
- * entry. Entry `i` is `paths[i]`, `types[i]`, …; a file's blobs are the next `blobCounts[i]`
+ * entry. Entry `i` is `paths.at(i)`, `types[i]`, …; a file's blobs are the next `blobCounts[i]`
  * values of `refs`, each an index `k` into the per-digest columns (`digests` holds digest `k`, 32 bytes, at
  * `32 * k`). Symlink targets are in entry order.
  */
 export interface ManifestColumns {
   schema: string
   roots: string[]
-  paths: string[]
+  paths: PathColumn
   types: Uint8Array
   modes: Uint32Array
   rootIndexes: Uint32Array
@@ -254,7 +255,7 @@ export function readColumns(bytes: Uint8Array): { columns: ManifestColumns; tree
   const columns: ManifestColumns = {
     schema: tree.schema,
     roots: tree.roots,
-    paths: splitText(treePart, t.paths, tree.pathBytes, n),
+    paths: PathColumn.read(within(treePart, t.paths, tree.pathBytes), n),
     types: treePart.subarray(t.types, t.types + n),
     modes: uint32s(treePart, t.modes, n),
     rootIndexes: uint32s(treePart, t.roots, n),
@@ -324,7 +325,7 @@ export function manifestOf(columns: ManifestColumns): Manifest {
   for (let i = 0; i < n; i++) {
     const type = TYPES[columns.types[i]]
     const root = columns.rootIndexes[i]
-    const path = columns.paths[i]
+    const path = columns.paths.at(i)
     const mode = columns.modes[i]
     if (type === 'file') {
       const pieces = new Array<string>(columns.blobCounts[i])
@@ -350,7 +351,7 @@ function treeColumnsOf(manifest: ManifestTree): TreeColumns {
   const digests: string[] = []
   const digestIndex = new Map<string, number>()
   const refs: number[] = []
-  const paths = new Array<string>(n)
+  const paths = new PathColumnBuilder()
   const targets: string[] = []
   const sizes = new Float64Array(n)
   const modes = new Uint32Array(n)
@@ -361,7 +362,7 @@ function treeColumnsOf(manifest: ManifestTree): TreeColumns {
     const entry = entries[i]
     if (typeof entry.path !== 'string' || !Object.hasOwn(EntryCode, entry.type) || !Number.isInteger(entry.root))
       throw new Error('malformed entry')
-    paths[i] = entry.path
+    paths.push(entry.path)
     modes[i] = entry.mode
     rootIndexes[i] = entry.root
     types[i] = EntryCode[entry.type]
@@ -380,7 +381,7 @@ function treeColumnsOf(manifest: ManifestTree): TreeColumns {
     }
   }
   const { schema, roots } = manifest
-  const tree = { schema, roots, paths, targets, sizes, modes, rootIndexes, blobCounts, types }
+  const tree = { schema, roots, paths: paths.column(), targets, sizes, modes, rootIndexes, blobCounts, types }
   return { ...tree, refs: Uint32Array.from(refs), digests: Buffer.from(digests.join(''), 'hex') }
 }
 
@@ -432,7 +433,7 @@ function planTreePart(tree: TreeColumns): { headerBytes: Buffer; at: ReturnType<
     symlinks: tree.targets.length,
     refs: tree.refs.length,
     digests: tree.digests.length / DIGEST_BYTES,
-    pathBytes: textLength(tree.paths),
+    pathBytes: tree.paths.textLength,
     targetBytes: textLength(tree.targets)
   }
   const headerBytes = Buffer.from(JSON.stringify(header))
@@ -448,7 +449,7 @@ function treePieces(tree: TreeColumns, { headerBytes, at }: ReturnType<typeof pl
   const n = tree.paths.length
   return laidOut(at.end, [
     [0, headerPieces(headerBytes)],
-    [at.paths, textPieces(tree.paths)],
+    [at.paths, [tree.paths.text]],
     [at.targets, textPieces(tree.targets)],
     [at.sizes, [bytesOf(tree.sizes, n)]],
     [at.modes, [bytesOf(tree.modes, n)]],
@@ -490,7 +491,7 @@ const TEXT_BATCH = 4096
 /** Values per piece of a column computed while it is written. */
 const COLUMN_BATCH = 65536
 
-/** The length of `Buffer.from(strings.join('\0'))`. */
+/** The length of `Buffer.from(strings.join('\0'))` (symlink targets). */
 function textLength(strings: readonly string[]): number {
   let length = 0
   for (let i = 0; i < strings.length; i += TEXT_BATCH)

@@ -11,6 +11,7 @@ import {
   type ManifestColumns
 } from './columns.js'
 import { Codec, DELTA_SCHEMA, MANIFEST_SCHEMA, SHA256_HEX } from './model.js'
+import { PathColumnBuilder } from './path-column.js'
 import { PathIndex } from './path-index.js'
 import { validateColumns } from './validate.js'
 
@@ -70,7 +71,7 @@ export function encodeDelta(
   const positions: number[] = []
   let last = -1
   for (let r = 0, ref = 0, link = 0; r < total; r++) {
-    const i = index.find(tree.rootIndexes[r], tree.paths[r])
+    const i = index.find(tree.rootIndexes[r], tree.paths, r)
     // Kept entries keep the base's order, so that the tree is the merge of the two lists.
     if (i > last && same(r, ref, link, i)) {
       kept[i] = 1
@@ -115,7 +116,7 @@ function entriesOf(tree: ManifestColumns, picked: readonly number[]): ManifestCo
   const sizes = new Float64Array(u)
   const mtimes = new Float64Array(u).fill(NaN)
   const blobCounts = new Uint32Array(u)
-  const paths = new Array<string>(u)
+  const paths = new PathColumnBuilder()
   const targets: string[] = []
   const refs: number[] = []
   const numbered = new Int32Array(tree.codecs.length).fill(-1)
@@ -126,7 +127,7 @@ function entriesOf(tree: ManifestColumns, picked: readonly number[]): ManifestCo
       types[x] = type
       modes[x] = tree.modes[r]
       rootIndexes[x] = tree.rootIndexes[r]
-      paths[x] = tree.paths[r]
+      paths.pushFrom(tree.paths, r)
       if (type === EntryCode.file) {
         sizes[x] = tree.sizes[r]
         mtimes[x] = tree.mtimes[r]
@@ -152,7 +153,7 @@ function entriesOf(tree: ManifestColumns, picked: readonly number[]): ManifestCo
   return {
     schema: MANIFEST_SCHEMA,
     roots: tree.roots,
-    paths,
+    paths: paths.column(),
     types,
     modes,
     rootIndexes,
@@ -248,7 +249,7 @@ function mergeColumns(base: ManifestColumns, delta: StoredDelta, total: number):
   const sizes = new Float64Array(total)
   const mtimes = new Float64Array(total)
   const blobCounts = new Uint32Array(total)
-  const paths = new Array<string>(total)
+  const paths = new PathColumnBuilder()
   const targets: string[] = []
   const refs = new Uint32Array(base.refs.length + added.refs.length)
   let ref = 0
@@ -258,7 +259,7 @@ function mergeColumns(base: ManifestColumns, delta: StoredDelta, total: number):
     types[r] = type
     modes[r] = from.modes[j]
     rootIndexes[r] = from.rootIndexes[j]
-    paths[r] = from.paths[j]
+    paths.pushFrom(from.paths, j)
     if (type === EntryCode.file) {
       const count = from.blobCounts[j]
       sizes[r] = from.sizes[j]
@@ -329,7 +330,7 @@ function mergeColumns(base: ManifestColumns, delta: StoredDelta, total: number):
   return {
     schema: MANIFEST_SCHEMA,
     roots: [...base.roots],
-    paths,
+    paths: paths.column(),
     types,
     modes,
     rootIndexes,

@@ -65,9 +65,9 @@ async function fetchManifest(store: ObjectStore, digest: string): Promise<Uint8A
   return bytes
 }
 
-/** The typed arrays of columns. */
+/** The typed arrays of columns, the paths' among them. */
 function typedColumns(columns: ManifestColumns): TypedColumn[] {
-  return TYPED_COLUMNS.map(name => columns[name])
+  return [...TYPED_COLUMNS.map(name => columns[name]), columns.paths.text, columns.paths.starts]
 }
 
 type TypedColumn = Uint8Array | Uint32Array | Float64Array
@@ -93,10 +93,10 @@ const TYPED_COLUMNS = [
 const MIN_RELEASED_BYTES = 64 * 1024
 
 /**
- * Gives each typed array of decoded columns a buffer of its own, in place (the object stays the one
- * validated), and frees the buffers they viewed at once rather than at the next full garbage
- * collection: read columns are views into the decoded manifest, whose paths and digests are held
- * again as strings, so keeping one view would keep it all. `others`: further decoded columns whose
+ * Gives each typed array of decoded columns, and their paths, a buffer of its own, in place (the
+ * object stays the one validated), and frees the buffers they viewed at once rather than at the next
+ * full garbage collection: read columns are views into the whole decoded manifest, so keeping one
+ * view would keep it all. `others`: further decoded columns whose
  * buffers the result does not use (a delta's base); they are unusable afterwards. Only load() calls
  * it, on columns it decoded itself.
  */
@@ -110,6 +110,8 @@ function ownColumns(columns: ManifestColumns, others: ManifestColumns[] = []): M
     if (array instanceof Float64Array) own[name] = new Float64Array(array)
     else own[name] = array instanceof Uint32Array ? new Uint32Array(array) : new Uint8Array(array)
   }
+  const { text } = columns.paths
+  if (text.byteLength !== text.buffer.byteLength) columns.paths = columns.paths.copy()
   const kept = new Set(typedColumns(columns).map(array => array.buffer))
   for (const buffer of new Set(viewed)) {
     // By its tag: `instanceof` fails across realms (as under jest); a SharedArrayBuffer is not detached.

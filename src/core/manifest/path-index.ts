@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { ManifestColumns } from './columns.js'
+import type { PathColumn } from './path-column.js'
 
 /** Per process, so that paths a manifest lists cannot be chosen to fall into one slot. */
 const SEED = randomBytes(4).readUInt32LE(0)
@@ -25,28 +26,25 @@ export class PathIndex {
     const mask = size - 1
     for (let i = 0; i < n; i++) {
       if (!included(i)) continue
-      let slot = hashOf(columns.rootIndexes[i], columns.paths[i]) & mask
+      let slot = columns.paths.hash(i, seedOf(columns.rootIndexes[i])) & mask
       while (this.slots[slot] !== 0) slot = (slot + 1) & mask
       this.slots[slot] = i + 1
     }
   }
 
-  /** The last indexed entry at a root index and path, or -1. */
-  find(root: number, path: string): number {
-    const { paths, rootIndexes } = this.columns
+  /** The last indexed entry at a root index and path `j` of `paths`, or -1. */
+  find(root: number, paths: PathColumn, j: number): number {
+    const { rootIndexes } = this.columns
     const mask = this.slots.length - 1
     let found = -1
-    for (let slot = hashOf(root, path) & mask; this.slots[slot] !== 0; slot = (slot + 1) & mask) {
+    for (let slot = paths.hash(j, seedOf(root)) & mask; this.slots[slot] !== 0; slot = (slot + 1) & mask) {
       const i = this.slots[slot] - 1
-      if (i > found && rootIndexes[i] === root && paths[i] === path) found = i
+      if (i > found && rootIndexes[i] === root && this.columns.paths.equals(i, paths, j)) found = i
     }
     return found
   }
 }
 
-function hashOf(root: number, path: string): number {
-  let hash = Math.imul(SEED ^ root, 0x9e3779b1)
-  for (let c = 0; c < path.length; c++) hash = Math.imul(hash ^ path.charCodeAt(c), 0x01000193)
-  hash = Math.imul(hash ^ (hash >>> 15), 0x85ebca6b)
-  return (hash ^ (hash >>> 13)) >>> 0
+function seedOf(root: number): number {
+  return Math.imul(SEED ^ root, 0x9e3779b1)
 }

@@ -67,15 +67,17 @@ export function validateColumns(columns: ManifestColumns): void {
   const sharedFrames = schema !== READABLE_SCHEMAS[0]
   for (let i = 0; i < paths.length; i++) {
     if (rootIndexes[i] >= roots.length)
-      throw new IntegrityError(`manifest entry ${JSON.stringify(paths[i])} names no root`)
-    assertSafeRelativePath(paths[i])
+      throw new IntegrityError(`manifest entry ${JSON.stringify(paths.at(i))} names no root`)
+    if (!safeSegments(paths.bytesOf(i)) || process.platform === 'win32') assertSafeRelativePath(paths.at(i))
     if (modes[i] > MAX_MODE) {
-      throw new IntegrityError(`manifest mode of ${JSON.stringify(paths[i])} is not a permission mode`)
+      throw new IntegrityError(`manifest mode of ${JSON.stringify(paths.at(i))} is not a permission mode`)
     }
   }
   const { listedTwice, below, leaf } = neighbourDefects(columns)
   if (listedTwice >= 0) {
-    throw new IntegrityError(`manifest path ${JSON.stringify(paths[listedTwice])} is listed twice; refusing to restore`)
+    throw new IntegrityError(
+      `manifest path ${JSON.stringify(paths.at(listedTwice))} is listed twice; refusing to restore`
+    )
   }
   if (targets.includes('')) throw new IntegrityError('manifest has a symlink with an empty target; refusing to restore')
   const malformed = new Uint8Array(blobSizes.length)
@@ -83,17 +85,19 @@ export function validateColumns(columns: ManifestColumns): void {
   let ref = 0
   for (let i = 0; i < paths.length; i++) {
     if (i === below) {
-      const where = `${types[leaf] === EntryCode.symlink ? 'symlink' : 'file'} (${JSON.stringify(paths[leaf])})`
-      throw new IntegrityError(`manifest path ${JSON.stringify(paths[i])} lies below a ${where}; refusing to restore`)
+      const where = `${types[leaf] === EntryCode.symlink ? 'symlink' : 'file'} (${JSON.stringify(paths.at(leaf))})`
+      throw new IntegrityError(
+        `manifest path ${JSON.stringify(paths.at(i))} lies below a ${where}; refusing to restore`
+      )
     }
     if (types[i] !== EntryCode.file) continue
     let total = 0
     for (const end = ref + blobCounts[i]; ref < end; ref++) {
       if (malformed[refs[ref]])
-        throw new IntegrityError(`manifest location of a piece of ${JSON.stringify(paths[i])} is malformed`)
+        throw new IntegrityError(`manifest location of a piece of ${JSON.stringify(paths.at(i))} is malformed`)
       total += blobSizes[refs[ref]]
     }
-    if (total !== sizes[i]) throw new IntegrityError(`manifest sizes of ${JSON.stringify(paths[i])} do not add up`)
+    if (total !== sizes[i]) throw new IntegrityError(`manifest sizes of ${JSON.stringify(paths.at(i))} do not add up`)
   }
   validated.add(columns)
 }
@@ -122,9 +126,9 @@ function neighbourDefects(columns: ManifestColumns): NeighbourDefects {
     const before = order ? order[j - 1] : j - 1
     const at = order ? order[j] : j
     if (rootIndexes[before] !== rootIndexes[at]) continue
-    if (paths[before] === paths[at]) {
+    if (paths.equals(before, paths, at)) {
       if (found.listedTwice < 0 || at < found.listedTwice) found.listedTwice = at
-    } else if (types[before] !== EntryCode.dir && liesBelow(paths[at], paths[before])) {
+    } else if (types[before] !== EntryCode.dir && paths.liesBelow(at, before)) {
       if (found.below < 0 || at < found.below) {
         found.below = at
         found.leaf = before
@@ -139,7 +143,7 @@ function inWalkOrder({ paths, rootIndexes }: ManifestColumns): boolean {
   for (let i = 1; i < paths.length; i++) {
     const before = rootIndexes[i - 1]
     const after = rootIndexes[i]
-    if (!(before < after || (before === after && comparePaths(paths[i - 1], paths[i]) < 0))) return false
+    if (!(before < after || (before === after && paths.compare(i - 1, paths, i) < 0))) return false
   }
   return true
 }
@@ -151,24 +155,21 @@ function inWalkOrder({ paths, rootIndexes }: ManifestColumns): boolean {
 function walkOrder({ paths, rootIndexes }: ManifestColumns): Uint32Array {
   const order = new Uint32Array(paths.length)
   for (let i = 0; i < order.length; i++) order[i] = i
-  return order.sort((a, b) => rootIndexes[a] - rootIndexes[b] || comparePaths(paths[a], paths[b]) || a - b)
+  return order.sort((a, b) => rootIndexes[a] - rootIndexes[b] || paths.compare(a, paths, b) || a - b)
 }
 
-/** Whether safe relative path `path` lies below `above` ('' is the root itself). */
-function liesBelow(path: string, above: string): boolean {
-  if (above === '') return path !== ''
-  return path.length > above.length && path.charCodeAt(above.length) === 0x2f && path.startsWith(above)
-}
-
-/** Walk order: name by name, each compared by UTF-16 code units; a path sorts before the paths below it. */
-export function comparePaths(a: string, b: string): number {
-  const length = Math.min(a.length, b.length)
-  for (let i = 0; i < length; i++) {
-    const x = a.charCodeAt(i)
-    const y = b.charCodeAt(i)
-    if (x !== y) return (x === 0x2f ? -1 : x) - (y === 0x2f ? -1 : y)
+/** Whether a path's UTF-8 bytes have no empty, `.` or `..` segment (UNSAFE_SEGMENT, without a string). */
+function safeSegments(path: Uint8Array): boolean {
+  if (path.length === 0) return true
+  let start = 0
+  for (let at = 0; at <= path.length; at++) {
+    if (at < path.length && path[at] !== 0x2f) continue
+    const length = at - start
+    if (length === 0 || (length <= 2 && path[start] === 0x2e && (length === 1 || path[start + 1] === 0x2e)))
+      return false
+    start = at + 1
   }
-  return a.length - b.length
+  return true
 }
 
 /** No blob or frame is larger; a restore allocates a blob's or frame's raw size before decompressing it. */

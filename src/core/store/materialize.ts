@@ -129,7 +129,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
   assertSeparate(destinations)
   for (let i = 0; i < paths.length; i++) {
     const r = rootIndexes[i]
-    if (paths[i] === '' && types[i] !== EntryCode.dir && options.bases?.[r] === destinations[r]) {
+    if (paths.isRoot(i) && types[i] !== EntryCode.dir && options.bases?.[r] === destinations[r]) {
       const rule = `is ${destinations[r]} itself and must be a directory`
       throw new IntegrityError(`manifest root ${JSON.stringify(columns.roots[r])} ${rule}; refusing to restore`)
     }
@@ -161,7 +161,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
   const writers = options.writers ?? new BlobWriters(WRITE_FLAGS)
 
   // Manifest paths are checked safe (no '..', '.' or empty segments), so joining is concatenation.
-  const destinationOf = (i: number): string => joinManifestPath(destinations[rootIndexes[i]], paths[i])
+  const destinationOf = (i: number): string => joinManifestPath(destinations[rootIndexes[i]], paths.at(i))
 
   /** Makes sure the directories above root `r`'s destination are there; below its base, real ones. */
   const rootsReady = new Uint8Array(destinations.length)
@@ -215,19 +215,20 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
   const ensureParents = (i: number): void => {
     const root = destinations[rootIndexes[i]]
     prepareRoot(rootIndexes[i])
-    if (paths[i] === '') return
+    if (paths.isRoot(i)) return
     const destination = destinationOf(i)
     if (checkedDirs.has(destination.slice(0, destination.lastIndexOf(path.sep)))) return
-    const parts = paths[i].split('/').slice(0, -1)
+    const relative = paths.at(i)
+    const parts = relative.split('/').slice(0, -1)
     let current = root
     for (let part = -1; part < parts.length; part++) {
       current = part < 0 ? root : path.join(current, parts[part])
       if (checkedDirs.has(current)) continue
       const stats = lstatOrUndefined(current)
       if (stats?.isSymbolicLink())
-        throw new IntegrityError(`restoring ${paths[i]} would write through the symlink ${current}; refused`)
+        throw new IntegrityError(`restoring ${relative} would write through the symlink ${current}; refused`)
       if (stats && !stats.isDirectory())
-        throw new IntegrityError(`restoring ${paths[i]} needs ${current} to be a directory`)
+        throw new IntegrityError(`restoring ${relative} needs ${current} to be a directory`)
       if (!stats) {
         mkdirSync(current)
         madeDirectory(current)
@@ -265,7 +266,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
     let ref = 0
     let bytesUnchanged = 0
     let index = options.statIndex === undefined ? undefined : StatIndex.read(options.statIndex, destinations)
-    const inPlace = options.statIndex === undefined ? undefined : new StatIndexBuilder(fileCount(columns))
+    const inPlace = options.statIndex === undefined ? undefined : new StatIndexBuilder(paths, fileCount(columns))
     /** The content key of file entry `i`, whose blobs are referenced from `ref` on. */
     const keyOf = (i: number, ref: number): string => {
       let digests = ''
@@ -282,11 +283,11 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       const found = inTheWay(file) ? inPlaceAsSaved(columns, i, file, modeOf(i)) : undefined
       if (found) {
         const key = inPlace ? keyOf(i, ref) : ''
-        const trusted = index?.trusts(rootIndexes[i], paths[i], found, key) === true
+        const trusted = index?.trusts(rootIndexes[i], paths, i, found, key) === true
         if (trusted || isUnchanged(columns, i, ref, file)) {
           stats.filesUnchanged++
           if (trusted) stats.filesTrusted++
-          inPlace?.add(rootIndexes[i], paths[i], found, key, stamp)
+          inPlace?.add(rootIndexes[i], i, found, key, stamp)
           bytesUnchanged += sizes[i]
           ref += blobCounts[i]
           continue
@@ -379,7 +380,7 @@ export async function materializeTree(options: MaterializeOptions): Promise<Mate
       for (let i = 0, ref = 0; i < n; i++) {
         if (types[i] !== EntryCode.file) continue
         const found = created[i] ? inPlaceAsSaved(columns, i, destinationOf(i), modeOf(i)) : undefined
-        if (found) inPlace.add(rootIndexes[i], paths[i], found, keyOf(i, ref), stamp)
+        if (found) inPlace.add(rootIndexes[i], i, found, keyOf(i, ref), stamp)
         ref += blobCounts[i]
       }
     }
@@ -485,16 +486,18 @@ function removeUntracked(columns: ManifestColumns, destinationOf: (i: number) =>
   const tracked = columns.roots.map(() => new Set<string>())
   // With the folders above each entry: a manifest need not list them, and the restore made them.
   for (let i = 0; i < paths.length; i++) {
-    for (let end = paths[i].indexOf('/'); end >= 0; end = paths[i].indexOf('/', end + 1)) {
-      tracked[rootIndexes[i]].add(paths[i].slice(0, end))
+    const relative = paths.at(i)
+    for (let end = relative.indexOf('/'); end >= 0; end = relative.indexOf('/', end + 1)) {
+      tracked[rootIndexes[i]].add(relative.slice(0, end))
     }
-    tracked[rootIndexes[i]].add(paths[i])
+    tracked[rootIndexes[i]].add(relative)
   }
   for (let i = 0; i < paths.length; i++) {
     if (types[i] !== EntryCode.dir || made.has(destinationOf(i))) continue
     const dir = destinationOf(i)
+    const relative = paths.at(i)
     for (const name of readdirSync(dir)) {
-      if (!tracked[rootIndexes[i]].has(paths[i] === '' ? name : `${paths[i]}/${name}`)) {
+      if (!tracked[rootIndexes[i]].has(relative === '' ? name : `${relative}/${name}`)) {
         rmSync(path.join(dir, name), { recursive: true, force: true })
       }
     }

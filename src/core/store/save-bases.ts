@@ -1,4 +1,5 @@
 import { digestAt, EntryCode, type ManifestColumns } from '../manifest/columns.js'
+import type { PathColumn } from '../manifest/path-column.js'
 import { PathIndex } from '../manifest/path-index.js'
 import type { KnownChunks } from './chunker.js'
 import { DigestTable } from './digest-table.js'
@@ -57,13 +58,13 @@ export class SaveBases {
     return -1
   }
 
-  /** The file with an mtime the last base that has one recorded at a root and path. */
-  fileAt(rootSpec: string, path: string): number {
+  /** The file with an mtime the last base that has one recorded at a root and path `j` of `paths`. */
+  fileAt(rootSpec: string, paths: PathColumn, j: number): number {
     for (let b = this.bases.length - 1; b >= 0; b--) {
       const { roots } = this.bases[b]
       let found = -1
       for (let r = 0; r < roots.length; r++)
-        if (roots[r] === rootSpec) found = Math.max(found, this.files[b].find(r, path))
+        if (roots[r] === rootSpec) found = Math.max(found, this.files[b].find(r, paths, j))
       if (found >= 0) return found * this.bases.length + b
     }
     return -1

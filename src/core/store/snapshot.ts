@@ -223,7 +223,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
 
   /** A base's file with the same root, path, size and mtime as file `i`: taken as unchanged, unread; -1 for none. */
   const unchangedOf = (i: number): number => {
-    const at = bases.fileAt(roots[tree.rootIndexes[i]].spec, tree.paths[i])
+    const at = bases.fileAt(roots[tree.rootIndexes[i]].spec, tree.paths, i)
     return at >= 0 && bases.unchanged(at, tree.sizes[i], tree.mtimes[i]) ? at : -1
   }
   // The chunking thread finds the cuts of every large file that changed, ahead of the loop.
@@ -232,7 +232,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
   const cutsAhead = new Map<number, { cuts: Promise<FileCuts>; known?: KnownChunks }>()
   for (let i = 0; i < n; i++) {
     if (tree.types[i] !== EntryCode.file || tree.sizes[i] < tuning.smallFileLimit || unchangedOf(i) >= 0) continue
-    const base = bases.fileAt(roots[tree.rootIndexes[i]].spec, tree.paths[i])
+    const base = bases.fileAt(roots[tree.rootIndexes[i]].spec, tree.paths, i)
     const known = base >= 0 ? bases.chunksOf(base) : undefined
     const cuts = cutFinder.cuts(sourceOfEntry(i), known)
     cuts.catch(() => {}) // awaited in the loop; this keeps a failure after an earlier error from going unhandled
@@ -277,7 +277,7 @@ export async function snapshotTree(options: SnapshotOptions): Promise<Snapshot> 
     const j = refs.indexOf(k)
     let i = 0
     for (let before = 0; before + blobCounts[i] <= j; i++) before += blobCounts[i]
-    return tree.paths[i]
+    return tree.paths.at(i)
   }
   const columns: ManifestColumns = {
     schema: MANIFEST_SCHEMA,

@@ -11,6 +11,7 @@ import {
 import { createHash } from 'node:crypto'
 import * as path from 'node:path'
 import * as zlib from 'node:zlib'
+import type { PathColumn } from '../manifest/path-column.js'
 import { assertSafeRelativePath } from '../manifest/validate.js'
 import { grown } from '../grown.js'
 import { sha256, sha256Hex, zstdPiecesInto, zstdSync } from './codec.js'
@@ -143,7 +144,7 @@ export class StatIndex {
       assertSafeRelativePath(relative)
       if (Buffer.byteLength(relative) !== length) throw new Error('bad path')
       pathStarts[j] = at
-      let slot = pathHash(root, relative) & mask
+      let slot = pathHash(root, payload, at, at + length) & mask
       for (let probes = 0; slots[slot] !== 0; slot = (slot + 1) & mask) {
         // Paths made to collide would make the parse quadratic: such an index is not used.
         if (++probes > MAX_PROBES) throw new Error('paths collide')
@@ -161,9 +162,9 @@ export class StatIndex {
     return new StatIndex(payload, columns, count, pathStarts, slots)
   }
 
-  /** Whether `relative` in root `root` is recorded with exactly this lstat identity and content key. */
-  trusts(root: number, relative: string, stats: BigIntStats, key: string): boolean {
-    const j = this.recordOf(root, relative)
+  /** Whether path `i` of `paths`, in root `root`, is recorded with exactly this lstat identity and content key. */
+  trusts(root: number, paths: PathColumn, i: number, stats: BigIntStats, key: string): boolean {
+    const j = this.recordOf(root, paths, i)
     if (j === undefined || !stats.isFile() || stats.nlink !== 1n) return false
     const { payload, columns, count } = this
     const i64 = (offset: number): bigint => payload.readBigInt64LE(columns + offset * count + 8 * j)
@@ -179,15 +180,18 @@ export class StatIndex {
     )
   }
 
-  /** The record of `relative` in root `root`, if any. */
-  private recordOf(root: number, relative: string): number | undefined {
+  /** The record of path `i` of `paths` in root `root`, if any. */
+  private recordOf(root: number, paths: PathColumn, i: number): number | undefined {
     const { payload, columns, count, pathStarts, slots } = this
+    const { text, starts } = paths
+    const [start, end] = [starts[i], starts[i + 1] - 1]
     const mask = slots.length - 1
-    for (let slot = pathHash(root, relative) & mask; slots[slot] !== 0; slot = (slot + 1) & mask) {
+    for (let slot = pathHash(root, text, start, end) & mask; slots[slot] !== 0; slot = (slot + 1) & mask) {
       const j = slots[slot] - 1
       if (payload.readUInt32LE(columns + 4 * j) !== root) continue
       const length = payload.readUInt32LE(columns + 4 * count + 4 * j)
-      if (payload.toString('utf8', pathStarts[j], pathStarts[j] + length) === relative) return j
+      if (length === end - start && text.compare(payload, pathStarts[j], pathStarts[j] + length, start, end) === 0)
+        return j
     }
     return undefined
   }
@@ -203,18 +207,18 @@ function tableSize(count: number): number {
   return size
 }
 
-/** FNV-1a of a root and a path's UTF-16 code units. */
-function pathHash(root: number, relative: string): number {
+/** FNV-1a of a root and a path's UTF-8 bytes, `bytes[start…end)`. */
+function pathHash(root: number, bytes: Buffer, start: number, end: number): number {
   let hash = Math.imul(0x811c9dc5 ^ root, 0x01000193)
-  for (let at = 0; at < relative.length; at++) hash = Math.imul(hash ^ relative.charCodeAt(at), 0x01000193)
+  for (let at = start; at < end; at++) hash = Math.imul(hash ^ bytes[at], 0x01000193)
   return hash >>> 0
 }
 
 /** The records of a restore, collected as files are written or found unchanged, then written at once. */
 export class StatIndexBuilder {
   private count = 0
-  /** The manifest's own path strings: the builder holds no copy of them. */
-  private paths: string[] = []
+  /** Per record, its entry's index in `paths`: the builder holds no copy of a path. */
+  private entries: Uint32Array
   /** The payload's columns, in typed arrays as it lays them out (not an lstat object per file), and grown by doubling. */
   private roots: Uint32Array
   private devs: BigInt64Array
@@ -226,9 +230,13 @@ export class StatIndexBuilder {
   /** Per record, its content key's 32 bytes. */
   private keys: Buffer
 
-  /** `capacity`: the records expected at most (more grow the arrays). */
-  constructor(capacity = 1024) {
+  /** `paths`: the manifest's, which records name by index; `capacity`: the records expected at most (more grow the arrays). */
+  constructor(
+    private readonly paths: PathColumn,
+    capacity = 1024
+  ) {
     const records = Math.max(1, capacity)
+    this.entries = new Uint32Array(records)
     this.roots = new Uint32Array(records)
     this.devs = new BigInt64Array(records)
     this.inos = new BigInt64Array(records)
@@ -243,7 +251,7 @@ export class StatIndexBuilder {
    * Records a regular file of one link, unless it changed within the racy window before `stampNs`
    * (a clock reading taken before its lstat).
    */
-  add(root: number, relative: string, stats: BigIntStats, key: string, stampNs: bigint): void {
+  add(root: number, i: number, stats: BigIntStats, key: string, stampNs: bigint): void {
     if (!stats.isFile() || stats.nlink !== 1n) return
     if (stats.ctimeNs + racyWindowNs(stats.ctimeNs) > stampNs) return
     const j = this.count
@@ -256,12 +264,13 @@ export class StatIndexBuilder {
     this.ctimes[j] = stats.ctimeNs
     if (this.keys.write(key, 32 * j, 32, 'hex') !== 32) throw new Error('a content key is 64 hex digits')
     this.roots[j] = root
-    this.paths.push(relative)
+    this.entries[j] = i
     this.count++
   }
 
   private grow(): void {
     const records = 2 * this.roots.length
+    this.entries = grown(this.entries, new Uint32Array(records))
     this.roots = grown(this.roots, new Uint32Array(records))
     this.devs = grown(this.devs, new BigInt64Array(records))
     this.inos = grown(this.inos, new BigInt64Array(records))
@@ -286,10 +295,11 @@ export class StatIndexBuilder {
    * batch at a time, so that the payload is never held whole.
    */
   private payload(roots: string[]): { length: number; pieces: Iterable<Uint8Array> } {
-    const { count, paths } = this
+    const { count, paths, entries } = this
     const pathLengths = new Uint32Array(count)
     let pathBytes = 0
-    for (let j = 0; j < count; j++) pathBytes += pathLengths[j] = Buffer.byteLength(paths[j])
+    for (let j = 0; j < count; j++)
+      pathBytes += pathLengths[j] = paths.starts[entries[j] + 1] - 1 - paths.starts[entries[j]]
     const header = Buffer.from(JSON.stringify({ roots, count, pathBytes }))
     const headerLength = Buffer.alloc(4)
     headerLength.writeUInt32LE(header.length, 0)
@@ -301,7 +311,10 @@ export class StatIndexBuilder {
       for (const column of [this.devs, this.inos, this.sizes, this.modes, this.mtimes, this.ctimes])
         yield bytesOf(column.subarray(0, count))
       yield this.keys.subarray(0, 32 * count)
-      for (let j = 0; j < count; j += PATH_BATCH) yield Buffer.from(paths.slice(j, j + PATH_BATCH).join(''))
+      for (let j = 0; j < count; j += PATH_BATCH) {
+        const batch = entries.subarray(j, Math.min(count, j + PATH_BATCH))
+        yield Buffer.concat(Array.from(batch, i => paths.bytesOf(i)))
+      }
     }
     return { length: 4 + header.length + count * RECORD_BYTES + pathBytes, pieces: pieces.call(this) }
   }

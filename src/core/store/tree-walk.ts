@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import * as path from 'node:path'
 import { grown } from '../grown.js'
 import { EntryCode, type ManifestColumns } from '../manifest/columns.js'
+import { PathColumnBuilder } from '../manifest/path-column.js'
 import { portableLinkTarget, portableMode } from './platform.js'
 
 /** A saved path: how the manifest names it, and where it is on this machine. */
@@ -13,7 +14,7 @@ export interface TreeRoot {
 
 /**
  * The entries under some roots as columns, the way a manifest holds them (see ManifestColumns):
- * entry `i` is `paths[i]` under root `rootIndexes[i]`, of type `types[i]` (an EntryCode); files
+ * entry `i` is `paths.at(i)` under root `rootIndexes[i]`, of type `types[i]` (an EntryCode); files
  * have a size and an mtime (NaN for other entries), symlinks a target (in entry order).
  */
 export type WalkedTree = Pick<
@@ -52,7 +53,7 @@ export function outermostRoots(roots: TreeRoot[]): TreeRoot[] {
 /** Where entry `i` of a walk of `roots` is on this machine. */
 export function sourceOf(roots: readonly TreeRoot[], tree: WalkedTree, i: number): string {
   const { absolute } = roots[tree.rootIndexes[i]]
-  return tree.paths[i] === '' ? absolute : path.join(absolute, tree.paths[i])
+  return tree.paths.isRoot(i) ? absolute : path.join(absolute, tree.paths.at(i))
 }
 
 /**
@@ -76,16 +77,14 @@ function walk(root: number, source: string, relative: string, into: WalkColumns)
   } else if (stats.isDirectory()) {
     into.push(root, relative, EntryCode.dir, portableMode('dir', stats.mode), 0, NaN)
     const names = readdirSync(source).sort()
-    // Joined, not concatenated: a path kept for the whole save is one flat string, not two cons cells and a name.
-    for (const name of names)
-      walk(root, path.join(source, name), relative === '' ? name : [relative, name].join('/'), into)
+    for (const name of names) walk(root, path.join(source, name), relative === '' ? name : `${relative}/${name}`, into)
   }
   // Sockets, FIFOs and devices are not part of a build tree and are skipped.
 }
 
 /** A WalkedTree being filled: its typed columns grow by doubling. */
 class WalkColumns {
-  readonly paths: string[] = []
+  private readonly paths = new PathColumnBuilder()
   readonly targets: string[] = []
   private types = new Uint8Array(1024)
   private modes = new Uint32Array(1024)
@@ -94,7 +93,8 @@ class WalkColumns {
   private mtimes = new Float64Array(1024)
 
   push(root: number, relative: string, type: number, mode: number, size: number, mtime: number): void {
-    const i = this.paths.push(relative) - 1
+    const i = this.paths.length
+    this.paths.push(relative)
     if (i === this.types.length) {
       this.types = grown(this.types, new Uint8Array(2 * i))
       this.modes = grown(this.modes, new Uint32Array(2 * i))
@@ -112,7 +112,7 @@ class WalkColumns {
   tree(): WalkedTree {
     const n = this.paths.length
     return {
-      paths: this.paths,
+      paths: this.paths.column(),
       types: this.types.subarray(0, n),
       modes: this.modes.subarray(0, n),
       rootIndexes: this.rootIndexes.subarray(0, n),
