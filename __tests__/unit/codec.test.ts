@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import * as zlib from 'node:zlib'
-import { compress, encodeBlob, frameContentSize, unzstdSync, zstdSync } from '../../src/core/store/codec.js'
+import { compress, encodeBlob, frameContentSize, unzstdSync, zstdPieces, zstdSync } from '../../src/core/store/codec.js'
 
 describe('compress', () => {
   it('gives each input a frame of its own while many run at once on the open streams', async () => {
@@ -60,5 +60,17 @@ describe('unzstdSync', () => {
     frame.writeUInt32LE(60_000, at)
     expect(frameContentSize(frame)).toBe(60_000)
     expect(() => unzstdSync(frame)).toThrow()
+  })
+})
+
+describe('zstdPieces', () => {
+  it('compresses pieces into one frame that declares their size, even where nothing compresses', async () => {
+    const random = randomBytes(3 * 1024 * 1024 + 17)
+    for (const input of [Buffer.alloc(0), Buffer.from('a'), Buffer.alloc(1024 * 1024, 7), random]) {
+      const pieces = [input.subarray(0, 1000), input.subarray(1000, 500_000), input.subarray(500_000)]
+      const output = await zstdPieces(pieces, input.length)
+      expect(frameContentSize(output)).toBe(input.length)
+      expect(unzstdSync(output).equals(input)).toBe(true)
+    }
   })
 })

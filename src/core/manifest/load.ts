@@ -46,7 +46,7 @@ export async function storedDeltaBase(store: ObjectStore, digest: string): Promi
 async function load(store: ObjectStore, digest: string): Promise<{ columns: ManifestColumns; manifest?: Manifest }> {
   const stored = readStored(await fetchManifest(store, digest), digest)
   if (!('delta' in stored)) {
-    validateColumns(ownColumns(stored.columns))
+    validateColumns(stored.columns)
     storedForms.set(stored.columns, { digest })
     return stored
   }
@@ -54,7 +54,8 @@ async function load(store: ObjectStore, digest: string): Promise<{ columns: Mani
   const baseStored = readStored(await fetchManifest(store, base), base)
   if ('delta' in baseStored)
     throw new IntegrityError(`manifest ${digest.slice(0, 12)} is a delta against ${base.slice(0, 12)}, itself a delta`)
-  const columns = ownColumns(applyDelta(stored.delta, baseStored.columns, digest), [baseStored.columns])
+  const columns = applyDelta(stored.delta, baseStored.columns, digest)
+  freeDecoded([baseStored.columns, stored.delta.added])
   storedForms.set(columns, { digest, base })
   return { columns }
 }
@@ -93,30 +94,15 @@ const TYPED_COLUMNS = [
 const MIN_RELEASED_BYTES = 64 * 1024
 
 /**
- * Gives each typed array of decoded columns, and their paths, a buffer of its own, in place (the
- * object stays the one validated), and frees the buffers they viewed at once rather than at the next
- * full garbage collection: read columns are views into the whole decoded manifest, so keeping one
- * view would keep it all. `others`: further decoded columns whose
- * buffers the result does not use (a delta's base); they are unusable afterwards. Only load() calls
- * it, on columns it decoded itself.
+ * Frees the decoded manifests that columns view (a delta's base and its added entries, once the delta is
+ * applied into columns of their own) at once rather than at the next full garbage collection. The columns are
+ * unusable afterwards. A full manifest's columns keep viewing its decoded bytes, which hold nothing else.
  */
-function ownColumns(columns: ManifestColumns, others: ManifestColumns[] = []): ManifestColumns {
-  const viewed = [columns, ...others].flatMap(typedColumns).map(array => array.buffer)
-  const own = columns as unknown as Record<(typeof TYPED_COLUMNS)[number], TypedColumn>
-  for (const name of TYPED_COLUMNS) {
-    const array = own[name]
-    if (array.byteLength === array.buffer.byteLength) continue
-    // A copy through the plain constructors: a Buffer's slice() is a view.
-    if (array instanceof Float64Array) own[name] = new Float64Array(array)
-    else own[name] = array instanceof Uint32Array ? new Uint32Array(array) : new Uint8Array(array)
-  }
-  const { text } = columns.paths
-  if (text.byteLength !== text.buffer.byteLength) columns.paths = columns.paths.copy()
-  const kept = new Set(typedColumns(columns).map(array => array.buffer))
-  for (const buffer of new Set(viewed)) {
+function freeDecoded(decoded: ManifestColumns[]): void {
+  for (const buffer of new Set(decoded.flatMap(typedColumns).map(array => array.buffer))) {
     // By its tag: `instanceof` fails across realms (as under jest); a SharedArrayBuffer is not detached.
     const plain = Object.prototype.toString.call(buffer) === '[object ArrayBuffer]'
-    if (kept.has(buffer) || !plain || buffer.byteLength < MIN_RELEASED_BYTES) continue
+    if (!plain || buffer.byteLength < MIN_RELEASED_BYTES) continue
     try {
       // Detaching (transfer to a new, empty buffer) frees the memory now; lib ES2023 does not declare it.
       ;(buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0)
@@ -124,5 +110,4 @@ function ownColumns(columns: ManifestColumns, others: ManifestColumns[] = []): M
       // Node made it not detachable: the garbage collector frees it.
     }
   }
-  return columns
 }

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import * as zlib from 'node:zlib'
+import { grown } from '../grown.js'
 
 const ZSTD_LEVEL = 3
 /** Up to this size a blob is compressed on the calling thread; above it, on the thread pool. */
@@ -145,9 +146,22 @@ export function zstdSync(raw: Uint8Array): Buffer {
  * one frame that declares its size, without a copy of the whole input.
  */
 export async function zstdPieces(pieces: Iterable<Uint8Array>, size: number): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  await zstdPiecesInto(pieces, size, chunk => chunks.push(chunk))
-  return Buffer.concat(chunks)
+  // Into one buffer of zstd's bound, not chunks joined at the end, which would hold the output twice: pages past
+  // the output are never touched, so they take no memory.
+  let output = Buffer.allocUnsafe(compressBound(size))
+  let length = 0
+  await zstdPiecesInto(pieces, size, chunk => {
+    if (length + chunk.length > output.length)
+      output = grown(output.subarray(0, length), Buffer.allocUnsafe(2 * output.length + chunk.length))
+    length += chunk.copy(output, length)
+  })
+  return output.subarray(0, length)
+}
+
+/** ZSTD_COMPRESSBOUND: the most a frame of `size` bytes compresses to. */
+function compressBound(size: number): number {
+  const small = 128 * 1024
+  return size + (size >>> 8) + (size < small ? (small - size) >>> 11 : 0) + 64
 }
 
 /** zstdPieces, handing each piece of the output to `sink` as it comes instead of keeping it. */
