@@ -109,7 +109,7 @@ describe('PathColumn', () => {
     expect(() => new PathColumnBuilder().push('a\0b')).toThrow(/NUL/)
   })
 
-  it('is what a stored manifest with a path that is not UTF-8 fails to read', () => {
+  it('makes a stored manifest whose paths are not UTF-8 unreadable', () => {
     const manifest: Manifest = {
       schema: MANIFEST_SCHEMA,
       roots: ['out'],
