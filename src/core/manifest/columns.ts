@@ -433,7 +433,7 @@ function planTreePart(tree: TreeColumns): { headerBytes: Buffer; at: ReturnType<
     symlinks: tree.targets.length,
     refs: tree.refs.length,
     digests: tree.digests.length / DIGEST_BYTES,
-    pathBytes: tree.paths.textLength,
+    pathBytes: tree.paths.text.length,
     targetBytes: textLength(tree.targets)
   }
   const headerBytes = Buffer.from(JSON.stringify(header))

@@ -52,11 +52,6 @@ export class PathColumn implements Iterable<string> {
     return this.starts.length - 1
   }
 
-  /** The stored length: NUL-joined UTF-8 bytes. */
-  get textLength(): number {
-    return this.starts[this.length] - 1 + (this.length === 0 ? 1 : 0)
-  }
-
   /** Path `i` as a string. */
   at(i: number): string {
     return this.text.toString('utf8', this.starts[i], this.starts[i + 1] - 1)
