@@ -322,6 +322,20 @@ describe('validateColumns against the map-and-set reference', () => {
     )
   })
 
+  it('refuses exactly the paths with an empty, `.` or `..` segment, checked as bytes', () => {
+    // validateColumns checks segments on the stored bytes and keeps the regular expression for its message.
+    const segment = /(?:^|\/)\.{0,2}(?:\/|$)/
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a./é]{0,9}$/), path => {
+        const unsafe = path !== '' && segment.test(path)
+        const message = outcome(validateColumns, columnsFrom([dir(0, path)], 'given', 0))
+        expect(message === 'accepted').toBe(!unsafe)
+        if (unsafe) expect(message).toMatch(/is unsafe/)
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
   it('names the entry the reference names out of walk order: the first that repeats or lies below', () => {
     // "b" repeats first in the manifest, though "a" sorts first.
     const twice = [dir(0, 'b'), dir(0, 'a'), file(0, 'b'), file(0, 'a')]

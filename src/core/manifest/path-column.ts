@@ -97,11 +97,6 @@ export class PathColumn implements Iterable<string> {
     return xEnd - x - (yEnd - y)
   }
 
-  /** A copy in buffers of its own, so that it keeps no larger buffer it views alive. */
-  copy(): PathColumn {
-    return new PathColumn(Buffer.from(this.text), this.starts.slice())
-  }
-
   /** Whether path `i` lies below path `above` of this column ('' is the root itself). */
   liesBelow(i: number, above: number): boolean {
     const start = this.starts[i]

@@ -158,7 +158,7 @@ export async function zstdPieces(pieces: Iterable<Uint8Array>, size: number): Pr
   return output.subarray(0, length)
 }
 
-/** ZSTD_COMPRESSBOUND: the most a frame of `size` bytes compresses to. */
+/** ZSTD_COMPRESSBOUND, the most a frame of `size` bytes compresses to, and room for the frame's header and checksum. */
 function compressBound(size: number): number {
   const small = 128 * 1024
   return size + (size >>> 8) + (size < small ? (small - size) >>> 11 : 0) + 64

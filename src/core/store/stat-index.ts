@@ -183,15 +183,13 @@ export class StatIndex {
   /** The record of path `i` of `paths` in root `root`, if any. */
   private recordOf(root: number, paths: PathColumn, i: number): number | undefined {
     const { payload, columns, count, pathStarts, slots } = this
-    const { text, starts } = paths
-    const [start, end] = [starts[i], starts[i + 1] - 1]
+    const path = paths.bytesOf(i)
     const mask = slots.length - 1
-    for (let slot = pathHash(root, text, start, end) & mask; slots[slot] !== 0; slot = (slot + 1) & mask) {
+    for (let slot = pathHash(root, path, 0, path.length) & mask; slots[slot] !== 0; slot = (slot + 1) & mask) {
       const j = slots[slot] - 1
       if (payload.readUInt32LE(columns + 4 * j) !== root) continue
       const length = payload.readUInt32LE(columns + 4 * count + 4 * j)
-      if (length === end - start && text.compare(payload, pathStarts[j], pathStarts[j] + length, start, end) === 0)
-        return j
+      if (length === path.length && path.compare(payload, pathStarts[j], pathStarts[j] + length) === 0) return j
     }
     return undefined
   }
@@ -298,8 +296,7 @@ export class StatIndexBuilder {
     const { count, paths, entries } = this
     const pathLengths = new Uint32Array(count)
     let pathBytes = 0
-    for (let j = 0; j < count; j++)
-      pathBytes += pathLengths[j] = paths.starts[entries[j] + 1] - 1 - paths.starts[entries[j]]
+    for (let j = 0; j < count; j++) pathBytes += pathLengths[j] = paths.bytesOf(entries[j]).length
     const header = Buffer.from(JSON.stringify({ roots, count, pathBytes }))
     const headerLength = Buffer.alloc(4)
     headerLength.writeUInt32LE(header.length, 0)
